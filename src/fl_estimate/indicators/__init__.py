@@ -1,0 +1,1 @@
+"""Indicators: score survey answers and case records against the forced-labour frameworks."""

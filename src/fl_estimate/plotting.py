@@ -1,0 +1,102 @@
+"""Charts shared by the layers. Every function takes ``ax=None`` and returns the Axes it drew on.
+
+Colours follow the Okabe–Ito palette, which stays distinguishable with the common colour-vision
+deficiencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from fl_estimate.mse.data import CaptureData
+
+__all__ = ["OKABE_ITO", "plot_overlaps"]
+
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",
+)
+
+
+def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: int = 30) -> Axes:
+    """UpSet-style chart of the capture patterns, drawn in one Axes.
+
+    Bars (top) give the number of people with each observed pattern, largest first; the dot matrix
+    (bottom) shows which lists make up the pattern. List totals are printed beside the list names.
+
+    Parameters
+    ----------
+    data : CaptureData
+    ax : Axes, optional
+    max_patterns : int
+        Show at most this many patterns (the largest); the title says how many were left out.
+
+    Returns
+    -------
+    Axes
+    """
+    import matplotlib.pyplot as plt
+
+    k = data.n_lists
+    order = np.argsort(-data.counts, kind="stable")
+    order = order[data.counts[order] > 0]
+    shown = order[:max_patterns]
+    m = len(shown)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 0.32 * m + 2.5), 4.8))
+    counts = data.counts[shown].astype(float)
+    top = counts.max() if m else 1.0
+    # matrix occupies y in [-(k) * step, 0); bars occupy [0.08 top, 1.08 top]
+    step = top * 0.09
+    base = top * 0.06
+    x = np.arange(m)
+    ax.bar(x, counts, bottom=base, color=OKABE_ITO[0], width=0.7)
+    for xi, c in zip(x, counts, strict=True):
+        ax.text(xi, base + c + top * 0.01, f"{int(c):,}", ha="center", va="bottom", fontsize=7)
+    totals = data.list_totals()
+    for j in range(k):
+        yj = -(j + 0.5) * step
+        if j % 2 == 0:
+            ax.axhspan(yj - step / 2, yj + step / 2, color="0.95", zorder=0)
+        on = data.patterns[shown, j].astype(bool)
+        ax.scatter(x[~on], np.full((~on).sum(), yj), s=28, color="0.82", zorder=2)
+        ax.scatter(x[on], np.full(on.sum(), yj), s=28, color="0.1", zorder=3)
+        ax.text(
+            -0.8, yj, f"{data.lists[j]} ({int(totals.iloc[j]):,})", ha="right", va="center",
+            fontsize=8,
+        )
+    for xi, idx in zip(x, shown, strict=True):
+        js = np.flatnonzero(data.patterns[idx])
+        if len(js) > 1:
+            ax.plot([xi, xi], [-(js.min() + 0.5) * step, -(js.max() + 0.5) * step], color="0.1",
+                    lw=1.5, zorder=2)
+    ax.set_xlim(-0.7, max(m, 1) - 0.3)
+    ax.set_ylim(-(k + 0.1) * step, base + top * 1.15)
+    ax.set_xticks([])
+    yt = ax.get_yticks()
+    yt = yt[(yt >= 0) & (yt <= top)]
+    ax.set_yticks(yt + base)
+    ax.set_yticklabels([f"{int(v):,}" for v in yt])
+    ax.set_ylabel("People with this pattern")
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_label_coords(-0.07, (base + top / 2 - lo) / (hi - lo))
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.spines["left"].set_bounds(base, base + top)
+    left_out = int((data.counts > 0).sum()) - m
+    title = f"Capture patterns: {data.n_observed:,} people on {k} lists"
+    if left_out > 0:
+        title += f" ({left_out} smaller patterns not shown)"
+    ax.set_title(title, fontsize=10, loc="left")
+    return ax

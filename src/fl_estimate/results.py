@@ -1,0 +1,398 @@
+"""One results object for every population-size estimator, and :func:`compare`.
+
+Every estimator in the package (Lincoln–Petersen, log-linear models, latent-class and graphical-model
+Bayesian estimators, ...) returns an :class:`EstimationResult`, so that a user can swap methods
+without rewriting code and put any set of results side by side with :func:`compare`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fl_estimate._version import __version__
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["INTERVAL_KINDS", "Comparison", "EstimationResult", "compare", "json_safe"]
+
+#: Interval kinds used across the package, with the words a report prints for them.
+INTERVAL_KINDS: dict[str, str] = {
+    "wald": "Wald interval on N",
+    "wald-log": "Wald interval on the log of the unobserved count",
+    "profile": "profile-likelihood interval",
+    "bootstrap-percentile": "bootstrap percentile interval",
+    "bootstrap-bca": "bootstrap BCa interval",
+    "credible-eti": "equal-tailed posterior credible interval",
+    "credible-hdi": "highest-density posterior credible interval",
+    "design-based": "design-based interval",
+}
+
+
+def json_safe(obj: Any) -> Any:
+    """Convert numpy/pandas values, tuples and non-finite floats to JSON-safe Python objects.
+
+    Non-finite floats become ``None`` (JSON has no infinity); mappings keep string keys.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, pd.DataFrame):
+        return json_safe(obj.to_dict(orient="records"))
+    if isinstance(obj, pd.Series):
+        return json_safe(obj.to_dict())
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, str | int | bool) or obj is None:
+        return obj
+    return str(obj)
+
+
+@dataclass(frozen=True)
+class EstimationResult:
+    """The result of a population-size estimate, whatever the method.
+
+    Attributes
+    ----------
+    method : str
+        Method name, e.g. ``"lincoln-petersen"``, ``"loglinear"``, ``"stepwise"``, ``"lcmcr"``.
+    model : str
+        Readable model, e.g. ``"main effects + LA:NG + PF:GO"``.
+    observed : int
+        People observed on at least one list.
+    estimate : float or None
+        Estimated total population N (observed plus unobserved); ``None`` when it does not
+        exist (then :attr:`status` says why).
+    interval : tuple of (float or None, float or None)
+        ``(low, high)``; an end is ``None`` when it does not exist (e.g. an open profile interval),
+        and :attr:`interval_notes` says why.
+    interval_kind : str or None
+        One of :data:`INTERVAL_KINDS`.
+    level : float
+        Nominal coverage of the interval, e.g. 0.95.
+    status : str
+        ``"ok"``, or the reason there is no estimate.
+    status_code : str
+        ``"ok"`` or a short code such as ``"no-mle"``, ``"not-identifiable"``, ``"not-estimable"``.
+    conditional_on_model : bool
+        True when the interval ignores the uncertainty of a data-driven model choice.
+    diagnostics : dict
+        Method-specific numbers (deviance, AIC, BIC, R-hat, ESS, number of models searched, ...).
+    provenance : dict
+        Data hash, seed, package version, settings.
+    stratum : dict
+        Stratum values when the result belongs to one stratum.
+    tables : dict of DataFrame
+        Extra tables (coefficients, models searched, bootstrap limits against k, ...).
+    draws : object
+        Posterior or bootstrap draws of N (ndarray, or an ArviZ object for MCMC).
+    """
+
+    method: str
+    model: str
+    observed: int
+    estimate: float | None
+    interval: tuple[float | None, float | None] = (None, None)
+    interval_kind: str | None = None
+    level: float = 0.95
+    status: str = "ok"
+    status_code: str = "ok"
+    conditional_on_model: bool = False
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    stratum: Mapping[str, Any] = field(default_factory=dict)
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    draws: Any = field(default=None, repr=False)
+    interval_notes: str | None = None
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def failed(
+        cls,
+        *,
+        method: str,
+        model: str,
+        observed: int,
+        reason: str,
+        code: str = "does-not-exist",
+        **kwargs: Any,
+    ) -> EstimationResult:
+        """A result that says why there is no estimate (``estimate`` is ``None``)."""
+        return cls(
+            method=method,
+            model=model,
+            observed=observed,
+            estimate=None,
+            status=reason,
+            status_code=code,
+            **kwargs,
+        )
+
+    def with_stratum(self, stratum: Mapping[str, Any]) -> EstimationResult:
+        """A copy labelled with stratum values."""
+        return replace(self, stratum=dict(stratum))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def ok(self) -> bool:
+        """True when there is an estimate."""
+        return self.status_code == "ok" and self.estimate is not None
+
+    @property
+    def ci_low(self) -> float | None:
+        return self.interval[0]
+
+    @property
+    def ci_high(self) -> float | None:
+        return self.interval[1]
+
+    @property
+    def unobserved(self) -> float | None:
+        """Estimated number never observed (the dark figure)."""
+        return None if self.estimate is None else self.estimate - self.observed
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary; the CLI's ``--format json`` prints exactly this.
+
+        Keys: ``method``, ``model``, ``observed``, ``estimate``, ``ci_low``, ``ci_high``,
+        ``interval_kind``, ``level``, ``status``, ``status_code``, ``conditional_on_model``,
+        ``interval_notes``, ``stratum``, ``diagnostics``, ``provenance``, ``tables``.
+        """
+        out = {
+            "method": self.method,
+            "model": self.model,
+            "observed": self.observed,
+            "estimate": self.estimate,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "interval_kind": self.interval_kind,
+            "level": self.level,
+            "status": self.status,
+            "status_code": self.status_code,
+            "conditional_on_model": self.conditional_on_model,
+            "interval_notes": self.interval_notes,
+            "stratum": dict(self.stratum),
+            "diagnostics": dict(self.diagnostics),
+            "provenance": dict(self.provenance),
+            "tables": {k: v for k, v in self.tables.items()},
+        }
+        return json_safe(out)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame.
+
+        Columns: stratum columns (if any), ``method``, ``model``, ``observed``, ``estimate``,
+        ``ci_low``, ``ci_high``, ``interval_kind``, ``level``, ``conditional_on_model``,
+        ``status``.
+        """
+        row: dict[str, Any] = dict(self.stratum)
+        row.update(
+            method=self.method,
+            model=self.model,
+            observed=self.observed,
+            estimate=np.nan if self.estimate is None else float(self.estimate),
+            ci_low=np.nan if self.ci_low is None else float(self.ci_low),
+            ci_high=np.nan if self.ci_high is None else float(self.ci_high),
+            interval_kind=self.interval_kind,
+            level=self.level,
+            conditional_on_model=self.conditional_on_model,
+            status=self.status,
+        )
+        return pd.DataFrame([row])
+
+    def summary(self) -> Summary:
+        """Readable summary: text in a terminal (``print``), HTML in Jupyter."""
+        return Summary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def plot(self, ax: Axes | None = None, *, label: str | None = None) -> Axes:
+        """Point estimate with its interval, and the observed count for reference.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure is made if omitted.
+        label : str, optional
+            Row label; default the method name.
+
+        Returns
+        -------
+        Axes
+        """
+        return Comparison([self], [label or self.method]).plot(ax=ax)
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+class Summary:
+    """Text and HTML rendering of an :class:`EstimationResult`."""
+
+    def __init__(self, result: EstimationResult) -> None:
+        self.result = result
+
+    def _rows(self) -> list[tuple[str, str]]:
+        r = self.result
+        kind = INTERVAL_KINDS.get(r.interval_kind or "", r.interval_kind or "")
+        rows = [
+            ("Method", r.method),
+            ("Model", r.model),
+            ("Observed", f"{r.observed:,}"),
+            ("Estimate N", _fmt(r.estimate)),
+            (
+                f"{r.level:.0%} interval",
+                f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if r.ok else "—",
+            ),
+            ("Interval kind", kind or "—"),
+            ("Status", r.status),
+        ]
+        if r.conditional_on_model:
+            rows.append(("Note", "interval is conditional on the selected model"))
+        if r.interval_notes:
+            rows.append(("Interval note", r.interval_notes))
+        for k, v in r.stratum.items():
+            rows.insert(0, (f"Stratum {k}", str(v)))
+        for k, v in r.diagnostics.items():
+            if isinstance(v, int | float | str | bool | np.generic):
+                rows.append((k, _fmt(float(v), 4) if isinstance(v, float) else str(v)))
+        return rows
+
+    def __str__(self) -> str:
+        rows = self._rows()
+        w = max(len(k) for k, _ in rows)
+        title = "Population size estimate"
+        lines = [title, "=" * max(len(title), 40)]
+        lines += [f"{k:<{w}}  {v}" for k, v in rows]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self._rows()
+        )
+        return f"<table><caption>Population size estimate</caption>{body}</table>"
+
+
+class Comparison:
+    """Several results side by side (see :func:`compare`)."""
+
+    def __init__(self, results: Sequence[EstimationResult], names: Sequence[str]) -> None:
+        self.results = list(results)
+        self.names = list(names)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per result: ``name`` plus the columns of :meth:`EstimationResult.to_frame`."""
+        frames = [r.to_frame() for r in self.results]
+        df = pd.concat(frames, ignore_index=True)
+        df.insert(0, "name", self.names)
+        return df
+
+    def summary(self) -> pd.DataFrame:
+        return self.to_frame()
+
+    def __repr__(self) -> str:
+        cols = ["name", "estimate", "ci_low", "ci_high", "interval_kind", "status"]
+        return self.to_frame()[cols].to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False))
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Forest plot: one row per result, estimate and interval; observed count as a dashed line.
+
+        Results without an estimate are listed with their status instead of a point.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.55 * len(self.results) + 1.4))
+        y = np.arange(len(self.results))[::-1]
+        colour = "#0072B2"  # Okabe–Ito blue
+        observed = {r.observed for r in self.results}
+        for yi, r in zip(y, self.results, strict=True):
+            if not r.ok:
+                ax.text(
+                    0.01, yi, f"no estimate: {r.status_code}", va="center",
+                    transform=ax.get_yaxis_transform(), color="#D55E00", fontsize=8,
+                )
+                continue
+            lo, hi = r.ci_low, r.ci_high
+            if lo is not None and hi is not None:
+                ax.plot([lo, hi], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
+            elif lo is not None:
+                ax.annotate(
+                    "", xy=(ax.get_xlim()[1], yi), xytext=(lo, yi),
+                    arrowprops={"arrowstyle": "->", "color": colour},
+                )
+            ax.plot([r.estimate], [yi], "o", color=colour, ms=6)
+        for obs in observed:
+            ax.axvline(obs, color="0.4", ls="--", lw=1)
+        ax.set_yticks(y)
+        ax.set_yticklabels(self.names)
+        ax.set_xlabel("Estimated population size N (dashed: observed)")
+        ax.grid(axis="x", color="0.9")
+        ax.set_axisbelow(True)
+        ax.set_ylim(-0.7, len(self.results) - 0.3)
+        return ax
+
+
+def compare(
+    results: Sequence[EstimationResult] | Mapping[str, EstimationResult],
+    names: Sequence[str] | None = None,
+) -> Comparison:
+    """Put several results side by side as a table (``.to_frame()``) and a forest plot (``.plot()``).
+
+    Parameters
+    ----------
+    results : sequence of EstimationResult, or mapping name -> result
+    names : sequence of str, optional
+        Row labels; default ``"method: model"``.
+
+    Returns
+    -------
+    Comparison
+    """
+    if isinstance(results, Mapping):
+        names = list(results.keys())
+        results = list(results.values())
+    results = list(results)
+    if names is None:
+        names = [f"{r.method}: {r.model}" if r.model else r.method for r in results]
+    if len(names) != len(results):
+        raise ValueError(f"{len(names)} names for {len(results)} results")
+    return Comparison(results, names)
+
+
+def provenance(data_hash: str | None, seed: Any = None, **settings: Any) -> dict[str, Any]:
+    """The provenance block every estimator attaches to its result."""
+    return {
+        "data_hash": data_hash,
+        "seed": seed if seed is None or isinstance(seed, int) else str(seed),
+        "package_version": __version__,
+        "settings": json_safe(settings),
+    }
