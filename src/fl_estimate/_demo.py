@@ -38,7 +38,9 @@ def run_demo(data_path: Path, out: Path) -> list[Path]:
         fig = ax.figure
         for ext in ("png", "svg"):
             p = stage / f"overlaps.{ext}"
-            fig.savefig(p, dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+            fig.savefig(
+                p, dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None
+            )
             written.append(p)
         plt.close(fig)
         write_manifest(

@@ -73,14 +73,23 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
         ax.scatter(x[~on], np.full((~on).sum(), yj), s=28, color="0.82", zorder=2)
         ax.scatter(x[on], np.full(on.sum(), yj), s=28, color="0.1", zorder=3)
         ax.text(
-            -0.8, yj, f"{data.lists[j]} ({int(totals.iloc[j]):,})", ha="right", va="center",
+            -0.8,
+            yj,
+            f"{data.lists[j]} ({int(totals.iloc[j]):,})",
+            ha="right",
+            va="center",
             fontsize=8,
         )
     for xi, idx in zip(x, shown, strict=True):
         js = np.flatnonzero(data.patterns[idx])
         if len(js) > 1:
-            ax.plot([xi, xi], [-(js.min() + 0.5) * step, -(js.max() + 0.5) * step], color="0.1",
-                    lw=1.5, zorder=2)
+            ax.plot(
+                [xi, xi],
+                [-(js.min() + 0.5) * step, -(js.max() + 0.5) * step],
+                color="0.1",
+                lw=1.5,
+                zorder=2,
+            )
     ax.set_xlim(-0.7, max(m, 1) - 0.3)
     ax.set_ylim(-(k + 0.1) * step, base + top * 1.15)
     ax.set_xticks([])

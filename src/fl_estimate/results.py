@@ -1,8 +1,8 @@
 """One results object for every population-size estimator, and :func:`compare`.
 
-Every estimator in the package (Lincoln–Petersen, log-linear models, latent-class and graphical-model
-Bayesian estimators, ...) returns an :class:`EstimationResult`, so that a user can swap methods
-without rewriting code and put any set of results side by side with :func:`compare`.
+Every estimator in the package (Lincoln–Petersen, log-linear models, latent-class and
+graphical-model Bayesian estimators, ...) returns an :class:`EstimationResult`, so that a user can
+swap methods without rewriting code and put any set of results side by side with :func:`compare`.
 """
 
 from __future__ import annotations
@@ -337,8 +337,13 @@ class Comparison:
         for yi, r in zip(y, self.results, strict=True):
             if not r.ok:
                 ax.text(
-                    0.01, yi, f"no estimate: {r.status_code}", va="center",
-                    transform=ax.get_yaxis_transform(), color="#D55E00", fontsize=8,
+                    0.01,
+                    yi,
+                    f"no estimate: {r.status_code}",
+                    va="center",
+                    transform=ax.get_yaxis_transform(),
+                    color="#D55E00",
+                    fontsize=8,
                 )
                 continue
             lo, hi = r.ci_low, r.ci_high
@@ -346,7 +351,9 @@ class Comparison:
                 ax.plot([lo, hi], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
             elif lo is not None:
                 ax.annotate(
-                    "", xy=(ax.get_xlim()[1], yi), xytext=(lo, yi),
+                    "",
+                    xy=(ax.get_xlim()[1], yi),
+                    xytext=(lo, yi),
                     arrowprops={"arrowstyle": "->", "color": colour},
                 )
             ax.plot([r.estimate], [yi], "o", color=colour, ms=6)
@@ -365,7 +372,7 @@ def compare(
     results: Sequence[EstimationResult] | Mapping[str, EstimationResult],
     names: Sequence[str] | None = None,
 ) -> Comparison:
-    """Put several results side by side as a table (``.to_frame()``) and a forest plot (``.plot()``).
+    """Put several results side by side: a table (``.to_frame()``) and a forest plot (``.plot()``).
 
     Parameters
     ----------

@@ -182,8 +182,10 @@ def simulate(
         data = CaptureData.from_records(
             records[[*names, *stratum_cols]], lists=names, strata=stratum_cols, source="simulation"
         )
-        index = pd.MultiIndex.from_tuples(keys, names=stratum_cols) if len(stratum_cols) > 1 else (
-            pd.Index([key[0] for key in keys], name=stratum_cols[0])
+        index = (
+            pd.MultiIndex.from_tuples(keys, names=stratum_cols)
+            if len(stratum_cols) > 1
+            else (pd.Index([key[0] for key in keys], name=stratum_cols[0]))
         )
         truth: int | pd.Series = pd.Series(sizes, index=index, name="N")
     else:

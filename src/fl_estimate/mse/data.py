@@ -1,8 +1,8 @@
 """Capture data: K named lists, the observed capture patterns and their counts.
 
 The one data model every estimator reads. Built from an aggregated table (0/1 list columns plus a
-``count`` column, the layout of the public MSE benchmark tables), from record-level data (one row per
-linked person), or from either with stratum columns (one table per stratum).
+``count`` column, the layout of the public MSE benchmark tables), from record-level data (one row
+per linked person), or from either with stratum columns (one table per stratum).
 """
 
 from __future__ import annotations
@@ -147,8 +147,8 @@ class CaptureData:
         if count_col not in columns:
             problems.append(
                 Problem(
-                    f"no {count_col!r} column; expected 0/1 list columns and a {count_col!r} column "
-                    "(use from_records for one row per person)",
+                    f"no {count_col!r} column; expected 0/1 list columns and a {count_col!r} "
+                    "column (use from_records for one row per person)",
                     source=source,
                 )
             )
@@ -215,7 +215,12 @@ class CaptureData:
                 )
             )
         if problems:
-            problems.sort(key=lambda p: (p.row or 0, lists.index(p.column) if p.column in lists else len(lists)))
+            problems.sort(
+                key=lambda p: (
+                    p.row or 0,
+                    lists.index(p.column) if p.column in lists else len(lists),
+                )
+            )
             raise InputValidationError(problems)
 
         if strata:
@@ -793,7 +798,9 @@ def read_capture_csv(
         raise InputValidationError([Problem(f"file not found: {path}")])
     header = _csv_header(path)
     if not header:
-        raise InputValidationError([Problem("the file is empty; expected a header row", source=source)])
+        raise InputValidationError(
+            [Problem("the file is empty; expected a header row", source=source)]
+        )
     dup = _check_column_names(header, source)
     if dup:
         raise InputValidationError(dup)
