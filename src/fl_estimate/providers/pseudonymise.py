@@ -1,0 +1,379 @@
+"""Normalise identifying fields and turn them into keyed tokens (HMAC-SHA256) and Bloom filters.
+
+Clear identifiers (names, date of birth, document number, phone) are normalised so that the same
+person written differently by two providers gives the same text, then replaced by keyed tokens
+``HMAC-SHA256(key, field || value)``. Without the key a token cannot be reversed or recomputed from
+a guessed name. For approximate matching of noisy names, each name is also encoded as a Bloom filter
+of its letter bigrams (the cryptographic long-term key of Schnell, Bachteler and Reiher 2009), whose
+bit positions come from the same keyed hash; two spellings of one name share most of their bits.
+
+The key is read from an environment variable or a key file and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anyascii import anyascii
+
+from fl_estimate.exceptions import FLEstimateError
+
+__all__ = [
+    "BLOOM_BITS",
+    "BLOOM_WORDS",
+    "IDENTIFIER_COLUMNS",
+    "KEY_COLUMNS",
+    "KEY_ENV_VAR",
+    "LinkageKeyError",
+    "Pseudonymiser",
+    "bloom_dice",
+    "bloom_hex_to_words",
+    "normalise_date",
+    "normalise_document",
+    "normalise_name",
+    "normalise_phone",
+    "phonetic_key",
+]
+
+#: Environment variable holding the linkage key (any string of at least 16 characters).
+KEY_ENV_VAR = "FL_ESTIMATE_LINKAGE_KEY"
+#: Clear identifying columns of a submission; never written to any output.
+IDENTIFIER_COLUMNS = ("given_name", "family_name", "date_of_birth", "document_number", "phone")
+#: Pseudonymous key columns (what a provider submitting "keys only" sends instead).
+KEY_COLUMNS = (
+    "key_given",
+    "key_family",
+    "key_name",
+    "key_given_ph",
+    "key_family_ph",
+    "key_dob",
+    "key_yob",
+    "key_doc",
+    "key_phone",
+    "key_bloom",
+)
+BLOOM_BITS = 512
+BLOOM_WORDS = BLOOM_BITS // 64
+_BLOOM_HASHES = 12
+_TOKEN_HEX = 32  # 128 bits of the HMAC: collisions negligible, files smaller
+_MIN_KEY_BYTES = 16
+
+# Common transliteration variants folded to one spelling (after upper-casing and accent removal).
+# Kept short on purpose: the Bloom filter catches the rest approximately.
+_VARIANTS = {
+    "MOHAMMED": "MOHAMED",
+    "MOHAMMAD": "MOHAMED",
+    "MUHAMMAD": "MOHAMED",
+    "MUHAMMED": "MOHAMED",
+    "MOHAMAD": "MOHAMED",
+    "MAHAMADOU": "MAHAMADOU",
+    "MAMADOU": "MAHAMADOU",
+    "OUSMANE": "OUSMANE",
+    "USMAN": "OUSMANE",
+    "OUSMAN": "OUSMANE",
+    "USMANE": "OUSMANE",
+    "IBRAHIMA": "IBRAHIM",
+    "IBRAHIME": "IBRAHIM",
+    "AICHA": "AISSA",
+    "AISHA": "AISSA",
+    "AICHATOU": "AISSATOU",
+    "AISHATU": "AISSATOU",
+    "FATIMATA": "FATOUMATA",
+    "FATIMATOU": "FATOUMATA",
+    "YOUSSOUF": "YOUSSOUF",
+    "YUSUF": "YOUSSOUF",
+    "YOUSOUF": "YOUSSOUF",
+    "ABDOULAYE": "ABDOULAYE",
+    "ABDULLAHI": "ABDOULAYE",
+    "ABDALLAH": "ABDOULAYE",
+    "HADIZA": "HADIZA",
+    "HADIZATOU": "HADIZA",
+    "MARIAM": "MARIAMA",
+    "MARYAM": "MARIAMA",
+}
+
+_NON_LETTER = re.compile(r"[^A-Z ]+")
+_SPACES = re.compile(r"\s+")
+
+
+class LinkageKeyError(FLEstimateError):
+    """The linkage key is missing or too short."""
+
+
+def normalise_name(value: Any) -> str | None:
+    """Normalise a name: transliterate to ASCII, upper-case, drop punctuation, fold variants.
+
+    Returns ``None`` for a missing or empty name.
+
+    Examples
+    --------
+    >>> normalise_name("  Aïssata  el-Mansour ")
+    'AISSATA EL MANSOUR'
+    >>> normalise_name("Muhammad")
+    'MOHAMED'
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    text = anyascii(unicodedata.normalize("NFKC", str(value))).upper()
+    text = _NON_LETTER.sub(" ", text.replace("'", ""))
+    parts = [_VARIANTS.get(p, p) for p in _SPACES.split(text.strip()) if p]
+    return " ".join(parts) if parts else None
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d", "%d %m %Y")
+
+
+def normalise_date(value: Any) -> str | None:
+    """Parse a date written as ISO ``YYYY-MM-DD`` or day first (``DD/MM/YYYY``, ``DD.MM.YYYY``...).
+
+    Returns the ISO form, or ``None`` when missing; raises ``ValueError`` when unreadable.
+
+    Examples
+    --------
+    >>> normalise_date("07/03/1991")
+    '1991-03-07'
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    if not text:
+        return None
+    if "T" in text or (len(text) > 10 and text[10] == " "):  # Excel datetime rendered as text
+        text = text[:10]
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise ValueError(f"unreadable date {text!r}")
+
+
+def normalise_document(value: Any) -> str | None:
+    """Upper-case letters and digits only (spaces, hyphens and dots removed)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = re.sub(r"[^A-Z0-9]", "", anyascii(str(value)).upper())
+    return text or None
+
+
+def normalise_phone(value: Any, digits: int = 8) -> str | None:
+    """The last ``digits`` digits of a phone number (drops country code, spaces and punctuation)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = re.sub(r"\D", "", str(value))
+    if len(text) < min(digits, 6):
+        return None
+    return text[-digits:]
+
+
+_PHONETIC_GROUPS = {
+    **dict.fromkeys("AEIOUYHW", ""),
+    **dict.fromkeys("BFPV", "1"),
+    **dict.fromkeys("CGJKQSXZ", "2"),
+    **dict.fromkeys("DT", "3"),
+    "L": "4",
+    **dict.fromkeys("MN", "5"),
+    "R": "6",
+}
+
+
+def phonetic_key(part: str | None) -> str | None:
+    """A Soundex-like key of one normalised name part (first letter + up to 4 consonant codes).
+
+    Used only for blocking (which pairs to compare), never as evidence of a match.
+    """
+    if not part:
+        return None
+    first = part[0]
+    codes = []
+    prev = _PHONETIC_GROUPS.get(first, "")
+    for ch in part[1:]:
+        code = _PHONETIC_GROUPS.get(ch, "")
+        if code and code != prev:
+            codes.append(code)
+        prev = code
+    return (first + "".join(codes))[:5]
+
+
+def _bigrams(parts: Iterable[str]) -> set[str]:
+    grams: set[str] = set()
+    for p in parts:
+        padded = f"_{p}_"
+        grams.update(padded[i : i + 2] for i in range(len(padded) - 1))
+    return grams
+
+
+def bloom_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dice similarity of Bloom filters stored as ``(n, BLOOM_WORDS)`` int64 arrays, row by row."""
+    a = np.asarray(a, dtype=np.int64).view(np.uint64)
+    b = np.asarray(b, dtype=np.int64).view(np.uint64)
+    inter = np.bitwise_count(a & b).sum(axis=-1).astype(float)
+    total = np.bitwise_count(a).sum(axis=-1) + np.bitwise_count(b).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2.0 * inter / total, np.nan)
+
+
+class Pseudonymiser:
+    """Keyed tokens and Bloom filters of identifying fields.
+
+    Parameters
+    ----------
+    key : bytes or str
+        Secret key (at least 16 bytes). Prefer :meth:`from_env`, which reads it from the
+        environment or a key file so that it never appears in code or configuration.
+
+    Notes
+    -----
+    Token of field ``f`` with normalised value ``v``: the first 128 bits, in hex, of
+    ``HMAC-SHA256(key, f + "\\x1f" + v)``. The field name is part of the message so that equal
+    values in different fields give different tokens. Bloom filter: ``BLOOM_BITS`` bits; each
+    letter bigram of each name part (padded with ``_``) sets ``12`` bits at positions taken from
+    ``HMAC-SHA256(key, "bloom\\x1f" + bigram)``.
+
+    Keyed Bloom filters resist dictionary attacks by someone without the key, but are known to be
+    open to frequency-based cryptanalysis by someone holding many of them (Christen et al. 2017):
+    treat files with ``key_bloom`` as confidential, like the tokens.
+    """
+
+    def __init__(self, key: bytes | str) -> None:
+        raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+        if len(raw) < _MIN_KEY_BYTES:
+            raise LinkageKeyError(
+                f"the linkage key must be at least {_MIN_KEY_BYTES} bytes long "
+                f'(got {len(raw)}); generate one with `python -c "import secrets; '
+                'print(secrets.token_hex(32))"`'
+            )
+        self.__key = raw
+        self._bloom_cache: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return "Pseudonymiser(key=<hidden>)"
+
+    def __reduce__(self) -> Any:  # never pickle the key by accident
+        raise TypeError("a Pseudonymiser holds the secret key and cannot be pickled")
+
+    @classmethod
+    def from_env(
+        cls, env_var: str = KEY_ENV_VAR, key_file: str | Path | None = None
+    ) -> Pseudonymiser:
+        """Read the key from ``key_file`` if given, else from the environment variable ``env_var``.
+
+        Raises
+        ------
+        FLEstimateError
+            When neither gives a key, or the key is shorter than 16 bytes.
+        """
+        if key_file is not None:
+            path = Path(key_file)
+            if not path.is_file():
+                raise LinkageKeyError(f"key file {path} not found")
+            raw = path.read_bytes().strip()
+            return cls(raw)
+        value = os.environ.get(env_var)
+        if not value:
+            raise LinkageKeyError(
+                f"no linkage key: set the environment variable {env_var} or give a key file"
+            )
+        return cls(value.strip())
+
+    # -- tokens -----------------------------------------------------------------------------
+    def token(self, field: str, value: str | None) -> str | None:
+        """Keyed token of an already normalised value (``None`` stays ``None``)."""
+        if value is None:
+            return None
+        msg = f"{field}\x1f{value}".encode()
+        return hmac.new(self.__key, msg, hashlib.sha256).hexdigest()[:_TOKEN_HEX]
+
+    def _bigram_mask(self, gram: str) -> int:
+        mask = self._bloom_cache.get(gram)
+        if mask is None:
+            digest = hmac.new(self.__key, f"bloom\x1f{gram}".encode(), hashlib.sha256).digest()
+            mask = 0
+            for i in range(_BLOOM_HASHES):
+                pos = int.from_bytes(digest[2 * i : 2 * i + 2], "big") % BLOOM_BITS
+                mask |= 1 << pos
+            self._bloom_cache[gram] = mask
+        return mask
+
+    def bloom(self, parts: Sequence[str]) -> int:
+        """Bloom filter (as a Python int of ``BLOOM_BITS`` bits) of the bigrams of name parts."""
+        mask = 0
+        for gram in _bigrams(parts):
+            mask |= self._bigram_mask(gram)
+        return mask
+
+    # -- frames -----------------------------------------------------------------------------
+    def key_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Key columns (``KEY_COLUMNS``) computed from the clear identifiers of ``frame``.
+
+        Missing identifier columns are treated as empty. Dates must already be readable (see
+        :func:`normalise_date`); unreadable ones raise ``ValueError``.
+        """
+        n = len(frame)
+
+        def col(name: str) -> list[Any]:
+            return list(frame[name]) if name in frame.columns else [None] * n
+
+        out: dict[str, list[Any]] = {c: [] for c in KEY_COLUMNS}
+        for given, family, dob, doc, phone in zip(
+            col("given_name"),
+            col("family_name"),
+            col("date_of_birth"),
+            col("document_number"),
+            col("phone"),
+            strict=True,
+        ):
+            g = normalise_name(given)
+            f = normalise_name(family)
+            gp = g.split() if g else []
+            fp = f.split() if f else []
+            d = normalise_date(dob)
+            out["key_given"].append(self.token("given", g))
+            out["key_family"].append(self.token("family", f))
+            out["key_name"].append(
+                self.token("name", " ".join(sorted(gp + fp))) if (gp and fp) else None
+            )
+            out["key_given_ph"].append(self.token("given_ph", phonetic_key(gp[0] if gp else None)))
+            out["key_family_ph"].append(
+                self.token("family_ph", phonetic_key(fp[-1] if fp else None))
+            )
+            out["key_dob"].append(self.token("dob", d))
+            out["key_yob"].append(self.token("yob", d[:4] if d else None))
+            out["key_doc"].append(self.token("doc", normalise_document(doc)))
+            out["key_phone"].append(self.token("phone", normalise_phone(phone)))
+            out["key_bloom"].append(
+                format(self.bloom(gp + fp), f"0{BLOOM_BITS // 4}x") if (gp or fp) else None
+            )
+        return pd.DataFrame(out, index=frame.index, dtype=object)
+
+    def pseudonymise(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its clear identifier columns replaced by the key columns."""
+        keys = self.key_columns(frame)
+        rest = frame.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in frame.columns])
+        rest = rest.drop(columns=[c for c in KEY_COLUMNS if c in rest.columns])
+        return pd.concat([rest, keys], axis=1)
+
+
+def bloom_hex_to_words(values: Sequence[str | None]) -> np.ndarray:
+    """``(n, BLOOM_WORDS)`` int64 array from hex Bloom filters (missing -> all zero)."""
+    out = np.zeros((len(values), BLOOM_WORDS), dtype=np.uint64)
+    nhex = BLOOM_BITS // 4
+    for i, v in enumerate(values):
+        if isinstance(v, str) and v:
+            raw = bytes.fromhex(v.rjust(nhex, "0"))
+            out[i] = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+    return out.view(np.int64)

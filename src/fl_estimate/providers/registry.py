@@ -1,0 +1,212 @@
+"""The provider registry (who reports, from which regions, how often) and a completeness report.
+
+The registry is a CSV with one row per provider::
+
+    provider,entity_type,frequency,regions,first_period,pseudonymous
+    police,law_enforcement,quarterly,North;South;East,2021-Q1,False
+
+``frequency`` is ``quarterly`` or ``annual``; ``regions`` is ``;``-separated; ``entity_type`` uses
+the IC-TIP reporting-entity types (law_enforcement, prosecution, court_judiciary,
+labour_inspection, other_government, ngo_service_provider, international_organisation, hotline,
+other). Optional columns: ``last_period`` (a provider that stopped reporting) and ``grace_days``
+(days after the end of a period before a missing file counts as late; default 45).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.providers.submissions import period_bounds
+
+__all__ = ["ENTITY_TYPES", "ProviderRegistry"]
+
+ENTITY_TYPES = (
+    "law_enforcement",
+    "prosecution",
+    "court_judiciary",
+    "labour_inspection",
+    "other_government",
+    "ngo_service_provider",
+    "international_organisation",
+    "hotline",
+    "other",
+)
+_FREQUENCIES = ("quarterly", "annual")
+_DEFAULT_GRACE = 45
+
+
+def _periods(first: str, last: str, frequency: str) -> list[str]:
+    y0, y1 = int(first[:4]), int(last[:4])
+    if frequency == "annual":
+        return [str(y) for y in range(y0, y1 + 1)]
+    q0 = int(first[-1]) if "-Q" in first else 1
+    q1 = int(last[-1]) if "-Q" in last else 4
+    out = []
+    for y in range(y0, y1 + 1):
+        for q in range(1, 5):
+            if (y, q) >= (y0, q0) and (y, q) <= (y1, q1):
+                out.append(f"{y}-Q{q}")
+    return out
+
+
+@dataclass(frozen=True)
+class ProviderRegistry:
+    """Providers, their regions and reporting frequency.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``provider, entity_type, frequency, regions, first_period`` (and optionally
+        ``pseudonymous, last_period, grace_days``); use :meth:`read_csv` or :meth:`from_frame`.
+    """
+
+    table: pd.DataFrame
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, source: str = "<registry>") -> ProviderRegistry:
+        """Validate a registry table (all problems at once)."""
+        problems: list[Problem] = []
+        for col in ("provider", "entity_type", "frequency", "regions", "first_period"):
+            if col not in frame.columns:
+                problems.append(Problem("required column is missing", source, 1, col))
+        if problems:
+            raise InputValidationError(problems)
+        frame = frame.reset_index(drop=True).copy()
+        for i, row in frame.iterrows():
+            r = int(i) + 2
+            if str(row["entity_type"]) not in ENTITY_TYPES:
+                problems.append(
+                    Problem(f"expected one of {', '.join(ENTITY_TYPES)}", source, r,
+                            "entity_type", row["entity_type"])
+                )  # fmt: skip
+            if str(row["frequency"]) not in _FREQUENCIES:
+                problems.append(
+                    Problem(
+                        "expected quarterly or annual", source, r, "frequency", row["frequency"]
+                    )
+                )
+            fp = str(row["first_period"])
+            ok = len(fp) == 4 if row["frequency"] == "annual" else len(fp) == 7 and "-Q" in fp
+            if not (ok and fp[:4].isdigit()):
+                problems.append(
+                    Problem("expected YYYY (annual) or YYYY-Qn (quarterly)", source, r,
+                            "first_period", fp)
+                )  # fmt: skip
+        if frame["provider"].duplicated().any():
+            for i in frame.index[frame["provider"].duplicated()]:
+                problems.append(
+                    Problem("provider listed twice", source, int(i) + 2, "provider",
+                            frame.at[i, "provider"])
+                )  # fmt: skip
+        if problems:
+            raise InputValidationError(problems)
+        if "pseudonymous" not in frame:
+            frame["pseudonymous"] = False
+        frame["pseudonymous"] = (
+            frame["pseudonymous"].astype(str).str.lower().isin(["true", "1", "yes"])
+        )
+        if "grace_days" not in frame:
+            frame["grace_days"] = _DEFAULT_GRACE
+        return cls(frame)
+
+    @classmethod
+    def read_csv(cls, path: str | Path) -> ProviderRegistry:
+        path = Path(path)
+        return cls.from_frame(pd.read_csv(path, dtype=str, keep_default_na=False), path.name)
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.table["provider"])
+
+    @property
+    def regions(self) -> list[str]:
+        """Every region any provider reports from, in first-seen order."""
+        seen: dict[str, None] = {}
+        for regs in self.table["regions"]:
+            for r in str(regs).split(";"):
+                if r.strip():
+                    seen.setdefault(r.strip(), None)
+        return list(seen)
+
+    def regions_of(self) -> dict[str, list[str]]:
+        """``provider -> regions`` (for validating submissions)."""
+        return {
+            p: [r.strip() for r in str(regs).split(";") if r.strip()]
+            for p, regs in zip(self.table["provider"], self.table["regions"], strict=True)
+        }
+
+    def coverage(self) -> pd.DataFrame:
+        """Provider-by-region table of 1 (reports from the region) and 0."""
+        regs = self.regions
+        rows = {p: [int(r in rs) for r in regs] for p, rs in self.regions_of().items()}
+        return pd.DataFrame.from_dict(rows, orient="index", columns=regs).rename_axis("provider")
+
+    def expected_periods(self, as_of: str | pd.Timestamp) -> pd.DataFrame:
+        """Every (provider, period) expected up to ``as_of`` with its due date."""
+        as_of = pd.Timestamp(as_of)
+        rows = []
+        for rec in self.table.to_dict("records"):
+            freq = rec["frequency"]
+            last = rec.get("last_period") or (
+                str(as_of.year) if freq == "annual" else f"{as_of.year}-Q{as_of.quarter}"
+            )
+            for period in _periods(str(rec["first_period"]), str(last), freq):
+                start, end = period_bounds(period)
+                if start > as_of:
+                    continue
+                due = end + pd.Timedelta(days=int(rec.get("grace_days") or _DEFAULT_GRACE))
+                rows.append({"provider": rec["provider"], "period": period, "due": due.date()})
+        return pd.DataFrame(rows, columns=["provider", "period", "due"])
+
+    def completeness(
+        self, received: Iterable[tuple[str, str]], as_of: str | pd.Timestamp
+    ) -> pd.DataFrame:
+        """Which providers sent which periods, and which are late.
+
+        Parameters
+        ----------
+        received : iterable of (provider, period)
+            Accepted submissions.
+        as_of : date
+            Date of the report.
+
+        Returns
+        -------
+        DataFrame
+            ``provider, period, due, status`` with status ``received``, ``late`` (not received
+            and past due), ``not yet due`` (period ended or running, not yet due), or
+            ``unexpected`` (received but not expected by the registry).
+        """
+        as_of = pd.Timestamp(as_of)
+        got = {(str(p), str(q)) for p, q in received}
+        exp = self.expected_periods(as_of)
+        status = []
+        for p, q, due in zip(exp["provider"], exp["period"], exp["due"], strict=True):
+            if (p, q) in got:
+                status.append("received")
+            elif pd.Timestamp(due) < as_of:
+                status.append("late")
+            else:
+                status.append("not yet due")
+        exp["status"] = status
+        expected = set(zip(exp["provider"], exp["period"], strict=True))
+        extra = sorted(got - expected)
+        if extra:
+            exp = pd.concat(
+                [
+                    exp,
+                    pd.DataFrame(
+                        [
+                            {"provider": p, "period": q, "due": None, "status": "unexpected"}
+                            for p, q in extra
+                        ]
+                    ),
+                ],
+                ignore_index=True,
+            )
+        return exp.sort_values(["provider", "period"], kind="stable").reset_index(drop=True)
