@@ -35,6 +35,7 @@ app = typer.Typer(
 #: Modules whose ``register(app)`` adds subcommands; one per layer.
 LAYERS: tuple[str, ...] = (
     "fl_estimate.mse._cli",
+    "fl_estimate.providers._cli",
     "fl_estimate._demo",
 )
 

@@ -257,7 +257,11 @@ class Pseudonymiser:
                 f'(got {len(raw)}); generate one with `python -c "import secrets; '
                 'print(secrets.token_hex(32))"`'
             )
-        self.__key = raw
+
+        def mac(message: bytes) -> hmac.HMAC:
+            return hmac.new(raw, message, hashlib.sha256)
+
+        self._mac = mac  # the key lives only in this closure: not in vars(), repr or logs
         self._bloom_cache: dict[str, int] = {}
 
     def __repr__(self) -> str:
@@ -296,12 +300,12 @@ class Pseudonymiser:
         if value is None:
             return None
         msg = f"{field}\x1f{value}".encode()
-        return hmac.new(self.__key, msg, hashlib.sha256).hexdigest()[:_TOKEN_HEX]
+        return self._mac(msg).hexdigest()[:_TOKEN_HEX]
 
     def _bigram_mask(self, gram: str) -> int:
         mask = self._bloom_cache.get(gram)
         if mask is None:
-            digest = hmac.new(self.__key, f"bloom\x1f{gram}".encode(), hashlib.sha256).digest()
+            digest = self._mac(f"bloom\x1f{gram}".encode()).digest()
             mask = 0
             for i in range(_BLOOM_HASHES):
                 pos = int.from_bytes(digest[2 * i : 2 * i + 2], "big") % BLOOM_BITS

@@ -1,0 +1,61 @@
+"""CLI of the providers layer: ``submissions check FILE...`` and ``link CONFIG``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from fl_estimate.providers.registry import ProviderRegistry
+from fl_estimate.providers.submissions import validate_submission
+
+submissions_app = typer.Typer(
+    help="Check provider submission files (format: docs/providers.md).",
+    no_args_is_help=True,
+)
+
+
+@submissions_app.command("check")
+def check(
+    files: list[Path] = typer.Argument(..., help="Submission files (CSV or Excel)."),
+    registry: Path | None = typer.Option(
+        None, "--registry", help="Provider registry CSV: also check providers and regions."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
+) -> None:
+    """Validate submission files and print one report per file (exit 2 if any is rejected)."""
+    reg = ProviderRegistry.read_csv(registry) if registry else None
+    reports = [
+        validate_submission(
+            f,
+            regions=reg.regions_of() if reg else None,
+            providers=reg.providers if reg else None,
+        )[0]
+        for f in files
+    ]
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            typer.echo(r.to_text())
+        n_bad = sum(not r.accepted for r in reports)
+        typer.echo(f"{len(reports) - n_bad} accepted, {n_bad} rejected")
+    if any(not r.accepted for r in reports):
+        raise typer.Exit(2)
+
+
+def link(
+    config: Path = typer.Argument(..., help="Linkage config (TOML; see docs/config.md)."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: from config)."),
+) -> None:
+    """Validate, pseudonymise and link submissions; write capture histories and the report."""
+    from fl_estimate.providers.pipeline import run_link
+
+    run = run_link(config, out=out, echo=typer.echo)
+    typer.echo(f"wrote {len(run.files)} files to {run.output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(submissions_app, name="submissions")
+    app.command("link")(link)

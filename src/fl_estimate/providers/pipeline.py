@@ -1,0 +1,327 @@
+"""The whole path from provider files to capture histories, driven by a linkage config (TOML).
+
+``run_link(config)`` validates every submission (rejected files are reported and left out),
+checks completeness against the provider registry, pseudonymises, links, and writes into one
+output folder (atomically: a failed run leaves the previous folder as it was):
+
+=============================  =============================================================
+``capture_histories.csv``      one row per linked person: ``person``, 0/1 per provider, strata
+``capture_counts.csv``         the same aggregated: strata, 0/1 per provider, ``count``
+``linkage_report.json/.html``  pairs compared, match weights, clusters, duplicates removed,
+                               model parameters, N̂ across thresholds, file reports
+``submissions.csv``            one row per file: used, replaced or rejected
+``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
+``completeness.csv``           expected provider-periods: received, late, not yet due
+``sensitivity.csv``            N̂ at a range of match thresholds
+``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
+``link.log``, ``manifest.json`` what was done; input hashes and settings (never the key)
+=============================  =============================================================
+"""
+
+from __future__ import annotations
+
+import glob
+import html
+import json
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fl_estimate._io import atomic_output_dir, atomic_write_text, write_manifest
+from fl_estimate.disclosure import suppress
+from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.providers.linkage import RecordLinker, prepare_records
+from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, Pseudonymiser
+from fl_estimate.providers.registry import ProviderRegistry
+from fl_estimate.providers.submissions import load_submissions
+from fl_estimate.results import json_safe
+
+__all__ = ["LinkConfig", "LinkRun", "read_link_config", "run_link"]
+
+_DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Settings of a linkage run (the ``[linkage]`` table of a TOML file; see docs/config.md)."""
+
+    submissions: list[str]
+    registry: str | None = None
+    key_env: str = KEY_ENV_VAR
+    key_file: str | None = None
+    strata: list[str] = field(default_factory=lambda: ["region", "year"])
+    method: str = "probabilistic"
+    threshold: float = 0.9
+    thresholds: list[float] = field(default_factory=lambda: list(_DEFAULT_THRESHOLDS))
+    output: str = "linkage_output"
+    as_of: str | None = None
+    suppression_threshold: int = 5
+    seed: int = 1
+    base_dir: str = "."
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+_TYPES: dict[str, Any] = {
+    "submissions": list,
+    "registry": str,
+    "key_env": str,
+    "key_file": str,
+    "strata": list,
+    "method": str,
+    "threshold": float,
+    "thresholds": list,
+    "output": str,
+    "as_of": str,
+    "suppression_threshold": int,
+    "seed": int,
+}
+
+
+def read_link_config(path: str | Path) -> LinkConfig:
+    """Read and check a linkage config; every problem is reported at once."""
+    path = Path(path)
+    src = path.name
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputValidationError([Problem("config file not found", src)]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputValidationError([Problem(f"not valid TOML ({exc})", src)]) from None
+    table = doc.get("linkage")
+    if not isinstance(table, dict):
+        raise InputValidationError([Problem("expected a [linkage] table", src)])
+    problems = []
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        want = _TYPES.get(key)
+        if want is None:
+            problems.append(
+                Problem(f"unknown setting (known: {', '.join(_TYPES)})", src, column=key)
+            )
+            continue
+        if want is float and isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(value)
+        if want is str and isinstance(value, date):
+            value = value.isoformat()
+        if want is list and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, want) or isinstance(value, bool):
+            problems.append(Problem(f"expected a {want.__name__}", src, column=key, value=value))
+            continue
+        values[key] = value
+    if "submissions" not in values and not any(p.column == "submissions" for p in problems):
+        problems.append(Problem("required setting is missing", src, column="submissions"))
+    if "threshold" in values and not 0 < values["threshold"] < 1:
+        problems.append(
+            Problem("expected a probability between 0 and 1", src, column="threshold",
+                    value=values["threshold"])
+        )  # fmt: skip
+    if values.get("method", "probabilistic") not in ("probabilistic", "deterministic"):
+        problems.append(
+            Problem("expected probabilistic or deterministic", src, column="method",
+                    value=values["method"])
+        )  # fmt: skip
+    if problems:
+        raise InputValidationError(problems)
+    return LinkConfig(**values, base_dir=str(path.resolve().parent))
+
+
+@dataclass(frozen=True)
+class LinkRun:
+    """What a linkage run wrote and found."""
+
+    output: Path
+    files: list[str]
+    report: dict[str, Any]
+    rejected: list[str]
+
+
+def _expand(cfg: LinkConfig) -> list[Path]:
+    files: list[Path] = []
+    problems = []
+    for pattern in cfg.submissions:
+        matched = sorted(glob.glob(str(cfg.resolve(pattern))))
+        if not matched:
+            problems.append(
+                Problem("no file matches", "config", column="submissions", value=pattern)
+            )
+        files.extend(Path(m) for m in matched)
+    if problems:
+        raise InputValidationError(problems)
+    seen: dict[Path, None] = {}
+    for f in files:
+        seen.setdefault(f.resolve(), None)
+    return list(seen)
+
+
+def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Linkage report</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
+        "</head><body><h1>Linkage report</h1>",
+    ]
+    facts = {
+        k: report["linkage"][k]
+        for k in ("method", "threshold", "records", "unlinkable_records", "pairs_compared",
+                  "links_probabilistic", "links_deterministic", "persons",
+                  "clusters_spanning_strata")
+    }  # fmt: skip
+    parts.append(pd.Series(facts, name="value").to_frame().to_html())
+    for title, frame in tables.items():
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts.append(frame.to_html(index=False, na_rep=""))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def run_link(
+    config: LinkConfig | str | Path,
+    *,
+    out: str | Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> LinkRun:
+    """Run the whole path of a linkage config and write its outputs (see module docstring).
+
+    Parameters
+    ----------
+    config : LinkConfig or path
+        The config, or a TOML file holding it.
+    out : path, optional
+        Output folder (default: the config's ``output``, relative to the config file).
+    echo : callable, optional
+        Called with each log line (the CLI prints them).
+    """
+    cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    log: list[str] = []
+
+    def say(msg: str) -> None:
+        log.append(msg)
+        if echo is not None:
+            echo(msg)
+
+    registry = ProviderRegistry.read_csv(cfg.resolve(cfg.registry)) if cfg.registry else None
+    files = _expand(cfg)
+    loaded = load_submissions(
+        files,
+        regions=registry.regions_of() if registry else None,
+        providers=registry.providers if registry else None,
+    )
+    used = loaded.report_frame()
+    say(
+        f"{len(files)} submission files: {int((used['status'] == 'used').sum())} used, "
+        f"{int((used['status'] == 'replaced').sum())} replaced by a later file, "
+        f"{len(loaded.rejected)} rejected"
+    )
+    for r in loaded.rejected:
+        say(f"rejected {r.source}: {len(r.problems)} problem(s); see validation_problems.csv")
+    records = loaded.records()
+    if records.empty:
+        raise InputValidationError(
+            [Problem("no accepted submission to link", "config", column="submissions")]
+        )
+    needs_key = any(c in records and records[c].notna().any() for c in IDENTIFIER_COLUMNS)
+    pseudo = None
+    if needs_key:
+        pseudo = Pseudonymiser.from_env(
+            cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
+        )
+    prepared = prepare_records(records, pseudo)
+    del records  # clear identifiers go no further
+    linker = RecordLinker(method=cfg.method, threshold=cfg.threshold, seed=cfg.seed)
+    result = linker.fit(prepared)
+    lists = registry.providers if registry else sorted(set(prepared["provider"]))
+    lists = [p for p in lists if p in set(prepared["provider"])]
+    hist = result.capture_histories(strata=cfg.strata, lists=lists)
+    data = result.capture_data(strata=cfg.strata, lists=lists)
+    sens = result.sensitivity(cfg.thresholds, lists=lists)
+    link_report = result.report()
+    say(
+        f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
+        f"{link_report['persons']} persons at match probability >= {cfg.threshold}"
+    )
+    as_of = cfg.as_of or date.today().isoformat()
+    completeness = (
+        registry.completeness(loaded.accepted.keys(), as_of) if registry is not None else None
+    )
+    if completeness is not None:
+        late = completeness[completeness["status"] == "late"]
+        for p, q in zip(late["provider"], late["period"], strict=True):
+            say(f"late: {p} {q}")
+    by_stratum = (
+        hist.groupby(cfg.strata[:2]).size().unstack(fill_value=0)
+        if len(cfg.strata) >= 2
+        else hist.groupby(cfg.strata[0]).size()
+        if cfg.strata
+        else pd.Series({"all": len(hist)}, name="persons")
+    )
+    published = suppress(by_stratum, threshold=cfg.suppression_threshold)
+    problems = pd.concat(
+        [r.to_frame() for r in loaded.rejected] or [pd.DataFrame(columns=["source"])],
+        ignore_index=True,
+    )
+    report = {
+        "linkage": link_report,
+        "sensitivity": sens.to_dict(orient="records"),
+        "submissions": [r.to_dict() for r in loaded.reports],
+        "replaced": [{"earlier": a, "later": b} for a, b in loaded.replaced],
+        "completeness": None if completeness is None else completeness.to_dict(orient="records"),
+        "published_persons": published.to_dict(),
+        "lists": lists,
+        "strata": cfg.strata,
+        "sensitivity_note": (
+            "N-hat here is the independence log-linear model on the table pooled over strata, "
+            "computed locally as a simple reference across thresholds; compare rows with each "
+            "other, not with the final estimate."
+        ),
+    }
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir",)}
+    settings["linker"] = result.settings
+    target = Path(out) if out is not None else cfg.resolve(cfg.output)
+    written: list[str] = []
+    with atomic_output_dir(target) as stage:
+
+        def put(name: str, text: str) -> None:
+            atomic_write_text(stage / name, text)
+            written.append(name)
+
+        put("capture_histories.csv", hist.to_csv(index=False, lineterminator="\n"))
+        put("capture_counts.csv", data.to_frame().to_csv(index=False, lineterminator="\n"))
+        put("submissions.csv", used.to_csv(index=False, lineterminator="\n"))
+        put("validation_problems.csv", problems.to_csv(index=False, lineterminator="\n"))
+        if completeness is not None:
+            put("completeness.csv", completeness.to_csv(index=False, lineterminator="\n"))
+        put("sensitivity.csv", sens.to_csv(index=False, lineterminator="\n"))
+        put(
+            "persons_by_region_year.csv",
+            published.to_frame().reset_index().to_csv(index=False, lineterminator="\n"),
+        )
+        put("linkage_report.json", json.dumps(json_safe(report), indent=2) + "\n")
+        tables = {
+            "N-hat across match thresholds": sens,
+            "Submission files": used,
+            "Validation problems": problems,
+            "Linked persons by stratum (after disclosure control)": published.to_frame().reset_index(),
+        }
+        if completeness is not None:
+            tables["Completeness"] = completeness
+        put("linkage_report.html", _html(report, tables))
+        put("link.log", "\n".join(log) + "\n")
+        write_manifest(
+            stage / "manifest.json",
+            inputs=[*files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])],
+            config=settings,
+            seed=cfg.seed,
+            outputs=[stage / w for w in written],
+            command=["fl-estimate", "link"],
+        )
+        written.append("manifest.json")
+    return LinkRun(target, written, report, [r.source for r in loaded.rejected])
