@@ -1,0 +1,512 @@
+"""Mapping files: from questionnaire variables and answer codes to a framework's indicators.
+
+A mapping is a TOML file (schema in ``docs/indicators.md``)::
+
+    [mapping]
+    framework = "ilo2012"           # shipped id or path of a framework file
+    id_column = "resp_id"           # optional, copied to the output
+    age_column = "age"              # optional: children's rule below the framework's child_age
+    person_column = "person"        # optional (ICLS): rows are work spells of this person
+    keep = ["region", "weight"]     # optional: columns copied to the output (default: all
+                                    # columns that are not mapped questions)
+
+    [codes]                         # default answer codes (override per indicator)
+    yes = [1]
+    no = [2]
+    dont_know = [8]
+    refused = [9]
+    missing = [-1]                  # empty cells are always missing
+
+    [[indicator]]
+    id = "HTS.D1.INV.06"
+    variable = "q12"
+
+    [[indicator]]
+    id = "HTS.PEN.03"
+    dimension = "D1"                # penalties: the dimension they were applied in
+    any_of = [{ variable = "q20a" }, { variable = "q20b", yes = [1, 3] }]
+
+:meth:`Mapping.validate` checks the mapping against the framework and the data and reports every
+problem at once, each with its place (mapping file line, or data file row and column): unknown
+indicator ids or dimensions, penalties without a dimension, variables not in the data, answers in
+the data that no code of the mapping covers, and indicators a rule needs that are not mapped (a
+dimension that could never be positive). Declared codes never seen in the data are reported with a
+:class:`~fl_estimate.exceptions.DataWarning` (a rare answer may simply not occur in a sample).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
+from fl_estimate.indicators.frameworks import Framework, load_framework
+from fl_estimate.indicators.scoring import DK, MISSING, NO, REF, YES, indicator_keys
+
+__all__ = ["Condition", "IndicatorMap", "Mapping", "load_mapping", "parse_mapping"]
+
+CODE_KINDS = ("yes", "no", "dont_know", "refused", "missing")
+_CODE_STATUS = {"yes": YES, "no": NO, "dont_know": DK, "refused": REF, "missing": MISSING}
+_MAPPING_KEYS = {
+    "framework", "id_column", "age_column", "person_column", "keep",
+    "allow_unmeasured_dimensions",
+}  # fmt: skip
+_IND_KEYS = {"id", "dimension", "variable", "any_of", "all_of", *CODE_KINDS}
+_COND_KEYS = {"variable", *CODE_KINDS}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One question: a variable and its answer codes (``codes[kind]`` lists)."""
+
+    variable: str
+    codes: dict[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class IndicatorMap:
+    """How one indicator key is read from the data.
+
+    ``combine`` is ``"one"`` (a single question), ``"any_of"`` (present if any question says yes;
+    absent only if all say no) or ``"all_of"`` (present only if all say yes).
+    """
+
+    id: str
+    dimension: str | None
+    conditions: tuple[Condition, ...]
+    combine: str
+    line: int | None
+
+    def key(self, framework: Framework) -> str:
+        """Column key in a scored table (penalties of the 2012 rule carry their dimension)."""
+        if framework.rule == "paired_dimensions" and self.dimension is not None:
+            try:
+                if framework.indicator(self.id).kind == "penalty":
+                    return f"{self.id}@{self.dimension}"
+            except KeyError:
+                pass
+        return self.id
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated-on-use mapping file (see the module docstring for the schema)."""
+
+    framework: str
+    indicators: tuple[IndicatorMap, ...]
+    id_column: str | None = None
+    age_column: str | None = None
+    person_column: str | None = None
+    keep: tuple[str, ...] | None = None
+    allow_unmeasured_dimensions: bool = False
+    source: str = "<mapping>"
+    default_codes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    @property
+    def spell_person(self) -> str | None:
+        return self.person_column
+
+    @property
+    def variables(self) -> list[str]:
+        out: list[str] = []
+        for im in self.indicators:
+            for c in im.conditions:
+                if c.variable not in out:
+                    out.append(c.variable)
+        return out
+
+    def keep_columns(self, data: pd.DataFrame) -> list[str]:
+        """Columns copied to the scored output."""
+        if self.keep is not None:
+            cols = list(self.keep)
+        else:
+            used = set(self.variables)
+            cols = [c for c in data.columns if c not in used]
+        for c in (self.person_column, self.age_column, self.id_column):
+            if c and c not in cols and c in data.columns:
+                cols.insert(0, c)
+        return cols
+
+    # -- validation
+    def validate(
+        self, data: pd.DataFrame, framework: Framework | None = None, *, source: str = "<data>"
+    ) -> list[Problem]:
+        """Every problem of this mapping against the framework and the data (empty if none)."""
+        fw = framework or load_framework(self.framework)
+        problems: list[Problem] = []
+        keys = set(indicator_keys(fw))
+        by_id = {i.id: i for i in fw.indicators}
+        seen: dict[str, int | None] = {}
+        for im in self.indicators:
+            ind = by_id.get(im.id)
+            if ind is None:
+                close = [k for k in by_id if k.lower().startswith(im.id.lower()[:6])][:3]
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                problems.append(
+                    Problem(f"unknown indicator for framework {fw.id}{hint}", self.source,
+                            im.line, "id", im.id)
+                )  # fmt: skip
+                continue
+            if fw.rule == "paired_dimensions" and ind.kind == "penalty":
+                if im.dimension is None:
+                    problems.append(
+                        Problem(
+                            "a penalty needs the dimension it was applied in "
+                            f"(dimension = one of {', '.join(fw.dimension_ids)})",
+                            self.source, im.line, "dimension",
+                        )
+                    )  # fmt: skip
+                    continue
+                if im.dimension not in fw.dimension_ids:
+                    problems.append(
+                        Problem(f"unknown dimension; expected {', '.join(fw.dimension_ids)}",
+                                self.source, im.line, "dimension", im.dimension)
+                    )  # fmt: skip
+                    continue
+            elif im.dimension is not None and im.dimension != ind.dimension:
+                problems.append(
+                    Problem(
+                        f"{im.id} belongs to dimension {ind.dimension}, not {im.dimension}",
+                        self.source, im.line, "dimension", im.dimension,
+                    )
+                )  # fmt: skip
+            key = im.key(fw)
+            if key in seen:
+                problems.append(
+                    Problem(f"{key} is mapped twice (also line {seen[key]})", self.source,
+                            im.line, "id", im.id)
+                )  # fmt: skip
+            seen[key] = im.line
+        mapped = {k for k in seen if k in keys}
+        if not self.allow_unmeasured_dimensions:
+            problems += _rule_needs(fw, mapped, self)
+        # against the data
+        for col in (self.id_column, self.age_column, self.person_column, *(self.keep or ())):
+            if col and col not in data.columns:
+                problems.append(
+                    Problem("column named in [mapping] is not in the data", source, None, col)
+                )
+        unused_codes: list[str] = []
+        for im in self.indicators:
+            for c in im.conditions:
+                if c.variable not in data.columns:
+                    problems.append(
+                        Problem(
+                            f"variable of indicator {im.key(fw)} is not a column of {source}",
+                            self.source, im.line, "variable", c.variable,
+                        )
+                    )  # fmt: skip
+                    continue
+                col = data[c.variable]
+                _, unknown = _status(col, c.codes)
+                for val in pd.unique(col[unknown])[:10]:
+                    rows = np.flatnonzero(unknown & (col == val).to_numpy(dtype=bool))
+                    problems.append(
+                        Problem(
+                            f"answer not covered by the codes of {im.key(fw)} "
+                            f"({_codes_text(c.codes)}); {len(rows)} row(s), first shown",
+                            source, int(rows[0]) + 2, c.variable, val,
+                        )
+                    )  # fmt: skip
+                present = set(_norm(col.dropna().unique(), col))
+                for kind in ("yes", "no"):
+                    missing_codes = [v for v in c.codes.get(kind, ()) if
+                                     _norm([v], col)[0] not in present]  # fmt: skip
+                    if missing_codes and len(data):
+                        unused_codes.append(
+                            f"{c.variable} ({im.key(fw)}): {kind} code(s) "
+                            f"{', '.join(map(str, missing_codes))}"
+                        )
+        if unused_codes and not problems:
+            warnings.warn(
+                f"mapping {self.source}: codes never seen in {source}: "
+                + "; ".join(unused_codes[:10])
+                + (f"; and {len(unused_codes) - 10} more" if len(unused_codes) > 10 else ""),
+                DataWarning,
+                stacklevel=3,
+            )
+        return problems
+
+    def apply(
+        self, data: pd.DataFrame, framework: Framework | None = None, *, source: str = "<data>"
+    ) -> pd.DataFrame:
+        """Validate, then code the data: indicator keys as int8 status columns plus kept columns.
+
+        Raises
+        ------
+        InputValidationError
+            With every problem found by :meth:`validate`.
+        """
+        fw = framework or load_framework(self.framework)
+        problems = self.validate(data, fw, source=source)
+        if problems:
+            raise InputValidationError(problems)
+        out = {c: data[c] for c in self.keep_columns(data)}
+        for im in self.indicators:
+            codes = [_status(data[c.variable], c.codes)[0] for c in im.conditions]
+            if len(codes) == 1:
+                st = codes[0]
+            else:
+                M = np.stack(codes, axis=1)
+                yes = (M == YES).any(axis=1) if im.combine == "any_of" else (M == YES).all(axis=1)
+                no = (M == NO).all(axis=1) if im.combine == "any_of" else (M == NO).any(axis=1)
+                # unknown: the most informative unknown status (dont_know < refused < missing)
+                unk = np.where((M == YES) | (M == NO), 99, M).min(axis=1)
+                st = np.where(yes, YES, np.where(no, NO, unk)).astype(np.int8)
+            out[im.key(fw)] = pd.Series(st, index=data.index, dtype=np.int8)
+        return pd.DataFrame(out, index=data.index)
+
+
+def _codes_text(codes: dict[str, tuple[Any, ...]]) -> str:
+    return "; ".join(f"{k}={list(v)}" for k, v in codes.items() if v)
+
+
+def _norm(values: Any, col: pd.Series) -> list[Any]:
+    """Codes as comparable keys: numbers as floats when the column is numeric, else strings."""
+    numeric = pd.api.types.is_numeric_dtype(col)
+    out = []
+    for v in values:
+        if numeric:
+            try:
+                out.append(float(v))
+            except (TypeError, ValueError):
+                out.append(str(v))
+        else:
+            out.append(str(v).strip())
+    return out
+
+
+def _status(col: pd.Series, codes: dict[str, tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Status codes (int8) of a column, and a mask of non-empty values no code covers."""
+    numeric = pd.api.types.is_numeric_dtype(col)
+    isna = col.isna().to_numpy()
+    vals = col.to_numpy(dtype=float, na_value=np.nan) if numeric else col.astype(str).str.strip()
+    st = np.full(len(col), MISSING, dtype=np.int8)
+    covered = isna.copy()
+    for kind in ("missing", "refused", "dont_know", "no", "yes"):
+        cs = _norm(codes.get(kind, ()), col)
+        if not cs:
+            continue
+        m = np.isin(vals, [c for c in cs if not isinstance(c, str)] if numeric else cs) & ~isna
+        st[m] = _CODE_STATUS[kind]
+        covered |= m
+    return st, ~covered
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _rule_needs(fw: Framework, mapped: set[str], m: Mapping) -> list[Problem]:
+    """Indicators a rule needs that the mapping does not map."""
+    out = []
+
+    def need(msg: str) -> None:
+        out.append(
+            Problem(
+                msg + " (map it, or set allow_unmeasured_dimensions = true in [mapping])",
+                m.source, None, "indicator",
+            )
+        )  # fmt: skip
+
+    adults = [i for i in fw.indicators if i.population == "adults"]
+    if fw.rule == "paired_dimensions":
+        pen_any = any(k.split("@")[0] in {i.id for i in adults if i.kind == "penalty"}
+                      for k in mapped if "@" in k)  # fmt: skip
+        for d in fw.dimension_ids:
+            inv = [i.id for i in adults if i.kind == "involuntariness" and i.dimension == d]
+            if not set(inv) & mapped:
+                need(f"no involuntariness indicator of dimension {d} is mapped, so {d} "
+                     "can never be positive")  # fmt: skip
+            pens = {f"{i.id}@{d}" for i in adults if i.kind == "penalty"}
+            ok = pen_any if fw.parameters.get("pairing") == "any" else bool(pens & mapped)
+            if not ok:
+                need(f"no penalty applied in dimension {d} is mapped, so {d} can never be "
+                     "positive")  # fmt: skip
+    elif fw.rule == "involuntariness_and_coercion":
+        for kind in ("involuntariness", "coercion"):
+            if not {i.id for i in adults if i.kind == kind} & mapped:
+                need(f"no {kind} element is mapped: nobody could be in forced labour")
+        if m.age_column and not {i.id for i in fw.indicators if i.kind == "child_route"} & mapped:
+            need("age_column is set but no route of forced labour of children is mapped")
+    elif fw.rule == "delphi":
+        p = fw.parameters
+        for group in ("recruitment_dimensions", "exploitation_dimensions",
+                      "destination_dimensions"):  # fmt: skip
+            dims = p.get(group, [])
+            if not any(i.dimension in dims and i.id in mapped for i in fw.indicators):
+                need(f"no indicator of the {group.split('_')[0]} dimensions "
+                     f"({', '.join(dims)}) is mapped: nobody could be a victim")  # fmt: skip
+    elif not mapped:
+        need("no indicator is mapped")
+    return out
+
+
+def _line(text: str, iid: str, nth: int) -> int | None:
+    hits = [m.start() for m in re.finditer(rf'^\s*id\s*=\s*"{re.escape(iid)}"', text, flags=re.M)]
+    if not hits:
+        return None
+    pos = hits[min(nth, len(hits) - 1)]
+    return text[:pos].count("\n") + 1
+
+
+def _as_codes(v: Any) -> tuple[Any, ...] | None:
+    if isinstance(v, list) and all(isinstance(x, int | float | str) for x in v):
+        return tuple(v)
+    if isinstance(v, int | float | str) and not isinstance(v, bool):
+        return (v,)
+    return None
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read a mapping file (TOML); file-level problems are all reported at once."""
+    p = Path(path)
+    if not p.exists():
+        raise InputValidationError([Problem("mapping file not found", str(p))])
+    return parse_mapping(p.read_text(encoding="utf-8"), str(p))
+
+
+def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
+    """Read a mapping given as TOML text (see :func:`load_mapping`)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputValidationError(
+            [Problem(f"not valid TOML: {exc}", source)], summary=f"cannot read {source}"
+        ) from exc
+    problems: list[Problem] = []
+    head = doc.get("mapping", {})
+    for k in doc:
+        if k not in ("mapping", "codes", "indicator"):
+            problems.append(
+                Problem("unknown table (expected [mapping], [codes], [[indicator]])", source,
+                        None, k)
+            )  # fmt: skip
+    for k in head:
+        if k not in _MAPPING_KEYS:
+            problems.append(Problem("unknown key in [mapping]", source, None, k))
+    if not isinstance(head.get("framework"), str):
+        problems.append(Problem("[mapping] needs framework = \"<id or path>\"", source, None,
+                                "framework"))  # fmt: skip
+    defaults: dict[str, tuple[Any, ...]] = {"yes": (1,), "no": (0,)}
+    for k, v in doc.get("codes", {}).items():
+        if k not in CODE_KINDS:
+            problems.append(Problem(f"unknown code kind; expected {', '.join(CODE_KINDS)}",
+                                    source, None, f"codes.{k}"))  # fmt: skip
+            continue
+        c = _as_codes(v)
+        if c is None:
+            problems.append(Problem("expected a list of codes", source, None, f"codes.{k}", v))
+            continue
+        defaults[k] = c
+    inds: list[IndicatorMap] = []
+    count: dict[str, int] = {}
+    for j, raw in enumerate(doc.get("indicator", []), 1):
+        iid = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(iid, str):
+            problems.append(Problem(f"[[indicator]] #{j} needs an id", source, None, "id"))
+            continue
+        line = _line(text, iid, count.get(iid, 0))
+        count[iid] = count.get(iid, 0) + 1
+        for k in raw:
+            if k not in _IND_KEYS:
+                problems.append(Problem(f"unknown key (known: {', '.join(sorted(_IND_KEYS))})",
+                                        source, line, k))  # fmt: skip
+        own = {}
+        for kind in CODE_KINDS:
+            if kind in raw:
+                c = _as_codes(raw[kind])
+                if c is None:
+                    problems.append(Problem("expected a list of codes", source, line, kind,
+                                            raw[kind]))  # fmt: skip
+                else:
+                    own[kind] = c
+        base = {**defaults, **own}
+        conds: list[Condition] = []
+        combine = "one"
+        kinds_given = [k for k in ("variable", "any_of", "all_of") if k in raw]
+        if len(kinds_given) != 1:
+            problems.append(
+                Problem("give exactly one of variable, any_of, all_of", source, line, "variable")
+            )
+        elif kinds_given[0] == "variable":
+            if not isinstance(raw["variable"], str):
+                problems.append(Problem("expected a column name", source, line, "variable",
+                                        raw["variable"]))  # fmt: skip
+            else:
+                conds.append(Condition(raw["variable"], base))
+        else:
+            combine = kinds_given[0]
+            items = raw[combine]
+            if not isinstance(items, list) or not items:
+                problems.append(Problem("expected a list of {variable = ...} tables", source,
+                                        line, combine))  # fmt: skip
+                items = []
+            for it in items:
+                if not isinstance(it, dict) or not isinstance(it.get("variable"), str):
+                    problems.append(Problem("each item needs variable = \"<column>\"", source,
+                                            line, combine, it))  # fmt: skip
+                    continue
+                for k in it:
+                    if k not in _COND_KEYS:
+                        problems.append(Problem("unknown key in condition", source, line, k))
+                sub = {kd: _as_codes(it[kd]) or () for kd in CODE_KINDS if kd in it}
+                conds.append(Condition(it["variable"], {**base, **sub}))
+        dim = raw.get("dimension")
+        if dim is not None and not isinstance(dim, str):
+            problems.append(Problem("expected a dimension id", source, line, "dimension", dim))
+            dim = None
+        inds.append(IndicatorMap(iid, dim, tuple(conds), combine, line))
+    keep = head.get("keep")
+    if keep is not None and not (isinstance(keep, list) and all(isinstance(x, str) for x in keep)):
+        problems.append(Problem("keep must be a list of column names", source, None, "keep"))
+        keep = None
+    if problems:
+        raise InputValidationError(problems)
+    return Mapping(
+        framework=head["framework"],
+        indicators=tuple(inds),
+        id_column=head.get("id_column"),
+        age_column=head.get("age_column"),
+        person_column=head.get("person_column"),
+        keep=tuple(keep) if keep is not None else None,
+        allow_unmeasured_dimensions=bool(head.get("allow_unmeasured_dimensions", False)),
+        source=source,
+        default_codes=defaults,
+    )
+
+
+def mapping_template(framework: str | Framework, variables: Sequence[str] | None = None) -> str:
+    """A mapping-file skeleton listing every indicator of a framework (variables to fill in)."""
+    fw = framework if isinstance(framework, Framework) else load_framework(framework)
+    lines = [
+        "[mapping]",
+        f'framework = "{fw.id}"',
+        "",
+        "[codes]",
+        "yes = [1]",
+        "no = [2]",
+        "dont_know = [8]",
+        "refused = [9]",
+        "",
+    ]
+    for ind in fw.indicators:
+        dims = (
+            fw.dimension_ids
+            if (fw.rule == "paired_dimensions" and ind.kind == "penalty")
+            else [None]
+        )
+        for d in dims:
+            lines += ["[[indicator]]", f'id = "{ind.id}"  # {ind.text}']
+            if d:
+                lines.append(f'dimension = "{d}"')
+            lines += ['variable = ""', ""]
+    return "\n".join(lines)

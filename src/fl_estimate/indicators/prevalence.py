@@ -1,0 +1,491 @@
+"""Survey prevalence per 1,000 of forced labour and of each indicator, overall and by domain.
+
+Design-based: :class:`SurveyPrevalence` estimates the weighted proportion of an outcome (a scored
+classification or indicator) as a ratio of weighted totals, with Taylor-linearisation or
+replicate-weight variances (:mod:`fl_estimate.indicators.survey`), intervals that stay inside
+[0, 1] (logit by default; Korn–Graubard with ``ci_method="beta"``), design effects, unweighted
+counts and degrees of freedom. Domains are subpopulations of the whole design.
+
+A survey design is described in a small TOML file (``design.toml``)::
+
+    [design]
+    weights = "weight"
+    strata = "region"
+    ids = ["ea", "hh"]          # clusters by stage (first-stage PSU first)
+    fpc = ["ea_total", "hh_total"]   # optional: population sizes by stage
+    nest = false
+    lonely_psu = "fail"
+
+    [replicates]                # optional instead of ids/strata: replicate weights
+    columns = "repw_"           # prefix (or a list of column names)
+    type = "JK1"
+    scale = 0.9333
+    rscales = 1.0
+    mse = false
+
+Indeterminate classifications (``<NA>`` in the scored table) are never counted as negatives
+silently: by default (``missing="exclude"``) they leave the denominator, and every row reports
+their number and the two bounds (all absent / all present).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fl_estimate._version import __version__
+from fl_estimate.exceptions import (
+    InputValidationError,
+    ModelSpecificationError,
+    Problem,
+    SmallSampleWarning,
+)
+from fl_estimate.indicators.survey import CI_METHODS, ReplicateDesign, SurveyDesign, _Design
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from fl_estimate.indicators.scoring import ScoredRecords
+
+__all__ = [
+    "DesignSpec",
+    "PrevalenceResults",
+    "SurveyPrevalence",
+    "load_design",
+]
+
+_DESIGN_KEYS = {"weights", "strata", "ids", "fpc", "nest", "lonely_psu"}
+_REP_KEYS = {"columns", "type", "scale", "rscales", "mse", "df"}
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """How to build a survey design from a data table (see :func:`load_design`)."""
+
+    weights: str | None = None
+    strata: str | None = None
+    ids: tuple[str, ...] = ()
+    fpc: tuple[str, ...] = ()
+    nest: bool = False
+    lonely_psu: str = "fail"
+    replicates: dict[str, Any] | None = None
+    source: str = "<design>"
+
+    def build(self, data: pd.DataFrame, *, source: str = "<data>") -> _Design:
+        """The :class:`SurveyDesign` or :class:`ReplicateDesign` on ``data``."""
+        if self.replicates:
+            cols = self.replicates.get("columns")
+            if isinstance(cols, str):
+                reps = [c for c in data.columns if str(c).startswith(cols)]
+                if not reps:
+                    raise InputValidationError(
+                        [Problem("no replicate-weight column starts with this prefix", source,
+                                 None, cols)]
+                    )  # fmt: skip
+            else:
+                reps = list(cols or [])
+            return ReplicateDesign(
+                data,
+                repweights=reps,
+                type=str(self.replicates.get("type", "other")),
+                scale=float(self.replicates.get("scale", 1.0)),
+                rscales=self.replicates.get("rscales", 1.0),
+                mse=bool(self.replicates.get("mse", False)),
+                weights=self.weights,
+                df=self.replicates.get("df"),
+                source=source,
+            )
+        return SurveyDesign(
+            data,
+            weights=self.weights,
+            strata=self.strata,
+            ids=list(self.ids) or None,
+            fpc=list(self.fpc) or None,
+            nest=self.nest,
+            lonely_psu=self.lonely_psu,  # type: ignore[arg-type]
+            source=source,
+        )
+
+
+def load_design(path: str | Path | dict[str, Any]) -> DesignSpec:
+    """Read a design description (TOML file, or the same content as a dict).
+
+    Raises
+    ------
+    InputValidationError
+        Every problem in the file at once.
+    """
+    if isinstance(path, dict):
+        doc, source = path, "<design>"
+    else:
+        p = Path(path)
+        source = str(p)
+        if not p.exists():
+            raise InputValidationError([Problem("design file not found", source)])
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputValidationError([Problem(f"not valid TOML: {exc}", source)]) from exc
+    problems: list[Problem] = []
+    for k in doc:
+        if k not in ("design", "replicates"):
+            problems.append(Problem("unknown table (expected [design], [replicates])", source,
+                                    None, k))  # fmt: skip
+    d = doc.get("design", {})
+    r = doc.get("replicates")
+    for k in d:
+        if k not in _DESIGN_KEYS:
+            problems.append(Problem(f"unknown key; known: {', '.join(sorted(_DESIGN_KEYS))}",
+                                    source, None, f"design.{k}"))  # fmt: skip
+    for k in r or {}:
+        if k not in _REP_KEYS:
+            problems.append(Problem(f"unknown key; known: {', '.join(sorted(_REP_KEYS))}",
+                                    source, None, f"replicates.{k}"))  # fmt: skip
+
+    def strs(v: Any, key: str) -> tuple[str, ...]:
+        if v is None:
+            return ()
+        if isinstance(v, str):
+            return (v,)
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return tuple(v)
+        problems.append(Problem("expected a column name or a list of them", source, None, key, v))
+        return ()
+
+    for key in ("weights", "strata"):
+        if key in d and not isinstance(d[key], str):
+            problems.append(Problem("expected a column name", source, None, f"design.{key}",
+                                    d[key]))  # fmt: skip
+    if d.get("lonely_psu", "fail") not in ("fail", "certainty", "remove", "average"):
+        problems.append(Problem("expected fail, certainty, remove or average", source, None,
+                                "design.lonely_psu", d.get("lonely_psu")))  # fmt: skip
+    spec = DesignSpec(
+        weights=d.get("weights") if isinstance(d.get("weights"), str) else None,
+        strata=d.get("strata") if isinstance(d.get("strata"), str) else None,
+        ids=strs(d.get("ids"), "design.ids"),
+        fpc=strs(d.get("fpc"), "design.fpc"),
+        nest=bool(d.get("nest", False)),
+        lonely_psu=str(d.get("lonely_psu", "fail")),
+        replicates=dict(r) if r else None,
+        source=source,
+    )
+    if problems:
+        raise InputValidationError(problems)
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrevalenceResults:
+    """Prevalence estimates per 1,000 (or per ``per``), one row per outcome × domain.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Columns: ``outcome``; ``by`` (domain variable, ``"all"`` overall); ``domain`` (its value,
+        ``"all"``); ``estimate``, ``se``, ``ci_low``, ``ci_high`` (per ``per``); ``ci_method``
+        (interval used; a note when it had to change, e.g. Korn–Graubard for a domain with no
+        positive case); ``level``; ``deff`` (design effect); ``n_unweighted`` (respondents with a
+        known value in the domain); ``n_positive``; ``n_indeterminate`` (unknown values in the
+        domain); ``df``; ``estimate_if_absent`` and ``estimate_if_present`` (bounds with the
+        indeterminate counted as negative / positive); ``small_domain`` (below the thresholds);
+        ``note``.
+    per : float
+        Scale (1,000: per 1,000 respondents of the reference population).
+    settings : dict
+        Design, interval method, level, missing-value rule, thresholds, package version.
+    """
+
+    table: pd.DataFrame
+    per: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy table (a copy); columns are listed in the class docstring."""
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        from fl_estimate.results import json_safe
+
+        return json_safe({"settings": self.settings, "estimates": self.table})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def summary(self) -> str:
+        """A text table: per domain, estimate and interval per ``per``, deff, n, df."""
+        t = self.table
+        lines = [
+            f"Prevalence per {self.per:g} (design-based; {self.settings.get('design', '')})",
+            f"interval: {self.settings.get('ci_method')} at {self.settings.get('level'):.0%}; "
+            f"indeterminate answers: {self.settings.get('missing')}",
+        ]
+        show = t[["outcome", "by", "domain", "estimate", "ci_low", "ci_high", "deff",
+                  "n_unweighted", "n_positive", "n_indeterminate", "df"]].copy()  # fmt: skip
+        for c in ("estimate", "ci_low", "ci_high"):
+            show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+        show["deff"] = show["deff"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+        lines.append(show.to_string(index=False))
+        notes = t.loc[t["note"] != "", ["outcome", "domain", "note"]]
+        for _, r in notes.iterrows():
+            lines.append(f"note: {r['outcome']} {r['domain']}: {r['note']}")
+        small = t[t["small_domain"]]
+        if len(small):
+            lines.append(
+                f"{len(small)} estimate(s) rest on a small domain (< {self.settings['min_n']} "
+                f"respondents or < {self.settings['min_clusters']} clusters): "
+                + ", ".join(f"{a} {b}" for a, b in zip(small["outcome"], small["domain"],
+                                                       strict=True))  # fmt: skip
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html(index=False)
+
+    def plot(self, ax: Axes | None = None, *, outcome: str | None = None) -> Axes:
+        """Forest plot of the estimates and intervals of one outcome across domains."""
+        import matplotlib.pyplot as plt
+
+        from fl_estimate.plotting import OKABE_ITO
+
+        t = self.table
+        outcome = outcome or str(t["outcome"].iloc[0])
+        t = t[t["outcome"] == outcome]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.4 * len(t) + 1))
+        labels = [f"{b}={d}" if b != "all" else "all" for b, d in zip(t["by"], t["domain"],
+                                                                      strict=True)]  # fmt: skip
+        y = np.arange(len(t))[::-1]
+        ax.errorbar(
+            t["estimate"], y,
+            xerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
+            fmt="o", color=OKABE_ITO[5], capsize=3,
+        )  # fmt: skip
+        ax.set_yticks(y, labels)
+        ax.set_xlabel(f"{outcome} per {self.per:g} ({self.settings.get('ci_method')} interval)")
+        ax.set_xlim(left=0)
+        return ax
+
+
+class SurveyPrevalence:
+    """Weighted prevalence with design-based intervals, overall and by domain.
+
+    Parameters
+    ----------
+    outcomes : list of str, optional
+        Outcome columns (0/1, boolean or nullable boolean). Default: the scored table's outcome
+        (``forced_labour``...) and every measured indicator.
+    by : str or list of str, optional
+        Domain variables (each estimated separately, e.g. ``["region", "sex"]``).
+    ci_method : {"logit", "beta", "xlogit", "wald"}
+        Interval (R ``svyciprop``'s methods; ``"wald"`` may leave [0, 1]).
+    level : float
+        Confidence level.
+    per : float
+        Scale of the rate (1,000 by default).
+    missing : {"exclude", "as_absent", "as_present"}
+        Indeterminate values: out of the denominator (default), counted as negative, or positive.
+    min_n, min_clusters : int
+        Small-domain thresholds (SmallSampleWarning and ``small_domain`` flag).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"fl": [0, 1, 0, 0] * 10, "w": [1.0] * 40, "psu": range(40)})
+    >>> res = SurveyPrevalence(outcomes=["fl"], min_n=5).fit(df, design={"design": {
+    ...     "weights": "w", "ids": "psu"}})
+    >>> round(res.to_frame()["estimate"].iloc[0])
+    250
+    """
+
+    def __init__(
+        self,
+        *,
+        outcomes: Sequence[str] | None = None,
+        by: str | Sequence[str] | None = None,
+        ci_method: str = "logit",
+        level: float = 0.95,
+        per: float = 1000.0,
+        missing: str = "exclude",
+        min_n: int = 30,
+        min_clusters: int = 2,
+    ) -> None:
+        if ci_method not in CI_METHODS:
+            raise ModelSpecificationError(
+                f"unknown ci_method {ci_method!r}; expected one of {', '.join(CI_METHODS)}"
+            )
+        if missing not in ("exclude", "as_absent", "as_present"):
+            raise ModelSpecificationError(
+                f"missing must be exclude, as_absent or as_present, not {missing!r}"
+            )
+        if not 0 < level < 1:
+            raise ModelSpecificationError(f"level must be in (0, 1), not {level}")
+        self.outcomes = list(outcomes) if outcomes is not None else None
+        self.by = [by] if isinstance(by, str) else list(by or [])
+        self.ci_method = ci_method
+        self.level = level
+        self.per = float(per)
+        self.missing = missing
+        self.min_n = int(min_n)
+        self.min_clusters = int(min_clusters)
+
+    def fit(
+        self,
+        data: pd.DataFrame | ScoredRecords | _Design,
+        *,
+        design: DesignSpec | str | Path | dict[str, Any] | None = None,
+        source: str = "<data>",
+    ) -> PrevalenceResults:
+        """Estimate prevalence.
+
+        Parameters
+        ----------
+        data : DataFrame, ScoredRecords or a design
+            The scored table (with the design columns), or an already built
+            :class:`~fl_estimate.indicators.survey.SurveyDesign` / ``ReplicateDesign``.
+        design : DesignSpec, path of a design TOML file, or dict
+            Needed unless ``data`` is a design.
+        source : str
+            Data file name for error messages.
+        """
+        default_outcomes: list[str] = []
+        if isinstance(data, _Design):
+            dsg = data
+            table = dsg.data
+        else:
+            if hasattr(data, "table") and hasattr(data, "measured"):
+                default_outcomes = [data.outcome, *data.measured]  # type: ignore[union-attr]
+                table = data.table  # type: ignore[union-attr]
+            else:
+                table = data  # type: ignore[assignment]
+            if design is None:
+                raise ModelSpecificationError("a design is needed: pass design=design.toml")
+            spec = design if isinstance(design, DesignSpec) else load_design(design)
+            dsg = spec.build(table, source=source)
+        outcomes = self.outcomes or default_outcomes or _guess_outcomes(table)
+        problems = [
+            Problem("outcome column not in the data", source, None, o)
+            for o in outcomes if o not in table.columns
+        ] + [Problem("domain column not in the data", source, None, b)
+             for b in self.by if b not in table.columns]  # fmt: skip
+        if problems:
+            raise InputValidationError(problems)
+        rows = []
+        for o in outcomes:
+            y = _as_float(table[o], o, source)
+            unknown = np.isnan(y)
+            if self.missing == "as_absent":
+                y = np.where(unknown, 0.0, y)
+            elif self.missing == "as_present":
+                y = np.where(unknown, 1.0, y)
+            doms: list[tuple[str, Any, dict[str, Any] | None]] = [("all", "all", None)]
+            for b in self.by:
+                for v in sorted(table[b].dropna().unique(), key=str):
+                    doms.append((b, v, {b: v}))
+            for b, v, dom in doms:
+                rows.append(self._one(dsg, o, y, unknown, b, v, dom))
+        tab = pd.DataFrame(rows)
+        settings = {
+            "design": repr(dsg),
+            "ci_method": self.ci_method,
+            "level": self.level,
+            "missing": self.missing,
+            "min_n": self.min_n,
+            "min_clusters": self.min_clusters,
+            "per": self.per,
+            "fl_estimate": __version__,
+        }
+        return PrevalenceResults(tab, self.per, settings)
+
+    def _one(
+        self,
+        dsg: _Design,
+        outcome: str,
+        y: np.ndarray,
+        unknown: np.ndarray,
+        by: str,
+        value: Any,
+        dom: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        mask = np.ones(len(y), bool)
+        if dom is not None:
+            for k, v in dom.items():
+                mask &= (dsg.data[k] == v).to_numpy(dtype=bool, na_value=False)
+        s = dsg.proportion(
+            y, domain=mask, method=self.ci_method, level=self.level
+        )
+        known = mask & ~np.isnan(y)
+        n_unknown = int((mask & unknown).sum())
+        w = dsg.weights
+        wm = w * mask
+        tot = float(wm.sum())
+        pos = float(np.dot(wm, np.nan_to_num(np.where(unknown, 0.0, y))))
+        unk = float(np.dot(wm, unknown))
+        small = s.n < self.min_n or s.n_clusters < self.min_clusters
+        if small:
+            warnings.warn(
+                f"{outcome} in {by}={value}: {s.n} respondents in {s.n_clusters} clusters "
+                f"(thresholds {self.min_n} and {self.min_clusters}): unreliable estimate",
+                SmallSampleWarning,
+                stacklevel=4,
+            )
+        k = self.per
+        return {
+            "outcome": outcome,
+            "by": by,
+            "domain": value,
+            "estimate": s.estimate * k,
+            "se": s.se * k,
+            "ci_low": s.ci_low * k,
+            "ci_high": s.ci_high * k,
+            "ci_method": s.ci_method,
+            "level": self.level,
+            "deff": s.deff if s.deff is not None else math.nan,
+            "n_unweighted": s.n,
+            "n_positive": int(np.sum(known & (np.nan_to_num(y) == 1))),
+            "n_indeterminate": n_unknown,
+            "df": s.df,
+            "estimate_if_absent": pos / tot * k if tot > 0 else math.nan,
+            "estimate_if_present": (pos + unk) / tot * k if tot > 0 else math.nan,
+            "small_domain": small,
+            "note": s.note,
+        }
+
+
+def _as_float(col: pd.Series, name: str, source: str) -> np.ndarray:
+    if col.dtype == bool or str(col.dtype) == "boolean":
+        return col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if str(col.dtype) == "object":
+        low = col.astype(str).str.strip().str.lower()
+        vals = np.where(low.isin(["true", "yes"]), 1.0, vals)
+        vals = np.where(low.isin(["false", "no"]), 0.0, vals)
+    bad = ~np.isnan(vals) & ~np.isin(vals, (0.0, 1.0))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise InputValidationError(
+            [Problem("outcome must be 0/1, true/false or empty", source, int(i) + 2, name,
+                     col.iloc[i]) for i in rows[:10]]
+        )  # fmt: skip
+    return vals
+
+
+def _guess_outcomes(table: pd.DataFrame) -> list[str]:
+    for c in ("forced_labour", "trafficking_victim", "indicated"):
+        if c in table.columns:
+            inds = [k[: -len(":answer")] for k in table.columns if str(k).endswith(":answer")]
+            return [c, *inds]
+    raise ModelSpecificationError(
+        "no outcome column found (forced_labour, trafficking_victim, indicated): pass outcomes="
+    )
