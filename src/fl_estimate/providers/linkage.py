@@ -73,7 +73,9 @@ def prepare_records(
     """Pseudonymise accepted submission records and shape them for linkage.
 
     Rows with clear identifiers are turned into keys with ``pseudonymiser``; rows from providers
-    who submitted keys keep theirs. The clear identifier columns are dropped.
+    who submitted keys keep theirs. The clear identifier columns are dropped. Records are put in
+    a canonical order (provider, period, record_id), so that the linkage does not depend on the
+    order in which files were read.
 
     Returns
     -------
@@ -81,7 +83,11 @@ def prepare_records(
         ``unique_id`` (0..n-1), ``record_id, provider, source, region, year, date_identified,
         sex, age``, the key columns, ``bloom_0..bloom_7`` (int64 words) and ``bloom_n`` (bits set).
     """
-    frame = records.reset_index(drop=True).copy()
+    frame = records.copy()
+    order = [c for c in ("provider", "period", "record_id", "source") if c in frame]
+    if order:  # canonical order: the result does not depend on the order files were read in
+        frame = frame.sort_values(order, kind="stable")
+    frame = frame.reset_index(drop=True)
     clear = [c for c in IDENTIFIER_COLUMNS if c in frame.columns]
     if clear:
         has_clear = frame[clear].notna().any(axis=1)

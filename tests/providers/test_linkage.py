@@ -1,0 +1,138 @@
+"""Linkage on the sample country against the known truth (data_samples/country/truth)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
+from fl_estimate.providers.linkage import RecordLinker, independence_estimate, prepare_records
+from fl_estimate.providers.pipeline import LinkRun
+from fl_estimate.providers.pseudonymise import Pseudonymiser
+from fl_estimate.providers.submissions import load_submissions
+from fl_estimate.providers.synthetic import SAMPLE_KEY
+
+
+def pair_scores(labels: np.ndarray, person: np.ndarray) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 of a clustering against the true persons."""
+
+    def pairs(keys: pd.Series) -> int:
+        n = keys.value_counts().to_numpy()
+        return int((n * (n - 1) // 2).sum())
+
+    lab, per = pd.Series(labels), pd.Series(person)
+    tp = pairs(lab.astype(str) + "|" + per.astype(str))
+    prec, rec = tp / pairs(lab), tp / pairs(per)
+    return prec, rec, 2 * prec * rec / (prec + rec)
+
+
+@pytest.fixture(scope="module")
+def prepared(country_dir):
+    files = sorted((country_dir / "submissions").glob("*.*"))
+    records = load_submissions(files).records()
+    return prepare_records(records, Pseudonymiser(SAMPLE_KEY))
+
+
+@pytest.fixture(scope="module")
+def fitted(prepared):
+    return RecordLinker().fit(prepared)
+
+
+def test_prepared_records_hold_no_clear_identifiers(prepared) -> None:
+    assert not {"given_name", "family_name", "date_of_birth", "phone"} & set(prepared.columns)
+    assert prepared["key_bloom"].notna().mean() > 0.99
+
+
+def test_f1_at_default_threshold_meets_target(fitted, truth) -> None:
+    # acceptance target of the issue: pairwise F1 >= 0.97 at the default threshold (0.9) with the
+    # sample's default typo rate; the sample is deterministic (seeded), so this is not flaky.
+    person = fitted.records["record_id"].map(truth.set_index("record_id")["person"]).to_numpy()
+    assert not np.isnan(person.astype(float)).any()
+    prec, rec, f1 = pair_scores(fitted.clusters(), person)
+    assert f1 >= 0.97, (prec, rec, f1)
+    assert prec >= 0.98
+
+
+def test_deterministic_links_are_precise_but_miss_noisy_pairs(prepared, truth) -> None:
+    res = RecordLinker(method="deterministic").fit(prepared)
+    person = res.records["record_id"].map(truth.set_index("record_id")["person"]).to_numpy()
+    prec, rec, _ = pair_scores(res.clusters(), person)
+    assert prec >= 0.995  # exact keyed tokens: only a shared document number or name+DOB
+    assert rec < 0.9  # typos and missing dates defeat exact matching
+
+
+def test_within_provider_duplicates_are_found(fitted, truth) -> None:
+    report = fitted.report()
+    true_dups = (
+        truth.groupby("provider").size() - truth.groupby("provider")["person"].nunique()
+    ).to_dict()
+    found = report["duplicates_removed"]
+    total_true, total_found = sum(true_dups.values()), sum(found.values())
+    assert total_true > 30
+    assert abs(total_found - total_true) <= 0.2 * total_true, (found, true_dups)
+
+
+def test_capture_histories_feed_capture_data(fitted) -> None:
+    hist = fitted.capture_histories(strata=["region", "year"])
+    lists = fitted.providers
+    assert list(hist.columns) == ["person", *lists, "region", "year"]
+    assert hist[lists].isin([0, 1]).all().all()
+    assert (hist[lists].sum(axis=1) >= 1).all()
+    assert hist["person"].is_unique
+    data = CaptureData.from_records(
+        hist.drop(columns="person"), lists=lists, strata=["region", "year"]
+    )
+    assert isinstance(data, StratifiedCaptureData)
+    assert data.n_observed == len(hist) == fitted.report()["persons"]
+    assert len(data) == 24  # 8 regions x 3 years
+
+
+def test_report_counts_are_consistent(fitted) -> None:
+    r = fitted.report()
+    assert r["records"] == len(fitted.records)
+    assert sum(r["records_by_provider"].values()) == r["records"]
+    assert sum(k * v for k, v in r["cluster_sizes"].items()) == r["records"]
+    assert sum(b["pairs"] for b in r["match_weight_histogram"]) == r["pairs_compared"]
+    assert r["model"] and all(0 <= lv["m"] <= 1 for lv in r["model"] if lv["m"] is not None)
+
+
+def test_sensitivity_moves_the_right_way(fitted) -> None:
+    sens = fitted.sensitivity([0.5, 0.9, 0.999])
+    # a stricter threshold links fewer pairs, so more persons and a larger N-hat
+    assert sens["persons"].is_monotonic_increasing
+    assert sens["n_hat"].is_monotonic_increasing
+    assert (sens["low"] < sens["n_hat"]).all() and (sens["n_hat"] < sens["high"]).all()
+    assert set(sens["interval_kind"]) == {"wald-log"}
+
+
+def test_same_seed_same_persons(fitted, link_run: LinkRun) -> None:
+    # the pipeline fitted its own model on the same accepted files: identical persons
+    lists = link_run.report["lists"]
+    ours = fitted.capture_histories(lists=lists)
+    theirs = pd.read_csv(link_run.output / "capture_histories.csv")
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+def test_independence_estimate_is_lincoln_petersen_for_two_lists() -> None:
+    # closed form: N = n1 n2 / m with n1 = 60, n2 = 50, m = 20 -> 150 (1e-6: same MLE)
+    df = pd.DataFrame({"a": [1, 1, 0], "b": [1, 0, 1], "count": [20, 40, 30]})
+    est, lo, hi = independence_estimate(CaptureData.from_counts(df, lists=["a", "b"]))
+    assert est == pytest.approx(150.0, rel=1e-6)
+    assert lo < est < hi
+
+
+def test_pipeline_outputs(link_run: LinkRun) -> None:
+    expected = {
+        "capture_histories.csv", "capture_counts.csv", "linkage_report.json",
+        "linkage_report.html", "submissions.csv", "validation_problems.csv", "completeness.csv",
+        "sensitivity.csv", "persons_by_region_year.csv", "link.log", "manifest.json",
+    }  # fmt: skip
+    assert expected <= set(link_run.files)
+    assert link_run.rejected == ["police_2022-Q3.csv"]
+    comp = pd.read_csv(link_run.output / "completeness.csv")
+    late = comp[comp["status"] == "late"][["provider", "period"]].to_records(index=False).tolist()
+    assert late == [("ngo", "2023-Q4")]
+    counts = pd.read_csv(link_run.output / "capture_counts.csv")
+    hist = pd.read_csv(link_run.output / "capture_histories.csv")
+    assert counts["count"].sum() == len(hist)
