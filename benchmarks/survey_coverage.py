@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         answers = gen.questionnaire(smp, s.spawn(2)[1])
         scored = scorer.score(answers, mapping, source="sample")
         mismatch += int(
-            (scored.table["forced_labour"].astype(bool).to_numpy() != smp["true_fl"].to_numpy())
-            .sum()
+            (
+                scored.table["forced_labour"].astype(bool).to_numpy() != smp["true_fl"].to_numpy()
+            ).sum()
         )
         for method in ("logit", "beta", "wald"):
             with warnings.catch_warnings():

@@ -81,8 +81,9 @@ def make_population(seed: int = 20240601) -> pd.DataFrame:
                         "ea": f"{region[0]}{e:03d}",
                         "person": np.arange(size),
                         "sex": rng.choice(["female", "male"], size=size),
-                        "age_group": rng.choice(["18-29", "30-49", "50+"], size=size,
-                                                p=[0.35, 0.4, 0.25]),  # fmt: skip
+                        "age_group": rng.choice(
+                            ["18-29", "30-49", "50+"], size=size, p=[0.35, 0.4, 0.25]
+                        ),  # fmt: skip
                         "true_fl": fl,
                         "ea_total": EAS_PER_REGION,
                         "adults_in_ea": size,
@@ -111,16 +112,12 @@ def draw_sample(pop: pd.DataFrame, seed: int | np.random.SeedSequence) -> pd.Dat
         for ea in chosen:
             people = sub[sub["ea"] == ea]
             take = people.iloc[rng.choice(len(people), size=SAMPLE_PER_EA, replace=False)]
-            take = take.assign(
-                weight=(len(eas) / SAMPLE_EAS) * (len(people) / SAMPLE_PER_EA)
-            )
+            take = take.assign(weight=(len(eas) / SAMPLE_EAS) * (len(people) / SAMPLE_PER_EA))
             parts.append(take)
     return pd.concat(parts, ignore_index=True)
 
 
-def draw_samples_fast(
-    pop: pd.DataFrame, seeds: list[np.random.SeedSequence]
-) -> list[pd.DataFrame]:
+def draw_samples_fast(pop: pd.DataFrame, seeds: list[np.random.SeedSequence]) -> list[pd.DataFrame]:
     """:func:`draw_sample` for many seeds, using an index of EAs (same design, faster)."""
     groups = {ea: idx.to_numpy() for ea, idx in pop.groupby("ea").groups.items()}
     ea_region = pop.drop_duplicates("ea").set_index("ea")["region"]

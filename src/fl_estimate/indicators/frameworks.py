@@ -129,7 +129,7 @@ class Indicator:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Framework:
     """An indicator framework read from a data file (see :func:`load_framework`)."""
 

@@ -140,6 +140,11 @@ class Mapping:
         self, data: pd.DataFrame, framework: Framework | None = None, *, source: str = "<data>"
     ) -> list[Problem]:
         """Every problem of this mapping against the framework and the data (empty if none)."""
+        return self._check(data, framework, source)[0]
+
+    def _check(
+        self, data: pd.DataFrame, framework: Framework | None, source: str
+    ) -> tuple[list[Problem], dict[tuple[int, str], np.ndarray]]:
         fw = framework or load_framework(self.framework)
         problems: list[Problem] = []
         keys = set(indicator_keys(fw))
@@ -195,6 +200,7 @@ class Mapping:
                     Problem("column named in [mapping] is not in the data", source, None, col)
                 )
         unused_codes: list[str] = []
+        computed: dict[tuple[int, str], np.ndarray] = {}
         for im in self.indicators:
             for c in im.conditions:
                 if c.variable not in data.columns:
@@ -206,7 +212,8 @@ class Mapping:
                     )  # fmt: skip
                     continue
                 col = data[c.variable]
-                _, unknown = _status(col, c.codes)
+                st, unknown, present = _status(col, c.codes)
+                computed[(id(c), c.variable)] = st
                 for val in pd.unique(col[unknown])[:10]:
                     rows = np.flatnonzero(unknown & (col == val).to_numpy(dtype=bool))
                     problems.append(
@@ -216,7 +223,6 @@ class Mapping:
                             source, int(rows[0]) + 2, c.variable, val,
                         )
                     )  # fmt: skip
-                present = set(_norm(col.dropna().unique(), col))
                 for kind in ("yes", "no"):
                     missing_codes = [v for v in c.codes.get(kind, ()) if
                                      _norm([v], col)[0] not in present]  # fmt: skip
@@ -231,9 +237,9 @@ class Mapping:
                 + "; ".join(unused_codes[:10])
                 + (f"; and {len(unused_codes) - 10} more" if len(unused_codes) > 10 else ""),
                 DataWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return problems
+        return problems, computed
 
     def apply(
         self, data: pd.DataFrame, framework: Framework | None = None, *, source: str = "<data>"
@@ -246,12 +252,12 @@ class Mapping:
             With every problem found by :meth:`validate`.
         """
         fw = framework or load_framework(self.framework)
-        problems = self.validate(data, fw, source=source)
+        problems, computed = self._check(data, fw, source)
         if problems:
             raise InputValidationError(problems)
         out = {c: data[c] for c in self.keep_columns(data)}
         for im in self.indicators:
-            codes = [_status(data[c.variable], c.codes)[0] for c in im.conditions]
+            codes = [computed[(id(c), c.variable)] for c in im.conditions]
             if len(codes) == 1:
                 st = codes[0]
             else:
@@ -284,12 +290,30 @@ def _norm(values: Any, col: pd.Series) -> list[Any]:
     return out
 
 
-def _status(col: pd.Series, codes: dict[str, tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray]:
-    """Status codes (int8) of a column, and a mask of non-empty values no code covers."""
+def _status(
+    col: pd.Series, codes: dict[str, tuple[Any, ...]]
+) -> tuple[np.ndarray, np.ndarray, set[Any]]:
+    """Status codes (int8) of a column, a mask of non-empty values no code covers, and the set
+    of (normalised) values seen."""
+    n = len(col)
+    if pd.api.types.is_integer_dtype(col.dtype) and n and not col.hasnans:
+        vals = col.to_numpy(dtype=np.int64)
+        lo, hi = int(vals.min()), int(vals.max())
+        if hi - lo < 100_000:
+            lut = np.full(hi - lo + 1, -1, dtype=np.int8)
+            for kind in ("missing", "refused", "dont_know", "no", "yes"):
+                for c in _norm(codes.get(kind, ()), col):
+                    if isinstance(c, float) and c.is_integer() and lo <= c <= hi:
+                        lut[int(c) - lo] = _CODE_STATUS[kind]
+            st = lut[vals - lo]
+            seen = {float(v + lo) for v in np.flatnonzero(np.bincount(vals - lo))}
+            unknown = st < 0
+            st[unknown] = MISSING
+            return st, unknown, seen
     numeric = pd.api.types.is_numeric_dtype(col)
     isna = col.isna().to_numpy()
     vals = col.to_numpy(dtype=float, na_value=np.nan) if numeric else col.astype(str).str.strip()
-    st = np.full(len(col), MISSING, dtype=np.int8)
+    st = np.full(n, MISSING, dtype=np.int8)
     covered = isna.copy()
     for kind in ("missing", "refused", "dont_know", "no", "yes"):
         cs = _norm(codes.get(kind, ()), col)
@@ -298,7 +322,8 @@ def _status(col: pd.Series, codes: dict[str, tuple[Any, ...]]) -> tuple[np.ndarr
         m = np.isin(vals, [c for c in cs if not isinstance(c, str)] if numeric else cs) & ~isna
         st[m] = _CODE_STATUS[kind]
         covered |= m
-    return st, ~covered
+    seen = set(_norm(col.dropna().unique(), col))
+    return st, ~covered, seen
 
 
 # --------------------------------------------------------------------------------------------

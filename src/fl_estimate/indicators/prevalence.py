@@ -245,8 +245,9 @@ class PrevalenceResults:
             lines.append(
                 f"{len(small)} estimate(s) rest on a small domain (< {self.settings['min_n']} "
                 f"respondents or < {self.settings['min_clusters']} clusters): "
-                + ", ".join(f"{a} {b}" for a, b in zip(small["outcome"], small["domain"],
-                                                       strict=True))  # fmt: skip
+                + ", ".join(
+                    f"{a} {b}" for a, b in zip(small["outcome"], small["domain"], strict=True)
+                )  # fmt: skip
             )
         return "\n".join(lines)
 
@@ -288,8 +289,11 @@ class SurveyPrevalence:
         (``forced_labour``...) and every measured indicator.
     by : str or list of str, optional
         Domain variables (each estimated separately, e.g. ``["region", "sex"]``).
-    ci_method : {"logit", "beta", "xlogit", "wald"}
-        Interval (R ``svyciprop``'s methods; ``"wald"`` may leave [0, 1]).
+    ci_method : {"beta", "logit", "xlogit", "wald"}
+        Interval (R ``svyciprop``'s methods; ``"wald"`` may leave [0, 1]). Default
+        Korn–Graubard (``"beta"``): it stays in [0, 1], exists for a domain with no positive
+        case, and kept 0.94–0.965 coverage in every region of ``benchmarks/survey_coverage.py``
+        where the logit interval fell to 0.92 in one region.
     level : float
         Confidence level.
     per : float
@@ -314,7 +318,7 @@ class SurveyPrevalence:
         *,
         outcomes: Sequence[str] | None = None,
         by: str | Sequence[str] | None = None,
-        ci_method: str = "logit",
+        ci_method: str = "beta",
         level: float = 0.95,
         per: float = 1000.0,
         missing: str = "exclude",
@@ -422,9 +426,7 @@ class SurveyPrevalence:
         if dom is not None:
             for k, v in dom.items():
                 mask &= (dsg.data[k] == v).to_numpy(dtype=bool, na_value=False)
-        s = dsg.proportion(
-            y, domain=mask, method=self.ci_method, level=self.level
-        )
+        s = dsg.proportion(y, domain=mask, method=self.ci_method, level=self.level)
         known = mask & ~np.isnan(y)
         n_unknown = int((mask & unknown).sum())
         w = dsg.weights

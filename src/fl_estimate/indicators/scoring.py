@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +43,17 @@ __all__ = [
 STATUS: dict[int, str] = {0: "no", 1: "yes", 2: "dont_know", 3: "refused", 4: "missing"}
 _STATUS_CODE = {v: k for k, v in STATUS.items()}
 YES, NO, DK, REF, MISSING = 1, 0, 2, 3, 4
+
+#: Delphi outcome labels, in the order they are evaluated (§3.4 of the specification)
+DELPHI_LABELS = (
+    "victim",
+    "indeterminate",
+    "recruitment_means_and_exploitation",
+    "destination_means_and_exploitation",
+    "exploitation_only",
+    "means_without_exploitation",
+    "not_indicated",
+)
 
 #: name of the main outcome column per rule
 OUTCOME = {
@@ -86,10 +98,9 @@ class _Tri:
     def __or__(self, o: _Tri) -> _Tri:
         return _Tri(self.t | o.t, self.f & o.f)
 
-    def to_series(self, index: pd.Index) -> pd.Series:
-        vals = pd.array(self.t, dtype="boolean")
-        vals[self.u] = pd.NA
-        return pd.Series(vals, index=index)
+    def to_array(self) -> pd.arrays.BooleanArray:
+        """Nullable boolean array: True, False, <NA> for indeterminate."""
+        return pd.arrays.BooleanArray(self.t.copy(), ~self.t & ~self.f)
 
 
 def _false(n: int) -> _Tri:
@@ -210,13 +221,15 @@ def _status_matrix(
     """Status codes (n, k) int8 for the indicator columns present in ``data``."""
     present = [k for k in keys if k in data.columns]
     n = len(data)
-    S = np.full((n, len(present)), MISSING, dtype=np.int8)
+    S = np.full((n, len(present)), MISSING, dtype=np.int8, order="F")
     problems: list[Problem] = []
     for j, k in enumerate(present):
         col = data[k]
-        if col.dtype == np.int8 and col.isin(list(STATUS)).all():
-            S[:, j] = col.to_numpy()
-            continue
+        if col.dtype == np.int8:
+            arr = col.to_numpy()
+            if n == 0 or (arr.min() >= 0 and arr.max() <= MISSING):
+                S[:, j] = arr
+                continue
         if col.dtype == bool:
             S[:, j] = col.to_numpy().astype(np.int8)
             continue
@@ -351,7 +364,7 @@ class IndicatorScorer:
         """
         S, present = _status_matrix(indicators, self.keys, source)
         if self.missing == "as_absent":
-            S = np.where(S == YES, YES, NO).astype(np.int8)
+            S = np.asfortranarray(np.where(S == YES, YES, NO).astype(np.int8))
         n = len(indicators)
         idx = indicators.index
         child = np.zeros(n, bool)
@@ -386,23 +399,21 @@ class IndicatorScorer:
     ) -> pd.DataFrame:
         cols: dict[str, Any] = {}
         for j, k in enumerate(present):
-            v = pd.array(S[:, j] == YES, dtype="boolean")
-            v[(S[:, j] != YES) & (S[:, j] != NO)] = pd.NA
-            cols[k] = v
+            cols[k] = pd.arrays.BooleanArray(S[:, j] == YES, S[:, j] > YES)
             cols[f"{k}:answer"] = pd.Categorical.from_codes(
-                S[:, j].astype(np.int64), categories=[STATUS[i] for i in range(5)]
+                S[:, j], categories=[STATUS[i] for i in range(5)]
             )
         for d, tri in res["dimensions"].items():
-            cols[f"dim:{d}"] = tri.to_series(idx).array
+            cols[f"dim:{d}"] = tri.to_array()
         cols["population"] = pd.Categorical.from_codes(
             child.astype(np.int64), categories=["adults", "children"]
         )
         outcome: _Tri = res["outcome"]
-        cols[OUTCOME[self.framework.rule]] = outcome.to_series(idx).array
+        cols[OUTCOME[self.framework.rule]] = outcome.to_array()
         if "count" in res:
             cols["indicators_present"] = res["count"]
-        labels: np.ndarray = res["labels"]
-        cols["classification"] = pd.Categorical(labels)
+        labels: pd.Categorical = res["labels"]
+        cols["classification"] = labels
         cols["review"] = res.get("review", np.zeros(len(idx), bool))
         cols["reason"] = self._reasons(S, present, child, labels, res)
         extra = pd.DataFrame(cols, index=idx)
@@ -413,26 +424,55 @@ class IndicatorScorer:
         S: np.ndarray,
         present: list[str],
         child: np.ndarray,
-        labels: np.ndarray,
+        labels: pd.Categorical,
         res: dict[str, Any],
     ) -> np.ndarray:
-        """Reason per row, computed once per distinct (answers, child, label) pattern."""
+        """Reason per row, computed once per distinct pattern of what the reason shows.
+
+        The reason lists the indicators present and, for indeterminate rows only, the unknown
+        answers with their status; the pattern key is reduced to that, so the number of
+        distinct patterns (and of explainer calls) stays small.
+        """
         n = S.shape[0]
         if n == 0:
             return np.array([], dtype=object)
-        lab_codes, _ = pd.factorize(labels)
-        key = np.concatenate(
-            [S, child[:, None].astype(np.int8), lab_codes[:, None].astype(np.int8)], axis=1
-        )
-        key = np.ascontiguousarray(key)
-        void = key.view(np.dtype((np.void, key.shape[1]))).ravel()
-        _, first, inverse = np.unique(void, return_index=True, return_inverse=True)
+        lab_codes = np.asarray(labels.codes, dtype=np.int64)
+        cats = list(labels.categories)
+        indet = (
+            lab_codes == cats.index("indeterminate") if "indeterminate" in cats
+            else np.zeros(n, bool)
+        )  # fmt: skip
+        # yes -> 1; for indeterminate rows unknown statuses kept (2, 3, 4); everything else 0
+        if self.framework.rule == "count":
+            K = S  # the count rule's reason lists unknown answers on every row
+        elif indet.any():
+            K = np.where((S == YES) | indet[:, None], S, np.int8(0))
+        else:
+            K = np.where(S == YES, S, np.int8(0))
+        # exact row key: 3 bits per column, 20 columns per int64 chunk, chunks combined by
+        # successive factorisation (hash-based, linear time)
+        inverse, _ = pd.factorize(child.astype(np.int64) * 8 + lab_codes)
+        inverse = inverse.astype(np.int64)
+        for c0 in range(0, K.shape[1], 20):
+            h = np.zeros(n, dtype=np.int64)
+            for j in range(c0, min(c0 + 20, K.shape[1])):
+                h = h * 8 + K[:, j]
+            hc, hu = pd.factorize(h)
+            inverse, _ = pd.factorize(inverse * (len(hu) + 1) + hc)
+            inverse = inverse.astype(np.int64)
+        # factorize numbers codes by first appearance: first rows are where the running max grows
+        run = np.maximum.accumulate(inverse)
+        first = np.flatnonzero(np.r_[True, run[1:] > run[:-1]])
         explain = _EXPLAIN[self.framework.rule]
-        reasons = np.empty(len(first), dtype=object)
-        for u, i in enumerate(first):
-            status = {k: int(S[i, j]) for j, k in enumerate(present)}
-            reasons[u] = explain(self.framework, status, bool(child[i]), str(labels[i]))
-        return reasons[inverse.ravel()]
+        texts = []
+        rows = K[first].tolist()
+        kids = child[first].tolist()
+        labs = [cats[c] for c in lab_codes[first].tolist()]
+        for u in range(len(first)):
+            status = dict(zip(present, rows[u], strict=True))  # NO == 0: folded answers
+            texts.append(explain(self.framework, status, kids[u], labs[u]))
+        rcodes, runiq = pd.factorize(np.array(texts, dtype=object))
+        return pd.Categorical.from_codes(rcodes[inverse], categories=list(runiq))
 
     # -- ICLS work spells
     def _score_spells(
@@ -484,6 +524,7 @@ class IndicatorScorer:
         first = np.unique(codes, return_index=True)[1]
         base = data[keep].iloc[first].reset_index(drop=True)
         out = self._assemble(base, PS, present, res, pchild, base.index)
+        out["reason"] = out["reason"].astype(object)
         out.loc[review, "reason"] = (
             out.loc[review, "reason"]
             + "; involuntariness and coercion were found in different work spells: "
@@ -499,10 +540,11 @@ class IndicatorScorer:
 # rules (vectorised)
 
 
-def _labels_fl(outcome: _Tri) -> np.ndarray:
-    return np.where(
-        outcome.t, "forced_labour", np.where(outcome.f, "not_forced_labour", "indeterminate")
-    ).astype(object)
+def _labels_fl(outcome: _Tri) -> pd.Categorical:
+    codes = np.where(outcome.t, 0, np.where(outcome.f, 1, 2)).astype(np.int8)
+    return pd.Categorical.from_codes(
+        codes, categories=["forced_labour", "not_forced_labour", "indeterminate"]
+    )
 
 
 def _rule_icls(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int) -> dict[str, Any]:
@@ -610,7 +652,7 @@ def _rule_delphi(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int)
     kid = (act | rec) & ex
     victim = _Tri(np.where(child, kid.t, adult.t), np.where(child, kid.f, adult.f))
     means = rec | dest
-    labels = np.select(
+    codes = np.select(
         [
             victim.t,
             victim.u,
@@ -619,16 +661,10 @@ def _rule_delphi(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int)
             ex.t & ~means.t,
             means.t & ~ex.t,
         ],
-        [
-            "victim",
-            "indeterminate",
-            "recruitment_means_and_exploitation",
-            "destination_means_and_exploitation",
-            "exploitation_only",
-            "means_without_exploitation",
-        ],
-        default="not_indicated",
-    ).astype(object)
+        [0, 1, 2, 3, 4, 5],
+        default=6,
+    ).astype(np.int8)
+    labels = pd.Categorical.from_codes(codes, categories=list(DELPHI_LABELS))
     return {"dimensions": dim_res, "outcome": victim, "labels": labels}
 
 
@@ -638,9 +674,10 @@ def _rule_count(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int) 
     unk = sum((x.u.astype(np.int16) for x in items), np.zeros(n, np.int16))
     k = int(fw.parameters.get("min_present", 1))
     outcome = _Tri(cnt >= k, cnt + unk < k)
-    labels = np.where(
-        outcome.t, "indicated", np.where(outcome.f, "not_indicated", "indeterminate")
-    ).astype(object)
+    labels = pd.Categorical.from_codes(
+        np.where(outcome.t, 0, np.where(outcome.f, 1, 2)).astype(np.int8),
+        categories=["indicated", "not_indicated", "indeterminate"],
+    )
     return {"dimensions": {}, "outcome": outcome, "labels": labels, "count": cnt}
 
 
@@ -660,8 +697,11 @@ def _names(status: Mapping[str, int], keys: Iterable[str], code: int = YES) -> l
     return [k for k in keys if status.get(k) == code]
 
 
-def _unknown(status: Mapping[str, int], keys: Iterable[str]) -> list[str]:
-    return [f"{k} ({STATUS[status[k]]})" for k in keys if status.get(k, NO) not in (YES, NO)]
+def _unknown(status: Mapping[str, int], keys: Iterable[str] | None = None) -> list[str]:
+    """Unknown answers with their status (all of ``status`` when ``keys`` is None)."""
+    if keys is None:
+        return [f"{k} ({STATUS[v]})" for k, v in status.items() if v > YES]
+    return [f"{k} ({STATUS[status[k]]})" for k in keys if status.get(k, NO) > YES]
 
 
 def _explain_icls(fw: Framework, status: Mapping[str, int], child: bool, label: str) -> str:
@@ -686,16 +726,28 @@ def _explain_icls(fw: Framework, status: Mapping[str, int], child: bool, label: 
     return "neither involuntariness nor coercion"
 
 
-def _explain_paired(fw: Framework, status: Mapping[str, int], child: bool, label: str) -> str:
-    pop = "children" if child else "adults"
+@cache
+def _paired_structure(fw: Framework, pop: str) -> list[tuple[str, list[str], list[str]]]:
+    """Per dimension: involuntariness keys and the penalty keys that pair with them."""
     inds = [i for i in fw.indicators if i.population == pop]
     pairing = fw.parameters.get("pairing")
-    parts = []
+    out = []
     for d in fw.dimension_ids:
         inv = [i.id for i in inds if i.kind == "involuntariness" and i.dimension == d]
         pdims = fw.dimension_ids if pairing == "any" else [d]
         pen = [f"{i.id}@{e}" for i in inds if i.kind == "penalty" for e in pdims]
-        ti, tp = _names(status, inv), _names(status, pen)
+        out.append((d, inv, pen))
+    return out
+
+
+def _explain_paired(fw: Framework, status: Mapping[str, int], child: bool, label: str) -> str:
+    if label == "indeterminate":
+        return ("child; " if child else "") + "depends on " + ", ".join(_unknown(status))
+    yes = {k for k, v in status.items() if v == YES}
+    parts = []
+    for d, inv, pen in _paired_structure(fw, "children" if child else "adults"):
+        ti = [k for k in inv if k in yes]
+        tp = [k for k in pen if k in yes]
         if ti and tp:
             parts.append(f"{d}: {' + '.join(ti)} with {' + '.join(tp)}")
     prefix = "child; " if child else ""
@@ -704,14 +756,14 @@ def _explain_paired(fw: Framework, status: Mapping[str, int], child: bool, label
         routes = _names(status, [i.id for i in fw.indicators if i.kind == "child_route"])
         return prefix + "; ".join(parts + ([f"route(s) {', '.join(routes)}"] if routes else []))
     if label == "indeterminate":
-        return prefix + "depends on " + ", ".join(_unknown(status, list(status)))
+        return prefix + "depends on " + ", ".join(_unknown(status))
     if parts:
         return (
             prefix + "pairs found but none with a strong indicator" + rule + ": " + "; ".join(parts)
         )
-    found = _names(status, list(status))
-    if not found:
+    if not yes:
         return prefix + "no indicator present"
+    found = [k for k in status if k in yes]
     return (
         prefix
         + "no dimension has both involuntariness and a penalty (present: "
@@ -734,7 +786,7 @@ def _explain_delphi(fw: Framework, status: Mapping[str, int], child: bool, label
         parts.append("act of recruitment/movement")
     text = "; ".join(parts) if parts else "no indicator present"
     if label == "indeterminate":
-        text += "; depends on " + ", ".join(_unknown(status, list(status)))
+        text += "; depends on " + ", ".join(_unknown(status))
     return ("child; " if child else "") + text
 
 
@@ -743,7 +795,7 @@ def _explain_count(fw: Framework, status: Mapping[str, int], child: bool, label:
     text = f"{len(present)} of {len(status)} measured indicators present"
     if present:
         text += ": " + ", ".join(present)
-    unk = _unknown(status, list(status))
+    unk = _unknown(status)
     if unk:
         text += "; unknown: " + ", ".join(unk)
     return text
