@@ -308,12 +308,24 @@ def read_submission_file(path: str | Path) -> pd.DataFrame:
         frame = pd.read_excel(path, dtype=object, keep_default_na=False, sheet_name=0)
     else:
         frame = pd.read_csv(path, dtype=object, keep_default_na=False, encoding="utf-8-sig")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    return _as_text(frame)
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as stripped text; empty cells (and NaN) become None; numbers become their text."""
     data = {}
     for col in frame.columns:
-        values = [v.strip() if isinstance(v, str) else v for v in frame[col].tolist()]
-        data[col] = pd.Series([v if v not in ("", None) else None for v in values], dtype=object)
-    return pd.DataFrame(data, columns=frame.columns)
+        values = []
+        for v in frame[col].tolist():
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+                values.append(None)
+                continue
+            if isinstance(v, float) and np.isfinite(v) and v == int(v):
+                v = int(v)
+            text = str(v).strip()
+            values.append(text or None)
+        data[str(col).strip()] = pd.Series(values, dtype=object)
+    return pd.DataFrame(data)
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -365,6 +377,8 @@ def validate_submission(
             return SubmissionReport(
                 source, 0, [Problem(f"cannot read the file ({exc})", source)]
             ), None
+    else:
+        frame = _as_text(frame)
     source = source or "<DataFrame>"
     problems: list[Problem] = []
     missing = [c for c in _REQUIRED if c not in frame.columns]
