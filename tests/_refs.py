@@ -29,6 +29,9 @@ def peer(dataset: str, peer_name: str, method_prefix: str, **settings: object) -
         and r["method"].startswith(method_prefix)
         and all(r.get("settings", {}).get(k) == v for k, v in settings.items())
     ]
+    exact = [r for r in recs if r["method"] == method_prefix]
+    if exact:
+        recs = exact
     if len(recs) != 1:
         raise LookupError(
             f"{len(recs)} records for {dataset} {peer_name} {method_prefix} {settings}"

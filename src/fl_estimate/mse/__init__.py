@@ -1,5 +1,25 @@
-"""Multiple systems estimation: capture data and population-size estimators."""
+"""Multiple systems estimation: capture data and population-size estimators.
 
+Every estimator's ``fit`` returns a :class:`fl_estimate.results.EstimationResult`.
+"""
+
+from fl_estimate.mse.api import available_methods, estimate
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData, read_capture_csv
+from fl_estimate.mse.estimators import LogLinearMSE, SearchMSE, StepwiseMSE
+from fl_estimate.mse.loglinear import check_existence
+from fl_estimate.mse.simple import ChaoLowerBound, Chapman, LincolnPetersen
 
-__all__ = ["CaptureData", "StratifiedCaptureData", "read_capture_csv"]
+__all__ = [
+    "CaptureData",
+    "ChaoLowerBound",
+    "Chapman",
+    "LincolnPetersen",
+    "LogLinearMSE",
+    "SearchMSE",
+    "StepwiseMSE",
+    "StratifiedCaptureData",
+    "available_methods",
+    "check_existence",
+    "estimate",
+    "read_capture_csv",
+]

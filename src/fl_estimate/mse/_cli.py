@@ -1,4 +1,4 @@
-"""CLI subcommands of the estimation layer: ``describe`` (and, with the core, ``mse``)."""
+"""CLI subcommands of the estimation layer: ``describe`` and ``mse``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import typer
 
-from fl_estimate.mse.data import CaptureData, read_capture_csv
-from fl_estimate.results import json_safe
+from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.mse.data import CaptureData, iter_tables, read_capture_csv
+from fl_estimate.results import EstimationResult, json_safe
 
 
 class DescribeFormat(StrEnum):
@@ -54,5 +55,95 @@ def describe(
         )
 
 
+class OutFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def mse(
+    data: Path = typer.Argument(
+        ..., help="Capture table CSV: 0/1 list columns plus `count`, or one row per person."
+    ),
+    method: str = typer.Option(
+        "stepwise",
+        "--method",
+        help="independence | stepwise | aic | bic | chao | lincoln-petersen | chapman "
+        "(and the Bayesian methods where installed).",
+    ),
+    interval: str | None = typer.Option(
+        None,
+        "--interval",
+        help="wald (default: on the log of the unobserved count) | profile | bootstrap.",
+    ),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (bootstrap, MCMC)."),
+    level: float = typer.Option(0.95, "--level", help="Interval coverage."),
+    model: str | None = typer.Option(
+        None, "--model", help="Interactions for --method loglinear, e.g. 'A:B + B:C'."
+    ),
+    pthresh: float = typer.Option(0.02, "--pthresh", help="Stepwise p-value threshold."),
+    criterion: str = typer.Option(
+        "pvalue", "--criterion", help="Stepwise rule: pvalue | aic | bic."
+    ),
+    max_order: int | None = typer.Option(
+        None, "--max-order", help="Highest interaction order in the AIC/BIC search (default 2)."
+    ),
+    bootstrap: str = typer.Option(
+        "nonparametric", "--bootstrap", help="nonparametric | parametric."
+    ),
+    boot_interval: str = typer.Option("bca", "--boot-interval", help="bca | percentile."),
+    strata: str | None = typer.Option(
+        None, "--strata", help="Comma-separated stratum columns: one estimate per stratum."
+    ),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table | json | csv."),
+) -> None:
+    """Estimate the total population (observed + never observed) from overlapping lists.
+
+    With --format json it prints one JSON object (a list of them with --strata) with at least
+    method, model, observed, estimate, ci_low, ci_high, interval_kind, level and status ("ok" or
+    the reason there is no estimate).
+    """
+    from fl_estimate.mse.api import estimate
+
+    if level <= 0 or level >= 1:
+        raise ModelSpecificationError(f"--level must be between 0 and 1, got {level}")
+    cd = read_capture_csv(data, strata=_split(strata))
+    opts = {
+        "interval": interval,
+        "n_boot": n_boot,
+        "seed": seed,
+        "level": level,
+        "model": model,
+        "pthresh": pthresh,
+        "criterion": criterion,
+        "max_order": max_order,
+        "bootstrap": bootstrap,
+        "boot_interval": boot_interval,
+    }
+    if method != "loglinear" and model is not None:
+        raise ModelSpecificationError("--model is used with --method loglinear only")
+    results: list[EstimationResult] = []
+    for _key, table in iter_tables(cd):
+        results.append(estimate(table, method=method, **opts))
+    _print_results(results, fmt, stratified=not isinstance(cd, CaptureData))
+
+
+def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratified: bool) -> None:
+    import pandas as pd
+
+    if fmt is OutFormat.json:
+        payload = [r.to_dict() for r in results]
+        typer.echo(json.dumps(payload if stratified else payload[0], indent=2))
+    elif fmt is OutFormat.csv:
+        frame = pd.concat([r.to_frame() for r in results], ignore_index=True)
+        typer.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
+    else:
+        for r in results:
+            typer.echo(str(r.summary()))
+            typer.echo("")
+
+
 def register(app: typer.Typer) -> None:
     app.command("describe")(describe)
+    app.command("mse")(mse)

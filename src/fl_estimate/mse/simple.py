@@ -1,0 +1,150 @@
+"""Closed-form estimators: Lincoln–Petersen and Chapman for two lists, Chao's lower bound for K."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import norm
+
+from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.mse.data import CaptureData
+from fl_estimate.results import EstimationResult, provenance
+
+__all__ = ["ChaoLowerBound", "Chapman", "LincolnPetersen"]
+
+
+def _lognormal_interval(n: float, est: float, var: float, level: float) -> tuple[float, float]:
+    """Chao's (1987) log-normal interval: the unobserved count ``f0 = N - n`` is log-normal.
+
+    ``C = exp(z sqrt(log(1 + var / f0^2)))``; interval ``(n + f0 / C, n + f0 C)``. It never goes
+    below the observed count.
+    """
+    f0 = est - n
+    z = norm.ppf(0.5 + level / 2)
+    if f0 <= 0:
+        return n, n
+    c = np.exp(z * np.sqrt(np.log(1 + var / f0**2)))
+    return float(n + f0 / c), float(n + f0 * c)
+
+
+def _two_lists(data: CaptureData, method: str) -> tuple[int, int, int]:
+    if data.n_lists != 2:
+        raise ModelSpecificationError(
+            f"{method} needs exactly 2 lists, these data have {data.n_lists} "
+            f"({', '.join(data.lists)}); merge or drop lists first, or use a log-linear method"
+        )
+    tot = data.list_totals()
+    n1, n2 = int(tot.iloc[0]), int(tot.iloc[1])
+    m = int(data.pairwise_overlaps()["overlap"].iloc[0])
+    return n1, n2, m
+
+
+class LincolnPetersen:
+    """Lincoln–Petersen estimator for two lists: ``N = n1 n2 / m``.
+
+    Variance ``n1 n2 (n1 - m)(n2 - m) / m^3`` (the delta method); the interval is Chao's log-normal
+    interval on the unobserved count (kind ``"wald-log"``). Assumes the lists are independent and
+    everyone equally catchable. No estimate when the lists never overlap (``m = 0``).
+    """
+
+    method = "lincoln-petersen"
+
+    def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
+        n1, n2, m = _two_lists(data, self.method)
+        n = data.n_observed
+        prov = provenance(data.data_hash, None, level=level)
+        model = f"two lists, independence ({n1} and {n2} people, {m} on both)"
+        if m == 0:
+            return EstimationResult.failed(
+                method=self.method,
+                model=model,
+                observed=n,
+                provenance=prov,
+                reason="the two lists never overlap (m = 0): the Lincoln–Petersen estimate is "
+                "infinite; use Chapman's estimator, which stays finite, or add lists",
+                code="no-overlap",
+                stratum=dict(data.stratum),
+            )
+        est = n1 * n2 / m
+        var = n1 * n2 * (n1 - m) * (n2 - m) / m**3
+        lo, hi = _lognormal_interval(n, est, var, level)
+        return EstimationResult(
+            method=self.method,
+            model=model,
+            observed=n,
+            estimate=float(est),
+            interval=(lo, hi),
+            interval_kind="wald-log",
+            level=level,
+            diagnostics={"variance": var, "m": m},
+            provenance=prov,
+            stratum=dict(data.stratum),
+        )
+
+
+class Chapman:
+    """Chapman's nearly unbiased two-list estimator: ``N = (n1 + 1)(n2 + 1)/(m + 1) - 1``.
+
+    Variance ``(n1 + 1)(n2 + 1)(n1 - m)(n2 - m) / ((m + 1)^2 (m + 2))`` (Seber 1970); Chao's
+    log-normal interval (kind ``"wald-log"``).
+    """
+
+    method = "chapman"
+
+    def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
+        n1, n2, m = _two_lists(data, self.method)
+        n = data.n_observed
+        est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
+        var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
+        lo, hi = _lognormal_interval(n, est, var, level)
+        return EstimationResult(
+            method=self.method,
+            model=f"two lists, independence ({n1} and {n2} people, {m} on both)",
+            observed=n,
+            estimate=float(est),
+            interval=(lo, hi),
+            interval_kind="wald-log",
+            level=level,
+            diagnostics={"variance": var, "m": m},
+            provenance=provenance(data.data_hash, None, level=level),
+            stratum=dict(data.stratum),
+        )
+
+
+class ChaoLowerBound:
+    """Chao's (1987) lower bound for K lists: ``N >= n + f1^2 / (2 f2)``.
+
+    ``f1``, ``f2``: people seen on exactly one and exactly two lists. When ``f2 = 0`` the
+    bias-corrected form ``n + f1 (f1 - 1) / 2`` is used. Variance from Chao (1987) (for ``f2 = 0``
+    the bias-corrected form's); log-normal interval on the unobserved count. It is a lower bound
+    under heterogeneous catchability, not an estimate of N under a model.
+    """
+
+    method = "chao"
+
+    def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
+        f = data.capture_frequencies()
+        f1 = float(f.loc[1])
+        f2 = float(f.loc[2]) if data.n_lists >= 2 else 0.0
+        n = data.n_observed
+        if f2 > 0:
+            est = n + f1**2 / (2 * f2)
+            r = f1 / f2
+            var = f2 * (r**4 / 4 + r**3 + r**2 / 2)
+            form = "n + f1²/(2 f2)"
+        else:
+            est = n + f1 * (f1 - 1) / 2
+            var = f1 * (f1 - 1) / 2 + f1 * (2 * f1 - 1) ** 2 / 4 - f1**4 / (4 * est)
+            form = "n + f1(f1-1)/2 (bias-corrected, f2 = 0)"
+        lo, hi = _lognormal_interval(n, est, max(var, 0.0), level)
+        return EstimationResult(
+            method=self.method,
+            model=f"Chao lower bound, {form}",
+            observed=n,
+            estimate=float(est),
+            interval=(lo, hi),
+            interval_kind="wald-log",
+            level=level,
+            diagnostics={"f1": f1, "f2": f2, "variance": var},
+            provenance=provenance(data.data_hash, None, level=level),
+            stratum=dict(data.stratum),
+        )
