@@ -36,6 +36,7 @@ app = typer.Typer(
 LAYERS: tuple[str, ...] = (
     "fl_estimate.mse._cli",
     "fl_estimate.providers._cli",
+    "fl_estimate.indicators._cli",
     "fl_estimate._demo",
 )
 

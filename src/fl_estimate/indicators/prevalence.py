@@ -247,7 +247,7 @@ class PrevalenceResults:
                 f"respondents or < {self.settings['min_clusters']} clusters): "
                 + ", ".join(
                     f"{a} {b}" for a, b in zip(small["outcome"], small["domain"], strict=True)
-                )  # fmt: skip
+                )
             )
         return "\n".join(lines)
 

@@ -331,6 +331,18 @@ class IndicatorScorer:
         from fl_estimate.indicators.mapping import load_mapping
 
         m = mapping if isinstance(mapping, _Mapping) else load_mapping(mapping)
+        if m.framework not in (self.framework.id, self.framework.path):
+            mapped_fw = load_framework(m.framework)
+            if mapped_fw.id != self.framework.id:
+                raise InputValidationError(
+                    [
+                        Problem(
+                            f"the mapping is written for framework {mapped_fw.id!r}, not "
+                            f"{self.framework.id!r}",
+                            m.source, None, "framework", m.framework,
+                        )
+                    ]
+                )  # fmt: skip
         coded = m.apply(data, self.framework, source=source)
         return self.score_indicators(
             coded, age=m.age_column, person=m.spell_person, keep=m.keep_columns(data)

@@ -1,0 +1,164 @@
+"""CLI of the indicators layer: ``fl-estimate indicators score|prevalence|frameworks|template``."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from fl_estimate._io import atomic_open
+from fl_estimate.exceptions import InputValidationError, Problem
+
+indicators_app = typer.Typer(
+    help=(
+        "Score survey answers against the forced-labour and trafficking frameworks and estimate "
+        "prevalence per 1,000 from a survey design.\n\n"
+        "`fl-estimate indicators score DATA.csv --framework ilo2012 --mapping map.toml --out "
+        "scored.csv`, then `fl-estimate indicators prevalence scored.csv --by region --design "
+        "design.toml`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+class OutFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputValidationError([Problem("file not found", str(path))])
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path)
+        return pd.read_csv(path, low_memory=False)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise InputValidationError(
+            [Problem(f"cannot read as a table: {' '.join(str(exc).split())}", str(path))]
+        ) from exc
+
+
+def _split(value: str | None) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()] if value else []
+
+
+def score(
+    data: Path = typer.Argument(..., help="Survey answers (CSV or Excel), one row per respondent."),
+    mapping: Path = typer.Option(
+        ..., "--mapping", help="Mapping file (TOML): questionnaire variables -> indicators."
+    ),
+    framework: str | None = typer.Option(
+        None,
+        "--framework",
+        help="Framework id (ilo2012, icls2018, delphi2009, ilo11) or a framework file; "
+        "default: the mapping's.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the scored records here (CSV); default: CSV on stdout."
+    ),
+    missing: str = typer.Option(
+        "indeterminate",
+        "--missing",
+        help="indeterminate (default: unknown answers can make a classification indeterminate) "
+        "or as_absent (minimum counts).",
+    ),
+) -> None:
+    """Score survey answers: each indicator, dimension, classification and the reason."""
+    from fl_estimate.indicators.mapping import load_mapping
+    from fl_estimate.indicators.scoring import IndicatorScorer
+
+    m = load_mapping(mapping)
+    df = _read_table(data)
+    scorer = IndicatorScorer(framework or m.framework, missing=missing)
+    res = scorer.score(df, m, source=data.name)
+    table = res.to_frame()
+    if out is None:
+        table.to_csv(sys.stdout, index=False)
+        return
+    with atomic_open(out, "w", newline="") as fh:
+        table.to_csv(fh, index=False)
+    typer.echo(res.summary())
+    typer.echo(f"wrote {len(table)} scored records to {out}")
+
+
+def prevalence(
+    scored: Path = typer.Argument(..., help="Scored records (output of `indicators score`)."),
+    design: Path = typer.Option(..., "--design", help="Survey design file (TOML)."),
+    by: str | None = typer.Option(
+        None, "--by", help="Comma-separated domain columns (e.g. region,sex)."
+    ),
+    outcome: str | None = typer.Option(
+        None,
+        "--outcome",
+        help="Comma-separated outcome columns (default: the classification and every indicator).",
+    ),
+    ci_method: str = typer.Option(
+        "beta", "--ci-method", help="beta (Korn-Graubard, default), logit, xlogit or wald."
+    ),
+    level: float = typer.Option(0.95, "--level", help="Confidence level."),
+    missing: str = typer.Option(
+        "exclude", "--missing", help="Indeterminate values: exclude, as_absent or as_present."
+    ),
+    min_n: int = typer.Option(30, "--min-n", help="Small-domain threshold (respondents)."),
+    min_clusters: int = typer.Option(
+        2, "--min-clusters", help="Small-domain threshold (first-stage clusters)."
+    ),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, csv or json."),
+) -> None:
+    """Prevalence per 1,000 with design-based intervals, overall and by domain."""
+    from fl_estimate.exceptions import SmallSampleWarning
+    from fl_estimate.indicators.prevalence import SurveyPrevalence, load_design
+
+    spec = load_design(design)
+    df = _read_table(scored)
+    est = SurveyPrevalence(
+        outcomes=_split(outcome) or None,
+        by=_split(by),
+        ci_method=ci_method,
+        level=level,
+        missing=missing,
+        min_n=min_n,
+        min_clusters=min_clusters,
+    )
+    with warnings.catch_warnings():
+        # small domains are flagged in the table (small_domain) and in the summary
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        res = est.fit(df, design=spec, source=scored.name)
+    if fmt is OutFormat.csv:
+        res.to_frame().to_csv(sys.stdout, index=False)
+    elif fmt is OutFormat.json:
+        typer.echo(res.to_json())
+    else:
+        typer.echo(res.summary())
+
+
+def frameworks() -> None:
+    """List the frameworks shipped with the package (id, rule, source, version)."""
+    from fl_estimate.indicators.frameworks import available_frameworks, load_framework
+
+    for fid in available_frameworks():
+        typer.echo(f"[{fid}]\n{load_framework(fid).describe()}\n")
+
+
+def template(
+    framework: str = typer.Argument(..., help="Framework id or file."),
+) -> None:
+    """Print a mapping-file skeleton listing every indicator of a framework."""
+    from fl_estimate.indicators.mapping import mapping_template
+
+    typer.echo(mapping_template(framework))
+
+
+def register(app: typer.Typer) -> None:
+    indicators_app.command("score")(score)
+    indicators_app.command("prevalence")(prevalence)
+    indicators_app.command("frameworks")(frameworks)
+    indicators_app.command("template")(template)
+    app.add_typer(indicators_app, name="indicators")
