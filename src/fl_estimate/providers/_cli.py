@@ -1,4 +1,4 @@
-"""CLI of the providers layer: ``submissions check FILE...`` and ``link CONFIG``."""
+"""CLI of the providers layer: ``submissions check|pseudonymise`` and ``link CONFIG``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
+from fl_estimate.providers.pseudonymise import KEY_ENV_VAR, Pseudonymiser
 from fl_estimate.providers.registry import ProviderRegistry
-from fl_estimate.providers.submissions import validate_submission
+from fl_estimate.providers.submissions import read_submission_file, validate_submission
 
 submissions_app = typer.Typer(
     help="Check provider submission files (format: docs/providers.md).",
@@ -43,6 +44,29 @@ def check(
         typer.echo(f"{len(reports) - n_bad} accepted, {n_bad} rejected")
     if any(not r.accepted for r in reports):
         raise typer.Exit(2)
+
+
+@submissions_app.command("pseudonymise")
+def pseudonymise(
+    infile: Path = typer.Argument(..., help="Submission with clear identifiers (CSV or Excel)."),
+    outfile: Path = typer.Argument(..., help="Where to write the file with keys instead (CSV)."),
+    key_file: Path | None = typer.Option(None, "--key-file", help="File holding the linkage key."),
+    key_env: str = typer.Option(
+        KEY_ENV_VAR, "--key-env", help="Environment variable holding the key (if no key file)."
+    ),
+) -> None:
+    """Replace a submission's identifiers by pseudonymous keys (for providers sending keys only)."""
+    from fl_estimate._io import atomic_write_text
+    from fl_estimate.exceptions import InputValidationError
+
+    report, clean = validate_submission(infile)
+    if clean is None:
+        raise InputValidationError(report.problems, summary=f"{infile.name} rejected")
+    pseudo = Pseudonymiser.from_env(key_env, key_file)
+    raw = read_submission_file(infile)
+    out = pseudo.pseudonymise(raw)
+    atomic_write_text(outfile, out.to_csv(index=False, lineterminator="\n"))
+    typer.echo(f"{len(out)} rows pseudonymised -> {outfile}")
 
 
 def link(

@@ -46,6 +46,7 @@ __all__ = [
     "RecordLinker",
     "independence_estimate",
     "prepare_records",
+    "splink_table",
 ]
 
 #: Pairs of records compared by the probabilistic model: those agreeing on all columns of a rule.
@@ -117,18 +118,36 @@ def prepare_records(
     out = pd.DataFrame({"unique_id": np.arange(len(frame), dtype=np.int64)})
     for c in ("record_id", "provider", "source", "region"):
         out[c] = frame[c].astype(object) if c in frame else None
-    dates = pd.to_datetime(frame.get("date_identified"), errors="coerce")
+    dates = pd.to_datetime(
+        frame["date_identified"]
+        if "date_identified" in frame
+        else pd.Series(None, index=frame.index),
+        errors="coerce",
+    )
     out["date_identified"] = dates
     out["year"] = dates.dt.year.astype("Int64")
     sex = frame["sex"] if "sex" in frame else pd.Series(None, index=frame.index)
     out["sex"] = sex.where(sex.isin(["F", "M", "other"]), None).astype(object)
-    out["age"] = pd.to_numeric(frame.get("age"), errors="coerce")
+    out["age"] = pd.to_numeric(
+        frame["age"] if "age" in frame else pd.Series(np.nan, index=frame.index), errors="coerce"
+    )
     for c in KEY_COLUMNS:
         out[c] = frame[c].to_numpy()
     for i, c in enumerate(_BLOOM_COLS):
         out[c] = words[:, i]
     out["bloom_n"] = np.bitwise_count(words.view(np.uint64)).sum(axis=1).astype(np.int64)
     return out
+
+
+def splink_table(records: pd.DataFrame) -> pd.DataFrame:
+    """The columns of prepared records the splink model reads (to register with any backend)."""
+    cols = [
+        "unique_id", "region", "sex", "age", *[c for c in KEY_COLUMNS if c != "key_bloom"],
+        *_BLOOM_COLS, "bloom_n",
+    ]  # fmt: skip
+    table = records[cols].copy()
+    table["age"] = table["age"].astype(float)
+    return table
 
 
 def _dice_sql() -> str:
@@ -324,12 +343,7 @@ class RecordLinker:
     def _splink(self, records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         from splink import DuckDBAPI, Linker, block_on
 
-        cols = [
-            "unique_id", "region", "sex", "age", *[c for c in KEY_COLUMNS if c != "key_bloom"],
-            *_BLOOM_COLS, "bloom_n",
-        ]  # fmt: skip
-        table = records[cols].copy()
-        table["age"] = table["age"].astype(float)
+        table = splink_table(records)
         with _quiet_splink():
             db = DuckDBAPI()
             linker = Linker(db.register(table), self.splink_settings(), log_level=None)
@@ -509,7 +523,7 @@ class LinkageResult:
             "links_deterministic": len(self.deterministic_pairs),
             "match_weight_histogram": hist,
             "persons": len(np.unique(labels)),
-            "cluster_sizes": {int(k): int(v) for k, v in sizes.items()},
+            "cluster_sizes": dict(zip(sizes.index.tolist(), sizes.tolist(), strict=True)),
             "duplicates_removed": {str(k): int(v) for k, v in dup.sort_index().items()},
             "clusters_spanning_strata": span,
             "model": _model_summary(self.model),
@@ -536,6 +550,7 @@ class LinkageResult:
         rows = []
         for thr in thresholds:
             cd = self.capture_data(thr, strata=None, lists=lists)
+            assert isinstance(cd, CaptureData)  # no strata: one table
             links = int((self.pairs["match_probability"] >= thr).sum())
             try:
                 est, lo, hi = independence_estimate(cd)

@@ -77,8 +77,8 @@ class ProviderRegistry:
         if problems:
             raise InputValidationError(problems)
         frame = frame.reset_index(drop=True).copy()
-        for i, row in frame.iterrows():
-            r = int(i) + 2
+        for i, row in enumerate(frame.to_dict("records")):
+            r = i + 2
             if str(row["entity_type"]) not in ENTITY_TYPES:
                 problems.append(
                     Problem(f"expected one of {', '.join(ENTITY_TYPES)}", source, r,

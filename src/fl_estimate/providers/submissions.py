@@ -217,7 +217,7 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             if not (isinstance(p, str) and _PERIOD.match(p)) or not _date_ok(d):
                 continue
             start, end = period_bounds(p)
-            ok.iloc[i] = start <= pd.Timestamp(normalise_date(d)) <= end
+            ok.iloc[i] = start <= pd.Timestamp(str(normalise_date(d))) <= end
         return ok
 
     def dob_before_identification(df: pd.DataFrame) -> pd.Series:
@@ -226,7 +226,7 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             return ok
         for i, (b, d) in enumerate(zip(df["date_of_birth"], df["date_identified"], strict=True)):
             if _date_ok(b) and _date_ok(d):
-                ok.iloc[i] = normalise_date(b) < normalise_date(d)
+                ok.iloc[i] = str(normalise_date(b)) < str(normalise_date(d))
         return ok
 
     return pa.DataFrameSchema(
@@ -315,7 +315,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Cells as stripped text; empty cells (and NaN) become None; numbers become their text."""
     data = {}
     for col in frame.columns:
-        values = []
+        values: list[str | None] = []
         for v in frame[col].tolist():
             if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
                 values.append(None)
@@ -406,7 +406,9 @@ def validate_submission(
     frame = frame.reset_index(drop=True)
     region_list: Sequence[str] | None
     if isinstance(regions, Mapping):
-        region_list = list(regions.get(provider, [])) if provider in regions else None
+        region_list = (
+            list(regions[provider]) if provider is not None and provider in regions else None
+        )
     else:
         region_list = regions
     schema = _schema(region_list, providers)

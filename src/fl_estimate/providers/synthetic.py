@@ -15,7 +15,7 @@ years before the first date of identification, so no date of birth equals a date
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +157,7 @@ def _typo(word: str, rng: np.random.Generator) -> str:
         return word
     i = int(rng.integers(1, len(word)))  # keep the first letter (as most real typos do)
     kind = rng.integers(4)
-    letter = rng.choice(list(string.ascii_lowercase))
+    letter = str(rng.choice(list(string.ascii_lowercase)))
     if kind == 0:  # substitution
         return word[:i] + letter + word[i + 1 :]
     if kind == 1:  # deletion
@@ -235,7 +235,7 @@ def make_country(
     names = list(PROVIDERS)
     base = np.array([p[4] for p in _PROVIDERS])
     probs = np.vstack([base, np.clip(base * 2.2, 0.01, 0.9)])
-    sizes = {
+    sizes: dict[Hashable, int] = {
         (r, y): max(1, round(b * scale * (1 + 0.1 * i)))
         for r, b in zip(REGIONS, _BASE_SIZES, strict=True)
         for i, y in enumerate(years)
@@ -243,7 +243,7 @@ def make_country(
     sim = simulate(
         sizes,
         names,
-        capture_probs=probs,
+        capture_probs=probs.tolist(),
         class_weights=[0.75, 0.25],
         dependence={("police", "courts"): 3.0},
         strata_names=["region", "year"],
@@ -298,14 +298,16 @@ def make_country(
     rows: dict[str, list[dict[str, Any]]] = {p: [] for p in names}
     truth: list[tuple[str, str, int]] = []
     counters = dict.fromkeys(names, 0)
+    years_arr = people["year"].to_numpy(np.int64)
+    person_arr = people["person"].to_numpy(np.int64)
     for j, spec in enumerate(_PROVIDERS):
         prov, _, freq, _, _, miss_dob, dob_fmt, doc_rate, phone_rate, _ = spec
         style = rng.choice(["title", "upper", "mixed"], p=[0.5, 0.3, 0.2])
         caught = np.flatnonzero(people[prov].to_numpy() == 1)
-        for i in caught:
+        for i in (int(c) for c in caught):
             copies = 2 if rng.random() < duplicate_rate else 1
             for _ in range(copies):
-                year = int(people.at[i, "year"])
+                year = int(years_arr[i])
                 day = pd.Timestamp(year=year, month=1, day=1) + pd.Timedelta(
                     days=int(rng.integers(0, 365))
                 )
@@ -365,7 +367,7 @@ def make_country(
                         "phone": ph,
                     }
                 )
-                truth.append((prov, rid, int(people.at[i, "person"])))
+                truth.append((prov, rid, int(person_arr[i])))
         del j
 
     pseudo = Pseudonymiser(key)
@@ -377,16 +379,18 @@ def make_country(
         if frame.empty:
             continue
         frame = frame.sort_values(["period", "date_identified", "record_id"], kind="stable")
-        for period, part in frame.groupby("period", sort=True):
-            if (prov, str(period)) in _MISSING_FILES:
+        for period_key, part in frame.groupby("period", sort=True):
+            period = str(period_key)
+            if (prov, period) in _MISSING_FILES:
                 dropped.update(part["record_id"])
                 continue
             part = part.reset_index(drop=True)
             if pseudonymous:
                 part = pseudo.pseudonymise(part)
-            submissions[(prov, str(period))] = part
+            submissions[(prov, period)] = part
     truth_df = pd.DataFrame(truth, columns=["provider", "record_id", "person"])
     truth_df = truth_df[~truth_df["record_id"].isin(dropped)].reset_index(drop=True)
+    assert isinstance(sim.truth, pd.Series)
     population = sim.truth.rename("N").reset_index()
     registry = pd.DataFrame(
         {
