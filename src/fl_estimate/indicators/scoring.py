@@ -281,8 +281,9 @@ class IndicatorScorer:
     >>> import pandas as pd
     >>> s = IndicatorScorer("ilo2012")
     >>> df = pd.DataFrame({"HTS.D1.INV.06": [True], "HTS.PEN.03@D1": [True]})
-    >>> s.score_indicators(df).table[["forced_labour", "classification"]].iloc[0].tolist()
-    [True, 'forced_labour']
+    >>> row = s.score_indicators(df).table.iloc[0]
+    >>> bool(row["forced_labour"]), row["classification"], row["reason"]
+    (True, 'forced_labour', 'D1: HTS.D1.INV.06 with HTS.PEN.03@D1')
     """
 
     def __init__(
