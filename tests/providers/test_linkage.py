@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.providers.linkage import RecordLinker, independence_estimate, prepare_records
 from fl_estimate.providers.pipeline import LinkRun
@@ -136,3 +137,27 @@ def test_pipeline_outputs(link_run: LinkRun) -> None:
     counts = pd.read_csv(link_run.output / "capture_counts.csv")
     hist = pd.read_csv(link_run.output / "capture_histories.csv")
     assert counts["count"].sum() == len(hist)
+
+
+def test_tiny_input_links_or_says_why() -> None:
+    # three records: EM on document numbers has no pairs; that session is skipped and noted
+    df = pd.DataFrame(
+        {
+            "provider": ["a", "b", "a"],
+            "record_id": ["1", "2", "3"],
+            "region": ["N", "N", "S"],
+            "date_identified": ["2022-01-01"] * 3,
+            "sex": ["F", "F", "M"],
+            "age": [20, 20, 30],
+            "given_name": ["Amina", "Amina", "Seydou"],
+            "family_name": ["Garba", "Garba", "Moussa"],
+            "date_of_birth": ["2001-01-01", "2001-01-01", None],
+        }
+    )
+    rec = prepare_records(df, Pseudonymiser("k" * 20))
+    res = RecordLinker().fit(rec)
+    hist = res.capture_histories(strata=["region"])
+    assert hist[["a", "b"]].to_numpy().tolist() == [[1, 1], [1, 0]]
+    assert any("key_doc" in n for n in res.report()["training_notes"])
+    with pytest.raises(ModelSpecificationError, match="linkage key"):
+        prepare_records(df)

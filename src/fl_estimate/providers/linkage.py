@@ -42,6 +42,7 @@ from fl_estimate.providers.pseudonymise import (
 __all__ = [
     "DEFAULT_BLOCKING",
     "DEFAULT_DETERMINISTIC_RULES",
+    "DEFAULT_EM_BLOCKING",
     "LinkageResult",
     "RecordLinker",
     "independence_estimate",
@@ -59,6 +60,8 @@ DEFAULT_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("key_family_ph", "region"),
     ("key_given_ph", "key_yob"),
 )
+#: Blocking rules of the EM sessions that estimate the m probabilities.
+DEFAULT_EM_BLOCKING: tuple[tuple[str, ...], ...] = (("key_dob",), ("key_doc",))
 #: Token agreements taken as links whatever the model says.
 DEFAULT_DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
     ("key_doc",),
@@ -217,6 +220,10 @@ class RecordLinker:
         Assumed recall of the deterministic rules, used to set the prior match probability.
     u_max_pairs : float
         Random pairs sampled to estimate the ``u`` probabilities.
+    em_blocking : sequence of column tuples
+        One EM session per rule estimates the ``m`` probabilities of the comparisons not in the
+        rule. Rules whose pairs are nearly all matches train best (document number); a session
+        that cannot run (too few pairs) is skipped and noted in the model.
     seed : int
         Seed of that sample.
     """
@@ -227,6 +234,7 @@ class RecordLinker:
     deterministic_rules: Sequence[Sequence[str]] = DEFAULT_DETERMINISTIC_RULES
     prior_recall: float = 0.6
     u_max_pairs: float = 2e6
+    em_blocking: Sequence[Sequence[str]] = DEFAULT_EM_BLOCKING
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -336,6 +344,7 @@ class RecordLinker:
                 "deterministic_rules": [list(r) for r in self.deterministic_rules],
                 "prior_recall": self.prior_recall,
                 "u_max_pairs": self.u_max_pairs,
+                "em_blocking": [list(r) for r in self.em_blocking],
                 "seed": self.seed,
             },
         )
@@ -348,6 +357,8 @@ class RecordLinker:
             db = DuckDBAPI()
             linker = Linker(db.register(table), self.splink_settings(), log_level=None)
             training = linker.training
+            notes: list[str] = []
+            trained = 0
             try:
                 training.estimate_probability_two_random_records_match(
                     [block_on(*r) for r in self.deterministic_rules], recall=self.prior_recall
@@ -355,10 +366,15 @@ class RecordLinker:
                 training.estimate_u_using_random_sampling(
                     max_pairs=self.u_max_pairs, seed=self.seed
                 )
-                training.estimate_parameters_using_expectation_maximisation(block_on("key_dob"))
-                training.estimate_parameters_using_expectation_maximisation(
-                    block_on("key_family_ph", "key_given_ph")
-                )
+                for rule in self.em_blocking:
+                    try:
+                        training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+                        trained += 1
+                    except Exception as exc:  # a session with too few pairs: go on without it
+                        notes.append(
+                            f"EM session blocked on {'+'.join(rule)} skipped: "
+                            f"{' '.join(str(exc).split())[:160]}"
+                        )
             except Exception as exc:  # splink raises plain exceptions on untrainable data
                 raise EstimateDoesNotExistError(
                     "the probabilistic linkage model could not be trained on these records "
@@ -366,8 +382,16 @@ class RecordLinker:
                     "method='deterministic'",
                     code="linkage-untrainable",
                 ) from exc
+            if trained == 0:
+                raise EstimateDoesNotExistError(
+                    "no EM training session could be run on these records ("
+                    + "; ".join(notes)
+                    + "); with few records use method='deterministic'",
+                    code="linkage-untrainable",
+                )
             pred = linker.inference.predict().as_pandas_dataframe()
             model = linker.misc.save_model_to_json(out_path=None)
+            model["fl_estimate_training_notes"] = notes
         pairs = pd.DataFrame(
             {
                 "unique_id_l": pred["unique_id_l"].to_numpy(np.int64),
@@ -527,6 +551,7 @@ class LinkageResult:
             "duplicates_removed": {str(k): int(v) for k, v in dup.sort_index().items()},
             "clusters_spanning_strata": span,
             "model": _model_summary(self.model),
+            "training_notes": list(self.model.get("fl_estimate_training_notes", [])),
         }
 
     def sensitivity(
