@@ -383,13 +383,17 @@ def parse_framework(text: str, source: str = "<framework>") -> Framework:
                     )
     if problems:
         raise InputValidationError(problems)
-    defaults: dict[str, Any] = {
+    all_defaults: dict[str, dict[str, Any]] = {
         "involuntariness_and_coercion": {"pairing": "same_spell", "child_age": 18},
-        "paired_dimensions": {"pairing": "same_dimension", "require_strong": False,
-                              "child_age": 18},
+        "paired_dimensions": {
+            "pairing": "same_dimension",
+            "require_strong": False,
+            "child_age": 18,
+        },
         "delphi": {"child_age": 18},
         "count": {"min_present": 1},
-    }[rule]  # fmt: skip
+    }
+    defaults = all_defaults[rule]  # fmt: skip
     return Framework(
         id=fw["id"],
         title=fw["title"],

@@ -211,11 +211,11 @@ class Mapping:
                         )
                     )  # fmt: skip
                     continue
-                col = data[c.variable]
-                st, unknown, present = _status(col, c.codes)
+                series = data[c.variable]
+                st, unknown, present = _status(series, c.codes)
                 computed[(id(c), c.variable)] = st
-                for val in pd.unique(col[unknown])[:10]:
-                    rows = np.flatnonzero(unknown & (col == val).to_numpy(dtype=bool))
+                for val in pd.unique(series[unknown])[:10]:
+                    rows = np.flatnonzero(unknown & (series == val).to_numpy(dtype=bool))
                     problems.append(
                         Problem(
                             f"answer not covered by the codes of {im.key(fw)} "
@@ -225,7 +225,7 @@ class Mapping:
                     )  # fmt: skip
                 for kind in ("yes", "no"):
                     missing_codes = [v for v in c.codes.get(kind, ()) if
-                                     _norm([v], col)[0] not in present]  # fmt: skip
+                                     _norm([v], series)[0] not in present]  # fmt: skip
                     if missing_codes and len(data):
                         unused_codes.append(
                             f"{c.variable} ({im.key(fw)}): {kind} code(s) "
@@ -278,7 +278,7 @@ def _codes_text(codes: dict[str, tuple[Any, ...]]) -> str:
 def _norm(values: Any, col: pd.Series) -> list[Any]:
     """Codes as comparable keys: numbers as floats when the column is numeric, else strings."""
     numeric = pd.api.types.is_numeric_dtype(col)
-    out = []
+    out: list[Any] = []
     for v in values:
         if numeric:
             try:
@@ -312,14 +312,16 @@ def _status(
             return st, unknown, seen
     numeric = pd.api.types.is_numeric_dtype(col)
     isna = col.isna().to_numpy()
-    vals = col.to_numpy(dtype=float, na_value=np.nan) if numeric else col.astype(str).str.strip()
+    fvals: Any = (
+        col.to_numpy(dtype=float, na_value=np.nan) if numeric else col.astype(str).str.strip()
+    )
     st = np.full(n, MISSING, dtype=np.int8)
     covered = isna.copy()
     for kind in ("missing", "refused", "dont_know", "no", "yes"):
         cs = _norm(codes.get(kind, ()), col)
         if not cs:
             continue
-        m = np.isin(vals, [c for c in cs if not isinstance(c, str)] if numeric else cs) & ~isna
+        m = np.isin(fvals, [c for c in cs if not isinstance(c, str)] if numeric else cs) & ~isna
         st[m] = _CODE_STATUS[kind]
         covered |= m
     seen = set(_norm(col.dropna().unique(), col))

@@ -368,11 +368,13 @@ class SurveyPrevalence:
             dsg = data
             table = dsg.data
         else:
-            if hasattr(data, "table") and hasattr(data, "measured"):
-                default_outcomes = [data.outcome, *data.measured]  # type: ignore[union-attr]
-                table = data.table  # type: ignore[union-attr]
+            from fl_estimate.indicators.scoring import ScoredRecords
+
+            if isinstance(data, ScoredRecords):
+                default_outcomes = [data.outcome, *data.measured]
+                table = data.table
             else:
-                table = data  # type: ignore[assignment]
+                table = data
             if design is None:
                 raise ModelSpecificationError("a design is needed: pass design=design.toml")
             spec = design if isinstance(design, DesignSpec) else load_design(design)
@@ -442,15 +444,15 @@ class SurveyPrevalence:
                 SmallSampleWarning,
                 stacklevel=4,
             )
-        k = self.per
+        per = self.per
         return {
             "outcome": outcome,
             "by": by,
             "domain": value,
-            "estimate": s.estimate * k,
-            "se": s.se * k,
-            "ci_low": s.ci_low * k,
-            "ci_high": s.ci_high * k,
+            "estimate": s.estimate * per,
+            "se": s.se * per,
+            "ci_low": s.ci_low * per,
+            "ci_high": s.ci_high * per,
             "ci_method": s.ci_method,
             "level": self.level,
             "deff": s.deff if s.deff is not None else math.nan,
@@ -458,8 +460,8 @@ class SurveyPrevalence:
             "n_positive": int(np.sum(known & (np.nan_to_num(y) == 1))),
             "n_indeterminate": n_unknown,
             "df": s.df,
-            "estimate_if_absent": pos / tot * k if tot > 0 else math.nan,
-            "estimate_if_present": (pos + unk) / tot * k if tot > 0 else math.nan,
+            "estimate_if_absent": pos / tot * per if tot > 0 else math.nan,
+            "estimate_if_present": (pos + unk) / tot * per if tot > 0 else math.nan,
             "small_domain": small,
             "note": s.note,
         }

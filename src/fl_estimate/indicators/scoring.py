@@ -64,6 +64,10 @@ OUTCOME = {
 }
 
 
+def _categorical(codes: Any, categories: Sequence[Any]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+
+
 def indicator_keys(framework: Framework) -> list[str]:
     """Column names a scored table uses for a framework's indicators.
 
@@ -233,9 +237,8 @@ def _status_matrix(
         if col.dtype == bool:
             S[:, j] = col.to_numpy().astype(np.int8)
             continue
-        obj = col.astype(object)
         isna = col.isna().to_numpy()
-        vals = np.where(isna, None, obj.to_numpy())
+        vals = col.astype(object).where(~col.isna(), None).to_numpy()
         out = np.full(n, MISSING, dtype=np.int8)
         bad = np.zeros(n, bool)
         for i_val in pd.unique(vals[~isna]):
@@ -413,14 +416,10 @@ class IndicatorScorer:
         cols: dict[str, Any] = {}
         for j, k in enumerate(present):
             cols[k] = pd.arrays.BooleanArray(S[:, j] == YES, S[:, j] > YES)
-            cols[f"{k}:answer"] = pd.Categorical.from_codes(
-                S[:, j], categories=[STATUS[i] for i in range(5)]
-            )
+            cols[f"{k}:answer"] = _categorical(S[:, j], categories=[STATUS[i] for i in range(5)])
         for d, tri in res["dimensions"].items():
             cols[f"dim:{d}"] = tri.to_array()
-        cols["population"] = pd.Categorical.from_codes(
-            child.astype(np.int64), categories=["adults", "children"]
-        )
+        cols["population"] = _categorical(child.astype(np.int64), categories=["adults", "children"])
         outcome: _Tri = res["outcome"]
         cols[OUTCOME[self.framework.rule]] = outcome.to_array()
         if "count" in res:
@@ -439,7 +438,7 @@ class IndicatorScorer:
         child: np.ndarray,
         labels: pd.Categorical,
         res: dict[str, Any],
-    ) -> np.ndarray:
+    ) -> pd.Categorical:
         """Reason per row, computed once per distinct pattern of what the reason shows.
 
         The reason lists the indicators present and, for indeterminate rows only, the unknown
@@ -448,7 +447,7 @@ class IndicatorScorer:
         """
         n = S.shape[0]
         if n == 0:
-            return np.array([], dtype=object)
+            return _categorical(np.array([], dtype=np.int8), [])
         lab_codes = np.asarray(labels.codes, dtype=np.int64)
         cats = list(labels.categories)
         indet = (
@@ -485,7 +484,7 @@ class IndicatorScorer:
             status = dict(zip(present, rows[u], strict=True))  # NO == 0: folded answers
             texts.append(explain(self.framework, status, kids[u], labs[u]))
         rcodes, runiq = pd.factorize(np.array(texts, dtype=object))
-        return pd.Categorical.from_codes(rcodes[inverse], categories=list(runiq))
+        return _categorical(rcodes[inverse], categories=list(runiq))
 
     # -- ICLS work spells
     def _score_spells(
@@ -555,9 +554,7 @@ class IndicatorScorer:
 
 def _labels_fl(outcome: _Tri) -> pd.Categorical:
     codes = np.where(outcome.t, 0, np.where(outcome.f, 1, 2)).astype(np.int8)
-    return pd.Categorical.from_codes(
-        codes, categories=["forced_labour", "not_forced_labour", "indeterminate"]
-    )
+    return _categorical(codes, categories=["forced_labour", "not_forced_labour", "indeterminate"])
 
 
 def _rule_icls(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int) -> dict[str, Any]:
@@ -677,7 +674,7 @@ def _rule_delphi(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int)
         [0, 1, 2, 3, 4, 5],
         default=6,
     ).astype(np.int8)
-    labels = pd.Categorical.from_codes(codes, categories=list(DELPHI_LABELS))
+    labels = _categorical(codes, categories=list(DELPHI_LABELS))
     return {"dimensions": dim_res, "outcome": victim, "labels": labels}
 
 
@@ -687,7 +684,7 @@ def _rule_count(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int) 
     unk = sum((x.u.astype(np.int16) for x in items), np.zeros(n, np.int16))
     k = int(fw.parameters.get("min_present", 1))
     outcome = _Tri(cnt >= k, cnt + unk < k)
-    labels = pd.Categorical.from_codes(
+    labels = _categorical(
         np.where(outcome.t, 0, np.where(outcome.f, 1, 2)).astype(np.int8),
         categories=["indicated", "not_indicated", "indeterminate"],
     )

@@ -639,19 +639,19 @@ class SurveyDesign(_Design):
         if problems:
             raise InputValidationError(problems)
         if fpc_cols:
-            allf = np.concatenate([f for f in self._N_stage if f is not None])
+            allf = np.concatenate([fs for fs in self._N_stage if fs is not None])
             if np.all(allf <= 1):  # sampling fractions -> population sizes
                 self._N_stage = [
-                    None if f is None else ns / f
-                    for f, ns in zip(self._N_stage, self._n_stage, strict=True)
+                    None if fs is None else ns / fs
+                    for fs, ns in zip(self._N_stage, self._n_stage, strict=True)
                 ]
-            for s, f in enumerate(self._N_stage):
-                if f is not None and np.any(f < self._n_stage[s] - 1e-9):
-                    i = int(np.flatnonzero(f < self._n_stage[s] - 1e-9)[0])
+            for s, Ns in enumerate(self._N_stage):
+                if Ns is not None and np.any(Ns < self._n_stage[s] - 1e-9):
+                    i = int(np.flatnonzero(Ns < self._n_stage[s] - 1e-9)[0])
                     raise InputValidationError(
                         [
                             Problem(
-                                f"population size {f[i]:g} is smaller than the "
+                                f"population size {Ns[i]:g} is smaller than the "
                                 f"{self._n_stage[s][i]:g} units sampled at this stage",
                                 source, i + 2, fpc_cols[s], data[fpc_cols[s]].iloc[i],
                             )
@@ -660,9 +660,9 @@ class SurveyDesign(_Design):
         if w is None:
             if fpc_cols:
                 prob = np.ones(n)
-                for f, ns in zip(self._N_stage, self._n_stage, strict=True):
-                    if f is not None:
-                        prob *= ns / f
+                for Ns, ns in zip(self._N_stage, self._n_stage, strict=True):
+                    if Ns is not None:
+                        prob *= ns / Ns
                 w = 1.0 / prob
             else:
                 w = np.ones(n)
