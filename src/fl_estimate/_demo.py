@@ -1,23 +1,35 @@
 """The main job on the shipped sample data (``make demo``).
 
-Until the annual pipeline lands, the demo describes the real UK 2013 table shipped in
-``data_samples/`` and writes its descriptives, an overlap chart and a manifest.
+Until the annual pipeline lands, the demo works on the real UK 2013 table shipped in
+``data_samples/``: descriptives, an overlap chart, estimates by several methods side by side (a
+table and a forest plot) and a manifest.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from fl_estimate._io import atomic_output_dir, write_manifest
 from fl_estimate.mse.data import CaptureData, read_capture_csv
+from fl_estimate.results import compare, json_safe
+
+#: (label, method, options) run by the demo
+DEMO_METHODS = (
+    ("independence, profile", "independence", {"interval": "profile"}),
+    ("stepwise, Wald (conditional)", "stepwise", {"interval": "wald"}),
+    ("stepwise, BCa bootstrap", "stepwise", {"interval": "bootstrap", "n_boot": 1000}),
+    ("BIC (pairwise), Wald (conditional)", "bic", {"interval": "wald"}),
+    ("Chao lower bound", "chao", {}),
+)
 
 DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 
 
-def run_demo(data_path: Path, out: Path) -> list[Path]:
-    """Describe ``data_path`` into ``out``; returns the files written."""
+def run_demo(data_path: Path, out: Path, *, seed: int = 20240601) -> list[Path]:
+    """Describe and estimate ``data_path`` into ``out``; returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,10 +55,37 @@ def run_demo(data_path: Path, out: Path) -> list[Path]:
             )
             written.append(p)
         plt.close(fig)
+        from fl_estimate.mse.api import estimate
+
+        results = {
+            label: estimate(data, method, seed=seed, **opts) for label, method, opts in DEMO_METHODS
+        }
+        cmp = compare(results)
+        p = stage / "estimates.csv"
+        cmp.to_frame().to_csv(p, index=False, lineterminator="\n")
+        written.append(p)
+        p = stage / "estimates.json"
+        p.write_text(
+            json.dumps(json_safe({k: r.to_dict() for k, r in results.items()}), indent=2) + "\n"
+        )
+        written.append(p)
+        ax = cmp.plot()
+        ax.set_title(f"{data_path.name}: estimates by method (95% intervals)", fontsize=10)
+        for ext in ("png", "svg"):
+            p = stage / f"estimates.{ext}"
+            meta = {"Date": None} if ext == "svg" else None
+            ax.figure.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
+            written.append(p)
+        plt.close(ax.figure)
         write_manifest(
             stage / "manifest.json",
             inputs=[data_path],
-            config={"job": "demo: describe", "data": str(data_path)},
+            config={
+                "job": "demo: describe and estimate",
+                "data": str(data_path),
+                "methods": [{"label": lab, "method": m, **o} for lab, m, o in DEMO_METHODS],
+            },
+            seed=seed,
             outputs=written,
         )
     return [out / p.name for p in written] + [out / "manifest.json"]

@@ -361,6 +361,9 @@ class Comparison:
             ax.axvline(obs, color="0.4", ls="--", lw=1)
         ax.set_yticks(y)
         ax.set_yticklabels(self.names)
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
         ax.set_xlabel("Estimated population size N (dashed: observed)")
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)

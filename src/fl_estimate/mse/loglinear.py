@@ -311,12 +311,21 @@ def irls_batch(
     beta (B, P), mu (B, m), deviance (B,), iterations (B,), converged (B,)
         Inactive parameters are 0. Starts like R's glm (mu = y + 0.1), so a converged fit is the
         same MLE that glm finds.
+
+    Notes
+    -----
+    The information matrices of all models come from one matrix product: with the outer products
+    ``O_c = x_c x_c^T`` of the design rows, ``H_b = (sum_c w_bc O_c) * (p_b p_b^T)``, so the batch
+    costs a single (B x m) @ (m x P^2) product per iteration instead of B small ones.
     """
     b, p = pmask.shape
+    m = x.shape[0]
     pm = pmask.astype(float)
     cm = cmask.astype(float)
     yb = np.broadcast_to(y, cm.shape) * cm
-    xb = x[None, :, :] * pm[:, None, :]  # (B, m, P)
+    outer = (x[:, :, None] * x[:, None, :]).reshape(m, p * p)
+    pp = pm[:, :, None] * pm[:, None, :]
+    eye_off = (1.0 - pm)[:, :, None] * np.eye(p)[None]
     mu = (yb + 0.1) * cm
     eta = np.log(np.where(cm > 0, mu, 1.0))
     beta = np.zeros((b, p))
@@ -325,42 +334,42 @@ def irls_batch(
     iters = np.zeros(b, dtype=int)
     done = np.zeros(b, dtype=bool)
     stuck = np.zeros(b, dtype=bool)
-    eye_off = (1.0 - pm)[:, :, None] * np.eye(p)[None]
     for it in range(1, max_iter + 1):
-        act = ~done
-        if not act.any():
+        act = np.flatnonzero(~done)
+        if act.size == 0:
             break
         w = mu[act]
-        z = np.where(cm[act] > 0, eta[act] + (yb[act] - w) / np.where(w > 0, w, 1.0), 0.0)
-        xa = xb[act]
-        xtw = np.transpose(xa, (0, 2, 1)) * w[:, None, :]
-        h = xtw @ xa + eye_off[act]
-        rhs = np.einsum("bpm,bm->bp", xtw, z)
+        cma = cm[act]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            z = np.where(cma > 0, eta[act] + (yb[act] - w) / np.where(w > 0, w, 1.0), 0.0)
+            h = (w @ outer).reshape(-1, p, p) * pp[act] + eye_off[act]
+            rhs = ((w * z) @ x) * pm[act]
+        bad = ~(np.isfinite(h).all(axis=(1, 2)) & np.isfinite(rhs).all(axis=1))
+        if bad.any():
+            stuck[act[bad]] = True
+            h[bad] = np.eye(p)
+            rhs[bad] = 0.0
         try:
             beta_new = np.linalg.solve(h, rhs[..., None])[..., 0]
         except np.linalg.LinAlgError:
             # a fit diverging to a boundary underflows its weights: solve one by one and stop
             # the singular ones (reported as not converged)
             beta_new = np.zeros_like(rhs)
-            singular = np.zeros(len(rhs), dtype=bool)
-            for i in range(len(rhs)):
+            for j in range(len(act)):
                 try:
-                    beta_new[i] = np.linalg.solve(h[i], rhs[i])
+                    beta_new[j] = np.linalg.solve(h[j], rhs[j])
                 except np.linalg.LinAlgError:
-                    singular[i] = True
-                    beta_new[i] = beta[act][i]
-            if singular.any():
-                idx_act = np.flatnonzero(act)
-                stuck[idx_act[singular]] = True
-        eta_new = np.einsum("bmp,bp->bm", xa, beta_new)
-        mu_new = np.exp(np.minimum(eta_new, 700.0)) * cm[act]
+                    stuck[act[j]] = True
+                    beta_new[j] = beta[act[j]]
+        eta_new = beta_new @ x.T
+        # a diverging fit (flagged later and decided by the LP) must not overflow
+        mu_new = np.exp(np.clip(eta_new, -700.0, 100.0)) * cma
         dev_new = _deviance(yb[act], mu_new)
         beta[act], eta[act], mu[act] = beta_new, eta_new, mu_new
         dev_old[act], dev[act] = dev[act], dev_new
         iters[act] = it
         conv = np.abs(dev_new - dev_old[act]) / (np.abs(dev_new) + 0.1) < tol
-        idx = np.flatnonzero(act)
-        done[idx[conv]] = True
+        done[act[conv]] = True
         done |= stuck
     return beta, mu, dev, iters, done & ~stuck
 
@@ -392,7 +401,7 @@ def irls(
         except np.linalg.LinAlgError:
             return beta, mu, float("nan"), it, False
         eta = x @ beta
-        mu = np.exp(np.minimum(eta, 700.0))
+        mu = np.exp(np.clip(eta, -700.0, 100.0))
         with np.errstate(divide="ignore"):
             dev = 2.0 * float(np.sum(ylogy - np.where(pos, y * np.log(mu), 0.0) - (y - mu)))
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
@@ -568,33 +577,47 @@ def fit_many(
     code = np.zeros(nm, dtype=int)
     logu = np.full(nm, np.nan)
     lp_calls = 0
+    lgy = gammaln(table.y + 1.0)
+    p = x.shape[1]
+    outer = (x[:, :, None] * x[:, None, :]).reshape(len(x), p * p)
     for start in range(0, nm, batch):
         sl = slice(start, min(nm, start + batch))
         pm, cm = pmask[sl], cmask[sl]
-        # identifiability: rank of the design restricted to live cells and kept parameters
-        xs = x[None, :, :] * pm[:, None, :] * cm[:, :, None]
-        sv = np.linalg.svd(xs, compute_uv=False)
-        rank = (sv > sv[:, :1] * 1e-10).sum(axis=1)
-        ident = rank == pm.sum(axis=1)
-        idx = np.flatnonzero(ident)
         code_sl = code[sl]
+        # identifiability: the full design over all observed cells has full rank for any
+        # hierarchical model; only models with cells fixed at zero can lose rank
+        ident = np.ones(len(pm), dtype=bool)
+        cut = np.flatnonzero(~cm.all(axis=1))
+        if cut.size:
+            # rank of the reduced design from the eigenvalues of its Gram matrix X'X, built for
+            # the whole batch with one product (see irls_batch)
+            gram = (cm[cut].astype(float) @ outer).reshape(-1, p, p)
+            gram *= pm[cut][:, :, None] * pm[cut][:, None, :]
+            ev = np.linalg.eigvalsh(gram)
+            rank = (ev > ev[:, -1:] * 1e-11).sum(axis=1)
+            ident[cut] = rank == pm[cut].sum(axis=1)
         code_sl[~ident] = 2
         if resolve_codes:
             for i in np.flatnonzero(~ident):
                 lp_calls += 1
                 code_sl[i] = check_existence(table, models[start + i]).code
+        idx = np.flatnonzero(ident)
         if idx.size:
             beta, mu, _dev, its, conv = irls_batch(x, table.y, pm[idx], cm[idx])
-            for j, i in enumerate(idx):
-                if _heading_to_boundary(beta[j][pm[i]], int(its[j]), bool(conv[j])):
-                    lp_calls += 1
-                    chk = check_existence(table, models[start + i])
-                    if chk.code & 1:
-                        code_sl[i] = 1
-                        continue
-                gi = start + i
-                logu[gi] = beta[j][0]
-                est[gi] = table.n + np.exp(beta[j][0])
-                ll[gi] = _poisson_loglik(table.y, mu[j])
+            absmax = np.max(np.abs(beta), axis=1)
+            flag = (
+                (~conv) | (its > MAX_CLEAN_ITER) | ~np.isfinite(absmax) | (absmax > MAX_CLEAN_COEF)
+            )
+            for j in np.flatnonzero(flag):
+                lp_calls += 1
+                if check_existence(table, models[start + idx[j]]).code & 1:
+                    code_sl[idx[j]] = 1
+            good = code_sl[idx] == 0
+            gi = start + idx[good]
+            logu[gi] = beta[good, 0]
+            est[gi] = table.n + np.exp(beta[good, 0])
+            with np.errstate(divide="ignore"):
+                logmu = np.where(mu[good] > 0, np.log(np.where(mu[good] > 0, mu[good], 1.0)), 0.0)
+            ll[gi] = (table.y * logmu - mu[good] - np.where(mu[good] > 0, lgy, 0.0)).sum(axis=1)
         code[sl] = code_sl
     return ManyFits(list(models), est, ll, n_total, code, logu, lp_calls)

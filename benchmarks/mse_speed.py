@@ -1,0 +1,133 @@
+"""Speed of the classical MSE core beside the R references' recorded times.
+
+Prints, per benchmark table, our wall time next to the `seconds` recorded in
+tests/data/mse/peer_results.json (R 4.2.2 on a shared 2-core machine; indicative to about a factor
+of 2) for: SparseMSE stepwise; exhaustive pairwise BIC at 5 and 6 lists (Rcapture closedpMS.t and
+MultipleSystemsEstimation); stepwise + 1,000-replicate BCa (SparseMSE estimatepopulation).
+
+Usage: .venv/bin/python benchmarks/mse_speed.py [--quick]
+(--quick: 200 bootstrap replicates instead of 1,000, for a fast look.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from fl_estimate import read_capture_csv  # noqa: E402
+from fl_estimate.mse.estimators import StepwiseMSE  # noqa: E402
+from fl_estimate.mse.loglinear import Table  # noqa: E402
+from fl_estimate.mse.selection import exhaustive_search, stepwise  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "mse"
+PEERS = json.loads((DATA / "peer_results.json").read_text())
+
+
+def ref_seconds(dataset: str, peer: str, prefix: str, **settings: object) -> str:
+    for r in PEERS:
+        if (
+            r["dataset"] == dataset
+            and r["peer"] == peer
+            and r["method"].startswith(prefix)
+            and all(r["settings"].get(k) == v for k, v in settings.items())
+        ):
+            s = (
+                r.get("search_seconds")
+                if "search_seconds" in r and r.get("search_seconds")
+                else None
+            )
+            s = s or r.get("seconds")
+            return "—" if s is None else f"{s:.3f}"
+    return "—"
+
+
+def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    n_boot = 200 if args.quick else 1000
+    names = sorted({r["dataset"] for r in PEERS})
+    rows = []
+    for name in names:
+        data = read_capture_csv(DATA / f"{name}.csv")
+        table = Table.from_data(data)
+        t_step = timed(lambda table=table: stepwise(table), repeat=3)
+        rows.append(
+            (
+                name,
+                data.n_lists,
+                "stepwise",
+                f"{t_step:.4f}",
+                ref_seconds(name, "SparseMSE", "stepwise (Poisson"),
+                "SparseMSE",
+            )
+        )
+        if data.n_lists in (5, 6):
+            t_bic = timed(lambda table=table: exhaustive_search(table, criterion="bic"))
+            rows.append(
+                (
+                    name,
+                    data.n_lists,
+                    "exhaustive pairwise BIC",
+                    f"{t_bic:.3f}",
+                    ref_seconds(name, "Rcapture", "closedpMS.t best BIC"),
+                    "Rcapture",
+                )
+            )
+            prefix = (
+                "BIC over hierarchical models (default"
+                if data.n_lists == 6
+                else "BIC over hierarchical models with two-list"
+            )
+            rows.append(
+                (
+                    name,
+                    data.n_lists,
+                    "exhaustive pairwise BIC",
+                    f"{t_bic:.3f}",
+                    ref_seconds(name, "MultipleSystemsEstimation", prefix),
+                    "MultipleSystemsEstimation",
+                )
+            )
+        if data.n_lists <= 6 and name in {
+            r["dataset"] for r in PEERS if r["method"].startswith("stepwise + BCa")
+        }:
+            t_boot = timed(
+                lambda data=data: StepwiseMSE().fit(
+                    data, interval="bootstrap", n_boot=n_boot, seed=1
+                )
+            )
+            rows.append(
+                (
+                    name,
+                    data.n_lists,
+                    f"stepwise + {n_boot} BCa",
+                    f"{t_boot:.2f}",
+                    ref_seconds(name, "SparseMSE", "stepwise + BCa", nboot=1000),
+                    "SparseMSE (nboot=1000)",
+                )
+            )
+    head = ("table", "K", "task", "ours (s)", "reference (s)", "reference")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
