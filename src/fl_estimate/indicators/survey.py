@@ -609,11 +609,13 @@ class SurveyDesign(_Design):
                             )
                         ]
                     )  # fmt: skip
-            key, _ = _codes(list(zip(parent, ids_s, strict=True)))
+            idc, nid = _codes(ids_s)
+            key, _ = _codes(parent * np.int64(nid) + idc)  # unit nested in its parent
             stage_keys.append(key)
             parent = key
         self._stratum_codes = strat_codes
         self._n_strata = n_strata
+        self._structure: dict[int, tuple[np.ndarray, int, np.ndarray, np.ndarray, int]] = {}
         self._stage_keys = stage_keys
         self._psu_codes = stage_keys[0]
         # sample sizes and population sizes per stage
@@ -676,26 +678,36 @@ class SurveyDesign(_Design):
         )
 
     # -- variance
+    def _stage_structure(self, stage: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, int]:
+        """Unit codes per row, number of units, first row of each unit, parent code of each unit
+        and number of parents (strata at stage 0); computed once per design."""
+        cached = self._structure.get(stage)
+        if cached is None:
+            key = self._stage_keys[stage]
+            parent = self._stratum_codes if stage == 0 else self._stage_keys[stage - 1]
+            unit_codes, n_units = _codes(key)
+            first = np.unique(unit_codes, return_index=True)[1]
+            pcodes, npar = _codes(parent[first])
+            cached = (unit_codes, n_units, first, pcodes, npar)
+            self._structure[stage] = cached
+        return cached
+
     def _stage_var(self, z: np.ndarray, stage: int, mult: np.ndarray | None) -> float:
         """Variance contribution of ``stage`` (0-based) and, recursively, of later stages.
 
         ``mult`` (per row) is the product of the sampling fractions ``n/N`` of the earlier stages
         (R's ``multistage``), ``None`` at the first stage.
         """
-        key = self._stage_keys[stage]
-        parent = self._stratum_codes if stage == 0 else self._stage_keys[stage - 1]
+        unit_codes, n_units, first, pcodes, npar = self._stage_structure(stage)
         n_s = self._n_stage[stage]
         N_s = self._N_stage[stage]
-        unit_codes, n_units = _codes(key)
         tot = np.bincount(unit_codes, weights=z, minlength=n_units)
-        first = np.unique(unit_codes, return_index=True)[1]
         u_n = n_s[first]
         if N_s is None:
             u_f = np.ones(n_units)
         else:
             u_N = N_s[first]
             u_f = np.where(np.isinf(u_N), 1.0, (u_N - u_n) / u_N)
-        pcodes, npar = _codes(parent[first])
         gsum = np.bincount(pcodes, weights=tot, minlength=npar)
         gn = np.bincount(pcodes, minlength=npar).astype(float)
         dev2 = (tot - (gsum / gn)[pcodes]) ** 2
