@@ -117,6 +117,9 @@ def test_ctdc_scored_against_ilo11(ctdc: pd.DataFrame, raw: pd.DataFrame) -> Non
     assert int((t["classification"] == "indeterminate").sum()) == len(raw) - int(any_means.sum())
     # no identifiers leak: only the listed descriptive columns are kept
     assert "citizenship" not in t.columns
+    # type of exploitation kept next to the scoring: records indicated among forced labour cases
+    fl_ind = int(((t["isForcedLabour"] == 1) & (t["classification"] == "indicated")).sum())
+    assert fl_ind == int(((raw["isForcedLabour"] == 1) & any_means).sum())
 
 
 @pytest.mark.shared
@@ -149,12 +152,15 @@ def test_htcds_records_scored_and_validated() -> None:
     recs = pd.DataFrame(
         {"vic_MethodsOfControl": ["WithholdsDocuments;PhysicalThreats", "", "ExcessiveWorkingHours",
                                   "RestrictsMovement"],
-         "vic_RelationshipToTrafficker": ["Unacquainted", "Familial", None, "Acquainted"]}
+         "vic_RelationshipToTrafficker": ["Unacquainted", "Familial", None, "Acquainted"],
+         "vic_TypeOfExploitation": ["ForcedLabour", "SexualExploitation", "ForcedLabour;Other",
+                                    None]}
     )  # fmt: skip
     res = CaseRecordScorer("ilo11", standard="htcds").score(recs)
     assert res.table["indicators_present"].tolist() == [2, 0, 1, 1]
     assert res.table["classification"].tolist() == [
         "indicated", "indeterminate", "indicated", "indicated"]  # fmt: skip
+    assert res.table["vic_TypeOfExploitation"].iloc[2] == "ForcedLabour;Other"
     fixed = validate_htcds(recs)
     assert fixed["vic_RelationshipToTrafficker"].iloc[0] == "Unaquainted"  # the standard's spelling
 

@@ -71,9 +71,14 @@ CTDC_MERGED_2024: dict[str, list[str]] = {
 }  # fmt: skip
 _CTDC_REQUIRED = ["yearOfRegistration", "Datasource", "gender", *CTDC_MEANS_OF_CONTROL,
                   *CTDC_EXPLOITATION]  # fmt: skip
-#: columns copied to scored case records (no identifiers exist in CTDC; nothing else is kept)
+#: columns copied to scored case records (no identifiers exist in CTDC; nothing else is kept):
+#: descriptors, type of exploitation and recruitment
 _CTDC_KEEP = ["yearOfRegistration", "Datasource", "gender", "ageBroad", "majorityStatus",
-              "CountryOfExploitation"]  # fmt: skip
+              "CountryOfExploitation", "isForcedLabour", "isSexualExploit", "isOtherExploit",
+              "isAbduction", "recruiterRelationIntimatePartner", "recruiterRelationFriend",
+              "recruiterRelationFamily", "recruiterRelationOther"]  # fmt: skip
+_HTCDS_KEEP = ["vic_TraffickingStatus", "vic_TypeOfExploitation", "vic_MethodOfRecruitment",
+               "vic_RelationshipToTrafficker", "vic_ForcedLabourIndustry"]  # fmt: skip
 
 
 @cache
@@ -310,8 +315,13 @@ class CaseRecordScorer:
 
     def score(self, records: pd.DataFrame, *, source: str = "<DataFrame>") -> ScoredRecords:
         """Score the records: per record, each crosswalked indicator, dimensions, classification
-        and reason (see :class:`~fl_estimate.indicators.scoring.ScoredRecords`)."""
+        and reason (see :class:`~fl_estimate.indicators.scoring.ScoredRecords`), next to the
+        record's type of exploitation and recruitment columns (CTDC ``is*`` and
+        ``recruiterRelation*``; HTCDS ``vic_TypeOfExploitation``, ``vic_MethodOfRecruitment``,
+        ...). No identifying column is copied."""
         ind = self.indicators(records, source=source)
-        keep = [c for c in (_CTDC_KEEP if self.standard == "ctdc" else []) if c in records]
+        if self.standard == "htcds":
+            records = validate_htcds(records, source=source)
+        keep = [c for c in (_CTDC_KEEP if self.standard == "ctdc" else _HTCDS_KEEP) if c in records]
         table = pd.concat([records[keep], ind], axis=1)
         return IndicatorScorer(self.framework).score_indicators(table, keep=keep, source=source)
