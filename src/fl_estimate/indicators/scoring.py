@@ -42,6 +42,7 @@ __all__ = [
 #: answer status codes (int8) and their names
 STATUS: dict[int, str] = {0: "no", 1: "yes", 2: "dont_know", 3: "refused", 4: "missing"}
 _STATUS_CODE = {v: k for k, v in STATUS.items()}
+_STATUS_DTYPE = pd.CategoricalDtype([STATUS[i] for i in range(5)])
 YES, NO, DK, REF, MISSING = 1, 0, 2, 3, 4
 
 #: Delphi outcome labels, in the order they are evaluated (§3.4 of the specification)
@@ -416,7 +417,7 @@ class IndicatorScorer:
         cols: dict[str, Any] = {}
         for j, k in enumerate(present):
             cols[k] = pd.arrays.BooleanArray(S[:, j] == YES, S[:, j] > YES)
-            cols[f"{k}:answer"] = _categorical(S[:, j], categories=[STATUS[i] for i in range(5)])
+            cols[f"{k}:answer"] = pd.Categorical.from_codes(S[:, j], dtype=_STATUS_DTYPE)
         for d, tri in res["dimensions"].items():
             cols[f"dim:{d}"] = tri.to_array()
         cols["population"] = _categorical(child.astype(np.int64), categories=["adults", "children"])
