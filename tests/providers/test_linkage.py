@@ -8,7 +8,7 @@ import pytest
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
-from fl_estimate.providers.linkage import RecordLinker, independence_estimate, prepare_records
+from fl_estimate.providers.linkage import RecordLinker, prepare_records
 from fl_estimate.providers.pipeline import LinkRun
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.providers.submissions import load_submissions
@@ -105,6 +105,13 @@ def test_sensitivity_moves_the_right_way(fitted) -> None:
     assert sens["n_hat"].is_monotonic_increasing
     assert (sens["low"] < sens["n_hat"]).all() and (sens["n_hat"] < sens["high"]).all()
     assert set(sens["interval_kind"]) == {"wald-log"}
+    assert set(sens["status"]) == {"ok"}
+    # an estimator that does not exist for these data says so instead of giving a number
+    from fl_estimate.mse import LogLinearMSE
+
+    model = "courts:gendarmerie:iom:ngo:police:social_services"  # saturated: not identifiable
+    bad = fitted.sensitivity([0.9], estimator=LogLinearMSE(model))
+    assert bad["n_hat"].isna().all() and (bad["status"] != "ok").all()
 
 
 def test_same_seed_same_persons(fitted, link_run: LinkRun) -> None:
@@ -113,14 +120,6 @@ def test_same_seed_same_persons(fitted, link_run: LinkRun) -> None:
     ours = fitted.capture_histories(lists=lists)
     theirs = pd.read_csv(link_run.output / "capture_histories.csv")
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
-
-
-def test_independence_estimate_is_lincoln_petersen_for_two_lists() -> None:
-    # closed form: N = n1 n2 / m with n1 = 60, n2 = 50, m = 20 -> 150 (1e-6: same MLE)
-    df = pd.DataFrame({"a": [1, 1, 0], "b": [1, 0, 1], "count": [20, 40, 30]})
-    est, lo, hi = independence_estimate(CaptureData.from_counts(df, lists=["a", "b"]))
-    assert est == pytest.approx(150.0, rel=1e-6)
-    assert lo < est < hi
 
 
 def test_pipeline_outputs(link_run: LinkRun) -> None:

@@ -9,7 +9,6 @@ the whole path driven by a configuration file (:mod:`.pipeline`) and the synthet
 from fl_estimate.providers.linkage import (
     LinkageResult,
     RecordLinker,
-    independence_estimate,
     prepare_records,
 )
 from fl_estimate.providers.pseudonymise import KEY_ENV_VAR, Pseudonymiser
@@ -29,7 +28,6 @@ __all__ = [
     "Pseudonymiser",
     "RecordLinker",
     "SubmissionReport",
-    "independence_estimate",
     "load_submissions",
     "prepare_records",
     "validate_submission",

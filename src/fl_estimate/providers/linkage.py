@@ -45,7 +45,6 @@ __all__ = [
     "DEFAULT_EM_BLOCKING",
     "LinkageResult",
     "RecordLinker",
-    "independence_estimate",
     "prepare_records",
     "splink_table",
 ]
@@ -559,42 +558,49 @@ class LinkageResult:
         thresholds: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999),
         *,
         lists: Sequence[str] | None = None,
+        estimator: Any = None,
     ) -> pd.DataFrame:
         """N̂ at a range of match thresholds (missed links push N̂ up, false links down).
 
-        Uses the independence log-linear model on the table pooled over strata
-        (:func:`independence_estimate`), a simple reference: it ignores heterogeneity and list
-        dependence, so compare the rows with each other, not with the final estimate.
+        Parameters
+        ----------
+        thresholds : sequence of float
+        lists : sequence of str, optional
+            List order (default: providers in order of appearance).
+        estimator : estimator, optional
+            Any fl_estimate MSE estimator (``fit(CaptureData)`` returning an
+            ``EstimationResult``), applied to the table pooled over strata. Default:
+            ``LogLinearMSE()`` (independence), a simple reference; compare the rows with each
+            other, not with the final estimate.
 
         Returns
         -------
         DataFrame
-            ``threshold, persons, links, n_hat, low, high, level, interval_kind, method,
-            status``.
+            ``threshold, persons, links, n_hat, low, high, level, interval_kind, method, model,
+            status`` (``n_hat`` is NaN when the estimate does not exist; ``status`` says why).
         """
+        from fl_estimate.mse import LogLinearMSE
+
+        est = estimator if estimator is not None else LogLinearMSE()
         rows = []
         for thr in thresholds:
             cd = self.capture_data(thr, strata=None, lists=lists)
             assert isinstance(cd, CaptureData)  # no strata: one table
-            links = int((self.pairs["match_probability"] >= thr).sum())
-            try:
-                est, lo, hi = independence_estimate(cd)
-                status = "ok"
-            except EstimateDoesNotExistError as exc:
-                est = lo = hi = float("nan")
-                status = exc.reason
+            res = est.fit(cd)
+            ok = res.status == "ok"
             rows.append(
                 {
                     "threshold": thr,
                     "persons": cd.n_observed,
-                    "links": links,
-                    "n_hat": est,
-                    "low": lo,
-                    "high": hi,
-                    "level": 0.95,
-                    "interval_kind": "wald-log",
-                    "method": "independence log-linear (local; pooled strata)",
-                    "status": status,
+                    "links": int((self.pairs["match_probability"] >= thr).sum()),
+                    "n_hat": res.estimate if ok else float("nan"),
+                    "low": res.interval[0] if ok else float("nan"),
+                    "high": res.interval[1] if ok else float("nan"),
+                    "level": res.level,
+                    "interval_kind": res.interval_kind,
+                    "method": res.method,
+                    "model": res.model,
+                    "status": res.status,
                 }
             )
         return pd.DataFrame(rows)
@@ -615,38 +621,3 @@ def _model_summary(model: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return out
-
-
-def independence_estimate(data: CaptureData, level: float = 0.95) -> tuple[float, float, float]:
-    """Population size under the independence log-linear model, with a Wald interval.
-
-    Fits ``log E[n_x] = b0 + sum_j b_j x_j`` by Poisson maximum likelihood to the observed cells;
-    the unseen count is ``exp(b0)`` and the interval is ``n + exp(b0 ± z se(b0))`` (Wald on the
-    log of the unseen count). With two lists this is the Lincoln–Petersen estimate.
-
-    Raises
-    ------
-    EstimateDoesNotExistError
-        With fewer than two lists or when the fit has no finite intercept.
-    """
-    import statsmodels.api as sm
-    from scipy.stats import norm
-
-    k = data.n_lists
-    if k < 2:
-        raise EstimateDoesNotExistError("needs at least two lists", code="too-few-lists")
-    counts = data.cell_counts()[1:].astype(float)
-    cells = np.arange(1, 2**k)
-    x = ((cells[:, None] >> np.arange(k)) & 1).astype(float)
-    design = sm.add_constant(x, has_constant="add")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.GLM(counts, design, family=sm.families.Poisson()).fit()
-    b0, se = float(fit.params[0]), float(fit.bse[0])
-    if not (np.isfinite(b0) and np.isfinite(se)) or b0 > 50:
-        raise EstimateDoesNotExistError(
-            "the independence model has no finite estimate of the unseen count", code="no-mle"
-        )
-    z = norm.ppf(0.5 + level / 2)
-    n = float(data.n_observed)
-    return n + np.exp(b0), n + np.exp(b0 - z * se), n + np.exp(b0 + z * se)

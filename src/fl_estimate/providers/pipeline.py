@@ -61,6 +61,7 @@ class LinkConfig:
     output: str = "linkage_output"
     as_of: str | None = None
     suppression_threshold: int = 5
+    sensitivity_model: str | None = None
     seed: int = 1
     base_dir: str = "."
 
@@ -81,6 +82,7 @@ _TYPES: dict[str, Any] = {
     "output": str,
     "as_of": str,
     "suppression_threshold": int,
+    "sensitivity_model": str,
     "seed": int,
 }
 
@@ -242,7 +244,11 @@ def run_link(
     lists = [p for p in lists if p in set(prepared["provider"])]
     hist = result.capture_histories(strata=cfg.strata, lists=lists)
     data = result.capture_data(strata=cfg.strata, lists=lists)
-    sens = result.sensitivity(cfg.thresholds, lists=lists)
+    from fl_estimate.mse import LogLinearMSE
+
+    sens = result.sensitivity(
+        cfg.thresholds, lists=lists, estimator=LogLinearMSE(cfg.sensitivity_model)
+    )
     link_report = result.report()
     say(
         f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
@@ -278,9 +284,9 @@ def run_link(
         "lists": lists,
         "strata": cfg.strata,
         "sensitivity_note": (
-            "N-hat here is the independence log-linear model on the table pooled over strata, "
-            "computed locally as a simple reference across thresholds; compare rows with each "
-            "other, not with the final estimate."
+            "N-hat across match thresholds from the log-linear model "
+            f"({cfg.sensitivity_model or 'independence'}) on the table pooled over strata: a "
+            "reference to compare rows with each other, not the final estimate."
         ),
     }
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir",)}
