@@ -3,9 +3,8 @@
 The observed cells of the 2^K capture table are independent Poisson counts with
 ``log mu_c = intercept + sum_j beta_j x_cj + sum_{j<k} gamma_jk x_cj x_ck``; the unobserved cell
 has mean ``exp(intercept)``. Main effects get a flat (improper) or a wide normal prior,
-interactions a normal shrinkage prior or a regularised horseshoe. The posterior of N is
-``n + n0`` with ``n0 ~ Poisson(exp(intercept))`` drawn for every posterior draw (the posterior
-predictive of the missing cell).
+interactions a normal shrinkage prior or a regularised horseshoe. The posterior of N is that of
+``n + exp(intercept)`` (or, optionally, ``n + Poisson(exp(intercept))``).
 
 :class:`BayesLogLinear` is built to be reused by Bayesian thresholding (fit all two-way terms,
 keep those with ``|posterior mean| / posterior sd >= threshold``, refit): ``fit`` returns the
@@ -183,9 +182,11 @@ class BayesLogLinear:
     global_scale : float, optional
         Horseshoe global scale ``tau0``; default ``(p0 / (D - p0)) / sqrt(n)`` with ``p0 = 1``
         expected non-zero interaction out of ``D``.
-    unobserved : {"poisson", "mean"}, default "poisson"
-        N is ``n + Poisson(exp(intercept))`` per draw (posterior predictive of the missing cell),
-        or ``n + exp(intercept)`` (its posterior mean).
+    unobserved : {"mean", "poisson"}, default "mean"
+        N is ``n + exp(intercept)`` per draw (the expected missing cell, as in Silverman's
+        MultipleSystemsEstimation, whose reference values this matches), or
+        ``n + Poisson(exp(intercept))`` (the posterior predictive of the missing count, slightly
+        wider).
 
     Notes
     -----
@@ -214,7 +215,7 @@ class BayesLogLinear:
         slab_scale: float = 2.0,
         slab_df: float = 4.0,
         global_scale: float | None = None,
-        unobserved: str = "poisson",
+        unobserved: str = "mean",
     ) -> None:
         self.interactions = interactions
         self.priors = _Priors(prior, prior_scale, main_prior, slab_scale, slab_df, global_scale)
@@ -540,7 +541,7 @@ class BayesHierarchicalLogLinear:
         prior_scale: float = 1.0,
         main_scale: float = 5.0,
         pooling_scale: float = 1.0,
-        unobserved: str = "poisson",
+        unobserved: str = "mean",
     ) -> None:
         for name, v in (
             ("prior_scale", prior_scale),
