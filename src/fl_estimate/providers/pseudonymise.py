@@ -130,6 +130,8 @@ def normalise_name(value: Any) -> str | None:
     return " ".join(parts) if parts else None
 
 
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d", "%d %m %Y")
 
 
@@ -154,6 +156,17 @@ def normalise_date(value: Any) -> str | None:
         return None
     if "T" in text or (len(text) > 10 and text[10] == " "):  # Excel datetime rendered as text
         text = text[:10]
+    m = _DAY_FIRST.fullmatch(text)
+    if m:  # fast path for the common forms DD/MM/YYYY, DD.MM.YYYY, DD-MM-YYYY
+        try:
+            return date(int(m[3]), int(m[2]), int(m[1])).isoformat()
+        except ValueError:
+            raise ValueError(f"unreadable date {text!r}") from None
+    if _ISO.fullmatch(text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise ValueError(f"unreadable date {text!r}") from None
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date().isoformat()
@@ -263,6 +276,7 @@ class Pseudonymiser:
 
         self._mac = mac  # the key lives only in this closure: not in vars(), repr or logs
         self._bloom_cache: dict[str, int] = {}
+        self._token_cache: dict[str, str] = {}  # in memory only, never written
 
     def __repr__(self) -> str:
         return "Pseudonymiser(key=<hidden>)"
@@ -299,8 +313,14 @@ class Pseudonymiser:
         """Keyed token of an already normalised value (``None`` stays ``None``)."""
         if value is None:
             return None
-        msg = f"{field}\x1f{value}".encode()
-        return self._mac(msg).hexdigest()[:_TOKEN_HEX]
+        msg = f"{field}\x1f{value}"
+        tok = self._token_cache.get(msg)
+        if tok is None:
+            if len(self._token_cache) > 500_000:  # names and dates repeat: bounded memo
+                self._token_cache.clear()
+            tok = self._mac(msg.encode()).hexdigest()[:_TOKEN_HEX]
+            self._token_cache[msg] = tok
+        return tok
 
     def _bigram_mask(self, gram: str) -> int:
         mask = self._bloom_cache.get(gram)
