@@ -127,6 +127,7 @@ def test_pipeline_outputs(link_run: LinkRun) -> None:
         "capture_histories.csv", "capture_counts.csv", "linkage_report.json",
         "linkage_report.html", "submissions.csv", "validation_problems.csv", "completeness.csv",
         "sensitivity.csv", "persons_by_region_year.csv", "link.log", "manifest.json",
+        "linkage_report.xlsx",
     }  # fmt: skip
     assert expected <= set(link_run.files)
     assert link_run.rejected == ["police_2022-Q3.csv"]

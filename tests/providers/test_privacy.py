@@ -72,7 +72,8 @@ def test_no_identifier_in_any_output(country_dir, link_run, capsys) -> None:
     cli_text = capsys.readouterr()
     texts = _output_texts(link_run.output.parent)
     texts["<stdout of submissions check>"] = cli_text.out + cli_text.err
-    assert any(p.endswith("link.log") for p in texts) and any(p.endswith(".html") for p in texts)
+    for kind in ("link.log", ".html", ".json", ".csv", ".xlsx"):
+        assert any(p.endswith(kind) for p in texts), kind
 
     found = _inputs(country_dir)
     assert len(found["words"]) > 300 and len(found["literals"]) > 1000  # the scan has teeth

@@ -9,6 +9,7 @@ output folder (atomically: a failed run leaves the previous folder as it was):
 ``capture_counts.csv``         the same aggregated: strata, 0/1 per provider, ``count``
 ``linkage_report.json/.html``  pairs compared, match weights, clusters, duplicates removed,
                                model parameters, N̂ across thresholds, file reports
+``linkage_report.xlsx``        the report's tables, one sheet each
 ``submissions.csv``            one row per file: used, replaced or rejected
 ``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
 ``completeness.csv``           expected provider-periods: received, late, not yet due
@@ -185,6 +186,15 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
     return "\n".join(parts)
 
 
+def _excel(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """The report's tables, one sheet each (sheet names cut to Excel's 31 characters)."""
+    tmp = path.with_name(f".{path.name}.tmp.xlsx")
+    with pd.ExcelWriter(tmp) as xw:
+        for title, frame in tables.items():
+            frame.to_excel(xw, sheet_name=title[:31], index=False)
+    tmp.replace(path)
+
+
 def run_link(
     config: LinkConfig | str | Path,
     *,
@@ -320,6 +330,8 @@ def run_link(
         if completeness is not None:
             tables["Completeness"] = completeness
         put("linkage_report.html", _html(report, tables))
+        _excel(stage / "linkage_report.xlsx", tables)
+        written.append("linkage_report.xlsx")
         put("link.log", "\n".join(log) + "\n")
         write_manifest(
             stage / "manifest.json",
