@@ -132,15 +132,22 @@ def test_design_file_problems_all_reported(tmp_path: Path) -> None:
 
 
 def test_results_summary_plot_json(scored) -> None:
-    res = SurveyPrevalence(outcomes=["forced_labour"], by=["region", "sex"]).fit(
+    res = SurveyPrevalence(outcomes=["forced_labour"], by=["region", "sex", "region*sex"]).fit(
         scored, design=SURVEY / "design.toml"
     )
     assert "Prevalence per 1000" in res.summary()
-    assert len(res.to_frame()) == 1 + 4 + 2
+    t = res.to_frame()
+    assert len(t) == 1 + 4 + 2 + 8
+    crossed = t[t["by"] == "region*sex"]
+    assert crossed["domain"].iloc[0] == "East/female"
+    # crossed domain = subpopulation of both (closed form: weighted share in the cell, 1e-12)
+    cell = scored.table[(scored.table["region"] == "East") & (scored.table["sex"] == "female")]
+    share = (cell["weight"] * cell["forced_labour"].astype(float)).sum() / cell["weight"].sum()
+    assert crossed["estimate"].iloc[0] == pytest.approx(1000 * share, rel=1e-12)
     ax = res.plot()
-    assert len(ax.get_yticklabels()) == 7
+    assert len(ax.get_yticklabels()) == 15
     d = json.loads(res.to_json())
-    assert d["settings"]["ci_method"] == "beta" and len(d["estimates"]) == 7
+    assert d["settings"]["ci_method"] == "beta" and len(d["estimates"]) == 15
 
 
 # ------------------------------------------------------------------ CLI

@@ -92,7 +92,9 @@ def prevalence(
     scored: Path = typer.Argument(..., help="Scored records (output of `indicators score`)."),
     design: Path = typer.Option(..., "--design", help="Survey design file (TOML)."),
     by: str | None = typer.Option(
-        None, "--by", help="Comma-separated domain columns (e.g. region,sex)."
+        None,
+        "--by",
+        help="Comma-separated domain columns (e.g. region,sex); cross with * (region*sex).",
     ),
     outcome: str | None = typer.Option(
         None,

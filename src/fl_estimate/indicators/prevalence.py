@@ -287,8 +287,9 @@ class SurveyPrevalence:
     outcomes : list of str, optional
         Outcome columns (0/1, boolean or nullable boolean). Default: the scored table's outcome
         (``forced_labour``...) and every measured indicator.
-    by : str or list of str, optional
-        Domain variables (each estimated separately, e.g. ``["region", "sex"]``).
+    by : str or list, optional
+        Domain variables, each estimated separately (``["region", "sex"]``); cross several with
+        ``"region*sex"`` or a tuple ``("region", "sex")`` (domain values joined by ``/``).
     ci_method : {"beta", "logit", "xlogit", "wald"}
         Interval (R ``svyciprop``'s methods; ``"wald"`` may leave [0, 1]). Default
         Korn–Graubard (``"beta"``): it stays in [0, 1], exists for a domain with no positive
@@ -336,7 +337,11 @@ class SurveyPrevalence:
         if not 0 < level < 1:
             raise ModelSpecificationError(f"level must be in (0, 1), not {level}")
         self.outcomes = list(outcomes) if outcomes is not None else None
-        self.by = [by] if isinstance(by, str) else list(by or [])
+        # each entry: one column, or several crossed ("region*sex" or a tuple of names)
+        self.by: list[tuple[str, ...]] = [
+            tuple(b.split("*")) if isinstance(b, str) else tuple(b)
+            for b in ([by] if isinstance(by, str) else list(by or []))
+        ]
         self.ci_method = ci_method
         self.level = level
         self.per = float(per)
@@ -383,8 +388,8 @@ class SurveyPrevalence:
         problems = [
             Problem("outcome column not in the data", source, None, o)
             for o in outcomes if o not in table.columns
-        ] + [Problem("domain column not in the data", source, None, b)
-             for b in self.by if b not in table.columns]  # fmt: skip
+        ] + [Problem("domain column not in the data", source, None, c)
+             for b in self.by for c in b if c not in table.columns]  # fmt: skip
         if problems:
             raise InputValidationError(problems)
         rows = []
@@ -397,8 +402,12 @@ class SurveyPrevalence:
                 y = np.where(unknown, 1.0, y)
             doms: list[tuple[str, Any, dict[str, Any] | None]] = [("all", "all", None)]
             for b in self.by:
-                for v in sorted(table[b].dropna().unique(), key=str):
-                    doms.append((b, v, {b: v}))
+                combos = table[list(b)].dropna().drop_duplicates()
+                keys = sorted((tuple(r) for r in combos.itertuples(index=False)),
+                              key=lambda t: tuple(map(str, t)))  # fmt: skip
+                for k in keys:
+                    value = k[0] if len(k) == 1 else "/".join(map(str, k))
+                    doms.append(("*".join(b), value, dict(zip(b, k, strict=True))))
             for b, v, dom in doms:
                 rows.append(self._one(dsg, o, y, unknown, b, v, dom))
         tab = pd.DataFrame(rows)
