@@ -408,8 +408,8 @@ class SurveyPrevalence:
                 for k in keys:
                     value = k[0] if len(k) == 1 else "/".join(map(str, k))
                     doms.append(("*".join(b), value, dict(zip(b, k, strict=True))))
-            for b, v, dom in doms:
-                rows.append(self._one(dsg, o, y, unknown, b, v, dom))
+            for name, v, dom in doms:
+                rows.append(self._one(dsg, o, y, unknown, name, v, dom))
         tab = pd.DataFrame(rows)
         settings = {
             "design": repr(dsg),
