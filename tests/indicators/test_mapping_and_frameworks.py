@@ -30,7 +30,8 @@ def test_shipped_frameworks_load_with_source_and_version() -> None:
     assert (load_framework("delphi2009").to_frame()["kind"] == "indicator").sum() == 67
     f12 = load_framework("ilo2012").to_frame()
     adults = f12[f12["population"] == "adults"]
-    assert adults["kind"].value_counts().to_dict() == {"involuntariness": 21, "penalty": 17}
+    assert adults["kind"].value_counts().to_dict() == {
+        "involuntariness": 21, "penalty": 17, "movement": 1}  # fmt: skip
     assert len(load_framework("ilo11").indicators) == 11
 
 
@@ -199,7 +200,7 @@ def test_mapping_for_another_framework_is_refused() -> None:
 def test_template_lists_every_indicator_and_parses() -> None:
     text = mapping_template("ilo2012")
     m = parse_mapping(text)
-    assert len(m.indicators) == 21 + 17 * 3 + 10 + 5 * 3 + 2
+    assert len(m.indicators) == 21 + 17 * 3 + 10 + 5 * 3 + 2 + 1  # + movement
 
 
 def test_scoring_vectorised_matches_row_by_row() -> None:

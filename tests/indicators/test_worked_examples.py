@@ -86,7 +86,7 @@ def test_icls_example_G_child_forced_by_own_father_is_not_fl_of_children() -> No
     assert _v(r["forced_labour"]) is False and r["population"] == "children"
 
 
-# ---------------------------------------------------------------- ILO 2012 (§2.7)
+# ---------------------------------------------------------------- ILO 2012 (§2.7, §2.5)
 ADULT_KEYS = [k for k in indicator_keys(load_framework("ilo2012")) if not k.startswith("HTS.C.")]
 
 
@@ -132,6 +132,25 @@ def test_ilo2012_strict_variant_rejects_pair_of_medium_indicators() -> None:
     assert _v(_one(IndicatorScorer("ilo2012"), _hts(present))["forced_labour"]) is True
     s = _one(IndicatorScorer("ilo2012", require_strong=True), _hts(present))
     assert _v(s["forced_labour"]) is False and "strong" in s["reason"]
+
+
+@pytest.mark.parametrize(
+    ("present", "moved", "trafficked"),
+    [
+        # unfree recruitment (D1) + forced work (D2) + movement: trafficked for forced labour
+        (["HTS.D1.INV.05", "HTS.PEN.05@D1", "HTS.D2.INV.03", "HTS.PEN.01@D2"], True, True),
+        # same without movement: forced labour, not trafficking
+        (["HTS.D1.INV.05", "HTS.PEN.05@D1", "HTS.D2.INV.03", "HTS.PEN.01@D2"], False, False),
+        # D2 only (migrant in forced labour, D1 not positive)
+        (["HTS.D2.INV.03", "HTS.PEN.01@D2"], True, False),
+        # D1 and D2 positive, movement not known: indeterminate
+        (["HTS.D1.INV.05", "HTS.PEN.05@D1", "HTS.D2.INV.03", "HTS.PEN.01@D2"], None, None),
+    ],
+)
+def test_ilo2012_trafficking_for_forced_labour_section_2_5(present, moved, trafficked) -> None:
+    r = _one(IndicatorScorer("ilo2012"), _hts(present) | {"HTS.MOVE": moved})
+    assert _v(r["forced_labour"]) is True
+    assert _v(r["trafficking_for_forced_labour"]) is trafficked
 
 
 def test_three_valued_dont_know_is_not_no() -> None:

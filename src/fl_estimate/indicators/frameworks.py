@@ -45,7 +45,7 @@ POPULATIONS = ("adults", "children")
 #: indicator kinds each rule understands
 KINDS: dict[str, tuple[str, ...]] = {
     "involuntariness_and_coercion": ("involuntariness", "coercion", "child_route"),
-    "paired_dimensions": ("involuntariness", "penalty", "child_route"),
+    "paired_dimensions": ("involuntariness", "penalty", "child_route", "movement"),
     "delphi": ("indicator", "act"),
     "count": ("indicator",),
 }
@@ -64,6 +64,7 @@ _PARAMS: dict[str, dict[str, tuple[Any, str]]] = {
     "paired_dimensions": {
         "pairing": (lambda v: v in ("same_dimension", "any"), "'same_dimension' or 'any'"),
         "require_strong": (lambda v: isinstance(v, bool), "true or false"),
+        "recruitment_dimension": (lambda v: isinstance(v, str), "a dimension id"),
         "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, "an age in years"),
     },
     "delphi": {

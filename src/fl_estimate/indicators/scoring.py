@@ -423,6 +423,8 @@ class IndicatorScorer:
         cols["population"] = _categorical(child.astype(np.int64), categories=["adults", "children"])
         outcome: _Tri = res["outcome"]
         cols[OUTCOME[self.framework.rule]] = outcome.to_array()
+        for name, tri in res.get("extra", {}).items():
+            cols[name] = tri.to_array()
         if "count" in res:
             cols["indicators_present"] = res["count"]
         labels: pd.Categorical = res["labels"]
@@ -622,8 +624,15 @@ def _rule_paired(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int)
         review = np.where(child, review_c, review_a)
     else:
         outcome, dim_res, review = fl_a, dims_a, review_a
+    extra = {}
+    moves = [tri[i.id] for i in fw.indicators if i.kind == "movement" and i.id in tri]
+    rec = fw.parameters.get("recruitment_dimension", dims[0])
+    if moves and rec in dim_res:
+        others = _any((dim_res[d] for d in dims if d != rec), n)
+        # trafficking for forced labour (ILO 2012, section 2.5 of the specification)
+        extra["trafficking_for_forced_labour"] = dim_res[rec] & others & _any(moves, n)
     return {"dimensions": dim_res, "outcome": outcome, "labels": _labels_fl(outcome),
-            "review": review}  # fmt: skip
+            "review": review, "extra": extra}  # fmt: skip
 
 
 def _meets(combos: list[dict[str, int]], s: np.ndarray, m: np.ndarray, w: np.ndarray) -> np.ndarray:
