@@ -528,8 +528,11 @@ class BayesHierarchicalLogLinear:
         Standard deviation of the prior on the common main-effect means.
     pooling_scale : float, default 1.0
         Half-normal scale of the between-strata standard deviations (small: strong pooling).
-    unobserved : {"poisson", "mean"}
-        As in :class:`BayesLogLinear`.
+    unobserved : {"poisson", "mean"}, default "poisson"
+        As in :class:`BayesLogLinear`, but the default here is the posterior predictive
+        ``n + Poisson(exp(intercept))``: in a small stratum the Poisson variation of the
+        unobserved count itself is a sizeable part of the uncertainty, and intervals for the
+        expected count alone under-cover the stratum's actual size.
     """
 
     method = "bayes-loglinear-hierarchical"
@@ -541,7 +544,7 @@ class BayesHierarchicalLogLinear:
         prior_scale: float = 1.0,
         main_scale: float = 5.0,
         pooling_scale: float = 1.0,
-        unobserved: str = "mean",
+        unobserved: str = "poisson",
     ) -> None:
         for name, v in (
             ("prior_scale", prior_scale),
