@@ -531,7 +531,11 @@ class IndicatorScorer:
         review = pinv.t & pcoe.t & ~spell_fl.t & ~pchild
         labels = _labels_fl(outcome)
         res = {
-            "dimensions": {"involuntariness": pinv, "coercion": pcoe},
+            "dimensions": {
+                "involuntariness": pinv,
+                "coercion": pcoe,
+                **{d: any_p(x) for d, x in _icls_stages(fw, tri, n).items()},
+            },
             "outcome": outcome,
             "labels": labels,
             "review": review,
@@ -567,10 +571,19 @@ def _rule_icls(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int) -
     adult = inv & coe
     outcome = _Tri(np.where(child, routes.t, adult.t), np.where(child, routes.f, adult.f))
     return {
-        "dimensions": {"involuntariness": inv, "coercion": coe},
+        "dimensions": {"involuntariness": inv, "coercion": coe, **_icls_stages(fw, tri, n)},
         "outcome": outcome,
         "labels": _labels_fl(outcome),
     }
+
+
+def _icls_stages(fw: Framework, tri: dict[str, _Tri], n: int) -> dict[str, _Tri]:
+    """Involuntariness by stage (recruitment, employment, exit), recorded as the ICLS asks."""
+    return {
+        d: _any((tri[i.id] for i in fw.indicators
+                 if i.kind == "involuntariness" and i.dimension == d and i.id in tri), n)
+        for d in fw.dimension_ids
+    }  # fmt: skip
 
 
 def _rule_paired(fw: Framework, tri: dict[str, _Tri], child: np.ndarray, n: int) -> dict[str, Any]:
