@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         [
             {"step": k, "seconds": v, "baseline_target_s": TARGET_S if k == "total" else None}
             for k, v in best.items()
-        ]  # fmt: skip
+        ]
     )
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"distinct reasons: {res.table['reason'].nunique():,}")

@@ -83,7 +83,7 @@ def make_population(seed: int = 20240601) -> pd.DataFrame:
                         "sex": rng.choice(["female", "male"], size=size),
                         "age_group": rng.choice(
                             ["18-29", "30-49", "50+"], size=size, p=[0.35, 0.4, 0.25]
-                        ),  # fmt: skip
+                        ),
                         "true_fl": fl,
                         "ea_total": EAS_PER_REGION,
                         "adults_in_ea": size,
@@ -106,7 +106,7 @@ def draw_sample(pop: pd.DataFrame, seed: int | np.random.SeedSequence) -> pd.Dat
     """Stratified two-stage sample with weights (see the module docstring)."""
     rng = np.random.default_rng(seed)
     parts = []
-    for region, sub in pop.groupby("region", sort=True):
+    for _region, sub in pop.groupby("region", sort=True):
         eas = sub["ea"].unique()
         chosen = rng.choice(eas, size=SAMPLE_EAS, replace=False)
         for ea in chosen:
