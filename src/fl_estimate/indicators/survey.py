@@ -235,9 +235,12 @@ def korn_graubard(
         n_eff = p * (1 - p) / var
     else:
         n_eff = float(n_rows)
-        note = (
-            "no positive case in the domain" if p <= 0 else "no negative case in the domain"
-        ) + "; Korn–Graubard interval with effective n = unweighted n"
+        why = (
+            "no positive case in the domain" if p <= 0
+            else "no negative case in the domain" if p >= 1
+            else "zero estimated variance"
+        )  # fmt: skip
+        note = why + "; Korn–Graubard interval with effective n = unweighted n"
     if n_rows > 1 and np.isfinite(df) and df > 0:
         n_eff *= (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, df)) ** 2
     lo = 0.0 if p <= 0 else float(stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1))
