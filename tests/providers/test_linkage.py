@@ -161,3 +161,5 @@ def test_tiny_input_links_or_says_why() -> None:
     assert any("key_doc" in n for n in res.report()["training_notes"])
     with pytest.raises(ModelSpecificationError, match="linkage key"):
         prepare_records(df)
+    with pytest.raises(ModelSpecificationError, match="unknown columns"):
+        RecordLinker(blocking=[("key_bloom",)])

@@ -58,6 +58,7 @@ DEFAULT_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("key_name",),
     ("key_family_ph", "region"),
     ("key_given_ph", "key_yob"),
+    ("key_given", "region", "age"),
 )
 #: Blocking rules of the EM sessions that estimate the m probabilities.
 DEFAULT_EM_BLOCKING: tuple[tuple[str, ...], ...] = (("key_dob",), ("key_doc",))
@@ -68,6 +69,11 @@ DEFAULT_DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
     ("key_name", "key_phone"),
 )
 _BLOOM_COLS = [f"bloom_{i}" for i in range(BLOOM_WORDS)]
+#: Columns of the prepared records that the splink model reads.
+SPLINK_COLUMNS = (
+    "unique_id", "region", "sex", "age", *[c for c in KEY_COLUMNS if c != "key_bloom"],
+    *_BLOOM_COLS, "bloom_n",
+)  # fmt: skip
 
 
 def prepare_records(
@@ -143,11 +149,7 @@ def prepare_records(
 
 def splink_table(records: pd.DataFrame) -> pd.DataFrame:
     """The columns of prepared records the splink model reads (to register with any backend)."""
-    cols = [
-        "unique_id", "region", "sex", "age", *[c for c in KEY_COLUMNS if c != "key_bloom"],
-        *_BLOOM_COLS, "bloom_n",
-    ]  # fmt: skip
-    table = records[cols].copy()
+    table = records[list(SPLINK_COLUMNS)].copy()
     table["age"] = table["age"].astype(float)
     return table
 
@@ -243,6 +245,19 @@ class RecordLinker:
             )
         if not 0 < self.threshold < 1:
             raise ModelSpecificationError(f"threshold must lie in (0, 1), got {self.threshold}")
+        allowed = set(SPLINK_COLUMNS)
+        for what, rules in (
+            ("blocking", self.blocking),
+            ("deterministic_rules", self.deterministic_rules),
+            ("em_blocking", self.em_blocking),
+        ):
+            for rule in rules:
+                bad = [c for c in rule if c not in allowed]
+                if bad or not rule:
+                    raise ModelSpecificationError(
+                        f"{what} rule {list(rule)} names unknown columns {bad}; rules may use "
+                        f"{', '.join(sorted(allowed - {'unique_id', 'bloom_n'}))}"
+                    )
 
     def splink_settings(self) -> Any:
         """The splink ``SettingsCreator``: pass it to ``splink.Linker`` with any backend (Spark)."""
