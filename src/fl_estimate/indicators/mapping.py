@@ -305,8 +305,9 @@ def _status(
                 for c in _norm(codes.get(kind, ()), col):
                     if isinstance(c, float) and c.is_integer() and lo <= c <= hi:
                         lut[int(c) - lo] = _CODE_STATUS[kind]
-            st = lut[vals - lo]
-            seen = {float(v + lo) for v in np.flatnonzero(np.bincount(vals - lo))}
+            idx = vals - lo if lo else vals
+            st = lut[idx]
+            seen = {float(v + lo) for v in np.flatnonzero(np.bincount(idx))}
             unknown = st < 0
             st[unknown] = MISSING
             return st, unknown, seen
