@@ -186,3 +186,26 @@ def test_cli_bad_mapping_one_line_exit_2(tmp_path: Path, capsys) -> None:
 def test_cli_missing_file_exit_2(capsys) -> None:
     code = main(["indicators", "prevalence", "nope.csv", "--design", str(SURVEY / "design.toml")])
     assert code == 2 and "nope.csv" in capsys.readouterr().err
+
+
+def test_scored_records_summary_counts_plot(scored) -> None:
+    c = scored.counts().set_index("classification")["n"]
+    # the synthetic survey's truth: 110 respondents in forced labour in this sample
+    assert c["forced_labour"] == 110 and c.sum() == 4000
+    assert "4000 records; 26 indicator columns measured" in scored.summary()
+    ax = scored.plot()
+    assert len(ax.patches) == 26
+    assert scored.explain("R00000").startswith("not_forced_labour")
+
+
+def test_replicate_mse_centres_on_full_sample_estimate() -> None:
+    """mse=True: V = scale Σ rscales (θ_r − θ̂)² (closed form on the JK1 weights, 1e-12)."""
+    from fl_estimate.indicators.survey import ReplicateDesign
+
+    c1 = pd.read_csv(DATA / "apiclus1.csv")
+    reps = pd.read_csv(DATA / "apiclus1_jk1_repweights.csv").to_numpy()
+    d = ReplicateDesign(c1, repweights=reps, scale=14 / 15, mse=True, weights="pw")
+    s = d.mean("api00")
+    y = c1["api00"].to_numpy(float)
+    theta_r = (reps * y[:, None]).sum(0) / reps.sum(0)
+    assert s.se == pytest.approx(np.sqrt(14 / 15 * ((theta_r - s.estimate) ** 2).sum()), rel=1e-12)
