@@ -5,7 +5,7 @@ pseudonymisation, linkage, reports) and the CLI's ``submissions check`` output i
 Every output file (CSV, JSON, HTML, logs, and Excel cells if any) is scanned for: each input name
 part of 4 or more letters as a whole word (case- and accent-insensitive), each full date of birth
 in the input's format and in ISO form, each document number and phone number (as written and
-normalised), and the linkage key itself.
+normalised), the pseudonymous keys submitted by key-only providers, and the linkage key itself.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def _inputs(country_dir: Path) -> dict[str, set[str]]:
             for v in df["date_of_birth"].dropna():
                 literals.add(v)
                 dates_iso.add(str(normalise_date(v)))
+        for col in df.columns:
+            if col.startswith("key_"):  # pseudonymous keys are confidential too
+                literals.update(df[col].dropna())
         for col, norm in (("document_number", normalise_document), ("phone", normalise_phone)):
             if col in df:
                 for v in df[col].dropna():

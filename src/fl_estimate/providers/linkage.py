@@ -522,7 +522,7 @@ class LinkageResult:
 
         Keys: ``method, threshold, records, records_by_provider, unlinkable_records,
         pairs_compared, links_probabilistic, links_deterministic, match_weight_histogram
-        (bins of width 2), persons, cluster_sizes, duplicates_removed (within-provider,
+        (bins of width 2 from -30 to 30, open-ended beyond), persons, cluster_sizes, duplicates_removed (within-provider,
         by provider), clusters_spanning_strata, model`` (m and u probabilities per comparison
         level).
         """
@@ -536,11 +536,15 @@ class LinkageResult:
         w = self.pairs["match_weight"].to_numpy(float)
         hist: list[dict[str, Any]] = []
         if len(w):
-            lo = 2 * np.floor(np.nanmin(w) / 2)
-            hi = 2 * np.ceil(np.nanmax(w) / 2) + 2
-            counts, edges = np.histogram(w, bins=np.arange(lo, hi + 1e-9, 2.0))
+            inner = np.arange(-30.0, 30.0 + 1e-9, 2.0)  # open-ended bins beyond +-30
+            edges = np.concatenate([[-np.inf], inner, [np.inf]])
+            counts, _ = np.histogram(w, bins=edges)
             hist = [
-                {"from": float(a), "to": float(b), "pairs": int(c)}
+                {
+                    "from": None if not np.isfinite(a) else float(a),
+                    "to": None if not np.isfinite(b) else float(b),
+                    "pairs": int(c),
+                }
                 for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)
             ]
         keys = rec[[c for c in KEY_COLUMNS]].notna().any(axis=1) | (rec["bloom_n"] > 0)
