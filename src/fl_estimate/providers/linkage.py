@@ -521,10 +521,10 @@ class LinkageResult:
         """Linkage report (counts only; no identifiers and no tokens).
 
         Keys: ``method, threshold, records, records_by_provider, unlinkable_records,
-        pairs_compared, links_probabilistic, links_deterministic, match_weight_histogram
-        (bins of width 2 from -30 to 30, open-ended beyond), persons, cluster_sizes, duplicates_removed (within-provider,
-        by provider), clusters_spanning_strata, model`` (m and u probabilities per comparison
-        level).
+        pairs_compared, links_probabilistic, links_deterministic, match_weight_histogram``
+        (bins of width 2 from -30 to 30, open-ended beyond), ``persons, cluster_sizes,
+        duplicates_removed`` (within-provider, by provider), ``clusters_spanning_strata, model``
+        (m and u probabilities per comparison level) and ``training_notes``.
         """
         thr = self.threshold if threshold is None else threshold
         labels = self.clusters(thr)

@@ -325,7 +325,9 @@ def run_link(
             "N-hat across match thresholds": sens,
             "Submission files": used,
             "Validation problems": problems,
-            "Linked persons by stratum (after disclosure control)": published.to_frame().reset_index(),
+            "Linked persons by stratum (after disclosure control)": (
+                published.to_frame().reset_index()
+            ),
         }
         if completeness is not None:
             tables["Completeness"] = completeness
