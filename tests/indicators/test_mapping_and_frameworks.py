@@ -218,3 +218,38 @@ def test_scoring_vectorised_matches_row_by_row() -> None:
             one = s.score_indicators(df.iloc[[i]]).table
             assert one["classification"].iloc[0] == whole["classification"].iloc[i]
             assert one["reason"].iloc[0] == whole["reason"].iloc[i]
+
+
+def test_icls_mapping_with_work_spells_and_age() -> None:
+    """Mapping with person_column and age_column: spells pooled per person (example D through a
+    questionnaire), children scored with the children's routes (example F)."""
+    m = parse_mapping(
+        """
+[mapping]
+framework = "icls2018"
+id_column = "pid"
+person_column = "pid"
+age_column = "age"
+[codes]
+yes = [1]
+no = [2]
+[[indicator]]
+id = "ICLS.INV.b"
+variable = "different_job"
+[[indicator]]
+id = "ICLS.COE.a"
+variable = "threats"
+[[indicator]]
+id = "ICLS.CHILD.d"
+variable = "illicit"
+"""
+    )
+    data = pd.DataFrame({
+        "pid": ["D", "D", "F", "A"], "age": [40, 40, 16, 30],
+        "different_job": [1, 2, 2, 1], "threats": [2, 1, 2, 1], "illicit": [2, 2, 1, 2],
+    })  # fmt: skip
+    t = IndicatorScorer("icls2018").score(data, m).table.set_index("pid")
+    assert t.loc["D", "classification"] == "not_forced_labour" and bool(t.loc["D", "review"])
+    assert t.loc["F", "classification"] == "forced_labour"
+    assert t.loc["F", "population"] == "children"
+    assert t.loc["A", "classification"] == "forced_labour"
