@@ -37,6 +37,7 @@ LAYERS: tuple[str, ...] = (
     "fl_estimate.mse._cli",
     "fl_estimate.providers._cli",
     "fl_estimate.indicators._cli",
+    "fl_estimate.pipeline._cli",
     "fl_estimate._demo",
 )
 

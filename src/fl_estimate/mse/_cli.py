@@ -68,8 +68,8 @@ def mse(
     method: str = typer.Option(
         "stepwise",
         "--method",
-        help="independence | stepwise | aic | bic | chao | lincoln-petersen | chapman "
-        "(and the Bayesian methods where installed).",
+        help="independence | loglinear | stepwise | aic | bic | chao | lincoln-petersen | "
+        "chapman | lcmcr | dga | bayes-loglinear.",
     ),
     interval: str | None = typer.Option(
         None,
@@ -93,6 +93,10 @@ def mse(
         "nonparametric", "--bootstrap", help="nonparametric | parametric."
     ),
     boot_interval: str = typer.Option("bca", "--boot-interval", help="bca | percentile."),
+    chains: int | None = typer.Option(None, "--chains", help="MCMC chains (Bayesian methods)."),
+    draws: int | None = typer.Option(
+        None, "--draws", help="Posterior draws per chain (Bayesian methods)."
+    ),
     strata: str | None = typer.Option(
         None, "--strata", help="Comma-separated stratum columns: one estimate per stratum."
     ),
@@ -120,6 +124,8 @@ def mse(
         "max_order": max_order,
         "bootstrap": bootstrap,
         "boot_interval": boot_interval,
+        "chains": chains,
+        "draws": draws,
     }
     if method != "loglinear" and model is not None:
         raise ModelSpecificationError("--model is used with --method loglinear only")

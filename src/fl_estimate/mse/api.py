@@ -77,8 +77,26 @@ METHODS: dict[str, Callable[..., EstimationResult]] = {
     "chapman": _simple(Chapman),
 }
 
+def _bayes(data: CaptureData, **o: Any) -> EstimationResult:
+    from fl_estimate.mse._bayes import fit_bayesian
+
+    interval = o.get("interval")
+    if interval not in (None, "credible"):
+        raise ModelSpecificationError(
+            f"{o['method']} gives an equal-tailed credible interval; drop --interval"
+        )
+    return fit_bayesian(
+        o["method"], data, chains=o.get("chains"), draws=o.get("draws"), seed=o.get("seed"),
+        level=o.get("level") or 0.95,
+    )
+
+
 #: Methods provided by modules that are imported only when used: name -> "module:function".
-LAZY_METHODS: dict[str, str] = {}
+LAZY_METHODS: dict[str, str] = {
+    "lcmcr": "fl_estimate.mse.api:_bayes",
+    "dga": "fl_estimate.mse.api:_bayes",
+    "bayes-loglinear": "fl_estimate.mse.api:_bayes",
+}
 
 
 def register_method(name: str, target: str) -> None:

@@ -1,0 +1,25 @@
+"""CLI: ``fl-estimate run CONFIG.toml [--out DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def run_cmd(
+    config: Path = typer.Argument(..., help="Run configuration (TOML); see docs/config.md."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output folder (default: the config's [run] out). Replaced whole."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+) -> None:
+    """Run the annual estimation: strata, national totals, sensitivity, charts and report."""
+    from fl_estimate.pipeline.run import run
+
+    res = run(config, out=out, progress=progress, echo=typer.echo)
+    typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open report.html)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)

@@ -1,0 +1,215 @@
+"""The annual run's configuration file (TOML), read and validated with every problem named.
+
+The format is documented in ``docs/config.md`` (section "Annual run").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fl_estimate.exceptions import InputValidationError, Problem
+
+__all__ = ["RunConfig", "read_run_config"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run configuration (paths resolved against the config file's folder)."""
+
+    path: Path
+    title: str
+    seed: int
+    out: Path
+    capture_histories: Path | None
+    link: Path | None
+    strata: tuple[str, ...]
+    population: Path | None
+    per: int
+    methods: tuple[str, ...]
+    interval: str
+    n_boot: int
+    chains: int | None
+    draws: int | None
+    min_lists: int
+    min_per_list: int
+    leave_one_out: bool
+    merge: tuple[tuple[str, ...], ...]
+    top_models: int
+    threshold: int
+    workers: int | None
+    scheduler: str | None
+    truth: Path | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def headline(self) -> str:
+        return self.methods[0]
+
+
+_SECTIONS = {
+    "run": {"title", "seed", "out"},
+    "input": {"capture_histories", "link", "strata", "population", "per"},
+    "estimation": {"methods", "interval", "n_boot", "chains", "draws", "min_lists", "min_per_list"},
+    "sensitivity": {"leave_one_out", "merge", "top_models"},
+    "disclosure": {"threshold"},
+    "executor": {"workers", "scheduler"},
+    "report": {"truth"},
+}
+
+
+def read_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a run configuration.
+
+    Raises
+    ------
+    InputValidationError
+        Every problem at once: unknown sections or keys, wrong types, missing files, an input
+        that is neither capture histories nor a linkage configuration.
+    """
+    path = Path(path)
+    src = path.name
+    if not path.exists():
+        raise InputValidationError([Problem(f"configuration file not found: {path}")])
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputValidationError([Problem(f"not valid TOML ({exc})", source=src)]) from None
+    problems: list[Problem] = []
+    base = path.resolve().parent
+
+    def where(sec: str, key: str) -> str:
+        return f"[{sec}] {key}"
+
+    for sec, val in raw.items():
+        if sec not in _SECTIONS:
+            problems.append(
+                Problem(
+                    f"unknown section [{sec}]; expected one of {', '.join(sorted(_SECTIONS))}",
+                    source=src,
+                )
+            )
+            continue
+        if not isinstance(val, dict):
+            problems.append(Problem(f"[{sec}] must be a table", source=src))
+            continue
+        for key in val:
+            if key not in _SECTIONS[sec]:
+                problems.append(
+                    Problem(
+                        f"unknown key {where(sec, key)}; expected one of "
+                        f"{', '.join(sorted(_SECTIONS[sec]))}",
+                        source=src,
+                    )
+                )
+
+    def get(sec: str, key: str, typ: type | tuple[type, ...], default: Any) -> Any:
+        val = raw.get(sec, {}).get(key, default) if isinstance(raw.get(sec), dict) else default
+        if val is default:
+            return default
+        if not isinstance(val, typ) or (isinstance(val, bool) and typ in (int, (int,))):
+            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            problems.append(Problem(f"{where(sec, key)} must be {names}, got {val!r}", source=src))
+            return default
+        return val
+
+    def path_of(sec: str, key: str, must_exist: bool = True) -> Path | None:
+        val = get(sec, key, str, None)
+        if val is None:
+            return None
+        p = (base / val).resolve()
+        if must_exist and not p.exists():
+            problems.append(Problem(f"{where(sec, key)}: file not found: {p}", source=src))
+        return p
+
+    title = get("run", "title", str, "Estimates of the number of victims")
+    seed = get("run", "seed", int, 20240601)
+    out = path_of("run", "out", must_exist=False) or (base / "output")
+    ch = path_of("input", "capture_histories", must_exist=False)
+    link = path_of("input", "link")
+    if ch is None and link is None:
+        problems.append(
+            Problem(
+                "[input] needs capture_histories (one row per linked person) or link (a linkage "
+                "configuration to run first)",
+                source=src,
+            )
+        )
+    if ch is not None and link is None and not ch.exists():
+        problems.append(Problem(f"[input] capture_histories: file not found: {ch}", source=src))
+    strata = get("input", "strata", list, ["region", "year"])
+    population = path_of("input", "population")
+    per = get("input", "per", int, 100000)
+    methods = get("estimation", "methods", list, ["stepwise"])
+    if not methods:
+        problems.append(Problem("[estimation] methods must name at least one method", source=src))
+    from fl_estimate.mse.api import available_methods
+
+    for m in methods:
+        if m not in available_methods():
+            problems.append(
+                Problem(
+                    f"[estimation] methods: unknown method {m!r}; choose from "
+                    f"{', '.join(available_methods())}",
+                    source=src,
+                )
+            )
+    interval = get("estimation", "interval", str, "bootstrap")
+    if interval not in ("wald", "profile", "bootstrap"):
+        problems.append(
+            Problem(
+                f"[estimation] interval must be wald, profile or bootstrap, got {interval!r}",
+                source=src,
+            )
+        )
+    n_boot = get("estimation", "n_boot", int, 1000)
+    chains = get("estimation", "chains", int, None)
+    draws = get("estimation", "draws", int, None)
+    min_lists = get("estimation", "min_lists", int, 3)
+    min_per_list = get("estimation", "min_per_list", int, 5)
+    loo = get("sensitivity", "leave_one_out", bool, True)
+    merge = get("sensitivity", "merge", list, [])
+    if not all(isinstance(g, list) and len(g) >= 2 for g in merge):
+        problems.append(
+            Problem(
+                "[sensitivity] merge must be a list of lists of at least two list names, e.g. "
+                '[["ngo", "iom"]]',
+                source=src,
+            )
+        )
+        merge = []
+    top_models = get("sensitivity", "top_models", int, 10)
+    threshold = get("disclosure", "threshold", int, 5)
+    workers = get("executor", "workers", int, None)
+    scheduler = get("executor", "scheduler", str, None) or None
+    truth = path_of("report", "truth")
+    if problems:
+        raise InputValidationError(problems)
+    return RunConfig(
+        path=path.resolve(),
+        title=title,
+        seed=seed,
+        out=out,
+        capture_histories=ch,
+        link=link,
+        strata=tuple(strata),
+        population=population,
+        per=per,
+        methods=tuple(methods),
+        interval=interval,
+        n_boot=n_boot,
+        chains=chains,
+        draws=draws,
+        min_lists=min_lists,
+        min_per_list=min_per_list,
+        leave_one_out=loo,
+        merge=tuple(tuple(g) for g in merge),
+        top_models=top_models,
+        threshold=threshold,
+        workers=workers,
+        scheduler=scheduler,
+        truth=truth,
+        raw=raw,
+    )

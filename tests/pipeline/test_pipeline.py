@@ -1,0 +1,212 @@
+"""The annual run on the synthetic sample country (data_samples/country): full path from provider
+submissions to report, truth inside the national intervals, reproducibility, atomic outputs, Dask.
+
+The run here uses the shipped configuration's data and strata with lighter settings than
+data_samples/country.toml (100 bootstrap replicates, no exhaustive top-model search) to keep the
+suite fast; `make demo` runs the full configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fl_estimate.cli import main
+from fl_estimate.exceptions import InputValidationError
+from fl_estimate.pipeline import check_stratum, read_run_config, run
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTRY = ROOT / "data_samples" / "country"
+
+
+def _config(
+    tmp: Path,
+    *,
+    link: bool = True,
+    histories: Path | None = None,
+    n_boot: int = 100,
+    methods: str = '["stepwise"]',
+    extra: str = "",
+) -> Path:
+    inp = f'link = "{COUNTRY / "link.toml"}"' if link else f'capture_histories = "{histories}"'
+    text = f"""
+[run]
+title = "Test run"
+seed = 7
+out = "{tmp / "out"}"
+[input]
+{inp}
+strata = ["region", "year"]
+population = "{COUNTRY / "population.csv"}"
+[estimation]
+methods = {methods}
+interval = "bootstrap"
+n_boot = {n_boot}
+min_per_list = 3
+[sensitivity]
+leave_one_out = true
+merge = [["ngo", "iom"]]
+top_models = 0
+[executor]
+workers = 2
+[report]
+truth = "{COUNTRY / "truth" / "population.csv"}"
+{extra}
+"""
+    tmp.mkdir(parents=True, exist_ok=True)
+    p = tmp / "run.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("full")
+    cfg = _config(tmp)
+    res = run(cfg, progress=False)
+    return tmp, res
+
+
+def test_full_run_writes_report_and_covers_truth(full_run) -> None:  # type: ignore[no-untyped-def]
+    _tmp, res = full_run
+    out = res.out
+    for name in (
+        "report.html",
+        "report.md",
+        "national_estimates.csv",
+        "strata_estimates.csv",
+        "sensitivity.csv",
+        "tables.xlsx",
+        "manifest.json",
+        "trend_by_region.png",
+        "national_trend.svg",
+        "regional_comparison.png",
+        "list_overlaps.png",
+    ):
+        assert (out / name).exists(), name
+    nat = pd.read_csv(out / "national_estimates.csv")
+    summed = nat[nat["kind"] == "sum of strata"].set_index("year")
+    truth = pd.read_csv(COUNTRY / "truth" / "population.csv").groupby("year")["N"].sum()
+    # the sample country's true totals (640, 704, 768) inside the national 95% intervals
+    for year, n in truth.items():
+        assert summed.loc[year, "ci_low"] <= n <= summed.loc[year, "ci_high"], (year, n)
+        assert summed.loc[year, "interval_kind"] == "bootstrap-percentile"
+    # prevalence per 100,000 from the population file
+    assert (summed["estimate_per_100000"] > 0).all()
+    html = (out / "report.html").read_text()
+    assert "<img" in html and "data:image/png;base64," in html  # self-contained
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 7 and len(manifest["inputs"]) >= 2
+    sens = pd.read_csv(out / "sensitivity.csv")
+    assert {"all lists", "without police", "ngo + iom merged"} <= set(sens["variant"])
+
+
+def test_published_tables_are_disclosure_controlled(full_run) -> None:  # type: ignore[no-untyped-def]
+    _, res = full_run
+    flags = pd.read_csv(res.out / "observed_by_stratum_flags.csv", keep_default_na=False)
+    values = pd.read_csv(res.out / "observed_by_stratum.csv")
+    raw = res.tables["observed_by_stratum"]
+    # every published value is either an original count >= 5 or suppressed
+    small = (raw > 0) & (raw < 5)
+    assert not small.to_numpy().any() or (flags == "primary").to_numpy().any()
+    assert values.notna().to_numpy().sum() > 0
+
+
+def _histories(full_run) -> Path:  # type: ignore[no-untyped-def]
+    tmp, _ = full_run
+    # the linked capture histories of the full run (no identifiers in them)
+    return next((tmp / "out" / "linkage").glob("capture_histories.csv"))
+
+
+def test_rerun_is_byte_identical(full_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hist = _histories(full_run)
+    a = run(_config(tmp_path / "a", link=False, histories=hist, n_boot=60), progress=False)
+    b = run(_config(tmp_path / "b", link=False, histories=hist, n_boot=60), progress=False)
+    for f in a.files:
+        if f.endswith((".csv", ".json")) and f != "manifest.json":
+            assert (a.out / f).read_bytes() == (b.out / f).read_bytes(), f
+    xa = pd.read_excel(a.out / "tables.xlsx", sheet_name=None)
+    xb = pd.read_excel(b.out / "tables.xlsx", sheet_name=None)
+    assert xa.keys() == xb.keys()
+    for k in xa:
+        pd.testing.assert_frame_equal(xa[k], xb[k])
+
+
+def test_killed_run_leaves_previous_outputs(full_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hist = _histories(full_run)
+    cfg = _config(tmp_path, link=False, histories=hist, n_boot=40)
+    first = run(cfg, progress=False)
+    before = {f: (first.out / f).read_bytes() for f in first.files}
+    cfg2 = _config(tmp_path, link=False, histories=hist, n_boot=3000)  # long enough to kill
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fl_estimate.cli", "run", str(cfg2), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(4.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    after = {f: (first.out / f).read_bytes() for f in first.files}
+    assert before == after  # nothing half-written, nothing lost
+
+
+def test_dask_local_cluster_path(full_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("distributed")
+    hist = _histories(full_run)
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    )
+    try:
+        cfg = (
+            _config(tmp_path, link=False, histories=hist, n_boot=40, extra="")
+            .read_text()
+            .replace(
+                "[executor]\nworkers = 2", f'[executor]\nscheduler = "{cluster.scheduler_address}"'
+            )
+        )
+        p = tmp_path / "dask.toml"
+        p.write_text(cfg)
+        res = run(p, progress=False)
+        local = run(
+            _config(tmp_path / "local", link=False, histories=hist, n_boot=40), progress=False
+        )
+    finally:
+        cluster.close()
+    # same seeds per stratum: the Dask run gives the same numbers as local processes
+    a = pd.read_csv(res.out / "strata_estimates.csv")
+    b = pd.read_csv(local.out / "strata_estimates.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_check_stratum_reasons() -> None:
+    from fl_estimate import CaptureData
+
+    df = pd.DataFrame(
+        {"A": [1, 0, 1, 0], "B": [0, 1, 1, 0], "C": [0, 0, 0, 1], "count": [10, 8, 3, 2]}
+    )
+    t = CaptureData.from_counts(df)
+    table, reason = check_stratum(t, min_per_list=5)  # type: ignore[arg-type]
+    assert table is None and "fewer than 5 people: C (2)" in reason
+    table, reason = check_stratum(t, min_per_list=1)  # type: ignore[arg-type]
+    assert table is None and "C overlap no other list" in reason
+
+
+def test_bad_config_names_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text('[run]\nseed = "x"\n[estimation]\nmethods = ["magic"]\n[oops]\n')
+    with pytest.raises(InputValidationError) as ei:
+        read_run_config(p)
+    msgs = " | ".join(str(x) for x in ei.value.problems)
+    assert "unknown section [oops]" in msgs and "[run] seed must be int" in msgs
+    assert "unknown method 'magic'" in msgs and "needs capture_histories" in msgs
+    assert main(["run", str(p)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
