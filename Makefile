@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/fl-estimate demo --out $(OUT)
+	$(VENV)/bin/fl-estimate run data_samples/country.toml --out $(OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

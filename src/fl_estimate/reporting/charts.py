@@ -204,7 +204,7 @@ def plot_regional_comparison(
     for yi, (_, r) in zip(y, d.iterrows(), strict=True):
         if np.isnan(r["_v"]):
             ax.text(
-                0.01,
+                0.5,
                 yi,
                 "not estimable",
                 transform=ax.get_yaxis_transform(),
