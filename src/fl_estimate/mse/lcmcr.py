@@ -103,6 +103,7 @@ def _run_chain(
     thin: int,
     rng: np.random.Generator,
     n0_max: int,
+    dispersed: bool,
 ):
     """One Gibbs chain. Returns (n0 draws, alpha draws, occupied-class draws, capped count)."""
     m_cells, n_lists = cells.shape
@@ -122,8 +123,11 @@ def _run_chain(
     probs = np.empty(kk)
     probs0 = np.empty(kk)
 
-    # start: capture probabilities near the list's share of the observed, jittered per class;
-    # class weights from one stick-breaking draw with concentration 1 (different for each chain)
+    # start. "lcmcr" (dispersed=False): LCMCR's own start, every class at the lists' observed
+    # capture shares, four big classes, and a tiny concentration (0.3 / K*) held for the first
+    # 500 sweeps, so the chain settles in the few-class region first. "dispersed": capture
+    # probabilities jittered by a factor U(0.5, 1.5) per class and class weights from one
+    # stick-breaking draw, so that chains start apart and R-hat can see separate modes.
     for j in range(n_lists):
         tot = 0
         for m in range(m_cells):
@@ -131,19 +135,30 @@ def _run_chain(
                 tot += freq[m]
         p = tot / n_obs
         for k in range(kk):
-            q = p * (0.5 + rng.random())
+            q = p * (0.5 + rng.random()) if dispersed else p
             lam[j, k] = min(max(q, 0.01), 0.99)
-    lacc = 0.0
-    for k in range(kk - 1):
-        g1 = _log_gamma_rv(rng, 1.0)
-        g2 = _log_gamma_rv(rng, 1.0)
-        gs = _log_add(g1, g2)
-        log_nu[k] = g1 - gs + lacc
-        lacc += g2 - gs
-    log_nu[kk - 1] = lacc
-    for k in range(kk):
-        nu[k] = math.exp(log_nu[k])
-    alpha = 1.0
+    if dispersed:
+        lacc = 0.0
+        for k in range(kk - 1):
+            g1 = _log_gamma_rv(rng, 1.0)
+            g2 = _log_gamma_rv(rng, 1.0)
+            gs = _log_add(g1, g2)
+            log_nu[k] = g1 - gs + lacc
+            lacc += g2 - gs
+        log_nu[kk - 1] = lacc
+        for k in range(kk):
+            nu[k] = math.exp(log_nu[k])
+        alpha = 1.0
+    else:
+        big = min(4, kk)
+        for k in range(kk):
+            nu[k] = 0.9 / big if k < big else 0.1 / (kk - big)
+        if kk == big:
+            for k in range(kk):
+                nu[k] = 1.0 / kk
+        for k in range(kk):
+            log_nu[k] = math.log(nu[k])
+        alpha = 0.3 / kk
     n0 = 0
 
     out_n0 = np.empty(n_draws, dtype=np.int64)
@@ -259,6 +274,13 @@ class LCMCR:
         update is then truncated; draws that hit the cap are counted in
         ``diagnostics["capped_draws"]``). Default: no cap, as in LCMCR 0.4.14, whose
         ``NPLCM_CR_Basic_Freq`` sampler produced the reference values.
+    init : {"lcmcr", "dispersed"}, default "lcmcr"
+        Starting state of each chain. ``"lcmcr"``: LCMCR's start (all classes at the lists'
+        observed capture shares, concentration 0.3/K* for 500 sweeps), chains differing only in
+        their random streams: this reproduces LCMCR's answers. ``"dispersed"``: jittered
+        capture probabilities and random class weights, so chains start apart; on some tables
+        (hiv_rome, western_us) dispersed chains find a second, many-class mode with a larger N
+        that LCMCR's start never leaves for, and R-hat then says the posterior is not explored.
 
     Notes
     -----
@@ -268,9 +290,8 @@ class LCMCR:
     pattern (multinomial), the ``lambda`` (beta), the stick-breaking weights (beta, drawn
     through log-gamma variates), the unobserved count ``n0 ~ NegBin(n, 1 - p0)`` with
     ``p0 = sum_k nu_k prod_j (1 - lambda_jk)``, the classes of the unobserved (multinomial),
-    and ``alpha ~ Gamma(a_alpha + K - 1, b_alpha - log nu_K)``. Chains start from different
-    random class weights and jittered capture probabilities so that R-hat can see
-    disagreement.
+    and ``alpha ~ Gamma(a_alpha + K - 1, b_alpha - log nu_K)``. Chains start
+    from LCMCR's own initial state unless ``init="dispersed"``.
 
     References
     ----------
@@ -294,6 +315,7 @@ class LCMCR:
         a_alpha: float = 0.25,
         b_alpha: float = 0.25,
         max_unobserved_ratio: float | None = None,
+        init: str = "lcmcr",
     ) -> None:
         if int(K) != K or K < 2:
             raise ModelSpecificationError(
@@ -307,6 +329,9 @@ class LCMCR:
             raise ModelSpecificationError(
                 f"max_unobserved_ratio must be positive or None, got {max_unobserved_ratio!r}"
             )
+        if init not in ("lcmcr", "dispersed"):
+            raise ModelSpecificationError(f"init must be 'lcmcr' or 'dispersed', got {init!r}")
+        self.init = init
         self.K = int(K)
         self.a_alpha = float(a_alpha)
         self.b_alpha = float(b_alpha)
@@ -315,7 +340,7 @@ class LCMCR:
     def __repr__(self) -> str:
         return (
             f"LCMCR(K={self.K}, a_alpha={self.a_alpha}, b_alpha={self.b_alpha}, "
-            f"max_unobserved_ratio={self.max_unobserved_ratio})"
+            f"max_unobserved_ratio={self.max_unobserved_ratio}, init={self.init!r})"
         )
 
     def sample(
@@ -366,6 +391,7 @@ class LCMCR:
                 int(thin),
                 rng,
                 n0_max,
+                self.init == "dispersed",
             )
             return (*out, time.perf_counter() - t)
 
@@ -466,6 +492,7 @@ class LCMCR:
             "a_alpha": self.a_alpha,
             "b_alpha": self.b_alpha,
             "max_unobserved_ratio": self.max_unobserved_ratio,
+            "init": self.init,
             "chains": chains,
             "draws": draws,
             "thin": thin,

@@ -1,0 +1,179 @@
+"""Speed and mixing of the Bayesian estimators beside the R packages' recorded runs.
+
+Prints three tables (markdown):
+
+1. LCMCR: our Gibbs sweeps per second per chain (one chain, one thread) beside LCMCR 0.4.14's
+   recorded ``iterations_per_second`` (long run, seed 20240601); our default fit (4 chains x
+   1,000 draws, thin 100, burn-in 20,000, chains in parallel threads): wall time, R-hat, bulk
+   ESS of N and ESS per second beside LCMCR's ``ess_N / sampling_seconds``; median and interval
+   beside the multi-seed LCMCR record (``stable`` says whether LCMCR agreed with itself).
+2. dga: our exact computation (default range extended until the tail is negligible, and on
+   dga's own grid) beside dga 2.0.2's recorded ``seconds``.
+3. The Netherlands tables, where LCMCR's seeds disagree by a factor of two: our chains'
+   medians, R-hat, and whether we warn.
+
+Usage: ``python benchmarks/bayes_speed.py [--quick]`` (``--quick``: 3 tables only).
+Timings are wall-clock on whatever machine runs this; the R timings were taken on a shared
+2-core machine and are indicative to about a factor of 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from fl_estimate.exceptions import ConvergenceWarning
+from fl_estimate.mse.data import read_capture_csv
+from fl_estimate.mse.dga import DGA
+from fl_estimate.mse.lcmcr import LCMCR
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "mse"
+
+
+def records() -> list[dict]:
+    return json.loads((DATA / "peer_results.json").read_text())
+
+
+def lcmcr_tables(quick: bool) -> None:
+    recs = records()
+    long_runs = {
+        r["dataset"]: r
+        for r in recs
+        if r["peer"] == "LCMCR"
+        and r["method"].startswith("lcmCR: Bayesian")
+        and r["settings"].get("burnin") == 100000
+    }
+    multi = {r["dataset"]: r for r in recs if r["method"].startswith("lcmCR long runs")}
+    names = sorted(long_runs)
+    if quick:
+        names = ["korea", "kosovo", "western_us"]
+    print("## LCMCR: Gibbs speed per chain and ESS of N\n")
+    print(
+        "| table | lists | n | ours it/s/chain | LCMCR it/s | ours wall s (4 chains) | R-hat | "
+        "ESS bulk N | ours ESS/s | LCMCR ESS/s | ours median (95% CrI) | LCMCR multi-seed "
+        "median (95%) | stable | median diff |"
+    )
+    print("|" + "---|" * 14)
+    model = LCMCR()
+    for name in names:
+        data = read_capture_csv(DATA / f"{name}.csv")
+        ref = long_runs[name]
+        # raw speed: one chain on one thread, 50,000 sweeps (compile excluded by a warm-up)
+        model.sample(data, seed=0, chains=1, draws=10, thin=1, burnin=10, n_jobs=1)
+        t = time.perf_counter()
+        model.sample(data, seed=1, chains=1, draws=1000, thin=50, burnin=0, n_jobs=1)
+        ips = 50_000 / (time.perf_counter() - t)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            t = time.perf_counter()
+            res = model.fit(data, seed=20240601)
+            wall = time.perf_counter() - t
+        d = res.diagnostics
+        m = multi[name]
+        warned = "" if not caught else " (warned)"
+        print(
+            f"| {name} | {data.n_lists} | {data.n_observed} | {ips:,.0f} | "
+            f"{ref['iterations_per_second']:,.0f} | {wall:.1f} | {d['rhat_N']:.3f}{warned} | "
+            f"{d['ess_bulk_N']:.0f} | {d['ess_bulk_N'] / wall:.0f} | "
+            f"{ref['ess_N'] / ref['sampling_seconds']:.0f} | {res.estimate:,.0f} "
+            f"({res.ci_low:,.0f}–{res.ci_high:,.0f}) | {m['estimate']:,.0f} "
+            f"({m['ci_low']:,.0f}–{m['ci_high']:,.0f}) | {m['stable']} | "
+            f"{res.estimate / m['estimate'] - 1:+.1%} |",
+            flush=True,
+        )
+    print()
+
+
+def dga_tables(quick: bool) -> None:
+    recs = [
+        r
+        for r in records()
+        if r["peer"] == "dga" and r["status"] == "ok" and r["method"].startswith("bma.cr: Bayesian")
+    ]
+    if quick:
+        recs = [r for r in recs if r["dataset"] in ("netherlands_5lists", "western_us", "korea")]
+    print("## dga: exact model averaging, seconds\n")
+    print(
+        "| table | lists | dga grid points | dga s | ours s (dga's range) | ours s (auto range) | "
+        "auto range: N up to | tail mass | ours median (95%) | dga median (95%) |"
+    )
+    print("|" + "---|" * 10)
+    DGA().fit(read_capture_csv(DATA / "korea.csv"))  # warm-up (graph enumeration)
+    for r in recs:
+        data = read_capture_csv(DATA / f"{r['dataset']}.csv")
+        upper = int(re.findall(r"\d+", r["settings"]["Nmissing"])[1])
+        t = time.perf_counter()
+        DGA(max_unobserved=upper).fit(data)
+        t_grid = time.perf_counter() - t
+        t = time.perf_counter()
+        res = DGA().fit(data)
+        t_auto = time.perf_counter() - t
+        d = res.diagnostics
+        print(
+            f"| {r['dataset']} | {data.n_lists} | {r['grid_points']:,} | {r['seconds']:.2f} | "
+            f"{t_grid:.3f} | {t_auto:.3f} | {d['grid_upper_N']:,} | {d['tail_mass']:.0e} | "
+            f"{res.estimate:,.0f} ({res.ci_low:,.0f}–{res.ci_high:,.0f}) | "
+            f"{r['estimate']:,.0f} ({r['ci_low']:,.0f}–{r['ci_high']:,.0f}) |",
+            flush=True,
+        )
+    # six lists: beyond dga
+    for name in ("uk_2013", "netherlands", "snowshoe_hare"):
+        data = read_capture_csv(DATA / f"{name}.csv")
+        t = time.perf_counter()
+        res = DGA().fit(data)
+        t_auto = time.perf_counter() - t
+        print(
+            f"| {name} | 6 | — | not applicable | — | {t_auto:.3f} | "
+            f"{res.diagnostics['grid_upper_N']:,} | {res.diagnostics['tail_mass']:.0e} | "
+            f"{res.estimate:,.0f} ({res.ci_low:,.0f}–{res.ci_high:,.0f}) | — |",
+            flush=True,
+        )
+    print()
+
+
+def netherlands() -> None:
+    print("## Netherlands: do our chains agree?\n")
+    multi = {r["dataset"]: r for r in records() if r["method"].startswith("lcmCR long runs")}
+    print("| table | setting | chain medians | R-hat | ESS bulk | warned | LCMCR seed medians |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("netherlands_5lists", "netherlands"):
+        data = read_capture_csv(DATA / f"{name}.csv")
+        for label, kw in (
+            ("default (4 x 1,000, thin 100)", {}),
+            (
+                "long (4 x 2,000, thin 250, burn-in 100,000)",
+                {"draws": 2000, "thin": 250, "burnin": 100_000},
+            ),
+        ):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                res = LCMCR().fit(data, seed=20240601, **kw)
+            d = res.diagnostics
+            meds = ", ".join(f"{x:,.0f}" for x in d["chain_medians"])
+            seeds = ", ".join(f"{x:,.0f}" for x in multi[name]["seed_estimates"])
+            print(
+                f"| {name} | {label} | {meds} | {d['rhat_N']:.2f} | {d['ess_bulk_N']:.0f} | "
+                f"{'yes' if caught else 'no'} | {seeds} |",
+                flush=True,
+            )
+    print()
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    print(f"numpy {np.__version__}; quick={quick}\n")
+    dga_tables(quick)
+    lcmcr_tables(quick)
+    if not quick:
+        netherlands()
+
+
+if __name__ == "__main__":
+    main()
