@@ -198,13 +198,18 @@ def test_cli_unexpected_error_exit_1(
 
 def test_cli_demo_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--data", str(MSE_DATA / "uk_2013.csv")]) == 0
+    args = ["demo", "--out", str(out), "--data", str(MSE_DATA / "kosovo.csv"), "--n-boot", "60"]
+    assert main(args) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert "overlaps.png" in names and "manifest.json" in names
+    assert {"overlaps.png", "estimates.png", "estimates.csv", "manifest.json"} <= set(names)
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(next(iter(manifest["inputs"].values()))) == 64
     lists = pd.read_csv(out / "descriptives_lists.csv")
-    assert lists["n"].sum() == 94 + 567 + 1102 + 807 + 336 + 102
+    raw = pd.read_csv(MSE_DATA / "kosovo.csv")
+    expected = {c: int((raw[c] * raw["count"]).sum()) for c in raw.columns if c != "count"}
+    assert dict(zip(lists["list"], lists["n"], strict=True)) == expected
+    est = pd.read_csv(out / "estimates.csv")
+    assert est["status"].eq("ok").all() and len(est) == 5
 
 
 # ---------------------------------------------------------------------------- atomic outputs

@@ -28,7 +28,9 @@ DEMO_METHODS = (
 DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 
 
-def run_demo(data_path: Path, out: Path, *, seed: int = 20240601) -> list[Path]:
+def run_demo(
+    data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000
+) -> list[Path]:
     """Describe and estimate ``data_path`` into ``out``; returns the files written."""
     import matplotlib
 
@@ -58,7 +60,10 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601) -> list[Path]:
         from fl_estimate.mse.api import estimate
 
         results = {
-            label: estimate(data, method, seed=seed, **opts) for label, method, opts in DEMO_METHODS
+            label: estimate(data, method, seed=seed, **{**opts, "n_boot": n_boot})
+            if "n_boot" in opts
+            else estimate(data, method, seed=seed, **opts)
+            for label, method, opts in DEMO_METHODS
         }
         cmp = compare(results)
         p = stage / "estimates.csv"
@@ -94,9 +99,10 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601) -> list[Path]:
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="Output folder (replaced whole)."),
     data: Path = typer.Option(DEFAULT_DATA, "--data", help="Capture table to use."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates."),
 ) -> None:
     """Run the main job on the shipped sample data and write its outputs to --out."""
-    files = run_demo(data, out)
+    files = run_demo(data, out, n_boot=n_boot)
     typer.echo(f"wrote {len(files)} files to {out}/")
     for f in files:
         typer.echo(f"  {f}")
