@@ -126,3 +126,16 @@ def test_fit_bayesian_dispatch():
     assert res.diagnostics["chains"] == 2 and res.diagnostics["draws_per_chain"] == 400
     with pytest.raises(ModelSpecificationError, match="unknown Bayesian method"):
         fit_bayesian("mcmc", data, chains=2, draws=10, seed=1)
+
+
+def test_trace_plot_draws_one_line_per_chain():
+    import matplotlib.pyplot as plt
+
+    from fl_estimate.mse._bayes import plot_trace
+
+    data = read_capture_csv(MSE_DATA / "korea.csv")
+    res = LCMCR().fit(data, seed=4, chains=2, draws=500, thin=40, burnin=2000)
+    ax = plot_trace(res)
+    assert len(ax.get_lines()) == 2 + 3  # two chains, median, two interval ends
+    assert "R-hat" in ax.get_title()
+    plt.close(ax.figure)

@@ -29,6 +29,7 @@ __all__ = [
     "RHAT_MAX",
     "chain_diagnostics",
     "fit_bayesian",
+    "plot_trace",
     "result_from_draws",
 ]
 
@@ -175,6 +176,47 @@ def draws_to_datatree(variables: Mapping[str, np.ndarray], **attrs: Any) -> Any:
     for k, v in attrs.items():
         tree["posterior"].attrs[k] = v
     return tree
+
+
+def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
+    """Trace plot of N, one line per chain, with the posterior median and interval.
+
+    Parameters
+    ----------
+    result : EstimationResult
+        An MCMC result (LCMCR or PyMC log-linear), whose ``draws`` hold ``N``.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    import matplotlib.pyplot as plt
+
+    from fl_estimate.plotting import OKABE_ITO
+
+    try:
+        n = np.asarray(result.draws["posterior"]["N"].to_numpy(), dtype=float)
+    except (TypeError, KeyError) as exc:
+        raise ModelSpecificationError(
+            f"{result.method} results have no MCMC draws of N to trace (exact or non-MCMC method)"
+        ) from exc
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3))
+    colours = list(OKABE_ITO)
+    for c in range(n.shape[0]):
+        ax.plot(n[c], lw=0.6, alpha=0.8, color=colours[c % len(colours)], label=f"chain {c}")
+    ax.axhline(result.estimate, color="black", lw=1)
+    for y in result.interval:
+        if y is not None:
+            ax.axhline(y, color="black", lw=0.8, ls="--")
+    rhat = result.diagnostics.get("rhat_N", float("nan"))
+    ess = result.diagnostics.get("ess_bulk_N", float("nan"))
+    ax.set_title(f"{result.method}: N by chain (R-hat {rhat:.3f}, bulk ESS {ess:.0f})")
+    ax.set_xlabel("draw")
+    ax.set_ylabel("N")
+    ax.legend(fontsize=7, ncol=min(n.shape[0], 4))
+    return ax
 
 
 def fit_bayesian(
