@@ -7,6 +7,8 @@ draws or less; the slow part is PyTensor's compile, cached on disk after the fir
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,7 @@ def test_thresholding_summaries_select_the_reference_interaction(spina_full):
     coef = res.tables["coefficients"]
     assert list(coef.loc[coef["kind"] == "interaction", "term"]) == all_interactions(data.lists)
     assert {"mean", "sd", "z", "rhat", "ess_bulk"} <= set(coef.columns)
+    assert json.loads(json.dumps(res.to_dict()))["method"] == "bayes-loglinear"
     # the estimate is the median of N draws stored in the ArviZ tree
     n = res.draws["posterior"]["N"].to_numpy()
     assert res.estimate == pytest.approx(np.median(n))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -90,6 +91,7 @@ def test_posterior_is_normalised_and_model_probabilities_sum_to_one():
     # graphs listed by posterior probability (3 lists: at most 8), probabilities sum to 1
     assert res.tables["models"]["posterior_prob"].sum() == pytest.approx(1.0, abs=1e-12)
     assert len(res.tables["models"]) == res.diagnostics["n_graphs_kept"] <= 8
+    assert json.loads(json.dumps(res.to_dict()))["interval_kind"] == "credible-eti"
 
 
 def test_two_lists_closed_form():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,6 +64,7 @@ def test_result_shape_and_diagnostics():
     assert res.interval == pytest.approx(tuple(np.quantile(n, [0.025, 0.975])))
     assert isinstance(res.tables["chains"], pd.DataFrame)
     assert res.provenance["settings"]["K"] == 10
+    json.dumps(res.to_dict())  # the CLI's JSON contract: everything serialisable
 
 
 def test_same_seed_same_draws_whatever_the_threads():

@@ -129,11 +129,11 @@ def _run_chain(
     # probabilities jittered by a factor U(0.5, 1.5) per class and class weights from one
     # stick-breaking draw, so that chains start apart and R-hat can see separate modes.
     for j in range(n_lists):
-        tot = 0
+        on_list = 0
         for m in range(m_cells):
             if cells[m, j] == 1:
-                tot += freq[m]
-        p = tot / n_obs
+                on_list += freq[m]
+        p = on_list / n_obs
         for k in range(kk):
             q = p * (0.5 + rng.random()) if dispersed else p
             lam[j, k] = min(max(q, 0.01), 0.99)
