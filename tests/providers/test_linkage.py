@@ -127,13 +127,15 @@ def test_pipeline_outputs(link_run: LinkRun) -> None:
         "capture_histories.csv", "capture_counts.csv", "linkage_report.json",
         "linkage_report.html", "submissions.csv", "validation_problems.csv", "completeness.csv",
         "sensitivity.csv", "persons_by_region_year.csv", "link.log", "manifest.json",
-        "linkage_report.xlsx",
+        "linkage_report.xlsx", "provider_regions.csv",
     }  # fmt: skip
     assert expected <= set(link_run.files)
     assert link_run.rejected == ["police_2022-Q3.csv"]
     comp = pd.read_csv(link_run.output / "completeness.csv")
     late = comp[comp["status"] == "late"][["provider", "period"]].to_records(index=False).tolist()
     assert late == [("ngo", "2023-Q4")]
+    cover = pd.read_csv(link_run.output / "provider_regions.csv").set_index("provider")
+    assert cover.shape == (6, 8) and cover.loc["gendarmerie", "Central"] == 0
     counts = pd.read_csv(link_run.output / "capture_counts.csv")
     hist = pd.read_csv(link_run.output / "capture_histories.csv")
     assert counts["count"].sum() == len(hist)

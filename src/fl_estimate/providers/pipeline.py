@@ -13,6 +13,7 @@ output folder (atomically: a failed run leaves the previous folder as it was):
 ``submissions.csv``            one row per file: used, replaced or rejected
 ``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
 ``completeness.csv``           expected provider-periods: received, late, not yet due
+``provider_regions.csv``       the registry's mapping of providers by region (1 = reports)
 ``sensitivity.csv``            N̂ at a range of match thresholds
 ``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
 ``link.log``, ``manifest.json`` what was done; input hashes and settings (never the key)
@@ -313,8 +314,10 @@ def run_link(
         put("capture_counts.csv", data.to_frame().to_csv(index=False, lineterminator="\n"))
         put("submissions.csv", used.to_csv(index=False, lineterminator="\n"))
         put("validation_problems.csv", problems.to_csv(index=False, lineterminator="\n"))
-        if completeness is not None:
+        if completeness is not None and registry is not None:
             put("completeness.csv", completeness.to_csv(index=False, lineterminator="\n"))
+            put("provider_regions.csv", registry.coverage().reset_index().to_csv(
+                index=False, lineterminator="\n"))  # fmt: skip
         put("sensitivity.csv", sens.to_csv(index=False, lineterminator="\n"))
         put(
             "persons_by_region_year.csv",
