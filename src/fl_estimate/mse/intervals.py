@@ -27,6 +27,7 @@ from fl_estimate.mse.loglinear import (
 
 __all__ = [
     "BootstrapResult",
+    "acceleration",
     "bca_limits",
     "bootstrap",
     "jackknife_acceleration",
@@ -205,10 +206,23 @@ def jackknife_acceleration(table: Table, point: PointFn) -> tuple[float, np.ndar
         yy = y.copy()
         yy[c] -= 1
         jack[c] = point(table.with_counts(yy))
-    w = y
-    jr = np.sum(w * jack) / np.sum(w) - jack
-    ahat = np.sum(w * jr**3) / (6.0 * np.sum(w * jr**2) ** 1.5)
-    return float(ahat), jack
+    return acceleration(jack, y), jack
+
+
+def acceleration(jack: np.ndarray, counts: np.ndarray) -> float:
+    """BCa acceleration from delete-one estimates ``jack[c]`` (one person removed from cell
+    ``c``), each weighted by the cell's count: ``sum w d^3 / (6 (sum w d^2)^1.5)`` with ``d`` the
+    weighted mean minus ``jack``. NaN when a cell with people has no estimate or all agree.
+    """
+    w = np.asarray(counts, dtype=float)
+    jk = np.where(w > 0, np.asarray(jack, dtype=float), 0.0)
+    if np.isnan(jk).any():
+        return float("nan")
+    jr = np.sum(w * jk) / np.sum(w) - jk
+    den = np.sum(w * jr**2)
+    if not (np.isfinite(den) and den > 0):
+        return float("nan")
+    return float(np.sum(w * jr**3) / (6.0 * den**1.5))
 
 
 def _replicate_counts(

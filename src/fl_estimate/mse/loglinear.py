@@ -30,7 +30,9 @@ __all__ = [
     "ExistenceCheck",
     "LoglinearFit",
     "Table",
+    "certify_no_mle",
     "check_existence",
+    "fit_grid",
     "fit_loglinear",
     "fit_many",
 ]
@@ -157,6 +159,41 @@ def _lp_objective(a: np.ndarray, t: np.ndarray) -> float:
     if res.status != 0:  # infeasible cannot happen (the data satisfy it); be conservative
         return 0.0
     return float(-res.fun)
+
+
+def _lp_objectives(blocks: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """:func:`_lp_objective` for many (A, t) at once: one block-diagonal linear program.
+
+    The objective is the sum of the blocks' ``s``; the blocks share no variable, so an optimum
+    of the sum is an optimum of every block.
+    """
+    import scipy.sparse as sp
+
+    eq, ub, rhs, svar = [], [], [], []
+    nv = 0
+    for a, t in blocks:
+        npar, nobs = a.shape
+        eq.append(sp.csr_matrix(np.hstack([a, np.zeros((npar, 1))])))
+        ub.append(sp.hstack([-sp.eye(nobs), np.ones((nobs, 1))], format="csr"))
+        rhs.append(t)
+        svar.append(nv + nobs)
+        nv += nobs + 1
+    a_eq = sp.block_diag(eq, format="csr")
+    a_ub = sp.block_diag(ub, format="csr")
+    c = np.zeros(nv)
+    c[svar] = -1.0
+    res = linprog(
+        c,
+        A_ub=a_ub,
+        b_ub=np.zeros(a_ub.shape[0]),
+        A_eq=a_eq,
+        b_eq=np.concatenate(rhs),
+        bounds=(0, None),
+        method="highs",
+    )
+    if res.status != 0:  # fall back to one program per block
+        return np.array([_lp_objective(a, t) for a, t in blocks])
+    return np.asarray(res.x[svar], dtype=float)
 
 
 def _reduce(table: Table, model: Model) -> tuple[list[int], list[int], np.ndarray]:
@@ -292,6 +329,7 @@ def irls_batch(
     *,
     tol: float = DEVIANCE_TOL,
     max_iter: int = MAX_ITER,
+    step_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """IRLS (Fisher scoring) for many Poisson log-linear models at once.
 
@@ -305,6 +343,9 @@ def irls_batch(
         Parameters in each model.
     cmask : ndarray (B, m) of bool
         Cells fitted (False: fixed at zero by a boundary term).
+    step_out : ndarray (B, P), optional
+        Filled with each model's last IRLS step (for a fit running off to a boundary: the
+        direction in which the likelihood keeps rising, see :func:`certify_no_mle`).
 
     Returns
     -------
@@ -324,8 +365,7 @@ def irls_batch(
     cm = cmask.astype(float)
     yb = np.broadcast_to(y, cm.shape) * cm
     outer = (x[:, :, None] * x[:, None, :]).reshape(m, p * p)
-    pp = pm[:, :, None] * pm[:, None, :]
-    eye_off = (1.0 - pm)[:, :, None] * np.eye(p)[None]
+    diag = np.arange(p)
     mu = (yb + 0.1) * cm
     eta = np.log(np.where(cm > 0, mu, 1.0))
     beta = np.zeros((b, p))
@@ -342,8 +382,14 @@ def irls_batch(
         cma = cm[act]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             z = np.where(cma > 0, eta[act] + (yb[act] - w) / np.where(w > 0, w, 1.0), 0.0)
-            h = (w @ outer).reshape(-1, p, p) * pp[act] + eye_off[act]
-            rhs = ((w * z) @ x) * pm[act]
+            # information matrices of the whole batch from one product, masked in place to
+            # each model's parameters (identity on the parameters a model does not have)
+            pa = pm[act]
+            h = (w @ outer).reshape(-1, p, p)
+            h *= pa[:, :, None]
+            h *= pa[:, None, :]
+            h[:, diag, diag] += 1.0 - pa
+            rhs = ((w * z) @ x) * pa
         bad = ~(np.isfinite(h).all(axis=(1, 2)) & np.isfinite(rhs).all(axis=1))
         if bad.any():
             stuck[act[bad]] = True
@@ -365,6 +411,8 @@ def irls_batch(
         # a diverging fit (flagged later and decided by the LP) must not overflow
         mu_new = np.exp(np.clip(eta_new, -700.0, 100.0)) * cma
         dev_new = _deviance(yb[act], mu_new)
+        if step_out is not None:
+            step_out[act] = beta_new - beta[act]
         beta[act], eta[act], mu[act] = beta_new, eta_new, mu_new
         dev_old[act], dev[act] = dev[act], dev_new
         iters[act] = it
@@ -534,21 +582,121 @@ class ManyFits:
         return np.where(self.code == 0, val, np.inf)
 
 
-def fit_many(
+@dataclass
+class GridFits:
+    """Results of :func:`fit_grid`: every model fitted to every count vector.
+
+    Arrays ``estimate``, ``loglik``, ``code`` and ``log_unobserved`` have shape
+    ``(n_models, n_tables)``; ``n`` holds each count vector's total observed.
+    """
+
+    models: list[Model]
+    n: np.ndarray
+    estimate: np.ndarray
+    loglik: np.ndarray
+    n_params: np.ndarray
+    code: np.ndarray
+    log_unobserved: np.ndarray
+    n_lp_calls: int = 0
+    n_certified: int = 0
+
+    def criterion(self, name: str) -> np.ndarray:
+        """AIC or BIC of every (model, table); ``inf`` where the model was refused. BIC uses
+        each table's own total observed."""
+        if name == "aic":
+            pen = 2.0 * self.n_params[:, None]
+        elif name == "bic":
+            pen = self.n_params[:, None] * np.log(self.n)[None, :]
+        else:
+            raise ValueError(f"unknown criterion {name!r}")
+        return np.where(self.code == 0, -2.0 * self.loglik + pen, np.inf)
+
+
+#: Relative size below which a coordinate of a certificate direction counts as zero.
+CERTIFICATE_TOL = 1e-8
+
+
+def certify_no_mle(
+    x: np.ndarray, y: np.ndarray, pmask: np.ndarray, cmask: np.ndarray, step: np.ndarray
+) -> np.ndarray:
+    """Certify, for fits running off to a boundary, that the extended MLE does not exist.
+
+    Farkas: the Fienberg–Rinaldo condition fails exactly when some ``d = X lambda`` (X the design
+    on the fitted cells) is ``<= 0`` everywhere, ``0`` on every cell with a positive count and
+    ``< 0`` somewhere; then every table with the observed margins has a zero in that cell. The last
+    IRLS step of a diverging fit points (nearly) along such a direction: it is projected onto the
+    null space of the design rows of the positive cells (so ``d`` is exactly 0 there, up to
+    rounding) and the signs are checked. ``True`` is a certificate (code 1, no linear program
+    needed); ``False`` only means "not certified" and the caller runs the linear program.
+
+    Parameters
+    ----------
+    x : ndarray (m, P)
+    y : ndarray (F, m)
+    pmask : ndarray (F, P) of bool
+    cmask : ndarray (F, m) of bool
+    step : ndarray (F, P)
+    """
+    xa = x[None, :, :] * pmask[:, None, :]
+    pos = (y > 0) & cmask
+    xp = xa * pos[:, :, None]
+    _u, s, vt = np.linalg.svd(xp, full_matrices=True)
+    p = x.shape[1]
+    rank = (s > s[:, :1] * 1e-10).sum(axis=1)
+    null_rows = np.arange(p)[None, :] >= rank[:, None]
+    v_null = vt * null_rows[:, :, None]
+    lam = np.einsum("fij,fi->fj", v_null, np.einsum("fij,fj->fi", v_null, step))
+    d = np.einsum("fmp,fp->fm", xa, lam) * cmask
+    scale = np.abs(d).max(axis=1)
+    ok = scale > 0
+    dn = d / np.where(ok, scale, 1.0)[:, None]
+    return ok & (dn.max(axis=1) <= CERTIFICATE_TOL) & (dn.min(axis=1) <= -1e-3)
+
+
+def fit_grid(
     table: Table,
     models: Sequence[Model],
+    counts: np.ndarray | None = None,
     *,
-    batch: int = 2048,
+    batch: int = 4096,
     all_terms: Sequence[int] | None = None,
     resolve_codes: bool = False,
-) -> ManyFits:
-    """Fit many models on one table, batched: the engine of exhaustive AIC/BIC search.
+    max_iter: int = 40,
+    engine: str = "numba",
+) -> GridFits:
+    """Fit every model to every count vector, batched: exhaustive search, bootstrap, jackknife.
 
-    Identifiability is checked for every model (batched rank); the linear program runs only for
-    models whose fit heads for a boundary. With ``resolve_codes=True`` it also runs for models
-    that are not identifiable, to tell code 2 from code 3 (not needed to rank models).
+    Parameters
+    ----------
+    table : Table
+        Gives the lists and cells (and the counts when ``counts`` is None).
+    models : sequence of Model
+    counts : ndarray (R, 2**K - 1), optional
+        Observed-cell counts of R tables (bootstrap replicates, jackknife tables); default the
+        table's own.
+    batch : int
+        (model, table) pairs fitted together.
+    resolve_codes : bool
+        Run the linear program for models that are not identifiable too, to tell code 2 from 3.
+    max_iter : int
+        IRLS iterations before a fit counts as diverging (fits whose MLE exists need at most 9
+        on the reference tables; one that the linear program then accepts is refitted with
+        :data:`MAX_ITER`).
+    engine : {"numba", "numpy"}
+        ``"numpy"``: :func:`irls_batch` (one matrix product per iteration for the batch);
+        ``"numba"`` (default): the compiled per-fit iteration of :mod:`fl_estimate.mse._irls_numba`
+        (parallel over fits, each with only its own parameters; faster for large grids).
+
+    Notes
+    -----
+    For each (model, table): interactions with a zero margin in that table are boundary terms
+    (cells containing them fixed at zero); identifiability from the eigenvalues of the reduced
+    Gram matrices; the existence of fits that head for a boundary from :func:`certify_no_mle`,
+    or from the Fienberg–Rinaldo linear program when the certificate is not conclusive.
     """
     k = table.k
+    ys = table.y[None, :] if counts is None else np.atleast_2d(np.asarray(counts, dtype=float))
+    n_tab = ys.shape[0]
     if all_terms is None:
         inter: set[int] = set()
         for m in models:
@@ -557,67 +705,143 @@ def fit_many(
     all_terms = list(all_terms)
     col = {t: i for i, t in enumerate(all_terms)}
     x = design(table, all_terms)
-    margins = x.T @ table.y
-    zero_terms = [t for t, mg in zip(all_terms, margins, strict=True) if t != 0 and mg == 0]
+    p = x.shape[1]
+    zero = (ys @ x) == 0
+    zero[:, col[0]] = False
     nm = len(models)
-    pmask = np.zeros((nm, len(all_terms)), dtype=bool)
-    cmask = np.ones((nm, len(table.cells)), dtype=bool)
+    pmask_m = np.zeros((nm, p), dtype=bool)
     base = [col[t] for t in all_terms if t == 0 or t.bit_count() == 1]
     for i, m in enumerate(models):
-        pmask[i, base] = True
-        pmask[i, [col[t] for t in m]] = True
-    for t in zero_terms:
-        has = pmask[:, col[t]].copy()
-        pmask[:, col[t]] = False
-        dead = (table.cells & t) == t
-        cmask[np.ix_(has, dead)] = False
-    n_total = np.array([1 + k + len(m) for m in models])
-    est = np.full(nm, np.nan)
-    ll = np.full(nm, np.nan)
-    code = np.zeros(nm, dtype=int)
-    logu = np.full(nm, np.nan)
+        pmask_m[i, base] = True
+        pmask_m[i, [col[t] for t in m]] = True
+    n_total = np.array([1 + k + len(m) for m in models], dtype=float)
+    size = nm * n_tab
+    est = np.full(size, np.nan)
+    ll = np.full(size, np.nan)
+    code = np.zeros(size, dtype=int)
+    logu = np.full(size, np.nan)
     lp_calls = 0
-    lgy = gammaln(table.y + 1.0)
-    p = x.shape[1]
+    n_cert = 0
+    lgy = gammaln(ys + 1.0)
     outer = (x[:, :, None] * x[:, None, :]).reshape(len(x), p * p)
-    for start in range(0, nm, batch):
-        sl = slice(start, min(nm, start + batch))
-        pm, cm = pmask[sl], cmask[sl]
-        code_sl = code[sl]
-        # identifiability: the full design over all observed cells has full rank for any
-        # hierarchical model; only models with cells fixed at zero can lose rank
-        ident = np.ones(len(pm), dtype=bool)
+    xt = x.T.astype(float)
+
+    def table_for(r: int) -> Table:
+        return table if counts is None else table.with_counts(ys[r])
+
+    for start in range(0, size, batch):
+        q = np.arange(start, min(size, start + batch))
+        mi, ri = q // n_tab, q % n_tab
+        pm0 = pmask_m[mi]
+        dropped = pm0 & zero[ri]
+        pm = pm0 & ~zero[ri]
+        cm = (dropped.astype(float) @ xt) == 0
+        y = ys[ri]
+        code_c = np.zeros(len(q), dtype=int)
+        # identifiability: only models with cells fixed at zero can lose rank; rank of the
+        # reduced design from the eigenvalues of its Gram matrix, one product for the batch
+        ident = np.ones(len(q), dtype=bool)
         cut = np.flatnonzero(~cm.all(axis=1))
         if cut.size:
-            # rank of the reduced design from the eigenvalues of its Gram matrix X'X, built for
-            # the whole batch with one product (see irls_batch)
             gram = (cm[cut].astype(float) @ outer).reshape(-1, p, p)
             gram *= pm[cut][:, :, None] * pm[cut][:, None, :]
             ev = np.linalg.eigvalsh(gram)
             rank = (ev > ev[:, -1:] * 1e-11).sum(axis=1)
             ident[cut] = rank == pm[cut].sum(axis=1)
-        code_sl[~ident] = 2
+        code_c[~ident] = 2
         if resolve_codes:
             for i in np.flatnonzero(~ident):
                 lp_calls += 1
-                code_sl[i] = check_existence(table, models[start + i]).code
+                code_c[i] = check_existence(table_for(ri[i]), models[mi[i]]).code
         idx = np.flatnonzero(ident)
         if idx.size:
-            beta, mu, _dev, its, conv = irls_batch(x, table.y, pm[idx], cm[idx])
+            if engine == "numba":
+                from fl_estimate.mse._irls_numba import irls_grid
+
+                beta, mu, _dev, its, conv, step = irls_grid(
+                    x, ys, ri[idx], pm[idx], cm[idx], DEVIANCE_TOL, max_iter
+                )
+            else:
+                step = np.zeros((idx.size, p))
+                beta, mu, _dev, its, conv = irls_batch(
+                    x, y[idx], pm[idx], cm[idx], max_iter=max_iter, step_out=step
+                )
             absmax = np.max(np.abs(beta), axis=1)
             flag = (
                 (~conv) | (its > MAX_CLEAN_ITER) | ~np.isfinite(absmax) | (absmax > MAX_CLEAN_COEF)
             )
-            for j in np.flatnonzero(flag):
-                lp_calls += 1
-                if check_existence(table, models[start + idx[j]]).code & 1:
-                    code_sl[idx[j]] = 1
-            good = code_sl[idx] == 0
-            gi = start + idx[good]
-            logu[gi] = beta[good, 0]
-            est[gi] = table.n + np.exp(beta[good, 0])
+            fl = np.flatnonzero(flag)
+            if fl.size:
+                with np.errstate(all="ignore"):
+                    cert = certify_no_mle(x, y[idx[fl]], pm[idx[fl]], cm[idx[fl]], step[fl])
+                cert &= np.isfinite(step[fl]).all(axis=1)
+                n_cert += int(cert.sum())
+                code_c[idx[fl[cert]]] = 1
+                # the rest: the Fienberg-Rinaldo linear programs of the batch, solved together
+                rest = fl[~cert]
+                blocks = []
+                for j in rest:
+                    g = idx[j]
+                    tb = table_for(ri[g])
+                    keep, _bd, alive = _reduce(tb, models[mi[g]])
+                    xr = design(tb, keep)[alive]
+                    blocks.append((xr.T, xr.T @ tb.y[alive]))
+                if blocks:
+                    lp_calls += len(blocks)
+                    obj = _lp_objectives(blocks)
+                    for j, o in zip(rest, obj, strict=True):
+                        g = idx[j]
+                        if o <= 1e-9 * max(1.0, float(y[g].sum())):
+                            code_c[g] = 1
+                        elif not conv[j]:
+                            b1, mu1, _d1, _i1, _c1 = irls_batch(x, y[g], pm[g][None], cm[g][None])
+                            beta[j], mu[j] = b1[0], mu1[0]
+            good = code_c[idx] == 0
+            gi = idx[good]
+            qg = q[gi]
+            logu[qg] = beta[good, 0]
+            est[qg] = y[gi].sum(axis=1) + np.exp(beta[good, 0])
+            mug = mu[good]
             with np.errstate(divide="ignore"):
-                logmu = np.where(mu[good] > 0, np.log(np.where(mu[good] > 0, mu[good], 1.0)), 0.0)
-            ll[gi] = (table.y * logmu - mu[good] - np.where(mu[good] > 0, lgy, 0.0)).sum(axis=1)
-        code[sl] = code_sl
-    return ManyFits(list(models), est, ll, n_total, code, logu, lp_calls)
+                logmu = np.where(mug > 0, np.log(np.where(mug > 0, mug, 1.0)), 0.0)
+            ll[qg] = (y[gi] * logmu - mug - np.where(mug > 0, lgy[ri[gi]], 0.0)).sum(axis=1)
+        code[q] = code_c
+    shape = (nm, n_tab)
+    return GridFits(
+        list(models),
+        ys.sum(axis=1),
+        est.reshape(shape),
+        ll.reshape(shape),
+        n_total,
+        code.reshape(shape),
+        logu.reshape(shape),
+        lp_calls,
+        n_cert,
+    )
+
+
+def fit_many(
+    table: Table,
+    models: Sequence[Model],
+    *,
+    batch: int = 4096,
+    all_terms: Sequence[int] | None = None,
+    resolve_codes: bool = False,
+) -> ManyFits:
+    """Fit many models on one table, batched: the engine of exhaustive AIC/BIC search.
+
+    Identifiability is checked for every model (batched rank); existence is decided only for
+    models whose fit heads for a boundary (a certificate from the diverging fit, else the linear
+    program). With ``resolve_codes=True`` the linear program also runs for models that are not
+    identifiable, to tell code 2 from code 3 (not needed to rank models). See :func:`fit_grid`.
+    """
+    g = fit_grid(table, models, batch=batch, all_terms=all_terms, resolve_codes=resolve_codes)
+    return ManyFits(
+        list(models),
+        g.estimate[:, 0],
+        g.loglik[:, 0],
+        g.n_params.astype(int),
+        g.code[:, 0],
+        g.log_unobserved[:, 0],
+        g.n_lp_calls,
+    )

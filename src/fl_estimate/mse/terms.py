@@ -77,7 +77,8 @@ def model_label(model: Model, lists: Sequence[str]) -> str:
 
 def msenotation(model: Model, n_lists: int) -> str:
     """The model in MultipleSystemsEstimation's notation: interaction generators with lists numbered
-    from 1, then lists in no generator as single digits, e.g. ``"[123,25,34]"`` or ``"[15,2,3,4]"``.
+    from 1 (highest order first, then in list order), then lists in no generator as single digits,
+    e.g. ``"[123,25,34]"``, ``"[135,12,24,34]"`` or ``"[15,2,3,4]"``.
 
     Numbers above 9 are not representable in that notation; a ``ValueError`` is raised.
     """
@@ -90,7 +91,7 @@ def msenotation(model: Model, n_lists: int) -> str:
         parts.append("".join(str(j + 1) for j in bits(t)))
         covered |= t
     singles = [str(j + 1) for j in range(n_lists) if not covered >> j & 1]
-    parts.sort(key=lambda s: [int(c) for c in s])
+    parts.sort(key=lambda s: (-len(s), [int(c) for c in s]))
     return "[" + ",".join(parts + singles) + "]"
 
 
