@@ -68,8 +68,8 @@ def mse(
     method: str = typer.Option(
         "stepwise",
         "--method",
-        help="independence | loglinear | stepwise | aic | bic | chao | lincoln-petersen | "
-        "chapman | lcmcr | dga | bayes-loglinear.",
+        help="independence | loglinear | stepwise | aic | bic | auto | search | chao | "
+        "lincoln-petersen | chapman | lcmcr | dga | bayes-loglinear | bayes-threshold.",
     ),
     interval: str | None = typer.Option(
         None,
@@ -87,7 +87,16 @@ def mse(
         "pvalue", "--criterion", help="Stepwise rule: pvalue | aic | bic."
     ),
     max_order: int | None = typer.Option(
-        None, "--max-order", help="Highest interaction order in the AIC/BIC search (default 2)."
+        None,
+        "--max-order",
+        help="Highest interaction order in the AIC/BIC search (bic: 2; auto: the reference's "
+        "default for the list count; search: 3).",
+    ),
+    top_models: int | None = typer.Option(
+        None,
+        "--top-models",
+        help="bic/auto with --interval bootstrap: models (best BIC first) among which every "
+        "replicate re-selects (default: all for 2-3 lists, 20 for 4, 100 for 5-6).",
     ),
     bootstrap: str = typer.Option(
         "nonparametric", "--bootstrap", help="nonparametric | parametric."
@@ -122,6 +131,7 @@ def mse(
         "pthresh": pthresh,
         "criterion": criterion,
         "max_order": max_order,
+        "top_models": top_models,
         "bootstrap": bootstrap,
         "boot_interval": boot_interval,
         "chains": chains,

@@ -14,6 +14,7 @@ from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.estimators import LogLinearMSE, SearchMSE, StepwiseMSE
 from fl_estimate.mse.simple import ChaoLowerBound, Chapman, LincolnPetersen
+from fl_estimate.mse.topmodels import AutoMSE, BicMSE
 from fl_estimate.results import EstimationResult
 
 __all__ = ["METHODS", "estimate"]
@@ -53,6 +54,27 @@ def _search(criterion: str) -> Callable[..., EstimationResult]:
     return run
 
 
+def _bic(data: CaptureData, **o: Any) -> EstimationResult:
+    return BicMSE(max_order=o.get("max_order") or 2, top_models=o.get("top_models")).fit(
+        data, **_pick(o, _LOGLINEAR_OPTS)
+    )
+
+
+def _auto(data: CaptureData, **o: Any) -> EstimationResult:
+    return AutoMSE(max_order=o.get("max_order"), top_models=o.get("top_models")).fit(
+        data, **_pick(o, _LOGLINEAR_OPTS)
+    )
+
+
+def _greedy(data: CaptureData, **o: Any) -> EstimationResult:
+    from fl_estimate.mse.greedy import GreedySearchMSE
+
+    return GreedySearchMSE(
+        criterion=o.get("criterion") if o.get("criterion") in ("aic", "bic") else "bic",
+        max_order=o.get("max_order") or 3,
+    ).fit(data, **_pick(o, _LOGLINEAR_OPTS))
+
+
 def _simple(cls: type) -> Callable[..., EstimationResult]:
     def run(data: CaptureData, **o: Any) -> EstimationResult:
         interval = o.get("interval")
@@ -71,11 +93,14 @@ METHODS: dict[str, Callable[..., EstimationResult]] = {
     "loglinear": _independence,
     "stepwise": _stepwise,
     "aic": _search("aic"),
-    "bic": _search("bic"),
+    "bic": _bic,
+    "auto": _auto,
+    "search": _greedy,
     "chao": _simple(ChaoLowerBound),
     "lincoln-petersen": _simple(LincolnPetersen),
     "chapman": _simple(Chapman),
 }
+
 
 def _bayes(data: CaptureData, **o: Any) -> EstimationResult:
     from fl_estimate.mse._bayes import fit_bayesian
@@ -86,13 +111,18 @@ def _bayes(data: CaptureData, **o: Any) -> EstimationResult:
             f"{o['method']} gives an equal-tailed credible interval; drop --interval"
         )
     return fit_bayesian(
-        o["method"], data, chains=o.get("chains"), draws=o.get("draws"), seed=o.get("seed"),
+        o["method"],
+        data,
+        chains=o.get("chains"),
+        draws=o.get("draws"),
+        seed=o.get("seed"),
         level=o.get("level") or 0.95,
     )
 
 
 #: Methods provided by modules that are imported only when used: name -> "module:function".
 LAZY_METHODS: dict[str, str] = {
+    "bayes-threshold": "fl_estimate.mse.bayes_threshold:estimate_bayes_threshold",
     "lcmcr": "fl_estimate.mse.api:_bayes",
     "dga": "fl_estimate.mse.api:_bayes",
     "bayes-loglinear": "fl_estimate.mse.api:_bayes",
@@ -120,7 +150,7 @@ def estimate(data: CaptureData, method: str = "stepwise", **options: Any) -> Est
     **options
         ``interval`` (wald, profile, bootstrap), ``level``, ``n_boot``, ``bootstrap``,
         ``boot_interval``, ``seed``, ``n_jobs``, ``model``, ``pthresh``, ``criterion``,
-        ``max_order``, and method-specific ones.
+        ``max_order``, ``top_models`` (BIC bootstrap), and method-specific ones.
 
     Returns
     -------
