@@ -22,7 +22,7 @@ graph once per machine (cached on disk), and a one-line notice is printed to std
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ import pandas as pd
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse._bayes import chain_diagnostics, result_from_draws
-from fl_estimate.results import EstimationResult, provenance
+from fl_estimate.results import EstimationResult
 
 if TYPE_CHECKING:
     from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
@@ -722,13 +722,3 @@ def _key_label(key: Any) -> str:
     if isinstance(key, tuple):
         return "/".join(str(v) for v in key)
     return str(key)
-
-
-def stratified_provenance(
-    data: Mapping[Any, CaptureData], seed: Any, **settings: Any
-) -> dict[str, Any]:
-    """Provenance for a stratified fit (hash of the strata's hashes)."""
-    import hashlib
-
-    h = hashlib.sha256("".join(t.data_hash for t in data.values()).encode()).hexdigest()
-    return provenance(h, seed, **settings)
