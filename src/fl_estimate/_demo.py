@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,7 +18,7 @@ from fl_estimate.mse.data import CaptureData, read_capture_csv
 from fl_estimate.results import compare, json_safe
 
 #: (label, method, options) run by the demo
-DEMO_METHODS = (
+DEMO_METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("independence, profile", "independence", {"interval": "profile"}),
     ("stepwise, Wald (conditional)", "stepwise", {"interval": "wald"}),
     ("stepwise, BCa bootstrap", "stepwise", {"interval": "bootstrap", "n_boot": 1000}),
@@ -28,9 +29,7 @@ DEMO_METHODS = (
 DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 
 
-def run_demo(
-    data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000
-) -> list[Path]:
+def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000) -> list[Path]:
     """Describe and estimate ``data_path`` into ``out``; returns the files written."""
     import matplotlib
 
@@ -49,7 +48,7 @@ def run_demo(
             frame.to_csv(p, index=False, lineterminator="\n")
             written.append(p)
         ax = plot_overlaps(data)
-        fig = ax.figure
+        fig: Any = ax.figure
         for ext in ("png", "svg"):
             p = stage / f"overlaps.{ext}"
             fig.savefig(
@@ -75,13 +74,14 @@ def run_demo(
         )
         written.append(p)
         ax = cmp.plot()
+        fig2: Any = ax.figure
         ax.set_title(f"{data_path.name}: estimates by method (95% intervals)", fontsize=10)
         for ext in ("png", "svg"):
             p = stage / f"estimates.{ext}"
             meta = {"Date": None} if ext == "svg" else None
-            ax.figure.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
+            fig2.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
             written.append(p)
-        plt.close(ax.figure)
+        plt.close(fig2)
         write_manifest(
             stage / "manifest.json",
             inputs=[data_path],

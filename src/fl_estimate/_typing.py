@@ -19,7 +19,7 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 def spawn_seeds(seed: SeedLike, n: int) -> list[np.random.SeedSequence]:
     """``n`` independent child seed sequences, so parallel results don't depend on worker count."""
     if isinstance(seed, np.random.Generator):
-        ss = seed.bit_generator.seed_seq  # type: ignore[attr-defined]
+        ss = seed.bit_generator.seed_seq
         if not isinstance(ss, np.random.SeedSequence):
             ss = np.random.SeedSequence(int(seed.integers(2**63)))
     elif isinstance(seed, np.random.SeedSequence):

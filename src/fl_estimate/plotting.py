@@ -63,7 +63,9 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
     x = np.arange(m)
     ax.bar(x, counts, bottom=base, color=OKABE_ITO[0], width=0.7)
     for xi, c in zip(x, counts, strict=True):
-        ax.text(xi, base + c + top * 0.01, f"{int(c):,}", ha="center", va="bottom", fontsize=7)
+        ax.text(
+            float(xi), base + c + top * 0.01, f"{int(c):,}", ha="center", va="bottom", fontsize=7
+        )
     totals = data.list_totals()
     for j in range(k):
         yj = -(j + 0.5) * step

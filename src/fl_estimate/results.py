@@ -348,7 +348,7 @@ class Comparison:
                 continue
             lo, hi = r.ci_low, r.ci_high
             if lo is not None and hi is not None:
-                ax.plot([lo, hi], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
+                ax.plot([float(lo), float(hi)], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
             elif lo is not None:
                 ax.annotate(
                     "",
@@ -356,7 +356,7 @@ class Comparison:
                     xytext=(lo, yi),
                     arrowprops={"arrowstyle": "->", "color": colour},
                 )
-            ax.plot([r.estimate], [yi], "o", color=colour, ms=6)
+            ax.plot([float(r.estimate or 0.0)], [yi], "o", color=colour, ms=6)
         for obs in observed:
             ax.axvline(obs, color="0.4", ls="--", lw=1)
         ax.set_yticks(y)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -205,7 +205,8 @@ class CaptureData:
             pats[ok] = np.asarray(
                 [[int(float(v)) for v in row] for row in list_values[ok]], dtype=np.uint8
             ).reshape(int(ok.sum()), len(lists))
-        for i in np.flatnonzero(ok & (pats.sum(axis=1) == 0)):
+        for zi in np.flatnonzero(ok & (pats.sum(axis=1) == 0)):
+            i = int(zi)
             problems.append(
                 Problem(
                     "the all-zero pattern (on no list) cannot be observed; remove this row",
@@ -735,7 +736,7 @@ class StratifiedCaptureData(Mapping[tuple[Hashable, ...], CaptureData]):
         for key, tab in self._tables.items():
             df = tab.to_frame()
             for s, v in zip(self.strata, key, strict=True):
-                df.insert(list(self.strata).index(s), s, v)
+                df.insert(list(self.strata).index(s), s, cast(Any, v))
             frames.append(df)
         return pd.concat(frames, ignore_index=True)
 
@@ -745,7 +746,7 @@ class StratifiedCaptureData(Mapping[tuple[Hashable, ...], CaptureData]):
         for key, tab in self._tables.items():
             df = tab.to_records()
             for s, v in zip(self.strata, key, strict=True):
-                df[s] = v
+                df[s] = cast(Any, v)
             frames.append(df)
         return pd.concat(frames, ignore_index=True)[[*self.lists, *self.strata]]
 
@@ -757,7 +758,7 @@ class StratifiedCaptureData(Mapping[tuple[Hashable, ...], CaptureData]):
                 df = df.copy()
                 df = df[[c for c in df.columns if not c.startswith("stratum_")]]
                 for i, (s, v) in enumerate(zip(self.strata, key, strict=True)):
-                    df.insert(i, s, v)
+                    df.insert(i, s, cast(Any, v))
                 parts.setdefault(name, []).append(df)
         return {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
 

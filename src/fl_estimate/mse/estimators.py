@@ -138,8 +138,7 @@ def _interval_from(
             )
         if pi.low_at_observed:
             note = (note + "; " if note else "") + "the lower end is the observed count"
-        extra = {"multinomial_estimate": pi.estimate}
-        return (pi.low, pi.high), "profile", extra, note, None
+        return (pi.low, pi.high), "profile", {"multinomial_estimate": pi.estimate}, note, None
     if interval == "bootstrap":
         boot: BootstrapResult = bootstrap(
             fit.table,
@@ -161,7 +160,7 @@ def _interval_from(
                 code="bootstrap-failed",
             )
         lim = boot.bca(level) if boot_interval == "bca" else boot.percentile(level)
-        extra = {
+        extra: dict[str, Any] = {
             "n_boot": n_boot,
             "boot_failures": boot.n_failed,
             "bootstrap": bootstrap_kind,

@@ -62,7 +62,7 @@ def check_stratum(
     (table, None) when estimable (the table without empty lists), else (None, reason).
     """
     tot = table.list_totals()
-    empty = [name for name, v in tot.items() if v == 0]
+    empty = [str(name) for name, v in tot.items() if v == 0]
     t = table
     for name in empty:
         if t.n_lists <= 2:
@@ -229,8 +229,11 @@ def _total_from_draws(
         return est, None, None, "none"
     size = min(len(d) for d in draws)  # type: ignore[arg-type]
     rng = np.random.default_rng(rng_seed)
-    mats = [d if len(d) == size else rng.choice(d, size, replace=False) for d in draws]  # type: ignore[arg-type]
-    total = np.sum(mats, axis=0)
+    mats = [
+        d if len(d) == size else rng.choice(d, size, replace=False)  # type: ignore[arg-type]
+        for d in draws
+    ]
+    total = np.sum(np.vstack(mats), axis=0)  # type: ignore[arg-type]
     lo, hi = np.quantile(total, [0.5 - level / 2, 0.5 + level / 2], method="median_unbiased")
     kind = (
         "credible-eti"
@@ -514,10 +517,10 @@ def _tables(
 
 
 def _list_totals(data: StratifiedCaptureData, strata_cols: list[str]) -> pd.DataFrame:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, t in sorted(data.items(), key=lambda kv: str(kv[0])):
-        tot = t.list_totals()
-        rows.append({**dict(zip(strata_cols, key, strict=True)), **tot.to_dict()})
+        tot = {str(k): int(v) for k, v in t.list_totals().items()}
+        rows.append({**dict(zip(strata_cols, key, strict=True)), **tot})
     return pd.DataFrame(rows)
 
 
@@ -585,7 +588,9 @@ def _top_models(cfg: RunConfig, collapsed: Any, group_cols: list[str]) -> pd.Dat
         if not r.ok:
             continue
         for rec in r.tables["models"].to_dict(orient="records"):
-            rows.append({**dict(zip(group_cols, gkey, strict=True)), **rec})
+            rows.append(
+                {**dict(zip(group_cols, gkey, strict=True)), **{str(k): v for k, v in rec.items()}}
+            )
     return pd.DataFrame(rows)
 
 

@@ -205,7 +205,7 @@ def plot_regional_comparison(
         if np.isnan(r["_v"]):
             ax.text(
                 0.5,
-                yi,
+                float(yi),
                 "not estimable",
                 transform=ax.get_yaxis_transform(),
                 va="center",

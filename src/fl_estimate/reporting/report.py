@@ -80,6 +80,12 @@ def _html_table(df: pd.DataFrame, max_rows: int = 60) -> str:
     return str(d.to_html(index=False, na_rep="—", border=0, classes="t", escape=True))
 
 
+def _close(fig: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def _save(fig: Any, stage: Path, name: str) -> list[str]:
     files = []
     for ext in ("png", "svg"):
@@ -100,7 +106,6 @@ def write_outputs(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from fl_estimate.plotting import plot_overlaps
     from fl_estimate.reporting.charts import (
@@ -155,19 +160,19 @@ def write_outputs(
         fig.suptitle(f"{cfg.headline}: estimated victims by region and year", fontsize=10, y=1.04)
         files += _save(fig, stage, "trend_by_region")
         figs["trend_by_region"] = "Estimates by region over time (bars: people identified)"
-        plt.close(fig)
+        _close(fig)
         truth_nat = truth_tab.groupby(strata_cols[1])["N"].sum() if truth_tab is not None else None
         ax = plot_national_trend(tables["national_estimates"], year=strata_cols[1], truth=truth_nat)
         ax.set_title(f"National total ({cfg.headline})", fontsize=10)
         files += _save(ax.figure, stage, "national_trend")
         figs["national_trend"] = "National total over time"
-        plt.close(ax.figure)
+        _close(ax.figure)
         last = sorted(head[strata_cols[1]].unique())[-1]
         ax = plot_regional_comparison(head[head[strata_cols[1]] == last], region=strata_cols[0])
         ax.set_title(f"Regions in {last} ({cfg.headline})", fontsize=10)
         files += _save(ax.figure, stage, "regional_comparison")
         figs["regional_comparison"] = f"Regions compared, {last}"
-        plt.close(ax.figure)
+        _close(ax.figure)
     if national_results:
         gkey = sorted(national_results, key=str)[-1]
         res = national_results[gkey]
@@ -177,12 +182,12 @@ def write_outputs(
             ax.set_title(f"Methods compared on the pooled national table {gkey}", fontsize=10)
             files += _save(ax.figure, stage, "method_comparison")
             figs["method_comparison"] = "Methods compared (national table)"
-            plt.close(ax.figure)
+            _close(ax.figure)
     pooled = data.collapse()
     ax = plot_overlaps(pooled)  # type: ignore[arg-type]
     files += _save(ax.figure, stage, "list_overlaps")
     figs["list_overlaps"] = "How the providers' lists overlap (all strata)"
-    plt.close(ax.figure)
+    _close(ax.figure)
 
     # ------------------------------------------------------------------ report
     md, body = _report(cfg, pub, figs, outcomes, stage)
