@@ -57,21 +57,24 @@ def _log_add(a: float, b: float) -> float:
 def _multinomial(
     rng: np.random.Generator, n: int, probs: np.ndarray, total: float, out: np.ndarray
 ) -> None:
-    """Multinomial(n, probs / total) by sequential binomials (or one categorical draw if n == 1)."""
+    """Multinomial(n, probs / total): categorical draws for n <= 4, else sequential binomials."""
     k_len = probs.shape[0]
     for k in range(k_len):
         out[k] = 0
     if n == 0:
         return
-    if n == 1:
-        u = rng.random() * total
-        acc = 0.0
-        for k in range(k_len):
-            acc += probs[k]
-            if u < acc:
-                out[k] = 1
-                return
-        out[k_len - 1] = 1
+    if n <= 4:
+        # a few categorical draws are cheaper than up to K-1 binomial draws
+        for _ in range(n):
+            u = rng.random() * total
+            acc = 0.0
+            hit = k_len - 1
+            for k in range(k_len):
+                acc += probs[k]
+                if u < acc:
+                    hit = k
+                    break
+            out[hit] += 1
         return
     rem = n
     rest = total
@@ -198,7 +201,10 @@ def _run_chain(
                             aux0[j, k] += c
         for j in range(n_lists):
             for k in range(kk):
-                lam[j, k] = rng.beta(1.0 + aux1[j, k], 1.0 + aux0[j, k])
+                if aux1[j, k] == 0 and aux0[j, k] == 0:
+                    lam[j, k] = rng.random()  # empty class: Beta(1, 1) is uniform
+                else:
+                    lam[j, k] = rng.beta(1.0 + aux1[j, k], 1.0 + aux0[j, k])
         # 3. stick-breaking weights, in logs (classes can be nearly empty)
         for k in range(kk):
             countk[k] = count0k[k]
