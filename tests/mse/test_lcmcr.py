@@ -114,7 +114,7 @@ def test_cap_on_unobserved_is_respected():
 
 def test_bad_configuration():
     with pytest.raises(ModelSpecificationError, match="K"):
-        LCMCR(K=1)
+        LCMCR(K=0)
     with pytest.raises(ModelSpecificationError, match="a_alpha"):
         LCMCR(a_alpha=0)
     data = read_capture_csv(MSE_DATA / "korea.csv")
@@ -142,3 +142,27 @@ def test_trace_plot_draws_one_line_per_chain():
     assert len(ax.get_lines()) == 2 + 3  # two chains, median, two interval ends
     assert "R-hat" in ax.get_title()
     plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("dataset", ["korea", "spina_bifida_ny"])
+def test_one_class_matches_closed_form_posterior(dataset):
+    # With K* = 1 the model is the independence model with Beta(1, 1) capture probabilities
+    # and p(N) ∝ 1/N, whose posterior is closed-form:
+    # p(N | x) ∝ (1/N) N! / (N - n)! prod_j B(n_j + 1, N - n_j + 1).
+    # Tolerance: 1% on the median, 2% on the 2.5%/97.5% quantiles (4 x 1,000 draws; MCSE of
+    # the quantiles about 0.5%).
+    from scipy.special import betaln, gammaln
+
+    data = read_capture_csv(MSE_DATA / f"{dataset}.csv")
+    n = data.n_observed
+    nj = data.list_totals().to_numpy()
+    grid = np.arange(n, 50 * n)
+    lp = -np.log(grid) + gammaln(grid + 1) - gammaln(grid - n + 1)
+    lp += sum(betaln(x + 1, grid - x + 1) for x in nj)
+    cdf = np.cumsum(np.exp(lp - lp.max()))
+    cdf /= cdf[-1]
+    lo, med, hi = (grid[np.searchsorted(cdf, q)] for q in (0.025, 0.5, 0.975))
+    res = LCMCR(K=1).fit(data, seed=9, chains=4, draws=1000, thin=5, burnin=1000)
+    assert res.estimate == pytest.approx(med, rel=0.01)
+    assert res.ci_low == pytest.approx(lo, rel=0.02)
+    assert res.ci_high == pytest.approx(hi, rel=0.02)

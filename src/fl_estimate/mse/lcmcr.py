@@ -323,9 +323,9 @@ class LCMCR:
         max_unobserved_ratio: float | None = None,
         init: str = "lcmcr",
     ) -> None:
-        if int(K) != K or K < 2:
+        if int(K) != K or K < 1:
             raise ModelSpecificationError(
-                f"K (number of latent classes) must be an integer >= 2, got {K!r}"
+                f"K (number of latent classes) must be an integer >= 1 (1 is the independence model), got {K!r}"
             )
         if not (a_alpha > 0 and b_alpha > 0):
             raise ModelSpecificationError(
