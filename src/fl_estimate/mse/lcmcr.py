@@ -284,9 +284,8 @@ class LCMCR:
         Starting state of each chain. ``"lcmcr"``: LCMCR's start (all classes at the lists'
         observed capture shares, concentration 0.3/K* for 500 sweeps), chains differing only in
         their random streams: this reproduces LCMCR's answers. ``"dispersed"``: jittered
-        capture probabilities and random class weights, so chains start apart; on some tables
-        (hiv_rome, western_us) dispersed chains find a second, many-class mode with a larger N
-        that LCMCR's start never leaves for, and R-hat then says the posterior is not explored.
+        capture probabilities and random class weights, so chains start apart and R-hat
+        sees regions that one start would take long to leave.
 
     Notes
     -----
