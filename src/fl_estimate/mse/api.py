@@ -75,6 +75,16 @@ def _greedy(data: CaptureData, **o: Any) -> EstimationResult:
     ).fit(data, **_pick(o, _LOGLINEAR_OPTS))
 
 
+def _latent_class(data: CaptureData, **o: Any) -> EstimationResult:
+    from fl_estimate.mse.mixture import LatentClassMSE
+
+    if o.get("interval") not in (None, "profile"):
+        raise ModelSpecificationError("latent-class gives a profile-likelihood interval only")
+    return LatentClassMSE(n_classes=o.get("n_classes") or 2).fit(
+        data, **_pick(o, ("level", "seed"))
+    )
+
+
 def _simple(cls: type) -> Callable[..., EstimationResult]:
     def run(data: CaptureData, **o: Any) -> EstimationResult:
         interval = o.get("interval")
@@ -96,6 +106,7 @@ METHODS: dict[str, Callable[..., EstimationResult]] = {
     "bic": _bic,
     "auto": _auto,
     "search": _greedy,
+    "latent-class": _latent_class,
     "chao": _simple(ChaoLowerBound),
     "lincoln-petersen": _simple(LincolnPetersen),
     "chapman": _simple(Chapman),
@@ -157,10 +168,25 @@ def estimate(data: CaptureData, method: str = "stepwise", **options: Any) -> Est
     EstimationResult
     """
     if method in METHODS:
-        return METHODS[method](data, **options)
-    if method in LAZY_METHODS:
+        res = METHODS[method](data, **options)
+    elif method in LAZY_METHODS:
         mod, fn = LAZY_METHODS[method].split(":")
-        return getattr(importlib.import_module(mod), fn)(data, method=method, **options)
-    raise ModelSpecificationError(
-        f"unknown method {method!r}; choose one of {', '.join(available_methods())}"
-    )
+        res = getattr(importlib.import_module(mod), fn)(data, method=method, **options)
+    else:
+        raise ModelSpecificationError(
+            f"unknown method {method!r}; choose one of {', '.join(available_methods())}"
+        )
+    return _with_heterogeneity_check(data, res)
+
+
+def _with_heterogeneity_check(data: CaptureData, res: EstimationResult) -> EstimationResult:
+    """Warn (HeterogeneityWarning) when the table shows strong capture heterogeneity, and record
+    the check in ``diagnostics["heterogeneity_flag"]`` (see docs/mse.md)."""
+    from dataclasses import replace
+
+    from fl_estimate.mse.mixture import check_heterogeneity
+
+    if not isinstance(data, CaptureData) or data.n_lists < 3:
+        return res
+    chk = check_heterogeneity(data)
+    return replace(res, diagnostics={**res.diagnostics, "heterogeneity_flag": chk["flag"]})
