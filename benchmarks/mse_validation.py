@@ -130,9 +130,8 @@ def one_rep(args: tuple[str, int, int, bool]) -> list[dict]:
                 est, lo, hi, ok = res.estimate, res.ci_low, res.ci_high, res.status == "ok"
                 if not ok and method == "latent-class":
                     lo = res.diagnostics.get("profile_lower")
-            except Exception as exc:  # a method that cannot run here counts as a failure
+            except Exception:  # a method that cannot run here counts as a failure
                 est, lo, hi, ok = None, None, None, False
-                label = label if not str(exc) else label
             rows.append(
                 {
                     "design": design,
