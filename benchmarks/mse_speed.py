@@ -3,7 +3,9 @@
 Prints, per benchmark table, our wall time next to the `seconds` recorded in
 tests/data/mse/peer_results.json (R 4.2.2 on a shared 2-core machine; indicative to about a factor
 of 2) for: SparseMSE stepwise; exhaustive pairwise BIC at 5 and 6 lists (Rcapture closedpMS.t and
-MultipleSystemsEstimation); stepwise + 1,000-replicate BCa (SparseMSE estimatepopulation).
+MultipleSystemsEstimation); stepwise + 1,000-replicate BCa (SparseMSE estimatepopulation); MultipleSystemsEstimation 1.2's BIC
+at its default order (order 3 at 4-5 lists) and BIC + 1,000-replicate BCa over the top 20 (4 lists)
+or 100 (5 lists) models, for every k.
 
 Usage: .venv/bin/python benchmarks/mse_speed.py [--quick]
 (--quick: 200 bootstrap replicates instead of 1,000, for a fast look.)
@@ -54,6 +56,66 @@ def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def mse12_rows(names: list[str], n_boot: int) -> list[tuple]:
+    """MultipleSystemsEstimation 1.2 rows: BIC point estimate at the default order (order 3 at
+    4-5 lists: 113 / 6,212 models) and BIC + BCa over the top models (20 at 4 lists, 100 at 5),
+    beside the reference's recorded seconds."""
+    from fl_estimate.mse.topmodels import (
+        default_max_order,
+        default_top_models,
+        top_models_bca,
+    )
+
+    out = []
+    for name in names:
+        data = read_capture_csv(DATA / f"{name}.csv")
+        k = data.n_lists
+        if k not in (4, 5):
+            continue
+        table = Table.from_data(data)
+        order = default_max_order(k)
+        t_bic = timed(
+            lambda table=table, order=order: exhaustive_search(
+                table, criterion="bic", max_order=order
+            ),
+            repeat=2,
+        )
+        out.append(
+            (
+                name,
+                k,
+                f"BIC point estimate, order {order}",
+                f"{t_bic:.3f}",
+                ref_seconds(
+                    name, "MultipleSystemsEstimation", "estimate_population(method='auto')"
+                ),
+                "MultipleSystemsEstimation auto",
+            )
+        )
+        ntop = default_top_models(k)
+        t_boot = timed(
+            lambda table=table, order=order, ntop=ntop: top_models_bca(
+                table, max_order=order, n_top=ntop, n_boot=n_boot, seed=1, n_jobs=2
+            )
+        )
+        out.append(
+            (
+                name,
+                k,
+                f"BIC + {n_boot} BCa, top {ntop}, every k",
+                f"{t_boot:.2f}",
+                ref_seconds(
+                    name,
+                    "MultipleSystemsEstimation",
+                    "BIC over hierarchical models (default maxorder), BCa bootstrap",
+                    nboot=1000,
+                ),
+                "MultipleSystemsEstimation (nboot=1000)",
+            )
+        )
+    return out
 
 
 def main() -> None:
@@ -122,6 +184,7 @@ def main() -> None:
                     "SparseMSE (nboot=1000)",
                 )
             )
+    rows += mse12_rows(names, n_boot)
     head = ("table", "K", "task", "ours (s)", "reference (s)", "reference")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
