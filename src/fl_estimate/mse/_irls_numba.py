@@ -19,7 +19,7 @@ __all__ = ["irls_grid"]
 
 
 @njit(cache=True)
-def irls_grid(x, ys, rows, pmask, cmask, tol, max_iter):  # type: ignore[no-untyped-def]
+def irls_grid(x, ys, rows, pmask, cmask, tol, max_iter):  # type: ignore[no-untyped-def,unused-ignore]
     """Fit ``B`` models: model ``b`` has parameters ``pmask[b]``, fitted cells ``cmask[b]`` and
     counts ``ys[rows[b]]``.
 

@@ -70,7 +70,7 @@ def _greedy(data: CaptureData, **o: Any) -> EstimationResult:
     from fl_estimate.mse.greedy import GreedySearchMSE
 
     return GreedySearchMSE(
-        criterion=o.get("criterion") if o.get("criterion") in ("aic", "bic") else "bic",
+        criterion=str(o["criterion"]) if o.get("criterion") in ("aic", "bic") else "bic",
         max_order=o.get("max_order") or 3,
     ).fit(data, **_pick(o, _LOGLINEAR_OPTS))
 

@@ -750,9 +750,9 @@ def fit_grid(
             ident[cut] = rank == pm[cut].sum(axis=1)
         code_c[~ident] = 2
         if resolve_codes:
-            for i in np.flatnonzero(~ident):
+            for bad in np.flatnonzero(~ident).tolist():
                 lp_calls += 1
-                code_c[i] = check_existence(table_for(ri[i]), models[mi[i]]).code
+                code_c[bad] = check_existence(table_for(int(ri[bad])), models[int(mi[bad])]).code
         idx = np.flatnonzero(ident)
         if idx.size:
             if engine == "numba":

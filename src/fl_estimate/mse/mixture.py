@@ -52,7 +52,7 @@ def _patterns(k: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _em(x, counts, pi, p, tol=1e-10, max_iter=3000):  # type: ignore[no-untyped-def]
+def _em(x, counts, pi, p, tol=1e-10, max_iter=3000):  # type: ignore[no-untyped-def,unused-ignore]
     """EM for the latent-class model with all 2^K cell counts known (cell 0 included).
 
     Returns the class weights, capture probabilities and the log-likelihood
@@ -162,7 +162,7 @@ class LatentClassMSE:
                 return cache[key]
             cnt = y.copy()
             cnt[0] = big_n - n
-            best = (-np.inf, None)
+            best: tuple[float, Any] = (-np.inf, None)
             cands = list(starts) + ([state["warm"]] if state["warm"] is not None else [])
             for pi0, p0 in cands:
                 pi, p, ll = _em(x, cnt, pi0.copy(), np.clip(p0, 0.01, 0.99).copy())

@@ -353,7 +353,7 @@ class BicMSE(SearchMSE):
         self._order_given = max_order is not None
         self.top_models = top_models
 
-    def fit(  # type: ignore[override]
+    def fit(
         self,
         data: CaptureData,
         *,
