@@ -285,9 +285,32 @@ def run(
             tasks.append(
                 (key, data[key], cfg.methods, m_opts, seed, cfg.min_lists, cfg.min_per_list)
             )
-        say(f"fitting {len(tasks)} strata with {', '.join(cfg.methods)} ...")
-        outcomes = _fit_all(cfg, tasks, executor, progress)
-        tables = _tables(cfg, data, outcomes, say)
+        # the pooled national fits (one per group, e.g. per year) go to the same executor
+        group_cols = [c for c in cfg.strata if c != cfg.strata[0]]
+        collapsed = data.collapse(keep=group_cols) if group_cols else data.collapse()
+        items = (
+            sorted(collapsed.items(), key=lambda kv: str(kv[0]))
+            if isinstance(collapsed, StratifiedCaptureData)
+            else [((), collapsed)]
+        )
+        m_opts = {m: _method_opts(m, opts) for m in cfg.methods}
+        n_tasks = len(tasks)
+        for j, (gkey, table) in enumerate(items):
+            tasks.append(
+                (
+                    ("national", *gkey),
+                    table,
+                    cfg.methods,
+                    m_opts,
+                    cfg.seed + 1000 + j,
+                    cfg.min_lists,
+                    cfg.min_per_list,
+                )
+            )
+        say(f"fitting {n_tasks} strata and {len(items)} pooled national table(s) ...")
+        done = _fit_all(cfg, tasks, executor, progress)
+        outcomes, national_outcomes = done[:n_tasks], done[n_tasks:]
+        tables = _tables(cfg, data, outcomes, say, national_outcomes)
         from fl_estimate.reporting.report import write_outputs
 
         files = write_outputs(cfg, stage, tables, outcomes, data)
@@ -380,6 +403,7 @@ def _tables(
     data: StratifiedCaptureData,
     outcomes: list[StratumOutcome],
     say: Callable[[str], None],
+    national_outcomes: list[StratumOutcome],
 ) -> dict[str, pd.DataFrame]:
     strata_cols = list(cfg.strata)
     level = 0.95
@@ -462,15 +486,10 @@ def _tables(
     national_rows = []
     national_results: dict[tuple[Any, ...], dict[str, EstimationResult]] = {}
     collapsed = data.collapse(keep=group_cols) if group_cols else data.collapse()
-    items = collapsed.items() if isinstance(collapsed, StratifiedCaptureData) else [((), collapsed)]
-    for j, (gkey, table) in enumerate(sorted(items, key=lambda kv: str(kv[0]))):
+    for o in national_outcomes:
+        gkey = tuple(o.key[1:])
         national_results[gkey] = {}
-        t, _reason = check_stratum(table, min_lists=cfg.min_lists, min_per_list=cfg.min_per_list)
-        for m in cfg.methods:
-            if t is None:
-                continue
-            opts = _method_opts(m, _estimate_opts(cfg))
-            r = estimate(t, m, seed=cfg.seed + 1000 + j, **opts)
+        for m, r in o.results.items():
             national_results[gkey][m] = r
             national_rows.append(
                 {
@@ -496,14 +515,27 @@ def _tables(
                 pd.to_numeric(national[c], errors="coerce") / national["population"] * cfg.per
             )
 
-    sens = _sensitivity(cfg, collapsed, group_cols)
-    top = _top_models(cfg, collapsed, group_cols)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FLEstimateWarning)
+        sens = _sensitivity(cfg, collapsed, group_cols)
+        top = _top_models(cfg, collapsed, group_cols)
+    sens_warnings = [
+        ({}, str(w.message)) for w in caught if issubclass(w.category, FLEstimateWarning)
+    ]
     observed = data.to_records().groupby(strata_cols).size()
     observed_tab = (
         observed.unstack(strata_cols[1]) if len(strata_cols) == 2 else observed.to_frame("observed")
     )
     lists_tab = _list_totals(data, strata_cols)
-    warn_rows = [{**o.stratum, "warning": w} for o in outcomes for w in o.warnings]
+    warn_rows = [
+        {"scope": "stratum", **o.stratum, "warning": w} for o in outcomes for w in o.warnings
+    ]
+    warn_rows += [
+        {"scope": "national fit", **o.stratum, "warning": w}
+        for o in national_outcomes
+        for w in o.warnings
+    ]
+    warn_rows += [{"scope": "sensitivity", **g, "warning": w} for g, w in sens_warnings]
     return {
         "strata_estimates": strata_tab,
         "national_estimates": national,
@@ -511,7 +543,9 @@ def _tables(
         "top_models": top,
         "observed_by_stratum": observed_tab,
         "list_totals": lists_tab,
-        "warnings": pd.DataFrame(warn_rows, columns=[*strata_cols, "warning"]),
+        "warnings": pd.DataFrame(warn_rows, columns=["scope", *strata_cols, "warning"])
+        .drop_duplicates()
+        .reset_index(drop=True),
         "_national_results": national_results,  # type: ignore[dict-item]
     }
 

@@ -248,6 +248,13 @@ def _report(
         ("Key figures", "\n".join(key_lines)),
         ("What the numbers mean", "\n".join(f"- {c}" for c in caveats)),
     ]
+    warn = pub.get("warnings")
+    if warn is not None and len(warn):
+        msgs = list(dict.fromkeys(str(m) for m in warn["warning"]))
+        lines = [f"- {m}" for m in msgs[:10]]
+        if len(msgs) > 10:
+            lines.append(f"- ... and {len(msgs) - 10} more (warnings.csv)")
+        sections.append(("Warnings from the estimation", "\n".join(lines)))
     md = [f"# {cfg.title}\n"]
     for title, text in sections:
         md.append(f"## {title}\n\n{text}\n")
