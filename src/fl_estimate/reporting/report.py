@@ -179,7 +179,8 @@ def write_outputs(
         if res:
             cmp = compare(res)
             ax = cmp.plot()
-            ax.set_title(f"Methods compared on the pooled national table {gkey}", fontsize=10)
+            label = ", ".join(str(v) for v in gkey) if isinstance(gkey, tuple) else str(gkey)
+            ax.set_title(f"Methods compared on the pooled national table, {label}", fontsize=10)
             files += _save(ax.figure, stage, "method_comparison")
             figs["method_comparison"] = "Methods compared (national table)"
             _close(ax.figure)
