@@ -1,8 +1,7 @@
-"""The main job on the shipped sample data (``make demo``).
+"""``fl-estimate demo``: a quick look at the real UK 2013 table shipped in ``data_samples/``.
 
-Until the annual pipeline lands, the demo works on the real UK 2013 table shipped in
-``data_samples/``: descriptives, an overlap chart, estimates by several methods side by side (a
-table and a forest plot) and a manifest.
+Descriptives, an overlap chart, estimates by several methods side by side (a table and a forest
+plot) and a manifest. The annual main job (``make demo``) is ``fl-estimate run``.
 """
 
 from __future__ import annotations
@@ -101,7 +100,8 @@ def demo(
     data: Path = typer.Option(DEFAULT_DATA, "--data", help="Capture table to use."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates."),
 ) -> None:
-    """Run the main job on the shipped sample data and write its outputs to --out."""
+    """Quick look at a real table (UK 2013): descriptives, overlap chart, estimates by several
+    methods. The annual main job is `fl-estimate run data_samples/country.toml` (make demo)."""
     files = run_demo(data, out, n_boot=n_boot)
     typer.echo(f"wrote {len(files)} files to {out}/")
     for f in files:
