@@ -20,7 +20,7 @@ from fl_estimate.results import compare, json_safe
 DEMO_METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("independence, profile", "independence", {"interval": "profile"}),
     ("stepwise, Wald (conditional)", "stepwise", {"interval": "wald"}),
-    ("stepwise, BCa bootstrap", "stepwise", {"interval": "bootstrap", "n_boot": 1000}),
+    ("stepwise, BCa bootstrap", "stepwise", {"interval": "bootstrap"}),
     ("BIC (pairwise), Wald (conditional)", "bic", {"interval": "wald"}),
     ("Chao lower bound", "chao", {}),
 )
@@ -58,9 +58,13 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
         from fl_estimate.mse.api import estimate
 
         results = {
-            label: estimate(data, method, seed=seed, **{**opts, "n_boot": n_boot})
-            if "n_boot" in opts
-            else estimate(data, method, seed=seed, **opts)
+            label: estimate(
+                data,
+                method,
+                seed=seed,
+                **opts,
+                **({"n_boot": n_boot} if opts.get("interval") == "bootstrap" else {}),
+            )
             for label, method, opts in DEMO_METHODS
         }
         cmp = compare(results)
@@ -88,6 +92,7 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
                 "job": "demo: describe and estimate",
                 "data": str(data_path),
                 "methods": [{"label": lab, "method": m, **o} for lab, m, o in DEMO_METHODS],
+                "n_boot": n_boot,
             },
             seed=seed,
             outputs=written,

@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -486,7 +486,3 @@ class SearchMSE(_Base):
             tables={"models": ranking},
             fit=fit_loglinear(table, res.best_model),
         )
-
-
-def loglinear_methods() -> Sequence[str]:
-    return ("independence", "stepwise", "aic", "bic")

@@ -26,6 +26,31 @@ def _lognormal_interval(n: float, est: float, var: float, level: float) -> tuple
     return float(n + f0 / c), float(n + f0 * c)
 
 
+def _closed_form(
+    method: str,
+    data: CaptureData,
+    model: str,
+    est: float,
+    var: float,
+    level: float,
+    diagnostics: dict[str, float],
+) -> EstimationResult:
+    """Result of a closed-form estimator with Chao's log-normal interval."""
+    lo, hi = _lognormal_interval(data.n_observed, est, max(var, 0.0), level)
+    return EstimationResult(
+        method=method,
+        model=model,
+        observed=data.n_observed,
+        estimate=float(est),
+        interval=(lo, hi),
+        interval_kind="wald-log",
+        level=level,
+        diagnostics={**diagnostics, "variance": var},
+        provenance=provenance(data.data_hash, None, level=level),
+        stratum=dict(data.stratum),
+    )
+
+
 def _two_lists(data: CaptureData, method: str) -> tuple[int, int, int]:
     if data.n_lists != 2:
         raise ModelSpecificationError(
@@ -66,19 +91,7 @@ class LincolnPetersen:
             )
         est = n1 * n2 / m
         var = n1 * n2 * (n1 - m) * (n2 - m) / m**3
-        lo, hi = _lognormal_interval(n, est, var, level)
-        return EstimationResult(
-            method=self.method,
-            model=model,
-            observed=n,
-            estimate=float(est),
-            interval=(lo, hi),
-            interval_kind="wald-log",
-            level=level,
-            diagnostics={"variance": var, "m": m},
-            provenance=prov,
-            stratum=dict(data.stratum),
-        )
+        return _closed_form(self.method, data, model, est, var, level, {"m": m})
 
 
 class Chapman:
@@ -92,22 +105,10 @@ class Chapman:
 
     def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
         n1, n2, m = _two_lists(data, self.method)
-        n = data.n_observed
         est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
         var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
-        lo, hi = _lognormal_interval(n, est, var, level)
-        return EstimationResult(
-            method=self.method,
-            model=f"two lists, independence ({n1} and {n2} people, {m} on both)",
-            observed=n,
-            estimate=float(est),
-            interval=(lo, hi),
-            interval_kind="wald-log",
-            level=level,
-            diagnostics={"variance": var, "m": m},
-            provenance=provenance(data.data_hash, None, level=level),
-            stratum=dict(data.stratum),
-        )
+        model = f"two lists, independence ({n1} and {n2} people, {m} on both)"
+        return _closed_form(self.method, data, model, est, var, level, {"m": m})
 
 
 class ChaoLowerBound:
@@ -135,16 +136,5 @@ class ChaoLowerBound:
             est = n + f1 * (f1 - 1) / 2
             var = f1 * (f1 - 1) / 2 + f1 * (2 * f1 - 1) ** 2 / 4 - f1**4 / (4 * est)
             form = "n + f1(f1-1)/2 (bias-corrected, f2 = 0)"
-        lo, hi = _lognormal_interval(n, est, max(var, 0.0), level)
-        return EstimationResult(
-            method=self.method,
-            model=f"Chao lower bound, {form}",
-            observed=n,
-            estimate=float(est),
-            interval=(lo, hi),
-            interval_kind="wald-log",
-            level=level,
-            diagnostics={"f1": f1, "f2": f2, "variance": var},
-            provenance=provenance(data.data_hash, None, level=level),
-            stratum=dict(data.stratum),
-        )
+        model = f"Chao lower bound, {form}"
+        return _closed_form(self.method, data, model, est, var, level, {"f1": f1, "f2": f2})

@@ -17,7 +17,6 @@ Steps
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable, Hashable, Iterator
@@ -105,6 +104,30 @@ def n_draws(result: EstimationResult) -> np.ndarray | None:
         return np.asarray(d["posterior"]["N"]).ravel().astype(float)
     except Exception:
         return None
+
+
+def _groups(
+    data: StratifiedCaptureData, group_cols: list[str]
+) -> list[tuple[tuple[Hashable, ...], CaptureData]]:
+    """The pooled tables of each group (e.g. one per year), in a fixed order."""
+    collapsed = data.collapse(keep=group_cols) if group_cols else data.collapse()
+    if isinstance(collapsed, StratifiedCaptureData):
+        return sorted(collapsed.items(), key=lambda kv: str(kv[0]))
+    return [((), collapsed)]
+
+
+def _result_row(r: EstimationResult) -> dict[str, Any]:
+    """The columns every published table takes from a result."""
+    return {
+        "method": r.method,
+        "observed": r.observed,
+        "estimate": r.estimate,
+        "ci_low": r.ci_low,
+        "ci_high": r.ci_high,
+        "interval_kind": r.interval_kind,
+        "model": r.model,
+        "status": r.status,
+    }
 
 
 @dataclass
@@ -279,21 +302,15 @@ def run(
         seeds = [
             int(s.generate_state(1)[0]) for s in np.random.SeedSequence(cfg.seed).spawn(len(keys))
         ]
+        m_opts = {m: _method_opts(m, opts) for m in cfg.methods}
         tasks = []
         for key, seed in zip(keys, seeds, strict=True):
-            m_opts = {m: _method_opts(m, opts) for m in cfg.methods}
             tasks.append(
                 (key, data[key], cfg.methods, m_opts, seed, cfg.min_lists, cfg.min_per_list)
             )
         # the pooled national fits (one per group, e.g. per year) go to the same executor
         group_cols = [c for c in cfg.strata if c != cfg.strata[0]]
-        collapsed = data.collapse(keep=group_cols) if group_cols else data.collapse()
-        items = (
-            sorted(collapsed.items(), key=lambda kv: str(kv[0]))
-            if isinstance(collapsed, StratifiedCaptureData)
-            else [((), collapsed)]
-        )
-        m_opts = {m: _method_opts(m, opts) for m in cfg.methods}
+        items = _groups(data, group_cols)
         n_tasks = len(tasks)
         for j, (gkey, table) in enumerate(items):
             tasks.append(
@@ -310,7 +327,7 @@ def run(
         say(f"fitting {n_tasks} strata and {len(items)} pooled national table(s) ...")
         done = _fit_all(cfg, tasks, executor, progress)
         outcomes, national_outcomes = done[:n_tasks], done[n_tasks:]
-        tables = _tables(cfg, data, outcomes, say, national_outcomes)
+        tables = _tables(cfg, data, outcomes, items, national_outcomes)
         from fl_estimate.reporting.report import write_outputs
 
         files = write_outputs(cfg, stage, tables, outcomes, data)
@@ -402,7 +419,7 @@ def _tables(
     cfg: RunConfig,
     data: StratifiedCaptureData,
     outcomes: list[StratumOutcome],
-    say: Callable[[str], None],
+    pooled: list[tuple[tuple[Hashable, ...], CaptureData]],
     national_outcomes: list[StratumOutcome],
 ) -> dict[str, pd.DataFrame]:
     strata_cols = list(cfg.strata)
@@ -424,19 +441,8 @@ def _tables(
                 }
             )
             continue
-        for m, r in o.results.items():
-            rows.append(
-                {
-                    **base,
-                    "method": m,
-                    "estimate": r.estimate,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "interval_kind": r.interval_kind,
-                    "model": r.model,
-                    "status": r.status,
-                }
-            )
+        for r in o.results.values():
+            rows.append({**base, **_result_row(r), "observed": o.observed})
     strata_tab = pd.DataFrame(rows)
     for c in ("estimate", "ci_low", "ci_high"):
         strata_tab[c] = pd.to_numeric(strata_tab[c], errors="coerce")
@@ -450,11 +456,13 @@ def _tables(
     # totals by the non-region stratum columns (e.g. year), from replicates
     group_cols = [c for c in strata_cols if c != strata_cols[0]]
     total_rows = []
-    groups: dict[tuple[Any, ...], list[StratumOutcome]] = {}
+    members_by_group: dict[tuple[Any, ...], list[StratumOutcome]] = {}
     for o in outcomes:
         gkey = tuple(o.stratum[c] for c in group_cols)
-        groups.setdefault(gkey, []).append(o)
-    for i, (gkey, members) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        members_by_group.setdefault(gkey, []).append(o)
+    for i, (gkey, members) in enumerate(
+        sorted(members_by_group.items(), key=lambda kv: str(kv[0]))
+    ):
         est_parts = [
             o.results[cfg.headline] for o in members if o.estimable and o.results[cfg.headline].ok
         ]
@@ -485,22 +493,26 @@ def _tables(
     # the unstratified national fit per group, beside the sum of strata
     national_rows = []
     national_results: dict[tuple[Any, ...], dict[str, EstimationResult]] = {}
-    collapsed = data.collapse(keep=group_cols) if group_cols else data.collapse()
     for o in national_outcomes:
         gkey = tuple(o.key[1:])
-        national_results[gkey] = {}
-        for m, r in o.results.items():
-            national_results[gkey][m] = r
+        national_results[gkey] = dict(o.results)
+        for r in o.results.values():
+            row = _result_row(r)
             national_rows.append(
                 {
                     **dict(zip(group_cols, gkey, strict=True)),
                     "kind": "national fit (strata pooled)",
-                    "method": m,
-                    "observed": r.observed,
-                    "estimate": r.estimate,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "interval_kind": r.interval_kind,
+                    **{
+                        k: row[k]
+                        for k in (
+                            "method",
+                            "observed",
+                            "estimate",
+                            "ci_low",
+                            "ci_high",
+                            "interval_kind",
+                        )
+                    },
                     "strata": 1,
                     "strata_not_estimable": 0,
                     "note": r.model,
@@ -517,8 +529,8 @@ def _tables(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FLEstimateWarning)
-        sens = _sensitivity(cfg, collapsed, group_cols)
-        top = _top_models(cfg, collapsed, group_cols)
+        sens = _sensitivity(cfg, pooled, group_cols)
+        top = _top_models(cfg, pooled, group_cols)
     sens_warnings = [
         ({}, str(w.message)) for w in caught if issubclass(w.category, FLEstimateWarning)
     ]
@@ -558,16 +570,17 @@ def _list_totals(data: StratifiedCaptureData, strata_cols: list[str]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def _sensitivity(cfg: RunConfig, collapsed: Any, group_cols: list[str]) -> pd.DataFrame:
+def _sensitivity(
+    cfg: RunConfig, groups: list[tuple[tuple[Hashable, ...], CaptureData]], group_cols: list[str]
+) -> pd.DataFrame:
     """Silverman's robustness checks on the pooled table of each group: each list left out,
     chosen lists merged. Wald intervals (conditional) to keep the check fast."""
     rows = []
-    items = collapsed.items() if isinstance(collapsed, StratifiedCaptureData) else [((), collapsed)]
     m = cfg.headline
     opts = _method_opts(
         m, {"interval": "wald", "n_boot": cfg.n_boot, "chains": cfg.chains, "draws": cfg.draws}
     )
-    for gkey, table in sorted(items, key=lambda kv: str(kv[0])):
+    for gkey, table in groups:
         g = dict(zip(group_cols, gkey, strict=True))
         variants: list[tuple[str, CaptureData]] = [("all lists", table)]
         if cfg.leave_one_out and table.n_lists > 3:
@@ -578,44 +591,29 @@ def _sensitivity(cfg: RunConfig, collapsed: Any, group_cols: list[str]) -> pd.Da
         for label, t in variants:
             try:
                 r = estimate(t, m, seed=cfg.seed, **opts)
-                rows.append(
-                    {
-                        **g,
-                        "variant": label,
-                        "method": m,
-                        "observed": r.observed,
-                        "estimate": r.estimate,
-                        "ci_low": r.ci_low,
-                        "ci_high": r.ci_high,
-                        "interval_kind": r.interval_kind,
-                        "model": r.model,
-                        "status": r.status,
-                    }
-                )
             except FLEstimateError as exc:
-                rows.append(
-                    {
-                        **g,
-                        "variant": label,
-                        "method": m,
-                        "observed": t.n_observed,
-                        "estimate": np.nan,
-                        "ci_low": np.nan,
-                        "ci_high": np.nan,
-                        "interval_kind": None,
-                        "model": "",
-                        "status": str(exc),
-                    }
+                r = EstimationResult.failed(
+                    method=m, model="", observed=t.n_observed, reason=str(exc), code="failed"
                 )
+            row = _result_row(r)
+            rows.append(
+                {
+                    **g,
+                    "variant": label,
+                    "method": m,
+                    **{k: v for k, v in row.items() if k != "method"},
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _top_models(cfg: RunConfig, collapsed: Any, group_cols: list[str]) -> pd.DataFrame:
+def _top_models(
+    cfg: RunConfig, groups: list[tuple[tuple[Hashable, ...], CaptureData]], group_cols: list[str]
+) -> pd.DataFrame:
     from fl_estimate.mse.estimators import SearchMSE
 
     rows: list[dict[str, Any]] = []
-    items = collapsed.items() if isinstance(collapsed, StratifiedCaptureData) else [((), collapsed)]
-    for gkey, table in sorted(items, key=lambda kv: str(kv[0])):
+    for gkey, table in groups:
         if table.n_lists > 6 or cfg.top_models <= 0:
             continue
         r = SearchMSE("bic").fit(table, top=cfg.top_models)
@@ -626,7 +624,3 @@ def _top_models(cfg: RunConfig, collapsed: Any, group_cols: list[str]) -> pd.Dat
                 {**dict(zip(group_cols, gkey, strict=True)), **{str(k): v for k, v in rec.items()}}
             )
     return pd.DataFrame(rows)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(json_safe(obj), indent=2, sort_keys=True) + "\n")
