@@ -90,7 +90,7 @@ def mse(
         None,
         "--max-order",
         help="Highest interaction order in the AIC/BIC search (bic: 2; auto: the reference's "
-        "default for the list count; search: 3).",
+        "default for the list count; search: 3); bayes-threshold: 2 or 3 (eligible triples).",
     ),
     top_models: int | None = typer.Option(
         None,
@@ -102,6 +102,11 @@ def mse(
         "nonparametric", "--bootstrap", help="nonparametric | parametric."
     ),
     boot_interval: str = typer.Option("bca", "--boot-interval", help="bca | percentile."),
+    prior: str | None = typer.Option(
+        None,
+        "--prior",
+        help="bayes-threshold: proper (normal priors on interactions, default) | improper (flat).",
+    ),
     chains: int | None = typer.Option(None, "--chains", help="MCMC chains (Bayesian methods)."),
     draws: int | None = typer.Option(
         None, "--draws", help="Posterior draws per chain (Bayesian methods)."
@@ -139,6 +144,10 @@ def mse(
     }
     if method != "loglinear" and model is not None:
         raise ModelSpecificationError("--model is used with --method loglinear only")
+    if prior is not None:
+        if method != "bayes-threshold":
+            raise ModelSpecificationError("--prior is used with --method bayes-threshold only")
+        opts["prior"] = prior
     results: list[EstimationResult] = []
     for _key, table in iter_tables(cd):
         results.append(estimate(table, method=method, **opts))

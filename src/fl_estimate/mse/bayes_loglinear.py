@@ -1,9 +1,11 @@
 """Bayesian log-linear multiple systems estimation in PyMC (Silverman 2020, section 6).
 
 The observed cells of the 2^K capture table are independent Poisson counts with
-``log mu_c = intercept + sum_j beta_j x_cj + sum_{j<k} gamma_jk x_cj x_ck``; the unobserved cell
-has mean ``exp(intercept)``. Main effects get a flat (improper) or a wide normal prior,
-interactions a normal shrinkage prior or a regularised horseshoe. The posterior of N is that of
+``log mu_c = intercept + sum_j beta_j x_cj + sum_{j<k} gamma_jk x_cj x_ck`` (plus any three-list
+terms asked for); the unobserved cell has mean ``exp(intercept)``. Main effects get a flat
+(improper) or a wide normal prior, interactions a normal shrinkage prior, a regularised horseshoe,
+or a flat prior (interactions with a zero margin then at minus infinity, their cells fixed at
+zero; refused when the posterior would be improper). The posterior of N is that of
 ``n + exp(intercept)`` (or, optionally, ``n + Poisson(exp(intercept))``).
 
 :class:`BayesLogLinear` is built to be reused by Bayesian thresholding (fit all two-way terms,
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate._typing import SeedLike, spawn_seeds
-from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.mse._bayes import chain_diagnostics, result_from_draws
 from fl_estimate.results import EstimationResult
 
@@ -41,6 +43,7 @@ __all__ = [
     "BayesHierarchicalLogLinear",
     "BayesLogLinear",
     "all_interactions",
+    "flat_prior_reduction",
     "significant_interactions",
 ]
 
@@ -56,7 +59,9 @@ def all_interactions(lists: Sequence[str]) -> list[str]:
 
 def _parse_interactions(
     interactions: str | Sequence[str] | None, lists: Sequence[str]
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, ...]]:
+    """Interaction terms as sorted tuples of list indices (two or three lists: ``"a:b"``,
+    ``"a:b:c"``), ordered by size and then by list order; ``"all"`` is every two-list term."""
     if interactions is None:
         return []
     if isinstance(interactions, str):
@@ -64,34 +69,99 @@ def _parse_interactions(
             return list(combinations(range(len(lists)), 2))
         interactions = [interactions]
     pos = {name: i for i, name in enumerate(lists)}
-    out: list[tuple[int, int]] = []
+    out: list[tuple[int, ...]] = []
     bad = []
     for term in interactions:
         parts = str(term).split(":")
-        if len(parts) != 2 or parts[0] not in pos or parts[1] not in pos or parts[0] == parts[1]:
+        if (
+            len(parts) not in (2, 3)
+            or any(q not in pos for q in parts)
+            or len(set(parts)) != len(parts)
+        ):
             bad.append(str(term))
             continue
-        i, j = sorted((pos[parts[0]], pos[parts[1]]))
-        if (i, j) not in out:
-            out.append((i, j))
+        idx = tuple(sorted(pos[q] for q in parts))
+        if idx not in out:
+            out.append(idx)
     if bad:
         raise ModelSpecificationError(
-            f"unknown interaction term(s) {', '.join(map(repr, bad))}; expected 'a:b' with two "
-            f"different lists among {', '.join(lists)}"
+            f"unknown interaction term(s) {', '.join(map(repr, bad))}; expected 'a:b' or 'a:b:c' "
+            f"with different lists among {', '.join(lists)}"
         )
-    return sorted(out)
+    return sorted(out, key=lambda t: (len(t), t))
 
 
-def _design(k: int, pairs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _term_label(term: Sequence[int], lists: Sequence[str]) -> str:
+    return ":".join(lists[i] for i in term)
+
+
+def _design(k: int, terms: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
     """Main-effect and interaction columns for the observable cells 1..2^K-1 (cell-index order)."""
     cells = np.arange(1, 1 << k)
     x = ((cells[:, None] >> np.arange(k)) & 1).astype(np.float64)
     xi = (
-        np.stack([x[:, i] * x[:, j] for i, j in pairs], axis=1)
-        if pairs
+        np.stack([np.prod(x[:, list(t)], axis=1) for t in terms], axis=1)
+        if terms
         else np.zeros((cells.size, 0))
     )
     return x, xi
+
+
+def flat_prior_reduction(
+    data: CaptureData, interactions: str | Sequence[str] | None, *, main_flat: bool = True
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Extended-MLE reduction of a log-linear model whose interactions have a flat prior.
+
+    An interaction whose observed margin is zero (two lists that never overlap, say) has its
+    flat-prior posterior concentrated at minus infinity: it is taken out of the sampled
+    parameters and every cell containing it is fixed at zero (Silverman 2020; as
+    MultipleSystemsEstimation 1.2 prunes them). The rest has a proper posterior exactly when its
+    maximum-likelihood estimate exists on the cells left (Fienberg–Rinaldo linear program) and
+    is identifiable (rank), which is checked here.
+
+    Returns
+    -------
+    kept : list of str
+        Interactions sampled.
+    minus_infinite : list of str
+        Interactions at minus infinity (also in the model: their cells are zero).
+    alive : ndarray of bool, shape (2**K - 1,)
+        Observable cells that are not fixed at zero.
+
+    Raises
+    ------
+    EstimateDoesNotExistError
+        A list is empty while main effects are flat, or the reduced model has no MLE or is
+        not identifiable: the flat-prior posterior is then improper.
+    """
+    from fl_estimate.mse.loglinear import check_existence
+
+    lists = list(data.lists)
+    terms = _parse_interactions(interactions, lists)
+    if main_flat:
+        empty = [name for name, t in zip(lists, data.list_totals(), strict=True) if t == 0]
+        if empty:
+            raise EstimateDoesNotExistError(
+                f"{data.source}: no one is on list(s) {', '.join(empty)}: with a flat prior on "
+                "the main effects the posterior is improper; drop the list(s)",
+                code="no-mle",
+            )
+    masks = [sum(1 << i for i in t) for t in terms]
+    chk = check_existence(data, frozenset(masks))
+    if not chk.ok:
+        raise EstimateDoesNotExistError(
+            f"{data.source}: with flat (improper) priors on the interactions the posterior is "
+            f"improper: {chk.reason(frozenset(masks))}; or use the proper normal prior",
+            code="no-mle" if chk.code & 1 else "not-identifiable",
+        )
+    boundary = set(chk.boundary_terms)
+    cells = np.arange(1, 1 << len(lists))
+    alive = np.ones(cells.size, dtype=bool)
+    for m in boundary & set(masks):
+        alive &= (cells & m) != m
+    kept = [_term_label(t, lists) for t, m in zip(terms, masks, strict=True) if m not in boundary]
+    gone = [_term_label(t, lists) for t, m in zip(terms, masks, strict=True) if m in boundary]
+    return kept, gone, alive
 
 
 def significant_interactions(result: EstimationResult, threshold: float = 2.0) -> list[str]:
@@ -135,8 +205,10 @@ class _Priors:
         slab_df: float,
         global_scale: float | None,
     ) -> None:
-        if prior not in ("normal", "horseshoe"):
-            raise ModelSpecificationError(f"prior must be 'normal' or 'horseshoe', got {prior!r}")
+        if prior not in ("normal", "horseshoe", "flat"):
+            raise ModelSpecificationError(
+                f"prior must be 'normal', 'horseshoe' or 'flat', got {prior!r}"
+            )
         if not prior_scale > 0:
             raise ModelSpecificationError(f"prior_scale must be positive, got {prior_scale!r}")
         if not (main_prior == "flat" or (isinstance(main_prior, int | float) and main_prior > 0)):
@@ -166,12 +238,13 @@ class BayesLogLinear:
 
     Parameters
     ----------
-    interactions : "all", sequence of "a:b", or None, default "all"
-        Two-list interactions in the model (``None``: main effects only).
-    prior : {"normal", "horseshoe"}, default "normal"
-        Prior on the interactions: independent ``Normal(0, prior_scale)``, or a regularised
+    interactions : "all", sequence of "a:b" or "a:b:c", or None, default "all"
+        Interactions in the model: ``"all"`` is every two-list term; three-list terms are
+        given by name (``None``: main effects only).
+    prior : {"normal", "horseshoe", "flat"}, default "normal"
+        Prior on the interactions: independent ``Normal(0, prior_scale)``, a regularised
         horseshoe (Piironen & Vehtari 2017) with slab scale ``slab_scale`` and slab degrees of
-        freedom ``slab_df``.
+        freedom ``slab_df``, or improper flat (see Notes).
     prior_scale : float, default 1.0
         Standard deviation of the normal interaction prior (Silverman's default precision 1).
     main_prior : "flat" or float, default "flat"
@@ -191,9 +264,15 @@ class BayesLogLinear:
     Notes
     -----
     ``y_c ~ Poisson(exp(a + x_c' beta + z_c' gamma))`` for the ``2^K - 1`` observable cells
-    (zeros included); ``a`` flat; ``beta`` flat or normal; ``gamma`` normal or horseshoe. A pair
-    of lists that never overlaps has its interaction identified by the prior alone: with a flat
-    prior it would be improper, so interactions never get one.
+    (zeros included); ``a`` flat; ``beta`` flat or normal; ``gamma`` normal, horseshoe or flat.
+    A pair of lists that never overlaps has its interaction identified by the prior alone. With
+    ``prior="flat"`` such an interaction's posterior sits at minus infinity: it is taken out of
+    the sampled parameters and the cells containing it are fixed at zero (extended MLE, as
+    MultipleSystemsEstimation 1.2 does), and it is listed in
+    ``diagnostics["minus_infinite_interactions"]``. The rest of the flat-prior posterior is
+    proper exactly when the model's (extended) MLE exists and is identifiable; otherwise ``fit``
+    raises :class:`~fl_estimate.exceptions.EstimateDoesNotExistError` saying which check failed
+    (see :func:`flat_prior_reduction`).
 
     References
     ----------
@@ -245,20 +324,30 @@ class BayesLogLinear:
         import pymc as pm
 
         k = data.n_lists
-        pairs = _parse_interactions(self.interactions, data.lists)
+        p = self.priors
+        interactions = self.interactions
+        alive = None
+        if p.prior == "flat":
+            kept, _, alive = flat_prior_reduction(
+                data, interactions, main_flat=p.main_prior == "flat"
+            )
+            interactions = kept or None
+        pairs = _parse_interactions(interactions, data.lists)
         x, xi = _design(k, pairs)
         y = data.cell_counts()[1:].astype(np.float64)
-        terms = [f"{data.lists[i]}:{data.lists[j]}" for i, j in pairs]
+        if alive is not None:  # cells of interactions at minus infinity are fixed at zero
+            x, xi, y = x[alive], xi[alive], y[alive]
+        terms = [_term_label(t, data.lists) for t in pairs]
         coords = {"list": list(data.lists), "interaction": terms}
-        p = self.priors
         n_t = len(pairs)
         with pm.Model(coords=coords) as model:
-            if p.prior == "normal":
+            if p.prior in ("normal", "flat"):
                 design = np.hstack([np.ones((y.size, 1)), x, xi])
                 prec = np.zeros(design.shape[1])
                 if p.main_prior != "flat":
                     prec[1 : 1 + k] = 1.0 / float(p.main_prior) ** 2
-                prec[1 + k :] = 1.0 / p.prior_scale**2
+                if p.prior == "normal":
+                    prec[1 + k :] = 1.0 / p.prior_scale**2
                 mode, chol = _laplace(design, y, prec)
                 z = pm.Flat("z", shape=design.shape[1], initval=np.zeros(design.shape[1]))
                 # theta = mode + L^-T z
@@ -268,7 +357,10 @@ class BayesLogLinear:
                 beta = pm.Deterministic("beta", theta[1 : 1 + k], dims="list")
                 if n_t:
                     gamma = pm.Deterministic("gamma", theta[1 + k :], dims="interaction")
-                    pm.Potential("gamma_prior", -0.5 * pm.math.sum((gamma / p.prior_scale) ** 2))
+                    if p.prior == "normal":
+                        pm.Potential(
+                            "gamma_prior", -0.5 * pm.math.sum((gamma / p.prior_scale) ** 2)
+                        )
                 if p.main_prior != "flat":
                     pm.Potential(
                         "beta_prior", -0.5 * pm.math.sum((beta / float(p.main_prior)) ** 2)
@@ -339,6 +431,11 @@ class BayesLogLinear:
         if data.n_observed == 0:
             raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
         model = self.build_model(data)
+        minus_inf: list[str] = []
+        if self.priors.prior == "flat":
+            _, minus_inf, _ = flat_prior_reduction(
+                data, self.interactions, main_flat=self.priors.main_prior == "flat"
+            )
         seeds, rng = _chain_seeds(seed, chains)
         _notice(
             f"{data.n_lists} lists, {len(_parse_interactions(self.interactions, data.lists))} interactions"
@@ -372,6 +469,8 @@ class BayesLogLinear:
             "max_rhat_coefficients": float(np.nanmax(coef["rhat"])) if len(coef) else float("nan"),
             "posterior_mean_unobserved_rate": float(np.exp(a).mean()),
         }
+        if self.priors.prior == "flat":
+            extra["minus_infinite_interactions"] = ", ".join(minus_inf) or "none"
         settings = {
             **self.priors.settings(),
             "interactions": [t for t in coef.loc[coef["kind"] == "interaction", "term"]],
@@ -383,9 +482,13 @@ class BayesLogLinear:
             "compile_mode": compile_mode,
             "chain_seeds": seeds,
         }
+        if minus_inf:
+            settings["minus_infinite_interactions"] = minus_inf
         terms = settings["interactions"]
-        model_name = "main effects" + ("".join(f" + {t}" for t in terms))
+        model_name = "main effects" + ("".join(f" + {t}" for t in terms + minus_inf))
         model_name += f" ({self.priors.prior} prior on interactions)" if terms else ""
+        if minus_inf:
+            model_name += f"; {', '.join(minus_inf)} at minus infinity (margin zero)"
         advice = "increase draws and tune, or target_accept"
         if divergences:
             advice = (
@@ -573,7 +676,7 @@ class BayesHierarchicalLogLinear:
         x, xi = _design(k, pairs)
         y = np.stack([data[key].cell_counts()[1:] for key in keys])  # (S, cells)
         labels = [_key_label(key) for key in keys]
-        terms = [f"{data.lists[i]}:{data.lists[j]}" for i, j in pairs]
+        terms = [_term_label(t, data.lists) for t in pairs]
         coords = {"stratum": labels, "list": list(data.lists), "interaction": terms}
         init = np.log(np.maximum(y.mean(axis=1), 0.5))
         # centre each stratum's predictor at its count-weighted mean pattern: the centre and
