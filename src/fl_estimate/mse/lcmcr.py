@@ -25,7 +25,13 @@ from numba import njit
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.mse._bayes import draws_to_datatree, result_from_draws
+from fl_estimate.mse._bayes import (
+    ESS_MIN,
+    RHAT_MAX,
+    chain_diagnostics,
+    draws_to_datatree,
+    result_from_draws,
+)
 from fl_estimate.results import EstimationResult
 
 if TYPE_CHECKING:
@@ -95,40 +101,26 @@ def _multinomial(
 
 
 @njit(cache=True, nogil=True)
-def _run_chain(
+def _init_chain(
     cells: np.ndarray,
     freq: np.ndarray,
     n_classes: int,
-    a_alpha: float,
-    b_alpha: float,
-    burnin: int,
-    n_draws: int,
-    thin: int,
     rng: np.random.Generator,
-    n0_max: int,
     dispersed: bool,
 ):
-    """One Gibbs chain. Returns (n0 draws, alpha draws, occupied-class draws, capped count)."""
+    """Starting state of one chain: (lam, nu, log_nu, count0k, scalars = [alpha, n0, capped])."""
     m_cells, n_lists = cells.shape
     kk = n_classes
     n_obs = 0
     for m in range(m_cells):
         n_obs += freq[m]
-
     lam = np.empty((n_lists, kk))
     nu = np.empty(kk)
     log_nu = np.empty(kk)
-    count_mk = np.zeros((m_cells, kk), dtype=np.int64)
     count0k = np.zeros(kk, dtype=np.int64)
-    countk = np.zeros(kk, dtype=np.int64)
-    aux1 = np.zeros((n_lists, kk), dtype=np.int64)
-    aux0 = np.zeros((n_lists, kk), dtype=np.int64)
-    probs = np.empty(kk)
-    probs0 = np.empty(kk)
-
-    # start. "lcmcr" (dispersed=False): LCMCR's own start, every class at the lists' observed
-    # capture shares, four big classes, and a tiny concentration (0.3 / K*) held for the first
-    # 500 sweeps, so the chain settles in the few-class region first. "dispersed": capture
+    # "lcmcr" (dispersed=False): LCMCR's own start, every class at the lists' observed capture
+    # shares, four big classes, and a tiny concentration (0.3 / K*) held for the first 500
+    # sweeps, so the chain settles in the few-class region first. "dispersed": capture
     # probabilities jittered by a factor U(0.5, 1.5) per class and class weights from one
     # stick-breaking draw, so that chains start apart and R-hat can see separate modes.
     for j in range(n_lists):
@@ -162,14 +154,55 @@ def _run_chain(
         for k in range(kk):
             log_nu[k] = math.log(nu[k])
         alpha = 0.3 / kk
-    n0 = 0
+    scalars = np.zeros(3)
+    scalars[0] = alpha
+    return lam, nu, log_nu, count0k, scalars
+
+
+@njit(cache=True, nogil=True)
+def _advance_chain(
+    cells: np.ndarray,
+    freq: np.ndarray,
+    a_alpha: float,
+    b_alpha: float,
+    lam: np.ndarray,
+    nu: np.ndarray,
+    log_nu: np.ndarray,
+    count0k: np.ndarray,
+    scalars: np.ndarray,
+    sweep0: int,
+    warm: int,
+    skip: int,
+    n_draws: int,
+    thin: int,
+    rng: np.random.Generator,
+    n0_max: int,
+):
+    """Continue one chain from its state (updated in place): ``skip`` sweeps discarded, then
+    ``n_draws`` draws kept every ``thin`` sweeps. ``sweep0`` is the number of sweeps already
+    run (the concentration is held fixed while the global sweep count is below ``warm``).
+
+    Returns (n0 draws, alpha draws, occupied-class draws).
+    """
+    m_cells, n_lists = cells.shape
+    kk = lam.shape[1]
+    n_obs = 0
+    for m in range(m_cells):
+        n_obs += freq[m]
+    count_mk = np.zeros((m_cells, kk), dtype=np.int64)
+    countk = np.zeros(kk, dtype=np.int64)
+    aux1 = np.zeros((n_lists, kk), dtype=np.int64)
+    aux0 = np.zeros((n_lists, kk), dtype=np.int64)
+    probs = np.empty(kk)
+    probs0 = np.empty(kk)
+    alpha = scalars[0]
+    n0 = np.int64(scalars[1])
+    capped = np.int64(scalars[2])
 
     out_n0 = np.empty(n_draws, dtype=np.int64)
     out_alpha = np.empty(n_draws)
     out_kstar = np.empty(n_draws, dtype=np.int64)
-    capped = 0
-    total_iter = burnin + n_draws * thin
-    warm = min(500, burnin)  # LCMCR holds alpha fixed for its first 500 sweeps
+    total_iter = skip + n_draws * thin
     d = 0
     for it in range(total_iter):
         # 1. latent classes of the observed people, cell by cell
@@ -250,10 +283,10 @@ def _run_chain(
         # 6. classes of the unobserved
         _multinomial(rng, n0, probs0, p0, count0k)
         # 7. concentration: Gamma(a + K* - 1, rate b - log(last stick))
-        if it >= warm:
+        if sweep0 + it >= warm:
             rate = b_alpha - log_nu[kk - 1]
             alpha = rng.gamma(a_alpha + kk - 1.0, 1.0 / rate)
-        if it >= burnin and (it - burnin + 1) % thin == 0:
+        if it >= skip and (it - skip + 1) % thin == 0:
             out_n0[d] = n0
             out_alpha[d] = alpha
             ks = 0
@@ -262,7 +295,297 @@ def _run_chain(
                     ks += 1
             out_kstar[d] = ks
             d += 1
-    return out_n0, out_alpha, out_kstar, capped
+    scalars[0] = alpha
+    scalars[1] = n0
+    scalars[2] = capped
+    return out_n0, out_alpha, out_kstar
+
+
+@njit(cache=True, nogil=True)
+def _truncated_loglik(
+    cells: np.ndarray, freq: np.ndarray, lam: np.ndarray, nu: np.ndarray
+) -> float:
+    """log of prod_c (pi_c / (1 - p0))^freq_c: the likelihood of the parameters given the
+    observed cells once N is integrated out under p(N) proportional to 1/N."""
+    m_cells, n_lists = cells.shape
+    kk = lam.shape[1]
+    p0 = 0.0
+    for k in range(kk):
+        p = nu[k]
+        for j in range(n_lists):
+            p *= 1.0 - lam[j, k]
+        p0 += p
+    if p0 >= 1.0:
+        return -np.inf
+    n_obs = 0
+    out = 0.0
+    for m in range(m_cells):
+        if freq[m] == 0:
+            continue
+        n_obs += freq[m]
+        pc = 0.0
+        for k in range(kk):
+            p = nu[k]
+            for j in range(n_lists):
+                if cells[m, j] == 1:
+                    p *= lam[j, k]
+                else:
+                    p *= 1.0 - lam[j, k]
+            pc += p
+        if pc <= 0.0:
+            return -np.inf
+        out += freq[m] * math.log(pc)
+    return out - n_obs * math.log1p(-p0)
+
+
+@njit(cache=True, nogil=True)
+def _refresh_unobserved(
+    freq: np.ndarray,
+    lam: np.ndarray,
+    nu: np.ndarray,
+    count0k: np.ndarray,
+    scalars: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Draw the unobserved count and its classes afresh from their conditional given (lam, nu)."""
+    n_lists, kk = lam.shape
+    n_obs = 0
+    for m in range(freq.shape[0]):
+        n_obs += freq[m]
+    probs0 = np.empty(kk)
+    p0 = 0.0
+    for k in range(kk):
+        p = nu[k]
+        for j in range(n_lists):
+            p *= 1.0 - lam[j, k]
+        probs0[k] = p
+        p0 += p
+    succ = 1.0 - p0
+    n0 = rng.negative_binomial(n_obs, succ) if succ >= 1e-12 else 2**40
+    _multinomial(rng, n0, probs0, p0, count0k)
+    scalars[1] = n0
+
+
+@njit(cache=True, nogil=True)
+def _advance_tempered(
+    cells: np.ndarray,
+    freqs: np.ndarray,
+    a_alpha: float,
+    b_alpha: float,
+    lams: np.ndarray,
+    nus: np.ndarray,
+    log_nus: np.ndarray,
+    count0ks: np.ndarray,
+    scalars: np.ndarray,
+    sweep0: int,
+    warm: int,
+    skip: int,
+    n_draws: int,
+    thin: int,
+    swap_every: int,
+    rng: np.random.Generator,
+    swaps: np.ndarray,
+):
+    """Replica-exchange (parallel tempering) Gibbs on one chain.
+
+    Replica ``r`` is the same Gibbs sampler run on the data-tempered table ``freqs[r]`` (the
+    observed counts scaled by a temperature ``beta_r``, replica 0 the real data). Every
+    ``swap_every`` sweeps, neighbouring replicas propose to exchange their parameters
+    ``(lambda, nu, alpha)``; the Metropolis ratio uses the closed-form likelihood of the
+    parameters with N integrated out (:func:`_truncated_loglik`; the priors are the same for every
+    replica and cancel), and an exchanged replica redraws its unobserved count from its
+    conditional. Draws are kept from replica 0 only. ``skip`` and ``thin`` must be multiples of
+    ``swap_every``. ``swaps[r, 0]`` / ``swaps[r, 1]`` count proposals / acceptances between
+    replicas ``r`` and ``r + 1``.
+    """
+    n_rep = freqs.shape[0]
+    out_n0 = np.empty(n_draws, dtype=np.int64)
+    out_alpha = np.empty(n_draws)
+    out_kstar = np.empty(n_draws, dtype=np.int64)
+    n_blocks = (skip + n_draws * thin) // swap_every
+    keep_every = thin // swap_every
+    skip_blocks = skip // swap_every
+    d = 0
+    for b in range(n_blocks):
+        record = b >= skip_blocks and (b - skip_blocks + 1) % keep_every == 0
+        for r in range(n_rep):
+            o_n0, o_alpha, o_k = _advance_chain(
+                cells,
+                freqs[r],
+                a_alpha,
+                b_alpha,
+                lams[r],
+                nus[r],
+                log_nus[r],
+                count0ks[r],
+                scalars[r],
+                sweep0 + b * swap_every,
+                warm,
+                0,
+                1,
+                swap_every,
+                rng,
+                -1,
+            )
+            if r == 0 and record:
+                out_n0[d] = o_n0[0]
+                out_alpha[d] = o_alpha[0]
+                out_kstar[d] = o_k[0]
+                d += 1
+        # exchange moves between neighbours, even pairs on even blocks and odd pairs on odd ones
+        for r in range(b % 2, n_rep - 1, 2):
+            s = r + 1
+            lr = (
+                _truncated_loglik(cells, freqs[r], lams[s], nus[s])
+                + _truncated_loglik(cells, freqs[s], lams[r], nus[r])
+                - _truncated_loglik(cells, freqs[r], lams[r], nus[r])
+                - _truncated_loglik(cells, freqs[s], lams[s], nus[s])
+            )
+            swaps[r, 0] += 1
+            if lr >= 0.0 or rng.random() < math.exp(lr):
+                swaps[r, 1] += 1
+                for j in range(lams.shape[1]):
+                    for k in range(lams.shape[2]):
+                        t = lams[r, j, k]
+                        lams[r, j, k] = lams[s, j, k]
+                        lams[s, j, k] = t
+                for k in range(nus.shape[1]):
+                    t = nus[r, k]
+                    nus[r, k] = nus[s, k]
+                    nus[s, k] = t
+                    t = log_nus[r, k]
+                    log_nus[r, k] = log_nus[s, k]
+                    log_nus[s, k] = t
+                t = scalars[r, 0]
+                scalars[r, 0] = scalars[s, 0]
+                scalars[s, 0] = t
+                _refresh_unobserved(freqs[r], lams[r], nus[r], count0ks[r], scalars[r], rng)
+                _refresh_unobserved(freqs[s], lams[s], nus[s], count0ks[s], scalars[s], rng)
+    return out_n0, out_alpha, out_kstar
+
+
+class _Chains:
+    """Several chains' states and random streams, advanced together (in parallel threads)."""
+
+    def __init__(
+        self,
+        model: LCMCR,
+        cells: np.ndarray,
+        freq: np.ndarray,
+        n0_max: int,
+        seeds: list[np.random.SeedSequence],
+    ) -> None:
+        self.model = model
+        self.cells, self.freq, self.n0_max = cells, freq, n0_max
+        self.seeds = [str(s.entropy) + ":" + ",".join(map(str, s.spawn_key)) for s in seeds]
+        self.rngs = [np.random.Generator(np.random.PCG64(s)) for s in seeds]
+        dispersed = model.init == "dispersed"
+        self.states = [_init_chain(cells, freq, model.K, r, dispersed) for r in self.rngs]
+        self.sweeps = 0
+        self.work = 0  # sweeps of every replica (the cost), per chain
+        self.seconds = 0.0
+        self.chain_seconds = 0.0
+        self.betas: np.ndarray | None = None
+        self.swap_every = 10
+
+    def temper(self, betas: np.ndarray, swap_every: int = 10) -> None:
+        """Switch to replica exchange: replica 0 of each chain continues from the chain's
+        current state; the hotter replicas (data scaled by ``betas[1:]``) start afresh."""
+        m = self.model
+        betas = np.asarray(betas, dtype=float)
+        freqs = np.rint(betas[:, None] * self.freq[None, :]).astype(np.int64)
+        freqs[0] = self.freq
+        for r in range(1, len(betas)):
+            if freqs[r].sum() == 0:  # keep at least one person in the hottest replica
+                freqs[r, int(np.argmax(self.freq))] = 1
+        self.freqs = np.ascontiguousarray(freqs)
+        self.betas = betas
+        self.swap_every = int(swap_every)
+        dispersed = m.init == "dispersed"
+        reps = []
+        for i, rng in enumerate(self.rngs):
+            parts = [self.states[i]] + [
+                _init_chain(self.cells, self.freqs[r], m.K, rng, dispersed)
+                for r in range(1, len(betas))
+            ]
+            reps.append(tuple(np.ascontiguousarray(np.stack(x)) for x in zip(*parts, strict=True)))
+        self.replicas = reps
+        self.swaps = [np.zeros((len(betas) - 1, 2), dtype=np.int64) for _ in self.rngs]
+
+    def run(
+        self, skip: int, draws: int, thin: int, n_jobs: int | None, warm: int
+    ) -> dict[str, np.ndarray]:
+        """Advance every chain by ``skip + draws * thin`` sweeps; return the kept draws."""
+        m = self.model
+
+        def one(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+            t = time.perf_counter()
+            if self.betas is not None:
+                out = _advance_tempered(
+                    self.cells,
+                    self.freqs,
+                    m.a_alpha,
+                    m.b_alpha,
+                    *self.replicas[i],
+                    self.sweeps,
+                    warm,
+                    skip,
+                    draws,
+                    thin,
+                    self.swap_every,
+                    self.rngs[i],
+                    self.swaps[i],
+                )
+                return (*out, time.perf_counter() - t)
+            out = _advance_chain(
+                self.cells,
+                self.freq,
+                m.a_alpha,
+                m.b_alpha,
+                *self.states[i],
+                self.sweeps,
+                warm,
+                skip,
+                draws,
+                thin,
+                self.rngs[i],
+                self.n0_max,
+            )
+            return (*out, time.perf_counter() - t)
+
+        n = len(self.rngs)
+        workers = n_jobs or min(n, os.cpu_count() or 1)
+        t0 = time.perf_counter()
+        if workers > 1 and n > 1:
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                outs = list(ex.map(one, range(n)))
+        else:
+            outs = [one(i) for i in range(n)]
+        self.seconds += time.perf_counter() - t0
+        self.chain_seconds += float(np.mean([o[3] for o in outs]))
+        self.sweeps += skip + draws * thin
+        self.work += (skip + draws * thin) * (1 if self.betas is None else len(self.betas))
+        return {
+            "n0": np.stack([o[0] for o in outs]),
+            "alpha": np.stack([o[1] for o in outs]),
+            "k_star": np.stack([o[2] for o in outs]),
+        }
+
+    def summary(self, out: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {
+            **out,
+            "capped_draws": int(sum(st[4][2] for st in self.states)),
+            "swap_rates": (
+                None
+                if self.betas is None
+                else (sum(self.swaps)[:, 1] / np.maximum(sum(self.swaps)[:, 0], 1)).tolist()
+            ),
+            "seconds": self.seconds,
+            "iterations_per_chain": self.sweeps,
+            "replica_sweeps_per_chain": self.work,
+            "iterations_per_second_per_chain": float(self.work / max(self.chain_seconds, 1e-12)),
+            "chain_seeds": self.seeds,
+        }
 
 
 # ---------------------------------------------------------------------------- estimator
@@ -348,6 +671,22 @@ class LCMCR:
             f"max_unobserved_ratio={self.max_unobserved_ratio}, init={self.init!r})"
         )
 
+    def _check_run(self, **kw: int) -> None:
+        lows = {"chains": 1, "draws": 1, "thin": 1, "burnin": 0, "max_sweeps": 1}
+        for name, v in kw.items():
+            lo = lows[name]
+            if int(v) != v or v < lo:
+                raise ModelSpecificationError(f"{name} must be an integer >= {lo}, got {v!r}")
+
+    def _chains(self, data: CaptureData, seed: SeedLike, chains: int) -> _Chains:
+        keep = data.counts > 0
+        cells = np.ascontiguousarray(data.patterns[keep].astype(np.uint8))
+        freq = np.ascontiguousarray(data.counts[keep].astype(np.int64))
+        n0_max = -1
+        if self.max_unobserved_ratio is not None:
+            n0_max = math.floor(self.max_unobserved_ratio * int(freq.sum()))
+        return _Chains(self, cells, freq, n0_max, spawn_seeds(seed, int(chains)))
+
     def sample(
         self,
         data: CaptureData,
@@ -359,67 +698,17 @@ class LCMCR:
         burnin: int = 20_000,
         n_jobs: int | None = None,
     ) -> dict[str, Any]:
-        """Run the chains and return raw draws (``n0``, ``alpha``, ``k_star``: (chains, draws)).
+        """Run the chains for a fixed length and return raw draws (``n0``, ``alpha``,
+        ``k_star``: (chains, draws)).
 
         Also returns ``seconds`` (wall time), ``iterations_per_second_per_chain`` and
-        ``capped_draws``. :meth:`fit` wraps this into an :class:`EstimationResult`.
+        ``capped_draws``. :meth:`fit` wraps this into an :class:`EstimationResult` (and by
+        default extends the chains until they converge).
         """
-        for name, v, lo in (
-            ("chains", chains, 1),
-            ("draws", draws, 1),
-            ("thin", thin, 1),
-            ("burnin", burnin, 0),
-        ):
-            if int(v) != v or v < lo:
-                raise ModelSpecificationError(f"{name} must be an integer >= {lo}, got {v!r}")
-        keep = data.counts > 0
-        cells = np.ascontiguousarray(data.patterns[keep].astype(np.uint8))
-        freq = np.ascontiguousarray(data.counts[keep].astype(np.int64))
-        n_obs = int(freq.sum())
-        n0_max = -1
-        if self.max_unobserved_ratio is not None:
-            n0_max = math.floor(self.max_unobserved_ratio * n_obs)
-        child = spawn_seeds(seed, int(chains))
-        chain_seeds = [str(s.entropy) + ":" + ",".join(map(str, s.spawn_key)) for s in child]
-
-        def one(s: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
-            rng = np.random.Generator(np.random.PCG64(s))
-            t = time.perf_counter()
-            out = _run_chain(
-                cells,
-                freq,
-                self.K,
-                self.a_alpha,
-                self.b_alpha,
-                int(burnin),
-                int(draws),
-                int(thin),
-                rng,
-                n0_max,
-                self.init == "dispersed",
-            )
-            return (*out, time.perf_counter() - t)
-
-        workers = n_jobs or min(int(chains), os.cpu_count() or 1)
-        t0 = time.perf_counter()
-        if workers > 1 and chains > 1:
-            with ThreadPoolExecutor(max_workers=workers) as ex:
-                outs = list(ex.map(one, child))
-        else:
-            outs = [one(s) for s in child]
-        seconds = time.perf_counter() - t0
-        iters = int(burnin) + int(draws) * int(thin)
-        chain_secs = np.array([o[4] for o in outs])
-        return {
-            "n0": np.stack([o[0] for o in outs]),
-            "alpha": np.stack([o[1] for o in outs]),
-            "k_star": np.stack([o[2] for o in outs]),
-            "capped_draws": int(sum(o[3] for o in outs)),
-            "seconds": seconds,
-            "iterations_per_chain": iters,
-            "iterations_per_second_per_chain": float(iters / chain_secs.mean()),
-            "chain_seeds": chain_seeds,
-        }
+        self._check_run(chains=chains, draws=draws, thin=thin, burnin=burnin)
+        ch = self._chains(data, seed, chains)
+        out = ch.run(int(burnin), int(draws), int(thin), n_jobs, warm=min(500, int(burnin)))
+        return ch.summary(out)
 
     def fit(
         self,
@@ -432,8 +721,13 @@ class LCMCR:
         burnin: int = 20_000,
         level: float = 0.95,
         n_jobs: int | None = None,
+        adapt: bool = True,
+        max_sweeps: int = 6_000_000,
+        tempering: str = "auto",
+        temperatures: int = 16,
+        hottest: float = 0.01,
     ) -> EstimationResult:
-        """Sample the posterior of N.
+        """Sample the posterior of N, extending the chains until they converge.
 
         Parameters
         ----------
@@ -454,6 +748,33 @@ class LCMCR:
             Credible level of the equal-tailed interval.
         n_jobs : int, optional
             Threads (default ``min(chains, CPUs)``).
+        adapt : bool, default True
+            If the first ``burnin + draws * thin`` sweeps leave R-hat of N above 1.01 or its
+            bulk or tail ESS below 400, continue every chain from where it stopped: with
+            replica exchange (see ``tempering``) if the chains disagree (R-hat > 1.01), then
+            with the thinning doubled, ``draws`` more kept draws per chain and everything before
+            them treated as burn-in, until the chains pass or the next round would take a chain
+            past ``max_sweeps``. The rounds are in ``tables["rounds"]``. The decisions depend
+            only on the draws, so the same seed still gives the same result. ``adapt=False``
+            runs exactly the requested length.
+        max_sweeps : int, default 6,000,000
+            Most Gibbs sweeps per chain when adapting, counting every tempered replica's sweeps
+            (LCMCR's reference runs used 600,000 sweeps of one chain).
+        tempering : {"auto", "always", "never"}, default "auto"
+            Replica exchange (parallel tempering) for multimodal posteriors. Each chain runs
+            ``temperatures`` copies of the sampler on the table with its counts scaled by
+            ``beta`` (geometric from 1 down to ``hottest``); neighbours exchange their
+            parameters with the exact Metropolis probability computed from the likelihood with
+            N integrated out, and only the real-data copy is kept. Where a plain chain sits in
+            one mode for hundreds of thousands of sweeps (the Netherlands and UK tables: LCMCR's
+            seeds disagree by up to a factor of three there), the hot copies move between the
+            modes and hand them down. ``"auto"``: switch to it when the first round's chains
+            disagree; ``"always"``: from the end of burn-in. Not available with
+            ``max_unobserved_ratio`` (the cap breaks the closed-form likelihood).
+        temperatures : int, default 16
+            Replicas per chain when tempering (including the real-data one).
+        hottest : float, default 0.01
+            Count scale of the hottest replica.
 
         Returns
         -------
@@ -461,22 +782,91 @@ class LCMCR:
             ``estimate`` the posterior median of N, ``interval`` the equal-tailed credible
             interval; ``diagnostics``: ``rhat_N``, ``ess_bulk_N``, ``ess_tail_N``, Monte Carlo
             standard errors of the median and interval ends, ``converged``, per-chain medians
-            (``chain_medians``), ``iterations_per_second_per_chain``, ``capped_draws``;
-            ``draws``: an ArviZ DataTree with ``N``, ``alpha`` and ``k_star`` (occupied classes).
+            (``chain_medians``), ``iterations_per_chain`` (all sweeps run, burn-in included),
+            ``thin`` (of the kept draws), ``rounds``, ``iterations_per_second_per_chain``,
+            ``capped_draws``; ``draws``: an ArviZ DataTree with ``N``, ``alpha`` and ``k_star``
+            (occupied classes).
 
         Warns
         -----
         ConvergenceWarning
-            When R-hat of N > 1.01 or its bulk or tail ESS < 400.
+            When, after adapting, R-hat of N > 1.01 or its bulk or tail ESS < 400.
         """
         if data.n_lists < 2:
             raise ModelSpecificationError("LCMCR needs at least 2 lists")
         if data.n_observed == 0:
             raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
-        raw = self.sample(
-            data, seed=seed, chains=chains, draws=draws, thin=thin, burnin=burnin, n_jobs=n_jobs
-        )
+        self._check_run(chains=chains, draws=draws, thin=thin, burnin=burnin, max_sweeps=max_sweeps)
+        if tempering not in ("auto", "always", "never"):
+            raise ModelSpecificationError(
+                f"tempering must be 'auto', 'always' or 'never', got {tempering!r}"
+            )
+        if int(temperatures) != temperatures or temperatures < 2 or not 0 < hottest < 1:
+            raise ModelSpecificationError(
+                f"temperatures must be an integer >= 2 and hottest in (0, 1), got "
+                f"{temperatures!r}, {hottest!r}"
+            )
+        can_temper = self.max_unobserved_ratio is None and tempering != "never"
+        if tempering == "always" and not can_temper:
+            raise ModelSpecificationError(
+                "tempering is not available with max_unobserved_ratio (the cap breaks the "
+                "closed-form likelihood the exchange moves use)"
+            )
         n = data.n_observed
+        draws, thin = int(draws), int(thin)
+        ch = self._chains(data, seed, chains)
+        warm = min(500, int(burnin))
+        ladder = float(hottest) ** (np.arange(int(temperatures)) / (int(temperatures) - 1))
+        every = ch.swap_every
+
+        def tempered_thin(t: int) -> int:
+            return max(every, -(-t // every) * every)  # a multiple of the exchange interval
+
+        if tempering == "always":
+            ch.run(int(burnin), 0, 1, n_jobs, warm)
+            ch.temper(ladder)
+            cur_thin = tempered_thin(thin)
+            out = ch.run(0, draws, cur_thin, n_jobs, warm)
+        else:
+            cur_thin = thin
+            out = ch.run(int(burnin), draws, cur_thin, n_jobs, warm)
+        rounds = []
+        while True:
+            d = chain_diagnostics(out["n0"] + n, level)
+            rounds.append(
+                {
+                    "round": len(rounds),
+                    "tempered": ch.betas is not None,
+                    "sweeps_per_chain": ch.sweeps,
+                    "replica_sweeps_per_chain": ch.work,
+                    "thin": cur_thin,
+                    "rhat_N": d["rhat_N"],
+                    "ess_bulk_N": d.get("ess_bulk_N", float("nan")),
+                    "ess_tail_N": d.get("ess_tail_N", float("nan")),
+                }
+            )
+            rhat = d["rhat_N"]
+            ess = min(d.get("ess_bulk_N", np.nan), d.get("ess_tail_N", np.nan))
+            # ESS cannot exceed the number of draws kept: with fewer than 800, aim at half of them
+            target = min(ESS_MIN, chains * draws / 2)
+            if not adapt or not (rhat > RHAT_MAX or ess < target):
+                break
+            if can_temper and ch.betas is None and np.isfinite(rhat) and rhat > RHAT_MAX:
+                # the chains disagree: continue them with replica exchange; its first
+                # 10,000 sweeps let the fresh hot replicas settle and are discarded
+                cost = (10_000 + draws * thin) * len(ladder)
+                if ch.work + cost > max_sweeps:
+                    break
+                ch.temper(ladder)
+                cur_thin = tempered_thin(thin)
+                out = ch.run(10_000, draws, cur_thin, n_jobs, warm)
+                continue
+            width = 1 if ch.betas is None else len(ladder)
+            if ch.work + draws * cur_thin * 2 * width > max_sweeps:
+                break
+            cur_thin *= 2
+            out = ch.run(0, draws, cur_thin, n_jobs, warm)
+        raw = ch.summary(out)
         n_draws = raw["n0"] + n
         idata = draws_to_datatree(
             {"N": n_draws, "alpha": raw["alpha"], "k_star": raw["k_star"]},
@@ -491,6 +881,11 @@ class LCMCR:
             "seconds": raw["seconds"],
             "capped_draws": raw["capped_draws"],
             "mean_occupied_classes": float(raw["k_star"].mean()),
+            "thin": cur_thin,
+            "rounds": len(rounds),
+            "tempered": ch.betas is not None,
+            "replica_sweeps_per_chain": raw["replica_sweeps_per_chain"],
+            "swap_rates": raw["swap_rates"],
         }
         settings = {
             "K": self.K,
@@ -502,6 +897,11 @@ class LCMCR:
             "draws": draws,
             "thin": thin,
             "burnin": burnin,
+            "adapt": adapt,
+            "max_sweeps": max_sweeps,
+            "tempering": tempering,
+            "temperatures": int(temperatures),
+            "hottest": float(hottest),
             "chain_seeds": raw["chain_seeds"],
         }
         chain_table = pd.DataFrame(
@@ -528,12 +928,23 @@ class LCMCR:
             settings=settings,
             idata=idata,
             extra_diagnostics=extra,
-            tables={"chains": chain_table},
+            tables={"chains": chain_table, "rounds": pd.DataFrame(rounds)},
             advice=(
-                f"rerun with more sweeps, e.g. fit(data, thin={2 * thin}, burnin={2 * burnin}), "
-                "and compare the chain medians in result.tables['chains']; if chains settle on "
-                "different values the posterior is multimodal and no single estimate should be "
-                "reported"
+                (
+                    f"each chain ran {raw['iterations_per_chain']:,} sweeps (the max_sweeps "
+                    f"limit); rerun with fit(data, max_sweeps={4 * max_sweeps}) "
+                    if adapt
+                    else f"rerun with more sweeps, e.g. fit(data, thin={2 * thin}, "
+                    f"burnin={2 * burnin}) or with adapt=True, "
+                )
+                + (
+                    f"with more draws (ESS cannot exceed the {chains * draws} draws kept) "
+                    if chains * draws < 2 * ESS_MIN
+                    else ""
+                )
+                + "and compare the chain medians in result.tables['chains']; if chains settle "
+                "on different values the posterior is multimodal and no single estimate should "
+                "be reported"
             ),
             interval_notes=notes,
         )
