@@ -58,6 +58,8 @@ def _row(label: str, res: object, dt: float) -> str:
         extra = f" | triples kept: {d.get('retained_triples', 'none')} ({d['triple_step']})"
     if d.get("minus_infinite_interactions", "none") != "none":
         extra += f" | minus infinity: {d['minus_infinite_interactions']}"
+    if d.get("near_threshold", "none") != "none":
+        extra += f" | near threshold: {d['near_threshold']}"
     return (
         f"  {label} | {d['retained_interactions']} | {res.estimate:,.0f} | "  # type: ignore[attr-defined]
         f"{res.ci_low:,.0f}-{res.ci_high:,.0f} | {d.get('rhat_N', float('nan')):.3f} | "  # type: ignore[attr-defined]
@@ -92,7 +94,7 @@ def _rwm(data: object, terms: list[str] | str | None, prior: str, rng: np.random
     if prior == "proper":
         prec[: 1 + k] = 1e-4
         prec[1 + k :] = 1.0
-    mode, chol = _laplace(design, y, prec)
+    _, chol = _laplace(design, y, prec)
     # proposal: tune^2 H^-1, H = L L'
     prop = 1.1 * np.linalg.inv(chol).T
     nobs = y.sum()
@@ -203,7 +205,10 @@ def main() -> None:
             f"{res.ci_low:,.0f}-{res.ci_high:,.0f} | {d.get('rhat_N', float('nan')):.3f} | "  # type: ignore[attr-defined]
             f"{d.get('ess_bulk_N', float('nan')):.0f} | {dt:.0f} || {r['model'] or 'none'} | "
             f"{r['estimate']:,.0f} | {r['ci_low']:,.0f}-{r['ci_high']:,.0f} | "
-            f"{res.estimate / r['estimate'] - 1:+.3f} | {r['status']}",  # type: ignore[attr-defined]
+            f"{res.estimate / r['estimate'] - 1:+.3f} | {r['status']}"  # type: ignore[attr-defined]
+            + (
+                f" | near threshold: {d['near_threshold']}" if d["near_threshold"] != "none" else ""
+            ),
             flush=True,
         )
         if args.variants:
