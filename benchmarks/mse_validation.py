@@ -24,7 +24,7 @@ whole table the share of replicates flagged by the heterogeneity check
 (:func:`fl_estimate.mse.mixture.check_heterogeneity`).
 
 Usage: .venv/bin/python benchmarks/mse_validation.py [--reps 12] [--n-boot 200] [--bayes]
-       [--designs a,b] [--jobs 2]
+       [--designs a,b] [--methods lcmcr,dga] [--jobs 2]
 Defaults (12 replicates per design, 200 bootstrap replicates) take about 20-25 minutes on 2 shared
 cores (the latent-class profile is the slowest method, 10-30 s per table);
 ``--reps 200`` gives coverage to about +-3 percentage points.
@@ -106,8 +106,8 @@ def methods(k: int, n_boot: int, bayes: bool) -> list[tuple[str, str, dict]]:
     return out
 
 
-def one_rep(args: tuple[str, int, int, bool]) -> list[dict]:
-    design, rep, n_boot, bayes = args
+def one_rep(args: tuple[str, int, int, bool, tuple[str, ...]]) -> list[dict]:
+    design, rep, n_boot, bayes, only = args
     spec = DESIGNS[design]
     sim = simulate(seed=1000 * rep + 7, **spec)
     data, truth = sim.data, sim.truth
@@ -116,6 +116,8 @@ def one_rep(args: tuple[str, int, int, bool]) -> list[dict]:
         warnings.simplefilter("ignore")
         flag = check_heterogeneity(data, warn=False)["flag"]
         for label, method, kw in methods(data.n_lists, n_boot, bayes):
+            if only and method not in only:
+                continue
             t0 = time.perf_counter()
             try:
                 if method == "latent-class":
@@ -186,11 +188,15 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--bayes", action="store_true", help="also run LCMCR (slow)")
     ap.add_argument("--designs", default=None)
+    ap.add_argument(
+        "--methods", default=None, help="only these method names, e.g. lcmcr,dga (default: all)"
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=None, help="CSV of every replicate")
     args = ap.parse_args()
     designs = args.designs.split(",") if args.designs else list(DESIGNS)
-    jobs = [(d, r, args.n_boot, args.bayes) for d in designs for r in range(args.reps)]
+    only = tuple(args.methods.split(",")) if args.methods else ()
+    jobs = [(d, r, args.n_boot, args.bayes, only) for d in designs for r in range(args.reps)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = [row for part in pool.map(one_rep, jobs) for row in part]

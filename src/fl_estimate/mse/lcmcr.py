@@ -722,10 +722,11 @@ class LCMCR:
         level: float = 0.95,
         n_jobs: int | None = None,
         adapt: bool = True,
-        max_sweeps: int = 6_000_000,
+        max_sweeps: int = 12_000_000,
         tempering: str = "auto",
         temperatures: int = 16,
         hottest: float = 0.01,
+        swap_every: int = 2,
     ) -> EstimationResult:
         """Sample the posterior of N, extending the chains until they converge.
 
@@ -757,7 +758,7 @@ class LCMCR:
             past ``max_sweeps``. The rounds are in ``tables["rounds"]``. The decisions depend
             only on the draws, so the same seed still gives the same result. ``adapt=False``
             runs exactly the requested length.
-        max_sweeps : int, default 6,000,000
+        max_sweeps : int, default 12,000,000
             Most Gibbs sweeps per chain when adapting, counting every tempered replica's sweeps
             (LCMCR's reference runs used 600,000 sweeps of one chain).
         tempering : {"auto", "always", "never"}, default "auto"
@@ -775,6 +776,10 @@ class LCMCR:
             Replicas per chain when tempering (including the real-data one).
         hottest : float, default 0.01
             Count scale of the hottest replica.
+        swap_every : int, default 2
+            Sweeps between exchange proposals (the thinning is rounded up to a multiple).
+            Frequent proposals move the parameters through the ladder faster; a proposal costs
+            about as much as a fraction of a sweep.
 
         Returns
         -------
@@ -817,14 +822,16 @@ class LCMCR:
         ch = self._chains(data, seed, chains)
         warm = min(500, int(burnin))
         ladder = float(hottest) ** (np.arange(int(temperatures)) / (int(temperatures) - 1))
-        every = ch.swap_every
+        every = int(swap_every)
+        if every < 1:
+            raise ModelSpecificationError(f"swap_every must be >= 1, got {swap_every!r}")
 
         def tempered_thin(t: int) -> int:
             return max(every, -(-t // every) * every)  # a multiple of the exchange interval
 
         if tempering == "always":
             ch.run(int(burnin), 0, 1, n_jobs, warm)
-            ch.temper(ladder)
+            ch.temper(ladder, every)
             cur_thin = tempered_thin(thin)
             out = ch.run(0, draws, cur_thin, n_jobs, warm)
         else:
@@ -857,7 +864,7 @@ class LCMCR:
                 cost = (10_000 + draws * thin) * len(ladder)
                 if ch.work + cost > max_sweeps:
                     break
-                ch.temper(ladder)
+                ch.temper(ladder, every)
                 cur_thin = tempered_thin(thin)
                 out = ch.run(10_000, draws, cur_thin, n_jobs, warm)
                 continue
@@ -902,6 +909,7 @@ class LCMCR:
             "tempering": tempering,
             "temperatures": int(temperatures),
             "hottest": float(hottest),
+            "swap_every": every,
             "chain_seeds": raw["chain_seeds"],
         }
         chain_table = pd.DataFrame(
