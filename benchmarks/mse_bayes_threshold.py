@@ -222,6 +222,12 @@ def main() -> None:
                     print(f"  {label} | refused: {e}", flush=True)
                     continue
                 print(_row(label, res2, dt2), flush=True)
+    print(
+        "near threshold: terms whose ratio is within two Monte Carlo errors of the threshold "
+        "(another seed may decide otherwise). Where the retained terms differ from the "
+        "reference's (netherlands: P:R), --emulate-reference reruns the reference's random-walk "
+        "sampler with several seeds; docs/mse.md (Bayesian thresholding) explains the result."
+    )
     if args.emulate_reference:
         for table, prior in (("netherlands", "proper"), ("uk_2013_5lists", "improper")):
             if args.tables and table not in set(args.tables.split(",")):
