@@ -485,6 +485,10 @@ class BayesLogLinear:
         if minus_inf:
             settings["minus_infinite_interactions"] = minus_inf
         terms = settings["interactions"]
+        if self.priors.prior == "horseshoe":
+            settings["global_scale_used"] = _horseshoe_global_scale(
+                self.priors, len(terms), data.n_observed
+            )
         model_name = "main effects" + ("".join(f" + {t}" for t in terms + minus_inf))
         model_name += f" ({self.priors.prior} prior on interactions)" if terms else ""
         if minus_inf:
@@ -549,6 +553,13 @@ def _laplace(design: np.ndarray, y: np.ndarray, prec: np.ndarray) -> tuple[np.nd
     return theta, np.linalg.cholesky(hess)
 
 
+def _horseshoe_global_scale(p: _Priors, n_terms: int, n_obs: int) -> float:
+    """Horseshoe global scale: ``p.global_scale``, or ``(1 / max(D - 1, 1)) / sqrt(n)``."""
+    if p.global_scale is not None:
+        return float(p.global_scale)
+    return float((1.0 / max(n_terms - 1, 1)) / np.sqrt(max(n_obs, 1)))
+
+
 def _interaction_prior(
     pm: Any, p: _Priors, n_terms: int, n_obs: int, dims: Any, shape: Any = None
 ) -> Any:
@@ -556,9 +567,7 @@ def _interaction_prior(
     kw: dict[str, Any] = {"dims": dims} if shape is None else {"shape": shape}
     if p.prior == "normal":
         return pm.Normal("gamma", 0.0, p.prior_scale, **kw)
-    tau0 = p.global_scale
-    if tau0 is None:
-        tau0 = (1.0 / max(n_terms - 1, 1)) / np.sqrt(max(n_obs, 1))
+    tau0 = _horseshoe_global_scale(p, n_terms, n_obs)
     tau = pm.HalfStudentT("hs_tau", nu=1, sigma=tau0)
     lam = pm.HalfStudentT("hs_lambda", nu=1, sigma=1.0, **kw)
     c2 = pm.InverseGamma("hs_c2", alpha=p.slab_df / 2, beta=p.slab_df * p.slab_scale**2 / 2)
