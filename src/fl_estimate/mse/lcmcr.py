@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -864,6 +865,13 @@ class LCMCR:
                 cost = (10_000 + draws * thin) * len(ladder)
                 if ch.work + cost > max_sweeps:
                     break
+                sys.stderr.write(
+                    f"fl_estimate: lcmcr on {data.source}: the chains disagree after "
+                    f"{ch.sweeps:,} sweeps (R-hat {rhat:.2f}); continuing with replica exchange "
+                    f"({len(ladder)} tempered copies per chain, up to {max_sweeps:,} "
+                    "replica-sweeps per chain: this can take minutes)...\n"
+                )
+                sys.stderr.flush()
                 ch.temper(ladder, every)
                 cur_thin = tempered_thin(thin)
                 out = ch.run(10_000, draws, cur_thin, n_jobs, warm)
