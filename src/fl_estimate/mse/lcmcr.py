@@ -102,6 +102,39 @@ def _multinomial(
 
 
 @njit(cache=True, nogil=True)
+def _cell_probs(
+    cells: np.ndarray, m: int, lam: np.ndarray, nu: np.ndarray, out: np.ndarray
+) -> float:
+    """P(class k and capture pattern ``cells[m]``) into ``out``; returns their sum."""
+    n_lists, kk = lam.shape
+    tot = 0.0
+    for k in range(kk):
+        p = nu[k]
+        for j in range(n_lists):
+            if cells[m, j] == 1:
+                p *= lam[j, k]
+            else:
+                p *= 1.0 - lam[j, k]
+        out[k] = p
+        tot += p
+    return tot
+
+
+@njit(cache=True, nogil=True)
+def _missed_probs(lam: np.ndarray, nu: np.ndarray, out: np.ndarray) -> float:
+    """P(class k and missed by every list) into ``out``; returns p0, their sum."""
+    n_lists, kk = lam.shape
+    p0 = 0.0
+    for k in range(kk):
+        p = nu[k]
+        for j in range(n_lists):
+            p *= 1.0 - lam[j, k]
+        out[k] = p
+        p0 += p
+    return p0
+
+
+@njit(cache=True, nogil=True)
 def _init_chain(
     cells: np.ndarray,
     freq: np.ndarray,
@@ -208,16 +241,7 @@ def _advance_chain(
     for it in range(total_iter):
         # 1. latent classes of the observed people, cell by cell
         for m in range(m_cells):
-            tot = 0.0
-            for k in range(kk):
-                p = nu[k]
-                for j in range(n_lists):
-                    if cells[m, j] == 1:
-                        p *= lam[j, k]
-                    else:
-                        p *= 1.0 - lam[j, k]
-                probs[k] = p
-                tot += p
+            tot = _cell_probs(cells, m, lam, nu, probs)
             _multinomial(rng, freq[m], probs, tot, count_mk[m])
         # 2. capture probabilities: Beta(1 + captured, 1 + not captured), unobserved included
         for j in range(n_lists):
@@ -259,13 +283,7 @@ def _advance_chain(
         for k in range(kk):
             nu[k] = math.exp(log_nu[k])
         # 4. probability of being missed by every list
-        p0 = 0.0
-        for k in range(kk):
-            p = nu[k]
-            for j in range(n_lists):
-                p *= 1.0 - lam[j, k]
-            probs0[k] = p
-            p0 += p
+        p0 = _missed_probs(lam, nu, probs0)
         # 5. unobserved count: NegBin(n, 1 - p0) (the prior p(N) proportional to 1/N)
         succ = 1.0 - p0
         if succ < 1e-12:
@@ -308,31 +326,17 @@ def _truncated_loglik(
 ) -> float:
     """log of prod_c (pi_c / (1 - p0))^freq_c: the likelihood of the parameters given the
     observed cells once N is integrated out under p(N) proportional to 1/N."""
-    m_cells, n_lists = cells.shape
-    kk = lam.shape[1]
-    p0 = 0.0
-    for k in range(kk):
-        p = nu[k]
-        for j in range(n_lists):
-            p *= 1.0 - lam[j, k]
-        p0 += p
+    work = np.empty(lam.shape[1])
+    p0 = _missed_probs(lam, nu, work)
     if p0 >= 1.0:
         return -np.inf
     n_obs = 0
     out = 0.0
-    for m in range(m_cells):
+    for m in range(cells.shape[0]):
         if freq[m] == 0:
             continue
         n_obs += freq[m]
-        pc = 0.0
-        for k in range(kk):
-            p = nu[k]
-            for j in range(n_lists):
-                if cells[m, j] == 1:
-                    p *= lam[j, k]
-                else:
-                    p *= 1.0 - lam[j, k]
-            pc += p
+        pc = _cell_probs(cells, m, lam, nu, work)
         if pc <= 0.0:
             return -np.inf
         out += freq[m] * math.log(pc)
@@ -349,18 +353,11 @@ def _refresh_unobserved(
     rng: np.random.Generator,
 ) -> None:
     """Draw the unobserved count and its classes afresh from their conditional given (lam, nu)."""
-    n_lists, kk = lam.shape
     n_obs = 0
     for m in range(freq.shape[0]):
         n_obs += freq[m]
-    probs0 = np.empty(kk)
-    p0 = 0.0
-    for k in range(kk):
-        p = nu[k]
-        for j in range(n_lists):
-            p *= 1.0 - lam[j, k]
-        probs0[k] = p
-        p0 += p
+    probs0 = np.empty(lam.shape[1])
+    p0 = _missed_probs(lam, nu, probs0)
     succ = 1.0 - p0
     n0 = rng.negative_binomial(n_obs, succ) if succ >= 1e-12 else 2**40
     _multinomial(rng, n0, probs0, p0, count0k)
