@@ -230,8 +230,8 @@ def _advance_chain(
     probs = np.empty(kk)
     probs0 = np.empty(kk)
     alpha = scalars[0]
-    n0 = np.int64(scalars[1])
-    capped = np.int64(scalars[2])
+    n0 = int(scalars[1])
+    capped = int(scalars[2])
 
     out_n0 = np.empty(n_draws, dtype=np.int64)
     out_alpha = np.empty(n_draws)
@@ -519,12 +519,17 @@ class _Chains:
         def one(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
             t = time.perf_counter()
             if self.betas is not None:
+                lams, nus, log_nus, count0ks, scal = self.replicas[i]
                 out = _advance_tempered(
                     self.cells,
                     self.freqs,
                     m.a_alpha,
                     m.b_alpha,
-                    *self.replicas[i],
+                    lams,
+                    nus,
+                    log_nus,
+                    count0ks,
+                    scal,
                     self.sweeps,
                     warm,
                     skip,
@@ -535,12 +540,17 @@ class _Chains:
                     self.swaps[i],
                 )
                 return (*out, time.perf_counter() - t)
+            lam, nu, log_nu, count0k, scalars = self.states[i]
             out = _advance_chain(
                 self.cells,
                 self.freq,
                 m.a_alpha,
                 m.b_alpha,
-                *self.states[i],
+                lam,
+                nu,
+                log_nu,
+                count0k,
+                scalars,
                 self.sweeps,
                 warm,
                 skip,
@@ -569,15 +579,16 @@ class _Chains:
             "k_star": np.stack([o[2] for o in outs]),
         }
 
+    def swap_rates(self) -> list[float]:
+        """Share of accepted exchanges between each pair of neighbouring replicas."""
+        tot = np.sum(np.stack(self.swaps), axis=0)
+        return [float(x) for x in tot[:, 1] / np.maximum(tot[:, 0], 1)]
+
     def summary(self, out: dict[str, np.ndarray]) -> dict[str, Any]:
         return {
             **out,
             "capped_draws": int(sum(st[4][2] for st in self.states)),
-            "swap_rates": (
-                None
-                if self.betas is None
-                else (sum(self.swaps)[:, 1] / np.maximum(sum(self.swaps)[:, 0], 1)).tolist()
-            ),
+            "swap_rates": None if self.betas is None else self.swap_rates(),
             "seconds": self.seconds,
             "iterations_per_chain": self.sweeps,
             "replica_sweeps_per_chain": self.work,
@@ -835,7 +846,7 @@ class LCMCR:
         else:
             cur_thin = thin
             out = ch.run(int(burnin), draws, cur_thin, n_jobs, warm)
-        rounds = []
+        rounds: list[dict[str, Any]] = []
         while True:
             d = chain_diagnostics(out["n0"] + n, level)
             rounds.append(
