@@ -168,3 +168,13 @@ def test_prior_settings_are_recorded(fits):
     assert "horseshoe prior" in res.model
     assert nrm.provenance["settings"]["prior"] == "normal" and "normal prior" in nrm.model
     assert "global_scale_used" not in nrm.provenance["settings"]
+
+
+def test_horseshoe_without_interactions_has_no_horseshoe_scales():
+    # Main effects only: nothing for the horseshoe to shrink, so the model must not carry (and
+    # NUTS must not sample) the unused global, local and slab scales. Builds the graph only.
+    data = _population().data
+    model = BayesLogLinear(None, prior="horseshoe").build_model(data)
+    names = {v.name for v in model.free_RVs}
+    assert not names & {"hs_tau", "hs_lambda", "hs_c2", "hs_z"}, names
+    assert {"centre", "beta"} <= names

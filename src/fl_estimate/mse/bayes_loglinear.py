@@ -374,12 +374,13 @@ class BayesLogLinear:
                     beta = pm.Flat("beta", dims="list", initval=np.zeros(k))
                 else:
                     beta = pm.Normal("beta", 0.0, float(p.main_prior), dims="list")
-                gamma = _interaction_prior(pm, p, n_t, data.n_observed, dims="interaction")
-                eta = centre + pm.math.dot(x - xbar, beta) + pm.math.dot(xi - xibar, gamma)
-                pm.Deterministic(
-                    "intercept",
-                    centre - pm.math.dot(xbar, beta) - pm.math.dot(xibar, gamma),
-                )
+                eta = centre + pm.math.dot(x - xbar, beta)
+                intercept = centre - pm.math.dot(xbar, beta)
+                if n_t:  # no interactions: no horseshoe scales to sample
+                    gamma = _interaction_prior(pm, p, n_t, data.n_observed, dims="interaction")
+                    eta = eta + pm.math.dot(xi - xibar, gamma)
+                    intercept = intercept - pm.math.dot(xibar, gamma)
+                pm.Deterministic("intercept", intercept)
             pm.Poisson("y", mu=pm.math.exp(eta), observed=y)
         return model
 
