@@ -135,6 +135,33 @@ def _missed_probs(lam: np.ndarray, nu: np.ndarray, out: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _draw_sticks(
+    rng: np.random.Generator,
+    countk: np.ndarray,
+    alpha: float,
+    total: int,
+    log_nu: np.ndarray,
+    nu: np.ndarray,
+) -> None:
+    """Truncated stick-breaking weights given the class counts: stick k ~ Beta(1 + count_k,
+    alpha + people in later classes), drawn through log-gamma variates (classes can be nearly
+    empty), into ``log_nu`` and ``nu``."""
+    kk = nu.shape[0]
+    acc = 0
+    lacc = 0.0
+    for k in range(kk - 1):
+        acc += countk[k]
+        g1 = _log_gamma_rv(rng, 1.0 + countk[k])
+        g2 = _log_gamma_rv(rng, alpha + (total - acc))
+        gs = _log_add(g1, g2)
+        log_nu[k] = g1 - gs + lacc
+        lacc += g2 - gs
+    log_nu[kk - 1] = lacc
+    for k in range(kk):
+        nu[k] = math.exp(log_nu[k])
+
+
+@njit(cache=True, nogil=True)
 def _init_chain(
     cells: np.ndarray,
     freq: np.ndarray,
@@ -167,17 +194,8 @@ def _init_chain(
             q = p * (0.5 + rng.random()) if dispersed else p
             lam[j, k] = min(max(q, 0.01), 0.99)
     if dispersed:
-        lacc = 0.0
-        for k in range(kk - 1):
-            g1 = _log_gamma_rv(rng, 1.0)
-            g2 = _log_gamma_rv(rng, 1.0)
-            gs = _log_add(g1, g2)
-            log_nu[k] = g1 - gs + lacc
-            lacc += g2 - gs
-        log_nu[kk - 1] = lacc
-        for k in range(kk):
-            nu[k] = math.exp(log_nu[k])
-        alpha = 1.0
+        alpha = 1.0  # one draw from the stick-breaking prior: every stick Beta(1, 1)
+        _draw_sticks(rng, np.zeros(kk, dtype=np.int64), alpha, 0, log_nu, nu)
     else:
         big = min(4, kk)
         for k in range(kk):
@@ -269,19 +287,7 @@ def _advance_chain(
         for m in range(m_cells):
             for k in range(kk):
                 countk[k] += count_mk[m, k]
-        total = n_obs + n0
-        acc = 0
-        lacc = 0.0
-        for k in range(kk - 1):
-            acc += countk[k]
-            g1 = _log_gamma_rv(rng, 1.0 + countk[k])
-            g2 = _log_gamma_rv(rng, alpha + (total - acc))
-            gs = _log_add(g1, g2)
-            log_nu[k] = g1 - gs + lacc
-            lacc += g2 - gs
-        log_nu[kk - 1] = lacc
-        for k in range(kk):
-            nu[k] = math.exp(log_nu[k])
+        _draw_sticks(rng, countk, alpha, n_obs + n0, log_nu, nu)
         # 4. probability of being missed by every list
         p0 = _missed_probs(lam, nu, probs0)
         # 5. unobserved count: NegBin(n, 1 - p0) (the prior p(N) proportional to 1/N)
