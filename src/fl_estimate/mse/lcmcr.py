@@ -489,10 +489,9 @@ class _Chains:
         self.work = 0  # sweeps of every replica (the cost), per chain
         self.seconds = 0.0
         self.chain_seconds = 0.0
-        self.betas: np.ndarray | None = None
-        self.swap_every = 10
+        self.betas: np.ndarray | None = None  # set by temper()
 
-    def temper(self, betas: np.ndarray, swap_every: int = 10) -> None:
+    def temper(self, betas: np.ndarray, swap_every: int) -> None:
         """Switch to replica exchange: replica 0 of each chain continues from the chain's
         current state; the hotter replicas (data scaled by ``betas[1:]``) start afresh."""
         m = self.model
