@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -252,7 +253,7 @@ def korn_graubard(
 # designs
 
 
-class _Design:
+class _Design(ABC):
     """Shared machinery: statistics as ratios of weighted totals, domains, intervals, deff."""
 
     data: pd.DataFrame
@@ -261,15 +262,16 @@ class _Design:
     _stratum_codes: np.ndarray
 
     # -- to be provided by the subclasses
+    @abstractmethod
     def _variance(
         self, a: np.ndarray, b: np.ndarray | None, est: float
     ) -> tuple[float, float | None]:
         """Variance of the estimate and, for replicate designs, the replicate variance of its logit
         (``None`` where the logit's variance is the delta method's, NaN where it does not exist)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _df(self, mask: np.ndarray) -> float:
-        raise NotImplementedError
+        """Degrees of freedom for intervals over the rows in ``mask``."""
 
     # -- public statistics
     def __len__(self) -> int:
