@@ -58,8 +58,10 @@ def main() -> None:
         nobs = rng.binomial(n_true, mu.sum() / truth_fit.estimate)
         y = rng.multinomial(nobs, mu / mu.sum()).astype(float)
         sim_table = table.with_counts(y)
-        if (sim_table.y.reshape(1, -1) @ np.array(
-                [[(c >> j) & 1 for j in range(table.k)] for c in table.cells])).min() == 0:
+        if (
+            sim_table.y.reshape(1, -1)
+            @ np.array([[(c >> j) & 1 for j in range(table.k)] for c in table.cells])
+        ).min() == 0:
             continue  # a list with nobody on it: not a k-list table
         from fl_estimate.mse.data import CaptureData
 
@@ -76,11 +78,15 @@ def main() -> None:
             err[kind].append(abs(res.estimate - n_true) / n_true)
             width[kind].append((hi - res.ci_low) / n_true)
     secs = time.perf_counter() - t0
-    print(f"table {args.table}: true N = {n_true:,} (stepwise model "
-          f"{truth_fit.label()}), {args.sims} populations, {args.n_boot} bootstrap replicates, "
-          f"{secs:.0f} s")
-    print(f"{'interval':<34}{'n':>5}{'coverage':>10}{'median rel. error':>19}"
-          f"{'median rel. width':>19}")
+    print(
+        f"table {args.table}: true N = {n_true:,} (stepwise model "
+        f"{truth_fit.label()}), {args.sims} populations, {args.n_boot} bootstrap replicates, "
+        f"{secs:.0f} s"
+    )
+    print(
+        f"{'interval':<34}{'n':>5}{'coverage':>10}{'median rel. error':>19}"
+        f"{'median rel. width':>19}"
+    )
     labels = {
         "wald": "Wald (log dark figure, conditional)",
         "profile": "profile likelihood (conditional)",
@@ -88,8 +94,10 @@ def main() -> None:
     }
     for k in kinds:
         if hits[k]:
-            print(f"{labels[k]:<34}{len(hits[k]):>5}{np.mean(hits[k]):>10.3f}"
-                  f"{np.median(err[k]):>19.3f}{np.median(width[k]):>19.3f}")
+            print(
+                f"{labels[k]:<34}{len(hits[k]):>5}{np.mean(hits[k]):>10.3f}"
+                f"{np.median(err[k]):>19.3f}{np.median(width[k]):>19.3f}"
+            )
 
 
 def _frame(table: Table, lists: tuple[str, ...]):  # type: ignore[no-untyped-def]

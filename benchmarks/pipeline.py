@@ -30,11 +30,15 @@ def big_country(tmp: Path, seed: int = 11) -> Path:
     regions = ["North", "South", "East", "West", "Central", "Lakes", "Highlands", "Coast"]
     rng = np.random.default_rng(seed)
     sizes = {(r, y): int(rng.integers(300, 900)) for r in regions for y in range(2014, 2024)}
-    sim = simulate(sizes, ["police", "gendarmerie", "courts", "social", "ngo", "iom"],
-                   capture_probs=[[0.12, 0.10, 0.08, 0.15, 0.2, 0.1],
-                                  [0.35, 0.3, 0.25, 0.4, 0.45, 0.3]],
-                   class_weights=[0.8, 0.2], dependence={("police", "courts"): 3.0},
-                   strata_names=["region", "year"], seed=seed)
+    sim = simulate(
+        sizes,
+        ["police", "gendarmerie", "courts", "social", "ngo", "iom"],
+        capture_probs=[[0.12, 0.10, 0.08, 0.15, 0.2, 0.1], [0.35, 0.3, 0.25, 0.4, 0.45, 0.3]],
+        class_weights=[0.8, 0.2],
+        dependence={("police", "courts"): 3.0},
+        strata_names=["region", "year"],
+        seed=seed,
+    )
     hist = tmp / "histories.csv"
     sim.records.drop(columns=["latent_class"]).to_csv(hist, index=False)
     return hist
@@ -46,7 +50,7 @@ def config(tmp: Path, hist: Path, n_boot: int, scheduler: str | None = None) -> 
 [run]
 title = "Large generated country"
 seed = 1
-out = "{tmp / 'out'}"
+out = "{tmp / "out"}"
 [input]
 capture_histories = "{hist}"
 strata = ["region", "year"]
@@ -77,21 +81,27 @@ def main() -> None:
             t0 = time.perf_counter()
             res = run(ROOT / "data_samples" / "country.toml", out=tmp / "sample", progress=False)
             secs = time.perf_counter() - t0
-            rows.append(("sample country (24 strata, linkage + 2 methods)", secs,
-                         secs / len(res.strata)))
+            rows.append(
+                ("sample country (24 strata, linkage + 2 methods)", secs, secs / len(res.strata))
+            )
         hist = big_country(tmp)
         t0 = time.perf_counter()
         res = run(config(tmp, hist, args.n_boot), progress=False)
         secs = time.perf_counter() - t0
-        rows.append((f"8 regions x 10 years x 6 lists, stepwise + {args.n_boot} BCa, local",
-                     secs, secs / len(res.strata)))
+        rows.append(
+            (
+                f"8 regions x 10 years x 6 lists, stepwise + {args.n_boot} BCa, local",
+                secs,
+                secs / len(res.strata),
+            )
+        )
         from distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cl:
             t0 = time.perf_counter()
             res = run(config(tmp, hist, args.n_boot, cl.scheduler_address), progress=False)
             secs = time.perf_counter() - t0
-        rows.append((f"same on a local Dask cluster (2 workers)", secs, secs / len(res.strata)))
+        rows.append(("same on a local Dask cluster (2 workers)", secs, secs / len(res.strata)))
     print(f"{'run':<62}{'wall (s)':>10}{'per stratum (s)':>17}")
     for name, secs, per in rows:
         print(f"{name:<62}{secs:>10.1f}{per:>17.2f}")
