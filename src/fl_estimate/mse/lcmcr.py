@@ -825,6 +825,8 @@ class LCMCR:
                 f"temperatures must be an integer >= 2 and hottest in (0, 1), got "
                 f"{temperatures!r}, {hottest!r}"
             )
+        if int(swap_every) != swap_every or swap_every < 1:
+            raise ModelSpecificationError(f"swap_every must be an integer >= 1, got {swap_every!r}")
         can_temper = self.max_unobserved_ratio is None and tempering != "never"
         if tempering == "always" and not can_temper:
             raise ModelSpecificationError(
@@ -837,8 +839,6 @@ class LCMCR:
         warm = min(500, int(burnin))
         ladder = float(hottest) ** (np.arange(int(temperatures)) / (int(temperatures) - 1))
         every = int(swap_every)
-        if every < 1:
-            raise ModelSpecificationError(f"swap_every must be >= 1, got {swap_every!r}")
 
         def tempered_thin(t: int) -> int:
             return max(every, -(-t // every) * every)  # a multiple of the exchange interval
@@ -862,12 +862,12 @@ class LCMCR:
                     "replica_sweeps_per_chain": ch.work,
                     "thin": cur_thin,
                     "rhat_N": d["rhat_N"],
-                    "ess_bulk_N": d.get("ess_bulk_N", float("nan")),
-                    "ess_tail_N": d.get("ess_tail_N", float("nan")),
+                    "ess_bulk_N": d["ess_bulk_N"],
+                    "ess_tail_N": d["ess_tail_N"],
                 }
             )
             rhat = d["rhat_N"]
-            ess = min(d.get("ess_bulk_N", np.nan), d.get("ess_tail_N", np.nan))
+            ess = min(d["ess_bulk_N"], d["ess_tail_N"])
             # ESS cannot exceed the number of draws kept: with fewer than 800, aim at half of them
             target = min(ESS_MIN, chains * draws / 2)
             if not adapt or not (rhat > RHAT_MAX or ess < target):
