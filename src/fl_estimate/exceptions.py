@@ -16,6 +16,7 @@ __all__ = [
     "EstimateDoesNotExistError",
     "FLEstimateError",
     "FLEstimateWarning",
+    "HeterogeneityWarning",
     "InputValidationError",
     "ModelSpecificationError",
     "Problem",
@@ -149,3 +150,8 @@ class SmallSampleWarning(FLEstimateWarning):
 
 class SuppressionWarning(FLEstimateWarning):
     """Cells were suppressed for disclosure control."""
+
+
+class HeterogeneityWarning(FLEstimateWarning):
+    """The table shows the signs of strong capture heterogeneity, where every method tested in
+    ``benchmarks/mse_validation.py`` under-covers: the estimate is best read as a lower bound."""

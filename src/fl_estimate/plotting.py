@@ -10,23 +10,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fl_estimate._palette import OKABE_ITO
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from fl_estimate.mse.data import CaptureData
 
 __all__ = ["OKABE_ITO", "plot_overlaps"]
-
-OKABE_ITO = (
-    "#0072B2",  # blue
-    "#E69F00",  # orange
-    "#009E73",  # bluish green
-    "#D55E00",  # vermillion
-    "#CC79A7",  # reddish purple
-    "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
-    "#000000",
-)
 
 
 def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: int = 30) -> Axes:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fl_estimate._palette import OKABE_ITO
 from fl_estimate._version import __version__
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ class Comparison:
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 0.55 * len(self.results) + 1.4))
         y = np.arange(len(self.results))[::-1]
-        colour = "#0072B2"  # Okabe–Ito blue
+        colour = OKABE_ITO[0]
         observed = {r.observed for r in self.results}
         for yi, r in zip(y, self.results, strict=True):
             if not r.ok:

@@ -193,7 +193,7 @@ def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
     """
     import matplotlib.pyplot as plt
 
-    from fl_estimate.plotting import OKABE_ITO
+    from fl_estimate._palette import OKABE_ITO
 
     try:
         n = np.asarray(result.draws["posterior"]["N"].to_numpy(), dtype=float)

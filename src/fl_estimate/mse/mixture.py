@@ -29,7 +29,7 @@ from scipy.special import gammaln
 from scipy.stats import chi2
 
 from fl_estimate._typing import SeedLike, as_generator
-from fl_estimate.exceptions import FLEstimateWarning, ModelSpecificationError
+from fl_estimate.exceptions import HeterogeneityWarning, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.results import EstimationResult, provenance
 
@@ -39,11 +39,6 @@ __all__ = [
     "check_heterogeneity",
     "heterogeneity_statistics",
 ]
-
-
-class HeterogeneityWarning(FLEstimateWarning):
-    """The table shows the signs of strong capture heterogeneity, where every method tested in
-    ``benchmarks/mse_validation.py`` under-covers: the estimate is best read as a lower bound."""
 
 
 def _patterns(k: int) -> np.ndarray:

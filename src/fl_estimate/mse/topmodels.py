@@ -149,7 +149,7 @@ def plot_limits_by_k(
     ``tables["limits_by_k"]``): one line per probability level, the estimate dashed."""
     import matplotlib.pyplot as plt
 
-    from fl_estimate.plotting import OKABE_ITO
+    from fl_estimate._palette import OKABE_ITO
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))

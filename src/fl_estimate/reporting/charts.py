@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fl_estimate.plotting import OKABE_ITO
+from fl_estimate._palette import OKABE_ITO
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
