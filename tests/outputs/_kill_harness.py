@@ -15,7 +15,7 @@ test_kill.py.
 - ``lock``: a child holds the lock (paused in publish_folder) while the harness tries to publish
   into the same folder.
 - ``workers``: a child opens a process_pool of two workers, reports their pids and process group,
-  and is killed; the harness records which workers are still alive afterwards.
+  and is killed (or raises an error); the harness records which workers are alive afterwards.
 """
 
 from __future__ import annotations
@@ -253,38 +253,57 @@ def proc_state(pid: int) -> str:
         return "gone"
 
 
+def wait_gone(pids: list[int]) -> list[int]:
+    """The pids still alive (zombies count as ended) after waiting a generous while."""
+    deadline = time.monotonic() + 20  # a bound for the kernel to deliver signals, not a timing
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if proc_state(p) not in ("gone", "Z", "X")]
+        time.sleep(0.02)
+    return alive
+
+
 def workers(sig: int) -> dict[str, object]:
+    """Kill a run that waits on its two workers with ``sig``.
+
+    With ``sig == 0`` the run raises an error inside the pool instead, catches it outside and,
+    still alive (so the parent-death signal plays no part), reports which workers survived.
+    """
     report_r, report_w = os.pipe()
 
     def body() -> None:
         import multiprocessing
 
-        with process_pool(2) as pool:
-            pending = [pool.submit(time.sleep, 120) for _ in range(2)]
-            pids = sorted(p.pid for p in multiprocessing.active_children())
-            info = {"pids": pids, "groups": sorted({os.getpgid(p) for p in pids})}
-            info["run_group"] = os.getpgid(0)
-            os.write(report_w, json.dumps(info).encode() + b"\n")
-            pending[0].result()
+        try:
+            with process_pool(2) as pool:
+                pending = [pool.submit(time.sleep, 120) for _ in range(2)]
+                pids = sorted(p.pid for p in multiprocessing.active_children())
+                info = {"pids": pids, "groups": sorted({os.getpgid(p) for p in pids})}
+                info["run_group"] = os.getpgid(0)
+                os.write(report_w, json.dumps(info).encode() + b"\n")
+                if not sig:
+                    raise RuntimeError("an error in the run")
+                pending[0].result()
+        except RuntimeError:
+            os.write(report_w, json.dumps(wait_gone(pids)).encode() + b"\n")
 
     pid = fork(body)
     os.close(report_w)
     with os.fdopen(report_r) as reports:
         info = json.loads(reports.readline())
-    os.kill(pid, sig)
+        if sig:
+            os.kill(pid, sig)
+        else:
+            info["alive_in_run"] = json.loads(reports.readline())
     _, raw = os.waitpid(pid, 0)
-    deadline = time.monotonic() + 20  # a generous bound for the kernel to deliver the signals
-    alive = info["pids"]
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if proc_state(p) not in ("gone", "Z", "X")]
-        time.sleep(0.02)
     return {
         "signal": int(sig),
         "run_group": info["run_group"],
         "worker_groups": info["groups"],
         "workers": info["pids"],
         "exit": status(raw),
-        "alive_after": alive,
+        "alive_in_run": info.get("alive_in_run"),
+        "alive_after": wait_gone(info["pids"]),
     }
 
 
@@ -294,7 +313,7 @@ def main() -> None:
         "kills": kills(work),
         "transition": transition(work),
         "lock": lock(work),
-        "workers": [workers(signal.SIGTERM), workers(signal.SIGKILL)],
+        "workers": [workers(signal.SIGTERM), workers(signal.SIGKILL), workers(0)],
     }
     print(json.dumps(result))
 

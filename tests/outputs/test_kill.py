@@ -141,10 +141,16 @@ def test_a_second_process_cannot_take_the_lock(observed: dict[str, Any]) -> None
     assert lock["after"]["beside"] == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_no_worker_outlives_the_run(observed: dict[str, Any], sig: int) -> None:
+@pytest.mark.parametrize(
+    ("sig", "exit_code"),
+    [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGKILL, -signal.SIGKILL), (0, 0)],
+    ids=["SIGTERM", "SIGKILL", "error"],
+)
+def test_no_worker_outlives_the_run(observed: dict[str, Any], sig: int, exit_code: int) -> None:
     (run,) = [w for w in observed["workers"] if w["signal"] == sig]
     assert len(run["workers"]) == 2
     assert run["worker_groups"] == [run["run_group"]]  # in the run's process group
-    assert run["exit"] == (128 + sig if sig == signal.SIGTERM else -sig)
+    assert run["exit"] == exit_code
     assert run["alive_after"] == []
+    if not sig:  # an error in the run: its workers were ended while the run was still alive
+        assert run["alive_in_run"] == []

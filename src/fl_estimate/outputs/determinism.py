@@ -138,10 +138,6 @@ def canonical(obj: Any, *, digits: int | None = FLOAT_DIGITS) -> Any:
         return canonical(obj.value, digits=digits)
     if isinstance(obj, PurePath):
         return obj.as_posix()
-    if isinstance(obj, _dt.date | _dt.time):
-        return obj.isoformat()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return canonical(dataclasses.asdict(obj), digits=digits)
     kind = type(obj).__module__.split(".")[0]
     if kind == "numpy":
         return canonical(obj.tolist(), digits=digits)  # a scalar gives a Python scalar
@@ -158,6 +154,10 @@ def canonical(obj: Any, *, digits: int | None = FLOAT_DIGITS) -> Any:
             return canonical(obj.tolist(), digits=digits)
         if isinstance(obj, pd.Timestamp):
             return obj.isoformat()
+    if isinstance(obj, _dt.date | _dt.time):
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return canonical(dataclasses.asdict(obj), digits=digits)
     raise TypeError(f"cannot write a {type(obj).__name__} as canonical JSON: {obj!r:.80}")
 
 
