@@ -275,3 +275,39 @@ def test_unsupported_exchange_falls_back_to_the_link(
     with pytest.raises(OSError, match="not supported"):
         publish(target, "x", swap="exchange")
     assert read(target) == ("new", "new")
+
+
+def test_a_nested_output_is_part_of_the_outer_one(tmp_path: Path) -> None:
+    """The annual run writes the linkage output as `linkage/` inside its own staging folder."""
+    target = tmp_path / "run"
+    for gen in ("one", "two"):
+        with publish_folder(target, kind="run") as stage:
+            publish(stage / "linkage", gen)
+            (stage / "t.csv").write_text(gen)
+            write_manifest(stage / "manifest.json", kind="run", inputs={}, config={}, run={})
+        assert read(target / "linkage") == (gen, gen)
+    assert sorted(p.name for p in target.iterdir()) == ["linkage", "manifest.json", "t.csv"]
+    assert sorted(p.name for p in (target / "linkage").iterdir()) == [
+        "a.txt",
+        "manifest.json",
+        "sub",
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_parent_is_a_clean_error(tmp_path: Path) -> None:
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(OutputFolderError, match="cannot create files beside it"):
+            publish(locked / "out", "x")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_parent_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep")
+    with pytest.raises(OutputFolderError, match="cannot create files beside it"):
+        publish(tmp_path / "notes.txt" / "out", "x")
+    assert (tmp_path / "notes.txt").read_text() == "keep"

@@ -483,9 +483,16 @@ def publish_folder(
     step = on_step or (lambda name: None)
     place = _place(target)
     _check_inputs(place, inputs)
-    place.parent.mkdir(parents=True, exist_ok=True)
     lock = _RunLock(place)
-    lock.acquire()
+    try:
+        place.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OutputFolderError:
+        raise
+    except OSError as exc:  # read-only, no permission, full...
+        raise OutputFolderError(
+            place, f"cannot create files beside it in {place.parent} ({exc.strerror})"
+        ) from exc
     staging = place.parent / f".{place.name}.staging-{os.getpid()}"
     try:
         step("locked")
