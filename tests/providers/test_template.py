@@ -3,6 +3,8 @@ and a template filled with openpyxl from its own lists passes the submission che
 
 from __future__ import annotations
 
+import datetime
+import time
 from datetime import date
 from itertools import cycle
 from pathlib import Path
@@ -17,6 +19,7 @@ from fl_estimate.providers.registry import ProviderRegistry
 from fl_estimate.providers.submissions import validate_submission
 from fl_estimate.providers.template import TEMPLATE_COLUMNS, nationality_names, write_template
 
+time_time = time.time
 REGIONS = ["Tillabéri", "Zinder", "Niamey", "Agadez"]
 
 
@@ -144,9 +147,22 @@ def test_filled_template_passes_the_check_unchanged(
     assert clean.loc[0, "document_number"] == "00000000"
 
 
-def test_english_template_and_same_bytes(registry: ProviderRegistry, tmp_path: Path) -> None:
+def test_english_template_and_same_bytes(
+    registry: ProviderRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a = write_template(registry, "tribunaux", "2024", "en", tmp_path / "a.xlsx")
+    # a later run (clock moved on by a day) writes the same bytes: no timestamp gets in
+    real = datetime.datetime
+
+    class Tomorrow(real):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return real.now(tz) + datetime.timedelta(days=1)
+
+    monkeypatch.setattr(datetime, "datetime", Tomorrow)
+    monkeypatch.setattr(time, "time", lambda: time_time() + 86400)
     b = write_template(registry, "tribunaux", "2024", "en", tmp_path / "b.xlsx")
+    monkeypatch.undo()
     assert a.read_bytes() == b.read_bytes()
     wb = load_workbook(a)
     assert wb.sheetnames == ["data", "columns", "lists"]

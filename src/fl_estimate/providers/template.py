@@ -370,16 +370,22 @@ def _columns_sheet(ws: Worksheet, provider: str, period: str, lang: str) -> None
         )
     for cell in ws[first]:
         cell.font = Font(bold=True)
-    for j, width in enumerate((18, 24, 10, 90), start=1):
+    for j, width in enumerate((18, 24, 12, 90), start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
     for row in ws.iter_rows(min_row=first + 1):
         row[3].alignment = Alignment(wrap_text=True, vertical="top")
     ws.protection.sheet = True
 
 
-def _reproducible(data: bytes) -> bytes:
-    """The same workbook bytes on every run: fixed zip entry times (openpyxl stamps 'now')."""
-    src = zipfile.ZipFile(io.BytesIO(data))
+def _xlsx_bytes(wb: Workbook) -> bytes:
+    """The workbook's bytes, the same on every run: openpyxl's ``save`` stamps the modification
+    time and its zip entries carry the current time; both are fixed here."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()  # unlike Workbook.save, keeps properties.modified
+    src = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -459,8 +465,6 @@ def write_template(
     language_of(lang)  # an unsupported language fails before anything is written
     _check_provider(registry, provider, period)
     wb = _workbook(registry, provider, period, lang)
-    buf = io.BytesIO()
-    wb.save(buf)
     path = Path(path)
-    atomic_write_bytes(path, _reproducible(buf.getvalue()))
+    atomic_write_bytes(path, _xlsx_bytes(wb))
     return path
