@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import zipfile
 from datetime import date
 from itertools import cycle
 from pathlib import Path
@@ -91,7 +92,10 @@ def test_french_template_layout(registry: ProviderRegistry, tmp_path: Path) -> N
     assert dvs["nationality"].prompt.startswith("Code ISO 3166 à trois lettres")
 
     lists = wb["listes"]
-    pairs = {r[0].value: r[1].value for r in lists.iter_rows(min_row=2, min_col=7, max_col=8)}
+    nat = [c.value for c in lists[1]].index("nationalité") + 1
+    pairs = {
+        r[0].value: r[1].value for r in lists.iter_rows(min_row=2, min_col=nat, max_col=nat + 1)
+    }
     assert pairs["NER"] == "Niger" and pairs["CIV"] == "Côte d’Ivoire"
     assert pairs["DEU"] == "Allemagne" and pairs["unknown"] == "nationalité inconnue"
     assert len(pairs) == 250  # 249 ISO 3166-1 countries and unknown
@@ -181,6 +185,29 @@ def test_template_refuses_bad_arguments(registry: ProviderRegistry, tmp_path: Pa
     with pytest.raises(InputValidationError, match="unsupported language"):
         write_template(registry, "police", "2024-Q1", "de", out)
     assert not out.exists()
+
+
+def test_formula_like_registry_text_is_written_as_text(tmp_path: Path) -> None:
+    reg = ProviderRegistry.from_frame(
+        pd.DataFrame(
+            {
+                "provider": ["ngo"],
+                "entity_type": ["ngo_service_provider"],
+                "frequency": ["annual"],
+                "regions": ['=HYPERLINK("http://evil.example","x");Nord'],
+                "first_period": ["2021"],
+            }
+        )
+    )
+    path = write_template(reg, "ngo", "2024", "en", tmp_path / "t.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/")]
+        assert not any(b"<f>" in z.read(n) for n in sheets)  # no formula anywhere
+    wb = load_workbook(path)
+    assert _list_values(wb, _validations(wb["data"])["region"].formula1) == [
+        '=HYPERLINK("http://evil.example","x")',
+        "Nord",
+    ]
 
 
 def test_template_from_the_sample_registry_file(tmp_path: Path) -> None:

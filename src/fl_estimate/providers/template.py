@@ -176,7 +176,7 @@ def _check_provider(registry: ProviderRegistry, provider: str, period: str) -> N
 
 
 def _lists(
-    registry: ProviderRegistry, provider: str, lang: str
+    registry: ProviderRegistry, provider: str, period: str, lang: str
 ) -> dict[str, list[tuple[str, str]]]:
     """Column -> (code, label) pairs of its drop-down list."""
 
@@ -184,6 +184,8 @@ def _lists(
         return [(c, translate(labels[c], lang)) for c in codes]
 
     return {
+        "provider": [(provider, provider)],
+        "period": [(period, period)],
         "region": [(r, r) for r in registry.regions_of()[provider]],
         "sex": labelled(SEX_VALUES, _SEX_LABELS),
         "age_band": labelled(AGE_BANDS, _AGE_LABELS),
@@ -215,8 +217,9 @@ def _lists_sheet(
         ws.cell(1, code_col, heading)
         ws.cell(1, label_col, heading)
         for i, (code, label) in enumerate(pairs, start=2):
-            ws.cell(i, code_col, code)
-            ws.cell(i, label_col, label)
+            for j, text in ((code_col, code), (label_col, label)):
+                # registry text that looks like a formula ("=...") is written as text
+                ws.cell(i, j, text).data_type = "s"
         letter = get_column_letter(code_col)
         ranges[col] = f"{quote_sheetname(ws.title)}!${letter}$2:${letter}${len(pairs) + 1}"
         ws.column_dimensions[letter].width = 14
@@ -244,8 +247,8 @@ def _validations(
 
     lists_hint = N_("Choose from the list.")
     rules: dict[str, dict[str, Any]] = {
-        "provider": {"type": "list", "formula1": f'"{provider}"'},
-        "period": {"type": "list", "formula1": f'"{period}"'},
+        "provider": {"type": "list", "formula1": ranges["provider"]},
+        "period": {"type": "list", "formula1": ranges["period"]},
         "region": {"type": "list", "formula1": ranges["region"]},
         "sex": {"type": "list", "formula1": ranges["sex"]},
         "age_band": {"type": "list", "formula1": ranges["age_band"]},
@@ -403,7 +406,7 @@ def _workbook(registry: ProviderRegistry, provider: str, period: str, lang: str)
     data = wb.active
     data.title, columns_title, lists_title = (translate(s, lang) for s in _SHEETS)
     lists_ws = wb.create_sheet(lists_title)
-    ranges = _lists_sheet(lists_ws, _lists(registry, provider, lang), lang)
+    ranges = _lists_sheet(lists_ws, _lists(registry, provider, period, lang), lang)
     _data_sheet(data, provider, period, lang)
     _validations(data, ranges, provider, period, lang)
     _columns_sheet(wb.create_sheet(columns_title, 1), provider, period, lang)
