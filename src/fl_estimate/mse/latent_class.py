@@ -272,7 +272,8 @@ def heterogeneity_statistics(data: CaptureData) -> dict[str, float]:
     Pearson statistic over the capture counts (``pearson``, ``df``) and the ratio for 3 or more
     lists (``ratio_3plus``).
     """
-    from fl_estimate.mse.loglinear import Table, fit_loglinear
+    from fl_estimate.mse.loglinear.fit import fit_loglinear
+    from fl_estimate.mse.loglinear.table import Table
 
     table = Table.from_data(data)
     fit = fit_loglinear(table, frozenset())

@@ -1,44 +1,55 @@
-"""Log-linear MSE estimators with the one results API: a fixed model, stepwise selection, and
-exhaustive AIC/BIC search; intervals Wald, profile likelihood or bootstrap.
+"""Log-linear MSE estimators with the one results API: a fixed model (:class:`LogLinearMSE`),
+stepwise selection (:class:`StepwiseMSE`) and exhaustive AIC/BIC search
+(:class:`ExhaustiveSearchMSE`); intervals Wald, profile likelihood or bootstrap
+(:class:`~fl_estimate.mse.options.IntervalOptions`).
 
 Examples
 --------
->>> import fl_estimate as fe
->>> from fl_estimate.mse import StepwiseMSE
->>> data = fe.read_capture_csv("data_samples/uk_2013.csv")   # doctest: +SKIP
->>> res = StepwiseMSE().fit(data)                               # doctest: +SKIP
->>> round(res.estimate)                                         # doctest: +SKIP
-11418
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear import ExhaustiveSearchMSE, LogLinearMSE, StepwiseMSE
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> res = StepwiseMSE().fit(data)
+>>> round(res.estimate), res.interval_kind, res.conditional_on_model
+(11418, 'wald-log', True)
+>>> res.model
+'main effects + LA:NG + LA:GO + NG:GO + NG:PF + PF:GO'
+>>> round(LogLinearMSE("LA:NG + PF:GO").fit(data, interval="profile").estimate)
+>>> ExhaustiveSearchMSE("bic").fit(data).diagnostics["models_searched"]
+32768
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-import numpy as np
 import pandas as pd
 
-from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.intervals import (
-    BootstrapResult,
-    bootstrap,
-    profile_interval,
-    safe_point,
-    wald_log_interval,
-)
-from fl_estimate.mse.loglinear import LoglinearFit, Table, fit_loglinear
-from fl_estimate.mse.selection import SearchResult, exhaustive_search, stepwise
-from fl_estimate.mse.terms import Model, msenotation, parse_model, term_label
-from fl_estimate.results import EstimationResult, provenance
+from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
+from fl_estimate.mse.loglinear.result import failed_result, fit_result, require_table
+from fl_estimate.mse.loglinear.selection import SearchResult, exhaustive_search, stepwise
+from fl_estimate.mse.loglinear.table import Table
+from fl_estimate.mse.loglinear.terms import Model, parse_model
+from fl_estimate.mse.options import IntervalArgs, IntervalOptions
+from fl_estimate.results import EstimationResult
 
-__all__ = ["LogLinearMSE", "SearchMSE", "StepwiseMSE"]
+__all__ = [
+    "ExhaustiveSearchMSE",
+    "FixedModel",
+    "LogLinearEstimator",
+    "LogLinearMSE",
+    "RankingEstimator",
+    "Search",
+    "Stepwise",
+    "StepwiseMSE",
+]
 
-INTERVALS = ("wald", "profile", "bootstrap")
+#: The largest number of lists an exhaustive pairwise search takes (2^15 models at 6).
+MAX_SEARCH_LISTS = 6
 
 # ---------------------------------------------------------------------------- procedures
 # Picklable "whole procedure" objects: the bootstrap reruns them on every replicate.
@@ -46,221 +57,133 @@ INTERVALS = ("wald", "profile", "bootstrap")
 
 @dataclass(frozen=True)
 class FixedModel:
-    model: Model
+    """Fit one given model."""
 
-    def fit(self, table: Table) -> LoglinearFit:
+    model: Model
+    spec: str = "main effects"
+    selects = False
+
+    def fit(self, table: Table) -> LogLinearFit:
         return fit_loglinear(table, self.model)
 
     def __call__(self, table: Table) -> float:
-        return safe_point(lambda t: self.fit(t).estimate, table)
+        return self.fit(table).estimate
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": self.spec}
 
 
 @dataclass(frozen=True)
 class Stepwise:
+    """Forward stepwise selection of two-list terms, then the selected model's fit."""
+
     pthresh: float = 0.02
     criterion: str = "pvalue"
+    selects = True
 
-    def fit(self, table: Table) -> LoglinearFit:
+    def fit(self, table: Table) -> LogLinearFit:
         return stepwise(table, pthresh=self.pthresh, criterion=self.criterion).fit
 
     def __call__(self, table: Table) -> float:
-        return safe_point(lambda t: self.fit(t).estimate, table)
+        return self.fit(table).estimate
+
+    def settings(self) -> dict[str, Any]:
+        return {"pthresh": self.pthresh, "criterion": self.criterion}
 
 
 @dataclass(frozen=True)
 class Search:
+    """Exhaustive AIC/BIC search over the hierarchical models up to ``max_order``."""
+
     criterion: str = "bic"
     max_order: int = 2
+    selects = True
 
     def search(self, table: Table) -> SearchResult:
         return exhaustive_search(table, criterion=self.criterion, max_order=self.max_order)
 
-    def fit(self, table: Table) -> LoglinearFit:
+    def fit(self, table: Table) -> LogLinearFit:
         return fit_loglinear(table, self.search(table).best_model)
 
     def __call__(self, table: Table) -> float:
-        def point(t: Table) -> float:
-            s = self.search(t)
-            return float(s.fits.estimate[s.best_index])
+        s = self.search(table)
+        return float(s.fits.estimate[s.best_index])
 
-        return safe_point(point, table)
-
-
-# ---------------------------------------------------------------------------- result building
+    def settings(self) -> dict[str, Any]:
+        return {"criterion": self.criterion, "max_order": self.max_order}
 
 
-def _coef_table(fit: LoglinearFit) -> pd.DataFrame:
-    return pd.DataFrame(fit.coefficients(), columns=["term", "estimate", "std_error"])
+# ---------------------------------------------------------------------------- estimators
 
 
-def _diagnostics(fit: LoglinearFit) -> dict[str, Any]:
-    lists = fit.table.lists
-    d: dict[str, Any] = {
-        "deviance": fit.deviance,
-        "df_residual": fit.df_residual,
-        "loglik": fit.loglik,
-        "aic": fit.aic,
-        "bic": fit.bic,
-        "n_params": fit.n_params,
-        "log_unobserved": float(fit.coef[0]),
-        "se_log_unobserved": fit.se_log_unobserved,
-        "boundary_terms": ", ".join(term_label(t, lists) for t in fit.boundary_terms) or "none",
-        "irls_iterations": fit.iterations,
-    }
-    if fit.table.k <= 9:
-        d["model_reference_notation"] = msenotation(fit.model, fit.table.k)
-    return d
+class LogLinearEstimator(ABC):
+    """What the log-linear estimators share: ``fit(data, *, options=None, **interval)``.
 
+    Subclasses implement :meth:`fit_with`, which receives the one
+    :class:`~fl_estimate.mse.options.IntervalOptions` built from the arguments of ``fit``.
+    """
 
-def _interval_from(
-    fit: LoglinearFit,
-    procedure: FixedModel | Stepwise | Search,
-    *,
-    interval: str,
-    level: float,
-    n_boot: int,
-    bootstrap_kind: str,
-    boot_interval: str,
-    seed: SeedLike,
-    n_jobs: int | None,
-    executor: Executor | None,
-) -> tuple[tuple[float | None, float | None], str, dict[str, Any], str | None, Any]:
-    """(interval, kind, extra diagnostics, note, draws)."""
-    if interval == "wald":
-        return wald_log_interval(fit, level), "wald-log", {}, None, None
-    if interval == "profile":
-        pi = profile_interval(fit, level, extend=100.0)
-        note = None
-        if pi.high is None:
-            note = (
-                f"the profile likelihood stays above the cut-off up to N = {pi.search_limit:,.0f} "
-                f"(100 times the estimate): the data do not bound N above"
-            )
-        if pi.low_at_observed:
-            note = (note + "; " if note else "") + "the lower end is the observed count"
-        return (pi.low, pi.high), "profile", {"multinomial_estimate": pi.estimate}, note, None
-    if interval == "bootstrap":
-        boot: BootstrapResult = bootstrap(
-            fit.table,
-            procedure,
-            estimate=fit.estimate,
-            n_boot=n_boot,
-            kind=bootstrap_kind,
-            fitted=fit.mu if bootstrap_kind == "parametric" else None,
-            seed=seed,
-            acceleration=boot_interval == "bca",
-            n_jobs=n_jobs,
-            executor=executor,
-        )
-        ok = boot.replicates[~np.isnan(boot.replicates)]
-        if len(ok) < max(10, n_boot // 2):
-            raise EstimateDoesNotExistError(
-                f"only {len(ok)} of {n_boot} bootstrap replicates gave an estimate; "
-                "no bootstrap interval",
-                code="bootstrap-failed",
-            )
-        lim = boot.bca(level) if boot_interval == "bca" else boot.percentile(level)
-        extra: dict[str, Any] = {
-            "n_boot": n_boot,
-            "boot_failures": boot.n_failed,
-            "bootstrap": bootstrap_kind,
-            "acceleration": boot.acceleration,
-        }
-        return lim, f"bootstrap-{boot_interval}", extra, None, boot.replicates
-    raise ModelSpecificationError(
-        f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}"
-    )
-
-
-def _fit_result(
-    method: str,
-    data: CaptureData,
-    procedure: FixedModel | Stepwise | Search,
-    *,
-    selected: bool,
-    settings: dict[str, Any],
-    interval: str,
-    level: float,
-    n_boot: int,
-    bootstrap_kind: str,
-    boot_interval: str,
-    seed: SeedLike,
-    n_jobs: int | None,
-    executor: Executor | None,
-    extra_diag: dict[str, Any] | None = None,
-    tables: dict[str, pd.DataFrame] | None = None,
-    fit: LoglinearFit | None = None,
-) -> EstimationResult:
-    table = Table.from_data(data)
-    prov = provenance(
-        data.data_hash,
-        seed if isinstance(seed, int | None) else str(seed),
-        method=method,
-        interval=interval,
-        level=level,
-        n_boot=n_boot if interval == "bootstrap" else None,
-        bootstrap=bootstrap_kind if interval == "bootstrap" else None,
-        **settings,
-    )
-    try:
-        if fit is None:
-            fit = procedure.fit(table)
-        ci, kind, extra, note, draws = _interval_from(
-            fit,
-            procedure,
-            interval=interval,
-            level=level,
-            n_boot=n_boot,
-            bootstrap_kind=bootstrap_kind,
-            boot_interval=boot_interval,
-            seed=seed,
-            n_jobs=n_jobs,
-            executor=executor,
-        )
-    except EstimateDoesNotExistError as exc:
-        model_txt = fit.label() if fit is not None else settings.get("model", "")
-        return EstimationResult.failed(
-            method=method,
-            model=str(model_txt),
-            observed=data.n_observed,
-            reason=exc.reason,
-            code=exc.code,
-            provenance=prov,
-            stratum=dict(data.stratum),
-            diagnostics=dict(extra_diag or {}),
-        )
-    diag = {**_diagnostics(fit), **extra, **(extra_diag or {})}
-    tabs = {"coefficients": _coef_table(fit), **(tables or {})}
-    return EstimationResult(
-        method=method,
-        model=fit.label(),
-        observed=data.n_observed,
-        estimate=fit.estimate,
-        interval=ci,
-        interval_kind=kind,
-        level=level,
-        conditional_on_model=selected and interval != "bootstrap",
-        diagnostics=diag,
-        provenance=prov,
-        stratum=dict(data.stratum),
-        tables=tabs,
-        draws=draws,
-        interval_notes=note,
-    )
-
-
-class _Base:
     method = "loglinear"
 
-    def _check_data(self, data: CaptureData) -> None:
-        if not isinstance(data, CaptureData):
-            raise TypeError(
-                "fit() takes one CaptureData table; for stratified data fit each stratum "
-                "(for key, table in data.items())"
-            )
+    def fit(
+        self,
+        data: CaptureData,
+        *,
+        options: IntervalOptions | None = None,
+        **interval: Unpack[IntervalArgs],
+    ) -> EstimationResult:
+        """Fit (selecting the model if the estimator selects) and compute the interval.
+
+        Parameters
+        ----------
+        data : CaptureData
+        options : IntervalOptions, optional
+            How the interval is computed (default ``IntervalOptions()``: Wald, 95%).
+        **interval
+            Fields of :class:`~fl_estimate.mse.options.IntervalOptions` replacing those of
+            ``options``: ``interval`` (``"wald"``: on the log unobserved count; ``"profile"``:
+            Rcapture's multinomial profile likelihood; ``"bootstrap"``: the whole procedure,
+            selection included, on every replicate), ``level``, ``n_boot``, ``bootstrap``
+            (``"nonparametric"`` or ``"parametric"``), ``boot_interval`` (``"bca"`` or
+            ``"percentile"``), ``seed``, ``n_jobs``, ``executor``. The seed makes results
+            identical whatever the number of workers.
+
+        Returns
+        -------
+        EstimationResult
+        """
+        require_table(data)
+        return self.fit_with(data, IntervalOptions.build(options, **interval))
+
+    @abstractmethod
+    def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
+        """:meth:`fit` with the interval options as one object."""
 
 
-class LogLinearMSE(_Base):
+class RankingEstimator(LogLinearEstimator):
+    """A log-linear estimator that ranks models: ``fit`` also takes ``top``, the number of models
+    listed in ``tables["models"]``."""
+
+    def fit(
+        self,
+        data: CaptureData,
+        *,
+        top: int = 20,
+        options: IntervalOptions | None = None,
+        **interval: Unpack[IntervalArgs],
+    ) -> EstimationResult:
+        """As :meth:`LogLinearEstimator.fit`; ``top``: models listed in ``tables["models"]``."""
+        require_table(data)
+        return self.fit_with(data, IntervalOptions.build(options, **interval), top=top)
+
+    @abstractmethod
+    def fit_with(
+        self, data: CaptureData, options: IntervalOptions, *, top: int = 20
+    ) -> EstimationResult:
+        """:meth:`fit` with the interval options as one object."""
+
+
+class LogLinearMSE(LogLinearEstimator):
     """Poisson log-linear model with given interactions, fitted by extended maximum likelihood.
 
     Parameters
@@ -283,57 +206,15 @@ class LogLinearMSE(_Base):
     def __init__(self, model: str | Iterable[str] | None = None) -> None:
         self.model = model
 
-    def fit(
-        self,
-        data: CaptureData,
-        *,
-        interval: str = "wald",
-        level: float = 0.95,
-        n_boot: int = 1000,
-        bootstrap: str = "nonparametric",
-        boot_interval: str = "bca",
-        seed: SeedLike = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> EstimationResult:
-        """Fit the model and compute the interval.
-
-        Parameters
-        ----------
-        data : CaptureData
-        interval : {"wald", "profile", "bootstrap"}
-            Wald on the log unobserved count; Rcapture's multinomial profile likelihood; or the
-            bootstrap (``bootstrap``: ``"nonparametric"`` multinomial resampling of the observed
-            cells or ``"parametric"``; ``boot_interval``: ``"bca"`` or ``"percentile"``).
-        level : float
-        n_boot, seed, n_jobs, executor
-            Bootstrap settings; the seed makes results identical whatever the number of workers.
-
-        Returns
-        -------
-        EstimationResult
-        """
-        self._check_data(data)
+    def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
+        """Fit the model and compute the interval (see :meth:`LogLinearEstimator.fit`)."""
         model = parse_model(self.model, data.lists)
         name = "independence" if not model else self.method
-        return _fit_result(
-            name,
-            data,
-            FixedModel(model),
-            selected=False,
-            settings={"model": str(self.model or "main effects")},
-            interval=interval,
-            level=level,
-            n_boot=n_boot,
-            bootstrap_kind=bootstrap,
-            boot_interval=boot_interval,
-            seed=seed,
-            n_jobs=n_jobs,
-            executor=executor,
-        )
+        spec = str(self.model or "main effects")
+        return fit_result(name, data, FixedModel(model, spec), options)
 
 
-class StepwiseMSE(_Base):
+class StepwiseMSE(LogLinearEstimator):
     """Forward stepwise selection of two-list interactions (SparseMSE's rule by default).
 
     Parameters
@@ -355,50 +236,30 @@ class StepwiseMSE(_Base):
 
     def __init__(self, pthresh: float = 0.02, criterion: str = "pvalue") -> None:
         if criterion not in ("pvalue", "aic", "bic"):
-            raise ModelSpecificationError("criterion must be 'pvalue', 'aic' or 'bic'")
+            raise ModelSpecificationError(
+                f"criterion must be 'pvalue', 'aic' or 'bic', got {criterion!r}"
+            )
         self.pthresh = pthresh
         self.criterion = criterion
 
-    def fit(
-        self,
-        data: CaptureData,
-        *,
-        interval: str = "wald",
-        level: float = 0.95,
-        n_boot: int = 1000,
-        bootstrap: str = "nonparametric",
-        boot_interval: str = "bca",
-        seed: SeedLike = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-    ) -> EstimationResult:
-        """Select, fit and compute the interval; see :meth:`LogLinearMSE.fit`."""
-        self._check_data(data)
+    def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
+        """Select, fit and compute the interval (see :meth:`LogLinearEstimator.fit`)."""
         proc = Stepwise(self.pthresh, self.criterion)
         path = stepwise(Table.from_data(data), pthresh=self.pthresh, criterion=self.criterion)
         steps = pd.DataFrame(path.steps, columns=["added", "score", "estimate"])
         method = "stepwise" if self.criterion == "pvalue" else f"stepwise-{self.criterion}"
-        return _fit_result(
+        return fit_result(
             method,
             data,
             proc,
-            selected=True,
-            settings={"pthresh": self.pthresh, "criterion": self.criterion},
-            interval=interval,
-            level=level,
-            n_boot=n_boot,
-            bootstrap_kind=bootstrap,
-            boot_interval=boot_interval,
-            seed=seed,
-            n_jobs=n_jobs,
-            executor=executor,
-            extra_diag={"candidates_refused": path.n_refused},
-            tables={"steps": steps},
+            options,
             fit=path.fit,
+            diagnostics={"candidates_refused": path.n_refused},
+            tables={"steps": steps},
         )
 
 
-class SearchMSE(_Base):
+class ExhaustiveSearchMSE(RankingEstimator):
     """Exhaustive search over hierarchical log-linear models, best by AIC or BIC.
 
     Parameters
@@ -414,75 +275,55 @@ class SearchMSE(_Base):
     -----
     Models whose extended MLE does not exist or is not identifiable are refused; the result says
     how many models were searched and refused (``diagnostics``) and ranks the best ones
-    (``tables["models"]``).
+    (``tables["models"]``). Called ``SearchMSE`` before version 0.2 (that name is a deprecated
+    alias; ``--method search`` is the greedy search,
+    :class:`~fl_estimate.mse.loglinear.greedy.GreedySearchMSE`).
     """
 
     method = "bic"
 
     def __init__(self, criterion: str = "bic", max_order: int = 2) -> None:
         if criterion not in ("aic", "bic"):
-            raise ModelSpecificationError("criterion must be 'aic' or 'bic'")
+            raise ModelSpecificationError(f"criterion must be 'aic' or 'bic', got {criterion!r}")
         self.criterion = criterion
         self.max_order = max_order
 
-    def fit(
-        self,
-        data: CaptureData,
-        *,
-        interval: str = "wald",
-        level: float = 0.95,
-        n_boot: int = 1000,
-        bootstrap: str = "nonparametric",
-        boot_interval: str = "bca",
-        seed: SeedLike = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
-        top: int = 20,
-    ) -> EstimationResult:
-        """Search, fit the best model and compute the interval; see :meth:`LogLinearMSE.fit`."""
-        self._check_data(data)
-        if data.n_lists > 6 and self.max_order >= 2:
+    def check_size(self, data: CaptureData) -> None:
+        """Refuse a catalogue too large to enumerate (more than 6 lists with pairs)."""
+        if data.n_lists > MAX_SEARCH_LISTS and self.max_order >= 2:
             raise ModelSpecificationError(
                 f"exhaustive search over {data.n_lists} lists is too large "
-                f"(2^{data.n_lists * (data.n_lists - 1) // 2} models); use method 'stepwise'"
+                f"(2^{data.n_lists * (data.n_lists - 1) // 2} models); use method 'stepwise', "
+                "'auto' or 'search' (greedy search, not exhaustive)"
             )
-        proc = Search(self.criterion, self.max_order)
-        table = Table.from_data(data)
-        try:
-            res = proc.search(table)
-        except EstimateDoesNotExistError as exc:
-            return EstimationResult.failed(
-                method=self.criterion,
-                model="",
-                observed=data.n_observed,
-                reason=exc.reason,
-                code=exc.code,
-                provenance=provenance(data.data_hash, None),
-                stratum=dict(data.stratum),
-            )
-        ranking = pd.DataFrame(res.ranking(data.lists, top=top))
-        extra = {
+
+    def search_diagnostics(self, res: SearchResult) -> dict[str, Any]:
+        """What the search did: models searched and refused, order, criterion, LP calls."""
+        return {
             "models_searched": res.n_searched,
             "models_refused": res.n_refused,
             "max_order": self.max_order,
             "criterion": self.criterion,
             "lp_calls": res.fits.n_lp_calls,
         }
-        return _fit_result(
+
+    def fit_with(
+        self, data: CaptureData, options: IntervalOptions, *, top: int = 20
+    ) -> EstimationResult:
+        """Search, fit the best model and compute the interval (see :meth:`RankingEstimator.fit`)."""
+        self.check_size(data)
+        proc = Search(self.criterion, self.max_order)
+        table = Table.from_data(data)
+        try:
+            res = proc.search(table)
+        except EstimateDoesNotExistError as exc:
+            return failed_result(self.criterion, data, exc)
+        return fit_result(
             self.criterion,
             data,
             proc,
-            selected=True,
-            settings={"criterion": self.criterion, "max_order": self.max_order},
-            interval=interval,
-            level=level,
-            n_boot=n_boot,
-            bootstrap_kind=bootstrap,
-            boot_interval=boot_interval,
-            seed=seed,
-            n_jobs=n_jobs,
-            executor=executor,
-            extra_diag=extra,
-            tables={"models": ranking},
+            options,
             fit=fit_loglinear(table, res.best_model),
+            diagnostics=self.search_diagnostics(res),
+            tables={"models": pd.DataFrame(res.ranking(data.lists, top=top))},
         )

@@ -1,238 +1,63 @@
-"""Poisson log-linear models for multiple systems estimation, with extended maximum likelihood.
+"""Poisson log-linear models for multiple systems estimation, fitted by extended maximum
+likelihood with iteratively reweighted least squares (Fisher scoring).
 
 The observed cells (every capture pattern but the all-zero one) are independent Poisson counts with
 ``log mu_c = sum of the parameters of the terms contained in c``. The unobserved cell has
 ``log mu_0 = intercept``, so the estimated total is ``N = n + exp(intercept)`` (the Poisson estimate
-reported by SparseMSE and MultipleSystemsEstimation).
+reported by SparseMSE and MultipleSystemsEstimation). Terms with a zero margin are fitted at minus
+infinity (see :mod:`fl_estimate.mse.loglinear.existence`).
 
-Extended MLE (Fienberg & Rinaldo 2012; Chan, Silverman & Vincent 2021): a term whose observed margin
-is zero (two lists that never overlap, say) has MLE minus infinity; every cell containing it is fitted
-at zero. Such terms are dropped, their cells fixed at zero, and the rest is fitted. The model is
-refused only when the Fienberg–Rinaldo linear program shows that even so no MLE exists, or when the
-remaining parameters are not identifiable (rank).
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear import fit_loglinear, parse_model
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> fit = fit_loglinear(data, parse_model("LA:NG + PF:GO", data.lists))
+>>> fit.label()
+'main effects + LA:NG + PF:GO'
+>>> round(fit.estimate), fit.converged
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.optimize import linprog
 from scipy.special import gammaln
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.terms import Model, bits, model_label, term_label
+from fl_estimate.mse.loglinear.existence import check_existence, code_name
+from fl_estimate.mse.loglinear.table import Table, design, reduce_model
+from fl_estimate.mse.loglinear.terms import Model, model_label, term_label
 
 __all__ = [
-    "ExistenceCheck",
+    "DEVIANCE_TOL",
+    "MAX_ITER",
+    "LogLinearFit",
     "LoglinearFit",
-    "Table",
-    "certify_no_mle",
-    "check_existence",
-    "fit_grid",
+    "deviance",
     "fit_loglinear",
-    "fit_many",
+    "heading_to_boundary",
+    "irls",
+    "irls_batch",
+    "poisson_loglik",
 ]
 
 #: Convergence of IRLS: relative change of the deviance, as R's glm (which uses 1e-8).
 DEVIANCE_TOL = 1e-11
 MAX_ITER = 100
+#: Step-halvings tried before IRLS gives up on lowering the deviance from the current point.
+MAX_HALVINGS = 30
 #: A fit needing more iterations than this, or with a coefficient larger than this in absolute
 #: value, may be heading for a boundary the zero-margin rule did not catch: the LP then decides.
 MAX_CLEAN_ITER = 15
 MAX_CLEAN_COEF = 20.0
 
 
-class Table:
-    """Cell counts of one capture table in the layout the fitting code needs.
-
-    Parameters
-    ----------
-    counts : ndarray of shape (2**K,)
-        Counts in cell-index order (cell 0, the unobserved cell, is ignored).
-    lists : sequence of str
-    """
-
-    def __init__(self, counts: np.ndarray, lists: Sequence[str]) -> None:
-        self.lists = tuple(lists)
-        self.k = len(self.lists)
-        full = np.asarray(counts, dtype=float)
-        if full.shape != (1 << self.k,):
-            raise ValueError(f"expected {1 << self.k} cell counts, got {full.shape}")
-        self.cells = np.arange(1, 1 << self.k)  # observable cells
-        self.y = full[1:].copy()
-        self.n = float(self.y.sum())
-
-    @classmethod
-    def from_data(cls, data: CaptureData) -> Table:
-        return cls(data.cell_counts(), data.lists)
-
-    def with_counts(self, y: np.ndarray) -> Table:
-        """Same lists, new observed-cell counts (length 2**K - 1)."""
-        full = np.concatenate([[0.0], np.asarray(y, dtype=float)])
-        return Table(full, self.lists)
-
-    def column(self, term: int) -> np.ndarray:
-        """0/1 indicator over the observed cells of the cells that contain ``term``."""
-        return ((self.cells & term) == term).astype(float)
-
-    def margin(self, term: int) -> float:
-        """Observed count of the cells containing ``term`` (its sufficient statistic)."""
-        return float(self.y[(self.cells & term) == term].sum())
-
-
-def param_terms(k: int, model: Model) -> list[int]:
-    """Every parameter's term: intercept (0), main effects, then the interactions in order."""
-    inter = sorted(model, key=lambda t: (t.bit_count(), bits(t)))
-    return [0, *[1 << j for j in range(k)], *inter]
-
-
-def design(table: Table, terms: Sequence[int]) -> np.ndarray:
-    """Design matrix over the observed cells: one column per term."""
-    cells = table.cells[:, None]
-    t = np.asarray(terms, dtype=np.int64)[None, :]
-    return ((cells & t) == t).astype(float)
-
-
 @dataclass(frozen=True)
-class ExistenceCheck:
-    """Verdict of the existence and identifiability checks for one model on one table.
-
-    ``code`` follows MultipleSystemsEstimation's ``check_extended_MLE``: 0 the extended MLE exists
-    and is identifiable, 1 the Fienberg–Rinaldo condition fails, 2 not identifiable, 3 both.
-    """
-
-    code: int
-    boundary_terms: tuple[int, ...]
-    rank_deficiency: int
-    lp_objective: float | None
-    lists: tuple[str, ...] = field(repr=False, default=())
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
-
-    def reason(self, model: Model) -> str:
-        """Why the model cannot be used, in words a person can act on."""
-        label = model_label(model, self.lists)
-        b = ", ".join(term_label(t, self.lists) for t in self.boundary_terms)
-        parts = []
-        if self.code & 1:
-            parts.append(
-                f"model '{label}' has no maximum-likelihood estimate on these data, even allowing "
-                "interactions at minus infinity (the Fienberg–Rinaldo condition fails: the observed "
-                "margins can only be matched with further cells fitted at zero)"
-            )
-        if self.code & 2:
-            parts.append(
-                f"model '{label}' is not identifiable: {self.rank_deficiency} parameter(s) cannot "
-                "be determined from the cells left"
-                + (
-                    f" once the cells of the non-overlapping term(s) {b} are fixed at zero"
-                    if b
-                    else ""
-                )
-            )
-        hint = (
-            "; remove an interaction that involves a sparse list, merge lists with little overlap, "
-            "or use a model-selection method that skips such models"
-        )
-        return "; ".join(parts) + hint
-
-
-def _lp_objective(a: np.ndarray, t: np.ndarray) -> float:
-    """max s subject to A y = t, y >= s, y >= 0, s >= 0 (Fienberg & Rinaldo 2012, as SparseMSE).
-
-    The MLE (on the cells left) exists if and only if the optimum is positive.
-    """
-    npar, nobs = a.shape
-    c = np.zeros(nobs + 1)
-    c[-1] = -1.0
-    a_eq = np.hstack([a, np.zeros((npar, 1))])
-    a_ub = np.hstack([-np.eye(nobs), np.ones((nobs, 1))])
-    res = linprog(
-        c, A_ub=a_ub, b_ub=np.zeros(nobs), A_eq=a_eq, b_eq=t, bounds=(0, None), method="highs"
-    )
-    if res.status != 0:  # infeasible cannot happen (the data satisfy it); be conservative
-        return 0.0
-    return float(-res.fun)
-
-
-def _lp_objectives(blocks: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """:func:`_lp_objective` for many (A, t) at once: one block-diagonal linear program.
-
-    The objective is the sum of the blocks' ``s``; the blocks share no variable, so an optimum
-    of the sum is an optimum of every block.
-    """
-    import scipy.sparse as sp
-
-    eq, ub, rhs, svar = [], [], [], []
-    nv = 0
-    for a, t in blocks:
-        npar, nobs = a.shape
-        eq.append(sp.csr_matrix(np.hstack([a, np.zeros((npar, 1))])))
-        ub.append(sp.hstack([-sp.eye(nobs), np.ones((nobs, 1))], format="csr"))
-        rhs.append(t)
-        svar.append(nv + nobs)
-        nv += nobs + 1
-    a_eq = sp.block_diag(eq, format="csr")
-    a_ub = sp.block_diag(ub, format="csr")
-    c = np.zeros(nv)
-    c[svar] = -1.0
-    res = linprog(
-        c,
-        A_ub=a_ub,
-        b_ub=np.zeros(a_ub.shape[0]),
-        A_eq=a_eq,
-        b_eq=np.concatenate(rhs),
-        bounds=(0, None),
-        method="highs",
-    )
-    if res.status != 0:  # fall back to one program per block
-        return np.array([_lp_objective(a, t) for a, t in blocks])
-    return np.asarray(res.x[svar], dtype=float)
-
-
-def _reduce(table: Table, model: Model) -> tuple[list[int], list[int], np.ndarray]:
-    """Parameters kept, terms at minus infinity, and the mask of cells not fixed at zero."""
-    terms = param_terms(table.k, model)
-    boundary = [t for t in terms if t != 0 and table.margin(t) == 0]
-    keep = [t for t in terms if t not in boundary]
-    alive = np.ones(len(table.cells), dtype=bool)
-    for t in boundary:
-        alive &= (table.cells & t) != t
-    return keep, boundary, alive
-
-
-def check_existence(table: Table | CaptureData, model: Model) -> ExistenceCheck:
-    """Existence (Fienberg–Rinaldo linear program, HiGHS) and identifiability (rank) of a model.
-
-    Parameters
-    ----------
-    table : Table or CaptureData
-    model : frozenset of int
-        Interaction terms (see :mod:`fl_estimate.mse.terms`).
-
-    Returns
-    -------
-    ExistenceCheck
-    """
-    if isinstance(table, CaptureData):
-        table = Table.from_data(table)
-    keep, boundary, alive = _reduce(table, model)
-    x = design(table, keep)[alive]
-    t = x.T @ table.y[alive]
-    obj = _lp_objective(x.T, t)
-    rankdef = len(keep) - int(np.linalg.matrix_rank(x))
-    code = int(obj <= 1e-9 * max(1.0, table.n)) + 2 * int(rankdef > 0)
-    return ExistenceCheck(code, tuple(boundary), rankdef, obj, table.lists)
-
-
-@dataclass(frozen=True)
-class LoglinearFit:
+class LogLinearFit:
     """A fitted (extended-MLE) Poisson log-linear model.
 
     Attributes
@@ -309,12 +134,17 @@ class LoglinearFit:
         return out
 
 
-def _poisson_loglik(y: np.ndarray, mu: np.ndarray) -> float:
+#: The name used before issue 18 (kept as an alias).
+LoglinearFit = LogLinearFit
+
+
+def poisson_loglik(y: np.ndarray, mu: np.ndarray) -> float:
+    """Poisson log-likelihood of counts ``y`` at means ``mu`` (cells with ``mu = 0`` left out)."""
     pos = mu > 0
     return float(np.sum(y[pos] * np.log(mu[pos]) - mu[pos] - gammaln(y[pos] + 1.0)))
 
 
-def _deviance(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+def deviance(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """Poisson deviance, batched over the leading axes (cells with mu = 0 and y = 0 add 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / np.where(mu > 0, mu, 1.0)), 0.0)
@@ -370,7 +200,7 @@ def irls_batch(
     eta = np.log(np.where(cm > 0, mu, 1.0))
     beta = np.zeros((b, p))
     dev_old = np.full(b, np.inf)
-    dev = _deviance(yb, mu)
+    dev = deviance(yb, mu)
     iters = np.zeros(b, dtype=int)
     done = np.zeros(b, dtype=bool)
     stuck = np.zeros(b, dtype=bool)
@@ -410,7 +240,7 @@ def irls_batch(
         eta_new = beta_new @ x.T
         # a diverging fit (flagged later and decided by the LP) must not overflow
         mu_new = np.exp(np.clip(eta_new, -700.0, 100.0)) * cma
-        dev_new = _deviance(yb[act], mu_new)
+        dev_new = deviance(yb[act], mu_new)
         if step_out is not None:
             step_out[act] = beta_new - beta[act]
         beta[act], eta[act], mu[act] = beta_new, eta_new, mu_new
@@ -422,6 +252,33 @@ def irls_batch(
     return beta, mu, dev, iters, done & ~stuck
 
 
+class _PoissonPath:
+    """Deviance of the points IRLS visits, for one model (the cells' counts fixed)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x = x
+        self.y = y
+        self.pos = y > 0
+        self.ylogy = np.where(self.pos, y * np.log(np.where(self.pos, y, 1.0)), 0.0)
+
+    def at(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(eta, mu, deviance) at ``beta``; eta is clipped so that a diverging fit cannot
+        overflow (it is flagged later and decided by the linear program)."""
+        eta = self.x @ beta
+        mu = np.exp(np.clip(eta, -700.0, 100.0))
+        with np.errstate(divide="ignore"):
+            logmu = np.where(self.pos, self.y * np.log(mu), 0.0)
+        dev = 2.0 * float(np.sum(self.ylogy - logmu - (self.y - mu)))
+        return eta, mu, dev
+
+    def start(self, mu_start: np.ndarray) -> np.ndarray:
+        """A point of the model's parameter space near ``mu_start``: the least-squares
+        projection of ``log mu_start`` on the design columns (exact for the fitted means of a
+        nested model, whose log lies in the column space)."""
+        eta = np.log(np.maximum(np.asarray(mu_start, dtype=float), 1e-300))
+        return np.linalg.lstsq(self.x, eta, rcond=None)[0]
+
+
 def irls(
     x: np.ndarray,
     y: np.ndarray,
@@ -430,63 +287,93 @@ def irls(
     tol: float = DEVIANCE_TOL,
     max_iter: int = MAX_ITER,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
-    """IRLS for one Poisson log-linear model (the same iteration as :func:`irls_batch`).
+    """IRLS (Fisher scoring) with step-halving for one Poisson log-linear model.
 
-    ``mu_start`` (e.g. the fitted means of a nested model) only changes the path, not the MLE.
-    Returns beta, mu, deviance, iterations, converged.
+    Parameters
+    ----------
+    x : ndarray (m, P)
+        Design over the fitted cells (full column rank).
+    y : ndarray (m,)
+        Counts.
+    mu_start : ndarray (m,), optional
+        Fitted means to start from, e.g. those of a nested model (stepwise selection). Without
+        it the iteration starts like R's glm (``mu = y + 0.1``), the same path as
+        :func:`irls_batch`.
+    tol, max_iter
+        Stop when the relative change of the deviance is below ``tol``.
+
+    Returns
+    -------
+    beta, mu, deviance, iterations, converged
+
+    Notes
+    -----
+    The Poisson deviance is strictly convex in ``beta``, so the MLE, when it exists, is unique.
+    From the second step on (from the first with ``mu_start``, whose projection on the design is
+    a point of the parameter space) a step that does not lower the deviance, or gives a
+    non-finite one, is halved, up to :data:`MAX_HALVINGS` times: every iterate lowers the
+    deviance, so a start changes the path only, never the MLE, and cannot make the iteration
+    diverge. A singular weighted information matrix (weights underflowing on a fit that runs off
+    to a boundary) ends the iteration, reported as not converged; from a warm start the fit is
+    then rerun from glm's start.
     """
-    mu = (y + 0.1) if mu_start is None else np.maximum(mu_start, 1e-3)
-    eta = np.log(mu)
-    pos = y > 0
-    ylogy = np.where(pos, y * np.log(np.where(pos, y, 1.0)), 0.0)
-    dev_old = np.inf
+    path = _PoissonPath(x, y)
     beta = np.zeros(x.shape[1])
+    if mu_start is None:
+        mu = y + 0.1
+        eta = np.log(mu)
+        dev_cur = np.inf  # glm's start is not a point of the model: its first step is taken whole
+    else:
+        beta = path.start(mu_start)
+        eta, mu, dev_cur = path.at(beta)
     for it in range(1, max_iter + 1):
         z = eta + (y - mu) / mu
         xtw = x.T * mu
         try:
-            beta = np.linalg.solve(xtw @ x, xtw @ z)
+            beta_new = np.linalg.solve(xtw @ x, xtw @ z)
         except np.linalg.LinAlgError:
-            return beta, mu, float("nan"), it, False
-        eta = x @ beta
-        mu = np.exp(np.clip(eta, -700.0, 100.0))
-        with np.errstate(divide="ignore"):
-            dev = 2.0 * float(np.sum(ylogy - np.where(pos, y * np.log(mu), 0.0) - (y - mu)))
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            if mu_start is not None:
+                return irls(x, y, tol=tol, max_iter=max_iter)
+            return beta, mu, dev_cur, it, False
+        eta_new, mu_new, dev = path.at(beta_new)
+        halvings = 0
+        while np.isfinite(dev_cur) and not dev <= dev_cur + 1e-9 * (abs(dev_cur) + 0.1):
+            if halvings == MAX_HALVINGS:  # no step lowers the deviance: stop where we are
+                return beta, mu, dev_cur, it, False
+            beta_new = (beta + beta_new) / 2.0
+            eta_new, mu_new, dev = path.at(beta_new)
+            halvings += 1
+        beta, eta, mu = beta_new, eta_new, mu_new
+        if abs(dev - dev_cur) / (abs(dev) + 0.1) < tol:
             return beta, mu, dev, it, True
-        dev_old = dev
-    return beta, mu, dev, max_iter, False
+        dev_cur = dev
+    return beta, mu, dev_cur, max_iter, False
 
 
-def _finish(
-    table: Table,
-    model: Model,
-    keep: list[int],
-    boundary: list[int],
-    alive: np.ndarray,
-    beta: np.ndarray,
-    mu: np.ndarray,
-    dev: float,
-    iters: int,
-    converged: bool,
-) -> LoglinearFit:
-    x = design(table, keep)[alive]
-    info = x.T @ (mu[alive][:, None] * x)
-    cov = np.linalg.inv(info)
-    return LoglinearFit(
-        table=table,
-        model=model,
-        terms=keep,
-        boundary_terms=boundary,
-        coef=beta,
-        cov=cov,
-        mu=mu,
-        alive=alive,
-        deviance=float(dev),
-        loglik=_poisson_loglik(table.y, mu),
-        iterations=int(iters),
-        converged=bool(converged),
-    )
+def inverse_information(x: np.ndarray, mu: np.ndarray, model_text: str) -> np.ndarray:
+    """Inverse Fisher information ``(X' diag(mu) X)^-1`` at the fitted means.
+
+    Raises
+    ------
+    EstimateDoesNotExistError
+        When the information matrix is singular (fitted means underflowing to zero: a boundary
+        that neither the zero-margin rule nor the existence checks caught), rather than a
+        ``LinAlgError``.
+    """
+    info = x.T @ (mu[:, None] * x)
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        cov = np.full_like(info, np.nan)
+    if not np.isfinite(cov).all():
+        raise EstimateDoesNotExistError(
+            f"model '{model_text}': the Fisher information is singular at the fitted values "
+            "(some fitted cells are zero to machine precision), so its parameters and their "
+            "standard errors are not determined; remove an interaction that involves a sparse "
+            "list, or use a model-selection method that skips such models",
+            code="not-identifiable",
+        )
+    return cov
 
 
 def fit_loglinear(
@@ -494,8 +381,8 @@ def fit_loglinear(
     model: Model,
     *,
     check: bool | str = True,
-    start: LoglinearFit | None = None,
-) -> LoglinearFit:
+    start: LogLinearFit | None = None,
+) -> LogLinearFit:
     """Fit one hierarchical log-linear model by extended maximum likelihood.
 
     Parameters
@@ -507,9 +394,13 @@ def fit_loglinear(
         Run the identifiability check always, and the Fienberg–Rinaldo linear program whenever the
         fit heads for a boundary the zero-margin rule did not catch (or always with
         ``check="always"``).
-    start : LoglinearFit, optional
-        A fit of a nested model on the same table whose fitted means start the iteration (faster
-        in stepwise search; the MLE is the same).
+    start : LogLinearFit, optional
+        A fit on the same table whose fitted means start the iteration (a nested model in
+        stepwise search). It changes the path only: the MLE is the same (see :func:`irls`).
+
+    Returns
+    -------
+    LogLinearFit
 
     Raises
     ------
@@ -518,29 +409,47 @@ def fit_loglinear(
     """
     if isinstance(table, CaptureData):
         table = Table.from_data(table)
-    keep, boundary, alive = _reduce(table, model)
+    keep, boundary, alive = reduce_model(table, model)
     x = design(table, keep)
     xr = x[alive]
     rankdef = len(keep) - int(np.linalg.matrix_rank(xr))
     if rankdef > 0:
         chk = check_existence(table, model)
-        raise EstimateDoesNotExistError(chk.reason(model), code=_code_name(chk.code))
+        raise EstimateDoesNotExistError(chk.reason(model), code=code_name(chk.code))
     mu0 = None
     if start is not None and start.table is table:
         mu0 = start.mu[alive]
     beta, mu_a, dev, iters, conv = irls(xr, table.y[alive], mu_start=mu0)
-    heading = _heading_to_boundary(beta, iters, conv)
-    if check == "always" or heading:
+    if check == "always" or heading_to_boundary(beta, iters, conv):
         chk = check_existence(table, model)
         if not chk.ok:
-            raise EstimateDoesNotExistError(chk.reason(model), code=_code_name(chk.code))
+            raise EstimateDoesNotExistError(chk.reason(model), code=code_name(chk.code))
+    cov = inverse_information(xr, mu_a, model_label(model, table.lists))
     mu = np.zeros(len(table.cells))
     mu[alive] = mu_a
-    return _finish(table, model, keep, boundary, alive, beta, mu, dev, iters, conv)
+    return LogLinearFit(
+        table=table,
+        model=model,
+        terms=keep,
+        boundary_terms=boundary,
+        coef=beta,
+        cov=cov,
+        mu=mu,
+        alive=alive,
+        deviance=float(dev),
+        loglik=poisson_loglik(table.y, mu),
+        iterations=int(iters),
+        converged=bool(conv),
+    )
 
 
-def _heading_to_boundary(beta: np.ndarray, iterations: int, converged: bool) -> bool:
+def heading_to_boundary(
+    beta: np.ndarray, iterations: int | np.ndarray, converged: bool | np.ndarray
+) -> bool | np.ndarray:
     """Does an IRLS fit look like it is running off to a boundary (some parameter to -inf)?
+
+    Works on one fit (``beta`` of shape (P,)) or a batch (``beta`` (B, P), arrays of iterations
+    and convergence flags; returns a boolean array).
 
     On the benchmark tables and the reference's synthetic failures, fits whose MLE exists converge
     in at most 9 iterations with every |coefficient| below 12, while fits where the
@@ -548,300 +457,11 @@ def _heading_to_boundary(beta: np.ndarray, iterations: int, converged: bool) -> 
     (fitted means of zero cells alone do not separate them: legitimate fits of sparse tables
     have cells fitted at 1e-11). A fit flagged here goes to the linear program, which decides.
     """
-    return (
-        not converged
-        or iterations > MAX_CLEAN_ITER
-        or not np.all(np.isfinite(beta))
-        or bool(np.max(np.abs(beta)) > MAX_CLEAN_COEF)
+    absmax = np.max(np.abs(beta), axis=-1)
+    flag = (
+        ~np.asarray(converged)
+        | (np.asarray(iterations) > MAX_CLEAN_ITER)
+        | ~np.isfinite(absmax)
+        | (absmax > MAX_CLEAN_COEF)
     )
-
-
-def _code_name(code: int) -> str:
-    return {1: "no-mle", 2: "not-identifiable", 3: "no-mle-not-identifiable"}.get(code, "ok")
-
-
-@dataclass
-class ManyFits:
-    """Results of :func:`fit_many`: one entry per model (NaN where the model was refused)."""
-
-    models: list[Model]
-    estimate: np.ndarray
-    loglik: np.ndarray
-    n_params: np.ndarray
-    code: np.ndarray  # 0 ok, 1 FR fails, 2 not identifiable (FR not evaluated), 3 both
-    log_unobserved: np.ndarray
-    n_lp_calls: int = 0
-
-    def criterion(self, name: str, n: float) -> np.ndarray:
-        if name == "aic":
-            val = -2 * self.loglik + 2 * self.n_params
-        elif name == "bic":
-            val = -2 * self.loglik + self.n_params * np.log(n)
-        else:
-            raise ValueError(f"unknown criterion {name!r}")
-        return np.where(self.code == 0, val, np.inf)
-
-
-@dataclass
-class GridFits:
-    """Results of :func:`fit_grid`: every model fitted to every count vector.
-
-    Arrays ``estimate``, ``loglik``, ``code`` and ``log_unobserved`` have shape
-    ``(n_models, n_tables)``; ``n`` holds each count vector's total observed.
-    """
-
-    models: list[Model]
-    n: np.ndarray
-    estimate: np.ndarray
-    loglik: np.ndarray
-    n_params: np.ndarray
-    code: np.ndarray
-    log_unobserved: np.ndarray
-    n_lp_calls: int = 0
-    n_certified: int = 0
-
-    def criterion(self, name: str) -> np.ndarray:
-        """AIC or BIC of every (model, table); ``inf`` where the model was refused. BIC uses
-        each table's own total observed."""
-        if name == "aic":
-            pen = 2.0 * self.n_params[:, None]
-        elif name == "bic":
-            pen = self.n_params[:, None] * np.log(self.n)[None, :]
-        else:
-            raise ValueError(f"unknown criterion {name!r}")
-        return np.where(self.code == 0, -2.0 * self.loglik + pen, np.inf)
-
-
-#: Relative size below which a coordinate of a certificate direction counts as zero.
-CERTIFICATE_TOL = 1e-8
-
-
-def certify_no_mle(
-    x: np.ndarray, y: np.ndarray, pmask: np.ndarray, cmask: np.ndarray, step: np.ndarray
-) -> np.ndarray:
-    """Certify, for fits running off to a boundary, that the extended MLE does not exist.
-
-    Farkas: the Fienberg–Rinaldo condition fails exactly when some ``d = X lambda`` (X the design
-    on the fitted cells) is ``<= 0`` everywhere, ``0`` on every cell with a positive count and
-    ``< 0`` somewhere; then every table with the observed margins has a zero in that cell. The last
-    IRLS step of a diverging fit points (nearly) along such a direction: it is projected onto the
-    null space of the design rows of the positive cells (so ``d`` is exactly 0 there, up to
-    rounding) and the signs are checked. ``True`` is a certificate (code 1, no linear program
-    needed); ``False`` only means "not certified" and the caller runs the linear program.
-
-    Parameters
-    ----------
-    x : ndarray (m, P)
-    y : ndarray (F, m)
-    pmask : ndarray (F, P) of bool
-    cmask : ndarray (F, m) of bool
-    step : ndarray (F, P)
-    """
-    xa = x[None, :, :] * pmask[:, None, :]
-    pos = (y > 0) & cmask
-    xp = xa * pos[:, :, None]
-    _u, s, vt = np.linalg.svd(xp, full_matrices=True)
-    p = x.shape[1]
-    rank = (s > s[:, :1] * 1e-10).sum(axis=1)
-    null_rows = np.arange(p)[None, :] >= rank[:, None]
-    v_null = vt * null_rows[:, :, None]
-    lam = np.einsum("fij,fi->fj", v_null, np.einsum("fij,fj->fi", v_null, step))
-    d = np.einsum("fmp,fp->fm", xa, lam) * cmask
-    scale = np.abs(d).max(axis=1)
-    ok = scale > 0
-    dn = d / np.where(ok, scale, 1.0)[:, None]
-    return ok & (dn.max(axis=1) <= CERTIFICATE_TOL) & (dn.min(axis=1) <= -1e-3)
-
-
-def fit_grid(
-    table: Table,
-    models: Sequence[Model],
-    counts: np.ndarray | None = None,
-    *,
-    batch: int = 4096,
-    all_terms: Sequence[int] | None = None,
-    resolve_codes: bool = False,
-    max_iter: int = 40,
-    engine: str = "numba",
-) -> GridFits:
-    """Fit every model to every count vector, batched: exhaustive search, bootstrap, jackknife.
-
-    Parameters
-    ----------
-    table : Table
-        Gives the lists and cells (and the counts when ``counts`` is None).
-    models : sequence of Model
-    counts : ndarray (R, 2**K - 1), optional
-        Observed-cell counts of R tables (bootstrap replicates, jackknife tables); default the
-        table's own.
-    batch : int
-        (model, table) pairs fitted together.
-    resolve_codes : bool
-        Run the linear program for models that are not identifiable too, to tell code 2 from 3.
-    max_iter : int
-        IRLS iterations before a fit counts as diverging (fits whose MLE exists need at most 9
-        on the reference tables; one that the linear program then accepts is refitted with
-        :data:`MAX_ITER`).
-    engine : {"numba", "numpy"}
-        ``"numpy"``: :func:`irls_batch` (one matrix product per iteration for the batch);
-        ``"numba"`` (default): the compiled per-fit iteration of :mod:`fl_estimate.mse._irls_numba`
-        (parallel over fits, each with only its own parameters; faster for large grids).
-
-    Notes
-    -----
-    For each (model, table): interactions with a zero margin in that table are boundary terms
-    (cells containing them fixed at zero); identifiability from the eigenvalues of the reduced
-    Gram matrices; the existence of fits that head for a boundary from :func:`certify_no_mle`,
-    or from the Fienberg–Rinaldo linear program when the certificate is not conclusive.
-    """
-    k = table.k
-    ys = table.y[None, :] if counts is None else np.atleast_2d(np.asarray(counts, dtype=float))
-    n_tab = ys.shape[0]
-    if all_terms is None:
-        inter: set[int] = set()
-        for m in models:
-            inter |= m
-        all_terms = param_terms(k, frozenset(inter))
-    all_terms = list(all_terms)
-    col = {t: i for i, t in enumerate(all_terms)}
-    x = design(table, all_terms)
-    p = x.shape[1]
-    zero = (ys @ x) == 0
-    zero[:, col[0]] = False
-    nm = len(models)
-    pmask_m = np.zeros((nm, p), dtype=bool)
-    base = [col[t] for t in all_terms if t == 0 or t.bit_count() == 1]
-    for i, m in enumerate(models):
-        pmask_m[i, base] = True
-        pmask_m[i, [col[t] for t in m]] = True
-    n_total = np.array([1 + k + len(m) for m in models], dtype=float)
-    size = nm * n_tab
-    est = np.full(size, np.nan)
-    ll = np.full(size, np.nan)
-    code = np.zeros(size, dtype=int)
-    logu = np.full(size, np.nan)
-    lp_calls = 0
-    n_cert = 0
-    lgy = gammaln(ys + 1.0)
-    outer = (x[:, :, None] * x[:, None, :]).reshape(len(x), p * p)
-    xt = x.T.astype(float)
-
-    def table_for(r: int) -> Table:
-        return table if counts is None else table.with_counts(ys[r])
-
-    for start in range(0, size, batch):
-        q = np.arange(start, min(size, start + batch))
-        mi, ri = q // n_tab, q % n_tab
-        pm0 = pmask_m[mi]
-        dropped = pm0 & zero[ri]
-        pm = pm0 & ~zero[ri]
-        cm = (dropped.astype(float) @ xt) == 0
-        y = ys[ri]
-        code_c = np.zeros(len(q), dtype=int)
-        # identifiability: only models with cells fixed at zero can lose rank; rank of the
-        # reduced design from the eigenvalues of its Gram matrix, one product for the batch
-        ident = np.ones(len(q), dtype=bool)
-        cut = np.flatnonzero(~cm.all(axis=1))
-        if cut.size:
-            gram = (cm[cut].astype(float) @ outer).reshape(-1, p, p)
-            gram *= pm[cut][:, :, None] * pm[cut][:, None, :]
-            ev = np.linalg.eigvalsh(gram)
-            rank = (ev > ev[:, -1:] * 1e-11).sum(axis=1)
-            ident[cut] = rank == pm[cut].sum(axis=1)
-        code_c[~ident] = 2
-        if resolve_codes:
-            for bad in np.flatnonzero(~ident).tolist():
-                lp_calls += 1
-                code_c[bad] = check_existence(table_for(int(ri[bad])), models[int(mi[bad])]).code
-        idx = np.flatnonzero(ident)
-        if idx.size:
-            if engine == "numba":
-                from fl_estimate.mse._irls_numba import irls_grid
-
-                beta, mu, _dev, its, conv, step = irls_grid(
-                    x, ys, ri[idx], pm[idx], cm[idx], DEVIANCE_TOL, max_iter
-                )
-            else:
-                step = np.zeros((idx.size, p))
-                beta, mu, _dev, its, conv = irls_batch(
-                    x, y[idx], pm[idx], cm[idx], max_iter=max_iter, step_out=step
-                )
-            absmax = np.max(np.abs(beta), axis=1)
-            flag = (
-                (~conv) | (its > MAX_CLEAN_ITER) | ~np.isfinite(absmax) | (absmax > MAX_CLEAN_COEF)
-            )
-            fl = np.flatnonzero(flag)
-            if fl.size:
-                with np.errstate(all="ignore"):
-                    cert = certify_no_mle(x, y[idx[fl]], pm[idx[fl]], cm[idx[fl]], step[fl])
-                cert &= np.isfinite(step[fl]).all(axis=1)
-                n_cert += int(cert.sum())
-                code_c[idx[fl[cert]]] = 1
-                # the rest: the Fienberg-Rinaldo linear programs of the batch, solved together
-                rest = fl[~cert]
-                blocks = []
-                for j in rest:
-                    g = idx[j]
-                    tb = table_for(ri[g])
-                    keep, _bd, alive = _reduce(tb, models[mi[g]])
-                    xr = design(tb, keep)[alive]
-                    blocks.append((xr.T, xr.T @ tb.y[alive]))
-                if blocks:
-                    lp_calls += len(blocks)
-                    obj = _lp_objectives(blocks)
-                    for j, o in zip(rest, obj, strict=True):
-                        g = idx[j]
-                        if o <= 1e-9 * max(1.0, float(y[g].sum())):
-                            code_c[g] = 1
-                        elif not conv[j]:
-                            b1, mu1, _d1, _i1, _c1 = irls_batch(x, y[g], pm[g][None], cm[g][None])
-                            beta[j], mu[j] = b1[0], mu1[0]
-            good = code_c[idx] == 0
-            gi = idx[good]
-            qg = q[gi]
-            logu[qg] = beta[good, 0]
-            est[qg] = y[gi].sum(axis=1) + np.exp(beta[good, 0])
-            mug = mu[good]
-            with np.errstate(divide="ignore"):
-                logmu = np.where(mug > 0, np.log(np.where(mug > 0, mug, 1.0)), 0.0)
-            ll[qg] = (y[gi] * logmu - mug - np.where(mug > 0, lgy[ri[gi]], 0.0)).sum(axis=1)
-        code[q] = code_c
-    shape = (nm, n_tab)
-    return GridFits(
-        list(models),
-        ys.sum(axis=1),
-        est.reshape(shape),
-        ll.reshape(shape),
-        n_total,
-        code.reshape(shape),
-        logu.reshape(shape),
-        lp_calls,
-        n_cert,
-    )
-
-
-def fit_many(
-    table: Table,
-    models: Sequence[Model],
-    *,
-    batch: int = 4096,
-    all_terms: Sequence[int] | None = None,
-    resolve_codes: bool = False,
-) -> ManyFits:
-    """Fit many models on one table, batched: the engine of exhaustive AIC/BIC search.
-
-    Identifiability is checked for every model (batched rank); existence is decided only for
-    models whose fit heads for a boundary (a certificate from the diverging fit, else the linear
-    program). With ``resolve_codes=True`` the linear program also runs for models that are not
-    identifiable, to tell code 2 from code 3 (not needed to rank models). See :func:`fit_grid`.
-    """
-    g = fit_grid(table, models, batch=batch, all_terms=all_terms, resolve_codes=resolve_codes)
-    return ManyFits(
-        list(models),
-        g.estimate[:, 0],
-        g.loglik[:, 0],
-        g.n_params.astype(int),
-        g.code[:, 0],
-        g.log_unobserved[:, 0],
-        g.n_lp_calls,
-    )
+    return bool(flag) if flag.ndim == 0 else flag

@@ -17,11 +17,15 @@ from fl_estimate.exceptions import ModelSpecificationError
 
 __all__ = [
     "Model",
+    "all_terms",
+    "bits",
     "closure",
+    "count_hierarchical_models",
     "generators",
     "hierarchical_models",
     "model_label",
     "msenotation",
+    "order",
     "parse_model",
     "term_label",
 ]
