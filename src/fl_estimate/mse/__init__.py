@@ -44,7 +44,6 @@ __all__ = [
     "LatentClassMSE",
     "LincolnPetersen",
     "LogLinearMSE",
-    "SearchMSE",
     "StepwiseMSE",
     "StratifiedCaptureData",
     "available_methods",

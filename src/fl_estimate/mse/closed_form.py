@@ -1,4 +1,18 @@
-"""Closed-form estimators: Lincoln–Petersen and Chapman for two lists, Chao's lower bound for K."""
+"""Closed-form estimators: Lincoln–Petersen and Chapman for two lists, Chao's lower bound for K.
+
+Examples
+--------
+>>> from fl_estimate.mse import ChaoLowerBound, Chapman, LincolnPetersen, read_capture_csv
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> res = ChaoLowerBound().fit(data)
+>>> round(res.estimate), [round(x) for x in res.interval], res.interval_kind
+(15628, [13839, 17705], 'wald-log')
+>>> two = data.merge_lists(["LA", "NG", "PF"]).merge_lists(["GO", "GP", "NCA"])
+>>> two.lists
+('LANGPF', 'GOGPNCA')
+>>> round(LincolnPetersen().fit(two).estimate), round(Chapman().fit(two).estimate)
+(13982, 13906)
+"""
 
 from __future__ import annotations
 

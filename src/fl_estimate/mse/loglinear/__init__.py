@@ -28,6 +28,7 @@ Examples
 >>> table.k, table.n
 (6, 2744.0)
 >>> round(fit_loglinear(table, parse_model("", data.lists)).estimate)
+12214
 """
 
 from fl_estimate.mse.loglinear.estimators import ExhaustiveSearchMSE, LogLinearMSE, StepwiseMSE

@@ -12,10 +12,19 @@ Examples
 >>> round(res.estimate), res.interval_kind, res.conditional_on_model
 (11418, 'wald-log', True)
 >>> res.model
-'main effects + LA:NG + LA:GO + NG:GO + NG:PF + PF:GO'
->>> round(LogLinearMSE("LA:NG + PF:GO").fit(data, interval="profile").estimate)
->>> ExhaustiveSearchMSE("bic").fit(data).diagnostics["models_searched"]
-32768
+'main effects + LA:NG + LA:PF + NG:GO + NG:GP + PF:GP + PF:NCA + GO:GP'
+>>> res.tables["steps"]["added"].tolist()
+['PF:NCA', 'LA:NG', 'NG:GP', 'LA:PF', 'PF:GP', 'GO:GP', 'NG:GO']
+>>> prof = LogLinearMSE("LA:NG + PF:GO").fit(data, interval="profile")
+>>> round(prof.estimate), [round(x) for x in prof.interval], prof.interval_kind
+(13176, [11558, 15135], 'profile')
+
+Exhaustive search over the 1,024 pairwise models of five lists:
+
+>>> five = data.drop_list("NCA")
+>>> best = ExhaustiveSearchMSE("bic").fit(five)
+>>> best.diagnostics["models_searched"], round(best.estimate)
+(1024, 23133)
 """
 
 from __future__ import annotations

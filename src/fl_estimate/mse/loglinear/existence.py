@@ -12,12 +12,15 @@ the last IRLS step).
 Examples
 --------
 >>> from fl_estimate.mse import read_capture_csv
->>> from fl_estimate.mse.loglinear import check_existence, parse_model
+>>> from fl_estimate.mse.loglinear import check_existence, parse_model, term_label
 >>> data = read_capture_csv("data_samples/uk_2013.csv")
->>> check_existence(data, parse_model("LA:NG", data.lists)).ok
-True
+
+LA and GP never overlap: the model with LA:GP is a boundary fit (its cells fitted at zero), and
+its extended MLE exists.
+
 >>> chk = check_existence(data, parse_model("LA:GP", data.lists))
->>> chk.ok, [term_label(t, data.lists) for t in chk.boundary_terms]
+>>> chk.ok, chk.code, [term_label(t, data.lists) for t in chk.boundary_terms]
+(True, 0, ['LA:GP'])
 """
 
 from __future__ import annotations

@@ -16,6 +16,14 @@ Examples
 >>> fit.label()
 'main effects + LA:NG + PF:GO'
 >>> round(fit.estimate), fit.converged
+(13176, True)
+
+A start changes the path of the iteration, not the MLE:
+
+>>> warm = fit_loglinear(data, parse_model("LA:NG + PF:GO", data.lists),
+...                      start=fit_loglinear(data, parse_model("LA:NG", data.lists)))
+>>> abs(warm.estimate - fit.estimate) < 1e-6
+True
 """
 
 from __future__ import annotations

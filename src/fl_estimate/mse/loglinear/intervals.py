@@ -1,6 +1,19 @@
 """Intervals for log-linear MSE: Wald on the log dark figure, Rcapture's multinomial profile
 likelihood, and bootstrap (parametric or nonparametric; percentile or BCa with delete-one jackknife
 acceleration), repeating model selection on every replicate when selection was used.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear import fit_loglinear, parse_model
+>>> from fl_estimate.mse.loglinear.intervals import profile_interval, wald_log_interval
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> fit = fit_loglinear(data, parse_model("LA:NG + PF:GO", data.lists))
+>>> [round(x) for x in wald_log_interval(fit, 0.95)]
+[11553, 15097]
+>>> pi = profile_interval(fit, 0.95)
+>>> round(pi.estimate), round(pi.low), round(pi.high)
+(13168, 11558, 15135)
 """
 
 from __future__ import annotations

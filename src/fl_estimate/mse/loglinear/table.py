@@ -4,6 +4,18 @@ design matrices over its observed cells.
 Cells are indexed by capture pattern (bit ``j`` set: on list ``j``); cell 0, the people on no
 list, is never observed. A term (see :mod:`fl_estimate.mse.loglinear.terms`) is a bit mask; the
 design column of a term marks the cells that contain it.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear.table import Table, design, param_terms
+>>> table = Table.from_data(read_capture_csv("data_samples/uk_2013.csv"))
+>>> table.k, table.n, len(table.cells)
+(6, 2744.0, 63)
+>>> table.margin(0b11)  # people on both LA and NG
+18.0
+>>> design(table, param_terms(table.k, frozenset({0b11}))).shape
+(63, 8)
 """
 
 from __future__ import annotations

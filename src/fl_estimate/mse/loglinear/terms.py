@@ -4,6 +4,24 @@ A term is a set of lists, stored as a bit mask (bit ``j`` = list ``j``); the emp
 intercept and single bits are main effects. A model is the set of its interaction terms (two lists
 or more), always closed downwards (hierarchical): if ``A:B:C`` is in the model, so are ``A:B``,
 ``A:C`` and ``B:C``. Main effects and the intercept are always in.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear.terms import (
+...     count_hierarchical_models, model_label, msenotation, parse_model)
+>>> lists = read_capture_csv("data_samples/uk_2013.csv").lists
+>>> lists
+('LA', 'NG', 'PF', 'GO', 'GP', 'NCA')
+>>> model = parse_model("LA:NG:PF + PF:GO", lists)
+>>> sorted(model)  # bit masks: LA:NG = 0b11, LA:PF = 0b101, ...
+[3, 5, 6, 7, 12]
+>>> model_label(model, lists)
+'main effects + LA:NG:PF + PF:GO'
+>>> msenotation(model, len(lists)), parse_model("[123,34]", lists) == model
+('[123,34,5,6]', True)
+>>> count_hierarchical_models(4, 3)
+113
 """
 
 from __future__ import annotations

@@ -387,9 +387,12 @@ class BicMSE(ExhaustiveSearchMSE):
     Examples
     --------
     >>> from fl_estimate.mse import BicMSE, read_capture_csv
-    >>> data = read_capture_csv("data_samples/uk_2013.csv")
-    >>> res = BicMSE().fit(data)
-    >>> res.method, res.diagnostics["models_searched"], round(res.estimate)
+    >>> five = read_capture_csv("data_samples/uk_2013.csv").drop_list("NCA")
+    >>> res = BicMSE(top_models=5).fit(five, interval="bootstrap", n_boot=100, seed=1, n_jobs=1)
+    >>> res.method, res.diagnostics["models_searched"], round(res.estimate), res.interval_kind
+    ('bic', 1024, 23133, 'bootstrap-bca')
+    >>> res.tables["limits_by_k"]["k"].tolist()
+    [1, 2, 3, 4, 5]
     """
 
     method = "bic"
@@ -493,6 +496,8 @@ class AutoMSE(RankingEstimator):
     >>> res = AutoMSE().fit(data)
     >>> res.method, res.diagnostics["chosen_method"], round(res.estimate)
     ('auto', 'stepwise', 11418)
+    >>> AutoMSE().choose(5)[:2]
+    ('bic', 3)
     """
 
     method = "auto"
