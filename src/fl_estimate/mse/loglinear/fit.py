@@ -327,12 +327,17 @@ def irls(
     """
     path = _PoissonPath(x, y)
     beta = np.zeros(x.shape[1])
+    if mu_start is not None and not np.all(np.isfinite(mu_start)):
+        mu_start = None
     if mu_start is None:
         mu = y + 0.1
         eta = np.log(mu)
         dev_cur = np.inf  # glm's start is not a point of the model: its first step is taken whole
     else:
-        beta = path.start(mu_start)
+        try:
+            beta = path.start(mu_start)
+        except np.linalg.LinAlgError:
+            return irls(x, y, tol=tol, max_iter=max_iter)
         eta, mu, dev_cur = path.at(beta)
     for it in range(1, max_iter + 1):
         z = eta + (y - mu) / mu
