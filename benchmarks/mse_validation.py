@@ -21,7 +21,7 @@ width); dga (Bayesian model averaging over decomposable graphs, up to 5 lists); 
 Printed per design and method: coverage of the 95% intervals, median relative error |N_hat - N|/N,
 median relative width (high - low)/N, share of open intervals, failures (no estimate), and for the
 whole table the share of replicates flagged by the heterogeneity check
-(:func:`fl_estimate.mse.mixture.check_heterogeneity`).
+(:func:`fl_estimate.mse.latent_class.check_heterogeneity`).
 
 Usage: .venv/bin/python benchmarks/mse_validation.py [--reps 12] [--n-boot 200] [--bayes]
        [--designs a,b] [--methods lcmcr,dga] [--jobs 2]
@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from fl_estimate.mse.api import estimate  # noqa: E402
+from fl_estimate.mse.latent_class import LatentClassMSE, check_heterogeneity  # noqa: E402
 from fl_estimate.mse.lcmcr import LCMCR  # noqa: E402
-from fl_estimate.mse.mixture import LatentClassMSE, check_heterogeneity  # noqa: E402
 from fl_estimate.simulate import simulate  # noqa: E402
 
 DESIGNS: dict[str, dict] = {
