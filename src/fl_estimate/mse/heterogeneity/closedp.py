@@ -14,8 +14,8 @@ behavioural models, with first-capture and recapture log-odds ``b1`` and ``b2``
     Mb:  N = exp(a) (1 + exp(b2))**K / D
     Mbh: N = exp(a) (1 + exp(b2))**(K-1) (1 + exp(m + b1) / D)
 
-and ``se = sqrt(g' V g - N)`` with ``g`` the gradient of ``N``. ``D <= 0`` gives a negative ``N``:
-no estimate.
+and ``se = sqrt(g' V g - N)`` with ``g`` the gradient of ``N``. ``D <= 0`` gives a negative ``N``,
+and an ``N`` below the observed count is no better: no estimate.
 
 The fit flag
 ------------
@@ -31,7 +31,8 @@ or the asymptotic bias of ``exp(a)`` exceeds 10% of ``N``. Here the flag says wh
 - ``large-bias``: the second-order bias of ``exp(a)`` (Cordeiro & McCullagh 1991 bias of the
   coefficients plus the log-normal term ``exp(a) var(a) / 2``; Rivest & Lévesque 2001) is more
   than 10% of ``N``;
-- ``negative-estimate``: Mb or Mbh with ``D <= 0``.
+- ``impossible-estimate``: Mb or Mbh with ``N`` below the number observed (negative when
+  ``D <= 0``); Rcapture flags only the negative ones (through its bias warning).
 
 ``info_fit`` is 0 with no flag, 2 for ``not-identifiable`` alone, 1 otherwise (Rcapture's codes).
 """
@@ -79,8 +80,8 @@ FLAG_TEXT = {
     "not-identifiable": "the design has dependent columns: some parameters are not identifiable",
     "not-converged": "the fit did not converge",
     "large-bias": "the asymptotic bias of the estimate is more than 10% of it",
-    "negative-estimate": "the behavioural model's capture probabilities are impossible "
-    "(recapture more likely than first capture beyond 1): no estimate",
+    "impossible-estimate": "the behavioural model's estimate is below the number of people "
+    "observed (its capture probabilities are impossible): no estimate",
     "unbounded": "the fit sends the unobserved count to infinity: no finite estimate",
 }
 
@@ -249,8 +250,8 @@ def fit_closedp_counts(
             estimate = nb
             var = float(g @ fit.cov @ g) - nb
             stderr = math.sqrt(var) if var >= 0 else None
-            if nb < 0:
-                flags.append("negative-estimate")
+            if nb < n:
+                flags.append("impossible-estimate")
         else:
             estimate = stderr = None
     else:
@@ -267,8 +268,6 @@ def fit_closedp_counts(
             stderr = math.sqrt(mu0 + mu0**2 * var_log) if mu0 > 0 and np.isfinite(var_log) else None
     if bias is not None and estimate is not None and abs(bias) > BIAS_SHARE * estimate:
         flags.append("large-bias")
-    if estimate is not None and estimate < 0 and "negative-estimate" not in flags:
-        flags.append("negative-estimate")
     p = fit.rank
     df = len(y) - p
     aic = -2.0 * fit.loglik + 2.0 * p
@@ -296,7 +295,7 @@ def fit_closedp_counts(
 
 #: Status codes of fits that give no usable estimate, by flag (first match wins).
 STATUS_CODES = (
-    ("negative-estimate", "negative-estimate"),
+    ("impossible-estimate", "impossible-estimate"),
     ("unbounded", "no-mle"),
     ("not-identifiable", "not-identifiable"),
     ("boundary", "boundary"),
@@ -409,7 +408,7 @@ def result_from_fit(
         "tables": tables,
         "diagnostics": diag,
     }
-    if fit.estimate is None or code in ("negative-estimate", "no-mle", "not-identifiable"):
+    if fit.estimate is None or code in ("impossible-estimate", "no-mle", "not-identifiable"):
         return EstimationResult(estimate=None, status=status, status_code=code, **common)
     ci: tuple[float | None, float | None] = (None, None)
     kind: str | None = None

@@ -88,7 +88,7 @@ def bootstrap_closedp(
         f = fit_closedp_counts(model, counts, data.lists, cache=cache)
         if "unbounded" in f.flags:
             out[i] = np.inf
-        elif f.estimate is None or "negative-estimate" in f.flags or not f.fit.identifiable:
+        elif f.estimate is None or "impossible-estimate" in f.flags or not f.fit.identifiable:
             out[i] = np.nan
         else:
             out[i] = f.estimate
@@ -287,13 +287,10 @@ class HeterogeneityMSE(_Estimator):
             h = None  # the default form only applies to the heterogeneity models
         spec = ClosedpModel(base, h, theta)  # validates model, h and theta
         self.model = base
+        self.method = base.lower()  # "mh", "mth", ...
         self.h = spec.h
         self.theta = spec.theta
         self.interactions = interactions
-
-    @property  # type: ignore[override]
-    def method(self) -> str:
-        return self.model.lower()
 
     def spec(self, data: CaptureData) -> ClosedpModel:
         """The model for this table's lists (interactions resolved)."""
