@@ -139,6 +139,13 @@ def _recession_lp(
     return np.asarray(res.x[p:] if extra is None else res.x, dtype=float)
 
 
+def _rank(x: np.ndarray) -> int:
+    if x.shape[0] == 0:
+        return 0
+    s = np.linalg.svd(x, compute_uv=False)
+    return int(np.sum(s > RANK_TOL * s[0]))
+
+
 def facial_set(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Cells fitted by ordinary maximum likelihood in the extended MLE (boolean mask).
 
@@ -148,6 +155,9 @@ def facial_set(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     zero = y <= 0
     facial = np.ones(len(y), dtype=bool)
     if not zero.any():
+        return facial
+    # no direction of recession when the patterns with people alone fix every coefficient
+    if _rank(x[~zero]) == x.shape[1]:
         return facial
     w = _recession_lp(x, zero)
     if w is None:  # cannot happen (d = 0, w = 0 is feasible); be conservative
@@ -204,9 +214,10 @@ def support(x: np.ndarray, y: np.ndarray) -> Support:
     """The :class:`Support` of design ``x`` for counts with the zeros of ``y``."""
     p = x.shape[1]
     facial = facial_set(x, y)
-    s_all = np.linalg.svd(x, compute_uv=False)
-    rank = int(np.sum(s_all > RANK_TOL * s_all[0]))
-    _, s, vt = np.linalg.svd(x[facial], full_matrices=False)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    rank = int(np.sum(s > RANK_TOL * s[0]))
+    if not facial.all():
+        _, s, vt = np.linalg.svd(x[facial], full_matrices=False)
     basis = vt[: int(np.sum(s > RANK_TOL * s[0]))].T
     free = np.abs(np.eye(p) - basis @ basis.T).max(axis=1) > 1e-8
     direction: np.ndarray | None = None
