@@ -32,7 +32,8 @@ or the asymptotic bias of ``exp(a)`` exceeds 10% of ``N``. Here the flag says wh
   coefficients plus the log-normal term ``exp(a) var(a) / 2``; Rivest & Lévesque 2001) is more
   than 10% of ``N``;
 - ``impossible-estimate``: Mb or Mbh with ``N`` below the number observed (negative when
-  ``D <= 0``); Rcapture flags only the negative ones (through its bias warning).
+  ``D <= 0``); Rcapture flags only the negative ones (through its bias warning);
+- ``unbounded``: every direction of recession sends the unobserved count to infinity.
 
 ``info_fit`` is 0 with no flag, 2 for ``not-identifiable`` alone, 1 otherwise (Rcapture's codes).
 """
@@ -49,10 +50,7 @@ import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.heterogeneity.design import (
-    ClosedpModel,
-    closedp_catalogue,
-)
+from fl_estimate.mse.heterogeneity.design import ClosedpModel, closedp_catalogue
 from fl_estimate.mse.heterogeneity.fitting import PoissonFit, Support, fit_removing_negative
 from fl_estimate.mse.heterogeneity.profile import ProfileInterval, profile_interval
 from fl_estimate.results import EstimationResult, provenance
