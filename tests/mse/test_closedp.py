@@ -38,6 +38,8 @@ from fl_estimate.mse.heterogeneity import (
     ClosedpMSE,
     ClosedPopulationModels,
     HeterogeneityMSE,
+    MhMSE,
+    MthMSE,
     closedp_table,
     fit_closedp_model,
     profile_interval,
@@ -497,3 +499,14 @@ def test_two_class_population_heterogeneity_models_move_towards_the_truth(seed: 
     assert mt.estimate < est["chao"].estimate < est["darroch"].estimate < est["gamma"].estimate
     assert est["gamma"].estimate > 1.3 * mt.estimate
     assert all(r.ok for r in est.values())
+
+
+def test_mh_and_mth_classes_fix_the_model() -> None:
+    data = _data("kosovo")
+    mh = MhMSE(h="gamma").fit(data, interval="wald")
+    mth = MthMSE(h="poisson", theta=2.0).fit(data, interval="wald")
+    assert (mh.method, mh.model) == ("mh", "Mh Gamma3.5")
+    assert (mth.method, mth.model) == ("mth", "Mth Poisson2")
+    ref = {m["model"]: m["abundance"] for m in BY_NAME["kosovo"]["closedp"]}
+    assert mh.estimate == pytest.approx(ref["Mh Gamma3.5"], rel=1e-6)
+    assert mth.estimate == pytest.approx(ref["Mth Poisson2"], rel=1e-6)

@@ -4,7 +4,8 @@
   ``closedp.t`` (with ``intervals=True`` also ``closedpCI.t``'s profile intervals);
 - :class:`HeterogeneityMSE`: one model (``Mh`` / ``Mth`` with a Chao, Poisson, Darroch or Gamma
   heterogeneity form, optionally with two-list interactions) with the package's
-  :class:`~fl_estimate.results.EstimationResult`;
+  :class:`~fl_estimate.results.EstimationResult` (:class:`MhMSE` and :class:`MthMSE` fix the
+  model, for the method registry's ``mh`` and ``mth``);
 - :class:`ClosedpMSE`: the best of the family by AIC or BIC, the whole table attached.
 
 References
@@ -34,7 +35,7 @@ from fl_estimate.mse.heterogeneity.closedp import (
     fit_closedp_model,
 )
 from fl_estimate.mse.heterogeneity.design import ClosedpModel, closedp_catalogue
-from fl_estimate.mse.heterogeneity.estimator import ClosedpMSE, HeterogeneityMSE
+from fl_estimate.mse.heterogeneity.estimator import ClosedpMSE, HeterogeneityMSE, MhMSE, MthMSE
 from fl_estimate.mse.heterogeneity.profile import ProfileInterval, profile_interval
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "ClosedpModel",
     "ClosedpResult",
     "HeterogeneityMSE",
+    "MhMSE",
+    "MthMSE",
     "ProfileInterval",
     "closedp_catalogue",
     "closedp_table",

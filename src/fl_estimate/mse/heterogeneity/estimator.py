@@ -38,7 +38,14 @@ from fl_estimate.mse.heterogeneity.fitting import Support
 from fl_estimate.mse.heterogeneity.profile import profile_interval
 from fl_estimate.results import EstimationResult, provenance
 
-__all__ = ["INTERVALS", "ClosedpMSE", "HeterogeneityMSE", "bootstrap_closedp"]
+__all__ = [
+    "INTERVALS",
+    "ClosedpMSE",
+    "HeterogeneityMSE",
+    "MhMSE",
+    "MthMSE",
+    "bootstrap_closedp",
+]
 
 INTERVALS = ("profile", "wald", "bootstrap")
 
@@ -345,3 +352,38 @@ class ClosedpMSE(_Estimator):
         except ModelSpecificationError as exc:
             return _Choice(None, str(exc), tables, diag)
         return _Choice(fit, "", tables, diag, selected=True)
+
+
+class _FixedModel(HeterogeneityMSE):
+    """A :class:`HeterogeneityMSE` whose model is fixed by the subclass (``base``).
+
+    Parameters
+    ----------
+    h : {"darroch", "chao", "poisson", "gamma"}
+    theta : float, optional
+    interactions : str or iterable, optional
+    """
+
+    base = "Mh"
+
+    def __init__(
+        self,
+        h: str = "darroch",
+        theta: float | None = None,
+        interactions: str | Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(self.base, h=h, theta=theta, interactions=interactions)
+
+
+class MhMSE(_FixedModel):
+    """:class:`HeterogeneityMSE` with ``model="Mh"`` (method ``mh``): people differ, lists do
+    not. Parameters ``h``, ``theta``, ``interactions`` as there."""
+
+    base = "Mh"
+
+
+class MthMSE(_FixedModel):
+    """:class:`HeterogeneityMSE` with ``model="Mth"`` (method ``mth``): lists and people differ.
+    Parameters ``h``, ``theta``, ``interactions`` as there."""
+
+    base = "Mth"
