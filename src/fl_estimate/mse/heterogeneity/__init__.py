@@ -1,0 +1,1 @@
+"""Heterogeneity of catchability: Rcapture's closed-population models, the diagnosis, covariates."""
