@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from fl_estimate.exceptions import InputValidationError  # noqa: E402
 from fl_estimate.mse.api import estimate  # noqa: E402
 from fl_estimate.mse.default import LOWER_BOUND, DefaultMSE  # noqa: E402
+from fl_estimate.mse.estimators import StepwiseMSE  # noqa: E402
 from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
 
 LOW = 0.8  # "more than 20% too low"
@@ -58,6 +59,9 @@ def _methods(k: int, slow: bool, n_boot: int, bayes: bool) -> list[tuple[str, st
     out = [
         ("independence (Wald)", "independence", {}),
         ("stepwise (Wald)", "stepwise", {}),
+        ("stepwise-aic (Wald)", "stepwise", {"criterion": "aic"}),
+        ("stepwise-bic (Wald)", "stepwise", {"criterion": "bic"}),
+        ("bic exhaustive (Wald)", "bic", {}),
         ("default policy (Wald)", "default", {}),
         ("chao lower bound", "chao", {}),
     ]
@@ -79,8 +83,11 @@ def _methods(k: int, slow: bool, n_boot: int, bayes: bool) -> list[tuple[str, st
 
 
 def _fit(method: str, data, opts: dict, seed: int):
-    if method == "default":
+    if method == "default" or "criterion" in opts:
         o = dict(opts)
+        crit = o.pop("criterion", None)
+        if crit is not None:
+            return StepwiseMSE(criterion=crit).fit(data, **o)
         if o.get("interval") == "bootstrap":
             o.update(seed=seed, n_jobs=1)
         return DefaultMSE().fit(data, **o)
@@ -113,6 +120,7 @@ def one_rep(args: tuple[int, int, int, int, bool, int]) -> list[dict]:
         "truth": truth,
         "observed": data.n_observed,
         "heterogeneity": design.person_effects.get("family", "none"),
+        "design": design.describe(),
     }
     flag = None
     with warnings.catch_warnings():

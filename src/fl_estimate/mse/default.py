@@ -85,20 +85,23 @@ class DefaultMSE:
     Parameters
     ----------
     pthresh : float
-        Stepwise entry level of two-list interactions (SparseMSE's 0.02).
+        Stepwise entry level of two-list interactions (SparseMSE's 0.02; ``criterion="pvalue"``).
+    criterion : {"pvalue", "aic", "bic"}
+        Stepwise rule of the selected model (see :class:`StepwiseMSE`).
     alpha : float
         Size of the heterogeneity diagnosis (0.05).
     """
 
     method = "default"
 
-    def __init__(self, pthresh: float = 0.02, alpha: float = ALPHA) -> None:
+    def __init__(self, pthresh: float = 0.02, criterion: str = "pvalue", alpha: float = ALPHA) -> None:
         self.pthresh = pthresh
+        self.criterion = criterion
         self.alpha = alpha
 
     def fit(self, data: CaptureData, **options: Any) -> EstimationResult:
         """Fit the policy; ``options`` are :meth:`StepwiseMSE.fit`'s interval options."""
-        selected = StepwiseMSE(pthresh=self.pthresh).fit(data, **options)
+        selected = StepwiseMSE(pthresh=self.pthresh, criterion=self.criterion).fit(data, **options)
         if data.n_lists < 3 or data.n_observed == 0:
             return replace(
                 selected,
