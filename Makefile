@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: demo test lint typecheck venv clean
+.PHONY: demo test lint typecheck i18n venv clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+
+# Message catalogs: extract the strings, update the .po files, compile the .mo (docs/i18n.md).
+i18n: $(STAMP)
+	$(PY) -m fl_estimate.i18n.catalogs
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -28,9 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from fl_estimate import read_capture_csv  # noqa: E402
-from fl_estimate.mse.estimators import StepwiseMSE  # noqa: E402
-from fl_estimate.mse.loglinear import Table  # noqa: E402
-from fl_estimate.mse.selection import stepwise  # noqa: E402
+from fl_estimate.mse.loglinear import StepwiseMSE, Table, stepwise  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "mse"
 

@@ -23,9 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from fl_estimate import read_capture_csv  # noqa: E402
-from fl_estimate.mse.estimators import StepwiseMSE  # noqa: E402
-from fl_estimate.mse.loglinear import Table  # noqa: E402
-from fl_estimate.mse.selection import exhaustive_search, stepwise  # noqa: E402
+from fl_estimate.mse.loglinear import StepwiseMSE, Table, exhaustive_search, stepwise  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "mse"
 PEERS = json.loads((DATA / "peer_results.json").read_text())
@@ -62,7 +60,7 @@ def mse12_rows(names: list[str], n_boot: int) -> list[tuple]:
     """MultipleSystemsEstimation 1.2 rows: BIC point estimate at the default order (order 3 at
     4-5 lists: 113 / 6,212 models) and BIC + BCa over the top models (20 at 4 lists, 100 at 5),
     beside the reference's recorded seconds."""
-    from fl_estimate.mse.topmodels import (
+    from fl_estimate.mse.loglinear.topmodels import (
         default_max_order,
         default_top_models,
         top_models_bca,

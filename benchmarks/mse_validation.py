@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from fl_estimate.exceptions import InputValidationError  # noqa: E402
 from fl_estimate.mse.api import estimate  # noqa: E402
 from fl_estimate.mse.default import LOWER_BOUND, DefaultMSE  # noqa: E402
-from fl_estimate.mse.estimators import StepwiseMSE  # noqa: E402
+from fl_estimate.mse.loglinear import StepwiseMSE  # noqa: E402
 from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
 
 LOW = 0.8  # "more than 20% too low"

@@ -53,7 +53,7 @@ NB1 = [
     ),
     new_code_cell(
         "from fl_estimate.mse import check_existence\n"
-        "from fl_estimate.mse.terms import parse_model\n\n"
+        "from fl_estimate.mse.loglinear import parse_model\n\n"
         'check_existence(data, parse_model("LA:GP + LA:NG", data.lists)).code'
     ),
     new_markdown_cell(
@@ -63,14 +63,14 @@ NB1 = [
         "Bayesian latent-class model."
     ),
     new_code_cell(
-        "from fl_estimate.mse import LogLinearMSE, SearchMSE, StepwiseMSE, estimate\n\n"
+        "from fl_estimate.mse import ExhaustiveSearchMSE, LogLinearMSE, StepwiseMSE, estimate\n\n"
         "n_boot = 100 if QUICK else 1000\n"
         "results = {\n"
         '    "independence (profile)": LogLinearMSE().fit(data, interval="profile"),\n'
         '    "stepwise (Wald, conditional)": StepwiseMSE().fit(data),\n'
         '    "stepwise (BCa, reselection)": StepwiseMSE().fit(data, interval="bootstrap",\n'
         "                                                       n_boot=n_boot, seed=1),\n"
-        '    "BIC search (Wald, conditional)": SearchMSE("bic").fit(data),\n'
+        '    "BIC search (Wald, conditional)": ExhaustiveSearchMSE("bic").fit(data),\n'
         '    "LCMCR (credible)": estimate(data, "lcmcr", seed=1,\n'
         "                                 draws=300 if QUICK else 1000,\n"
         "                                 chains=2 if QUICK else 4),\n"

@@ -19,6 +19,7 @@ __all__ = [
     "HeterogeneityWarning",
     "InputValidationError",
     "ModelSpecificationError",
+    "OutputFolderError",
     "Problem",
     "SmallSampleWarning",
     "SuppressionWarning",
@@ -117,6 +118,24 @@ class InputValidationError(FLEstimateError, ValueError):
 
 class ModelSpecificationError(FLEstimateError, ValueError):
     """A model or option was specified in a way that cannot be used (unknown list, bad term...)."""
+
+
+class OutputFolderError(FLEstimateError):
+    """An output folder cannot be written safely: it holds files fl_estimate did not write, it is
+    (or holds) an input, another run is writing it, or the disk is full.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The output folder concerned.
+    reason : str
+        Why, and what to do instead.
+    """
+
+    def __init__(self, folder: object, reason: str) -> None:
+        self.folder = str(folder)
+        self.reason = reason
+        super().__init__(f"output folder {self.folder}: {reason}")
 
 
 class EstimateDoesNotExistError(FLEstimateError):

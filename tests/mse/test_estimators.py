@@ -13,8 +13,8 @@ from fl_estimate import CaptureData, compare, read_capture_csv, simulate
 from fl_estimate.cli import main
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.api import estimate
-from fl_estimate.mse.estimators import LogLinearMSE, StepwiseMSE
-from fl_estimate.mse.simple import ChaoLowerBound, Chapman, LincolnPetersen
+from fl_estimate.mse.closed_form import ChaoLowerBound, Chapman, LincolnPetersen
+from fl_estimate.mse.loglinear import LogLinearMSE, StepwiseMSE
 from tests._refs import MSE_DATA
 
 

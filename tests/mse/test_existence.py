@@ -18,16 +18,16 @@ from hypothesis import strategies as st
 
 from fl_estimate import read_capture_csv
 from fl_estimate.exceptions import EstimateDoesNotExistError
-from fl_estimate.mse.estimators import LogLinearMSE
 from fl_estimate.mse.loglinear import (
+    LogLinearMSE,
     Table,
-    _reduce,
     check_existence,
     design,
     fit_loglinear,
     fit_many,
+    parse_model,
 )
-from fl_estimate.mse.terms import parse_model
+from fl_estimate.mse.loglinear.table import reduce_model
 from tests._refs import MSE_DATA
 
 CHECKS = pd.read_csv(MSE_DATA / "existence" / "checks.csv", keep_default_na=False)
@@ -93,7 +93,7 @@ def test_boundary_fit_is_fitted_not_refused() -> None:
     # the LA-and-GP cells removed by hand (statsmodels GLM, an independent implementation)
     import statsmodels.api as sm
 
-    keep, _, alive = _reduce(t, fit.model)
+    keep, _, alive = reduce_model(t, fit.model)
     assert alive.sum() == len(t.cells) - la_gp.sum()
     x = design(t, keep)[~la_gp]
     glm = sm.GLM(t.y[~la_gp], x, family=sm.families.Poisson()).fit(tol=1e-12)
@@ -104,7 +104,7 @@ def _diverges(table: Table, model) -> bool:  # type: ignore[no-untyped-def]
     """Brute force: Newton ascent on the Poisson log-likelihood (cells of zero-margin terms
     removed) for up to 300 damped steps. Where the MLE exists it converges; where it does not,
     the likelihood keeps increasing along a recession direction and the parameters run off."""
-    keep, _, alive = _reduce(table, model)
+    keep, _, alive = reduce_model(table, model)
     x = design(table, keep)[alive]
     y = table.y[alive]
     beta = np.linalg.lstsq(x, np.log(y + 0.5), rcond=None)[0]

@@ -14,11 +14,20 @@ import numpy as np
 import pytest
 
 from fl_estimate import read_capture_csv
-from fl_estimate.mse.estimators import LogLinearMSE, SearchMSE, StepwiseMSE
-from fl_estimate.mse.intervals import profile_interval
-from fl_estimate.mse.loglinear import ManyFits, Table, fit_loglinear, fit_many
-from fl_estimate.mse.selection import stepwise
-from fl_estimate.mse.terms import hierarchical_models, msenotation, parse_model
+from fl_estimate.mse.loglinear import (
+    ExhaustiveSearchMSE,
+    LogLinearMSE,
+    ManyFits,
+    StepwiseMSE,
+    Table,
+    fit_loglinear,
+    fit_many,
+    hierarchical_models,
+    msenotation,
+    parse_model,
+    profile_interval,
+    stepwise,
+)
 from tests._refs import MSE_DATA, peer, peer_results
 
 DATASETS = sorted({r["dataset"] for r in peer_results()})
@@ -160,7 +169,7 @@ def test_aic_pick_matches_rcapture(name: str) -> None:
 
 
 def test_search_estimator_reports_counts() -> None:
-    res = SearchMSE("bic").fit(_data("korea"))
+    res = ExhaustiveSearchMSE("bic").fit(_data("korea"))
     assert res.diagnostics["models_searched"] == 8
     assert res.diagnostics["models_refused"] == 2  # b:c;b:d and all three: no MLE (checks.csv)
     assert res.estimate == pytest.approx(157.166666666667, rel=1e-6)  # MSE user guide: 157.17
@@ -234,8 +243,8 @@ def test_stepwise_bca_acceleration_and_interval_uk5() -> None:
 )
 def test_stepwise_bca_acceleration_all_tables(name: str) -> None:
     # the jackknife acceleration alone (no bootstrap): deterministic, 1e-6
-    from fl_estimate.mse.estimators import Stepwise
-    from fl_estimate.mse.intervals import jackknife_acceleration
+    from fl_estimate.mse.loglinear.estimators import Stepwise
+    from fl_estimate.mse.loglinear.intervals import jackknife_acceleration
 
     ref = peer(name, "SparseMSE", "stepwise + BCa", nboot=1000)
     if ref.get("ahat") is None:

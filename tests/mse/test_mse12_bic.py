@@ -30,9 +30,8 @@ import pytest
 from scipy.stats import norm
 
 from fl_estimate import read_capture_csv
-from fl_estimate.mse.loglinear import Table, fit_grid
-from fl_estimate.mse.terms import hierarchical_models, msenotation
-from fl_estimate.mse.topmodels import (
+from fl_estimate.mse.loglinear import Table, fit_grid, hierarchical_models, msenotation
+from fl_estimate.mse.loglinear.topmodels import (
     AutoMSE,
     BicMSE,
     TopModelsBCa,
@@ -216,7 +215,7 @@ def test_grid_engines_agree_and_certificates_match_linear_program() -> None:
 
 
 def test_reference_notation_orders_generators_by_size() -> None:
-    from fl_estimate.mse.terms import parse_model
+    from fl_estimate.mse.loglinear import parse_model
 
     lists = list("ABCDE")
     for s in ["[135,12,24,34]", "[123,25,34]", "[15,2,3,4]"]:

@@ -16,7 +16,7 @@ import pytest
 
 from fl_estimate import read_capture_csv
 from fl_estimate.mse import estimate
-from fl_estimate.mse.mixture import HeterogeneityWarning, LatentClassMSE, check_heterogeneity
+from fl_estimate.mse.latent_class import HeterogeneityWarning, LatentClassMSE, check_heterogeneity
 from fl_estimate.simulate import simulate
 from tests._refs import BENCHMARK_TABLES, MSE_DATA, peer
 

@@ -14,9 +14,7 @@ import pytest
 from fl_estimate import read_capture_csv
 from fl_estimate.mse import estimate
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.greedy import GreedySearchMSE, greedy_search
-from fl_estimate.mse.loglinear import Table
-from fl_estimate.mse.terms import msenotation
+from fl_estimate.mse.loglinear import GreedySearchMSE, Table, greedy_search, msenotation
 from tests._refs import MSE_DATA, peer
 
 

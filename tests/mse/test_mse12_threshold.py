@@ -27,8 +27,7 @@ from fl_estimate.mse.api import estimate
 from fl_estimate.mse.bayes_loglinear import BayesLogLinear
 from fl_estimate.mse.bayes_threshold import BayesThresholdMSE, eligible_triples
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.loglinear import fit_loglinear
-from fl_estimate.mse.terms import parse_model
+from fl_estimate.mse.loglinear import fit_loglinear, parse_model
 from tests._refs import MSE_DATA, peer
 
 pytestmark = pytest.mark.bayes

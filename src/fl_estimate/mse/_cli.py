@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, iter_tables, read_capture_csv
 from fl_estimate.results import EstimationResult, json_safe
 
@@ -68,23 +67,27 @@ def mse(
     method: str = typer.Option(
         "stepwise",
         "--method",
-        help="independence | loglinear | stepwise | aic | bic | auto | search | chao | "
-        "lincoln-petersen | chapman | lcmcr | dga | bayes-loglinear | bayes-threshold.",
+        help="independence | loglinear | stepwise | exhaustive | aic | bic | auto | search | "
+        "latent-class | chao | lincoln-petersen | chapman | lcmcr | dga | bayes-loglinear | "
+        "bayes-threshold. An option the method does not take is an error that lists its options.",
     ),
     interval: str | None = typer.Option(
         None,
         "--interval",
-        help="wald (default: on the log of the unobserved count) | profile | bootstrap.",
+        help="wald (default: on the log of the unobserved count) | profile | bootstrap; "
+        "credible for the Bayesian methods.",
     ),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates."),
+    n_boot: int | None = typer.Option(None, "--n-boot", help="Bootstrap replicates (1000)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (bootstrap, MCMC)."),
-    level: float = typer.Option(0.95, "--level", help="Interval coverage."),
+    level: float | None = typer.Option(None, "--level", help="Interval coverage (0.95)."),
     model: str | None = typer.Option(
         None, "--model", help="Interactions for --method loglinear, e.g. 'A:B + B:C'."
     ),
-    pthresh: float = typer.Option(0.02, "--pthresh", help="Stepwise p-value threshold."),
-    criterion: str = typer.Option(
-        "pvalue", "--criterion", help="Stepwise rule: pvalue | aic | bic."
+    pthresh: float | None = typer.Option(None, "--pthresh", help="Stepwise p cut-off (0.02)."),
+    criterion: str | None = typer.Option(
+        None,
+        "--criterion",
+        help="stepwise: pvalue (default) | aic | bic; exhaustive, bic, search: bic (default) | aic.",
     ),
     max_order: int | None = typer.Option(
         None,
@@ -98,10 +101,8 @@ def mse(
         help="bic/auto with --interval bootstrap: models (best BIC first) among which every "
         "replicate re-selects (default: all for 2-3 lists, 20 for 4, 100 for 5-6).",
     ),
-    bootstrap: str = typer.Option(
-        "nonparametric", "--bootstrap", help="nonparametric | parametric."
-    ),
-    boot_interval: str = typer.Option("bca", "--boot-interval", help="bca | percentile."),
+    bootstrap: str | None = typer.Option(None, "--bootstrap", help="nonparametric | parametric."),
+    boot_interval: str | None = typer.Option(None, "--boot-interval", help="bca | percentile."),
     prior: str | None = typer.Option(
         None,
         "--prior",
@@ -122,35 +123,29 @@ def mse(
     method, model, observed, estimate, ci_low, ci_high, interval_kind, level and status ("ok" or
     the reason there is no estimate).
     """
-    from fl_estimate.mse.api import estimate
+    from fl_estimate.mse.api import fit_resolved
+    from fl_estimate.mse.registry import resolve
 
-    if level <= 0 or level >= 1:
-        raise ModelSpecificationError(f"--level must be between 0 and 1, got {level}")
+    # options the user did not give are None: the method's own defaults apply
+    call = resolve(
+        method,
+        interval=interval,
+        n_boot=n_boot,
+        seed=seed,
+        level=level,
+        model=model,
+        pthresh=pthresh,
+        criterion=criterion,
+        max_order=max_order,
+        top_models=top_models,
+        bootstrap=bootstrap,
+        boot_interval=boot_interval,
+        prior=prior,
+        chains=chains,
+        draws=draws,
+    )
     cd = read_capture_csv(data, strata=_split(strata))
-    opts = {
-        "interval": interval,
-        "n_boot": n_boot,
-        "seed": seed,
-        "level": level,
-        "model": model,
-        "pthresh": pthresh,
-        "criterion": criterion,
-        "max_order": max_order,
-        "top_models": top_models,
-        "bootstrap": bootstrap,
-        "boot_interval": boot_interval,
-        "chains": chains,
-        "draws": draws,
-    }
-    if method != "loglinear" and model is not None:
-        raise ModelSpecificationError("--model is used with --method loglinear only")
-    if prior is not None:
-        if method != "bayes-threshold":
-            raise ModelSpecificationError("--prior is used with --method bayes-threshold only")
-        opts["prior"] = prior
-    results: list[EstimationResult] = []
-    for _key, table in iter_tables(cd):
-        results.append(estimate(table, method=method, **opts))
+    results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]
     _print_results(results, fmt, stratified=not isinstance(cd, CaptureData))
 
 

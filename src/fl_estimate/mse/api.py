@@ -1,152 +1,35 @@
 """One entry point for every population-size method: :func:`estimate`.
 
-The CLI (``fl-estimate mse``) and the annual pipeline call this, so a method added here is available
-to both. Bayesian methods are looked up lazily (their modules import PyMC or numba).
+The method names, their classes and their options are those of :mod:`fl_estimate.mse.registry`;
+:func:`estimate` adds the capture-heterogeneity check (``diagnostics["heterogeneity_flag"]`` and a
+:class:`~fl_estimate.exceptions.HeterogeneityWarning`).
+
+Examples
+--------
+>>> from fl_estimate.mse import estimate, read_capture_csv
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> res = estimate(data, "stepwise")
+>>> res.method, round(res.estimate), res.diagnostics["heterogeneity_flag"]
+('stepwise', 11418, False)
+>>> estimate(data, "chao").method
+'chao'
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.mse import registry
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.estimators import LogLinearMSE, SearchMSE, StepwiseMSE
-from fl_estimate.mse.simple import ChaoLowerBound, Chapman, LincolnPetersen
-from fl_estimate.mse.topmodels import AutoMSE, BicMSE
 from fl_estimate.results import EstimationResult
 
-__all__ = ["METHODS", "estimate"]
-
-_LOGLINEAR_OPTS = (
-    "interval",
-    "level",
-    "n_boot",
-    "bootstrap",
-    "boot_interval",
-    "seed",
-    "n_jobs",
-    "executor",
-)
-
-
-def _pick(opts: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: v for k, v in opts.items() if k in keys and v is not None}
-
-
-def _independence(data: CaptureData, **o: Any) -> EstimationResult:
-    return LogLinearMSE(o.pop("model", None)).fit(data, **_pick(o, _LOGLINEAR_OPTS))
-
-
-def _stepwise(data: CaptureData, **o: Any) -> EstimationResult:
-    return StepwiseMSE(
-        pthresh=o.get("pthresh") or 0.02, criterion=o.get("criterion") or "pvalue"
-    ).fit(data, **_pick(o, _LOGLINEAR_OPTS))
-
-
-def _search(criterion: str) -> Callable[..., EstimationResult]:
-    def run(data: CaptureData, **o: Any) -> EstimationResult:
-        return SearchMSE(criterion, max_order=o.get("max_order") or 2).fit(
-            data, **_pick(o, _LOGLINEAR_OPTS)
-        )
-
-    return run
-
-
-def _bic(data: CaptureData, **o: Any) -> EstimationResult:
-    return BicMSE(max_order=o.get("max_order") or 2, top_models=o.get("top_models")).fit(
-        data, **_pick(o, _LOGLINEAR_OPTS)
-    )
-
-
-def _auto(data: CaptureData, **o: Any) -> EstimationResult:
-    return AutoMSE(max_order=o.get("max_order"), top_models=o.get("top_models")).fit(
-        data, **_pick(o, _LOGLINEAR_OPTS)
-    )
-
-
-def _greedy(data: CaptureData, **o: Any) -> EstimationResult:
-    from fl_estimate.mse.greedy import GreedySearchMSE
-
-    return GreedySearchMSE(
-        criterion=str(o["criterion"]) if o.get("criterion") in ("aic", "bic") else "bic",
-        max_order=o.get("max_order") or 3,
-    ).fit(data, **_pick(o, _LOGLINEAR_OPTS))
-
-
-def _latent_class(data: CaptureData, **o: Any) -> EstimationResult:
-    from fl_estimate.mse.mixture import LatentClassMSE
-
-    if o.get("interval") not in (None, "profile"):
-        raise ModelSpecificationError("latent-class gives a profile-likelihood interval only")
-    return LatentClassMSE(n_classes=o.get("n_classes") or 2).fit(
-        data, **_pick(o, ("level", "seed"))
-    )
-
-
-def _simple(cls: type) -> Callable[..., EstimationResult]:
-    def run(data: CaptureData, **o: Any) -> EstimationResult:
-        interval = o.get("interval")
-        if interval not in (None, "wald"):
-            raise ModelSpecificationError(
-                f"{cls.method} has a closed-form (log-normal Wald) interval only; "
-                "drop --interval or use --interval wald"
-            )
-        return cls().fit(data, **_pick(o, ("level",)))
-
-    return run
-
-
-METHODS: dict[str, Callable[..., EstimationResult]] = {
-    "independence": _independence,
-    "loglinear": _independence,
-    "stepwise": _stepwise,
-    "aic": _search("aic"),
-    "bic": _bic,
-    "auto": _auto,
-    "search": _greedy,
-    "latent-class": _latent_class,
-    "chao": _simple(ChaoLowerBound),
-    "lincoln-petersen": _simple(LincolnPetersen),
-    "chapman": _simple(Chapman),
-}
-
-
-def _bayes(data: CaptureData, **o: Any) -> EstimationResult:
-    from fl_estimate.mse._bayes import fit_bayesian
-
-    interval = o.get("interval")
-    if interval not in (None, "credible"):
-        raise ModelSpecificationError(
-            f"{o['method']} gives an equal-tailed credible interval; drop --interval"
-        )
-    return fit_bayesian(
-        o["method"],
-        data,
-        chains=o.get("chains"),
-        draws=o.get("draws"),
-        seed=o.get("seed"),
-        level=o.get("level") or 0.95,
-    )
-
-
-#: Methods provided by modules that are imported only when used: name -> "module:function".
-LAZY_METHODS: dict[str, str] = {
-    "bayes-threshold": "fl_estimate.mse.bayes_threshold:estimate_bayes_threshold",
-    "lcmcr": "fl_estimate.mse.api:_bayes",
-    "dga": "fl_estimate.mse.api:_bayes",
-    "bayes-loglinear": "fl_estimate.mse.api:_bayes",
-}
-
-
-def register_method(name: str, target: str) -> None:
-    """Make ``estimate(method=name)`` call ``target`` ("module:function"), imported on first use."""
-    LAZY_METHODS[name] = target
+__all__ = ["available_methods", "estimate", "fit_resolved"]
 
 
 def available_methods() -> list[str]:
-    return [*METHODS, *LAZY_METHODS]
+    """Every method name (and alias) :func:`estimate` accepts."""
+    return registry.available_methods()
 
 
 def estimate(data: CaptureData, method: str = "stepwise", **options: Any) -> EstimationResult:
@@ -156,37 +39,51 @@ def estimate(data: CaptureData, method: str = "stepwise", **options: Any) -> Est
     ----------
     data : CaptureData
     method : str
-        One of :func:`available_methods`: ``independence``, ``stepwise``, ``aic``, ``bic``,
-        ``chao``, ``lincoln-petersen``, ``chapman`` and the Bayesian methods when installed.
+        One of :func:`available_methods`: ``loglinear`` (alias ``independence``), ``stepwise``,
+        ``exhaustive``, ``aic``, ``bic``, ``auto``, ``search`` (greedy), ``latent-class``,
+        ``chao``, ``lincoln-petersen``, ``chapman`` and the Bayesian ``bayes-threshold``,
+        ``lcmcr``, ``dga``, ``bayes-loglinear``.
     **options
-        ``interval`` (wald, profile, bootstrap), ``level``, ``n_boot``, ``bootstrap``,
-        ``boot_interval``, ``seed``, ``n_jobs``, ``model``, ``pthresh``, ``criterion``,
-        ``max_order``, ``top_models`` (BIC bootstrap), and method-specific ones.
+        The method's constructor and fit options (:func:`fl_estimate.mse.registry.methods_table`
+        lists them with their defaults): e.g. ``interval`` (wald, profile, bootstrap; credible
+        for the Bayesian methods), ``level``, ``n_boot``, ``seed``, ``model``, ``pthresh``,
+        ``criterion``, ``max_order``, ``top_models``, ``chains``, ``draws``. ``None`` means the
+        default.
 
     Returns
     -------
     EstimationResult
+
+    Raises
+    ------
+    ModelSpecificationError
+        An unknown method, or an option the method does not take (the message lists the valid
+        ones).
     """
-    if method in METHODS:
-        res = METHODS[method](data, **options)
-    elif method in LAZY_METHODS:
-        mod, fn = LAZY_METHODS[method].split(":")
-        res = getattr(importlib.import_module(mod), fn)(data, method=method, **options)
-    else:
-        raise ModelSpecificationError(
-            f"unknown method {method!r}; choose one of {', '.join(available_methods())}"
-        )
-    return _with_heterogeneity_check(data, res)
+    return _with_heterogeneity_check(data, registry.resolve(method, **options).run(data))
+
+
+def fit_resolved(data: CaptureData, call: registry.Resolved) -> EstimationResult:
+    """Fit a call checked by :func:`fl_estimate.mse.registry.resolve`, with the heterogeneity
+    check of :func:`estimate` (resolve once, fit every stratum)."""
+    return _with_heterogeneity_check(data, call.run(data))
 
 
 def _with_heterogeneity_check(data: CaptureData, res: EstimationResult) -> EstimationResult:
     """Warn (HeterogeneityWarning) when the table shows strong capture heterogeneity, and record
     the check in ``diagnostics["heterogeneity_flag"]`` (see docs/mse.md)."""
-    from dataclasses import replace
-
-    from fl_estimate.mse.mixture import check_heterogeneity
+    from fl_estimate.mse.latent_class import check_heterogeneity
 
     if not isinstance(data, CaptureData) or data.n_lists < 3:
         return res
     chk = check_heterogeneity(data)
     return replace(res, diagnostics={**res.diagnostics, "heterogeneity_flag": chk["flag"]})
+
+
+def __getattr__(name: str) -> Any:
+    # TRANSITIONAL (issue 18, delete at merge): pipeline/run.py's _method_opts still reads
+    # LAZY_METHODS to pick the Bayesian methods' options; it resolves through the registry once
+    # the pipeline branch is merged.
+    if name == "LAZY_METHODS":
+        return {s.name: s.target for s in registry.METHOD_SPECS if s.intervals == ("credible",)}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,9 +7,7 @@ per linked person), or from either with stratum columns (one table per stratum).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import warnings
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from fl_estimate.exceptions import (
     ModelSpecificationError,
     Problem,
 )
+from fl_estimate.tabular import read_table
 
 __all__ = ["CaptureData", "StratifiedCaptureData", "read_capture_csv"]
 
@@ -56,15 +55,6 @@ def _as_int_count(value: Any) -> int | None:
     if not np.isfinite(f) or f != int(f):
         return None
     return int(f)
-
-
-def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            return [h.strip() for h in next(reader)]
-        except StopIteration:
-            return []
 
 
 @dataclass(frozen=True, eq=False)
@@ -791,28 +781,16 @@ def read_capture_csv(
     Raises
     ------
     InputValidationError
-        Naming file, row (header = row 1), column, value and what was expected.
+        Naming file, row (header = row 1), column, value and what was expected; also for a file
+        that cannot be read as a table (see :func:`fl_estimate.tabular.read_table`: UTF-8,
+        UTF-16 with byte-order mark, Windows-1252 or Latin-1; ``,``, ``;`` or tab separators).
     """
     path = Path(path)
     source = path.name
-    if not path.exists():
-        raise InputValidationError([Problem(f"file not found: {path}")])
-    header = _csv_header(path)
-    if not header:
-        raise InputValidationError(
-            [Problem("the file is empty; expected a header row", source=source)]
-        )
-    dup = _check_column_names(header, source)
+    df, _info = read_table(path, excel=False)
+    dup = _check_column_names(list(df.columns), source)
     if dup:
         raise InputValidationError(dup)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputValidationError(
-            [Problem(f"not a readable CSV file ({exc})", source=source)]
-        ) from None
-    df.columns = [c.strip() for c in df.columns]
     for c in df.columns:
         df[c] = df[c].str.strip()
     strata = list(strata or [])

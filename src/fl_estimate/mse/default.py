@@ -25,10 +25,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from fl_estimate.mse.simple import ChaoLowerBound
+from fl_estimate.mse.closed_form import ChaoLowerBound
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.diagnosis import ALPHA, diagnose_heterogeneity
-from fl_estimate.mse.estimators import StepwiseMSE
+from fl_estimate.mse.loglinear import StepwiseMSE
 from fl_estimate.results import EstimationResult
 
 __all__ = ["LOWER_BOUND", "DefaultMSE", "lower_bound_result"]

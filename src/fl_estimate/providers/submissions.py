@@ -29,6 +29,7 @@ from fl_estimate.providers.pseudonymise import (
     KEY_COLUMNS,
     normalise_date,
 )
+from fl_estimate.tabular import read_table
 
 __all__ = [
     "EXPLOITATION_FORMS",
@@ -302,13 +303,17 @@ class SubmissionReport:
 
 
 def read_submission_file(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Excel submission as text (empty cells are missing), header stripped."""
-    path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        frame = pd.read_excel(path, dtype=object, keep_default_na=False, sheet_name=0)
-    else:
-        frame = pd.read_csv(path, dtype=object, keep_default_na=False, encoding="utf-8-sig")
-    return _as_text(frame)
+    """Read a CSV or Excel submission as text (empty cells are missing), header stripped.
+
+    CSV files may use ``,``, ``;`` or tab separators and be UTF-8 (with or without byte-order
+    mark), UTF-16 with byte-order mark, Windows-1252 or Latin-1; how the file was read (a
+    :class:`fl_estimate.tabular.ReadInfo`) is in ``frame.attrs["read_info"]``. A file that cannot
+    be read raises :class:`~fl_estimate.exceptions.InputValidationError` saying what to change.
+    """
+    frame, info = read_table(path, dtype=object)
+    out = _as_text(frame)
+    out.attrs["read_info"] = info
+    return out
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:

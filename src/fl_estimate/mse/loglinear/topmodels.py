@@ -7,10 +7,10 @@ BIC among the top ``k`` for each ``k = 1..n``; BCa limits for every ``k`` come f
 fits. The table of limits against ``k`` shows whether the interval has settled as more models are
 admitted; the headline interval is its last row.
 
-Every (model, replicate) fit goes through :func:`fl_estimate.mse.loglinear.fit_grid` (extended
+Every (model, replicate) fit goes through :func:`fl_estimate.mse.loglinear.grid.fit_grid` (extended
 MLE, existence and identifiability per replicate) and the replicates are drawn from the same
 seeded streams as every other bootstrap in the package
-(:func:`fl_estimate.mse.intervals.bootstrap`).
+(:func:`fl_estimate.mse.loglinear.intervals.bootstrap`).
 
 References
 ----------
@@ -20,25 +20,48 @@ account for model selection. Statistics and Computing 34, 44.
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 import pandas as pd
 
-from fl_estimate._typing import SeedLike, spawn_seeds
+from fl_estimate._typing import spawn_seeds
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.estimators import SearchMSE, StepwiseMSE, _coef_table, _diagnostics
-from fl_estimate.mse.intervals import _replicate_counts, acceleration, bca_limits
-from fl_estimate.mse.loglinear import Table, fit_grid, fit_loglinear
-from fl_estimate.mse.selection import SearchResult, exhaustive_search
-from fl_estimate.mse.terms import Model, count_hierarchical_models, model_label, msenotation
-from fl_estimate.results import EstimationResult, provenance
+from fl_estimate.mse.loglinear.estimators import (
+    ExhaustiveSearchMSE,
+    RankingEstimator,
+    Search,
+    StepwiseMSE,
+)
+from fl_estimate.mse.loglinear.fit import fit_loglinear
+from fl_estimate.mse.loglinear.grid import fit_grid
+from fl_estimate.mse.loglinear.intervals import (
+    acceleration,
+    bca_limits,
+    chunk_bounds,
+    default_jobs,
+    parallel_map,
+    replicate_counts,
+)
+from fl_estimate.mse.loglinear.result import (
+    IntervalPart,
+    failed_result,
+    fit_result,
+    result_provenance,
+)
+from fl_estimate.mse.loglinear.selection import SearchResult, exhaustive_search
+from fl_estimate.mse.loglinear.table import Table
+from fl_estimate.mse.loglinear.terms import (
+    Model,
+    count_hierarchical_models,
+    model_label,
+    msenotation,
+)
+from fl_estimate.mse.options import IntervalArgs, IntervalOptions
+from fl_estimate.results import EstimationResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -187,9 +210,13 @@ def _boot_chunk(
     args: tuple[Table, list[Model], list[np.random.SeedSequence], float, str],
 ) -> tuple[np.ndarray, np.ndarray]:
     table, models, seeds, estimate, criterion = args
-    counts = np.stack([_replicate_counts(table, "nonparametric", None, estimate, s) for s in seeds])
+    counts = np.stack([replicate_counts(table, "nonparametric", None, estimate, s) for s in seeds])
     g = fit_grid(table, models, counts)
     return g.estimate, g.criterion(criterion)
+
+
+#: Below this many (model, replicate) fits the top-models bootstrap runs in this process.
+IN_PROCESS_FITS = 20000
 
 
 def top_models_bca(
@@ -197,13 +224,11 @@ def top_models_bca(
     *,
     max_order: int,
     n_top: int | None = None,
-    n_boot: int = 1000,
-    seed: SeedLike = None,
     alpha: Sequence[float] = BCA_ALPHA,
     criterion: str = "bic",
     search: SearchResult | None = None,
-    n_jobs: int | None = None,
-    executor: Executor | None = None,
+    options: IntervalOptions | None = None,
+    **interval: Unpack[IntervalArgs],
 ) -> TopModelsBCa:
     """Silverman, Chan & Vincent's (2024) bootstrap over the top models, for every ``k``.
 
@@ -215,19 +240,19 @@ def top_models_bca(
     n_top : int, optional
         Models kept (by criterion on the original data); None keeps every model that can be
         fitted. Capped at the number of fitted models.
-    n_boot : int
-        Multinomial bootstrap replicates of the observed cells.
-    seed : int, Generator or None
-        Replicate ``i`` uses the ``i``-th child of ``SeedSequence(seed)`` (as every bootstrap in
-        the package); the result does not depend on the number of workers.
     alpha : sequence of float
         Probability levels of the BCa limits.
+    criterion : {"bic", "aic"}
     search : SearchResult, optional
         The exhaustive search on the original data, if already run.
-    n_jobs : int, optional
-        Worker processes for the replicates (default: CPUs available, at most 8; 1 runs here).
-    executor : Executor, optional
-        Run the replicate chunks on this executor instead.
+    options : IntervalOptions, optional
+    **interval
+        Fields of :class:`~fl_estimate.mse.options.IntervalOptions` replacing those of
+        ``options``; used here: ``n_boot`` (multinomial bootstrap replicates of the observed
+        cells), ``seed`` (replicate ``i`` uses the ``i``-th child of ``SeedSequence(seed)``, as
+        every bootstrap in the package, so the result does not depend on the number of
+        workers), ``n_jobs`` (default: CPUs available, at most 8; 1 runs here) and
+        ``executor``.
 
     Returns
     -------
@@ -241,6 +266,7 @@ def top_models_bca(
     selects as in the replicates; the acceleration of row ``k`` is NaN (and so are its limits)
     when some such table has no fittable model among the top ``k``, as in the reference.
     """
+    opts = IntervalOptions.build(options, **interval)
     if search is None:
         search = exhaustive_search(table, criterion=criterion, max_order=max_order)
     vals = search.values
@@ -252,24 +278,17 @@ def top_models_bca(
         order = order[:n_top]
     models = [search.fits.models[i] for i in order]
     estimate = float(search.fits.estimate[order[0]])
-    seeds = spawn_seeds(seed, n_boot)
-    if n_jobs is None:
-        n_jobs = min(8, len(os.sched_getaffinity(0)))
-    work = len(models) * n_boot
-    n_chunks = 1 if (executor is None and (n_jobs <= 1 or work < 20000)) else 2 * max(n_jobs, 2)
-    bounds = np.linspace(0, n_boot, n_chunks + 1).astype(int)
+    n_boot = opts.n_boot
+    seeds = spawn_seeds(opts.seed, n_boot)
+    n_jobs = default_jobs(opts.n_jobs)
+    in_process = opts.executor is None and (n_jobs <= 1 or len(models) * n_boot < IN_PROCESS_FITS)
     jobs = [
         (table, models, seeds[a:b], estimate, criterion)
-        for a, b in itertools.pairwise(bounds)
-        if b > a
+        for a, b in chunk_bounds(n_boot, 1 if in_process else 2 * max(n_jobs, 2))
     ]
-    if executor is not None:
-        parts = list(executor.map(_boot_chunk, jobs))
-    elif len(jobs) == 1:
-        parts = [_boot_chunk(jobs[0])]
-    else:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            parts = list(pool.map(_boot_chunk, jobs))
+    parts = parallel_map(
+        _boot_chunk, jobs, n_jobs=n_jobs, executor=opts.executor, in_process=in_process
+    )
     boot_est = np.concatenate([p[0] for p in parts], axis=1)
     boot_crit = np.concatenate([p[1] for p in parts], axis=1)
     reps, chosen = _cumulative_selection(boot_est, boot_crit)
@@ -321,7 +340,28 @@ def _search_reason(k: int, max_order: int, given: bool) -> str:
     )
 
 
-class BicMSE(SearchMSE):
+def _top_models_interval(tm: TopModelsBCa) -> IntervalPart:
+    """The headline interval of the top-models bootstrap: the last row of limits against k."""
+    last = tm.limits[-1]
+    note = None
+    if not np.all(np.isfinite(last)):
+        note = (
+            "no BCa limits with all top models admitted (a jackknife table or every "
+            "replicate had no fittable model); see tables['limits_by_k']"
+        )
+    ci = (float(last[0]), float(last[-1])) if np.all(np.isfinite(last[[0, -1]])) else (None, None)
+    diag = {
+        "top_models": tm.n_top,
+        "n_boot": tm.n_boot,
+        "n_failed": int(np.isnan(tm.replicates[-1]).sum()),
+        "acceleration": float(tm.acceleration[-1]),
+        "bootstrap": "nonparametric",
+        "share_selecting_best_model": float(np.mean(tm.selected == 0)),
+    }
+    return IntervalPart(ci, "bootstrap-bca", diag, note, tm.replicates[-1])
+
+
+class BicMSE(ExhaustiveSearchMSE):
     """Exhaustive BIC search over hierarchical models, with the top-models bootstrap.
 
     Parameters
@@ -336,12 +376,23 @@ class BicMSE(SearchMSE):
 
     Notes
     -----
-    ``interval="wald"`` or ``"profile"``: conditional on the selected model (the core's
-    :class:`~fl_estimate.mse.estimators.SearchMSE`). ``interval="bootstrap"``: BCa limits with
-    the selection repeated among the top ``k`` models in every replicate, for every ``k``
-    (``tables["limits_by_k"]``, plotted by :func:`plot_limits_by_k`); the headline interval is
-    the last row. Percentile limits are not offered for this bootstrap (``boot_interval`` must
-    be ``"bca"``), and only the nonparametric (multinomial) bootstrap, as in the reference.
+    ``interval="wald"`` or ``"profile"``: conditional on the selected model (as
+    :class:`~fl_estimate.mse.loglinear.estimators.ExhaustiveSearchMSE`). ``interval="bootstrap"``:
+    BCa limits with the selection repeated among the top ``k`` models in every replicate, for
+    every ``k`` (``tables["limits_by_k"]``, plotted by :func:`plot_limits_by_k`); the headline
+    interval is the last row. Percentile limits are not offered for this bootstrap
+    (``boot_interval`` must be ``"bca"``), and only the nonparametric (multinomial) bootstrap, as
+    in the reference.
+
+    Examples
+    --------
+    >>> from fl_estimate.mse import BicMSE, read_capture_csv
+    >>> five = read_capture_csv("data_samples/uk_2013.csv").drop_list("NCA")
+    >>> res = BicMSE(top_models=5).fit(five, interval="bootstrap", n_boot=100, seed=1, n_jobs=1)
+    >>> res.method, res.diagnostics["models_searched"], round(res.estimate), res.interval_kind
+    ('bic', 1024, 23133, 'bootstrap-bca')
+    >>> res.tables["limits_by_k"]["k"].tolist()
+    [1, 2, 3, 4, 5]
     """
 
     method = "bic"
@@ -350,159 +401,79 @@ class BicMSE(SearchMSE):
         self, max_order: int | None = 2, top_models: int | None = None, criterion: str = "bic"
     ) -> None:
         super().__init__(criterion, max_order if max_order is not None else 2)
-        self._order_given = max_order is not None
+        self.order_given = max_order is not None
         self.top_models = top_models
 
-    def fit(
+    def fit_with(
         self,
         data: CaptureData,
+        options: IntervalOptions,
         *,
-        interval: str = "wald",
-        level: float = 0.95,
-        n_boot: int = 1000,
-        bootstrap: str = "nonparametric",
-        boot_interval: str = "bca",
-        seed: SeedLike = None,
-        n_jobs: int | None = None,
-        executor: Executor | None = None,
         top: int = 20,
         reason: str | None = None,
         method_name: str | None = None,
     ) -> EstimationResult:
-        """Search, fit the best model and compute the interval.
-
-        See :meth:`fl_estimate.mse.estimators.LogLinearMSE.fit` for the common options;
-        ``top`` is the number of models listed in ``tables["models"]``.
-        """
-        self._check_data(data)
+        """Search, fit the best model and compute the interval (see
+        :meth:`~fl_estimate.mse.loglinear.estimators.RankingEstimator.fit`); ``reason`` (why this
+        search, ``diagnostics["search"]``) and the result's ``method`` may be given by the
+        caller (:class:`AutoMSE`)."""
         k = data.n_lists
-        why = reason or _search_reason(k, self.max_order, self._order_given)
+        why = reason or _search_reason(k, self.max_order, self.order_given)
         n_models = count_hierarchical_models(k, self.max_order) if k <= 6 else None
         extra = {"search": why, "catalogue_size": n_models}
-        if interval != "bootstrap":
-            res = super().fit(
-                data,
-                interval=interval,
-                level=level,
-                n_boot=n_boot,
-                bootstrap=bootstrap,
-                boot_interval=boot_interval,
-                seed=seed,
-                n_jobs=n_jobs,
-                executor=executor,
-                top=top,
-            )
+        if not options.is_bootstrap:
+            res = super().fit_with(data, options, top=top)
             return _amend(res, method_name, extra)
-        if bootstrap != "nonparametric" or boot_interval != "bca":
+        if options.bootstrap != "nonparametric" or options.boot_interval != "bca":
             raise ModelSpecificationError(
                 "the top-models bootstrap after BIC selection is nonparametric with BCa limits "
                 "(as in MultipleSystemsEstimation); drop --bootstrap/--boot-interval"
             )
-        if k > 6 and self.max_order >= 2:
-            raise ModelSpecificationError(
-                f"exhaustive search over {k} lists is too large; use method 'auto' (stepwise) "
-                "or 'search' (greedy search, not exhaustive)"
-            )
+        self.check_size(data)
         table = Table.from_data(data)
         n_top = self.top_models if self.top_models is not None else default_top_models(k)
         name = method_name or self.criterion
-        prov = provenance(
-            data.data_hash,
-            seed if isinstance(seed, int | None) else str(seed),
-            method=name,
-            interval="bootstrap",
-            level=level,
-            n_boot=n_boot,
-            bootstrap="nonparametric",
-            criterion=self.criterion,
-            max_order=self.max_order,
-            top_models=n_top,
-        )
+        level = options.level
         try:
             search = exhaustive_search(table, criterion=self.criterion, max_order=self.max_order)
-            a = (0.5 - level / 2, 0.1, 0.9, 0.5 + level / 2)
             tm = top_models_bca(
                 table,
                 max_order=self.max_order,
                 n_top=n_top,
-                n_boot=n_boot,
-                seed=seed,
-                alpha=a,
+                alpha=(0.5 - level / 2, 0.1, 0.9, 0.5 + level / 2),
                 criterion=self.criterion,
                 search=search,
-                n_jobs=n_jobs,
-                executor=executor,
+                options=options,
             )
         except EstimateDoesNotExistError as exc:
-            return EstimationResult.failed(
-                method=name,
-                model="",
-                observed=data.n_observed,
-                reason=exc.reason,
-                code=exc.code,
-                provenance=prov,
-                stratum=dict(data.stratum),
+            settings = {**Search(self.criterion, self.max_order).settings(), "top_models": n_top}
+            return failed_result(
+                name, data, exc, prov=result_provenance(data, name, options, settings)
             )
-        fit = fit_loglinear(table, search.best_model)
-        last = tm.limits[-1]
-        frame = tm.frame()
-        diag = {
-            **_diagnostics(fit),
-            **extra,
-            "models_searched": search.n_searched,
-            "models_refused": search.n_refused,
-            "max_order": self.max_order,
-            "criterion": self.criterion,
-            "top_models": tm.n_top,
-            "n_boot": n_boot,
-            "boot_failures": int(np.isnan(tm.replicates[-1]).sum()),
-            "acceleration": float(tm.acceleration[-1]),
-            "bootstrap": "nonparametric",
-            "share_selecting_best_model": float(np.mean(tm.selected == 0)),
-        }
-        note = None
-        if not np.all(np.isfinite(last)):
-            note = (
-                "no BCa limits with all top models admitted (a jackknife table or every "
-                "replicate had no fittable model); see tables['limits_by_k']"
-            )
-        ci = (
-            (float(last[0]), float(last[-1]))
-            if np.all(np.isfinite(last[[0, -1]]))
-            else (None, None)
-        )
-        return EstimationResult(
-            method=name,
-            model=fit.label(),
-            observed=data.n_observed,
-            estimate=fit.estimate,
-            interval=ci,
-            interval_kind="bootstrap-bca",
-            level=level,
-            conditional_on_model=False,
-            diagnostics=diag,
-            provenance=prov,
-            stratum=dict(data.stratum),
+        return fit_result(
+            name,
+            data,
+            Search(self.criterion, self.max_order),
+            options,
+            fit=fit_loglinear(table, search.best_model),
+            interval=_top_models_interval(tm),
+            diagnostics={**extra, **self.search_diagnostics(search)},
             tables={
-                "coefficients": _coef_table(fit),
                 "models": pd.DataFrame(search.ranking(data.lists, top=top)),
-                "limits_by_k": frame,
+                "limits_by_k": tm.frame(),
             },
-            draws=tm.replicates[-1],
-            interval_notes=note,
+            settings={"top_models": n_top},
         )
 
 
 def _amend(
     res: EstimationResult, method_name: str | None, extra: dict[str, Any]
 ) -> EstimationResult:
-    from dataclasses import replace
-
     diag = {**res.diagnostics, **extra}
     return replace(res, method=method_name or res.method, diagnostics=diag)
 
 
-class AutoMSE:
+class AutoMSE(RankingEstimator):
     """MultipleSystemsEstimation's ``estimate_population(method = "auto")``.
 
     Up to 5 lists: BIC over all hierarchical models with the reference's default maximum order
@@ -515,6 +486,18 @@ class AutoMSE:
     The result's ``diagnostics`` say which method and order were chosen and why
     (``chosen_method``, ``chosen_max_order``, ``choice_reason``) and, for BIC, how many models
     were searched and refused.
+
+    Examples
+    --------
+    >>> from fl_estimate.mse import AutoMSE, read_capture_csv
+    >>> data = read_capture_csv("data_samples/uk_2013.csv")
+    >>> AutoMSE().choose(data.n_lists)[:2]
+    ('stepwise', 2)
+    >>> res = AutoMSE().fit(data)
+    >>> res.method, res.diagnostics["chosen_method"], round(res.estimate)
+    ('auto', 'stepwise', 11418)
+    >>> AutoMSE().choose(5)[:2]
+    ('bic', 3)
     """
 
     method = "auto"
@@ -547,19 +530,16 @@ class AutoMSE:
             "pairwise-only and slow at 6 lists and not available beyond)",
         )
 
-    def fit(self, data: CaptureData, **options: Any) -> EstimationResult:
-        """Choose the method for this table and fit it; options as :class:`BicMSE` /
-        :class:`~fl_estimate.mse.estimators.StepwiseMSE`."""
-        if not isinstance(data, CaptureData):
-            raise TypeError("fit() takes one CaptureData table")
+    def fit_with(
+        self, data: CaptureData, options: IntervalOptions, *, top: int = 20
+    ) -> EstimationResult:
+        """Choose the method for this table and fit it (see
+        :meth:`~fl_estimate.mse.loglinear.estimators.RankingEstimator.fit`)."""
         chosen, order, why = self.choose(data.n_lists)
         info = {"chosen_method": chosen, "chosen_max_order": order, "choice_reason": why}
         if chosen == "bic":
-            res = BicMSE(max_order=order, top_models=self.top_models).fit(
-                data, reason=why, method_name="auto", **options
-            )
+            bic = BicMSE(max_order=order, top_models=self.top_models)
+            res = bic.fit_with(data, options, top=top, reason=why, method_name="auto")
         else:
-            options.pop("top", None)
-            res = StepwiseMSE().fit(data, **options)
-            res = _amend(res, "auto", {})
+            res = StepwiseMSE().fit_with(data, options)
         return _amend(res, "auto", info)

@@ -1,5 +1,20 @@
 """Model selection for log-linear MSE: SparseMSE's stepwise p-value rule, AIC/BIC forward steps,
 and exhaustive AIC/BIC search over a catalogue of hierarchical models.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear import Table, exhaustive_search, model_label, stepwise
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> path = stepwise(Table.from_data(data))
+>>> [s["added"] for s in path.steps]
+['PF:NCA', 'LA:NG', 'NG:GP', 'LA:PF', 'PF:GP', 'GO:GP', 'NG:GO']
+>>> round(path.fit.estimate)
+11418
+>>> five = data.drop_list("NCA")
+>>> s = exhaustive_search(Table.from_data(five), criterion="aic")
+>>> s.n_searched, s.n_refused, round(s.fits.estimate[s.best_index])
+(1024, 0, 11247)
 """
 
 from __future__ import annotations
@@ -11,8 +26,10 @@ import numpy as np
 from scipy.special import pdtr, pdtrc
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
-from fl_estimate.mse.loglinear import LoglinearFit, ManyFits, Table, fit_loglinear, fit_many
-from fl_estimate.mse.terms import Model, hierarchical_models, model_label, term_label
+from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
+from fl_estimate.mse.loglinear.grid import ManyFits, fit_many
+from fl_estimate.mse.loglinear.table import Table
+from fl_estimate.mse.loglinear.terms import Model, hierarchical_models, model_label, term_label
 
 __all__ = ["SearchResult", "StepwisePath", "exhaustive_search", "stepwise"]
 
@@ -21,7 +38,7 @@ __all__ = ["SearchResult", "StepwisePath", "exhaustive_search", "stepwise"]
 class StepwisePath:
     """The fitted model and the steps that led to it."""
 
-    fit: LoglinearFit
+    fit: LogLinearFit
     steps: list[dict[str, object]] = field(default_factory=list)
     n_refused: int = 0
 
@@ -30,7 +47,7 @@ def _pairs(k: int) -> list[int]:
     return [(1 << i) | (1 << j) for i, j in combinations(range(k), 2)]
 
 
-def pair_pvalues(fit: LoglinearFit, pairs: list[int]) -> np.ndarray:
+def pair_pvalues(fit: LogLinearFit, pairs: list[int]) -> np.ndarray:
     """SparseMSE's one-sided Poisson p-values of pairs' overlaps under the current model.
 
     The overlap count of a pair (people on both lists, whatever else they are on) is Poisson with

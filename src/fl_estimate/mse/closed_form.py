@@ -1,12 +1,30 @@
-"""Closed-form estimators: Lincoln–Petersen and Chapman for two lists, Chao's lower bound for K."""
+"""Closed-form estimators: Lincoln–Petersen and Chapman for two lists, Chao's lower bound for K.
+
+Examples
+--------
+>>> from fl_estimate.mse import ChaoLowerBound, Chapman, LincolnPetersen, read_capture_csv
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> res = ChaoLowerBound().fit(data)
+>>> round(res.estimate), [round(x) for x in res.interval], res.interval_kind
+(15628, [13839, 17705], 'wald-log')
+>>> two = data.merge_lists(["LA", "NG", "PF"]).merge_lists(["GO", "GP", "NCA"])
+>>> two.lists
+('LANGPF', 'GOGPNCA')
+>>> round(LincolnPetersen().fit(two).estimate), round(Chapman().fit(two).estimate)
+(13982, 13906)
+"""
 
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
 
 import numpy as np
 from scipy.stats import norm
 
+from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
+from fl_estimate.mse.options import check_level
 from fl_estimate.results import EstimationResult, provenance
 
 __all__ = ["ChaoLowerBound", "Chapman", "LincolnPetersen"]
@@ -63,7 +81,37 @@ def _two_lists(data: CaptureData, method: str) -> tuple[int, int, int]:
     return n1, n2, m
 
 
-class LincolnPetersen:
+class _ClosedForm(ABC):
+    """What the closed-form estimators share: ``fit`` and Chao's log-normal interval."""
+
+    method = "closed-form"
+
+    def fit(
+        self, data: CaptureData, *, level: float = 0.95, seed: SeedLike = None
+    ) -> EstimationResult:
+        """Estimate N and its interval.
+
+        Parameters
+        ----------
+        data : CaptureData
+        level : float
+            Coverage of the interval.
+        seed : optional
+            Accepted and ignored: the estimator is deterministic (so one seed can be given to
+            a run of several methods).
+
+        Returns
+        -------
+        EstimationResult
+        """
+        return self.estimate_from(data, check_level(level))
+
+    @abstractmethod
+    def estimate_from(self, data: CaptureData, level: float) -> EstimationResult:
+        """The estimate and its interval at a validated ``level``."""
+
+
+class LincolnPetersen(_ClosedForm):
     """Lincoln–Petersen estimator for two lists: ``N = n1 n2 / m``.
 
     Variance ``n1 n2 (n1 - m)(n2 - m) / m^3`` (the delta method); the interval is Chao's log-normal
@@ -73,7 +121,7 @@ class LincolnPetersen:
 
     method = "lincoln-petersen"
 
-    def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
+    def estimate_from(self, data: CaptureData, level: float) -> EstimationResult:
         n1, n2, m = _two_lists(data, self.method)
         n = data.n_observed
         prov = provenance(data.data_hash, None, level=level)
@@ -94,7 +142,7 @@ class LincolnPetersen:
         return _closed_form(self.method, data, model, est, var, level, {"m": m})
 
 
-class Chapman:
+class Chapman(_ClosedForm):
     """Chapman's nearly unbiased two-list estimator: ``N = (n1 + 1)(n2 + 1)/(m + 1) - 1``.
 
     Variance ``(n1 + 1)(n2 + 1)(n1 - m)(n2 - m) / ((m + 1)^2 (m + 2))`` (Seber 1970); Chao's
@@ -103,7 +151,7 @@ class Chapman:
 
     method = "chapman"
 
-    def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
+    def estimate_from(self, data: CaptureData, level: float) -> EstimationResult:
         n1, n2, m = _two_lists(data, self.method)
         est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
         var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
@@ -111,7 +159,7 @@ class Chapman:
         return _closed_form(self.method, data, model, est, var, level, {"m": m})
 
 
-class ChaoLowerBound:
+class ChaoLowerBound(_ClosedForm):
     """Chao's (1987) lower bound for K lists: ``N >= n + f1^2 / (2 f2)``.
 
     ``f1``, ``f2``: people seen on exactly one and exactly two lists. When ``f2 = 0`` the
@@ -122,7 +170,7 @@ class ChaoLowerBound:
 
     method = "chao"
 
-    def fit(self, data: CaptureData, *, level: float = 0.95) -> EstimationResult:
+    def estimate_from(self, data: CaptureData, level: float) -> EstimationResult:
         f = data.capture_frequencies()
         f1 = float(f.loc[1])
         f2 = float(f.loc[2]) if data.n_lists >= 2 else 0.0

@@ -14,6 +14,14 @@ classes, a class that is almost never caught can be made larger at almost no cos
 ``l(N)`` then stays flat far above ``n`` and the interval is **open above** (``ci_high`` None).
 That is the honest answer: the data cannot bound N; other methods' finite intervals there rest on
 assumptions the data cannot check.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.latent_class import check_heterogeneity
+>>> chk = check_heterogeneity(read_capture_csv("data_samples/uk_2013.csv"))
+>>> chk["flag"], round(chk["ratio_1"], 2), round(chk["ratio_2"], 2)
+(False, 1.0, 1.0)
 """
 
 from __future__ import annotations
@@ -272,7 +280,8 @@ def heterogeneity_statistics(data: CaptureData) -> dict[str, float]:
     Pearson statistic over the capture counts (``pearson``, ``df``) and the ratio for 3 or more
     lists (``ratio_3plus``).
     """
-    from fl_estimate.mse.loglinear import Table, fit_loglinear
+    from fl_estimate.mse.loglinear.fit import fit_loglinear
+    from fl_estimate.mse.loglinear.table import Table
 
     table = Table.from_data(data)
     fit = fit_loglinear(table, frozenset())

@@ -8,7 +8,7 @@ exhaustive**: it may miss the best model.
 From each starting model it moves to the best neighbour by AIC/BIC while that improves the
 criterion; neighbours add one term whose sub-terms are all present (so the model stays
 hierarchical) or remove one term that no larger term contains. Every step's neighbours are fitted
-together in one batched call (:func:`fl_estimate.mse.loglinear.fit_many`: extended MLE,
+together in one batched call (:func:`fl_estimate.mse.loglinear.grid.fit_many`: extended MLE,
 existence and identifiability checks), and fits are cached across steps and restarts. Starts:
 independence, the stepwise (p-value) model, and ``restarts`` random hierarchical models (seeded).
 """
@@ -24,14 +24,24 @@ import pandas as pd
 from fl_estimate._typing import SeedLike, as_generator
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.estimators import _fit_result
-from fl_estimate.mse.intervals import safe_point
-from fl_estimate.mse.loglinear import LoglinearFit, Table, fit_loglinear, fit_many
-from fl_estimate.mse.selection import stepwise
-from fl_estimate.mse.terms import Model, all_terms, bits, closure, model_label, msenotation
+from fl_estimate.mse.loglinear.estimators import LogLinearEstimator
+from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
+from fl_estimate.mse.loglinear.grid import fit_many
+from fl_estimate.mse.loglinear.result import failed_result, fit_result
+from fl_estimate.mse.loglinear.selection import stepwise
+from fl_estimate.mse.loglinear.table import Table
+from fl_estimate.mse.loglinear.terms import (
+    Model,
+    all_terms,
+    bits,
+    closure,
+    model_label,
+    msenotation,
+)
+from fl_estimate.mse.options import IntervalOptions
 from fl_estimate.results import EstimationResult
 
-__all__ = ["GreedyResult", "GreedySearchMSE", "greedy_search"]
+__all__ = ["GreedyResult", "GreedySearch", "GreedySearchMSE", "greedy_search"]
 
 
 @dataclass
@@ -164,11 +174,14 @@ def greedy_search(
 
 
 @dataclass(frozen=True)
-class _Greedy:
+class GreedySearch:
+    """The greedy search as a procedure (picklable; the bootstrap reruns it on every replicate)."""
+
     criterion: str = "bic"
     max_order: int = 3
     restarts: int = 10
     seed: int | None = 0
+    selects = True
 
     def search(self, table: Table) -> GreedyResult:
         return greedy_search(
@@ -179,14 +192,22 @@ class _Greedy:
             seed=self.seed,
         )
 
-    def fit(self, table: Table) -> LoglinearFit:
+    def fit(self, table: Table) -> LogLinearFit:
         return fit_loglinear(table, self.search(table).best_model)
 
     def __call__(self, table: Table) -> float:
-        return safe_point(lambda t: self.fit(t).estimate, table)
+        return self.fit(table).estimate
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "criterion": self.criterion,
+            "max_order": self.max_order,
+            "restarts": self.restarts,
+            "search_seed": self.seed,
+        }
 
 
-class GreedySearchMSE:
+class GreedySearchMSE(LogLinearEstimator):
     """Greedy AIC/BIC search with restarts over hierarchical models: for 6–8 lists or more, and
     for three-list terms where exhaustive search is out of reach. **Not exhaustive.**
 
@@ -204,7 +225,21 @@ class GreedySearchMSE:
     ``diagnostics["exhaustive"]`` is False and ``diagnostics["models_evaluated"]`` says how many
     models were fitted; ``tables["starts"]`` shows where each start ended (if they disagree, the
     criterion surface has several local optima and a better model may exist). Intervals as
-    :class:`~fl_estimate.mse.estimators.LogLinearMSE`; the bootstrap reruns the whole search.
+    :class:`~fl_estimate.mse.loglinear.estimators.LogLinearMSE`; the bootstrap reruns the whole
+    search.
+
+    Examples
+    --------
+    >>> from fl_estimate.mse import GreedySearchMSE, read_capture_csv
+    >>> data = read_capture_csv("data_samples/uk_2013.csv")
+    >>> res = GreedySearchMSE(max_order=2).fit(data)
+    >>> res.diagnostics["exhaustive"], res.diagnostics["starts"], round(res.estimate)
+    (False, 12, 12350)
+
+    Here it finds the model of the exhaustive search over all 32,768 pairwise models:
+
+    >>> res.model
+    'main effects + LA:NG + LA:PF + NG:GP + PF:GP + PF:NCA + GO:GP'
     """
 
     method = "search"
@@ -216,36 +251,18 @@ class GreedySearchMSE:
         restarts: int = 10,
         search_seed: int | None = 0,
     ) -> None:
-        self.proc = _Greedy(criterion, max_order, restarts, search_seed)
+        if criterion not in ("aic", "bic"):
+            raise ModelSpecificationError(f"criterion must be 'aic' or 'bic', got {criterion!r}")
+        self.proc = GreedySearch(criterion, max_order, restarts, search_seed)
 
-    def fit(
-        self,
-        data: CaptureData,
-        *,
-        interval: str = "wald",
-        level: float = 0.95,
-        n_boot: int = 1000,
-        bootstrap: str = "nonparametric",
-        boot_interval: str = "bca",
-        seed: SeedLike = None,
-        n_jobs: int | None = None,
-        executor: Any = None,
-    ) -> EstimationResult:
-        """Search, fit the best model found, compute the interval."""
-        if not isinstance(data, CaptureData):
-            raise TypeError("fit() takes one CaptureData table")
+    def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
+        """Search, fit the best model found, compute the interval (see
+        :meth:`~fl_estimate.mse.loglinear.estimators.LogLinearEstimator.fit`)."""
         table = Table.from_data(data)
         try:
             res = self.proc.search(table)
         except EstimateDoesNotExistError as exc:
-            return EstimationResult.failed(
-                method=self.method,
-                model="",
-                observed=data.n_observed,
-                reason=exc.reason,
-                code=exc.code,
-                stratum=dict(data.stratum),
-            )
+            return failed_result(self.method, data, exc)
         extra = {
             "exhaustive": False,
             "search_note": (
@@ -263,26 +280,12 @@ class GreedySearchMSE:
         }
         if data.n_lists <= 9:
             extra["model_reference_notation"] = msenotation(res.best_model, data.n_lists)
-        return _fit_result(
+        return fit_result(
             self.method,
             data,
-            self.proc,  # type: ignore[arg-type]
-            selected=True,
-            settings={
-                "criterion": self.proc.criterion,
-                "max_order": self.proc.max_order,
-                "restarts": self.proc.restarts,
-                "search_seed": self.proc.seed,
-            },
-            interval=interval,
-            level=level,
-            n_boot=n_boot,
-            bootstrap_kind=bootstrap,
-            boot_interval=boot_interval,
-            seed=seed,
-            n_jobs=n_jobs,
-            executor=executor,
-            extra_diag=extra,
-            tables={"starts": pd.DataFrame(res.starts)},
+            self.proc,
+            options,
             fit=fit_loglinear(table, res.best_model),
+            diagnostics=extra,
+            tables={"starts": pd.DataFrame(res.starts)},
         )

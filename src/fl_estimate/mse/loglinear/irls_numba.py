@@ -1,12 +1,12 @@
 """Compiled IRLS for many small Poisson log-linear fits (numba, parallel over fits).
 
-The same iteration as :func:`fl_estimate.mse.loglinear.irls_batch` (Fisher scoring from R glm's
+The same iteration as :func:`fl_estimate.mse.loglinear.fit.irls_batch` (Fisher scoring from R glm's
 start ``mu = y + 0.1``, stop when the relative change of the deviance is below ``tol``), but each
 fit works only with its own parameters and fitted cells, so its cost is that of its own model
 rather than of the largest model in the batch, and no Python-level work is done per fit. Serial
 (no numba threading layer, so processes may be forked after it ran); parallelism comes from worker
 processes. Used by
-:func:`fl_estimate.mse.loglinear.fit_grid` for bootstrap grids (thousands of fits of the same
+:func:`fl_estimate.mse.loglinear.grid.fit_grid` for bootstrap grids (thousands of fits of the same
 few models).
 """
 

@@ -1,29 +1,41 @@
 """Intervals for log-linear MSE: Wald on the log dark figure, Rcapture's multinomial profile
 likelihood, and bootstrap (parametric or nonparametric; percentile or BCa with delete-one jackknife
 acceleration), repeating model selection on every replicate when selection was used.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.loglinear import fit_loglinear, parse_model
+>>> from fl_estimate.mse.loglinear.intervals import profile_interval, wald_log_interval
+>>> data = read_capture_csv("data_samples/uk_2013.csv")
+>>> fit = fit_loglinear(data, parse_model("LA:NG + PF:GO", data.lists))
+>>> [round(x) for x in wald_log_interval(fit, 0.95)]
+[11553, 15097]
+>>> pi = profile_interval(fit, 0.95)
+>>> round(pi.estimate), round(pi.low), round(pi.high)
+(13168, 11558, 15135)
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import gammaln
 from scipy.stats import chi2, norm
 
-from fl_estimate._typing import SeedLike, spawn_seeds
+from fl_estimate._typing import spawn_seeds
 from fl_estimate.exceptions import EstimateDoesNotExistError
-from fl_estimate.mse.loglinear import (
-    LoglinearFit,
-    Table,
-    design,
-    irls_batch,
-)
+from fl_estimate.mse.loglinear.fit import LogLinearFit, irls_batch
+from fl_estimate.mse.loglinear.table import Table, design
+from fl_estimate.mse.options import IntervalOptions
 
 __all__ = [
     "BootstrapResult",
@@ -31,17 +43,22 @@ __all__ = [
     "bca_limits",
     "bootstrap",
     "jackknife_acceleration",
+    "parallel_map",
     "profile_interval",
+    "replicate_counts",
+    "safe_point",
     "wald_log_interval",
 ]
 
 PointFn = Callable[[Table], float]
 
+logger = logging.getLogger(__name__)
+
 
 # ---------------------------------------------------------------------------- Wald
 
 
-def wald_log_interval(fit: LoglinearFit, level: float = 0.95) -> tuple[float, float]:
+def wald_log_interval(fit: LogLinearFit, level: float = 0.95) -> tuple[float, float]:
     """Wald interval on the log of the unobserved count, conditional on the model (SparseMSE).
 
     ``n + exp(log_mu0 +/- z * se)`` with ``se`` from the inverse Fisher information.
@@ -71,7 +88,7 @@ class ProfileInterval:
     low_at_observed: bool
 
 
-def _profile_loglik_factory(fit: LoglinearFit) -> Callable[[float], float]:
+def _profile_loglik_factory(fit: LogLinearFit) -> Callable[[float], float]:
     table = fit.table
     n = table.n
     x = design(table, fit.terms)[fit.alive]
@@ -101,7 +118,7 @@ def _profile_loglik_factory(fit: LoglinearFit) -> Callable[[float], float]:
 
 
 def profile_interval(
-    fit: LoglinearFit, level: float = 0.95, *, fmax: float = 3.0, extend: float | None = None
+    fit: LogLinearFit, level: float = 0.95, *, fmax: float = 3.0, extend: float | None = None
 ) -> ProfileInterval:
     """Multinomial profile-likelihood interval for N (Rcapture's ``closedpCI.t``).
 
@@ -205,7 +222,7 @@ def jackknife_acceleration(table: Table, point: PointFn) -> tuple[float, np.ndar
     for c in np.flatnonzero(y > 0):
         yy = y.copy()
         yy[c] -= 1
-        jack[c] = point(table.with_counts(yy))
+        jack[c] = safe_point(point, table.with_counts(yy))
     return acceleration(jack, y), jack
 
 
@@ -225,18 +242,24 @@ def acceleration(jack: np.ndarray, counts: np.ndarray) -> float:
     return float(np.sum(w * jr**3) / (6.0 * den**1.5))
 
 
-def _replicate_counts(
+def replicate_counts(
     table: Table,
     kind: str,
     fitted: np.ndarray | None,
     estimate: float,
     seed: np.random.SeedSequence,
 ) -> np.ndarray:
+    """Observed-cell counts of one bootstrap table drawn from its own seed.
+
+    ``"nonparametric"``: a multinomial over the observed cells with the observed total;
+    ``"parametric"``: a binomial total from ``round(estimate)`` people with the fitted model's
+    probability of being observed, spread over the cells in proportion to ``fitted``.
+    """
     rng = np.random.default_rng(seed)
     if kind == "nonparametric":
         return rng.multinomial(round(table.n), table.y / table.n).astype(float)
-    assert fitted is not None
-    # parametric: the fitted model's multinomial on the observed cells with a binomial total
+    if fitted is None:
+        raise ValueError("the parametric bootstrap needs the fitted cell means")
     n_total = round(estimate)
     p_obs = fitted.sum() / estimate
     nobs = rng.binomial(n_total, min(1.0, p_obs))
@@ -249,9 +272,38 @@ def _run_chunk(
     table, kind, fitted, estimate, seeds, point = args
     out = []
     for s in seeds:
-        counts = _replicate_counts(table, kind, fitted, estimate, s)
-        out.append(point(table.with_counts(counts)))
+        counts = replicate_counts(table, kind, fitted, estimate, s)
+        out.append(safe_point(point, table.with_counts(counts)))
     return out
+
+
+def default_jobs(n_jobs: int | None) -> int:
+    """Worker processes: ``n_jobs``, or the CPUs available to this process (at most 8)."""
+    return n_jobs if n_jobs is not None else min(8, len(os.sched_getaffinity(0)))
+
+
+def chunk_bounds(n: int, n_chunks: int) -> list[tuple[int, int]]:
+    """``n`` items in ``n_chunks`` contiguous, nearly equal, non-empty slices ``(a, b)``."""
+    bounds = np.linspace(0, n, max(1, min(n, n_chunks)) + 1).astype(int)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def parallel_map(
+    fn: Callable[[Any], Any],
+    jobs: Sequence[Any],
+    *,
+    n_jobs: int | None,
+    executor: Executor | None,
+    in_process: bool = False,
+) -> list[Any]:
+    """``[fn(j) for j in jobs]`` on ``executor``, else on a pool of ``n_jobs`` processes, else
+    (``in_process``, one job or one worker) here. ``fn`` and the jobs must be picklable."""
+    if executor is not None:
+        return list(executor.map(fn, jobs))
+    if in_process or len(jobs) <= 1 or default_jobs(n_jobs) <= 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=default_jobs(n_jobs)) as pool:
+        return list(pool.map(fn, jobs))
 
 
 def bootstrap(
@@ -259,13 +311,8 @@ def bootstrap(
     point: PointFn,
     *,
     estimate: float,
-    n_boot: int = 1000,
-    kind: str = "nonparametric",
+    options: IntervalOptions,
     fitted: np.ndarray | None = None,
-    seed: SeedLike = None,
-    acceleration: bool = True,
-    n_jobs: int | None = None,
-    executor: Executor | None = None,
 ) -> BootstrapResult:
     """Bootstrap the whole estimation procedure ``point`` (selection included).
 
@@ -277,48 +324,53 @@ def bootstrap(
         parallel.
     estimate : float
         The procedure's estimate on the original data.
-    kind : {"nonparametric", "parametric"}
-        Multinomial resampling of the observed cells, or draws from the fitted model (``fitted``:
-        fitted means of the observed cells).
-    seed : int, Generator or None
-        Replicate ``i`` uses the ``i``-th child of ``SeedSequence(seed)``, so results do not depend
-        on the number of workers.
-    acceleration : bool
-        Compute the jackknife acceleration for BCa.
-    n_jobs : int, optional
-        Worker processes (default: the CPUs available, at most 8). 1 runs in this process.
-    executor : concurrent.futures.Executor, optional
-        Run on this executor instead (e.g. a Dask client's).
+    options : IntervalOptions
+        ``n_boot``, ``bootstrap`` (``"nonparametric"``: multinomial resampling of the observed
+        cells; ``"parametric"``: draws from the fitted model, whose fitted means of the observed
+        cells are ``fitted``), ``boot_interval`` (``"bca"`` computes the jackknife
+        acceleration), ``seed`` (replicate ``i`` uses the ``i``-th child of
+        ``SeedSequence(seed)``, so results do not depend on the number of workers), ``n_jobs``
+        and ``executor``.
+
+    Returns
+    -------
+    BootstrapResult
+        A replicate whose procedure fails (no estimate, or a numerical failure) is NaN, counted
+        in ``n_failed``; it never ends the run.
     """
-    if kind not in ("nonparametric", "parametric"):
-        raise ValueError(f"unknown bootstrap kind {kind!r}")
+    kind = options.bootstrap
     if kind == "parametric" and fitted is None:
         raise ValueError("the parametric bootstrap needs the fitted cell means")
-    seeds = spawn_seeds(seed, n_boot)
-    if n_jobs is None:
-        n_jobs = min(8, len(os.sched_getaffinity(0)))
-    n_chunks = max(1, min(n_boot, 4 * n_jobs if n_jobs > 1 else 1))
-    bounds = np.linspace(0, n_boot, n_chunks + 1).astype(int)
+    n_boot = options.n_boot
+    seeds = spawn_seeds(options.seed, n_boot)
+    n_jobs = default_jobs(options.n_jobs)
     jobs = [
         (table, kind, fitted, estimate, seeds[a:b], point)
-        for a, b in itertools.pairwise(bounds)
-        if b > a
+        for a, b in chunk_bounds(n_boot, 4 * n_jobs if n_jobs > 1 else 1)
     ]
-    if executor is not None:
-        parts = list(executor.map(_run_chunk, jobs))
-    elif n_jobs <= 1 or n_boot < 50:
-        parts = [_run_chunk(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            parts = list(pool.map(_run_chunk, jobs))
+    parts = parallel_map(
+        _run_chunk, jobs, n_jobs=n_jobs, executor=options.executor, in_process=n_boot < 50
+    )
     reps = np.array([v for part in parts for v in part], dtype=float)
-    ahat, jack = jackknife_acceleration(table, point) if acceleration else (None, None)
+    with_acc = options.boot_interval == "bca"
+    ahat, jack = jackknife_acceleration(table, point) if with_acc else (None, None)
     return BootstrapResult(reps, float(estimate), kind, ahat, jack)
 
 
+#: What a bootstrap replicate or jackknife table may raise and still count as "no estimate":
+#: the model does not exist there, or the numbers fail (a singular matrix, an overflow).
+REPLICATE_FAILURES: tuple[type[Exception], ...] = (
+    EstimateDoesNotExistError,
+    ArithmeticError,
+    np.linalg.LinAlgError,
+)
+
+
 def safe_point(fn: PointFn, table: Table) -> float:
-    """Run a procedure, turning 'no estimate' into NaN (used inside bootstrap replicates)."""
+    """Run a procedure on a bootstrap or jackknife table, turning a failure
+    (:data:`REPLICATE_FAILURES`) into NaN, counted by the caller."""
     try:
         return float(fn(table))
-    except EstimateDoesNotExistError:
+    except REPLICATE_FAILURES as exc:
+        logger.debug("replicate without an estimate: %s", exc)
         return float("nan")

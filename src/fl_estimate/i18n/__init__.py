@@ -1,0 +1,352 @@
+"""Message catalogs and locale formatting, with the language always passed explicitly.
+
+Nothing here reads or sets a global locale: a report in French and one in English can be made in
+the same process. Strings come from gettext catalogs (``locale/<lang>/LC_MESSAGES/fl_estimate.po``,
+compiled to ``.mo``; see ``docs/i18n.md``); numbers and dates follow the CLDR rules of the language
+through Babel.
+
+Two ways to make a string translatable:
+
+- where the language is known, take the catalog's ``gettext`` under the name ``_`` (the name the
+  extractor looks for)::
+
+      _ = translator(lang).gettext
+      heading = _("National estimates")
+
+- where it is not (a library error raised before anyone chose a language), mark the text with
+  :func:`N_` and its parameters; the result is a :class:`Message`, a ``str`` holding the English
+  text that :func:`translate` renders in any language later::
+
+      raise InputValidationError([Problem(N_("{file} is empty", file=name), source=name)])
+      ...
+      print(translate(problem.message, "fr"))
+
+Examples
+--------
+>>> format_int(8500000, "fr") == "8\\u202f500\\u202f000"
+True
+>>> format_number(12.5, "fr"), format_date("2024-02-15", "fr")
+('12,5', '15/02/2024')
+>>> column_label("ci_low", "fr")
+'borne inférieure'
+"""
+
+from __future__ import annotations
+
+import gettext
+import math
+from collections.abc import Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fl_estimate.exceptions import InputValidationError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from babel import Locale
+
+__all__ = [
+    "COLUMN_LABELS",
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "N_",
+    "Message",
+    "column_label",
+    "format_date",
+    "format_int",
+    "format_number",
+    "format_percent",
+    "language_of",
+    "relabel_columns",
+    "translate",
+    "translator",
+]
+
+#: gettext domain: the catalogs are ``LOCALE_DIR/<lang>/LC_MESSAGES/fl_estimate.mo``.
+DOMAIN = "fl_estimate"
+LOCALE_DIR = Path(__file__).parent / "locale"
+#: Languages with a complete catalog. English is the source language (msgids are English).
+LANGUAGES = ("en", "fr")
+#: CLDR locale used for numbers and dates when only a language is given. English dates are
+#: day-first (``15/02/2024``, as in UN documents), not the US ``2/15/24``; pass ``en_US`` for that.
+_DEFAULT_LOCALES = {"en": "en_GB", "fr": "fr_FR"}
+
+
+class Message(str):
+    """English text that keeps its msgid and parameters, to be translated later.
+
+    Behaves as the English ``str`` everywhere (comparison, printing, JSON); :func:`translate` (or
+    :meth:`render`) renders it in another language. Parameters that are themselves messages
+    are translated too; other parameters (file names, values) are inserted as they are. Make one
+    with :func:`N_`.
+
+    Parameters
+    ----------
+    msgid : str
+        Catalog key, with ``{name}`` placeholders (:meth:`str.format` syntax).
+    params : mapping, optional
+        Values of the placeholders.
+    """
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, params: Mapping[str, Any] | None = None) -> Message:
+        params = dict(params or {})
+        self = super().__new__(cls, msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Message, (self.msgid, self.params))
+
+    def render(self, lang: str) -> str:
+        """This message in ``lang``."""
+        text = translator(lang).gettext(self.msgid)
+        if not self.params:
+            return text
+        return text.format(
+            **{k: v.render(lang) if isinstance(v, Message) else v for k, v in self.params.items()}
+        )
+
+
+def N_(msgid: str, /, **params: Any) -> Message:
+    """Mark ``msgid`` for extraction and return it as a :class:`Message` (English for now).
+
+    Parameters
+    ----------
+    msgid : str
+        English text, a literal string (the extractor reads the source), with ``{name}``
+        placeholders for ``params``.
+    **params
+        Placeholder values; a value that is a :class:`Message` is translated with the text.
+    """
+    return Message(msgid, params)
+
+
+def language_of(lang: str) -> str:
+    """The catalog language of ``lang`` (``"fr"`` for ``fr``, ``fr_FR``, ``fr-NE``).
+
+    Raises
+    ------
+    InputValidationError
+        If the language has no catalog (naming the languages that have one).
+    """
+    return _locale(lang).language
+
+
+@lru_cache(maxsize=32)
+def _locale(lang: str) -> Locale:
+    from babel import Locale, UnknownLocaleError
+
+    text = str(lang).strip().replace("-", "_")
+    text = _DEFAULT_LOCALES.get(text.lower(), text)
+    try:
+        loc = Locale.parse(text)
+    except (ValueError, TypeError, UnknownLocaleError):
+        loc = None
+    if loc is None or loc.language not in LANGUAGES:
+        raise InputValidationError(
+            [
+                Problem(
+                    N_(
+                        "unsupported language {lang!r}: expected one of {languages}",
+                        lang=str(lang),
+                        languages=", ".join(LANGUAGES),
+                    ),
+                    column="language",
+                    value=lang,
+                )
+            ]
+        )
+    return loc
+
+
+@lru_cache(maxsize=8)
+def _translator(language: str) -> gettext.NullTranslations:
+    try:
+        return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
+    except FileNotFoundError:
+        if language == "en":  # source language: the msgids are the English text
+            return gettext.NullTranslations()
+        raise
+    # a missing French .mo is a packaging error, not something to hide behind English
+
+
+def translator(lang: str) -> gettext.NullTranslations:
+    """The catalog of ``lang``: use its ``gettext``, ``ngettext`` and ``pgettext``.
+
+    Parameters
+    ----------
+    lang : str
+        ``"en"``, ``"fr"`` or a CLDR locale of those languages (``"fr_NE"``).
+
+    Returns
+    -------
+    gettext.NullTranslations
+        A :class:`gettext.GNUTranslations` read from the compiled catalog; untranslated strings
+        come back in English.
+
+    Examples
+    --------
+    >>> _ = translator("fr").gettext
+    >>> _("lower limit")
+    'borne inférieure'
+    """
+    return _translator(language_of(lang))
+
+
+def translate(text: str, lang: str) -> str:
+    """``text`` in ``lang``: a :class:`Message` with its parameters, a plain string as a msgid."""
+    if isinstance(text, Message):
+        return text.render(lang)
+    if not isinstance(text, str):
+        return str(text)
+    return translator(lang).gettext(text)
+
+
+# ---------------------------------------------------------------- numbers and dates (CLDR)
+def _missing(x: Any) -> bool:
+    """None, NaN, pandas NA or NaT (without importing pandas)."""
+    if x is None or type(x).__name__ in ("NAType", "NaTType"):
+        return True
+    try:
+        return bool(math.isnan(x))
+    except TypeError:
+        return False
+
+
+def _decimal(x: float, lang: str, digits: int | None, percent: bool = False) -> str:
+    from babel.numbers import parse_pattern
+
+    loc = _locale(lang)
+    formats = loc.percent_formats if percent else loc.decimal_formats
+    pattern = parse_pattern(formats[None].pattern)
+    if digits is not None:
+        pattern.frac_prec = (digits, digits)
+    return pattern.apply(x, loc)
+
+
+def format_number(x: Any, lang: str, digits: int | None = None) -> str:
+    """A number in the language's format: ``12,5`` and ``8 500 000`` in French.
+
+    Parameters
+    ----------
+    x : number
+        ``None`` and NaN give ``""``.
+    lang : str
+        Language or CLDR locale.
+    digits : int, optional
+        Exact number of decimals; default up to 3, trailing zeros dropped (CLDR).
+
+    Returns
+    -------
+    str
+        With the locale's grouping (a narrow no-break space U+202F in French) and decimal sign.
+    """
+    if _missing(x):
+        return ""
+    return _decimal(x, lang, digits)
+
+
+def format_int(x: Any, lang: str) -> str:
+    """``x`` rounded to a whole number, grouped as the language does (``8 500 000``)."""
+    if _missing(x):
+        return ""
+    return _decimal(round(float(x)), lang, 0)
+
+
+def format_percent(x: Any, lang: str, digits: int = 1) -> str:
+    """A proportion as a percentage: ``0.125`` gives ``12,5 %`` in French, ``12.5%`` in English."""
+    if _missing(x):
+        return ""
+    return _decimal(x, lang, digits, percent=True)
+
+
+def format_date(d: date | datetime | str | None, lang: str) -> str:
+    """A date in the language's short numeric form: ``15/02/2024`` (fr and en).
+
+    Parameters
+    ----------
+    d : date, datetime, pandas Timestamp or ISO string
+        ``None`` gives ``""``.
+    lang : str
+        Language or CLDR locale (``en_US`` gives ``2/15/24``).
+    """
+    from babel.dates import format_date as _babel_format_date
+
+    if _missing(d):
+        return ""
+    if isinstance(d, str):
+        d = date.fromisoformat(d.strip()[:10])
+    if isinstance(d, datetime):
+        d = d.date()
+    return _babel_format_date(d, "short", locale=_locale(lang))
+
+
+# ---------------------------------------------------------------- column labels
+#: Published table columns -> English label (the msgid). Add a column here and run ``make i18n``.
+COLUMN_LABELS: dict[str, Message] = {
+    "region": N_("region"),
+    "year": N_("year"),
+    "period": N_("period"),
+    "stratum": N_("stratum"),
+    "scope": N_("scope"),
+    "kind": N_("kind"),
+    "name": N_("name"),
+    "variant": N_("variant"),
+    "method": N_("method"),
+    "model": N_("model"),
+    "observed": N_("observed"),
+    "estimate": N_("estimate"),
+    "ci_low": N_("lower limit"),
+    "ci_high": N_("upper limit"),
+    "interval_kind": N_("interval type"),
+    "level": N_("confidence level"),
+    "conditional_on_model": N_("conditional on the model"),
+    "status": N_("status"),
+    "note": N_("note"),
+    "warning": N_("warning"),
+    "lists_used": N_("lists used"),
+    "strata": N_("strata"),
+    "strata_not_estimable": N_("strata not estimable"),
+    "population": N_("population"),
+    "rate": N_("rate"),
+    "per": N_("per"),
+    "count": N_("count"),
+    "provider": N_("provider"),
+    "records": N_("records"),
+    "persons": N_("persons"),
+    "threshold": N_("threshold"),
+    "sex": N_("sex"),
+    "age": N_("age"),
+    "age_band": N_("age group"),
+    "nationality": N_("nationality"),
+    "exploitation": N_("form of exploitation"),
+    "source": N_("file"),
+    "row": N_("row"),
+    "column": N_("column"),
+    "value": N_("value"),
+    "expected": N_("expected"),
+}
+
+
+def column_label(name: str, lang: str) -> str:
+    """Readable label of a published column in ``lang``; an unknown column keeps its name.
+
+    Examples
+    --------
+    >>> column_label("interval_kind", "fr"), column_label("ci_low", "en")
+    ("type d'intervalle", 'lower limit')
+    """
+    label = COLUMN_LABELS.get(name)
+    return name if label is None else label.render(lang)
+
+
+def relabel_columns(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A copy of ``frame`` with :func:`column_label` headings (for a published table)."""
+    return frame.rename(columns={c: column_label(str(c), lang) for c in frame.columns})

@@ -1,0 +1,38 @@
+"""Safe, reproducible outputs (bottom layer: imports only exceptions and ``_io``).
+
+- :mod:`fl_estimate.outputs.folder`: :func:`publish_folder`, an output folder that replaces only
+  a previous fl_estimate output, never an input folder, under a run lock, swapped in atomically.
+- :mod:`fl_estimate.outputs.processes`: :func:`process_pool`, worker processes that end with the
+  run (SIGINT, SIGTERM, and SIGKILL on Linux).
+- :mod:`fl_estimate.outputs.cells`: CSV and XLSX writers with formula-like cells neutralised
+  (imports pandas; not re-exported here so that this package stays light).
+- :mod:`fl_estimate.outputs.determinism`: canonical JSON, deterministic figures, the manifest.
+"""
+
+from fl_estimate.outputs.determinism import (
+    MANIFEST_NAME,
+    MARKER,
+    dumps_canonical,
+    manifest_without_run,
+    read_manifest,
+    save_figure,
+    write_json,
+    write_manifest,
+)
+from fl_estimate.outputs.folder import check_target, publish_folder
+from fl_estimate.outputs.processes import process_pool, terminate_children_on_signal
+
+__all__ = [
+    "MANIFEST_NAME",
+    "MARKER",
+    "check_target",
+    "dumps_canonical",
+    "manifest_without_run",
+    "process_pool",
+    "publish_folder",
+    "read_manifest",
+    "save_figure",
+    "terminate_children_on_signal",
+    "write_json",
+    "write_manifest",
+]
