@@ -1,38 +1,39 @@
-"""Which estimate to trust: every population-size estimator on simulated populations of known size.
+"""Which estimate to trust: every estimator on a randomised family of designs drawn fresh each run.
 
-Designs (N known; 5 lists unless said):
-- ``independence``: every list catches 20% of everyone, independently.
-- ``positive-dep``: as independence, with odds ratios 5 (L1 -> L2) and 3 (L3 -> L4).
-- ``negative-dep``: odds ratio 0.2 (L1 -> L2): being on L1 makes L2 less likely.
-- ``het-mild``: two equal latent classes, capture 30% vs 12% on every list.
-- ``het-strong``: 30% of people caught 40% of the time on each list, 70% only 3%.
-- ``het-strong-dep``: het-strong plus odds ratio 4 (L1 -> L2).
-- ``sparse-7``: 7 lists catching 2-10% each (N = 3,000): most people on one list, many pairs never
-  overlap.
+Nothing here is a fixed list of designs that the methods could have been tuned against: every
+replicate draws its own design from its design class (:func:`fl_estimate.simulate.draw_design`:
+K, N from 200 to 20,000, 5-60% observed, list effects, two/three latent classes or beta /
+logit-normal catchability with random spread, random dependent pairs), from a master seed that
+changes every run unless ``--seed`` is given. The 12 design classes are
+(homogeneous / heterogeneous) x (independent / dependent) x (K = 3 / 4-5 / 6-7).
 
-Methods: independence and stepwise (Wald on the log dark figure, conditional on the model);
-stepwise with the selection-repeating BCa bootstrap; ``auto`` (MultipleSystemsEstimation's rule)
-with the top-models BCa bootstrap (up to 5 lists); greedy search with three-list terms (Wald); Chao's
-lower bound; the latent-class (2-class) ML estimate with its profile interval (upper end may be
-open: an open interval counts as covering when its lower end is below the truth, and has infinite
-width); dga (Bayesian model averaging over decomposable graphs, up to 5 lists); LCMCR (with
-``--bayes``: 2 chains x 1,000 draws, adaptive, at most 3M replica-sweeps per chain).
+Printed:
+1. The heterogeneity diagnosis per design class: share flagged (false alarms in the homogeneous
+   classes, with its Monte Carlo error), and power on the replicates where the stepwise estimate is
+   more than 20% too low (targets: false alarms <= 5% in every homogeneous class; power >= 90% in
+   heterogeneous/independent classes with K >= 4; K = 3 and heterogeneous/dependent reported
+   without a target, Link 2003).
+2. Per design class and method: coverage of the 95% intervals with its Monte Carlo error
+   (a lower-bound result "covers" when its lower limit is below the truth), median relative error,
+   median relative width (infinite for open intervals), share of lower-bound / open results,
+   failures, and the default policy's success (target >= 90%: its two-sided interval covers, or its
+   lower bound is below the truth).
 
-Printed per design and method: coverage of the 95% intervals, median relative error |N_hat - N|/N,
-median relative width (high - low)/N, share of open intervals, failures (no estimate), and for the
-whole table the share of replicates flagged by the heterogeneity check
-(:func:`fl_estimate.mse.latent_class.check_heterogeneity`).
+Methods: independence and stepwise (Wald on the log dark figure, conditional on the model); the
+default policy (:class:`fl_estimate.mse.default.DefaultMSE`); Chao's lower bound; Rcapture's Mth
+Gamma3.5 (profile interval) when available. On a subsample (every ``--slow-every``-th replicate):
+stepwise with the selection-repeating BCa bootstrap and the 2-class latent-class profile; with
+``--bayes`` also LCMCR (2 chains) and dga (K <= 5).
 
-Usage: .venv/bin/python benchmarks/mse_validation.py [--reps 12] [--n-boot 200] [--bayes]
-       [--designs a,b] [--methods lcmcr,dga] [--jobs 2]
-Defaults (12 replicates per design, 200 bootstrap replicates) take about 20-25 minutes on 2 shared
-cores (the latent-class profile is the slowest method, 10-30 s per table);
-``--reps 200`` gives coverage to about +-3 percentage points.
+Usage: .venv/bin/python benchmarks/mse_validation.py [--reps 200] [--seed S] [--jobs 2]
+       [--slow-every 10] [--n-boot 200] [--bayes] [--classes 0,1,...] [--out reps.csv]
+200 replicates per class take about NN minutes on 2 cores (printed at the end).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -45,173 +46,217 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from fl_estimate.exceptions import InputValidationError  # noqa: E402
 from fl_estimate.mse.api import estimate  # noqa: E402
-from fl_estimate.mse.latent_class import LatentClassMSE, check_heterogeneity  # noqa: E402
-from fl_estimate.mse.lcmcr import LCMCR  # noqa: E402
-from fl_estimate.simulate import simulate  # noqa: E402
+from fl_estimate.mse.default import LOWER_BOUND, DefaultMSE  # noqa: E402
+from fl_estimate.mse.loglinear import StepwiseMSE  # noqa: E402
+from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
 
-DESIGNS: dict[str, dict] = {
-    "independence": dict(population_size=2000, lists=5, capture_probs=0.2),
-    "positive-dep": dict(
-        population_size=2000,
-        lists=5,
-        capture_probs=0.2,
-        dependence={("L1", "L2"): 5.0, ("L3", "L4"): 3.0},
-    ),
-    "negative-dep": dict(
-        population_size=2000, lists=5, capture_probs=0.2, dependence={("L1", "L2"): 0.2}
-    ),
-    "het-mild": dict(
-        population_size=5000,
-        lists=5,
-        capture_probs=[[0.3] * 5, [0.12] * 5],
-        class_weights=[0.5, 0.5],
-    ),
-    "het-strong": dict(
-        population_size=5000,
-        lists=5,
-        capture_probs=[[0.4] * 5, [0.03] * 5],
-        class_weights=[0.3, 0.7],
-    ),
-    "het-strong-dep": dict(
-        population_size=5000,
-        lists=5,
-        capture_probs=[[0.4] * 5, [0.03] * 5],
-        class_weights=[0.3, 0.7],
-        dependence={("L1", "L2"): 4.0},
-    ),
-    "sparse-7": dict(
-        population_size=3000,
-        lists=7,
-        capture_probs=[0.02, 0.04, 0.05, 0.06, 0.08, 0.1, 0.03],
-    ),
-}
+LOW = 0.8  # "more than 20% too low"
 
 
-def methods(k: int, n_boot: int, bayes: bool) -> list[tuple[str, str, dict]]:
+def _methods(k: int, slow: bool, n_boot: int, bayes: bool) -> list[tuple[str, str, dict]]:
     out = [
-        ("independence", "independence", {}),
+        ("independence (Wald)", "independence", {}),
         ("stepwise (Wald)", "stepwise", {}),
-        ("stepwise (BCa)", "stepwise", dict(interval="bootstrap", n_boot=n_boot, n_jobs=1)),
-        ("search, order 3 (Wald)", "search", dict(max_order=3)),
+        ("stepwise-aic (Wald)", "stepwise", {"criterion": "aic"}),
+        ("stepwise-bic (Wald)", "stepwise", {"criterion": "bic"}),
+        ("bic exhaustive (Wald)", "bic", {}),
+        ("default policy (Wald)", "default", {}),
         ("chao lower bound", "chao", {}),
-        ("latent-class (profile)", "latent-class", {}),
     ]
-    if k <= 5:
-        out.insert(
-            3, ("auto = BIC (top-models BCa)", "auto", dict(interval="bootstrap", n_boot=n_boot))
-        )
-        out.append(("dga", "dga", {}))
-    if bayes:
-        out.append(("lcmcr", "lcmcr", dict(chains=2, draws=1000, max_sweeps=3_000_000)))
+    try:
+        from fl_estimate.mse.heterogeneity.closedp import HeterogeneityMSE  # noqa: F401
+
+        out.append(("Mth Gamma3.5 (profile)", "mth", dict(h="gamma", interval="profile")))
+    except ImportError:
+        pass
+    if slow:
+        out.append(("stepwise (BCa)", "stepwise", dict(interval="bootstrap", n_boot=n_boot)))
+        out.append(("default policy (BCa)", "default", dict(interval="bootstrap", n_boot=n_boot)))
+        out.append(("latent-class (profile)", "latent-class", {}))
+        if bayes:
+            out.append(("lcmcr", "lcmcr", dict(chains=2, draws=1000)))
+            if k <= 5:
+                out.append(("dga", "dga", {}))
     return out
 
 
-def one_rep(args: tuple[str, int, int, bool, tuple[str, ...]]) -> list[dict]:
-    design, rep, n_boot, bayes, only = args
-    spec = DESIGNS[design]
-    sim = simulate(seed=1000 * rep + 7, **spec)
+def _fit(method: str, data, opts: dict, seed: int):
+    if method == "default" or "criterion" in opts:
+        o = dict(opts)
+        crit = o.pop("criterion", None)
+        if crit is not None:
+            return StepwiseMSE(criterion=crit).fit(data, **o)
+        if o.get("interval") == "bootstrap":
+            o.update(seed=seed, n_jobs=1)
+        return DefaultMSE().fit(data, **o)
+    o = dict(opts)
+    if o.get("interval") == "bootstrap" or method in ("lcmcr", "dga"):
+        o["seed"] = seed
+    if o.get("interval") == "bootstrap":
+        o["n_jobs"] = 1
+    return estimate(data, method, **o)
+
+
+def one_rep(args: tuple[int, int, int, int, bool, int]) -> list[dict]:
+    cls_index, rep, master, n_boot, bayes, slow_every = args
+    cls = DESIGN_CLASSES[cls_index]
+    ss = np.random.SeedSequence(master, spawn_key=(cls_index, rep))
+    design = draw_design(cls, ss)
+    try:
+        sim = simulate_design(design, ss)
+    except InputValidationError:  # a list that caught nobody: not a capture table; skipped
+        return []
     data, truth = sim.data, sim.truth
-    rows = []
+    rows: list[dict] = []
+    if data.n_observed < 10 or data.n_lists < 2:
+        return rows
+    slow = rep % slow_every == 0
+    base = {
+        "class": cls.name,
+        "rep": rep,
+        "k": design.k,
+        "truth": truth,
+        "observed": data.n_observed,
+        "heterogeneity": design.person_effects.get("family", "none"),
+        "design": design.describe(),
+    }
+    flag = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flag = check_heterogeneity(data, warn=False)["flag"]
-        for label, method, kw in methods(data.n_lists, n_boot, bayes):
-            if only and method not in only:
-                continue
+        for label, method, opts in _methods(design.k, slow, n_boot, bayes):
             t0 = time.perf_counter()
             try:
-                if method == "latent-class":
-                    res = LatentClassMSE().fit(data)
-                elif method == "lcmcr":
-                    res = LCMCR().fit(data, seed=rep, **kw)
-                else:
-                    opts = dict(kw)
-                    if opts.get("interval") == "bootstrap":
-                        opts.update(seed=rep, n_jobs=1)
-                    res = estimate(data, method, **opts)
-                est, lo, hi, ok = res.estimate, res.ci_low, res.ci_high, res.status == "ok"
-                if not ok and method == "latent-class":
+                res = _fit(method, data, opts, seed=rep)
+                est, lo, hi = res.estimate, res.ci_low, res.ci_high
+                status = res.status_code
+                if method == "default":
+                    flag = bool(res.diagnostics.get("heterogeneity_flag", False))
+                if method == "latent-class" and status != "ok":
                     lo = res.diagnostics.get("profile_lower")
-            except Exception:  # a method that cannot run here counts as a failure
-                est, lo, hi, ok = None, None, None, False
+            except Exception as exc:  # a method that cannot run here counts as a failure
+                est, lo, hi, status = None, None, None, f"error: {type(exc).__name__}"
             rows.append(
                 {
-                    "design": design,
-                    "rep": rep,
+                    **base,
                     "method": label,
-                    "truth": truth,
-                    "observed": data.n_observed,
                     "estimate": est,
                     "low": lo,
                     "high": hi,
-                    "ok": ok,
-                    "flagged": flag,
+                    "status": status,
                     "seconds": time.perf_counter() - t0,
                 }
             )
+    for r in rows:
+        r["flagged"] = flag
     return rows
 
 
-def summarise(df: pd.DataFrame) -> pd.DataFrame:
+def _mcse(p: float, n: int) -> float:
+    return float(np.sqrt(max(p * (1 - p), 1e-12) / max(n, 1)))
+
+
+def summarise(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(diagnosis table per class, method table per class)."""
+    order = {c.name: i for i, c in enumerate(DESIGN_CLASSES)}
+    diag = []
+    step = df[df["method"] == "stepwise (Wald)"]
+    for name, g in step.groupby("class", sort=False):
+        flagged = g["flagged"].astype(bool).to_numpy()
+        est = pd.to_numeric(g["estimate"], errors="coerce").to_numpy(float)
+        low = est < LOW * g["truth"].to_numpy(float)
+        n_low = int(low.sum())
+        power = float(flagged[low].mean()) if n_low else np.nan
+        het = name.startswith("heterogeneous")
+        target = ""
+        if not het:
+            target = "false alarms <= 5%"
+        elif "/independent/" in name and not name.endswith("K=3"):
+            target = "power >= 90%"
+        diag.append(
+            {
+                "class": name,
+                "reps": len(g),
+                "flagged": float(flagged.mean()),
+                "flagged_mcse": _mcse(float(flagged.mean()), len(g)),
+                "stepwise_20pct_low": float(low.mean()),
+                "power_when_low": power,
+                "power_mcse": _mcse(power, n_low) if n_low else np.nan,
+                "target": target,
+            }
+        )
     out = []
-    for (design, method), g in df.groupby(["design", "method"], sort=False):
+    for (name, method), g in df.groupby(["class", "method"], sort=False):
         truth = g["truth"].to_numpy(float)
         est = pd.to_numeric(g["estimate"], errors="coerce").to_numpy(float)
         lo = pd.to_numeric(g["low"], errors="coerce").to_numpy(float)
         hi = pd.to_numeric(g["high"], errors="coerce").to_numpy(float)
         has_lo = ~np.isnan(lo)
+        lower_bound = (g["status"] == LOWER_BOUND).to_numpy()
         open_hi = has_lo & np.isnan(hi)
         hi_f = np.where(open_hi, np.inf, hi)
         covered = has_lo & (lo <= truth) & (truth <= hi_f)
         width = np.where(has_lo, (hi_f - lo) / truth, np.nan)
         rel = np.abs(est - truth) / truth
+        failed = ~(g["status"].isin(["ok", LOWER_BOUND])).to_numpy()
+        cov = float(covered.mean())
         out.append(
             {
-                "design": design,
+                "class": name,
                 "method": method,
                 "reps": len(g),
-                "coverage_95": float(covered.mean()),
+                "coverage": cov,
+                "mcse": _mcse(cov, len(g)),
                 "median_rel_error": float(np.nanmedian(rel)) if np.any(~np.isnan(rel)) else np.nan,
                 "median_rel_width": float(np.nanmedian(width)) if np.any(has_lo) else np.nan,
+                "lower_bound": float(lower_bound.mean()),
                 "open_above": float(open_hi.mean()),
-                "no_estimate": float((~g["ok"]).mean()),
-                "flagged": float(g["flagged"].mean()),
+                "failed": float(failed.mean()),
                 "sec_per_fit": float(g["seconds"].mean()),
             }
         )
-    return pd.DataFrame(out)
+    diag_df = pd.DataFrame(diag).sort_values("class", key=lambda s: s.map(order))
+    meth = pd.DataFrame(out).sort_values("class", key=lambda s: s.map(order), kind="stable")
+    return diag_df, meth
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=12)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=None, help="master seed (default: fresh)")
     ap.add_argument("--n-boot", type=int, default=200)
-    ap.add_argument("--bayes", action="store_true", help="also run LCMCR (slow)")
-    ap.add_argument("--designs", default=None)
-    ap.add_argument(
-        "--methods", default=None, help="only these method names, e.g. lcmcr,dga (default: all)"
-    )
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--slow-every", type=int, default=10)
+    ap.add_argument("--bayes", action="store_true")
+    ap.add_argument("--classes", default=None, help="indices into DESIGN_CLASSES, e.g. 0,6")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", default=None, help="CSV of every replicate")
     args = ap.parse_args()
-    designs = args.designs.split(",") if args.designs else list(DESIGNS)
-    only = tuple(args.methods.split(",")) if args.methods else ()
-    jobs = [(d, r, args.n_boot, args.bayes, only) for d in designs for r in range(args.reps)]
+    master = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+    classes = (
+        [int(c) for c in args.classes.split(",")] if args.classes else range(len(DESIGN_CLASSES))
+    )
+    jobs = [
+        (c, r, master, args.n_boot, args.bayes, args.slow_every)
+        for c in classes
+        for r in range(args.reps)
+    ]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        rows = [row for part in pool.map(one_rep, jobs) for row in part]
+        rows = [row for part in pool.map(one_rep, jobs, chunksize=4) for row in part]
     df = pd.DataFrame(rows)
     if args.out:
         df.to_csv(args.out, index=False)
-    summ = summarise(df)
-    pd.set_option("display.width", 200)
-    pd.set_option("display.max_rows", 200)
-    print(summ.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    print(
-        f"\n{args.reps} replicates per design, {args.n_boot} bootstrap replicates; "
-        f"{time.perf_counter() - t0:.0f} s"
-    )
+    diag, meth = summarise(df)
+    pd.set_option("display.width", 220)
+    pd.set_option("display.max_rows", 500)
+    fmt = {"float_format": lambda v: f"{v:.3g}", "index": False}
+    print(f"master seed {master}; {args.reps} replicates per class\n")
+    print("Heterogeneity diagnosis")
+    print(diag.to_string(**fmt))
+    print("\nMethods")
+    print(meth.to_string(**fmt))
+    print(f"\n{time.perf_counter() - t0:.0f} s on {args.jobs} workers")
 
 
 if __name__ == "__main__":

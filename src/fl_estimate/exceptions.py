@@ -99,6 +99,10 @@ class InputValidationError(FLEstimateError, ValueError):
         self.summary = summary
         super().__init__(self._render())
 
+    def __reduce__(self) -> tuple[type, tuple[list[Problem], str]]:
+        # rebuilt from its problems, not from the rendered text (worker processes pickle errors)
+        return (type(self), (self.problems, self.summary))
+
     def _render(self) -> str:
         lines = [self.summary + ":"] + [f"  - {p}" for p in self.problems]
         return "\n".join(lines)

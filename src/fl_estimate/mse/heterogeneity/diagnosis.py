@@ -1,0 +1,230 @@
+"""Does the table show capture heterogeneity that the selected log-linear model cannot absorb?
+
+The test (:func:`diagnose_heterogeneity`): forward selection from the independence model over the
+two-list interactions *and* one heterogeneity column of Rcapture's closed-population family
+(Rivest & Baillargeon 2007; by default the Gamma(3.5) column of model Mth Gamma3.5, which is not in
+the span of the two-list interactions), each step adding the candidate with the smallest p-value
+while it is below its entry level; the diagnosis fires when the heterogeneity column enters. Two-list
+interactions enter with the stepwise default's two-sided level (0.02); the heterogeneity column
+enters with a one-sided likelihood-ratio p-value (its coefficient must be positive: people seen on
+many lists are more often seen than list dependence explains) below ``alpha`` (0.05).
+
+Why this and not a fixed threshold on the capture-count ratios: under homogeneous catchability
+the heterogeneity column's one-sided likelihood-ratio p-value is (asymptotically) uniform whatever
+pairs of lists depend on each other, as long as those pairs are in the model, so its size is
+``alpha`` by construction, not by tuning on designs. ``benchmarks/mse_validation.py`` measures size
+and power on a randomised family of designs drawn fresh on every run
+(:func:`fl_estimate.simulate.draw_design`); the numbers are in docs/mse.md.
+
+What it cannot do: a class of people so rarely caught that almost none of them is seen leaves no
+trace in the table (the observed people are then nearly homogeneous), and with three lists
+heterogeneity and dependence cannot be told apart at all (Link 2003). The diagnosis is quiet there,
+and the estimate is too low: docs/mse.md says how often this happens in the study.
+
+Examples
+--------
+>>> from fl_estimate.mse import read_capture_csv
+>>> from fl_estimate.mse.heterogeneity.diagnosis import diagnose_heterogeneity
+>>> d = diagnose_heterogeneity(read_capture_csv("data_samples/uk_2013.csv"))
+>>> d.flag, d.column
+(False, 'gamma')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.mse.data import CaptureData
+from fl_estimate.mse.loglinear import Table, design, irls
+
+__all__ = ["HeterogeneityDiagnosis", "diagnose_heterogeneity", "heterogeneity_column"]
+
+#: Entry level of the heterogeneity column (one-sided LR p-value).
+ALPHA = 0.05
+#: Entry level of two-list interactions (SparseMSE's stepwise default).
+PAIR_LEVEL = 0.02
+#: A coefficient beyond this (in absolute value) means the fit is heading for a boundary.
+_MAX_COEF = 20.0
+
+
+def heterogeneity_column(cells: np.ndarray, kind: str = "gamma", theta: float = 3.5) -> np.ndarray:
+    """Rcapture's heterogeneity column over capture-pattern cells (bitmasks).
+
+    With ``t`` the number of lists a pattern is on: ``darroch`` ``t**2 / 2``; ``poisson``
+    ``2**t - 1``; ``gamma`` ``sum_{j < t} log(1 + j / theta)``.
+    """
+    t = np.array([int(c).bit_count() for c in np.asarray(cells)], dtype=float)
+    if kind == "darroch":
+        return t**2 / 2.0
+    if kind == "poisson":
+        return 2.0**t - 1.0
+    if kind == "gamma":
+        if theta <= 0:
+            raise ModelSpecificationError(f"theta must be positive, got {theta}")
+        steps = np.log1p(np.arange(int(t.max(initial=0))) / theta)
+        cum = np.concatenate([[0.0], np.cumsum(steps)])
+        return cum[t.astype(int)]
+    raise ModelSpecificationError(
+        f"unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson"
+    )
+
+
+@dataclass(frozen=True)
+class HeterogeneityDiagnosis:
+    """Outcome of :func:`diagnose_heterogeneity`.
+
+    Attributes
+    ----------
+    flag : bool
+        The heterogeneity column entered the model: the table shows heterogeneity that list
+        dependence does not explain; the log-linear estimate is then best read as a lower bound.
+    p_value : float
+        One-sided LR p-value of the heterogeneity column when it entered, else of adding it to the
+        final model (1.0 when its coefficient is not positive there; NaN when it could not be
+        tested: too few cells left).
+    alpha : float
+    column, theta : heterogeneity column used.
+    pairs : list of str
+        Two-list interactions of the final extended model.
+    steps : list of dict
+        The forward path (term added, p-value).
+    reason : str
+        One plain sentence.
+    """
+
+    flag: bool
+    p_value: float
+    alpha: float
+    column: str
+    theta: float
+    pairs: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flag": self.flag,
+            "p_value": self.p_value,
+            "alpha": self.alpha,
+            "column": self.column,
+            "theta": self.theta,
+            "pairs": list(self.pairs),
+            "reason": self.reason,
+        }
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+    beta, _mu, dev, _it, converged = irls(x, y)
+    if not converged or not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > _MAX_COEF:
+        return None
+    return beta, float(dev)
+
+
+def diagnose_heterogeneity(
+    data: CaptureData,
+    *,
+    alpha: float = ALPHA,
+    column: str = "gamma",
+    theta: float = 3.5,
+    pair_level: float = PAIR_LEVEL,
+) -> HeterogeneityDiagnosis:
+    """Test for capture heterogeneity beyond what two-list interactions explain.
+
+    Parameters
+    ----------
+    data : CaptureData
+        At least 3 lists.
+    alpha : float
+        Entry level of the heterogeneity column (the test's size), in (0, 1).
+    column : {"gamma", "darroch", "poisson"}
+        Heterogeneity column (Rcapture's Mh models); ``theta`` for ``gamma``.
+    pair_level : float
+        Entry level of two-list interactions (two-sided LR p-value).
+
+    Returns
+    -------
+    HeterogeneityDiagnosis
+    """
+    if not 0 < alpha < 1 or not 0 < pair_level < 1:
+        raise ModelSpecificationError(
+            f"alpha and pair_level must lie in (0, 1), got {alpha} and {pair_level}"
+        )
+    table = Table.from_data(data)
+    k = table.k
+    if k < 3:
+        raise ModelSpecificationError(
+            f"the heterogeneity diagnosis needs at least 3 lists, these data have {k}"
+        )
+    base = design(table, [0, *[1 << j for j in range(k)]])
+    pairs = {
+        (1 << i) | (1 << j): f"{table.lists[i]}:{table.lists[j]}"
+        for i, j in combinations(range(k), 2)
+    }
+    cols: dict[Any, np.ndarray] = {p: table.column(p) for p in pairs}
+    cols["h"] = heterogeneity_column(table.cells, column, theta)
+    y = table.y
+    chosen: list[Any] = []
+    current = _fit(base, y)
+    steps: list[dict[str, Any]] = []
+    last_h = np.nan
+    while current is not None:
+        dev = current[1]
+        room = base.shape[0] - base.shape[1] - len(chosen) - 1
+        if room < 1:
+            break
+        best: tuple[float, Any, tuple[np.ndarray, float]] | None = None
+        for cand, col in cols.items():
+            if cand in chosen:
+                continue
+            new = _fit(np.column_stack([base, *[cols[c] for c in chosen], col]), y)
+            if new is None:
+                continue
+            lr = max(dev - new[1], 0.0)
+            if cand == "h":
+                p = float(norm.sf(np.sqrt(lr))) if new[0][-1] > 0 else 1.0
+                last_h = p
+                level = alpha
+            else:
+                p = float(2 * norm.sf(np.sqrt(lr)))
+                level = pair_level
+            if p < level and (best is None or p < best[0]):
+                best = (p, cand, new)
+        if best is None:
+            break
+        p, cand, current = best
+        chosen.append(cand)
+        steps.append({"added": "heterogeneity" if cand == "h" else pairs[cand], "p_value": p})
+    flag = "h" in chosen
+    p_value = next((s["p_value"] for s in steps if s["added"] == "heterogeneity"), last_h)
+    label = {"gamma": f"Gamma({theta:g})", "darroch": "Darroch", "poisson": "Poisson(2)"}[column]
+    kept = [pairs[c] for c in chosen if c != "h"]
+    if flag:
+        reason = (
+            f"people seen on several lists are more common than any pattern of list dependence "
+            f"explains (heterogeneity column {label}, one-sided p = {p_value:.2g} < {alpha:g}): "
+            "some people are much harder to find than others, so a log-linear estimate is too low"
+        )
+    elif np.isnan(p_value):
+        reason = "the table has too few cells to test for heterogeneity of catchability"
+    else:
+        reason = (
+            f"no sign of heterogeneity beyond list dependence (heterogeneity column {label}, "
+            f"one-sided p = {p_value:.2g} against the selected interactions); heterogeneity of a "
+            "group almost never caught would leave no such sign"
+        )
+    return HeterogeneityDiagnosis(
+        flag=flag,
+        p_value=float(p_value),
+        alpha=alpha,
+        column=column,
+        theta=theta,
+        pairs=kept,
+        steps=steps,
+        reason=reason,
+    )
