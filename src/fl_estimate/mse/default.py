@@ -94,7 +94,9 @@ class DefaultMSE:
 
     method = "default"
 
-    def __init__(self, pthresh: float = 0.02, criterion: str = "pvalue", alpha: float = ALPHA) -> None:
+    def __init__(
+        self, pthresh: float = 0.02, criterion: str = "pvalue", alpha: float = ALPHA
+    ) -> None:
         self.pthresh = pthresh
         self.criterion = criterion
         self.alpha = alpha

@@ -41,6 +41,7 @@ from scipy.stats import norm
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
+from fl_estimate.mse.heterogeneity.design import ClosedpModel
 from fl_estimate.mse.loglinear import Table, design, irls
 
 __all__ = ["HeterogeneityDiagnosis", "diagnose_heterogeneity", "heterogeneity_column"]
@@ -53,26 +54,18 @@ PAIR_LEVEL = 0.02
 _MAX_COEF = 20.0
 
 
-def heterogeneity_column(cells: np.ndarray, kind: str = "gamma", theta: float = 3.5) -> np.ndarray:
-    """Rcapture's heterogeneity column over capture-pattern cells (bitmasks).
+def heterogeneity_column(k: int, kind: str = "gamma", theta: float | None = None) -> np.ndarray:
+    """Rcapture's heterogeneity column over the observable patterns ``1 .. 2**k - 1`` (the last
+    column of model Mth with that form: :class:`~fl_estimate.mse.heterogeneity.design.ClosedpModel`).
 
-    With ``t`` the number of lists a pattern is on: ``darroch`` ``t**2 / 2``; ``poisson``
-    ``2**t - 1``; ``gamma`` ``sum_{j < t} log(1 + j / theta)``.
+    Chao's lower-bound form has several columns and is not a single-column test: refused.
     """
-    t = np.array([int(c).bit_count() for c in np.asarray(cells)], dtype=float)
-    if kind == "darroch":
-        return t**2 / 2.0
-    if kind == "poisson":
-        return 2.0**t - 1.0
-    if kind == "gamma":
-        if theta <= 0:
-            raise ModelSpecificationError(f"theta must be positive, got {theta}")
-        steps = np.log1p(np.arange(int(t.max(initial=0))) / theta)
-        cum = np.concatenate([[0.0], np.cumsum(steps)])
-        return cum[t.astype(int)]
-    raise ModelSpecificationError(
-        f"unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson"
-    )
+    if kind not in ("gamma", "darroch", "poisson"):
+        raise ModelSpecificationError(
+            f"unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson"
+        )
+    x, _ = ClosedpModel("Mth", h=kind, theta=theta).design(k)
+    return x[:, -1]
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,7 @@ class HeterogeneityDiagnosis:
     p_value: float
     alpha: float
     column: str
-    theta: float
+    theta: float | None
     pairs: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
@@ -131,7 +124,7 @@ def diagnose_heterogeneity(
     *,
     alpha: float = ALPHA,
     column: str = "gamma",
-    theta: float = 3.5,
+    theta: float | None = None,
     pair_level: float = PAIR_LEVEL,
 ) -> HeterogeneityDiagnosis:
     """Test for capture heterogeneity beyond what two-list interactions explain.
@@ -143,7 +136,8 @@ def diagnose_heterogeneity(
     alpha : float
         Entry level of the heterogeneity column (the test's size), in (0, 1).
     column : {"gamma", "darroch", "poisson"}
-        Heterogeneity column (Rcapture's Mh models); ``theta`` for ``gamma``.
+        Heterogeneity column (Rcapture's Mh models); ``theta`` for ``gamma`` / ``poisson``
+        (Rcapture's defaults 3.5 / 2 when None).
     pair_level : float
         Entry level of two-list interactions (two-sided LR p-value).
 
@@ -167,12 +161,13 @@ def diagnose_heterogeneity(
         for i, j in combinations(range(k), 2)
     }
     cols: dict[Any, np.ndarray] = {p: table.column(p) for p in pairs}
-    cols["h"] = heterogeneity_column(table.cells, column, theta)
+    cols["h"] = heterogeneity_column(k, column, theta)
     y = table.y
     chosen: list[Any] = []
     current = _fit(base, y)
     steps: list[dict[str, Any]] = []
     last_h = np.nan
+    h_boundary = False
     while current is not None:
         dev = current[1]
         room = base.shape[0] - base.shape[1] - len(chosen) - 1
@@ -184,6 +179,7 @@ def diagnose_heterogeneity(
                 continue
             new = _fit(np.column_stack([base, *[cols[c] for c in chosen], col]), y)
             if new is None:
+                h_boundary = h_boundary or cand == "h"
                 continue
             lr = max(dev - new[1], 0.0)
             if cand == "h":
@@ -202,13 +198,18 @@ def diagnose_heterogeneity(
         steps.append({"added": "heterogeneity" if cand == "h" else pairs[cand], "p_value": p})
     flag = "h" in chosen
     p_value = next((s["p_value"] for s in steps if s["added"] == "heterogeneity"), last_h)
-    label = {"gamma": f"Gamma({theta:g})", "darroch": "Darroch", "poisson": "Poisson(2)"}[column]
+    label = ClosedpModel("Mh", h=column, theta=theta).label.removeprefix("Mh ")
     kept = [pairs[c] for c in chosen if c != "h"]
     if flag:
         reason = (
             f"people seen on several lists are more common than any pattern of list dependence "
             f"explains (heterogeneity column {label}, one-sided p = {p_value:.2g} < {alpha:g}): "
             "some people are much harder to find than others, so a log-linear estimate is too low"
+        )
+    elif np.isnan(p_value) and h_boundary:
+        reason = (
+            "the heterogeneity column has no finite estimate on these data (its fit heads to a "
+            "boundary), so heterogeneity could not be tested"
         )
     elif np.isnan(p_value):
         reason = "the table has too few cells to test for heterogeneity of catchability"
@@ -223,7 +224,7 @@ def diagnose_heterogeneity(
         p_value=float(p_value),
         alpha=alpha,
         column=column,
-        theta=theta,
+        theta=ClosedpModel("Mh", h=column, theta=theta).theta,
         pairs=kept,
         steps=steps,
         reason=reason,
