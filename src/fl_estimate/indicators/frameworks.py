@@ -35,6 +35,7 @@ __all__ = [
     "Framework",
     "Indicator",
     "available_frameworks",
+    "indicator_keys",
     "load_framework",
 ]
 
@@ -204,6 +205,27 @@ class Framework:
             f"(data {self.data_version})\nrule: {self.rule} ({params})\n"
             f"{len(self.indicators)} indicators in {len(self.dimensions)} dimensions"
         )
+
+
+def indicator_keys(framework: Framework) -> list[str]:
+    """Column names a scored table uses for a framework's indicators.
+
+    Penalties of the ILO 2012 rule are recorded per dimension they were applied in:
+    ``"HTS.PEN.03@D1"``. Every other indicator is its id.
+
+    Examples
+    --------
+    >>> keys = indicator_keys(load_framework("ilo2012"))
+    >>> [k for k in keys if k.startswith("HTS.PEN.03")]
+    ['HTS.PEN.03@D1', 'HTS.PEN.03@D2', 'HTS.PEN.03@D3']
+    """
+    keys = []
+    for ind in framework.indicators:
+        if framework.rule == "paired_dimensions" and ind.kind == "penalty":
+            keys += [f"{ind.id}@{d}" for d in framework.dimension_ids]
+        else:
+            keys.append(ind.id)
+    return keys
 
 
 def available_frameworks() -> list[str]:

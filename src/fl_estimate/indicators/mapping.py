@@ -48,13 +48,12 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
-from fl_estimate.indicators.frameworks import Framework, load_framework
-from fl_estimate.indicators.scoring import DK, MISSING, NO, REF, YES, indicator_keys
+from fl_estimate.indicators.answers import MISSING, NO, STATUS_CODE, YES
+from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
 
 __all__ = ["Condition", "IndicatorMap", "Mapping", "load_mapping", "parse_mapping"]
 
 CODE_KINDS = ("yes", "no", "dont_know", "refused", "missing")
-_CODE_STATUS = {"yes": YES, "no": NO, "dont_know": DK, "refused": REF, "missing": MISSING}
 _MAPPING_KEYS = {
     "framework", "id_column", "age_column", "person_column", "keep",
     "allow_unmeasured_dimensions",
@@ -109,10 +108,6 @@ class Mapping:
     allow_unmeasured_dimensions: bool = False
     source: str = "<mapping>"
     default_codes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-
-    @property
-    def spell_person(self) -> str | None:
-        return self.person_column
 
     @property
     def variables(self) -> list[str]:
@@ -304,7 +299,7 @@ def _status(
             for kind in ("missing", "refused", "dont_know", "no", "yes"):
                 for c in _norm(codes.get(kind, ()), col):
                     if isinstance(c, float) and c.is_integer() and lo <= c <= hi:
-                        lut[int(c) - lo] = _CODE_STATUS[kind]
+                        lut[int(c) - lo] = STATUS_CODE[kind]
             idx = vals - lo if lo else vals
             st = lut[idx]
             seen = {float(v + lo) for v in np.flatnonzero(np.bincount(idx))}
@@ -323,7 +318,7 @@ def _status(
         if not cs:
             continue
         m = np.isin(fvals, [c for c in cs if not isinstance(c, str)] if numeric else cs) & ~isna
-        st[m] = _CODE_STATUS[kind]
+        st[m] = STATUS_CODE[kind]
         covered |= m
     seen = set(_norm(col.dropna().unique(), col))
     return st, ~covered, seen
