@@ -8,8 +8,9 @@ import pytest
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
+from fl_estimate.pipeline.linkage_sensitivity import linkage_sensitivity
 from fl_estimate.providers.linkage import RecordLinker, prepare_records
-from fl_estimate.providers.pipeline import LinkRun
+from fl_estimate.providers.linkrun import LinkRun
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.providers.submissions import load_submissions
 from fl_estimate.providers.synthetic import SAMPLE_KEY
@@ -99,7 +100,7 @@ def test_report_counts_are_consistent(fitted) -> None:
 
 
 def test_sensitivity_moves_the_right_way(fitted) -> None:
-    sens = fitted.sensitivity([0.5, 0.9, 0.999])
+    sens = linkage_sensitivity(fitted, [0.5, 0.9, 0.999])
     # a stricter threshold links fewer pairs, so more persons and a larger N-hat
     assert sens["persons"].is_monotonic_increasing
     assert sens["n_hat"].is_monotonic_increasing
@@ -110,7 +111,7 @@ def test_sensitivity_moves_the_right_way(fitted) -> None:
     from fl_estimate.mse import LogLinearMSE
 
     model = "courts:gendarmerie:iom:ngo:police:social_services"  # saturated: not identifiable
-    bad = fitted.sensitivity([0.9], estimator=LogLinearMSE(model))
+    bad = linkage_sensitivity(fitted, [0.9], estimator=LogLinearMSE(model))
     assert bad["n_hat"].isna().all() and (bad["status"] != "ok").all()
 
 
