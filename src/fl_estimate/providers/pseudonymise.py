@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from anyascii import anyascii
 
-from fl_estimate.exceptions import FLEstimateError
+from fl_estimate.exceptions import LinkageKeyError
 
 __all__ = [
     "BLOOM_BITS",
@@ -34,7 +34,6 @@ __all__ = [
     "IDENTIFIER_COLUMNS",
     "KEY_COLUMNS",
     "KEY_ENV_VAR",
-    "LinkageKeyError",
     "Pseudonymiser",
     "bloom_dice",
     "bloom_hex_to_words",
@@ -104,10 +103,6 @@ _VARIANTS = {
 
 _NON_LETTER = re.compile(r"[^A-Z ]+")
 _SPACES = re.compile(r"\s+")
-
-
-class LinkageKeyError(FLEstimateError):
-    """The linkage key is missing or too short."""
 
 
 def normalise_name(value: Any) -> str | None:
@@ -292,7 +287,7 @@ class Pseudonymiser:
 
         Raises
         ------
-        FLEstimateError
+        LinkageKeyError
             When neither gives a key, or the key is shorter than 16 bytes.
         """
         if key_file is not None:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.exceptions import Problem
 from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
     IDENTIFIER_COLUMNS,
@@ -92,10 +92,6 @@ _ISO_ALPHA = re.compile(r"^[A-Z]{2,3}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX_BLOOM = re.compile(rf"^[0-9a-f]{{{BLOOM_BITS // 4}}}$")
 REDACTED = "<redacted>"
-
-
-def _na(s: pd.Series) -> pd.Series:
-    return s.isna()
 
 
 def _date_ok(value: Any) -> bool:
@@ -505,14 +501,6 @@ class LoadedSubmissions:
         return pd.DataFrame(
             rows, columns=["source", "provider", "period", "rows", "status", "problems"]
         )
-
-    def raise_if_rejected(self) -> None:
-        """Raise :class:`InputValidationError` listing every problem of every rejected file."""
-        problems = [p for r in self.rejected for p in r.problems]
-        if problems:
-            raise InputValidationError(
-                problems, summary=f"{len(self.rejected)} submission file(s) rejected"
-            )
 
 
 def load_submissions(
