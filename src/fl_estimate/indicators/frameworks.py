@@ -270,6 +270,14 @@ def load_framework(name_or_path: str | Path) -> Framework:
         Listing every problem in the file (line, key, value, what was expected).
     ModelSpecificationError
         Unknown framework name.
+
+    Examples
+    --------
+    >>> available_frameworks()
+    ['delphi2009', 'icls2018', 'ilo11', 'ilo2012']
+    >>> fw = load_framework("icls2018")
+    >>> fw.rule, len(fw.indicators), fw.dimension_ids
+    ('involuntariness_and_coercion', 19, ['recruitment', 'employment', 'exit'])
     """
     name = str(name_or_path)
     shipped = available_frameworks()

@@ -32,6 +32,26 @@ indicator ids or dimensions, penalties without a dimension, variables not in the
 the data that no code of the mapping covers, and indicators a rule needs that are not mapped (a
 dimension that could never be positive). Declared codes never seen in the data are reported with a
 :class:`~fl_estimate.exceptions.DataWarning` (a rare answer may simply not occur in a sample).
+
+Examples
+--------
+The sample survey's questionnaire mapped to the ILO 2012 indicators (``q01`` answers 1 = yes,
+2 = no):
+
+>>> import pandas as pd
+>>> mapping = load_mapping("data_samples/survey/mapping.toml")
+>>> mapping.framework, len(mapping.indicators), mapping.indicators[-1].key(load_framework("ilo2012"))
+('ilo2012', 26, 'HTS.PEN.12@D3')
+>>> survey = pd.read_csv("data_samples/survey/survey.csv")
+>>> mapping.validate(survey)
+[]
+>>> coded = mapping.apply(survey)          # int8 answer status (1 yes, 0 no) per indicator key
+>>> coded["HTS.D1.INV.02"].value_counts().sort_index().to_dict()
+{0: 3929, 1: 71}
+>>> print(mapping_template("ilo11").split("\\n\\n")[2])
+[[indicator]]
+id = "ILO11.01"  # Abuse of vulnerability
+variable = ""
 """
 
 from __future__ import annotations

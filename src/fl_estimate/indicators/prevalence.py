@@ -170,6 +170,21 @@ class SurveyPrevalence:
     ...     "weights": "w", "ids": "psu"}})
     >>> round(res.to_frame()["estimate"].iloc[0])
     250
+
+    Forced labour per 1,000 adults by region in the sample survey (stratified two-stage design):
+
+    >>> from fl_estimate.indicators import IndicatorScorer
+    >>> survey = pd.read_csv("data_samples/survey/survey.csv")
+    >>> scored = IndicatorScorer("ilo2012").score(survey, "data_samples/survey/mapping.toml")
+    >>> res = SurveyPrevalence(outcomes=["forced_labour"], by="region").fit(
+    ...     scored, design="data_samples/survey/design.toml")
+    >>> res.to_frame()[["domain", "estimate", "ci_low", "ci_high", "n_positive"]].round(1)
+      domain  estimate  ci_low  ci_high  n_positive
+    0    all      26.3    20.6     33.1         110
+    1   East      24.8    15.4     37.7          24
+    2  North       8.9     4.3     16.5          10
+    3  South      40.8    24.3     63.9          42
+    4   West      33.0    21.6     48.3          34
     """
 
     def __init__(

@@ -3,6 +3,18 @@
 No combination rule: a record is ``indicated`` when at least ``min_present`` measured indicators
 are present, ``not_indicated`` when even counting every unknown answer as present it would fall
 short, ``indeterminate`` otherwise.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from fl_estimate.indicators import IndicatorScorer
+>>> answers = pd.DataFrame({"ILO11.01": [True, None, False], "ILO11.02": [False, False, False]})
+>>> table = IndicatorScorer("ilo11").score_indicators(answers).table
+>>> table[["classification", "indicators_present"]]
+  classification  indicators_present
+0      indicated                   1
+1  indeterminate                   0
+2  not_indicated                   0
 """
 
 from __future__ import annotations

@@ -6,6 +6,23 @@ combinations of the ``dimension_rule`` parameter. An adult is a victim of traffi
 recruitment, exploitation and destination dimensions are all positive; a child when exploitation
 is positive together with an act of recruitment/movement or a recruitment dimension. The other
 outcomes (§3.4 of the specification) grade the partial patterns.
+
+Examples
+--------
+Deceptive recruitment, exploitation and coercion at destination each met (two indicators, one
+strong); in the second record one destination indicator is "don't know", and the other alone does
+not meet the dimension rule:
+
+>>> import pandas as pd
+>>> from fl_estimate.indicators import IndicatorScorer
+>>> answers = pd.DataFrame({"DEL.AL.DR.01": [True, True], "DEL.AL.DR.02": [True, True],
+...                         "DEL.AL.EX.01": [True, True], "DEL.AL.EX.02": [True, True],
+...                         "DEL.AL.CD.01": [True, "dont_know"], "DEL.AL.CD.02": [True, True]})
+>>> scored = IndicatorScorer("delphi2009").score_indicators(answers)
+>>> scored.table["classification"].tolist()
+['victim', 'indeterminate']
+>>> scored.explain(1)
+'indeterminate: DR: DR.01 (S), DR.02 (M); EX: EX.01 (S), EX.02 (M); CD: CD.02 (S); depends on DEL.AL.CD.01 (dont_know)'
 """
 
 from __future__ import annotations

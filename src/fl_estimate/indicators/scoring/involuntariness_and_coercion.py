@@ -3,6 +3,25 @@
 An adult is in forced labour when work is both involuntary and under coercion (in the same work
 spell by default, ``pairing = "same_spell"``); a child when any route of forced labour of children
 is present. Involuntariness is also recorded by stage (recruitment, employment, exit).
+
+Examples
+--------
+Rows are work spells of persons A and B; A's involuntary spell and the spell under coercion are
+different ones, so A is not counted under ``pairing = "same_spell"`` (and is flagged for review),
+but is under ``pairing = "any"``:
+
+>>> import pandas as pd
+>>> from fl_estimate.indicators import IndicatorScorer
+>>> spells = pd.DataFrame({"person": ["A", "A", "B"], "ICLS.INV.c": [True, False, True],
+...                        "ICLS.COE.a": [False, True, True]})
+>>> scored = IndicatorScorer("icls2018").score_indicators(spells, person="person")
+>>> scored.table[["person", "classification", "review"]]
+  person     classification  review
+0      A  not_forced_labour    True
+1      B      forced_labour   False
+>>> any_spell = IndicatorScorer("icls2018", pairing="any").score_indicators(spells, person="person")
+>>> any_spell.table["classification"].tolist()
+['forced_labour', 'forced_labour']
 """
 
 from __future__ import annotations

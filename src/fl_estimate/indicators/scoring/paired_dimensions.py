@@ -6,6 +6,23 @@ of penalty) applied in that same dimension (``pairing = "any"``: in any dimensio
 ``require_strong`` one of the two must be a strong indicator. A person is in forced labour when
 any dimension is positive; children also through the routes of forced labour of children.
 Involuntariness in one dimension with a penalty only in another is flagged for review.
+
+Examples
+--------
+One involuntariness indicator of dimension D1 with a penalty applied in D1, in D1 but answered
+"don't know", and only in D2:
+
+>>> import pandas as pd
+>>> from fl_estimate.indicators import IndicatorScorer
+>>> answers = pd.DataFrame({"HTS.D1.INV.06": [True, True, True],
+...                         "HTS.PEN.03@D1": [True, "dont_know", False],
+...                         "HTS.PEN.03@D2": [None, None, True]})
+>>> table = IndicatorScorer("ilo2012").score_indicators(answers).table
+>>> table[["forced_labour", "classification", "review"]]
+   forced_labour     classification  review
+0           True      forced_labour   False
+1           <NA>      indeterminate   False
+2          False  not_forced_labour    True
 """
 
 from __future__ import annotations

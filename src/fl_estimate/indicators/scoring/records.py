@@ -39,6 +39,22 @@ class ScoredRecords:
         Indicator keys the input measured (the others were excluded from the rules).
     missing : str
         ``"indeterminate"`` or ``"as_absent"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fl_estimate.indicators import IndicatorScorer
+    >>> survey = pd.read_csv("data_samples/survey/survey.csv")
+    >>> scored = IndicatorScorer("ilo2012").score(survey, "data_samples/survey/mapping.toml")
+    >>> scored
+    ScoredRecords(ilo2012, n=4000, outcome='forced_labour')
+    >>> scored.counts()
+          classification     n   share
+    0  not_forced_labour  3890  0.9725
+    1      forced_labour   110  0.0275
+    2      indeterminate     0  0.0000
+    >>> scored.explain("R00006")
+    'forced_labour: D3: HTS.D3.INV.02 with HTS.PEN.01@D3'
     """
 
     table: pd.DataFrame
