@@ -14,17 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import fl_estimate.indicators.scoring.count as count
+import fl_estimate.indicators.scoring.delphi as delphi
+import fl_estimate.indicators.scoring.involuntariness_and_coercion as involuntariness_and_coercion
+import fl_estimate.indicators.scoring.paired_dimensions as paired_dimensions
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
 from fl_estimate.indicators.answers import NO, STATUS_DTYPE, YES, status_matrix
 from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
 from fl_estimate.indicators.mapping import Mapping as MappingFile
 from fl_estimate.indicators.mapping import load_mapping
-from fl_estimate.indicators.scoring import (
-    count,
-    delphi,
-    involuntariness_and_coercion,
-    paired_dimensions,
-)
 from fl_estimate.indicators.scoring.logic import Tri, categorical
 from fl_estimate.indicators.scoring.reasons import Explainer, reasons
 from fl_estimate.indicators.scoring.records import ScoredRecords
