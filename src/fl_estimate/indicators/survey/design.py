@@ -397,12 +397,6 @@ class ReplicateDesign(BaseDesign):
         self.psu_codes = np.arange(n)
         self.stratum_codes = np.zeros(n, dtype=np.int64)
 
-    def __repr__(self) -> str:
-        return (
-            f"ReplicateDesign(n={len(self.data)}, type={self.type!r}, "
-            f"replicates={self.repweights.shape[1]}, scale={self.scale:g}, mse={self.mse})"
-        )
-
     def _variance(
         self, a: np.ndarray, b: np.ndarray | None, est: float
     ) -> tuple[float, float | None]:
@@ -437,6 +431,12 @@ class ReplicateDesign(BaseDesign):
         if np.isfinite(df):
             self._df_cache[key] = df
         return df
+
+    def __repr__(self) -> str:
+        return (
+            f"ReplicateDesign(n={len(self.data)}, type={self.type!r}, "
+            f"replicates={self.repweights.shape[1]}, scale={self.scale:g}, mse={self.mse})"
+        )
 
 
 _DESIGN_KEYS = {"weights", "strata", "ids", "fpc", "nest", "lonely_psu"}
