@@ -20,6 +20,7 @@ import time
 
 import pandas as pd
 
+from fl_estimate.pipeline.linkage_sensitivity import linkage_sensitivity
 from fl_estimate.providers.linkage import RecordLinker, prepare_records
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.providers.submissions import validate_submission
@@ -59,7 +60,7 @@ def quality(typo_rate: float) -> pd.DataFrame:
     for method in ("probabilistic", "deterministic"):
         res = RecordLinker(method=method).fit(prepared)
         thresholds = THRESHOLDS if method == "probabilistic" else (0.9,)
-        sens = res.sensitivity(thresholds)
+        sens = linkage_sensitivity(res, thresholds)
         for thr, (_, s) in zip(thresholds, sens.iterrows(), strict=True):
             p, r, f1 = scores(res.clusters(thr), person)
             rows.append(

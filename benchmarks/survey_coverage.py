@@ -24,8 +24,9 @@ import pandas as pd
 
 from fl_estimate.exceptions import SmallSampleWarning
 from fl_estimate.indicators.mapping import parse_mapping
-from fl_estimate.indicators.prevalence import SurveyPrevalence, load_design
+from fl_estimate.indicators.prevalence import SurveyPrevalence
 from fl_estimate.indicators.scoring import IndicatorScorer
+from fl_estimate.indicators.survey import load_design
 
 ROOT = Path(__file__).resolve().parents[1]
 SURVEY = ROOT / "data_samples" / "survey"

@@ -18,6 +18,7 @@ __all__ = [
     "FLEstimateWarning",
     "HeterogeneityWarning",
     "InputValidationError",
+    "LinkageKeyError",
     "ModelSpecificationError",
     "OutputFolderError",
     "Problem",
@@ -153,6 +154,10 @@ class EstimateDoesNotExistError(FLEstimateError):
         self.reason = reason
         self.code = code
         super().__init__(reason)
+
+
+class LinkageKeyError(FLEstimateError):
+    """The linkage key (pseudonymisation of identifiers) is missing or too short."""
 
 
 class FLEstimateWarning(UserWarning):

@@ -11,9 +11,9 @@ import pytest
 
 from fl_estimate.cli import main
 from fl_estimate.exceptions import InputValidationError, SmallSampleWarning
-from fl_estimate.indicators.prevalence import SurveyPrevalence, load_design
+from fl_estimate.indicators.prevalence import SurveyPrevalence
 from fl_estimate.indicators.scoring import IndicatorScorer
-from fl_estimate.indicators.survey import SurveyDesign
+from fl_estimate.indicators.survey import SurveyDesign, load_design
 
 ROOT = Path(__file__).resolve().parents[2]
 SURVEY = ROOT / "data_samples" / "survey"

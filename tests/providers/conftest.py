@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fl_estimate.providers.pipeline import LinkRun, run_link
+from fl_estimate.pipeline.linkage_sensitivity import run_link
+from fl_estimate.providers.linkrun import LinkRun
 
 COUNTRY = Path(__file__).resolve().parents[2] / "data_samples" / "country"
 

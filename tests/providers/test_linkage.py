@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.exceptions import DataWarning, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
+from fl_estimate.pipeline.linkage_sensitivity import linkage_sensitivity
 from fl_estimate.providers.linkage import RecordLinker, prepare_records
-from fl_estimate.providers.pipeline import LinkRun
+from fl_estimate.providers.linkage.model import quiet_splink
+from fl_estimate.providers.linkrun import LinkRun
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.providers.submissions import load_submissions
 from fl_estimate.providers.synthetic import SAMPLE_KEY
@@ -99,7 +103,7 @@ def test_report_counts_are_consistent(fitted) -> None:
 
 
 def test_sensitivity_moves_the_right_way(fitted) -> None:
-    sens = fitted.sensitivity([0.5, 0.9, 0.999])
+    sens = linkage_sensitivity(fitted, [0.5, 0.9, 0.999])
     # a stricter threshold links fewer pairs, so more persons and a larger N-hat
     assert sens["persons"].is_monotonic_increasing
     assert sens["n_hat"].is_monotonic_increasing
@@ -110,7 +114,7 @@ def test_sensitivity_moves_the_right_way(fitted) -> None:
     from fl_estimate.mse import LogLinearMSE
 
     model = "courts:gendarmerie:iom:ngo:police:social_services"  # saturated: not identifiable
-    bad = fitted.sensitivity([0.9], estimator=LogLinearMSE(model))
+    bad = linkage_sensitivity(fitted, [0.9], estimator=LogLinearMSE(model))
     assert bad["n_hat"].isna().all() and (bad["status"] != "ok").all()
 
 
@@ -141,9 +145,9 @@ def test_pipeline_outputs(link_run: LinkRun) -> None:
     assert counts["count"].sum() == len(hist)
 
 
-def test_tiny_input_links_or_says_why() -> None:
-    # three records: EM on document numbers has no pairs; that session is skipped and noted
-    df = pd.DataFrame(
+def tiny_frame() -> pd.DataFrame:
+    """Three records with clear identifiers: two of one person (providers a and b), one other."""
+    return pd.DataFrame(
         {
             "provider": ["a", "b", "a"],
             "record_id": ["1", "2", "3"],
@@ -156,6 +160,11 @@ def test_tiny_input_links_or_says_why() -> None:
             "date_of_birth": ["2001-01-01", "2001-01-01", None],
         }
     )
+
+
+def test_tiny_input_links_or_says_why() -> None:
+    # three records: EM on document numbers has no pairs; that session is skipped and noted
+    df = tiny_frame()
     rec = prepare_records(df, Pseudonymiser("k" * 20))
     res = RecordLinker().fit(rec)
     hist = res.capture_histories(strata=["region"])
@@ -165,3 +174,41 @@ def test_tiny_input_links_or_says_why() -> None:
         prepare_records(df)
     with pytest.raises(ModelSpecificationError, match="unknown columns"):
         RecordLinker(blocking=[("key_bloom",)])
+
+
+def test_warnings_of_our_own_code_surface_during_the_splink_run(monkeypatch) -> None:
+    # the splink run holds back only splink's/DuckDB's notices about their own APIs: a warning
+    # raised by fl_estimate code inside the run (here: while building the settings) reaches the
+    # caller (it did not while the run ignored every warning)
+    original = RecordLinker.splink_settings
+
+    def noisy(self: RecordLinker) -> object:
+        warnings.warn("raised inside the splink run", DataWarning, stacklevel=2)
+        return original(self)
+
+    monkeypatch.setattr(RecordLinker, "splink_settings", noisy)
+    rec = prepare_records(tiny_frame(), Pseudonymiser("k" * 20))
+    with pytest.warns(DataWarning, match="inside the splink run"):
+        RecordLinker().fit(rec)
+
+
+def test_splink_filter_holds_back_only_library_notices() -> None:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet_splink():
+            for module in ("splink.internals.linker", "duckdb", "sqlglot.dialects"):
+                warnings.warn_explicit(
+                    "old API", DeprecationWarning, f"{module}.py", 1, module=module
+                )
+            warnings.warn_explicit("old API", DeprecationWarning, "ours.py", 1, module="ours")
+            warnings.warn_explicit("a user warning", UserWarning, "splink.py", 1, module="splink")
+            warnings.warn("ours", DataWarning, stacklevel=1)
+        after = len(seen)
+        warnings.warn_explicit("old API", DeprecationWarning, "splink.py", 1, module="splink")
+    messages = [(w.category, str(w.message)) for w in seen[:after]]
+    assert messages == [
+        (DeprecationWarning, "old API"),
+        (UserWarning, "a user warning"),
+        (DataWarning, "ours"),
+    ]
+    assert len(seen) == after + 1  # the filter ends with the run

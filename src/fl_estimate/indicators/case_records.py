@@ -239,6 +239,20 @@ class CaseRecordScorer:
     -----
     All records are scored with the adults' rules: the crosswalk carries no route of forced
     labour of children. Indicators that several concepts map to are present if any is.
+
+    Examples
+    --------
+    Three HTCDS records (no case-record sample ships with the package: CTDC terms of use); an
+    absent means of control is unknown, so the record with none is indeterminate:
+
+    >>> import pandas as pd
+    >>> records = pd.DataFrame({"vic_MethodsOfControl": ["DebtBondage;PhysicalThreats", None,
+    ...                                                  "TakesEarnings"]})
+    >>> scored = CaseRecordScorer("ilo11", standard="htcds").score(records)
+    >>> scored.table["classification"].tolist()
+    ['indicated', 'indeterminate', 'indicated']
+    >>> scored.table["reason"].iloc[0].split(";")[0]
+    '2 of 10 measured indicators present: ILO11.06, ILO11.09'
     """
 
     def __init__(

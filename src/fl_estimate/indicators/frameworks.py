@@ -35,6 +35,7 @@ __all__ = [
     "Framework",
     "Indicator",
     "available_frameworks",
+    "indicator_keys",
     "load_framework",
 ]
 
@@ -206,6 +207,27 @@ class Framework:
         )
 
 
+def indicator_keys(framework: Framework) -> list[str]:
+    """Column names a scored table uses for a framework's indicators.
+
+    Penalties of the ILO 2012 rule are recorded per dimension they were applied in:
+    ``"HTS.PEN.03@D1"``. Every other indicator is its id.
+
+    Examples
+    --------
+    >>> keys = indicator_keys(load_framework("ilo2012"))
+    >>> [k for k in keys if k.startswith("HTS.PEN.03")]
+    ['HTS.PEN.03@D1', 'HTS.PEN.03@D2', 'HTS.PEN.03@D3']
+    """
+    keys = []
+    for ind in framework.indicators:
+        if framework.rule == "paired_dimensions" and ind.kind == "penalty":
+            keys += [f"{ind.id}@{d}" for d in framework.dimension_ids]
+        else:
+            keys.append(ind.id)
+    return keys
+
+
 def available_frameworks() -> list[str]:
     """Ids of the frameworks shipped with the package."""
     files = resources.files("fl_estimate.indicators").joinpath("frameworks")
@@ -248,6 +270,14 @@ def load_framework(name_or_path: str | Path) -> Framework:
         Listing every problem in the file (line, key, value, what was expected).
     ModelSpecificationError
         Unknown framework name.
+
+    Examples
+    --------
+    >>> available_frameworks()
+    ['delphi2009', 'icls2018', 'ilo11', 'ilo2012']
+    >>> fw = load_framework("icls2018")
+    >>> fw.rule, len(fw.indicators), fw.dimension_ids
+    ('involuntariness_and_coercion', 19, ['recruitment', 'employment', 'exit'])
     """
     name = str(name_or_path)
     shipped = available_frameworks()

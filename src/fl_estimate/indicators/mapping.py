@@ -32,6 +32,26 @@ indicator ids or dimensions, penalties without a dimension, variables not in the
 the data that no code of the mapping covers, and indicators a rule needs that are not mapped (a
 dimension that could never be positive). Declared codes never seen in the data are reported with a
 :class:`~fl_estimate.exceptions.DataWarning` (a rare answer may simply not occur in a sample).
+
+Examples
+--------
+The sample survey's questionnaire mapped to the ILO 2012 indicators (``q01`` answers 1 = yes,
+2 = no):
+
+>>> import pandas as pd
+>>> mapping = load_mapping("data_samples/survey/mapping.toml")
+>>> mapping.framework, len(mapping.indicators), mapping.indicators[-1].key(load_framework("ilo2012"))
+('ilo2012', 26, 'HTS.PEN.12@D3')
+>>> survey = pd.read_csv("data_samples/survey/survey.csv")
+>>> mapping.validate(survey)
+[]
+>>> coded = mapping.apply(survey)          # int8 answer status (1 yes, 0 no) per indicator key
+>>> coded["HTS.D1.INV.02"].value_counts().sort_index().to_dict()
+{0: 3929, 1: 71}
+>>> print(mapping_template("ilo11").split("\\n\\n")[2])
+[[indicator]]
+id = "ILO11.01"  # Abuse of vulnerability
+variable = ""
 """
 
 from __future__ import annotations
@@ -48,13 +68,12 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
-from fl_estimate.indicators.frameworks import Framework, load_framework
-from fl_estimate.indicators.scoring import DK, MISSING, NO, REF, YES, indicator_keys
+from fl_estimate.indicators.answers import MISSING, NO, STATUS_CODE, YES
+from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
 
 __all__ = ["Condition", "IndicatorMap", "Mapping", "load_mapping", "parse_mapping"]
 
 CODE_KINDS = ("yes", "no", "dont_know", "refused", "missing")
-_CODE_STATUS = {"yes": YES, "no": NO, "dont_know": DK, "refused": REF, "missing": MISSING}
 _MAPPING_KEYS = {
     "framework", "id_column", "age_column", "person_column", "keep",
     "allow_unmeasured_dimensions",
@@ -109,10 +128,6 @@ class Mapping:
     allow_unmeasured_dimensions: bool = False
     source: str = "<mapping>"
     default_codes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-
-    @property
-    def spell_person(self) -> str | None:
-        return self.person_column
 
     @property
     def variables(self) -> list[str]:
@@ -304,7 +319,7 @@ def _status(
             for kind in ("missing", "refused", "dont_know", "no", "yes"):
                 for c in _norm(codes.get(kind, ()), col):
                     if isinstance(c, float) and c.is_integer() and lo <= c <= hi:
-                        lut[int(c) - lo] = _CODE_STATUS[kind]
+                        lut[int(c) - lo] = STATUS_CODE[kind]
             idx = vals - lo if lo else vals
             st = lut[idx]
             seen = {float(v + lo) for v in np.flatnonzero(np.bincount(idx))}
@@ -323,7 +338,7 @@ def _status(
         if not cs:
             continue
         m = np.isin(fvals, [c for c in cs if not isinstance(c, str)] if numeric else cs) & ~isna
-        st[m] = _CODE_STATUS[kind]
+        st[m] = STATUS_CODE[kind]
         covered |= m
     seen = set(_norm(col.dropna().unique(), col))
     return st, ~covered, seen

@@ -6,22 +6,8 @@ replicate-weight variances (:mod:`fl_estimate.indicators.survey`), intervals tha
 [0, 1] (logit by default; Korn–Graubard with ``ci_method="beta"``), design effects, unweighted
 counts and degrees of freedom. Domains are subpopulations of the whole design.
 
-A survey design is described in a small TOML file (``design.toml``)::
-
-    [design]
-    weights = "weight"
-    strata = "region"
-    ids = ["ea", "hh"]          # clusters by stage (first-stage PSU first)
-    fpc = ["ea_total", "hh_total"]   # optional: population sizes by stage
-    nest = false
-    lonely_psu = "fail"
-
-    [replicates]                # optional instead of ids/strata: replicate weights
-    columns = "repw_"           # prefix (or a list of column names)
-    type = "JK1"
-    scale = 0.9333
-    rscales = 1.0
-    mse = false
+The design is an already built design or a ``design.toml`` file
+(:func:`~fl_estimate.indicators.survey.load_design`).
 
 Indeterminate classifications (``<NA>`` in the scored table) are never counted as negatives
 silently: by default (``missing="exclude"``) they leave the denominator, and every row reports
@@ -32,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,141 +34,14 @@ from fl_estimate.exceptions import (
     Problem,
     SmallSampleWarning,
 )
-from fl_estimate.indicators.survey import CI_METHODS, ReplicateDesign, SurveyDesign, _Design
+from fl_estimate.indicators.survey import CI_METHODS, BaseDesign, DesignSpec, load_design
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from fl_estimate.indicators.scoring import ScoredRecords
 
-__all__ = [
-    "DesignSpec",
-    "PrevalenceResults",
-    "SurveyPrevalence",
-    "load_design",
-]
-
-_DESIGN_KEYS = {"weights", "strata", "ids", "fpc", "nest", "lonely_psu"}
-_REP_KEYS = {"columns", "type", "scale", "rscales", "mse", "df"}
-
-
-@dataclass(frozen=True)
-class DesignSpec:
-    """How to build a survey design from a data table (see :func:`load_design`)."""
-
-    weights: str | None = None
-    strata: str | None = None
-    ids: tuple[str, ...] = ()
-    fpc: tuple[str, ...] = ()
-    nest: bool = False
-    lonely_psu: str = "fail"
-    replicates: dict[str, Any] | None = None
-    source: str = "<design>"
-
-    def build(self, data: pd.DataFrame, *, source: str = "<data>") -> _Design:
-        """The :class:`SurveyDesign` or :class:`ReplicateDesign` on ``data``."""
-        if self.replicates:
-            cols = self.replicates.get("columns")
-            if isinstance(cols, str):
-                reps = [c for c in data.columns if str(c).startswith(cols)]
-                if not reps:
-                    raise InputValidationError(
-                        [Problem("no replicate-weight column starts with this prefix", source,
-                                 None, cols)]
-                    )  # fmt: skip
-            else:
-                reps = list(cols or [])
-            return ReplicateDesign(
-                data,
-                repweights=reps,
-                type=str(self.replicates.get("type", "other")),
-                scale=float(self.replicates.get("scale", 1.0)),
-                rscales=self.replicates.get("rscales", 1.0),
-                mse=bool(self.replicates.get("mse", False)),
-                weights=self.weights,
-                df=self.replicates.get("df"),
-                source=source,
-            )
-        return SurveyDesign(
-            data,
-            weights=self.weights,
-            strata=self.strata,
-            ids=list(self.ids) or None,
-            fpc=list(self.fpc) or None,
-            nest=self.nest,
-            lonely_psu=self.lonely_psu,  # type: ignore[arg-type]
-            source=source,
-        )
-
-
-def load_design(path: str | Path | dict[str, Any]) -> DesignSpec:
-    """Read a design description (TOML file, or the same content as a dict).
-
-    Raises
-    ------
-    InputValidationError
-        Every problem in the file at once.
-    """
-    if isinstance(path, dict):
-        doc, source = path, "<design>"
-    else:
-        p = Path(path)
-        source = str(p)
-        if not p.exists():
-            raise InputValidationError([Problem("design file not found", source)])
-        try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InputValidationError([Problem(f"not valid TOML: {exc}", source)]) from exc
-    problems: list[Problem] = []
-    for k in doc:
-        if k not in ("design", "replicates"):
-            problems.append(Problem("unknown table (expected [design], [replicates])", source,
-                                    None, k))  # fmt: skip
-    d = doc.get("design", {})
-    r = doc.get("replicates")
-    for k in d:
-        if k not in _DESIGN_KEYS:
-            problems.append(Problem(f"unknown key; known: {', '.join(sorted(_DESIGN_KEYS))}",
-                                    source, None, f"design.{k}"))  # fmt: skip
-    for k in r or {}:
-        if k not in _REP_KEYS:
-            problems.append(Problem(f"unknown key; known: {', '.join(sorted(_REP_KEYS))}",
-                                    source, None, f"replicates.{k}"))  # fmt: skip
-
-    def strs(v: Any, key: str) -> tuple[str, ...]:
-        if v is None:
-            return ()
-        if isinstance(v, str):
-            return (v,)
-        if isinstance(v, list) and all(isinstance(x, str) for x in v):
-            return tuple(v)
-        problems.append(Problem("expected a column name or a list of them", source, None, key, v))
-        return ()
-
-    for key in ("weights", "strata"):
-        if key in d and not isinstance(d[key], str):
-            problems.append(Problem("expected a column name", source, None, f"design.{key}",
-                                    d[key]))  # fmt: skip
-    if d.get("lonely_psu", "fail") not in ("fail", "certainty", "remove", "average"):
-        problems.append(Problem("expected fail, certainty, remove or average", source, None,
-                                "design.lonely_psu", d.get("lonely_psu")))  # fmt: skip
-    spec = DesignSpec(
-        weights=d.get("weights") if isinstance(d.get("weights"), str) else None,
-        strata=d.get("strata") if isinstance(d.get("strata"), str) else None,
-        ids=strs(d.get("ids"), "design.ids"),
-        fpc=strs(d.get("fpc"), "design.fpc"),
-        nest=bool(d.get("nest", False)),
-        lonely_psu=str(d.get("lonely_psu", "fail")),
-        replicates=dict(r) if r else None,
-        source=source,
-    )
-    if problems:
-        raise InputValidationError(problems)
-    return spec
-
-
-# --------------------------------------------------------------------------------------------
+__all__ = ["PrevalenceResults", "SurveyPrevalence"]
 
 
 @dataclass(frozen=True)
@@ -258,7 +116,7 @@ class PrevalenceResults:
         """Forest plot of the estimates and intervals of one outcome across domains."""
         import matplotlib.pyplot as plt
 
-        from fl_estimate.plotting import OKABE_ITO
+        from fl_estimate._palette import OKABE_ITO
 
         t = self.table
         outcome = outcome or str(t["outcome"].iloc[0])
@@ -312,6 +170,21 @@ class SurveyPrevalence:
     ...     "weights": "w", "ids": "psu"}})
     >>> round(res.to_frame()["estimate"].iloc[0])
     250
+
+    Forced labour per 1,000 adults by region in the sample survey (stratified two-stage design):
+
+    >>> from fl_estimate.indicators import IndicatorScorer
+    >>> survey = pd.read_csv("data_samples/survey/survey.csv")
+    >>> scored = IndicatorScorer("ilo2012").score(survey, "data_samples/survey/mapping.toml")
+    >>> res = SurveyPrevalence(outcomes=["forced_labour"], by="region").fit(
+    ...     scored, design="data_samples/survey/design.toml")
+    >>> res.to_frame()[["domain", "estimate", "ci_low", "ci_high", "n_positive"]].round(1)
+      domain  estimate  ci_low  ci_high  n_positive
+    0    all      26.3    20.6     33.1         110
+    1   East      24.8    15.4     37.7          24
+    2  North       8.9     4.3     16.5          10
+    3  South      40.8    24.3     63.9          42
+    4   West      33.0    21.6     48.3          34
     """
 
     def __init__(
@@ -351,7 +224,7 @@ class SurveyPrevalence:
 
     def fit(
         self,
-        data: pd.DataFrame | ScoredRecords | _Design,
+        data: pd.DataFrame | ScoredRecords | BaseDesign,
         *,
         design: DesignSpec | str | Path | dict[str, Any] | None = None,
         source: str = "<data>",
@@ -369,7 +242,7 @@ class SurveyPrevalence:
             Data file name for error messages.
         """
         default_outcomes: list[str] = []
-        if isinstance(data, _Design):
+        if isinstance(data, BaseDesign):
             dsg = data
             table = dsg.data
         else:
@@ -425,7 +298,7 @@ class SurveyPrevalence:
 
     def _one(
         self,
-        dsg: _Design,
+        dsg: BaseDesign,
         outcome: str,
         y: np.ndarray,
         unknown: np.ndarray,

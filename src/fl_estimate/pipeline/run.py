@@ -186,7 +186,7 @@ def _load(
     inputs: list[Path] = []
     hist_path = cfg.capture_histories
     if cfg.link is not None:
-        from fl_estimate.providers.pipeline import run_link
+        from fl_estimate.pipeline.linkage_sensitivity import run_link
 
         echo(f"linking provider submissions ({cfg.link.name}) ...")
         link = run_link(cfg.link, out=stage / "linkage", echo=None)

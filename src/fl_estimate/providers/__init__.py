@@ -2,8 +2,10 @@
 
 Validation of provider files (:mod:`.submissions`), the provider registry and completeness report
 (:mod:`.registry`), pseudonymisation (:mod:`.pseudonymise`), record linkage (:mod:`.linkage`),
-the whole path driven by a configuration file (:mod:`.pipeline`) and the synthetic sample country
-(:mod:`.synthetic`).
+the linkage run driven by a configuration file (:mod:`.linkrun`) and the synthetic sample country
+(:mod:`.synthetic`). The table of N̂ across match thresholds, and so the whole
+``fl-estimate link`` command, is composed in :mod:`fl_estimate.pipeline.linkage_sensitivity`:
+this layer never runs an estimator.
 """
 
 from fl_estimate.providers.linkage import (

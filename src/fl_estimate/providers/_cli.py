@@ -74,7 +74,7 @@ def link(
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: from config)."),
 ) -> None:
     """Validate, pseudonymise and link submissions; write capture histories and the report."""
-    from fl_estimate.providers.pipeline import run_link
+    from fl_estimate.pipeline.linkage_sensitivity import run_link
 
     run = run_link(config, out=out, echo=typer.echo)
     typer.echo(f"wrote {len(run.files)} files to {run.output}")

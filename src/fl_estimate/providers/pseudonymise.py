@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from anyascii import anyascii
 
-from fl_estimate.exceptions import FLEstimateError
+from fl_estimate.exceptions import LinkageKeyError
 
 __all__ = [
     "BLOOM_BITS",
@@ -34,7 +34,6 @@ __all__ = [
     "IDENTIFIER_COLUMNS",
     "KEY_COLUMNS",
     "KEY_ENV_VAR",
-    "LinkageKeyError",
     "Pseudonymiser",
     "bloom_dice",
     "bloom_hex_to_words",
@@ -104,10 +103,6 @@ _VARIANTS = {
 
 _NON_LETTER = re.compile(r"[^A-Z ]+")
 _SPACES = re.compile(r"\s+")
-
-
-class LinkageKeyError(FLEstimateError):
-    """The linkage key is missing or too short."""
 
 
 def normalise_name(value: Any) -> str | None:
@@ -260,6 +255,22 @@ class Pseudonymiser:
     Keyed Bloom filters resist dictionary attacks by someone without the key, but are known to be
     open to frequency-based cryptanalysis by someone holding many of them (Christen et al. 2017):
     treat files with ``key_bloom`` as confidential, like the tokens.
+
+    Examples
+    --------
+    With the sample country's demonstration key (a real key never lives in the repository):
+
+    >>> import pandas as pd
+    >>> p = Pseudonymiser.from_env(key_file="data_samples/country/linkage.key")
+    >>> p
+    Pseudonymiser(key=<hidden>)
+    >>> t = p.token("family_name", "GARBA")
+    >>> len(t), t == p.token("family_name", "GARBA"), t == p.token("given_name", "GARBA")
+    (32, True, False)
+    >>> keys = p.key_columns(pd.DataFrame({"given_name": ["Aïssata"], "family_name": ["Garba"],
+    ...                                    "date_of_birth": ["07/03/1991"]}))
+    >>> keys.iloc[0].notna().to_dict()
+    {'key_given': True, 'key_family': True, 'key_name': True, 'key_given_ph': True, 'key_family_ph': True, 'key_dob': True, 'key_yob': True, 'key_doc': False, 'key_phone': False, 'key_bloom': True}
     """
 
     def __init__(self, key: bytes | str) -> None:
@@ -292,7 +303,7 @@ class Pseudonymiser:
 
         Raises
         ------
-        FLEstimateError
+        LinkageKeyError
             When neither gives a key, or the key is shorter than 16 bytes.
         """
         if key_file is not None:

@@ -10,6 +10,20 @@ the IC-TIP reporting-entity types (law_enforcement, prosecution, court_judiciary
 labour_inspection, other_government, ngo_service_provider, international_organisation, hotline,
 other). Optional columns: ``last_period`` (a provider that stopped reporting) and ``grace_days``
 (days after the end of a period before a missing file counts as late; default 45).
+
+Examples
+--------
+>>> registry = ProviderRegistry.read_csv("data_samples/country/registry.csv")
+>>> registry.providers
+['police', 'gendarmerie', 'courts', 'social_services', 'ngo', 'iom']
+>>> due = registry.completeness([("police", "2021-Q1")], as_of="2021-06-30")  # one file received
+>>> due[due["period"] == "2021-Q1"][["provider", "due", "status"]]
+          provider         due    status
+1      gendarmerie  2021-05-15      late
+3              iom  2021-05-15      late
+5              ngo  2021-05-15      late
+7           police  2021-05-15  received
+9  social_services  2021-05-15      late
 """
 
 from __future__ import annotations

@@ -8,6 +8,24 @@ when a provider sends the same period again, keeps only the later file (files ar
 order given; a corrected file named ``..._v2`` sorts after the original).
 
 Values of identifying columns never appear in a report: they are shown as ``<redacted>``.
+
+Examples
+--------
+The sample country's police files of 2022: the first file for the third quarter is rejected, its
+corrected ``_v2`` is used instead.
+
+>>> from pathlib import Path
+>>> report, cleaned = validate_submission("data_samples/country/submissions/police_2022-Q3.csv")
+>>> report.accepted, cleaned, [(p.row, p.column) for p in report.problems]
+(False, None, [(3, 'sex'), (5, 'date_identified'), (8, 'age')])
+>>> loaded = load_submissions(sorted(Path("data_samples/country/submissions").glob("police_2022*")))
+>>> loaded.report_frame()[["source", "status", "problems"]]
+                  source    status  problems
+0     police_2022-Q1.csv      used         0
+1     police_2022-Q2.csv      used         0
+2     police_2022-Q3.csv  rejected         3
+3  police_2022-Q3_v2.csv      used         0
+4     police_2022-Q4.csv      used         0
 """
 
 from __future__ import annotations
@@ -22,7 +40,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.exceptions import Problem
 from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
     IDENTIFIER_COLUMNS,
@@ -93,10 +111,6 @@ _ISO_ALPHA = re.compile(r"^[A-Z]{2,3}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX_BLOOM = re.compile(rf"^[0-9a-f]{{{BLOOM_BITS // 4}}}$")
 REDACTED = "<redacted>"
-
-
-def _na(s: pd.Series) -> pd.Series:
-    return s.isna()
 
 
 def _date_ok(value: Any) -> bool:
@@ -510,14 +524,6 @@ class LoadedSubmissions:
         return pd.DataFrame(
             rows, columns=["source", "provider", "period", "rows", "status", "problems"]
         )
-
-    def raise_if_rejected(self) -> None:
-        """Raise :class:`InputValidationError` listing every problem of every rejected file."""
-        problems = [p for r in self.rejected for p in r.problems]
-        if problems:
-            raise InputValidationError(
-                problems, summary=f"{len(self.rejected)} submission file(s) rejected"
-            )
 
 
 def load_submissions(

@@ -1,8 +1,9 @@
-"""The whole path from provider files to capture histories, driven by a linkage config (TOML).
+"""The linkage run: from provider files to capture histories, driven by a linkage config (TOML).
 
-``run_link(config)`` validates every submission (rejected files are reported and left out),
-checks completeness against the provider registry, pseudonymises, links, and writes into one
-output folder (atomically: a failed run leaves the previous folder as it was):
+:func:`link_submissions` validates every submission (rejected files are reported and left out),
+checks completeness against the provider registry, pseudonymises and links, in memory;
+:func:`write_link_outputs` writes one output folder (atomically: a failed run leaves the previous
+folder as it was):
 
 =============================  =============================================================
 ``capture_histories.csv``      one row per linked person: ``person``, 0/1 per provider, strata
@@ -14,10 +15,20 @@ output folder (atomically: a failed run leaves the previous folder as it was):
 ``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
 ``completeness.csv``           expected provider-periods: received, late, not yet due
 ``provider_regions.csv``       the registry's mapping of providers by region (1 = reports)
-``sensitivity.csv``            N̂ at a range of match thresholds
+``sensitivity.csv``            N̂ at a range of match thresholds (when given)
 ``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
 ``link.log``, ``manifest.json`` what was done; input hashes and settings (never the key)
 =============================  =============================================================
+
+``fl-estimate link`` is both steps with the table of N̂ across match thresholds between them;
+that table needs an estimator, so the whole command is composed in the pipeline layer
+(:func:`fl_estimate.pipeline.linkage_sensitivity.run_link`).
+
+Examples
+--------
+>>> cfg = read_link_config("data_samples/country/link.toml")
+>>> cfg.threshold, cfg.strata, cfg.thresholds
+(0.9, ['region', 'year'], [0.5, 0.8, 0.9, 0.95, 0.99, 0.999])
 """
 
 from __future__ import annotations
@@ -37,15 +48,24 @@ import pandas as pd
 from fl_estimate._io import atomic_output_dir, atomic_write_text, write_manifest
 from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.providers.linkage import RecordLinker, prepare_records
+from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
 from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, Pseudonymiser
 from fl_estimate.providers.registry import ProviderRegistry
-from fl_estimate.providers.submissions import load_submissions
+from fl_estimate.providers.submissions import LoadedSubmissions, load_submissions
 from fl_estimate.results import json_safe
 
-__all__ = ["LinkConfig", "LinkRun", "read_link_config", "run_link"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "LinkConfig",
+    "LinkRun",
+    "LinkedSubmissions",
+    "link_submissions",
+    "read_link_config",
+    "write_link_outputs",
+]
 
-_DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
+#: Match-probability thresholds of the N̂-across-thresholds table.
+DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
 @dataclass(frozen=True)
@@ -59,7 +79,7 @@ class LinkConfig:
     strata: list[str] = field(default_factory=lambda: ["region", "year"])
     method: str = "probabilistic"
     threshold: float = 0.9
-    thresholds: list[float] = field(default_factory=lambda: list(_DEFAULT_THRESHOLDS))
+    thresholds: list[float] = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
     output: str = "linkage_output"
     as_of: str | None = None
     suppression_threshold: int = 5
@@ -196,22 +216,57 @@ def _excel(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     tmp.replace(path)
 
 
-def run_link(
-    config: LinkConfig | str | Path,
-    *,
-    out: str | Path | None = None,
-    echo: Callable[[str], None] | None = None,
-) -> LinkRun:
-    """Run the whole path of a linkage config and write its outputs (see module docstring).
+@dataclass(frozen=True, eq=False)
+class LinkedSubmissions:
+    """Submissions validated, pseudonymised and linked, in memory (nothing written yet).
+
+    Attributes
+    ----------
+    config : LinkConfig
+    files : list of Path
+        The submission files read, in order.
+    loaded : LoadedSubmissions
+        Every file's report; the accepted records.
+    registry : ProviderRegistry or None
+    result : LinkageResult
+        The linkage (confidential: holds keyed tokens).
+    lists : list of str
+        Providers as capture lists, in registry order.
+    completeness : DataFrame or None
+        Expected provider-periods and their status (with a registry).
+    report : dict
+        The linkage report at the config's threshold (:meth:`LinkageResult.report`).
+    log : list of str
+        What was done, line by line (no identifiers).
+    """
+
+    config: LinkConfig
+    files: list[Path]
+    loaded: LoadedSubmissions
+    registry: ProviderRegistry | None
+    result: LinkageResult
+    lists: list[str]
+    completeness: pd.DataFrame | None
+    report: dict[str, Any]
+    log: list[str]
+
+
+def link_submissions(
+    config: LinkConfig | str | Path, *, echo: Callable[[str], None] | None = None
+) -> LinkedSubmissions:
+    """Validate, check completeness, pseudonymise and link the submissions of a linkage config.
 
     Parameters
     ----------
     config : LinkConfig or path
         The config, or a TOML file holding it.
-    out : path, optional
-        Output folder (default: the config's ``output``, relative to the config file).
     echo : callable, optional
         Called with each log line (the CLI prints them).
+
+    Raises
+    ------
+    InputValidationError
+        A pattern matching no file, or no accepted submission.
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
     log: list[str] = []
@@ -253,13 +308,6 @@ def run_link(
     result = linker.fit(prepared)
     lists = registry.providers if registry else sorted(set(prepared["provider"]))
     lists = [p for p in lists if p in set(prepared["provider"])]
-    hist = result.capture_histories(strata=cfg.strata, lists=lists)
-    data = result.capture_data(strata=cfg.strata, lists=lists)
-    from fl_estimate.mse import LogLinearMSE
-
-    sens = result.sensitivity(
-        cfg.thresholds, lists=lists, estimator=LogLinearMSE(cfg.sensitivity_model)
-    )
     link_report = result.report()
     say(
         f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
@@ -273,6 +321,38 @@ def run_link(
         late = completeness[completeness["status"] == "late"]
         for p, q in zip(late["provider"], late["period"], strict=True):
             say(f"late: {p} {q}")
+    return LinkedSubmissions(
+        cfg, files, loaded, registry, result, lists, completeness, link_report, log
+    )
+
+
+def write_link_outputs(
+    linked: LinkedSubmissions,
+    *,
+    out: str | Path | None = None,
+    sensitivity: pd.DataFrame | None = None,
+    sensitivity_note: str = "",
+) -> LinkRun:
+    """Write the linkage folder of a linked set of submissions (see the module docstring).
+
+    Parameters
+    ----------
+    linked : LinkedSubmissions
+        From :func:`link_submissions`.
+    out : path, optional
+        Output folder (default: the config's ``output``, relative to the config file).
+    sensitivity : DataFrame, optional
+        N̂ across match thresholds
+        (:func:`fl_estimate.pipeline.linkage_sensitivity.linkage_sensitivity`): written as
+        ``sensitivity.csv`` and a report table when given.
+    sensitivity_note : str
+        What the sensitivity table is (the report prints it next to the table).
+    """
+    cfg, result, loaded = linked.config, linked.result, linked.loaded
+    registry, completeness, lists = linked.registry, linked.completeness, linked.lists
+    hist = result.capture_histories(strata=cfg.strata, lists=lists)
+    data = result.capture_data(strata=cfg.strata, lists=lists)
+    used = loaded.report_frame()
     by_stratum = (
         hist.groupby(cfg.strata[:2]).size().unstack(fill_value=0)
         if len(cfg.strata) >= 2
@@ -285,21 +365,19 @@ def run_link(
         [r.to_frame() for r in loaded.rejected] or [pd.DataFrame(columns=["source"])],
         ignore_index=True,
     )
-    report = {
-        "linkage": link_report,
-        "sensitivity": sens.to_dict(orient="records"),
+    report: dict[str, Any] = {"linkage": linked.report}
+    if sensitivity is not None:
+        report["sensitivity"] = sensitivity.to_dict(orient="records")
+    report |= {
         "submissions": [r.to_dict() for r in loaded.reports],
         "replaced": [{"earlier": a, "later": b} for a, b in loaded.replaced],
         "completeness": None if completeness is None else completeness.to_dict(orient="records"),
         "published_persons": published.to_dict(),
         "lists": lists,
         "strata": cfg.strata,
-        "sensitivity_note": (
-            "N-hat across match thresholds from the log-linear model "
-            f"({cfg.sensitivity_model or 'independence'}) on the table pooled over strata: a "
-            "reference to compare rows with each other, not the final estimate."
-        ),
     }
+    if sensitivity is not None:
+        report["sensitivity_note"] = sensitivity_note
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir",)}
     settings["linker"] = result.settings
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
@@ -318,14 +396,15 @@ def run_link(
             put("completeness.csv", completeness.to_csv(index=False, lineterminator="\n"))
             put("provider_regions.csv", registry.coverage().reset_index().to_csv(
                 index=False, lineterminator="\n"))  # fmt: skip
-        put("sensitivity.csv", sens.to_csv(index=False, lineterminator="\n"))
+        if sensitivity is not None:
+            put("sensitivity.csv", sensitivity.to_csv(index=False, lineterminator="\n"))
         put(
             "persons_by_region_year.csv",
             published.to_frame().reset_index().to_csv(index=False, lineterminator="\n"),
         )
         put("linkage_report.json", json.dumps(json_safe(report), indent=2) + "\n")
-        tables = {
-            "N-hat across match thresholds": sens,
+        tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
+        tables |= {
             "Submission files": used,
             "Validation problems": problems,
             "Linked persons by stratum (after disclosure control)": (
@@ -337,10 +416,10 @@ def run_link(
         put("linkage_report.html", _html(report, tables))
         _excel(stage / "linkage_report.xlsx", tables)
         written.append("linkage_report.xlsx")
-        put("link.log", "\n".join(log) + "\n")
+        put("link.log", "\n".join(linked.log) + "\n")
         write_manifest(
             stage / "manifest.json",
-            inputs=[*files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])],
+            inputs=[*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])],
             config=settings,
             seed=cfg.seed,
             outputs=[stage / w for w in written],
