@@ -32,7 +32,7 @@ import pytest
 from fl_estimate import read_capture_csv
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.estimators import LogLinearMSE
+from fl_estimate.mse.loglinear import LogLinearMSE
 from fl_estimate.mse.heterogeneity import (
     ClosedpModel,
     ClosedpMSE,

@@ -132,6 +132,9 @@ def test_cli_mse_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["interval_kind"] == "wald-log" and out["status"] == "ok"
 
 
+# issue 20: the calibrated heterogeneity diagnosis fires on this table (a warning, not the
+# point of this test)
+@pytest.mark.filterwarnings("ignore::fl_estimate.exceptions.HeterogeneityWarning")
 def test_cli_mse_profile_csv_and_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(

@@ -54,6 +54,9 @@ def test_finds_true_three_list_interaction(k: int) -> None:
     assert [t for t in res.best_model if t.bit_count() == 3] == [0b111]
 
 
+# issue 20: the calibrated heterogeneity diagnosis fires on this table (a warning, not the
+# point of this test)
+@pytest.mark.filterwarnings("ignore::fl_estimate.exceptions.HeterogeneityWarning")
 def test_estimator_result_says_not_exhaustive() -> None:
     table, truth = _simulated(7, seed=11)
     rows = []

@@ -65,17 +65,20 @@ def mse(
         ..., help="Capture table CSV: 0/1 list columns plus `count`, or one row per person."
     ),
     method: str = typer.Option(
-        "stepwise",
+        "default",
         "--method",
-        help="independence | loglinear | stepwise | exhaustive | aic | bic | auto | search | "
-        "latent-class | chao | lincoln-petersen | chapman | lcmcr | dga | bayes-loglinear | "
-        "bayes-threshold. An option the method does not take is an error that lists its options.",
+        help="default (stepwise, or a lower bound when the heterogeneity diagnosis fires; "
+        "docs/mse.md) | independence | loglinear | stepwise | exhaustive | aic | bic | auto | "
+        "search | closedp | mh | mth | latent-class | chao | lincoln-petersen | chapman | lcmcr | "
+        "dga | bayes-loglinear | bayes-threshold. An option the method does not take is an error "
+        "that lists its options.",
     ),
     interval: str | None = typer.Option(
         None,
         "--interval",
         help="wald (default: on the log of the unobserved count) | profile | bootstrap; "
-        "credible for the Bayesian methods.",
+        "closedp, mh, mth: profile (default) | wald | bootstrap; credible for the Bayesian "
+        "methods.",
     ),
     n_boot: int | None = typer.Option(None, "--n-boot", help="Bootstrap replicates (1000)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (bootstrap, MCMC)."),
@@ -107,6 +110,15 @@ def mse(
         None,
         "--prior",
         help="bayes-threshold: proper (normal priors on interactions, default) | improper (flat).",
+    ),
+    h: str | None = typer.Option(
+        None, "--h", help="mh, mth: heterogeneity form chao | poisson | darroch | gamma."
+    ),
+    theta: float | None = typer.Option(
+        None, "--theta", help="mh, mth: parameter of the poisson (2) and gamma (3.5) forms."
+    ),
+    interactions: str | None = typer.Option(
+        None, "--interactions", help="mh, mth: two-list interactions added, e.g. 'A:B + C:D'."
     ),
     chains: int | None = typer.Option(None, "--chains", help="MCMC chains (Bayesian methods)."),
     draws: int | None = typer.Option(
@@ -141,10 +153,21 @@ def mse(
         bootstrap=bootstrap,
         boot_interval=boot_interval,
         prior=prior,
+        h=h,
+        theta=theta,
+        interactions=interactions,
         chains=chains,
         draws=draws,
     )
     cd = read_capture_csv(data, strata=_split(strata))
+    if call.spec.name == "closedp" and fmt is OutFormat.table:
+        from fl_estimate.mse.heterogeneity import ClosedPopulationModels
+
+        # the whole table, as Rcapture's closedp.t / closedpCI.t print it
+        for _key, table in iter_tables(cd):
+            typer.echo(str(ClosedPopulationModels().fit(table, intervals=True).summary()))
+            typer.echo("")
+        return
     results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]
     _print_results(results, fmt, stratified=not isinstance(cd, CaptureData))
 

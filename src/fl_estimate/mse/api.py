@@ -32,7 +32,7 @@ def available_methods() -> list[str]:
     return registry.available_methods()
 
 
-def estimate(data: CaptureData, method: str = "stepwise", **options: Any) -> EstimationResult:
+def estimate(data: CaptureData, method: str = "default", **options: Any) -> EstimationResult:
     """Estimate the population size of one capture table with the named method.
 
     Parameters
@@ -60,24 +60,33 @@ def estimate(data: CaptureData, method: str = "stepwise", **options: Any) -> Est
         An unknown method, or an option the method does not take (the message lists the valid
         ones).
     """
-    return _with_heterogeneity_check(data, registry.resolve(method, **options).run(data))
+    return fit_resolved(data, registry.resolve(method, **options))
 
 
 def fit_resolved(data: CaptureData, call: registry.Resolved) -> EstimationResult:
     """Fit a call checked by :func:`fl_estimate.mse.registry.resolve`, with the heterogeneity
     check of :func:`estimate` (resolve once, fit every stratum)."""
-    return _with_heterogeneity_check(data, call.run(data))
+    warn = call.spec.target.startswith("fl_estimate.mse.loglinear")
+    return _with_heterogeneity_check(data, call.run(data), warn=warn)
 
 
-def _with_heterogeneity_check(data: CaptureData, res: EstimationResult) -> EstimationResult:
-    """Warn (HeterogeneityWarning) when the table shows strong capture heterogeneity, and record
-    the check in ``diagnostics["heterogeneity_flag"]`` (see docs/mse.md)."""
-    from fl_estimate.mse.latent_class import check_heterogeneity
+def _with_heterogeneity_check(
+    data: CaptureData, res: EstimationResult, *, warn: bool = True
+) -> EstimationResult:
+    """Run the calibrated heterogeneity diagnosis (:func:`fl_estimate.mse.heterogeneity.diagnosis.
+    check_heterogeneity`; a :class:`HeterogeneityWarning` when it fires) and record it in
+    ``diagnostics["heterogeneity_flag"]`` / ``["heterogeneity_diagnosis"]``, unless the method
+    already did (the default policy). The warning is for log-linear methods only (``warn``): the
+    heterogeneity models and Bayesian methods model heterogeneity themselves."""
+    from fl_estimate.mse.heterogeneity.diagnosis import check_heterogeneity
 
-    if not isinstance(data, CaptureData) or data.n_lists < 3:
+    if not isinstance(data, CaptureData) or "heterogeneity_diagnosis" in res.diagnostics:
         return res
-    chk = check_heterogeneity(data)
-    return replace(res, diagnostics={**res.diagnostics, "heterogeneity_flag": chk["flag"]})
+    diag = check_heterogeneity(data, warn=warn)
+    if diag is None:
+        return res
+    info = {"heterogeneity_flag": diag.flag, "heterogeneity_diagnosis": diag.to_dict()}
+    return replace(res, diagnostics={**res.diagnostics, **info})
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,8 @@ from typing import Any
 from fl_estimate.mse.closed_form import ChaoLowerBound
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.diagnosis import ALPHA, diagnose_heterogeneity
-from fl_estimate.mse.loglinear import StepwiseMSE
+from fl_estimate.mse.loglinear.estimators import LogLinearEstimator, StepwiseMSE
+from fl_estimate.mse.options import IntervalOptions
 from fl_estimate.results import EstimationResult
 
 __all__ = ["LOWER_BOUND", "DefaultMSE", "lower_bound_result"]
@@ -79,7 +80,7 @@ def lower_bound_result(
     )
 
 
-class DefaultMSE:
+class DefaultMSE(LogLinearEstimator):
     """The documented default policy: stepwise, or a lower bound when heterogeneity shows.
 
     Parameters
@@ -101,9 +102,11 @@ class DefaultMSE:
         self.criterion = criterion
         self.alpha = alpha
 
-    def fit(self, data: CaptureData, **options: Any) -> EstimationResult:
-        """Fit the policy; ``options`` are :meth:`StepwiseMSE.fit`'s interval options."""
-        selected = StepwiseMSE(pthresh=self.pthresh, criterion=self.criterion).fit(data, **options)
+    def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
+        """The policy with the interval options as one object (:meth:`fit` takes keywords)."""
+        selected = StepwiseMSE(pthresh=self.pthresh, criterion=self.criterion).fit_with(
+            data, options
+        )
         if data.n_lists < 3 or data.n_observed == 0:
             return replace(
                 selected,
@@ -123,8 +126,7 @@ class DefaultMSE:
                     "policy": "selected model (heterogeneity diagnosis quiet)",
                 },
             )
-        level = options.get("level", 0.95)
-        chao = ChaoLowerBound().fit(data, level=level)
+        chao = ChaoLowerBound().fit(data, level=options.level)
         return lower_bound_result(
             selected,
             chao,

@@ -18,15 +18,14 @@ assumptions the data cannot check.
 Examples
 --------
 >>> from fl_estimate.mse import read_capture_csv
->>> from fl_estimate.mse.latent_class import check_heterogeneity
->>> chk = check_heterogeneity(read_capture_csv("data_samples/uk_2013.csv"))
->>> chk["flag"], round(chk["ratio_1"], 2), round(chk["ratio_2"], 2)
-(False, 1.0, 1.0)
+>>> from fl_estimate.mse.latent_class import heterogeneity_statistics
+>>> st = heterogeneity_statistics(read_capture_csv("data_samples/uk_2013.csv"))
+>>> round(st["ratio_1"], 2), round(st["ratio_2"], 2)
+(1.0, 1.0)
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,6 @@ from fl_estimate.results import EstimationResult, provenance
 __all__ = [
     "HeterogeneityWarning",
     "LatentClassMSE",
-    "check_heterogeneity",
     "heterogeneity_statistics",
 ]
 
@@ -299,41 +297,3 @@ def heterogeneity_statistics(data: CaptureData) -> dict[str, float]:
         "pearson": pearson,
         "df": float(max(int(ok.sum()) - 2, 1)),
     }
-
-
-#: Thresholds of :func:`check_heterogeneity` (see docs/mse.md, "Which estimate to trust").
-RATIO_1 = 1.08
-RATIO_2 = 0.85
-PEARSON_P = 1e-6
-
-
-def check_heterogeneity(data: CaptureData, *, warn: bool = True) -> dict[str, Any]:
-    """Warn (:class:`HeterogeneityWarning`) when the table shows strong capture heterogeneity.
-
-    The sign: the U-shaped departure of the capture-count distribution from independence
-    (``ratio_1 > RATIO_1`` and ``ratio_2 < RATIO_2``, Pearson test ``p < PEARSON_P``). In
-    ``benchmarks/mse_validation.py`` it flags most replicates of the strong-heterogeneity
-    designs, where every method's 95% interval under-covers, and no replicate of the
-    independence and dependence designs; none of the 15 benchmark tables is flagged.
-    """
-    from scipy.stats import chi2 as _chi2
-
-    if data.n_lists < 3 or data.n_observed == 0:
-        return {"flag": False}
-    st = heterogeneity_statistics(data)
-    p = float(_chi2.sf(st["pearson"], st["df"]))
-    flag = bool(st["ratio_1"] > RATIO_1 and st["ratio_2"] < RATIO_2 and p < PEARSON_P)
-    out = {**st, "pearson_p": p, "flag": flag}
-    if flag and warn:
-        warnings.warn(
-            f"{data.source}: {st['ratio_1']:.2f} times as many people on exactly one list and "
-            f"{st['ratio_2']:.2f} times as many on exactly two as independent, equally catchable "
-            f"lists would give (capture-count test p = {p:.1g}). This is the sign of strong "
-            "capture heterogeneity: some people are far harder to find than others. Under it "
-            "every estimator tested in benchmarks/mse_validation.py under-covers and "
-            "under-estimates: read the estimate as a lower bound, and look at the latent-class "
-            "profile interval (method 'latent-class'), whose upper end may be open.",
-            HeterogeneityWarning,
-            stacklevel=4,
-        )
-    return out

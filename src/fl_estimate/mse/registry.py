@@ -191,6 +191,8 @@ def _load(target: str, fallbacks: tuple[str, ...]) -> Any:
 _LOGLINEAR_TEXT = "Wald, profile-likelihood or bootstrap intervals"
 _CLOSED_FORM_TEXT = "a closed-form (log-normal Wald) interval"
 _CREDIBLE_TEXT = "an equal-tailed credible interval"
+_CLOSEDP_INTERVALS = ("profile", "wald", "bootstrap")
+_CLOSEDP_TEXT = "profile-likelihood, Wald (log-normal) or bootstrap intervals"
 
 
 def _bayes(name: str, module: str, cls: str, summary: str) -> MethodSpec:
@@ -218,6 +220,13 @@ _LL = "fl_estimate.mse.loglinear"
 
 #: The methods, in the order listings show them.
 METHOD_SPECS: tuple[MethodSpec, ...] = (
+    MethodSpec(
+        "default",
+        "fl_estimate.mse.default:DefaultMSE",
+        "the documented default: stepwise, or a lower bound when the heterogeneity diagnosis fires",
+        LOGLINEAR_INTERVALS,
+        _LOGLINEAR_TEXT,
+    ),
     MethodSpec(
         "loglinear",
         f"{_LL}.estimators:LogLinearMSE",
@@ -297,6 +306,27 @@ METHOD_SPECS: tuple[MethodSpec, ...] = (
         "Chapman (two lists)",
         ("wald",),
         _CLOSED_FORM_TEXT,
+    ),
+    MethodSpec(
+        "closedp",
+        "fl_estimate.mse.heterogeneity.estimator:ClosedpMSE",
+        "Rcapture's closed-population family (M0, Mt, Mh, Mth; best AIC), whole table attached",
+        _CLOSEDP_INTERVALS,
+        _CLOSEDP_TEXT,
+    ),
+    MethodSpec(
+        "mh",
+        "fl_estimate.mse.heterogeneity.estimator:MhMSE",
+        "Rcapture's Mh heterogeneity model (h: chao, poisson, darroch, gamma)",
+        _CLOSEDP_INTERVALS,
+        _CLOSEDP_TEXT,
+    ),
+    MethodSpec(
+        "mth",
+        "fl_estimate.mse.heterogeneity.estimator:MthMSE",
+        "Rcapture's Mth model: list effects and heterogeneity (h: chao, poisson, darroch, gamma)",
+        _CLOSEDP_INTERVALS,
+        _CLOSEDP_TEXT,
     ),
     _bayes(
         "bayes-threshold", "threshold", "BayesThresholdMSE", "Silverman's Bayesian thresholding"
@@ -459,8 +489,8 @@ def resolve(method: str, **options: Any) -> Resolved:
         if whole is not None and not isinstance(whole, IntervalOptions):
             raise invalid_option(OPTIONS, whole, "an IntervalOptions")
         fit_kwargs[OPTIONS] = IntervalOptions.build(whole, **fields)
-    else:
-        fit_kwargs.pop(INTERVAL, None)
+    elif INTERVAL not in _parameters(spec.load().fit, 2):
+        fit_kwargs.pop(INTERVAL, None)  # one interval kind only: checked above, nothing to pass
     return Resolved(spec, ctor, fit_kwargs)
 
 

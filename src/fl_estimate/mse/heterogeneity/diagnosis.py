@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -39,12 +40,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.exceptions import HeterogeneityWarning, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.design import ClosedpModel
 from fl_estimate.mse.loglinear import Table, design, irls
 
-__all__ = ["HeterogeneityDiagnosis", "diagnose_heterogeneity", "heterogeneity_column"]
+__all__ = [
+    "HeterogeneityDiagnosis",
+    "check_heterogeneity",
+    "diagnose_heterogeneity",
+    "heterogeneity_column",
+]
 
 #: Entry level of the heterogeneity column (one-sided LR p-value).
 ALPHA = 0.05
@@ -229,3 +235,20 @@ def diagnose_heterogeneity(
         steps=steps,
         reason=reason,
     )
+
+
+def check_heterogeneity(data: CaptureData, *, warn: bool = True) -> HeterogeneityDiagnosis | None:
+    """:func:`diagnose_heterogeneity` with a :class:`HeterogeneityWarning` when it fires (what
+    :func:`fl_estimate.mse.estimate` runs after every method); None for fewer than 3 lists."""
+    if data.n_lists < 3 or data.n_observed == 0:
+        return None
+    diag = diagnose_heterogeneity(data)
+    if diag.flag and warn:
+        warnings.warn(
+            f"{data.source}: {diag.reason}. Read a log-linear estimate as a lower bound; the "
+            "default method ('default') reports it as one, and the heterogeneity models "
+            "(methods 'mth', 'closedp', 'latent-class') show how much higher N may be.",
+            HeterogeneityWarning,
+            stacklevel=4,
+        )
+    return diag
