@@ -32,7 +32,6 @@ import pytest
 from fl_estimate import read_capture_csv
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.loglinear import LogLinearMSE
 from fl_estimate.mse.heterogeneity import (
     ClosedpModel,
     ClosedpMSE,
@@ -49,6 +48,7 @@ from fl_estimate.mse.heterogeneity import estimator as estimator_module
 from fl_estimate.mse.heterogeneity.estimator import bootstrap_closedp
 from fl_estimate.mse.heterogeneity.fitting import facial_set
 from fl_estimate.mse.heterogeneity.profile import cormack_correction
+from fl_estimate.mse.loglinear import LogLinearMSE
 from tests._refs import MSE_DATA
 
 REF = json.loads((MSE_DATA / "rcapture_closedp" / "closedp_results.json").read_text())
