@@ -328,10 +328,10 @@ class Comparison:
 
         Results without an estimate are listed with their status instead of a point.
         """
-        import matplotlib.pyplot as plt
+        from fl_estimate._figures import subplots
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 0.55 * len(self.results) + 1.4))
+            _, ax = subplots((7, 0.55 * len(self.results) + 1.4))
         y = np.arange(len(self.results))[::-1]
         colour = OKABE_ITO[0]
         observed = {r.observed for r in self.results}

@@ -98,7 +98,7 @@ def test_regional_comparison(tmp_path: Path) -> None:
     one = s[s.year == 2023].copy()
     one.loc[one.region == "Lakes", ["estimate", "ci_low", "ci_high"]] = np.nan
     ax = plot_regional_comparison(one)
-    assert [t.get_text() for t in ax.get_yticklabels()][0] == "Lakes"  # not estimable first
+    assert next(t.get_text() for t in ax.get_yticklabels()) == "Lakes"  # not estimable first
     _check(ax.figure, "regional_comparison", tmp_path)
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fl_estimate._figures import subplots
 from fl_estimate._palette import OKABE_ITO
 
 if TYPE_CHECKING:
@@ -63,17 +64,15 @@ def plot_trend_by_region(
     -------
     ndarray of Axes
     """
-    import matplotlib.pyplot as plt
-
     regions = sorted(strata[region].unique(), key=str)
     n = len(regions)
     cols = min(ncols, n)
     rows = math.ceil(n / cols)
     if ax is None:
-        fig, axes = plt.subplots(
-            rows,
-            cols,
-            figsize=(3.0 * cols, 2.4 * rows + 0.6),
+        fig, axes = subplots(
+            (3.0 * cols, 2.4 * rows + 0.6),
+            nrows=rows,
+            ncols=cols,
             sharex=True,
             sharey=True,
             squeeze=False,
@@ -140,10 +139,8 @@ def plot_national_trend(
     truth : Series, optional
         True totals indexed by year.
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 3.8))
+        _, ax = subplots((6.4, 3.8))
     summed = national[national["kind"] == "sum of strata"].sort_values(year)
     pooled = national[national["kind"] != "sum of strata"].sort_values(year)
     x = summed[year].to_numpy()
@@ -193,13 +190,11 @@ def plot_regional_comparison(
 ) -> Axes:
     """Dot-and-interval chart: one row per region (one year), sorted by the estimate; observed
     counts as open circles; regions without an estimate are listed as "not estimable"."""
-    import matplotlib.pyplot as plt
-
     d = strata.copy()
     d["_v"] = pd.to_numeric(d[value], errors="coerce")
     d = d.sort_values("_v", na_position="first")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 0.42 * len(d) + 1.2))
+        _, ax = subplots((6.4, 0.42 * len(d) + 1.2))
     y = np.arange(len(d))
     for yi, (_, r) in zip(y, d.iterrows(), strict=True):
         if np.isnan(r["_v"]):
