@@ -73,6 +73,9 @@ def json_safe(obj: Any) -> Any:
     """Convert numpy/pandas values, tuples and non-finite floats to JSON-safe Python objects.
 
     Non-finite floats become ``None`` (JSON has no infinity); mappings keep string keys.
+
+    >>> json_safe({"n": np.int64(3), "ci": (1.5, float("inf")), 2021: np.array([1, 2])})
+    {'n': 3, 'ci': [1.5, None], '2021': [1, 2]}
     """
     if isinstance(obj, Mapping):
         return {str(k): json_safe(v) for k, v in obj.items()}
@@ -434,6 +437,15 @@ def compare(
     Returns
     -------
     Comparison
+
+    Examples
+    --------
+    >>> a = EstimationResult("chapman", "two lists", 100, 150.0, (120.0, 190.0), "wald-log")
+    >>> b = EstimationResult.failed(method="loglinear", model="A:B", observed=100, reason="no MLE")
+    >>> compare({"Chapman": a, "A:B": b}).to_frame()[["name", "estimate", "status"]]
+          name  estimate  status
+    0  Chapman     150.0      ok
+    1      A:B       NaN  no MLE
     """
     if isinstance(results, Mapping):
         names = list(results.keys())
