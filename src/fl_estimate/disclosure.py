@@ -272,8 +272,8 @@ def suppress(
         ext[:m, n] = raw.sum(axis=1)
         ext[m, :n] = raw.sum(axis=0)
         ext[m, n] = raw.sum()
-        index = [*table.index, TOTAL]
-        columns = [*table.columns, TOTAL]
+        index: Any = [*table.index, TOTAL]
+        columns: Any = [*table.columns, TOTAL]
     else:
         ext = raw.copy()
         index, columns = table.index, table.columns  # a MultiIndex keeps its levels and names

@@ -387,29 +387,32 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
         _, ax = subplots((7, 0.55 * n + 1.4))
     y = np.arange(n)[::-1]
     colour = OKABE_ITO[0]
-    for yi, r in zip(y, table.itertuples(index=False), strict=True):
-        if r.status_code != "ok" or pd.isna(r.estimate):
+    est, lows, highs = (
+        pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float)
+        for c in ("estimate", "ci_low", "ci_high")
+    )
+    for yi, e, lo, hi, code in zip(y, est, lows, highs, table["status_code"], strict=True):
+        if code != "ok" or np.isnan(e):
             ax.text(
                 0.01,
                 yi,
-                f"no estimate: {r.status_code}",
+                f"no estimate: {code}",
                 va="center",
                 transform=ax.get_yaxis_transform(),
                 color="#D55E00",
                 fontsize=8,
             )
             continue
-        lo, hi = r.ci_low, r.ci_high
-        if not pd.isna(lo) and not pd.isna(hi):
-            ax.plot([float(lo), float(hi)], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
-        elif not pd.isna(lo):
+        if not np.isnan(lo) and not np.isnan(hi):
+            ax.plot([lo, hi], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
+        elif not np.isnan(lo):
             ax.annotate(
                 "",
                 xy=(ax.get_xlim()[1], yi),
                 xytext=(lo, yi),
                 arrowprops={"arrowstyle": "->", "color": colour},
             )
-        ax.plot([float(r.estimate)], [yi], "o", color=colour, ms=6)
+        ax.plot([e], [yi], "o", color=colour, ms=6)
     for obs in sorted(set(table["observed"])):
         ax.axvline(obs, color="0.4", ls="--", lw=1)
     ax.set_yticks(y)
