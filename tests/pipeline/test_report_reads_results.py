@@ -285,3 +285,20 @@ def test_published_texts_name_no_small_count(wald_run: RunResult) -> None:
     assert any(t.startswith("not estimable: lists with fewer than 5 people") for t in texts)
     for t in texts:
         assert not re.search(r"\(\d\)|\b[1-4] observed", t), t
+
+
+def test_same_seed_gives_byte_identical_outputs(
+    tmp_path_factory: pytest.TempPathFactory, wald_run: RunResult, histories: Path
+) -> None:
+    """Tables, charts (PNG and SVG: no dates, fixed SVG ids) and the report, byte for byte;
+    the manifest (a timestamp) and the workbook (its metadata) are left out."""
+    again = _run(
+        tmp_path_factory.mktemp("again"),
+        histories,
+        'methods = ["stepwise", "independence"]\ninterval = "wald"',
+    )
+    assert sorted(again.files) == sorted(wald_run.files)
+    compared = [f for f in wald_run.files if f not in ("manifest.json", "tables.xlsx")]
+    assert {f.rsplit(".", 1)[1] for f in compared} == {"csv", "png", "svg", "md", "html"}
+    for f in compared:
+        assert (again.out / f).read_bytes() == (wald_run.out / f).read_bytes(), f

@@ -24,20 +24,9 @@ DEMO_METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 
 
-def _save(fig: Any, stage: Path, name: str) -> list[Path]:
-    """PNG and SVG of a figure, without a date in the SVG (byte-identical reruns)."""
-    paths = []
-    for ext in ("png", "svg"):
-        p = stage / f"{name}.{ext}"
-        meta = {"Date": None} if ext == "svg" else None
-        fig.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
-        paths.append(p)
-    return paths
-
-
 def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000) -> list[Path]:
     """Describe and estimate ``data_path`` into ``out``; returns the files written."""
-    from fl_estimate._figures import detached
+    from fl_estimate._figures import detached, save
     from fl_estimate._io import atomic_output_dir, write_manifest
     from fl_estimate.mse.api import estimate
     from fl_estimate.mse.data import CaptureData, read_capture_csv
@@ -53,7 +42,7 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
             p = stage / f"descriptives_{name}.csv"
             frame.to_csv(p, index=False, lineterminator="\n")
             written.append(p)
-        written += _save(plot_overlaps(data).figure, stage, "overlaps")
+        written += save(plot_overlaps(data).figure, stage, "overlaps")
         results = {
             label: estimate(
                 data,
@@ -79,7 +68,7 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
             f"{data_path.name}: estimates by method ({' and '.join(levels)} intervals)",
             fontsize=10,
         )
-        written += _save(ax.figure, stage, "estimates")
+        written += save(ax.figure, stage, "estimates")
         write_manifest(
             stage / "manifest.json",
             inputs=[data_path],

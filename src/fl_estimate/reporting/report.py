@@ -137,12 +137,9 @@ def _html_table(df: pd.DataFrame, max_rows: int = 60) -> str:
 
 
 def _save(fig: Any, stage: Path, name: str) -> list[str]:
-    files = []
-    for ext in ("png", "svg"):
-        meta = {"Date": None} if ext == "svg" else {"Software": None}
-        fig.savefig(stage / f"{name}.{ext}", dpi=150, bbox_inches="tight", metadata=meta)
-        files.append(f"{name}.{ext}")
-    return files
+    from fl_estimate._figures import save
+
+    return [p.name for p in save(fig, stage, name)]
 
 
 def _publishable(spec: ReportSpec, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
