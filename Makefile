@@ -1,4 +1,5 @@
-# Two entry points: `make demo` (main job on the shipped sample data) and `make test`.
+# Two entry points: `make demo` (main job on the shipped sample data) and `make test`;
+# `make notebooks` opens the notebooks in JupyterLab.
 # Both create .venv from a Python >= 3.12 on first use and install the project into it.
 SHELL := /bin/bash
 VENV := .venv
@@ -11,7 +12,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: demo test lint typecheck i18n venv clean
+.PHONY: demo test notebooks lint typecheck i18n venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +29,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
+
+# JupyterLab (the .[notebooks] extra) on notebooks/; the committed notebooks show their outputs
+notebooks: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[notebooks]"
+	$(VENV)/bin/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,12 +1,20 @@
-"""Write the three notebooks (run: .venv/bin/python notebooks/make_notebooks.py).
+"""Write the three notebooks and run them, so that the committed files show their outputs.
 
-The notebooks are kept as code here so that a review sees plain Python; the test suite executes
-the .ipynb files top to bottom (tests/test_notebooks.py). Outputs are not stored in the files.
-Environment variable FL_QUICK=1 (set by the tests) shortens bootstrap and MCMC runs.
+    .venv/bin/python notebooks/make_notebooks.py [--no-execute] [--quick]
+
+The notebooks are kept as code here so that a review sees plain Python. Each is then executed top
+to bottom in a fresh kernel (nbclient, from the notebooks' folder) and written with its outputs:
+tables, printed summaries and charts (inline PNG), so that a reader sees them on opening the file
+without running anything. Cells carry no timing metadata, so a rerun changes only what the
+computation changes. ``--no-execute`` writes the cells without outputs; ``--quick`` runs with
+FL_QUICK=1 (short bootstrap and MCMC runs, as the test suite does: tests/test_notebooks.py); the
+committed notebooks are run without it.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 import nbformat
@@ -168,18 +176,51 @@ NB3 = [
 ]
 
 
+NOTEBOOKS = (
+    ("01_quick_start_uk2013.ipynb", NB1),
+    ("02_indicators_and_survey_prevalence.ipynb", NB2),
+    ("03_annual_report_from_provider_lists.ipynb", NB3),
+)
+
+
+def execute(nb: nbformat.NotebookNode, *, quick: bool) -> None:
+    """Run ``nb`` top to bottom in a fresh ``python3`` kernel, keeping its outputs in place."""
+    from nbclient import NotebookClient
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FL_QUICK", "MPLBACKEND")}
+    if quick:
+        env["FL_QUICK"] = "1"
+    client = NotebookClient(
+        nb,
+        timeout=1800,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(HERE)}},
+    )
+    client.execute(env=env)  # the kernel's environment
+
+
+def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
 def main() -> None:
-    for name, cells in (
-        ("01_quick_start_uk2013.ipynb", NB1),
-        ("02_indicators_and_survey_prevalence.ipynb", NB2),
-        ("03_annual_report_from_provider_lists.ipynb", NB3),
-    ):
-        nb = new_notebook(cells=cells)
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-execute", action="store_true", help="write cells without outputs")
+    parser.add_argument("--quick", action="store_true", help="run with FL_QUICK=1")
+    opts = parser.parse_args()
+    for name, cells in NOTEBOOKS:
+        nb = build(cells)
+        if not opts.no_execute:
+            print(f"running {name} ...", flush=True)
+            execute(nb, quick=opts.quick)
+            nb.metadata.pop("language_info", None)  # the kernel's exact Python version
         nbformat.write(nb, HERE / name)
 
 

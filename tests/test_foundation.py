@@ -212,6 +212,37 @@ def test_cli_demo_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert est["status"].eq("ok").all() and len(est) == 5
 
 
+def test_cli_key_env_default_is_the_providers_constant() -> None:
+    from fl_estimate.cli import providers as cli_providers
+    from fl_estimate.providers.pseudonymise import KEY_ENV_VAR
+
+    assert cli_providers.KEY_ENV_VAR == KEY_ENV_VAR
+
+
+def test_cli_error_line_lists_up_to_five_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text("A,B,count\n" + "".join(f"1,x{i},1\n" for i in range(7)))
+    assert main(["describe", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.count("column 'B'") == 5 and err.rstrip().endswith("(and 2 more)")
+
+
+def test_package_names_are_imported_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fl_estimate; assert 'pandas' not in sys.modules; "
+        "import fl_estimate.simulate; "
+        "assert fl_estimate.simulate is sys.modules['fl_estimate.simulate'].simulate; "
+        "assert fl_estimate.CaptureData.__module__ == 'fl_estimate.mse.data'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 # ---------------------------------------------------------------------------- atomic outputs
 
 

@@ -272,11 +272,11 @@ def suppress(
         ext[:m, n] = raw.sum(axis=1)
         ext[m, :n] = raw.sum(axis=0)
         ext[m, n] = raw.sum()
-        index = [*table.index, TOTAL]
-        columns = [*table.columns, TOTAL]
+        index: Any = [*table.index, TOTAL]
+        columns: Any = [*table.columns, TOTAL]
     else:
         ext = raw.copy()
-        index, columns = list(table.index), list(table.columns)
+        index, columns = table.index, table.columns  # a MultiIndex keeps its levels and names
     small = (ext < threshold) & ((ext > 0) | suppress_zeros)
     if margins:
         small[m, n] = False  # the grand total is the one number always published
@@ -306,8 +306,10 @@ def suppress(
     values = pd.DataFrame(ext, index=index, columns=columns).astype("Int64")
     values = values.mask(pd.DataFrame(hidden, index=index, columns=columns))
     flag_df = pd.DataFrame(flags, index=index, columns=columns)
-    flag_df.index.name, flag_df.columns.name = table.index.name, table.columns.name
-    values.index.name, values.columns.name = table.index.name, table.columns.name
+    for frame in (flag_df, values):
+        if frame.index.nlevels == table.index.nlevels:
+            frame.index.names = table.index.names
+        frame.columns.name = table.columns.name
     return SuppressedTable(values, flag_df, threshold, _notes(flag_df, threshold, suppress_zeros))
 
 

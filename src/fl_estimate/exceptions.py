@@ -76,6 +76,13 @@ class Problem:
 class FLEstimateError(Exception):
     """Base class of every error raised on purpose by fl_estimate."""
 
+    def one_line(self, max_problems: int = 1) -> str:
+        """The message on one line (the command line prints this after ``fl-estimate: error:``).
+
+        ``max_problems`` is used by :class:`InputValidationError`, which lists its problems.
+        """
+        return " ".join(str(self).split())
+
 
 class InputValidationError(FLEstimateError, ValueError):
     """Input failed validation; :attr:`problems` lists every problem found, not just the first.
@@ -108,13 +115,18 @@ class InputValidationError(FLEstimateError, ValueError):
         lines = [self.summary + ":"] + [f"  - {p}" for p in self.problems]
         return "\n".join(lines)
 
-    def one_line(self) -> str:
-        """The headline and the first problem, for a one-line CLI message."""
+    def one_line(self, max_problems: int = 1) -> str:
+        """The headline and the first ``max_problems`` problems, on one line.
+
+        >>> InputValidationError(["a", "b", "c"]).one_line(2)
+        '3 problems found: a; b (and 1 more)'
+        """
         if not self.problems:
-            return self.summary
-        more = len(self.problems) - 1
+            return " ".join(self.summary.split())
+        shown = [str(p) for p in self.problems[: max(1, max_problems)]]
+        more = len(self.problems) - len(shown)
         tail = f" (and {more} more)" if more else ""
-        return f"{self.summary}: {self.problems[0]}{tail}"
+        return " ".join(f"{self.summary}: {'; '.join(shown)}{tail}".split())
 
 
 class ModelSpecificationError(FLEstimateError, ValueError):

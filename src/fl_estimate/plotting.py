@@ -37,7 +37,7 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
     -------
     Axes
     """
-    import matplotlib.pyplot as plt
+    from fl_estimate._figures import subplots
 
     k = data.n_lists
     order = np.argsort(-data.counts, kind="stable")
@@ -45,7 +45,7 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
     shown = order[:max_patterns]
     m = len(shown)
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(6.0, 0.32 * m + 2.5), 4.8))
+        _, ax = subplots((max(6.0, 0.32 * m + 2.5), 4.8))
     counts = data.counts[shown].astype(float)
     top = counts.max() if m else 1.0
     # matrix occupies y in [-(k) * step, 0); bars occupy [0.08 top, 1.08 top]

@@ -11,7 +11,7 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +23,15 @@ from fl_estimate._version import __version__
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["INTERVAL_KINDS", "Comparison", "EstimationResult", "compare", "json_safe"]
+__all__ = [
+    "INTERVAL_KINDS",
+    "METHOD_FAMILIES",
+    "Comparison",
+    "EstimationResult",
+    "compare",
+    "json_safe",
+    "plot_comparison",
+]
 
 #: Interval kinds used across the package, with the words a report prints for them.
 INTERVAL_KINDS: dict[str, str] = {
@@ -38,10 +46,36 @@ INTERVAL_KINDS: dict[str, str] = {
 }
 
 
+#: The family of every method :func:`fl_estimate.mse.estimate` knows, by its name there:
+#: ``log-linear`` (maximum likelihood, one model or one chosen from the data), ``latent-class``
+#: (maximum likelihood), ``closed-form`` (two-list and lower-bound formulas) or ``bayesian``
+#: (posterior draws of N).
+METHOD_FAMILIES: dict[str, str] = {
+    "independence": "log-linear",
+    "loglinear": "log-linear",
+    "stepwise": "log-linear",
+    "aic": "log-linear",
+    "bic": "log-linear",
+    "auto": "log-linear",
+    "search": "log-linear",
+    "latent-class": "latent-class",
+    "chao": "closed-form",
+    "lincoln-petersen": "closed-form",
+    "chapman": "closed-form",
+    "lcmcr": "bayesian",
+    "dga": "bayesian",
+    "bayes-loglinear": "bayesian",
+    "bayes-threshold": "bayesian",
+}
+
+
 def json_safe(obj: Any) -> Any:
     """Convert numpy/pandas values, tuples and non-finite floats to JSON-safe Python objects.
 
     Non-finite floats become ``None`` (JSON has no infinity); mappings keep string keys.
+
+    >>> json_safe({"n": np.int64(3), "ci": (1.5, float("inf")), 2021: np.array([1, 2])})
+    {'n': 3, 'ci': [1.5, None], '2021': [1, 2]}
     """
     if isinstance(obj, Mapping):
         return {str(k): json_safe(v) for k, v in obj.items()}
@@ -142,10 +176,6 @@ class EstimationResult:
             **kwargs,
         )
 
-    def with_stratum(self, stratum: Mapping[str, Any]) -> EstimationResult:
-        """A copy labelled with stratum values."""
-        return replace(self, stratum=dict(stratum))
-
     # ------------------------------------------------------------------ properties
     @property
     def ok(self) -> bool:
@@ -201,7 +231,7 @@ class EstimationResult:
 
         Columns: stratum columns (if any), ``method``, ``model``, ``observed``, ``estimate``,
         ``ci_low``, ``ci_high``, ``interval_kind``, ``level``, ``conditional_on_model``,
-        ``status``.
+        ``status``, ``status_code``.
         """
         row: dict[str, Any] = dict(self.stratum)
         row.update(
@@ -215,6 +245,7 @@ class EstimationResult:
             level=self.level,
             conditional_on_model=self.conditional_on_model,
             status=self.status,
+            status_code=self.status_code,
         )
         return pd.DataFrame([row])
 
@@ -326,50 +357,72 @@ class Comparison:
     def plot(self, ax: Axes | None = None) -> Axes:
         """Forest plot: one row per result, estimate and interval; observed count as a dashed line.
 
-        Results without an estimate are listed with their status instead of a point.
+        Results without an estimate are listed with their status instead of a point. The same
+        chart as :func:`plot_comparison` of :meth:`to_frame`.
         """
-        import matplotlib.pyplot as plt
+        return plot_comparison(self.to_frame(), ax)
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 0.55 * len(self.results) + 1.4))
-        y = np.arange(len(self.results))[::-1]
-        colour = OKABE_ITO[0]
-        observed = {r.observed for r in self.results}
-        for yi, r in zip(y, self.results, strict=True):
-            if not r.ok:
-                ax.text(
-                    0.01,
-                    yi,
-                    f"no estimate: {r.status_code}",
-                    va="center",
-                    transform=ax.get_yaxis_transform(),
-                    color="#D55E00",
-                    fontsize=8,
-                )
-                continue
-            lo, hi = r.ci_low, r.ci_high
-            if lo is not None and hi is not None:
-                ax.plot([float(lo), float(hi)], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
-            elif lo is not None:
-                ax.annotate(
-                    "",
-                    xy=(ax.get_xlim()[1], yi),
-                    xytext=(lo, yi),
-                    arrowprops={"arrowstyle": "->", "color": colour},
-                )
-            ax.plot([float(r.estimate or 0.0)], [yi], "o", color=colour, ms=6)
-        for obs in observed:
-            ax.axvline(obs, color="0.4", ls="--", lw=1)
-        ax.set_yticks(y)
-        ax.set_yticklabels(self.names)
-        from matplotlib.ticker import FuncFormatter
 
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
-        ax.set_xlabel("Estimated population size N (dashed: observed)")
-        ax.grid(axis="x", color="0.9")
-        ax.set_axisbelow(True)
-        ax.set_ylim(-0.7, len(self.results) - 0.3)
-        return ax
+def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Forest plot of a comparison table (:meth:`Comparison.to_frame`): one row per result,
+    estimate and interval; observed counts as dashed lines; a result without an estimate is
+    listed with its ``status_code``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``name``, ``observed``, ``estimate``, ``ci_low``, ``ci_high``, ``status_code``.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    from fl_estimate._figures import subplots
+
+    n = len(table)
+    if ax is None:
+        _, ax = subplots((7, 0.55 * n + 1.4))
+    y = np.arange(n)[::-1]
+    colour = OKABE_ITO[0]
+    est, lows, highs = (
+        pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float)
+        for c in ("estimate", "ci_low", "ci_high")
+    )
+    for yi, e, lo, hi, code in zip(y, est, lows, highs, table["status_code"], strict=True):
+        if code != "ok" or np.isnan(e):
+            ax.text(
+                0.01,
+                yi,
+                f"no estimate: {code}",
+                va="center",
+                transform=ax.get_yaxis_transform(),
+                color="#D55E00",
+                fontsize=8,
+            )
+            continue
+        if not np.isnan(lo) and not np.isnan(hi):
+            ax.plot([lo, hi], [yi, yi], color=colour, lw=2, solid_capstyle="butt")
+        elif not np.isnan(lo):
+            ax.annotate(
+                "",
+                xy=(ax.get_xlim()[1], yi),
+                xytext=(lo, yi),
+                arrowprops={"arrowstyle": "->", "color": colour},
+            )
+        ax.plot([e], [yi], "o", color=colour, ms=6)
+    for obs in sorted(set(table["observed"])):
+        ax.axvline(obs, color="0.4", ls="--", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(v) for v in table["name"]])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.set_xlabel("Estimated population size N (dashed: observed)")
+    ax.grid(axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    ax.set_ylim(-0.7, n - 0.3)
+    return ax
 
 
 def compare(
@@ -387,6 +440,15 @@ def compare(
     Returns
     -------
     Comparison
+
+    Examples
+    --------
+    >>> a = EstimationResult("chapman", "two lists", 100, 150.0, (120.0, 190.0), "wald-log")
+    >>> b = EstimationResult.failed(method="loglinear", model="A:B", observed=100, reason="no MLE")
+    >>> compare({"Chapman": a, "A:B": b}).to_frame()[["name", "estimate", "status"]]
+          name  estimate  status
+    0  Chapman     150.0      ok
+    1      A:B       NaN  no MLE
     """
     if isinstance(results, Mapping):
         names = list(results.keys())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,14 +111,54 @@ def test_full_run_writes_report_and_covers_truth(full_run) -> None:  # type: ign
 
 
 def test_published_tables_are_disclosure_controlled(full_run) -> None:  # type: ignore[no-untyped-def]
+    """Every count of identified people from 1 to threshold - 1 in the run's tables is hidden in
+    every published table that shows it, and no published count column holds such a value."""
     _, res = full_run
-    flags = pd.read_csv(res.out / "observed_by_stratum_flags.csv", keep_default_na=False)
-    values = pd.read_csv(res.out / "observed_by_stratum.csv")
-    raw = res.tables["observed_by_stratum"]
-    # every published value is either an original count >= 5 or suppressed
-    small = (raw > 0) & (raw < 5)
-    assert not small.to_numpy().any() or (flags == "primary").to_numpy().any()
-    assert values.notna().to_numpy().sum() > 0
+    thr = 5
+    out = res.out
+    raw_obs = res.tables["observed_by_stratum"]
+    values = pd.read_csv(out / "observed_by_stratum.csv").set_index("region")
+    flags = pd.read_csv(out / "observed_by_stratum_flags.csv", keep_default_na=False)
+    flags = flags.set_index("region")
+    hidden_cells = set()
+    n_small = 0
+    for region in raw_obs.index:
+        for year in raw_obs.columns:
+            v, col = raw_obs.loc[region, year], str(year)
+            if pd.isna(values.loc[region, col]):
+                hidden_cells.add((region, int(year)))
+                assert flags.loc[region, col] in ("primary", "secondary")
+            else:
+                assert values.loc[region, col] == v  # what is published is the count itself
+            if 0 < v < thr:
+                n_small += 1
+                assert pd.isna(values.loc[region, col]) and flags.loc[region, col] == "primary"
+    raw_lists = res.tables["list_totals"].set_index(["region", "year"])
+    lists = pd.read_csv(out / "list_totals.csv").set_index(["region", "year"])
+    for key, row in raw_lists.iterrows():
+        for name, v in row.items():
+            if 0 < v < thr:
+                n_small += 1
+                assert pd.isna(lists.loc[key, name]), (key, name)
+    raw_strata = res.tables["strata_estimates"]
+    strata = pd.read_csv(out / "strata_estimates.csv")
+    assert len(strata) == len(raw_strata)
+    for (_, r), (_, p) in zip(raw_strata.iterrows(), strata.iterrows(), strict=True):
+        if 0 < r["observed"] < thr or (r["region"], r["year"]) in hidden_cells:
+            assert pd.isna(p["observed"]) and p["observed_suppressed"], (r["region"], r["year"])
+    assert n_small > 0  # the sample has small cells: the checks above are not vacuous
+    # no published table has a count column holding a small count
+    count_cols = {"observed", "Total", *raw_lists.columns, *(str(c) for c in raw_obs.columns)}
+    for f in sorted(out.glob("*.csv")):
+        if not f.read_text().strip():
+            continue  # an empty table (top_models with top_models = 0)
+        t = pd.read_csv(f)
+        for c in count_cols & set(t.columns):
+            v = pd.to_numeric(t[c], errors="coerce")
+            assert not ((v > 0) & (v < thr)).any(), (f.name, c)
+        for c in [c for c in t.columns if not pd.api.types.is_numeric_dtype(t[c])]:
+            for text in t[c].dropna().astype(str):
+                assert not re.search(r"\(([1-4])\)", text), (f.name, c, text)
 
 
 def _histories(full_run) -> Path:  # type: ignore[no-untyped-def]

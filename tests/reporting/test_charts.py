@@ -98,7 +98,7 @@ def test_regional_comparison(tmp_path: Path) -> None:
     one = s[s.year == 2023].copy()
     one.loc[one.region == "Lakes", ["estimate", "ci_low", "ci_high"]] = np.nan
     ax = plot_regional_comparison(one)
-    assert [t.get_text() for t in ax.get_yticklabels()][0] == "Lakes"  # not estimable first
+    assert next(t.get_text() for t in ax.get_yticklabels()) == "Lakes"  # not estimable first
     _check(ax.figure, "regional_comparison", tmp_path)
 
 
@@ -146,3 +146,27 @@ def test_list_overlaps_upset(tmp_path: Path) -> None:
     ax = plot_overlaps(read_capture_csv(MSE_DATA / "uk_2013.csv"))  # type: ignore[arg-type]
     assert ax.get_title(loc="left").startswith("Capture patterns: 2,744 people")
     _check(ax.figure, "list_overlaps", tmp_path)
+
+
+def test_interval_labels_say_the_level() -> None:
+    s = _strata()
+    axes = plot_trend_by_region(s, level=0.9)
+    assert "90% interval" in axes[0].get_legend_handles_labels()[1]
+    plt.close(axes[0].figure)
+    nat = s.groupby("year", as_index=False)[["observed", "estimate", "ci_low", "ci_high"]].sum()
+    ax = plot_national_trend(nat.assign(kind="sum of strata", method="m"), level=0.8)
+    assert "80% interval (sum of strata)" in ax.get_legend_handles_labels()[1]
+    plt.close(ax.figure)
+    ax = plot_regional_comparison(s[s.year == 2023], level=0.975)
+    assert ax.get_xlabel() == "Estimated number of victims (97.5% interval)"
+    plt.close(ax.figure)
+
+
+def test_detached_figures_are_not_pyplot_figures() -> None:
+    from fl_estimate._figures import detached
+
+    before = plt.get_fignums()
+    with detached():
+        ax = plot_regional_comparison(_strata())
+    assert plt.get_fignums() == before
+    assert type(ax.figure.canvas).__name__ == "FigureCanvasAgg"

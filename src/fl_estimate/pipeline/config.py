@@ -6,6 +6,7 @@ The format is documented in ``docs/config.md`` (section "Annual run").
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,9 @@ class RunConfig:
     population: Path | None
     per: int
     methods: tuple[str, ...]
-    interval: str
-    n_boot: int
+    interval: str | None
+    level: float | None
+    n_boot: int | None
     chains: int | None
     draws: int | None
     min_lists: int
@@ -42,17 +44,45 @@ class RunConfig:
     workers: int | None
     scheduler: str | None
     truth: Path | None
+    method_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def headline(self) -> str:
         return self.methods[0]
 
+    def options_for(self, method: str) -> dict[str, Any]:
+        """The options the configuration sets for ``method``: the ``[estimation]`` keys that the
+        file gives (``interval``, ``level``, ``n_boot``, ``chains``, ``draws``) and the method's own
+        ``[estimation.<method>]`` table, which wins. Keys the file leaves out are not passed: the
+        method's defaults apply. The method registry refuses an option the method does not take.
+        """
+        shared = {
+            "interval": self.interval,
+            "level": self.level,
+            "n_boot": self.n_boot,
+            "chains": self.chains,
+            "draws": self.draws,
+        }
+        return {
+            **{k: v for k, v in shared.items() if v is not None},
+            **self.method_options.get(method, {}),
+        }
+
 
 _SECTIONS = {
     "run": {"title", "seed", "out"},
     "input": {"capture_histories", "link", "strata", "population", "per"},
-    "estimation": {"methods", "interval", "n_boot", "chains", "draws", "min_lists", "min_per_list"},
+    "estimation": {
+        "methods",
+        "interval",
+        "level",
+        "n_boot",
+        "chains",
+        "draws",
+        "min_lists",
+        "min_per_list",
+    },
     "sensitivity": {"leave_one_out", "merge", "top_models"},
     "disclosure": {"threshold"},
     "executor": {"workers", "scheduler"},
@@ -95,7 +125,9 @@ def read_run_config(path: str | Path) -> RunConfig:
         if not isinstance(val, dict):
             problems.append(Problem(f"[{sec}] must be a table", source=src))
             continue
-        for key in val:
+        for key, sub in val.items():
+            if sec == "estimation" and isinstance(sub, dict):
+                continue  # a method's own options: [estimation.<method>], checked below
             if key not in _SECTIONS[sec]:
                 problems.append(
                     Problem(
@@ -156,17 +188,43 @@ def read_run_config(path: str | Path) -> RunConfig:
                     source=src,
                 )
             )
-    interval = get("estimation", "interval", str, "bootstrap")
-    if interval not in ("wald", "profile", "bootstrap"):
+    method_options: dict[str, dict[str, Any]] = {}
+    est_sec = raw.get("estimation", {}) if isinstance(raw.get("estimation"), dict) else {}
+    for key, sub in est_sec.items():
+        if not isinstance(sub, dict):
+            continue
+        if key not in methods:
+            problems.append(
+                Problem(
+                    f"[estimation.{key}]: {key!r} is not one of the methods "
+                    f"({', '.join(map(str, methods))}); a method's own options go in "
+                    "[estimation.<method>]",
+                    source=src,
+                )
+            )
+            continue
+        method_options[key] = dict(sub)
+    interval = get("estimation", "interval", str, None)
+    if interval is not None and interval not in ("wald", "profile", "bootstrap"):
         problems.append(
             Problem(
                 f"[estimation] interval must be wald, profile or bootstrap, got {interval!r}",
                 source=src,
             )
         )
-    n_boot = get("estimation", "n_boot", int, 1000)
+    level = get("estimation", "level", float, None)
+    if level is not None and not 0 < level < 1:
+        problems.append(
+            Problem(f"[estimation] level must be between 0 and 1, got {level!r}", source=src)
+        )
+    n_boot = get("estimation", "n_boot", int, None)
     chains = get("estimation", "chains", int, None)
     draws = get("estimation", "draws", int, None)
+    for key, val in (("n_boot", n_boot), ("chains", chains), ("draws", draws)):
+        if val is not None and val < 1:
+            problems.append(
+                Problem(f"[estimation] {key} must be at least 1, got {val!r}", source=src)
+            )
     min_lists = get("estimation", "min_lists", int, 3)
     min_per_list = get("estimation", "min_per_list", int, 5)
     loo = get("sensitivity", "leave_one_out", bool, True)
@@ -182,6 +240,12 @@ def read_run_config(path: str | Path) -> RunConfig:
         merge = []
     top_models = get("sensitivity", "top_models", int, 10)
     threshold = get("disclosure", "threshold", int, 5)
+    if threshold < 1:
+        problems.append(
+            Problem(f"[disclosure] threshold must be at least 1, got {threshold!r}", source=src)
+        )
+    if per <= 0:
+        problems.append(Problem(f"[input] per must be positive, got {per!r}", source=src))
     workers = get("executor", "workers", int, None)
     scheduler = get("executor", "scheduler", str, None) or None
     truth = path_of("report", "truth")
@@ -199,6 +263,7 @@ def read_run_config(path: str | Path) -> RunConfig:
         per=per,
         methods=tuple(methods),
         interval=interval,
+        level=level,
         n_boot=n_boot,
         chains=chains,
         draws=draws,
@@ -211,5 +276,6 @@ def read_run_config(path: str | Path) -> RunConfig:
         workers=workers,
         scheduler=scheduler,
         truth=truth,
+        method_options=method_options,
         raw=raw,
     )

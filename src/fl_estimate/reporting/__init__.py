@@ -1,4 +1,8 @@
-"""Charts and reports of the annual run."""
+"""Charts and reports of the annual run.
+
+:func:`write_outputs` takes a :class:`ReportSpec` and plain DataFrames (it never imports the
+annual run, :mod:`fl_estimate.pipeline`, which composes it).
+"""
 
 from fl_estimate.reporting.charts import (
     plot_indicator_prevalence,
@@ -6,10 +10,15 @@ from fl_estimate.reporting.charts import (
     plot_regional_comparison,
     plot_trend_by_region,
 )
+from fl_estimate.reporting.report import write_outputs
+from fl_estimate.reporting.spec import MethodSpec, ReportSpec
 
 __all__ = [
+    "MethodSpec",
+    "ReportSpec",
     "plot_indicator_prevalence",
     "plot_national_trend",
     "plot_regional_comparison",
     "plot_trend_by_region",
+    "write_outputs",
 ]

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fl_estimate._figures import subplots
 from fl_estimate._palette import OKABE_ITO
+from fl_estimate.reporting.spec import percent
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,6 +47,7 @@ def plot_trend_by_region(
     year: str = "year",
     truth: pd.DataFrame | None = None,
     ncols: int = 4,
+    level: float = 0.95,
 ) -> Any:
     """Small multiples: one panel per region, estimate over years with its interval as a ribbon,
     observed counts as bars underneath (and the true size when known, for simulated data).
@@ -58,22 +61,22 @@ def plot_trend_by_region(
         One per region; made if omitted.
     truth : DataFrame, optional
         Columns ``region``, ``year``, ``N``.
+    level : float
+        The intervals' level (for the legend).
 
     Returns
     -------
     ndarray of Axes
     """
-    import matplotlib.pyplot as plt
-
     regions = sorted(strata[region].unique(), key=str)
     n = len(regions)
     cols = min(ncols, n)
     rows = math.ceil(n / cols)
     if ax is None:
-        fig, axes = plt.subplots(
-            rows,
-            cols,
-            figsize=(3.0 * cols, 2.4 * rows + 0.6),
+        fig, axes = subplots(
+            (3.0 * cols, 2.4 * rows + 0.6),
+            nrows=rows,
+            ncols=cols,
             sharex=True,
             sharey=True,
             squeeze=False,
@@ -93,7 +96,7 @@ def plot_trend_by_region(
         est = pd.to_numeric(d["estimate"], errors="coerce").to_numpy(dtype=float)
         lo = pd.to_numeric(d["ci_low"], errors="coerce").to_numpy(dtype=float)
         hi = pd.to_numeric(d["ci_high"], errors="coerce").to_numpy(dtype=float)
-        a.fill_between(x, lo, hi, color=EST, alpha=0.2, lw=0, label="95% interval")
+        a.fill_between(x, lo, hi, color=EST, alpha=0.2, lw=0, label=f"{percent(level)} interval")
         a.plot(x, est, "o-", color=EST, ms=4, lw=1.5, label="estimate")
         if truth is not None:
             t = truth[truth[region] == reg].sort_values(year)
@@ -128,6 +131,7 @@ def plot_national_trend(
     *,
     year: str = "year",
     truth: pd.Series | None = None,
+    level: float = 0.95,
 ) -> Axes:
     """National total over years: sum of strata with its interval as a ribbon, the pooled national
     fit as a second line, observed counts as bars.
@@ -139,18 +143,20 @@ def plot_national_trend(
         ``estimate``, ``ci_low``, ``ci_high``).
     truth : Series, optional
         True totals indexed by year.
+    level : float
+        The intervals' level (for the legend).
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 3.8))
+        _, ax = subplots((6.4, 3.8))
     summed = national[national["kind"] == "sum of strata"].sort_values(year)
     pooled = national[national["kind"] != "sum of strata"].sort_values(year)
     x = summed[year].to_numpy()
     ax.bar(x, summed["observed"], color=OBS, alpha=0.55, width=0.55, label="observed")
     lo = pd.to_numeric(summed["ci_low"], errors="coerce")
     hi = pd.to_numeric(summed["ci_high"], errors="coerce")
-    ax.fill_between(x, lo, hi, color=EST, alpha=0.2, lw=0, label="95% interval (sum of strata)")
+    ax.fill_between(
+        x, lo, hi, color=EST, alpha=0.2, lw=0, label=f"{percent(level)} interval (sum of strata)"
+    )
     ax.plot(x, summed["estimate"], "o-", color=EST, label="estimate (sum of strata)")
     if len(pooled):
         first = pooled["method"].iloc[0]
@@ -189,17 +195,21 @@ def plot_regional_comparison(
     value: str = "estimate",
     low: str = "ci_low",
     high: str = "ci_high",
-    xlabel: str = "Estimated number of victims (95% interval)",
+    xlabel: str | None = None,
+    level: float = 0.95,
 ) -> Axes:
     """Dot-and-interval chart: one row per region (one year), sorted by the estimate; observed
-    counts as open circles; regions without an estimate are listed as "not estimable"."""
-    import matplotlib.pyplot as plt
+    counts as open circles; regions without an estimate are listed as "not estimable".
 
+    ``xlabel`` defaults to "Estimated number of victims (95% interval)" with the ``level``
+    given."""
+    if xlabel is None:
+        xlabel = f"Estimated number of victims ({percent(level)} interval)"
     d = strata.copy()
     d["_v"] = pd.to_numeric(d[value], errors="coerce")
     d = d.sort_values("_v", na_position="first")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 0.42 * len(d) + 1.2))
+        _, ax = subplots((6.4, 0.42 * len(d) + 1.2))
     y = np.arange(len(d))
     for yi, (_, r) in zip(y, d.iterrows(), strict=True):
         if np.isnan(r["_v"]):
@@ -237,6 +247,7 @@ def plot_indicator_prevalence(
     low: str = "ci_low",
     high: str = "ci_high",
     unit: str = "per 1,000",
+    level: float = 0.95,
 ) -> Axes:
     """Indicator or forced-labour prevalence by region with its design-based interval."""
     return plot_regional_comparison(
@@ -246,5 +257,5 @@ def plot_indicator_prevalence(
         value=value,
         low=low,
         high=high,
-        xlabel=f"Prevalence {unit} (95% interval)",
+        xlabel=f"Prevalence {unit} ({percent(level)} interval)",
     )

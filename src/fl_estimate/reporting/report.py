@@ -1,30 +1,72 @@
 """Write the annual run's outputs: tables (CSV and one Excel workbook), figures (PNG and SVG),
 and a report (Markdown and a self-contained HTML page) that a ministry reader can follow.
 
+The report takes a :class:`~fl_estimate.reporting.spec.ReportSpec` (which methods, what kind of
+interval at which level, where the national totals' intervals come from) and plain DataFrames;
+every sentence it writes is read from them, and it leaves the caller's tables as they were.
+
 Every table meant for publication goes through :func:`fl_estimate.disclosure.suppress`: observed
 counts below the threshold are suppressed (with secondary suppression where margins are
-published), and the report says so.
+published), the same cells are hidden wherever the table of estimates repeats them, and the
+report says so.
+
+Figures are drawn on figures that no pyplot backend manages (:func:`fl_estimate._figures.detached`):
+writing a report never switches the caller's matplotlib backend.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fl_estimate.disclosure import suppress
-from fl_estimate.results import INTERVAL_KINDS, compare
+from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
+from fl_estimate.results import INTERVAL_KINDS
 
-if TYPE_CHECKING:
-    from fl_estimate.mse.data import StratifiedCaptureData
-    from fl_estimate.pipeline.config import RunConfig
-    from fl_estimate.pipeline.run import StratumOutcome
+__all__ = ["METHOD_WORDS", "write_outputs"]
 
-__all__ = ["write_outputs"]
+#: What each method is, in the report's words (keyed by its name in ``fl_estimate.mse.estimate``).
+METHOD_WORDS: dict[str, str] = {
+    "independence": "the log-linear model of independent lists",
+    "loglinear": "a log-linear model with the interactions configured",
+    "stepwise": "a log-linear capture–recapture model chosen from the data by stepwise selection",
+    "aic": "the log-linear capture–recapture model with the lowest AIC among those searched",
+    "bic": "the log-linear capture–recapture model with the lowest BIC among those searched",
+    "auto": "a log-linear capture–recapture model chosen from the data as "
+    "MultipleSystemsEstimation's auto does (BIC search; stepwise selection from 6 lists)",
+    "search": "a log-linear capture–recapture model chosen from the data by a greedy search on "
+    "an information criterion",
+    "latent-class": "a latent-class model fitted by maximum likelihood",
+    "chao": "Chao's lower bound",
+    "lincoln-petersen": "the Lincoln–Petersen two-list estimator",
+    "chapman": "Chapman's two-list estimator",
+    "lcmcr": "a Bayesian latent-class model (LCMCR)",
+    "dga": "Bayesian model averaging over decomposable graphical models (dga)",
+    "bayes-loglinear": "a Bayesian log-linear model",
+    "bayes-threshold": "a Bayesian log-linear model with thresholded interactions",
+}
+
+#: What a method of each family assumes besides a closed population and correct linkage.
+_FAMILY_ASSUMES: dict[str, str] = {
+    "log-linear": "that the log-linear model captures how the providers' lists depend on each "
+    "other",
+    "latent-class": "that the latent classes capture how people differ in their chances of "
+    "being on each list",
+    "closed-form": "that the formula's own assumptions hold (the two-list estimators: "
+    "independent lists and equal chances of being listed)",
+    "bayesian": "that the model and its priors capture how the providers' lists depend on each "
+    "other and how people differ in their chances of being listed",
+    "other": "that the model captures how the providers' lists depend on each other",
+}
+
+#: Methods that choose a model from the data (a bootstrap of theirs can repeat the choice).
+_SELECTS_MODEL = frozenset({"stepwise", "aic", "bic", "auto", "search"})
 
 
 def _round(df: pd.DataFrame) -> pd.DataFrame:
@@ -39,15 +81,29 @@ def _round(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _protect_observed(df: pd.DataFrame, threshold: int, col: str = "observed") -> pd.DataFrame:
-    """Primary suppression of small observed counts in a column (the table publishes no margins
-    over that column); a flag column says what was hidden."""
+def _protect_observed(
+    df: pd.DataFrame,
+    threshold: int,
+    hidden: Mapping[tuple[Hashable, ...], str] | None = None,
+    keys: list[str] | None = None,
+    col: str = "observed",
+) -> pd.DataFrame:
+    """Suppress observed counts in a column: those below the threshold (primary), and those of
+    the strata that ``hidden`` names (``stratum key -> "primary"/"secondary"``, from the
+    suppressed table of observed counts, so that no table publishes a cell another hides). A
+    flag column says what was hidden and why."""
     if col not in df.columns:
         return df
     out = df.copy()
-    small = (out[col] > 0) & (out[col] < threshold)
-    out[col] = out[col].astype("Int64").mask(small)
-    out[f"{col}_suppressed"] = np.where(small, f"below {threshold}", "")
+    values = pd.to_numeric(out[col], errors="coerce")
+    small = ((values > 0) & (values < threshold)).to_numpy()
+    why = np.where(small, f"below {threshold}", "").astype(object)
+    if hidden and keys:
+        for i, key in enumerate(zip(*(out[k] for k in keys), strict=True)):
+            if not why[i] and hidden.get(tuple(key)):
+                why[i] = "hidden so that totals do not reveal a small count"
+    out[col] = values.astype("Int64").mask(why != "")
+    out[f"{col}_suppressed"] = why
     return out
 
 
@@ -80,64 +136,141 @@ def _html_table(df: pd.DataFrame, max_rows: int = 60) -> str:
     return str(d.to_html(index=False, na_rep="—", border=0, classes="t", escape=True))
 
 
-def _close(fig: Any) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-
-
 def _save(fig: Any, stage: Path, name: str) -> list[str]:
-    files = []
-    for ext in ("png", "svg"):
-        meta = {"Date": None} if ext == "svg" else {"Software": None}
-        fig.savefig(stage / f"{name}.{ext}", dpi=150, bbox_inches="tight", metadata=meta)
-        files.append(f"{name}.{ext}")
-    return files
+    from fl_estimate._figures import save
+
+    return [p.name for p in save(fig, stage, name)]
 
 
-def write_outputs(
-    cfg: RunConfig,
+def _publishable(spec: ReportSpec, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables as published: rounded, small observed counts suppressed (new frames)."""
+    thr = spec.threshold
+    strata_cols = list(spec.strata)
+    pub: dict[str, pd.DataFrame] = {}
+    hidden: dict[tuple[Hashable, ...], str] = {}
+    obs = tables["observed_by_stratum"]
+    obs_pub: dict[str, pd.DataFrame] = {}
+    if isinstance(obs, pd.DataFrame) and obs.shape[1] > 1:
+        s = suppress(obs.fillna(0).astype(int), threshold=thr, source="observed_by_stratum")
+        flags = s.flags.stack()
+        hidden = {
+            (k if isinstance(k, tuple) else (k,)): str(v) for k, v in flags.items() if v != ""
+        }
+        o = s.values.reset_index()
+        o.columns = [str(c) for c in o.columns]
+        fl = s.flags.reset_index()
+        fl.columns = [str(c) for c in fl.columns]
+        obs_pub = {"observed_by_stratum": o, "observed_by_stratum_flags": fl}
+    pub["strata_estimates"] = _protect_observed(
+        _round(tables["strata_estimates"]), thr, hidden, strata_cols
+    )
+    pub["national_estimates"] = _round(tables["national_estimates"])
+    pub["sensitivity"] = _round(tables["sensitivity"])
+    pub["top_models"] = _round(tables["top_models"])
+    pub.update(obs_pub)
+    lt = tables["list_totals"].set_index(strata_cols)
+    s2 = suppress(lt.astype(int), threshold=thr, margins=False, source="list_totals")
+    pub["list_totals"] = s2.values.reset_index()
+    pub["warnings"] = tables["warnings"].copy()
+    return pub
+
+
+def _draw_figures(
+    spec: ReportSpec,
     stage: Path,
-    tables: dict[str, Any],
-    outcomes: list[StratumOutcome],
-    data: StratifiedCaptureData,
-) -> list[str]:
-    """Write tables, figures and the report into ``stage``; return the file names written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-
+    tables: Mapping[str, pd.DataFrame],
+    pooled: pd.DataFrame,
+    comparison: pd.DataFrame | None,
+    comparison_label: str,
+    truth: pd.DataFrame | None,
+) -> tuple[list[str], dict[str, str]]:
+    """Draw and save the charts; returns (files, {figure name: caption})."""
+    from fl_estimate._figures import detached
+    from fl_estimate.mse.data import CaptureData
     from fl_estimate.plotting import plot_overlaps
     from fl_estimate.reporting.charts import (
         plot_national_trend,
         plot_regional_comparison,
         plot_trend_by_region,
     )
+    from fl_estimate.results import plot_comparison
 
+    name = spec.headline.name
+    strata_cols = list(spec.strata)
     files: list[str] = []
-    thr = cfg.threshold
-    strata_cols = list(cfg.strata)
-    national_results = tables.pop("_national_results", {})
+    figs: dict[str, str] = {}
+    head = tables["strata_estimates"]
+    head = head[head["method"] == name]
+    with detached():
+        if len(strata_cols) == 2:
+            geo, year = strata_cols
+            axes = plot_trend_by_region(
+                head, region=geo, year=year, truth=truth, level=spec.headline.level
+            )
+            fig = axes[0].figure
+            fig.suptitle(f"{name}: estimated victims by {geo} and {year}", fontsize=10, y=1.04)
+            files += _save(fig, stage, "trend_by_region")
+            figs["trend_by_region"] = f"Estimates by {geo} over time (bars: people identified)"
+            truth_nat = truth.groupby(year)["N"].sum() if truth is not None else None
+            ax = plot_national_trend(
+                tables["national_estimates"], year=year, truth=truth_nat, level=spec.totals_level
+            )
+            ax.set_title(f"National total ({name})", fontsize=10)
+            files += _save(ax.figure, stage, "national_trend")
+            figs["national_trend"] = "National total over time"
+            last = sorted(head[year].unique())[-1]
+            ax = plot_regional_comparison(
+                head[head[year] == last], region=geo, level=spec.headline.level
+            )
+            ax.set_title(f"{geo.capitalize()} in {last} ({name})", fontsize=10)
+            files += _save(ax.figure, stage, "regional_comparison")
+            figs["regional_comparison"] = f"Estimates by {geo} compared, {last}"
+        if comparison is not None and len(comparison):
+            ax = plot_comparison(comparison)
+            ax.set_title(
+                f"Methods compared on the pooled national table, {comparison_label}", fontsize=10
+            )
+            files += _save(ax.figure, stage, "method_comparison")
+            figs["method_comparison"] = "Methods compared (national table)"
+        ax = plot_overlaps(CaptureData.from_counts(pooled))  # type: ignore[arg-type]
+        files += _save(ax.figure, stage, "list_overlaps")
+        figs["list_overlaps"] = "How the providers' lists overlap (all strata)"
+    return files, figs
 
-    # ------------------------------------------------------------------ tables (protected)
-    pub: dict[str, pd.DataFrame] = {}
-    pub["strata_estimates"] = _protect_observed(_round(tables["strata_estimates"]), thr)
-    pub["national_estimates"] = _round(tables["national_estimates"])
-    pub["sensitivity"] = _round(tables["sensitivity"])
-    pub["top_models"] = _round(tables["top_models"])
-    obs = tables["observed_by_stratum"]
-    if isinstance(obs, pd.DataFrame) and obs.shape[1] > 1:
-        s = suppress(obs.fillna(0).astype(int), threshold=thr, source="observed_by_stratum")
-        o = s.values.reset_index()
-        o.columns = [str(c) for c in o.columns]
-        pub["observed_by_stratum"] = o
-        fl = s.flags.reset_index()
-        fl.columns = [str(c) for c in fl.columns]
-        pub["observed_by_stratum_flags"] = fl
-    lt = tables["list_totals"].set_index(strata_cols)
-    s2 = suppress(lt.astype(int), threshold=thr, margins=False, source="list_totals")
-    pub["list_totals"] = s2.values.reset_index()
-    pub["warnings"] = tables["warnings"]
+
+def write_outputs(
+    spec: ReportSpec,
+    stage: Path,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    pooled: pd.DataFrame,
+    comparison: pd.DataFrame | None = None,
+    comparison_label: str = "",
+    truth: pd.DataFrame | None = None,
+) -> list[str]:
+    """Write tables, figures and the report into ``stage``; return the file names written.
+
+    Parameters
+    ----------
+    spec : ReportSpec
+        What the results are (methods, intervals, where the totals' intervals come from).
+    stage : Path
+        The output folder (an existing, empty folder).
+    tables : mapping of str to DataFrame
+        ``strata_estimates``, ``national_estimates``, ``sensitivity``, ``top_models``,
+        ``observed_by_stratum``, ``list_totals``, ``warnings`` (as
+        :func:`fl_estimate.pipeline.tables.build_tables` makes them); not modified.
+    pooled : DataFrame
+        The capture table of all strata pooled (0/1 list columns and ``count``), for the chart
+        of list overlaps.
+    comparison : DataFrame, optional
+        Methods side by side on one table (:meth:`fl_estimate.results.Comparison.to_frame`),
+        for the chart of methods compared; ``comparison_label`` names the table.
+    truth : DataFrame, optional
+        True sizes by stratum (simulated data: stratum columns and ``N``), drawn on the charts.
+    """
+    files: list[str] = []
+    pub = _publishable(spec, tables)
     for name, df in pub.items():
         df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
         files.append(f"{name}.csv")
@@ -146,108 +279,139 @@ def write_outputs(
         for name, df in pub.items():
             df.to_excel(xw, sheet_name=name[:31], index=False)
     files.append("tables.xlsx")
-
-    # ------------------------------------------------------------------ figures
-    truth_tab = pd.read_csv(cfg.truth) if cfg.truth is not None else None
-    head = tables["strata_estimates"]
-    head = head[head["method"] == cfg.headline]
-    figs: dict[str, str] = {}
-    if len(strata_cols) == 2:
-        axes = plot_trend_by_region(
-            head, region=strata_cols[0], year=strata_cols[1], truth=truth_tab
-        )
-        fig = axes[0].figure
-        fig.suptitle(f"{cfg.headline}: estimated victims by region and year", fontsize=10, y=1.04)
-        files += _save(fig, stage, "trend_by_region")
-        figs["trend_by_region"] = "Estimates by region over time (bars: people identified)"
-        _close(fig)
-        truth_nat = truth_tab.groupby(strata_cols[1])["N"].sum() if truth_tab is not None else None
-        ax = plot_national_trend(tables["national_estimates"], year=strata_cols[1], truth=truth_nat)
-        ax.set_title(f"National total ({cfg.headline})", fontsize=10)
-        files += _save(ax.figure, stage, "national_trend")
-        figs["national_trend"] = "National total over time"
-        _close(ax.figure)
-        last = sorted(head[strata_cols[1]].unique())[-1]
-        ax = plot_regional_comparison(head[head[strata_cols[1]] == last], region=strata_cols[0])
-        ax.set_title(f"Regions in {last} ({cfg.headline})", fontsize=10)
-        files += _save(ax.figure, stage, "regional_comparison")
-        figs["regional_comparison"] = f"Regions compared, {last}"
-        _close(ax.figure)
-    if national_results:
-        gkey = sorted(national_results, key=str)[-1]
-        res = national_results[gkey]
-        if res:
-            cmp = compare(res)
-            ax = cmp.plot()
-            label = ", ".join(str(v) for v in gkey) if isinstance(gkey, tuple) else str(gkey)
-            ax.set_title(f"Methods compared on the pooled national table, {label}", fontsize=10)
-            files += _save(ax.figure, stage, "method_comparison")
-            figs["method_comparison"] = "Methods compared (national table)"
-            _close(ax.figure)
-    pooled = data.collapse()
-    ax = plot_overlaps(pooled)  # type: ignore[arg-type]
-    files += _save(ax.figure, stage, "list_overlaps")
-    figs["list_overlaps"] = "How the providers' lists overlap (all strata)"
-    _close(ax.figure)
-
-    # ------------------------------------------------------------------ report
-    md, body = _report(cfg, pub, figs, outcomes, stage)
+    fig_files, figs = _draw_figures(
+        spec, stage, tables, pooled, comparison, comparison_label, truth
+    )
+    files += fig_files
+    md, body = _report(spec, pub, figs, stage)
     (stage / "report.md").write_text(md, encoding="utf-8")
     (stage / "report.html").write_text(body, encoding="utf-8")
     files += ["report.md", "report.html"]
     return files
 
 
-def _report(
-    cfg: RunConfig,
-    pub: dict[str, pd.DataFrame],
-    figs: dict[str, str],
-    outcomes: list[StratumOutcome],
-    stage: Path,
-) -> tuple[str, str]:
-    nat = pub["national_estimates"]
-    summed = nat[nat["kind"] == "sum of strata"]
-    n_not = sum(not o.estimable for o in outcomes)
-    kind_words = INTERVAL_KINDS.get(
-        cfg.interval if cfg.interval != "bootstrap" else "bootstrap-bca", cfg.interval
+def _a(text: str) -> str:
+    """``text`` with its indefinite article ("an 80% ...", "a 95% ...")."""
+    vowel_sound = text[:1] in "aeiou" or text.startswith(("8", "11", "18"))
+    return f"{'an' if vowel_sound else 'a'} {text}"
+
+
+def _interval_words(kinds: tuple[str, ...]) -> str:
+    return " or ".join(INTERVAL_KINDS.get(k, k) for k in kinds)
+
+
+def _method_sentences(m: MethodSpec, role: str) -> list[str]:
+    """What the method is and what its intervals are."""
+    words = METHOD_WORDS.get(m.name, f"the method {m.name}")
+    out = [f"{role}: **{m.name}** ({words})."]
+    if not m.interval_kinds:
+        out.append(f"The {m.name} estimates have no interval.")
+        return out
+    text = (
+        f"Each {m.name} interval is {_a(f'{percent(m.level)} {_interval_words(m.interval_kinds)}')}"
     )
-    key_lines = []
-    for _, r in summed.iterrows():
-        label = ", ".join(str(r[c]) for c in cfg.strata[1:] if c in r) or "all"
-        ci = (
-            ""
-            if pd.isna(r["ci_low"])
-            else f" (95% interval {r['ci_low']:,.0f} to {r['ci_high']:,.0f})"
+    if m.conditional_on_model:
+        text += (
+            ", conditional on the chosen model: it leaves out the uncertainty of choosing the "
+            "model, so it understates the uncertainty"
         )
-        key_lines.append(
+    elif m.name in _SELECTS_MODEL and any(k.startswith("bootstrap") for k in m.interval_kinds):
+        text += " that repeats the model choice on every replicate"
+    out.append(text + ".")
+    return out
+
+
+def _totals_sentence(spec: ReportSpec) -> str:
+    each = " and ".join(spec.strata)
+    lead = f"Each {each} is estimated on its own; national totals"
+    pct = percent(spec.totals_level)
+    if spec.totals_from == "bootstrap replicates":
+        return (
+            f"{lead} add the strata's bootstrap replicates replicate by replicate, so their "
+            f"{pct} interval (a {INTERVAL_KINDS['bootstrap-percentile']} of the sums) reflects "
+            "every stratum's uncertainty."
+        )
+    if spec.totals_from == "posterior draws":
+        return (
+            f"{lead} add the strata's posterior draws draw by draw, so their {pct} interval "
+            f"(an {INTERVAL_KINDS['credible-eti']} of the sums) reflects every stratum's "
+            "uncertainty."
+        )
+    if spec.totals_from == "mixed":
+        return (
+            f"{lead} add the strata's bootstrap replicates or posterior draws where every stratum "
+            "has them; a total without an interval has a stratum without them."
+        )
+    return (
+        f"{lead} add the strata's estimates and have no interval: intervals of strata cannot be "
+        "added up, and an interval of a sum needs the strata's bootstrap replicates or "
+        "posterior draws, which these results do not have."
+    )
+
+
+def _sentences(spec: ReportSpec, strata: pd.DataFrame) -> list[str]:
+    """The bullet points of "What the numbers mean", each one true of these results."""
+    head = strata[strata["method"] == spec.headline.name]
+    n_strata = len(head)
+    n_without = int(pd.to_numeric(head["estimate"], errors="coerce").isna().sum())
+    out = [
+        "The estimate counts victims who were identified by at least one provider and, from how "
+        "the providers' lists overlap, those identified by none (the 'dark figure').",
+        *_method_sentences(spec.headline, "Headline method"),
+    ]
+    for m in spec.comparison:
+        out += _method_sentences(m, "Shown beside it for comparison")
+    out.append(_totals_sentence(spec))
+    assumes = _FAMILY_ASSUMES.get(spec.headline.family, _FAMILY_ASSUMES["other"])
+    out.append(
+        f"The headline method assumes a closed population in each {' and '.join(spec.strata)}, "
+        f"that the same person was recognised across the providers' lists, and {assumes}. "
+        "People whom no provider is ever likely to meet are not counted: the estimate is best "
+        "read as a lower bound on the true number."
+    )
+    if n_without:
+        out.append(
+            f"{n_without} of {n_strata} strata have no {spec.headline.name} estimate (the status "
+            "column says why); their identified victims are added to the totals without a dark "
+            "figure."
+        )
+    else:
+        out.append(f"Every one of the {n_strata} strata has a {spec.headline.name} estimate.")
+    out.append(
+        f"Counts of identified people below {spec.threshold} are suppressed in published tables, "
+        "with further cells hidden where totals would reveal them."
+    )
+    return out
+
+
+def _key_lines(spec: ReportSpec, national: pd.DataFrame) -> list[str]:
+    summed = national[national["kind"] == "sum of strata"]
+    lines = []
+    for _, r in summed.iterrows():
+        label = ", ".join(str(r[c]) for c in spec.strata[1:] if c in r) or "all"
+        ci = (
+            " (no interval)"
+            if pd.isna(r["ci_low"])
+            else f" ({percent(spec.totals_level)} interval {r['ci_low']:,.0f} to "
+            f"{r['ci_high']:,.0f})"
+        )
+        lines.append(
             f"- **{label}**: about **{r['estimate']:,.0f}** victims{ci}; "
             f"{int(r['observed']):,} were identified by at least one provider."
         )
-    caveats = [
-        "The estimate counts victims who were identified by at least one provider and, "
-        "from how the providers' lists overlap, those identified by none (the 'dark figure').",
-        f"Headline method: **{cfg.headline}** (log-linear capture–recapture model chosen from "
-        "the data). Each region and year is estimated on its own; national totals add the "
-        "regions' bootstrap replicates, so their interval reflects every region's uncertainty.",
-        f"Intervals are 95% {kind_words}s"
-        + (
-            " that repeat the model choice on every replicate"
-            if cfg.interval == "bootstrap"
-            else ", conditional on the chosen model (they understate uncertainty)"
-        )
-        + ".",
-        "The method assumes a closed population in each region and year, that the providers' "
-        "records were linked correctly, and that the chosen model captures how providers depend "
-        "on each other. People whom no provider is ever likely to meet are not counted: the "
-        "estimate is best read as a lower bound on the true number.",
-        f"{n_not} of {len(outcomes)} region-year strata could not be estimated (too few people "
-        "or lists); their identified victims are added to totals without a dark figure.",
-        f"Counts of identified people below {cfg.threshold} are suppressed in published "
-        "tables, with further cells hidden where totals would reveal them.",
-    ]
+    return lines
+
+
+def _report(
+    spec: ReportSpec, pub: dict[str, pd.DataFrame], figs: dict[str, str], stage: Path
+) -> tuple[str, str]:
+    nat = pub["national_estimates"]
     sections = [
-        ("Key figures", "\n".join(key_lines)),
-        ("What the numbers mean", "\n".join(f"- {c}" for c in caveats)),
+        ("Key figures", "\n".join(_key_lines(spec, nat))),
+        (
+            "What the numbers mean",
+            "\n".join(f"- {c}" for c in _sentences(spec, pub["strata_estimates"])),
+        ),
     ]
     warn = pub.get("warnings")
     if warn is not None and len(warn):
@@ -256,18 +420,21 @@ def _report(
         if len(msgs) > 10:
             lines.append(f"- ... and {len(msgs) - 10} more (warnings.csv)")
         sections.append(("Warnings from the estimation", "\n".join(lines)))
-    md = [f"# {cfg.title}\n"]
+    each = " and ".join(spec.strata)
+    tables = [
+        ("National estimates", nat),
+        (f"Estimates by {each}", pub["strata_estimates"]),
+        ("Sensitivity: lists left out and merged", pub["sensitivity"]),
+    ]
+    if len(pub["top_models"]):
+        tables.append(("Top models by BIC", pub["top_models"]))
+    md = [f"# {spec.title}\n"]
     for title, text in sections:
         md.append(f"## {title}\n\n{text}\n")
     for name, caption in figs.items():
         md.append(f"## {caption}\n\n![{caption}]({name}.png)\n")
-    md.append("## National estimates\n\n" + _md_table(nat) + "\n")
-    md.append("## Estimates by region and year\n\n" + _md_table(pub["strata_estimates"]) + "\n")
-    md.append(
-        "## Sensitivity: lists left out and merged\n\n" + _md_table(pub["sensitivity"]) + "\n"
-    )
-    if len(pub["top_models"]):
-        md.append("## Top models by BIC\n\n" + _md_table(pub["top_models"]) + "\n")
+    for title, df in tables:
+        md.append(f"## {title}\n\n" + _md_table(df) + "\n")
     md.append(
         "## Files\n\nTables as CSV and in `tables.xlsx`; figures as PNG and SVG; "
         "`manifest.json` records the inputs' SHA-256 hashes, the configuration, the seed "
@@ -282,9 +449,9 @@ def _report(
         "text-align:right}img{max-width:100%}h1{font-size:1.6rem}"
     )
     parts = [
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(cfg.title)}</title><style>{css}</style></head><body>",
-        f"<h1>{html.escape(cfg.title)}</h1>",
+        f"<!DOCTYPE html><html lang='{html.escape(spec.language)}'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(spec.title)}</title><style>{css}</style></head><body>",
+        f"<h1>{html.escape(spec.title)}</h1>",
     ]
     for title, text in sections:
         items = "".join(f"<li>{_inline(line[2:])}</li>" for line in text.splitlines())
@@ -295,13 +462,8 @@ def _report(
             f"<h2>{html.escape(caption)}</h2>"
             f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{b64}'>"
         )
-    parts.append("<h2>National estimates</h2>" + _html_table(nat))
-    parts.append("<h2>Estimates by region and year</h2>" + _html_table(pub["strata_estimates"]))
-    parts.append(
-        "<h2>Sensitivity: lists left out and merged</h2>" + _html_table(pub["sensitivity"])
-    )
-    if len(pub["top_models"]):
-        parts.append("<h2>Top models by BIC</h2>" + _html_table(pub["top_models"]))
+    for title, df in tables:
+        parts.append(f"<h2>{html.escape(title)}</h2>" + _html_table(df))
     parts.append("</body></html>\n")
     return md_text, "".join(parts)
 

@@ -1,4 +1,7 @@
-"""CLI of the providers layer: ``submissions check|pseudonymise`` and ``link CONFIG``."""
+"""CLI of the providers layer: ``submissions check|pseudonymise`` and ``link CONFIG``.
+
+The providers layer (pandas, pandera, splink) is imported inside the commands.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ from pathlib import Path
 
 import typer
 
-from fl_estimate.providers.pseudonymise import KEY_ENV_VAR, Pseudonymiser
-from fl_estimate.providers.registry import ProviderRegistry
-from fl_estimate.providers.submissions import read_submission_file, validate_submission
+#: The default of ``--key-env`` (``fl_estimate.providers.pseudonymise.KEY_ENV_VAR``; a test checks
+#: that the two agree: importing the providers layer here would slow every command's start).
+KEY_ENV_VAR = "FL_ESTIMATE_LINKAGE_KEY"
 
 submissions_app = typer.Typer(
     help="Check provider submission files (format: docs/providers.md).",
@@ -26,6 +29,9 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Validate submission files and print one report per file (exit 2 if any is rejected)."""
+    from fl_estimate.providers.registry import ProviderRegistry
+    from fl_estimate.providers.submissions import validate_submission
+
     reg = ProviderRegistry.read_csv(registry) if registry else None
     reports = [
         validate_submission(
@@ -58,6 +64,8 @@ def pseudonymise(
     """Replace a submission's identifiers by pseudonymous keys (for providers sending keys only)."""
     from fl_estimate._io import atomic_write_text
     from fl_estimate.exceptions import InputValidationError
+    from fl_estimate.providers.pseudonymise import Pseudonymiser
+    from fl_estimate.providers.submissions import read_submission_file, validate_submission
 
     report, clean = validate_submission(infile)
     if clean is None:

@@ -12,10 +12,6 @@ from typing import Any
 
 import typer
 
-from fl_estimate._io import atomic_output_dir, write_manifest
-from fl_estimate.mse.data import CaptureData, read_capture_csv
-from fl_estimate.results import compare, json_safe
-
 #: (label, method, options) run by the demo
 DEMO_METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("independence, profile", "independence", {"interval": "profile"}),
@@ -30,33 +26,23 @@ DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 
 def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000) -> list[Path]:
     """Describe and estimate ``data_path`` into ``out``; returns the files written."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from fl_estimate._figures import detached, save
+    from fl_estimate._io import atomic_output_dir, write_manifest
+    from fl_estimate.mse.api import estimate
+    from fl_estimate.mse.data import CaptureData, read_capture_csv
     from fl_estimate.plotting import plot_overlaps
+    from fl_estimate.results import compare, json_safe
 
     data = read_capture_csv(data_path)
     if not isinstance(data, CaptureData):  # pragma: no cover - demo data is unstratified
         raise TypeError("the demo expects an unstratified table")
-    with atomic_output_dir(out) as stage:
+    with atomic_output_dir(out) as stage, detached():
         written = []
         for name, frame in data.describe().items():
             p = stage / f"descriptives_{name}.csv"
             frame.to_csv(p, index=False, lineterminator="\n")
             written.append(p)
-        ax = plot_overlaps(data)
-        fig: Any = ax.figure
-        for ext in ("png", "svg"):
-            p = stage / f"overlaps.{ext}"
-            fig.savefig(
-                p, dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None
-            )
-            written.append(p)
-        plt.close(fig)
-        from fl_estimate.mse.api import estimate
-
+        written += save(plot_overlaps(data).figure, stage, "overlaps")
         results = {
             label: estimate(
                 data,
@@ -77,14 +63,12 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
         )
         written.append(p)
         ax = cmp.plot()
-        fig2: Any = ax.figure
-        ax.set_title(f"{data_path.name}: estimates by method (95% intervals)", fontsize=10)
-        for ext in ("png", "svg"):
-            p = stage / f"estimates.{ext}"
-            meta = {"Date": None} if ext == "svg" else None
-            fig2.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
-            written.append(p)
-        plt.close(fig2)
+        levels = sorted({f"{r.level:.0%}" for r in results.values()})
+        ax.set_title(
+            f"{data_path.name}: estimates by method ({' and '.join(levels)} intervals)",
+            fontsize=10,
+        )
+        written += save(ax.figure, stage, "estimates")
         write_manifest(
             stage / "manifest.json",
             inputs=[data_path],

@@ -1,22 +1,30 @@
 """The ``fl-estimate`` command line.
 
-Thin by design: each layer registers its subcommands (``register(app)`` in its ``_cli`` module),
-which parse arguments, call the library and print. Every error of the package becomes one line on
-stderr and exit code 2; anything unexpected exits 1 with a hint to rerun with ``--debug``.
+Thin by design: one module per layer (:mod:`.providers`, :mod:`.indicators`, :mod:`.pipeline`,
+:mod:`.demo`, and the estimation layer's ``fl_estimate.mse._cli``) adds its subcommands to
+:data:`app`; the commands parse arguments, call the library and print. Those modules import only
+typer at the top: pandas, scipy, matplotlib, PyMC, splink and numba are imported inside the command
+functions, so ``fl-estimate --help`` starts fast.
+
+Every error of the package becomes one line on stderr and exit code 2 (the line is
+:meth:`fl_estimate.exceptions.FLEstimateError.one_line`); anything unexpected exits 1 with a hint to
+rerun with ``--debug``.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 
 import typer
 
 from fl_estimate._version import __version__
-from fl_estimate.exceptions import FLEstimateError, InputValidationError
+from fl_estimate.exceptions import FLEstimateError
 
 __all__ = ["app", "main"]
+
+#: Problems of an :class:`~fl_estimate.exceptions.InputValidationError` shown on the error line.
+MAX_PROBLEMS_ON_LINE = 5
 
 app = typer.Typer(
     name="fl-estimate",
@@ -30,15 +38,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-)
-
-#: Modules whose ``register(app)`` adds subcommands; one per layer.
-LAYERS: tuple[str, ...] = (
-    "fl_estimate.mse._cli",
-    "fl_estimate.providers._cli",
-    "fl_estimate.indicators._cli",
-    "fl_estimate.pipeline._cli",
-    "fl_estimate._demo",
 )
 
 
@@ -60,23 +59,15 @@ def _root(
     """fl-estimate: prevalence estimates of forced labour and human trafficking."""
 
 
-def _register_layers() -> None:
-    for name in LAYERS:
-        importlib.import_module(name).register(app)
+# One module per layer, imported statically (the order is the order of --help).
+from fl_estimate.cli import demo, indicators, pipeline, providers  # noqa: E402
+from fl_estimate.mse import _cli as mse  # noqa: E402  (moves to fl_estimate.cli.mse)
 
-
-_register_layers()
-
-_MAX_PROBLEMS_ON_LINE = 5
-
-
-def _one_line(exc: FLEstimateError) -> str:
-    if isinstance(exc, InputValidationError):
-        probs = [str(p) for p in exc.problems[:_MAX_PROBLEMS_ON_LINE]]
-        more = len(exc.problems) - len(probs)
-        tail = f"; and {more} more" if more > 0 else ""
-        return f"{exc.summary}: {'; '.join(probs)}{tail}"
-    return " ".join(str(exc).split())
+mse.register(app)
+providers.register(app)
+indicators.register(app)
+pipeline.register(app)
+demo.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FLEstimateError as exc:
         if debug:
             raise
-        typer.echo(f"fl-estimate: error: {_one_line(exc)}", err=True)
+        typer.echo(f"fl-estimate: error: {exc.one_line(MAX_PROBLEMS_ON_LINE)}", err=True)
         return 2
     except Exception as exc:
         if debug:
@@ -107,7 +98,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

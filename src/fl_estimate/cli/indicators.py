@@ -6,12 +6,14 @@ import sys
 import warnings
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from fl_estimate._io import atomic_open
 from fl_estimate.exceptions import InputValidationError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 indicators_app = typer.Typer(
     help=(
@@ -33,6 +35,8 @@ class OutFormat(StrEnum):
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.exists():
         raise InputValidationError([Problem("file not found", str(path))])
     try:
@@ -71,6 +75,7 @@ def score(
     ),
 ) -> None:
     """Score survey answers: each indicator, dimension, classification and the reason."""
+    from fl_estimate._io import atomic_open
     from fl_estimate.indicators.mapping import load_mapping
     from fl_estimate.indicators.scoring import IndicatorScorer
 

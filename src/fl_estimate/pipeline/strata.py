@@ -1,0 +1,181 @@
+"""One stratum of the annual run: is it estimable, and its fit by every configured method.
+
+:func:`fit_stratum` is what a worker process runs (a top-level function taking one
+:class:`StratumTask`, so that any ``concurrent.futures`` executor, a Dask cluster's included, can
+run it); it returns a :class:`StratumOutcome`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning
+from fl_estimate.mse.api import estimate
+from fl_estimate.mse.data import CaptureData
+from fl_estimate.results import EstimationResult
+
+__all__ = ["StratumOutcome", "StratumTask", "check_stratum", "fit_stratum", "n_draws"]
+
+
+def check_stratum(
+    table: CaptureData, *, min_lists: int = 3, min_per_list: int = 5, show_counts: bool = True
+) -> tuple[CaptureData | None, str | None]:
+    """Decide whether a stratum can be estimated.
+
+    Lists with nobody in the stratum (a provider absent from a region) are dropped first. The
+    stratum is estimable when at least ``min_lists`` lists remain, each has at least
+    ``min_per_list`` people and overlaps at least one other list.
+
+    Parameters
+    ----------
+    table : CaptureData
+    min_lists, min_per_list : int
+    show_counts : bool
+        Name the small lists' counts in the reason (``"C (2)"``); the annual run publishes its
+        reasons and passes False, so that no small count reaches a published text.
+
+    Returns
+    -------
+    (table, None) when estimable (the table without empty lists), else (None, reason).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = CaptureData.from_counts(pd.DataFrame(
+    ...     {"A": [1, 0, 1], "B": [0, 1, 1], "C": [1, 1, 0], "count": [9, 8, 2]}))
+    >>> check_stratum(t, min_per_list=12)[1].split(";")[0]
+    'lists with fewer than 12 people: A (11), B (10)'
+    >>> check_stratum(t, min_per_list=12, show_counts=False)[1].split(";")[0]
+    'lists with fewer than 12 people: A, B'
+    >>> check_stratum(t, min_per_list=5)[0] is t
+    True
+    """
+    tot = table.list_totals()
+    empty = [str(name) for name, v in tot.items() if v == 0]
+    t = table
+    for name in empty:
+        if t.n_lists <= 2:
+            break
+        t = t.drop_list(name)
+    tot = t.list_totals()
+    if t.n_lists < min_lists or (tot > 0).sum() < min_lists:
+        return (
+            None,
+            f"only {int((tot > 0).sum())} lists with captures (at least {min_lists} needed)",
+        )
+    small = [f"{k} ({v})" if show_counts else str(k) for k, v in tot.items() if v < min_per_list]
+    if small:
+        return None, (
+            f"lists with fewer than {min_per_list} people: {', '.join(small)}; merge or drop "
+            "these lists for this stratum, or pool strata"
+        )
+    ov = t.pairwise_overlaps()
+    isolated = [
+        name
+        for name in t.lists
+        if ov[(ov.list_a == name) | (ov.list_b == name)]["overlap"].sum() == 0
+    ]
+    if isolated:
+        return None, (
+            f"list(s) {', '.join(isolated)} overlap no other list: their share of the unobserved "
+            "cannot be estimated"
+        )
+    return t, None
+
+
+def n_draws(result: EstimationResult) -> np.ndarray | None:
+    """Bootstrap replicates or posterior draws of N held by a result (None if it has none).
+
+    Replicates are an array; posterior draws an ArviZ object with ``posterior["N"]``. Anything
+    else (a dga posterior grid, weighted draws) counts as none: equal-weight draws are summed
+    replicate by replicate, and a grid is not draws.
+    """
+    d = result.draws
+    if d is None:
+        return None
+    if isinstance(d, np.ndarray):
+        return d[~np.isnan(d)] if d.dtype.kind == "f" else d
+    try:
+        return np.asarray(d["posterior"]["N"]).ravel().astype(float)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+@dataclass
+class StratumOutcome:
+    """A stratum (or a pooled national table) after :func:`fit_stratum`.
+
+    ``key`` names the task (the stratum's values, or ``("national", *group)``); ``reason`` is
+    why it was not estimable (None when it was); ``results`` one result per configured method.
+    """
+
+    key: tuple[Hashable, ...]
+    stratum: dict[str, Any]
+    observed: int
+    lists_used: tuple[str, ...]
+    reason: str | None
+    results: dict[str, EstimationResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def estimable(self) -> bool:
+        return self.reason is None
+
+    def has_estimate(self, method: str) -> bool:
+        """True when the stratum was fitted and ``method`` gave an estimate."""
+        return self.estimable and method in self.results and self.results[method].ok
+
+
+@dataclass(frozen=True)
+class StratumTask:
+    """What a worker needs to check and fit one table with every method."""
+
+    key: tuple[Hashable, ...]
+    table: CaptureData
+    options: Mapping[str, Mapping[str, Any]]  # method -> options, in the configured order
+    seed: int
+    min_lists: int
+    min_per_list: int
+
+
+def fit_stratum(task: StratumTask) -> StratumOutcome:
+    """Check and fit one table with every method (top level: runs in worker processes).
+
+    An error of the package raised by one method (no estimate for these data, a model the
+    data cannot identify) becomes a failed result with the reason; the other methods still run.
+    """
+    t, reason = check_stratum(
+        task.table, min_lists=task.min_lists, min_per_list=task.min_per_list, show_counts=False
+    )
+    out = StratumOutcome(
+        task.key,
+        dict(task.table.stratum),
+        task.table.n_observed,
+        t.lists if t is not None else (),
+        reason,
+    )
+    if t is None:
+        return out
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FLEstimateWarning)
+        for method, opts in task.options.items():
+            # strata already run in parallel: a bootstrap inside a worker stays on one core
+            extra = {"n_jobs": 1} if opts.get("interval") == "bootstrap" else {}
+            try:
+                out.results[method] = estimate(t, method, seed=task.seed, **opts, **extra)
+            except FLEstimateError as exc:
+                out.results[method] = EstimationResult.failed(
+                    method=method,
+                    model="",
+                    observed=t.n_observed,
+                    reason=str(exc),
+                    code="failed",
+                    stratum=dict(t.stratum),
+                )
+    out.warnings = [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
+    return out

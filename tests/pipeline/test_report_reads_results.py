@@ -1,0 +1,304 @@
+"""The report says what the results are, and the annual run's figures depend on their own keys.
+
+Runs of the annual pipeline on a small simulated country (4 regions x 3 years, 4 lists; one
+region too small to estimate) with Wald intervals, with 90% intervals, and with a Bayesian
+headline (dga: exact posterior, no MCMC, so the test does not depend on convergence luck). Each
+report's every sentence of "What the numbers mean" is checked against the run's own tables.
+Then: adding a year leaves every earlier year's figures unchanged (seeds keyed by stratum), and
+writing the report leaves the caller's tables and matplotlib backend as they were.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fl_estimate import simulate
+from fl_estimate.pipeline import RunResult, run
+from fl_estimate.pipeline.run import report_spec
+from fl_estimate.reporting import write_outputs
+from fl_estimate.results import INTERVAL_KINDS
+
+REGIONS = {"North": 400, "South": 300, "East": 250, "Lakes": 12}
+YEARS = (2021, 2022, 2023)
+
+
+@pytest.fixture(scope="module")
+def histories(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sizes = {
+        (r, y): int(n * (1 + 0.1 * i)) for r, n in REGIONS.items() for i, y in enumerate(YEARS)
+    }
+    sim = simulate(
+        sizes,
+        ["police", "ngo", "iom", "labour"],
+        capture_probs=[0.3, 0.25, 0.2, 0.3],
+        dependence={("police", "ngo"): 2.0},
+        strata_names=["region", "year"],
+        seed=3,
+    )
+    p = tmp_path_factory.mktemp("hist") / "histories.csv"
+    sim.records.drop(columns=["latent_class"]).to_csv(p, index=False)
+    return p
+
+
+def _run(tmp: Path, histories: Path, estimation: str, *, seed: int = 11) -> RunResult:
+    tmp.mkdir(parents=True, exist_ok=True)
+    cfg = tmp / "run.toml"
+    cfg.write_text(
+        f"""
+[run]
+title = "Report test"
+seed = {seed}
+out = "{tmp / "out"}"
+[input]
+capture_histories = "{histories}"
+strata = ["region", "year"]
+[estimation]
+min_per_list = 5
+{estimation}
+[sensitivity]
+leave_one_out = false
+top_models = 0
+[executor]
+workers = 1
+"""
+    )
+    return run(cfg, progress=False)
+
+
+@pytest.fixture(scope="module")
+def wald_run(tmp_path_factory: pytest.TempPathFactory, histories: Path) -> RunResult:
+    tmp = tmp_path_factory.mktemp("wald")
+    return _run(tmp, histories, 'methods = ["stepwise", "independence"]\ninterval = "wald"')
+
+
+def _meaning(res: RunResult) -> list[str]:
+    """The bullet points of the report's "What the numbers mean"."""
+    md = (res.out / "report.md").read_text()
+    section = md.split("## What the numbers mean\n\n", 1)[1].split("\n## ", 1)[0]
+    return [line[2:] for line in section.strip().splitlines()]
+
+
+def _headline_rows(res: RunResult, method: str) -> pd.DataFrame:
+    s = res.tables["strata_estimates"]
+    return s[(s["method"] == method) & s["estimate"].notna()]
+
+
+def _totals(res: RunResult) -> pd.DataFrame:
+    n = res.tables["national_estimates"]
+    return n[n["kind"] == "sum of strata"]
+
+
+def _without_estimate_sentence(res: RunResult, method: str) -> str:
+    s = res.tables["strata_estimates"]
+    head = s[s["method"] == method]
+    n_without = int(head["estimate"].isna().sum())
+    assert n_without == 3  # Lakes, every year: lists below min_per_list
+    return (
+        f"{n_without} of {len(head)} strata have no {method} estimate (the status column says "
+        "why); their identified victims are added to the totals without a dark figure."
+    )
+
+
+COMMON_FIRST = (
+    "The estimate counts victims who were identified by at least one provider and, from how the "
+    "providers' lists overlap, those identified by none (the 'dark figure')."
+)
+COMMON_LAST = (
+    "Counts of identified people below 5 are suppressed in published tables, with further cells "
+    "hidden where totals would reveal them."
+)
+LOGLINEAR_ASSUMES = (
+    "The headline method assumes a closed population in each region and year, that the same "
+    "person was recognised across the providers' lists, and that the log-linear model captures "
+    "how the providers' lists depend on each other. People whom no provider is ever likely to "
+    "meet are not counted: the estimate is best read as a lower bound on the true number."
+)
+NO_TOTAL_INTERVAL = (
+    "Each region and year is estimated on its own; national totals add the strata's estimates "
+    "and have no interval: intervals of strata cannot be added up, and an interval of a sum "
+    "needs the strata's bootstrap replicates or posterior draws, which these results do not have."
+)
+
+
+def test_wald_run_reports_wald_intervals_and_totals_without_one(wald_run: RunResult) -> None:
+    res = wald_run
+    # the facts, from the tables
+    assert set(_headline_rows(res, "stepwise")["interval_kind"]) == {"wald-log"}
+    assert set(_headline_rows(res, "independence")["interval_kind"]) == {"wald-log"}
+    totals = _totals(res)
+    assert totals["ci_low"].isna().all() and set(totals["interval_kind"]) == {"none"}
+    assert _meaning(res) == [
+        COMMON_FIRST,
+        "Headline method: **stepwise** (a log-linear capture–recapture model chosen from the data "
+        "by stepwise selection).",
+        "Each stepwise interval is a 95% Wald interval on the log of the unobserved count, "
+        "conditional on the chosen model: it leaves out the uncertainty of choosing the model, "
+        "so it understates the uncertainty.",
+        "Shown beside it for comparison: **independence** (the log-linear model of independent "
+        "lists).",
+        "Each independence interval is a 95% Wald interval on the log of the unobserved count.",
+        NO_TOTAL_INTERVAL,
+        LOGLINEAR_ASSUMES,
+        _without_estimate_sentence(res, "stepwise"),
+        COMMON_LAST,
+    ]
+    md = (res.out / "report.md").read_text()
+    for year in YEARS:
+        assert f"- **{year}**: about **" in md and "victims (no interval);" in md
+
+
+def test_level_090_run_says_90_percent_everywhere(tmp_path: Path, histories: Path) -> None:
+    res = _run(
+        tmp_path,
+        histories,
+        'methods = ["stepwise"]\ninterval = "bootstrap"\nn_boot = 60\nlevel = 0.9',
+    )
+    head = _headline_rows(res, "stepwise")
+    assert set(head["level"]) == {0.9}
+    totals = _totals(res)
+    assert set(totals["level"]) == {0.9}
+    assert set(totals["interval_kind"]) == {"bootstrap-percentile"}
+    kinds = head["interval_kind"].value_counts()
+    assert set(kinds.index) <= {"bootstrap-bca", "bootstrap-percentile"}
+    kind_words = " or ".join(
+        INTERVAL_KINDS[k] for k in sorted(kinds.index, key=lambda k: (-kinds[k], k))
+    )
+    assert _meaning(res) == [
+        COMMON_FIRST,
+        "Headline method: **stepwise** (a log-linear capture–recapture model chosen from the data "
+        "by stepwise selection).",
+        f"Each stepwise interval is a 90% {kind_words} that repeats the model choice on every "
+        "replicate.",
+        "Each region and year is estimated on its own; national totals add the strata's bootstrap "
+        "replicates replicate by replicate, so their 90% interval (a bootstrap percentile "
+        "interval of the sums) reflects every stratum's uncertainty.",
+        LOGLINEAR_ASSUMES,
+        _without_estimate_sentence(res, "stepwise"),
+        COMMON_LAST,
+    ]
+    md = (res.out / "report.md").read_text()
+    assert "95%" not in md
+    for _, r in totals.iterrows():
+        lo, hi = round(r["ci_low"]), round(r["ci_high"])
+        assert f"- **{r['year']}**: about **{round(r['estimate']):,}** victims (90% interval " in md
+        assert f"{lo:,} to {hi:,})" in md
+
+
+def test_bayesian_headline_is_described_as_bayesian(tmp_path: Path, histories: Path) -> None:
+    res = _run(tmp_path, histories, 'methods = ["dga"]')
+    head = _headline_rows(res, "dga")
+    assert set(head["interval_kind"]) == {"credible-eti"}
+    totals = _totals(res)
+    (kind,) = set(totals["interval_kind"])
+    # dga's exact posterior as draws (ArviZ) can be added draw by draw; a grid cannot
+    totals_sentence = {
+        "credible-eti": "Each region and year is estimated on its own; national totals add the "
+        "strata's posterior draws draw by draw, so their 95% interval (an equal-tailed posterior "
+        "credible interval of the sums) reflects every stratum's uncertainty.",
+        "none": NO_TOTAL_INTERVAL,
+    }[kind]
+    assert _meaning(res) == [
+        COMMON_FIRST,
+        "Headline method: **dga** (Bayesian model averaging over decomposable graphical models "
+        "(dga)).",
+        "Each dga interval is a 95% equal-tailed posterior credible interval.",
+        totals_sentence,
+        "The headline method assumes a closed population in each region and year, that the same "
+        "person was recognised across the providers' lists, and that the model and its priors "
+        "capture how the providers' lists depend on each other and how people differ in their "
+        "chances of being listed. People whom no provider is ever likely to meet are not counted: "
+        "the estimate is best read as a lower bound on the true number.",
+        _without_estimate_sentence(res, "dga"),
+        COMMON_LAST,
+    ]
+    md = (res.out / "report.md").read_text()
+    assert "log-linear capture–recapture" not in md and "bootstrap BCa" not in md
+
+
+def test_adding_a_year_leaves_earlier_years_unchanged(tmp_path: Path, histories: Path) -> None:
+    """Seeds are keyed by stratum, pooled table, total and sensitivity case (not by position):
+    the 2021-2022 figures of a run on 2021-2022 are those of a run on 2021-2023, to the bit."""
+    two = tmp_path / "two_years.csv"
+    df = pd.read_csv(histories)
+    df[df["year"] < 2023].to_csv(two, index=False)
+    est = 'methods = ["stepwise"]\ninterval = "bootstrap"\nn_boot = 40'
+    a = _run(tmp_path / "a", two, est)
+    b = _run(tmp_path / "b", histories, est)
+    for name in ("strata_estimates", "national_estimates", "sensitivity"):
+        ta, tb = a.tables[name], b.tables[name]
+        tb = tb[tb["year"] < 2023].reset_index(drop=True)
+        assert len(ta) == len(tb) > 0
+        pd.testing.assert_frame_equal(ta, tb, check_exact=True, obj=name)
+    # ... and the intervals really are random: another seed moves them
+    c = _run(tmp_path / "c", two, est, seed=12)
+    ci = ["ci_low", "ci_high"]
+    assert not a.tables["national_estimates"][ci].equals(c.tables["national_estimates"][ci])
+
+
+def test_report_leaves_tables_and_backend_alone(tmp_path: Path, wald_run: RunResult) -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    res = wald_run
+    tables = res.tables
+    before = copy.deepcopy(tables)
+    previous = matplotlib.get_backend()
+    open_figures = plt.get_fignums()
+    matplotlib.use("svg")  # a backend the report must not switch away from
+    try:
+        spec = report_spec(_config_of(res), res.strata, tables)
+        stage = tmp_path / "again"
+        stage.mkdir()
+        files = write_outputs(
+            spec,
+            stage,
+            tables,
+            pooled=pd.DataFrame({"police": [1, 0], "ngo": [0, 1], "iom": [1, 1], "count": [3, 4]}),
+        )
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == open_figures  # nothing left registered with pyplot
+    finally:
+        matplotlib.use(previous)
+    assert "report.md" in files and (stage / "list_overlaps.png").exists()
+    assert tables.keys() == before.keys()
+    for name, frame in tables.items():
+        pd.testing.assert_frame_equal(frame, before[name], obj=name)
+
+
+def _config_of(res: RunResult):  # type: ignore[no-untyped-def]
+    from fl_estimate.pipeline import read_run_config
+
+    return read_run_config(res.out.parent / "run.toml")
+
+
+def test_published_texts_name_no_small_count(wald_run: RunResult) -> None:
+    """A stratum's reason for not being estimated names its small lists, not their counts."""
+    res = wald_run
+    strata = pd.read_csv(res.out / "strata_estimates.csv")
+    national = pd.read_csv(res.out / "national_estimates.csv", keep_default_na=False)
+    texts = [*strata["status"].astype(str), *national["note"].astype(str)]
+    assert any(t.startswith("not estimable: lists with fewer than 5 people") for t in texts)
+    for t in texts:
+        assert not re.search(r"\(\d\)|\b[1-4] observed", t), t
+
+
+def test_same_seed_gives_byte_identical_outputs(
+    tmp_path_factory: pytest.TempPathFactory, wald_run: RunResult, histories: Path
+) -> None:
+    """Tables, charts (PNG and SVG: no dates, fixed SVG ids) and the report, byte for byte;
+    the manifest (a timestamp) and the workbook (its metadata) are left out."""
+    again = _run(
+        tmp_path_factory.mktemp("again"),
+        histories,
+        'methods = ["stepwise", "independence"]\ninterval = "wald"',
+    )
+    assert sorted(again.files) == sorted(wald_run.files)
+    compared = [f for f in wald_run.files if f not in ("manifest.json", "tables.xlsx")]
+    assert {f.rsplit(".", 1)[1] for f in compared} == {"csv", "png", "svg", "md", "html"}
+    for f in compared:
+        assert (again.out / f).read_bytes() == (wald_run.out / f).read_bytes(), f
