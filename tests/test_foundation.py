@@ -183,7 +183,7 @@ def test_cli_usage_error_and_version(capsys: pytest.CaptureFixture[str]) -> None
 def test_cli_unexpected_error_exit_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import fl_estimate.mse._cli as mcli
+    import fl_estimate.cli.mse as mcli
 
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("kaput")

@@ -13,7 +13,7 @@ Layers, bottom first; a module may import from its own layer and the ones below:
 3. estimators: the rest of mse, indicators, simulate
 4. providers, plotting, reporting
 5. pipeline (the only place that composes linkage, estimation and reporting)
-6. cli (and mse._cli, which moves to cli.mse)
+6. cli
 
 The package's own ``__init__`` (the public facade) sits above everything: no module imports it.
 """
@@ -39,38 +39,20 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "fl_estimate.seeds",
         "fl_estimate.outputs",
         "fl_estimate.i18n",
+        "fl_estimate.tabular",
     ),
     ("fl_estimate.results", "fl_estimate.mse.data", "fl_estimate.disclosure"),
     ("fl_estimate.mse", "fl_estimate.indicators", "fl_estimate.simulate"),
     ("fl_estimate.providers", "fl_estimate.plotting", "fl_estimate.reporting"),
     ("fl_estimate.pipeline",),
-    ("fl_estimate.cli", "fl_estimate.mse._cli"),
+    ("fl_estimate.cli",),
 )
 
-#: Known offenders on this branch, fixed by other helpers' branches; the lead empties these lists
-#: at merge. Each entry: (importing module, imported module or "module:name").
-ALLOWED_UPWARD: set[tuple[str, str]] = {
-    # _io.write_manifest imports results.json_safe (helper "outputs": deterministic writers)
-    ("fl_estimate._io", "fl_estimate.results"),
-    # indicator charts take the palette from plotting, not _palette (helper ind-prov)
-    ("fl_estimate.indicators.prevalence", "fl_estimate.plotting"),
-    ("fl_estimate.indicators.scoring", "fl_estimate.plotting"),
-}
-ALLOWED_PRIVATE: set[tuple[str, str]] = {
-    # helper ind-prov (survey design as a public-in-package name)
-    ("fl_estimate.indicators.prevalence", "fl_estimate.indicators.survey:_Design"),
-    # helper mse-core (the log-linear result builder becomes a public-in-package module)
-    ("fl_estimate.mse.greedy", "fl_estimate.mse.estimators:_fit_result"),
-    ("fl_estimate.mse.topmodels", "fl_estimate.mse.estimators:_coef_table"),
-    ("fl_estimate.mse.topmodels", "fl_estimate.mse.estimators:_diagnostics"),
-    ("fl_estimate.mse.topmodels", "fl_estimate.mse.intervals:_replicate_counts"),
-}
-ALLOWED_CYCLES: list[set[str]] = [
-    # helper mse-bayes (mse/bayes/ package: common no longer imports the model classes back)
-    {"fl_estimate.mse._bayes", "fl_estimate.mse.bayes_loglinear", "fl_estimate.mse.lcmcr"},
-    # helper ind-prov (answer codes in their own module)
-    {"fl_estimate.indicators.mapping", "fl_estimate.indicators.scoring"},
-]
+#: Known exceptions (none): each entry would be (importing module, imported module or
+#: "module:name").
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
+ALLOWED_CYCLES: list[set[str]] = []
 
 
 def _module_name(path: Path) -> str:

@@ -1,7 +1,7 @@
 """The ``fl-estimate`` command line.
 
 Thin by design: one module per layer (:mod:`.providers`, :mod:`.indicators`, :mod:`.pipeline`,
-:mod:`.demo`, and the estimation layer's ``fl_estimate.mse._cli``) adds its subcommands to
+:mod:`.demo`, :mod:`.mse`) adds its subcommands to
 :data:`app`; the commands parse arguments, call the library and print. Those modules import only
 typer at the top: pandas, scipy, matplotlib, PyMC, splink and numba are imported inside the command
 functions, so ``fl-estimate --help`` starts fast.
@@ -61,7 +61,7 @@ def _root(
 
 # One module per layer, imported statically (the order is the order of --help).
 from fl_estimate.cli import demo, indicators, pipeline, providers  # noqa: E402
-from fl_estimate.mse import _cli as mse  # noqa: E402  (moves to fl_estimate.cli.mse)
+from fl_estimate.cli import mse  # noqa: E402
 
 mse.register(app)
 providers.register(app)

@@ -6,10 +6,12 @@ import json
 from enum import StrEnum
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from fl_estimate.mse.data import CaptureData, iter_tables, read_capture_csv
-from fl_estimate.results import EstimationResult, json_safe
+if TYPE_CHECKING:
+    from fl_estimate.results import EstimationResult
 
 
 class DescribeFormat(StrEnum):
@@ -34,6 +36,9 @@ def describe(
     ),
 ) -> None:
     """Describe a capture table: list sizes, overlaps, pairs that never overlap, patterns."""
+    from fl_estimate.mse.data import CaptureData, read_capture_csv
+    from fl_estimate.results import json_safe
+
     cd = read_capture_csv(data, lists=_split(lists), strata=_split(strata))
     desc = cd.describe()
     if fmt is DescribeFormat.json:
@@ -136,6 +141,7 @@ def mse(
     the reason there is no estimate).
     """
     from fl_estimate.mse.api import fit_resolved
+    from fl_estimate.mse.data import CaptureData, iter_tables, read_capture_csv
     from fl_estimate.mse.registry import resolve
 
     # options the user did not give are None: the method's own defaults apply
