@@ -14,12 +14,13 @@ rerun with ``--debug``.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 
 import typer
 
 from fl_estimate._version import __version__
-from fl_estimate.exceptions import FLEstimateError
+from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning
 
 __all__ = ["app", "main"]
 
@@ -60,8 +61,13 @@ def _root(
 
 
 # One module per layer, imported statically (the order is the order of --help).
-from fl_estimate.cli import demo, indicators, pipeline, providers  # noqa: E402
-from fl_estimate.cli import mse  # noqa: E402
+from fl_estimate.cli import (  # noqa: E402
+    demo,
+    indicators,
+    mse,
+    pipeline,
+    providers,
+)
 
 mse.register(app)
 providers.register(app)
@@ -74,6 +80,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (0 ok, 1 unexpected error, 2 error in the input)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    with warnings.catch_warnings():
+        # the package's warnings are for the user: one line each on stderr, never an exception
+        warnings.simplefilter("always", FLEstimateWarning)
+        warnings.showwarning = _show_warning
+        return _run(args, debug)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    if issubclass(category, FLEstimateWarning):
+        typer.echo(f"fl-estimate: warning: {' '.join(str(message).split())}", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         # standalone mode: typer/click handle --help, --version and usage errors (exit 2) and
         # always finish with SystemExit; errors raised by our commands propagate to here.

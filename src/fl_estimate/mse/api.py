@@ -87,12 +87,3 @@ def _with_heterogeneity_check(
         return res
     info = {"heterogeneity_flag": diag.flag, "heterogeneity_diagnosis": diag.to_dict()}
     return replace(res, diagnostics={**res.diagnostics, **info})
-
-
-def __getattr__(name: str) -> Any:
-    # TRANSITIONAL (issue 18, delete at merge): pipeline/run.py's _method_opts still reads
-    # LAZY_METHODS to pick the Bayesian methods' options; it resolves through the registry once
-    # the pipeline branch is merged.
-    if name == "LAZY_METHODS":
-        return {s.name: s.target for s in registry.METHOD_SPECS if s.intervals == ("credible",)}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
