@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from fl_estimate.exceptions import ConvergenceWarning
+from fl_estimate.mse.bayes.dga import DGA
+from fl_estimate.mse.bayes.lcmcr import LCMCR
 from fl_estimate.mse.data import read_capture_csv
-from fl_estimate.mse.dga import DGA
-from fl_estimate.mse.lcmcr import LCMCR
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "mse"

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from fl_estimate.mse.api import estimate  # noqa: E402
-from fl_estimate.mse.lcmcr import LCMCR  # noqa: E402
+from fl_estimate.mse.bayes.lcmcr import LCMCR  # noqa: E402
 from fl_estimate.mse.mixture import LatentClassMSE, check_heterogeneity  # noqa: E402
 from fl_estimate.simulate import simulate  # noqa: E402
 

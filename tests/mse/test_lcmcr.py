@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import warnings
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 
 from fl_estimate.exceptions import ConvergenceWarning, ModelSpecificationError
-from fl_estimate.mse._bayes import fit_bayesian
+from fl_estimate.mse.bayes.lcmcr import LCMCR
 from fl_estimate.mse.data import read_capture_csv
-from fl_estimate.mse.lcmcr import LCMCR
 from fl_estimate.simulate import simulate
 from tests._refs import MSE_DATA, peer
 
@@ -64,6 +65,10 @@ def test_result_shape_and_diagnostics():
     assert res.interval == pytest.approx(tuple(np.quantile(n, [0.025, 0.975])))
     assert isinstance(res.tables["chains"], pd.DataFrame)
     assert res.provenance["settings"]["K"] == 10
+    # ArviZ reads the tree: its summary of N is that of the draws
+    summary = az.summary(res.draws)
+    assert set(summary.index) == {"N", "alpha", "k_star"}
+    assert summary.loc["N", "mean"] == pytest.approx(n.mean(), abs=0.01)
     json.dumps(res.to_dict())  # the CLI's JSON contract: everything serialisable
 
 
@@ -122,19 +127,26 @@ def test_bad_configuration():
         LCMCR().fit(data, thin=0)
 
 
-def test_fit_bayesian_dispatch():
+def test_progress_bar_changes_nothing_in_the_draws(capsys):
+    # The run is cut into the same pieces whether or not a bar is shown, and the bar goes to
+    # rich's console, not through warnings or the logger: same seed, same draws.
+    # 30,000 sweeps per chain: two pieces of the run. Whether it converges does not matter here.
     data = read_capture_csv(MSE_DATA / "korea.csv")
-    res = fit_bayesian("lcmcr", data, chains=2, draws=400, seed=1)
-    assert res.method == "lcmcr"
-    assert res.diagnostics["chains"] == 2 and res.diagnostics["draws_per_chain"] == 400
-    with pytest.raises(ModelSpecificationError, match="unknown Bayesian method"):
-        fit_bayesian("mcmc", data, chains=2, draws=10, seed=1)
+    kw = {"seed": 3, "chains": 2, "draws": 500, "thin": 50, "burnin": 5000, "adapt": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        quiet = LCMCR().fit(data, **kw)
+        shown = LCMCR().fit(data, progress=True, **kw)
+    np.testing.assert_array_equal(
+        quiet.draws["posterior"]["N"].to_numpy(), shown.draws["posterior"]["N"].to_numpy()
+    )
+    assert "fl_estimate" not in capsys.readouterr().err  # no library notice on stderr
 
 
 def test_trace_plot_draws_one_line_per_chain():
     import matplotlib.pyplot as plt
 
-    from fl_estimate.mse._bayes import plot_trace
+    from fl_estimate.mse.bayes.common import plot_trace
 
     data = read_capture_csv(MSE_DATA / "korea.csv")
     res = LCMCR().fit(data, seed=4, chains=2, draws=500, thin=40, burnin=2000)
@@ -188,7 +200,7 @@ def test_truncated_likelihood_is_the_augmented_likelihood_summed_over_n():
     # differences must agree to 1e-8 (the sum's normalising constant cancels).
     from scipy.special import gammaln, logsumexp
 
-    from fl_estimate.mse.lcmcr import _truncated_loglik
+    from fl_estimate.mse.bayes.lcmcr_kernels import truncated_loglik
 
     data = read_capture_csv(MSE_DATA / "korea.csv")
     keep = data.counts > 0
@@ -208,7 +220,7 @@ def test_truncated_likelihood_is_the_augmented_likelihood_summed_over_n():
     for _ in range(2):
         lam = rng.uniform(0.05, 0.6, size=(3, 4))
         nu = rng.dirichlet(np.ones(4))
-        vals.append((summed(lam, nu), _truncated_loglik(cells, freq, lam, nu)))
+        vals.append((summed(lam, nu), truncated_loglik(cells, freq, lam, nu)))
     assert vals[0][0] - vals[1][0] == pytest.approx(vals[0][1] - vals[1][1], abs=1e-8)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,8 +25,8 @@ from fl_estimate.exceptions import (
     ModelSpecificationError,
 )
 from fl_estimate.mse.api import estimate
-from fl_estimate.mse.bayes_loglinear import BayesLogLinear
-from fl_estimate.mse.bayes_threshold import BayesThresholdMSE, eligible_triples
+from fl_estimate.mse.bayes.loglinear import BayesLogLinear
+from fl_estimate.mse.bayes.threshold import BayesThresholdMSE, eligible_triples
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear import fit_loglinear
 from fl_estimate.mse.terms import parse_model
@@ -111,6 +112,10 @@ def test_order_3_keeps_a_true_three_list_interaction(triple_table, proper_order3
     assert res.ci_low <= TRUE_N <= res.ci_high, res.interval
     assert res.estimate == pytest.approx(TRUE_N, rel=0.05)
     assert "A:B:C" in res.model and d["rhat_N"] < 1.01
+    # the final fit's ArviZ tree, with N
+    assert az.summary(res.draws, var_names=["N"]).loc["N", "mean"] == pytest.approx(
+        d["posterior_mean_N"]
+    )
     # The same model by classical MLE gives nearly the same N (the proper N(0, 1) prior barely
     # moves interactions with this much data): within 3%.
     mle = fit_loglinear(triple_table, parse_model("A:B:C", triple_table.lists))
@@ -232,7 +237,7 @@ def test_bad_options_say_so() -> None:
     data = read_capture_csv(MSE_DATA / "korea.csv").drop_list("d")
     with pytest.raises(ModelSpecificationError, match="three lists"):
         BayesThresholdMSE(max_order=3).fit(data)
-    with pytest.raises(ModelSpecificationError, match="credible"):
+    with pytest.raises(ModelSpecificationError, match="interval"):
         estimate(data, method="bayes-threshold", interval="wald")
 
 

@@ -113,31 +113,31 @@ METHODS: dict[str, Callable[..., EstimationResult]] = {
 }
 
 
+#: Bayesian estimators, "module:class", imported on first use (stopgap until the registry).
+_BAYES_CLASSES = {
+    "bayes-threshold": "fl_estimate.mse.bayes.threshold:BayesThresholdMSE",
+    "lcmcr": "fl_estimate.mse.bayes.lcmcr:LCMCR",
+    "dga": "fl_estimate.mse.bayes.dga:DGA",
+    "bayes-loglinear": "fl_estimate.mse.bayes.loglinear:BayesLogLinear",
+}
+
+
 def _bayes(data: CaptureData, **o: Any) -> EstimationResult:
-    from fl_estimate.mse._bayes import fit_bayesian
+    import inspect
 
     interval = o.get("interval")
     if interval not in (None, "credible"):
         raise ModelSpecificationError(
             f"{o['method']} gives an equal-tailed credible interval; drop --interval"
         )
-    return fit_bayesian(
-        o["method"],
-        data,
-        chains=o.get("chains"),
-        draws=o.get("draws"),
-        seed=o.get("seed"),
-        level=o.get("level") or 0.95,
-    )
+    mod, name = _BAYES_CLASSES[o["method"]].split(":")
+    cls = getattr(importlib.import_module(mod), name)
+    ctor = _pick(o, tuple(inspect.signature(cls).parameters))
+    return cls(**ctor).fit(data, **_pick(o, tuple(inspect.signature(cls.fit).parameters)[2:]))
 
 
 #: Methods provided by modules that are imported only when used: name -> "module:function".
-LAZY_METHODS: dict[str, str] = {
-    "bayes-threshold": "fl_estimate.mse.bayes_threshold:estimate_bayes_threshold",
-    "lcmcr": "fl_estimate.mse.api:_bayes",
-    "dga": "fl_estimate.mse.api:_bayes",
-    "bayes-loglinear": "fl_estimate.mse.api:_bayes",
-}
+LAZY_METHODS: dict[str, str] = {name: "fl_estimate.mse.api:_bayes" for name in _BAYES_CLASSES}
 
 
 def register_method(name: str, target: str) -> None:
