@@ -41,6 +41,7 @@ __all__ = [
     "draws_to_datatree",
     "plot_trace",
     "result_from_draws",
+    "several_modes",
 ]
 
 #: R-hat above this triggers a :class:`ConvergenceWarning` (Vehtari et al. 2021).
@@ -119,6 +120,68 @@ def convergence_problems(diag: Mapping[str, Any]) -> list[str]:
         if ess is not None and np.isfinite(ess) and ess < ESS_MIN:
             msgs.append(f"{name} ESS of N is {ess:.0f} (< {ESS_MIN:.0f})")
     return msgs
+
+
+def several_modes(n_draws: np.ndarray, *, min_share: float = 0.2) -> str | None:
+    """Evidence that MCMC chains sit in different modes of N, in words, or None.
+
+    Chains that agree in location but have not yet mixed well (R-hat a little above 1.01, ESS
+    short) only need to run longer; chains in separate modes need another sampler (replica
+    exchange). Two signs of separate modes, both on ``log N``:
+
+    1. *Separated chains*: two chains whose interquartile ranges do not overlap (their
+       medians are further apart than their spread).
+    2. *A bimodal pooled histogram*: smoothed over 40 bins of the central 99% of the pooled
+       draws, a second peak at least ``min_share`` as high as the highest, with a valley
+       between them below half the lower peak.
+
+    Parameters
+    ----------
+    n_draws : ndarray of shape (chains, draws)
+    min_share : float, default 0.2
+        Height of the second peak relative to the first for 2.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> one = rng.lognormal(np.log(1000), 0.1, size=(4, 1000))
+    >>> several_modes(one) is None
+    True
+    >>> two = np.vstack([one[:2], 3 * one[2:]])  # two chains near 1,000, two near 3,000
+    >>> several_modes(two)
+    'chains 0 and 2 do not overlap (medians 993 and 2,964, interquartile ranges apart)'
+    >>> mixed = np.where(rng.random((4, 1000)) < 0.3, 3 * one, one)  # every chain in both
+    >>> several_modes(mixed)
+    'the pooled draws have two peaks (near 1,013 and 2,995)'
+    """
+    x = np.log(np.maximum(np.asarray(n_draws, dtype=float), 1e-300))
+    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], axis=1)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            if i < j and (q3[i] < q1[j] or q3[j] < q1[i]):
+                return (
+                    f"chains {i} and {j} do not overlap (medians {np.exp(med[i]):,.0f} and "
+                    f"{np.exp(med[j]):,.0f}, interquartile ranges apart)"
+                )
+    lo, hi = np.quantile(x, [0.005, 0.995])
+    if not hi > lo:
+        return None
+    counts, edges = np.histogram(x, bins=40, range=(lo, hi))
+    smooth = np.convolve(counts, np.ones(3) / 3, mode="same")
+    peaks = [
+        k
+        for k in range(1, smooth.size - 1)
+        if smooth[k] >= smooth[k - 1] and smooth[k] > smooth[k + 1]
+    ]
+    top = max(peaks, key=lambda k: smooth[k], default=None)
+    for k in sorted(peaks, key=lambda k: -smooth[k]):
+        if top is None or k == top or smooth[k] < min_share * smooth[top]:
+            continue
+        a, b = sorted((k, top))
+        if smooth[a : b + 1].min() < 0.5 * smooth[k]:
+            mids = np.exp((edges[:-1] + edges[1:]) / 2)
+            return f"the pooled draws have two peaks (near {mids[a]:,.0f} and {mids[b]:,.0f})"
+    return None
 
 
 def result_from_draws(

@@ -20,6 +20,7 @@ from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.bayes.common import add_posterior_var, chain_seeds, result_from_draws
 from fl_estimate.mse.bayes.loglinear import (
     DEFAULT_COMPILE_MODE,
+    ModelInputs,
     design_matrix,
     parse_interactions,
     sample_nuts,
@@ -100,40 +101,53 @@ class BayesHierarchicalLogLinear:
         >>> sorted(v.name for v in model.free_RVs), model.coords["stratum"]
         (['beta_mean', 'beta_sd', 'beta_z', 'centre'], ('north', 'south'))
         """
-        import pymc as pm
+        return self._graph(self._inputs(data), data.lists)
 
+    def _inputs(self, data: StratifiedCaptureData) -> ModelInputs:
+        """The model's shape (strata, lists, terms, scales: the cache key) and data values."""
         keys = list(data)
-        k = len(data.lists)
         pairs = parse_interactions(self.interactions, data.lists)
-        x, xi = design_matrix(k, pairs)
-        y = np.stack([data[key].cell_counts()[1:] for key in keys])  # (S, cells)
-        labels = [_key_label(key) for key in keys]
-        terms = [term_label(t, data.lists) for t in pairs]
-        coords = {"stratum": labels, "list": list(data.lists), "interaction": terms}
-        init = np.log(np.maximum(y.mean(axis=1), 0.5))
+        x, xi = design_matrix(len(data.lists), pairs)
+        y = np.stack([data[key].cell_counts()[1:] for key in keys]).astype(np.float64)
         # centre each stratum's predictor at its count-weighted mean pattern: the centre and
         # the capture effects are then nearly uncorrelated a posteriori
         tot = np.maximum(y.sum(axis=1, keepdims=True), 1.0)
-        xbar = (y @ x) / tot  # (S, K)
-        xibar = (y @ xi) / tot  # (S, T)
+        values = {"y_obs": y, "xbar": (y @ x) / tot, "xibar": (y @ xi) / tot}
+        key = (
+            self.method,
+            tuple(_key_label(k) for k in keys),
+            tuple(data.lists),
+            tuple(pairs),
+            (self.prior_scale, self.main_scale, self.pooling_scale),
+        )
+        init = {"centre": np.log(np.maximum(y.mean(axis=1), 0.5))}
+        n = sum(data[k].n_observed for k in keys)
+        return ModelInputs(key, pairs, x, xi, values, init, n)
+
+    def _graph(self, inp: ModelInputs, lists: Sequence[str]) -> Any:
+        import pymc as pm
+
+        x, xi, v = inp.x, inp.xi, inp.values
+        terms = [term_label(t, lists) for t in inp.pairs]
+        coords = {"stratum": list(inp.key[1]), "list": list(lists), "interaction": terms}
         with pm.Model(coords=coords) as model:
-            centre = pm.Flat("centre", dims="stratum", initval=init)
+            centre = pm.Flat("centre", dims="stratum", initval=inp.initvals["centre"])
             mu = pm.Normal("beta_mean", 0.0, self.main_scale, dims="list")
             sig = pm.HalfNormal("beta_sd", self.pooling_scale, dims="list")
             z = pm.Normal("beta_z", 0.0, 1.0, dims=("stratum", "list"))
             beta = pm.Deterministic("beta", mu + sig * z, dims=("stratum", "list"))
             eta = centre[:, None] + pm.math.dot(beta, x.T)
-            shift = pm.math.sum(beta * xbar, axis=1)
-            if pairs:
+            shift = pm.math.sum(beta * pm.Data("xbar", v["xbar"]), axis=1)
+            if inp.pairs:
                 nu = pm.Normal("gamma_mean", 0.0, self.prior_scale, dims="interaction")
                 gs = pm.HalfNormal("gamma_sd", self.pooling_scale)
                 w = pm.Normal("gamma_z", 0.0, 1.0, dims=("stratum", "interaction"))
                 gamma = pm.Deterministic("gamma", nu + gs * w, dims=("stratum", "interaction"))
                 eta = eta + pm.math.dot(gamma, xi.T)
-                shift = shift + pm.math.sum(gamma * xibar, axis=1)
+                shift = shift + pm.math.sum(gamma * pm.Data("xibar", v["xibar"]), axis=1)
             eta = eta - shift[:, None]
             pm.Deterministic("intercept", centre - shift, dims="stratum")
-            pm.Poisson("y", mu=pm.math.exp(eta), observed=y)
+            pm.Poisson("y", mu=pm.math.exp(eta), observed=pm.Data("y_obs", v["y_obs"]))
         return model
 
     def fit(
@@ -180,10 +194,11 @@ class BayesHierarchicalLogLinear:
             raise ModelSpecificationError(
                 "the hierarchical model needs at least 2 strata; use BayesLogLinear for one table"
             )
-        model = self.build_model(data)
+        inp = self._inputs(data)
         seeds, rng = chain_seeds(seed, chains)
         idata = sample_nuts(
-            model,
+            inp,
+            lambda: self._graph(inp, data.lists),
             what=f"{len(keys)} strata x {len(data.lists)} lists (hierarchical)",
             chains=chains,
             draws=o["draws"],

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from fl_estimate.mse.bayes.common import (
     chain_diagnostics,
     draws_to_datatree,
     result_from_draws,
+    several_modes,
 )
 from fl_estimate.results import EstimationResult
 
@@ -343,8 +345,8 @@ class LCMCR:
     >>> res = LCMCR().fit(sim.data, seed=1, draws=500, thin=20, burnin=2000)
     >>> res.interval_kind, res.ci_low < 2000 < res.ci_high
     ('credible-eti', True)
-    >>> res.diagnostics["converged"], res.draws["posterior"]["N"].shape  # 4 chains x 500 draws
-    (True, (4, 500))
+    >>> res.diagnostics["converged"], res.draws["posterior"]["N"].shape[0]  # 4 chains
+    (True, 4)
     """
 
     method = "lcmcr"
@@ -517,12 +519,16 @@ class LCMCR:
         adapt : bool, default True
             If the first ``burnin + draws * thin`` sweeps leave R-hat of N above 1.01 or its
             bulk or tail ESS below 400, continue every chain from where it stopped: with
-            replica exchange (see ``tempering``) if the chains disagree (R-hat > 1.01), then
-            with the thinning doubled, ``draws`` more kept draws per chain and everything before
-            them treated as burn-in, until the chains pass or the next round would take a chain
-            past ``max_sweeps``. The rounds are in ``tables["rounds"]``. The decisions depend
-            only on the draws, so the same seed still gives the same result. ``adapt=False``
-            runs exactly the requested length.
+            replica exchange (see ``tempering``) if the chains sit in different modes (two
+            chains' interquartile ranges of N apart, or a bimodal pooled histogram:
+            ``tables["rounds"]["several_modes"]`` says which); otherwise, and after that, with
+            more draws of the same chains, pooled with those already kept less the first half
+            of the first round (more burn-in). Each extension is sized from the ESS per draw
+            so far (aiming at 1.25 times the ESS wanted); beyond 8 x ``draws`` per chain the
+            kept draws are thinned by two. Rounds continue until the chains pass or the
+            budget (``max_sweeps``) is spent; they are in ``tables["rounds"]``. The decisions
+            depend only on the draws, so the same seed still gives the same result.
+            ``adapt=False`` runs exactly the requested length.
         max_sweeps : int, default 12,000,000
             Most Gibbs sweeps per chain when adapting, counting every tempered replica's sweeps
             (LCMCR's reference runs used 600,000 sweeps of one chain).
@@ -534,8 +540,9 @@ class LCMCR:
             N integrated out, and only the real-data copy is kept. Where a plain chain sits in
             one mode for hundreds of thousands of sweeps (the Netherlands and UK tables: LCMCR's
             seeds disagree by up to a factor of three there), the hot copies move between the
-            modes and hand them down. ``"auto"``: switch to it when the first round's chains
-            disagree; ``"always"``: from the end of burn-in. Not available with
+            modes and hand them down. ``"auto"``: switch to it when a round fails and the
+            chains sit in different modes (see ``adapt``); ``"always"``: from the end of
+            burn-in. Not available with
             ``max_unobserved_ratio`` (the cap breaks the closed-form likelihood).
         temperatures : int, default 16
             Replicas per chain when tempering (including the real-data one).
@@ -590,22 +597,14 @@ class LCMCR:
         self, data: CaptureData, ch: _Chains, plan: _RunPlan, bar: Callable[..., Any]
     ) -> tuple[dict[str, np.ndarray], int, list[dict[str, Any]]]:
         """The first round, then (``adapt``) further rounds until the chains pass or the
-        budget is spent. Returns the last round's draws, its thinning and every round's row."""
-        if plan.tempering == "always":
-            ch.run(plan.burnin, 0, 1, plan.n_jobs, plan.warm, bar("burn-in", plan.burnin))
-            ch.temper(plan.ladder, plan.swap_every)
-            thin = plan.tempered_thin(plan.thin)
-            what = "round 0 (replica exchange)"
-            out = ch.run(0, plan.draws, thin, plan.n_jobs, plan.warm, bar(what, plan.draws * thin))
-        else:
-            thin = plan.thin
-            total = plan.burnin + plan.draws * thin
-            out = ch.run(
-                plan.burnin, plan.draws, thin, plan.n_jobs, plan.warm, bar("round 0", total)
-            )
+        budget is spent. Returns the kept draws, their thinning and every round's row."""
+        thin, kept = self._first_round(ch, plan, bar)
         rounds: list[dict[str, Any]] = []
+        burned = False  # the first half of this sampler's first round dropped yet?
         while True:
-            d = chain_diagnostics(out["n0"] + data.n_observed, plan.level)
+            n_draws = kept["n0"] + data.n_observed
+            d = chain_diagnostics(n_draws, plan.level)
+            modes = several_modes(n_draws)
             rounds.append(
                 {
                     "round": len(rounds),
@@ -613,22 +612,26 @@ class LCMCR:
                     "sweeps_per_chain": ch.sweeps,
                     "replica_sweeps_per_chain": ch.work,
                     "thin": thin,
+                    "draws_per_chain": n_draws.shape[1],
                     "rhat_N": d["rhat_N"],
                     "ess_bulk_N": d["ess_bulk_N"],
                     "ess_tail_N": d["ess_tail_N"],
+                    "several_modes": modes or "",
                 }
             )
-            step = self._next_step(d, ch, plan, thin)
+            drop = 0 if burned else n_draws.shape[1] // 2
+            step, more = self._next_step(d, modes, ch, plan, thin, n_draws.shape[1] - drop)
             if step == "stop":
-                return out, thin, rounds
+                return kept, thin, rounds
             what = f"round {len(rounds)}"
             if step == "temper":
                 log.info(
-                    "lcmcr on %s: the chains disagree after %s sweeps (R-hat %.2f); continuing "
-                    "with replica exchange (%d tempered copies per chain, up to %s replica-sweeps "
-                    "per chain: this can take minutes)",
+                    "lcmcr on %s: the chains sit in different modes after %s sweeps (%s; R-hat "
+                    "%.2f); continuing with replica exchange (%d tempered copies per chain, up "
+                    "to %s replica-sweeps per chain: this can take minutes)",
                     data.source,
                     f"{ch.sweeps:,}",
+                    modes,
                     d["rhat_N"],
                     len(plan.ladder),
                     f"{plan.max_sweeps:,}",
@@ -637,29 +640,87 @@ class LCMCR:
                 thin = plan.tempered_thin(plan.thin)
                 total = TEMPER_SETTLE + plan.draws * thin
                 tick = bar(what + " (replica exchange)", total)
-                out = ch.run(TEMPER_SETTLE, plan.draws, thin, plan.n_jobs, plan.warm, tick)
-            else:
-                thin *= 2
-                log.debug("lcmcr on %s: extending the chains, thin %d", data.source, thin)
-                tick = bar(what, plan.draws * thin)
-                out = ch.run(0, plan.draws, thin, plan.n_jobs, plan.warm, tick)
+                kept = ch.run(TEMPER_SETTLE, plan.draws, thin, plan.n_jobs, plan.warm, tick)
+                burned = False
+                continue
+            log.debug("lcmcr on %s: %d more draws per chain", data.source, more)
+            kept, thin = self._extend(ch, plan, kept, drop, more, thin, partial(bar, what))
+            burned = True
 
     @staticmethod
-    def _next_step(d: dict[str, Any], ch: _Chains, plan: _RunPlan, thin: int) -> str:
-        """What the adaptive run does after a round: ``"stop"``, ``"temper"`` or ``"extend"``.
+    def _first_round(
+        ch: _Chains, plan: _RunPlan, bar: Callable[..., Any]
+    ) -> tuple[int, dict[str, np.ndarray]]:
+        """Burn-in and the first ``draws`` per chain (tempered from the start with
+        ``tempering="always"``); returns the thinning and the draws."""
+        if plan.tempering == "always":
+            ch.run(plan.burnin, 0, 1, plan.n_jobs, plan.warm, bar("burn-in", plan.burnin))
+            ch.temper(plan.ladder, plan.swap_every)
+            thin = plan.tempered_thin(plan.thin)
+            tick = bar("round 0 (replica exchange)", plan.draws * thin)
+            return thin, ch.run(0, plan.draws, thin, plan.n_jobs, plan.warm, tick)
+        tick = bar("round 0", plan.burnin + plan.draws * plan.thin)
+        return plan.thin, ch.run(plan.burnin, plan.draws, plan.thin, plan.n_jobs, plan.warm, tick)
 
-        Depends only on the draws and the budget, so a seed still fixes the result.
+    @staticmethod
+    def _extend(
+        ch: _Chains,
+        plan: _RunPlan,
+        kept: dict[str, np.ndarray],
+        drop: int,
+        more: int,
+        thin: int,
+        bar: Callable[[int], Callable[[int], None]],
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """Continue the chains by ``more`` draws and pool them with ``kept`` less its first
+        ``drop`` draws; beyond 8 x ``draws`` per chain, every other draw (ending at the newest)
+        is kept and the thinning doubled. Returns the pooled draws and their thinning."""
+        carried = {k: v[:, drop:] for k, v in kept.items()}
+        if carried["n0"].shape[1] + more > 8 * plan.draws:
+            carried = {k: v[:, ::-1][:, ::2][:, ::-1] for k, v in carried.items()}
+            thin *= 2
+            more = -(-more // 2)
+        new = ch.run(0, more, thin, plan.n_jobs, plan.warm, bar(more * thin))
+        return {k: np.concatenate([carried[k], new[k]], axis=1) for k in carried}, thin
+
+    @staticmethod
+    def _next_step(
+        d: dict[str, Any],
+        modes: str | None,
+        ch: _Chains,
+        plan: _RunPlan,
+        thin: int,
+        carried: int,
+    ) -> tuple[str, int]:
+        """What the adaptive run does after a round: ``("stop", 0)``, ``("temper", 0)`` or
+        ``("extend", more)`` with ``more`` draws to add per chain to the ``carried`` ones.
+
+        A round that fails (R-hat > 1.01 or an ESS short) is extended with plain chains while
+        the chains agree in location; replica exchange (16x the cost per sweep) starts only on
+        evidence of several modes (``modes``, from
+        :func:`~fl_estimate.mse.bayes.common.several_modes`: two chains' interquartile ranges
+        apart, or a bimodal pooled histogram). An extension is sized from the ESS per draw so
+        far: the pooled draws should give 1.25 times the ESS wanted (at least twice as many
+        draws when R-hat fails, at least 1.5 and at most 8 times as many as now). Depends only
+        on the draws and the budget, so a seed still fixes the result.
         """
         rhat = d["rhat_N"]
         ess = min(d["ess_bulk_N"], d["ess_tail_N"])
         if not plan.adapt or not (rhat > RHAT_MAX or ess < plan.ess_target()):
-            return "stop"
-        if plan.can_temper and ch.betas is None and np.isfinite(rhat) and rhat > RHAT_MAX:
+            return "stop", 0
+        if plan.can_temper and ch.betas is None and modes is not None:
             cost = (TEMPER_SETTLE + plan.draws * plan.thin) * len(plan.ladder)
-            return "temper" if ch.work + cost <= plan.max_sweeps else "stop"
-        if ch.work + plan.draws * thin * 2 * ch.width > plan.max_sweeps:
-            return "stop"
-        return "extend"
+            return ("temper", 0) if ch.work + cost <= plan.max_sweeps else ("stop", 0)
+        window = d["draws_per_chain"]
+        want = 1.25 * plan.ess_target() * window / max(ess if np.isfinite(ess) else 1.0, 1.0)
+        if np.isfinite(rhat) and rhat > RHAT_MAX:
+            want = max(want, 2.0 * window)
+        want = min(max(want, 1.5 * window), 8.0 * window)
+        more = max(1, math.ceil(want - carried))
+        room = (plan.max_sweeps - ch.work) // (thin * ch.width)  # draws the budget allows
+        if room < max(1, min(more, window // 2)):
+            return "stop", 0
+        return "extend", min(more, room)
 
     # ------------------------------------------------------------------ result
     def _result(

@@ -25,7 +25,9 @@ graph once per machine (cached on disk), and a one-line notice goes to this modu
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +50,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_COMPILE_MODE",
     "BayesLogLinear",
+    "ModelInputs",
     "all_interactions",
+    "compiled_model",
     "design_matrix",
     "flat_prior_reduction",
     "laplace_mode",
@@ -213,8 +217,46 @@ def significant_interactions(result: EstimationResult, threshold: float = 2.0) -
     return list(rows["term"])
 
 
+@dataclass(frozen=True)
+class ModelInputs:
+    """What a PyMC model needs from one table: its shape (``key``: the model is compiled once
+    per key and process) and the values of its ``pm.Data`` inputs and data-dependent starting
+    values."""
+
+    key: tuple[Any, ...]
+    pairs: list[tuple[int, ...]]
+    x: np.ndarray
+    xi: np.ndarray
+    values: dict[str, np.ndarray]
+    initvals: dict[str, Any]
+    n_observed: int
+
+
+#: Most compiled models kept in a process (least recently used dropped first).
+CACHE_SIZE = 32
+_FROZEN: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+
+def compiled_model(key: tuple[Any, ...], build: Callable[[], Any]) -> tuple[Any, bool]:
+    """The frozen PyMC model of this shape, built by ``build()`` the first time in the process;
+    returns it and whether it was new. A frozen model compiles its functions on first use and
+    keeps them (PyMC's ``freeze_model``), and its ``pm.Data`` inputs take any table's values,
+    so tables, strata and replicates of one shape share one compile."""
+    from pymc.model.transform.optimization import freeze_model
+
+    model = _FROZEN.pop(key, None)
+    new = model is None
+    if new:
+        model = freeze_model(build())
+    _FROZEN[key] = model
+    while len(_FROZEN) > CACHE_SIZE:
+        _FROZEN.popitem(last=False)
+    return model, new
+
+
 def sample_nuts(
-    model: Any,
+    inputs: ModelInputs,
+    build: Callable[[], Any],
     *,
     what: str,
     chains: int,
@@ -226,27 +268,37 @@ def sample_nuts(
     compile_mode: str,
     progress: bool,
 ) -> Any:
-    """``pm.sample`` of ``model`` with the package's settings, after one INFO log line saying
-    what is being compiled (``what``). Returns the PyMC DataTree."""
+    """``pm.sample`` with the package's settings on the compiled model of ``inputs.key``
+    (:func:`compiled_model`) after setting its data to ``inputs.values``; one INFO log line
+    says whether the model of ``what`` is compiled or reused. Returns the PyMC DataTree.
+
+    The draws depend only on the data, the model and the seeds, never on whether the model
+    was compiled for an earlier table: the data inputs and the data-dependent starting values
+    are set on every call.
+    """
     import pymc as pm
 
+    model, new = compiled_model((*inputs.key, compile_mode), build)
     log.info(
-        "compiling the PyMC model for %s (PyTensor %s backend; a new model shape can take "
-        "10-30 s the first time)",
+        "%s PyMC model for %s (PyTensor %s backend%s)",
+        "compiling the" if new else "reusing the compiled",
         what,
         compile_mode,
+        "; a new model shape can take 10-30 s the first time" if new else "",
     )
-    with model:
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seeds,
-            target_accept=target_accept,
-            progressbar=progress,
-            compile_kwargs={"mode": compile_mode},
-        )
+    pm.set_data({k: v for k, v in inputs.values.items() if k in model.named_vars}, model=model)
+    return pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        random_seed=seeds,
+        target_accept=target_accept,
+        progressbar=progress,
+        initvals=dict(inputs.initvals) or None,
+        model=model,
+        compile_kwargs={"mode": compile_mode},
+    )
 
 
 class _Priors:
@@ -388,10 +440,14 @@ class BayesLogLinear:
         ``theta = theta_mode + L^-T z`` where ``L L' `` is the Hessian of the negative log
         posterior at its mode, so NUTS sees a nearly isotropic posterior (short trajectories,
         high ESS). With the horseshoe the linear predictor is centred at the count-weighted
-        mean capture pattern instead.
+        mean capture pattern instead. Everything that depends on the counts (the counts, the
+        mode and whitening, the centring) is a ``pm.Data`` input, so one compiled model
+        serves every table of the same shape (see :meth:`fit`).
         """
-        import pymc as pm
+        return self._graph(self._inputs(data), data.lists)
 
+    def _inputs(self, data: CaptureData) -> ModelInputs:
+        """The model's shape (the cache key) and the values of its data inputs for ``data``."""
         k = data.n_lists
         p = self.priors
         interactions = self.interactions
@@ -406,22 +462,53 @@ class BayesLogLinear:
         y = data.cell_counts()[1:].astype(np.float64)
         if alive is not None:  # cells of interactions at minus infinity are fixed at zero
             x, xi, y = x[alive], xi[alive], y[alive]
-        terms = [term_label(t, data.lists) for t in pairs]
-        coords = {"list": list(data.lists), "interaction": terms}
-        n_t = len(pairs)
+        values: dict[str, np.ndarray] = {"y_obs": y}
+        initvals: dict[str, Any] = {}
+        tau0 = None
+        if p.prior in ("normal", "flat"):
+            design = np.hstack([np.ones((y.size, 1)), x, xi])
+            mode, chol = laplace_mode(design, y, self._precision(design.shape[1], k))
+            values |= {"mode": mode, "linv_t": np.linalg.inv(chol).T}
+        else:
+            tot = max(y.sum(), 1.0)
+            values |= {"xbar": (y @ x) / tot, "xibar": (y @ xi) / tot}
+            initvals["centre"] = float(np.log(max(y.mean(), 0.5)))
+            tau0 = _horseshoe_global_scale(p, len(pairs), data.n_observed)
+        key = (
+            "bayes-loglinear",
+            tuple(data.lists),
+            tuple(pairs),
+            None if alive is None else tuple(bool(a) for a in alive),
+            tuple(sorted((n, str(v)) for n, v in p.settings().items())),
+            tau0,
+        )
+        return ModelInputs(key, pairs, x, xi, values, initvals, data.n_observed)
+
+    def _precision(self, n_par: int, k: int) -> np.ndarray:
+        """Prior precision of (intercept, main effects, interactions); 0 = flat."""
+        p = self.priors
+        prec = np.zeros(n_par)
+        if p.main_prior != "flat":
+            prec[1 : 1 + k] = 1.0 / float(p.main_prior) ** 2
+        if p.prior == "normal":
+            prec[1 + k :] = 1.0 / p.prior_scale**2
+        return prec
+
+    def _graph(self, inp: ModelInputs, lists: Sequence[str]) -> Any:
+        import pymc as pm
+
+        k = len(lists)
+        p = self.priors
+        x, xi, v = inp.x, inp.xi, inp.values
+        terms = [term_label(t, lists) for t in inp.pairs]
+        coords = {"list": list(lists), "interaction": terms}
+        n_t = len(inp.pairs)
         with pm.Model(coords=coords) as model:
             if p.prior in ("normal", "flat"):
-                design = np.hstack([np.ones((y.size, 1)), x, xi])
-                prec = np.zeros(design.shape[1])
-                if p.main_prior != "flat":
-                    prec[1 : 1 + k] = 1.0 / float(p.main_prior) ** 2
-                if p.prior == "normal":
-                    prec[1 + k :] = 1.0 / p.prior_scale**2
-                mode, chol = laplace_mode(design, y, prec)
+                design = np.hstack([np.ones((x.shape[0], 1)), x, xi])
                 z = pm.Flat("z", shape=design.shape[1], initval=np.zeros(design.shape[1]))
                 # theta = mode + L^-T z
-                linv_t = np.linalg.inv(chol).T
-                theta = mode + pm.math.dot(linv_t, z)
+                theta = pm.Data("mode", v["mode"]) + pm.math.dot(pm.Data("linv_t", v["linv_t"]), z)
                 pm.Deterministic("intercept", theta[0])
                 beta = pm.Deterministic("beta", theta[1 : 1 + k], dims="list")
                 if n_t:
@@ -436,21 +523,21 @@ class BayesLogLinear:
                     )
                 eta = pm.math.dot(design, theta)
             else:
-                xbar = (y @ x) / y.sum()
-                xibar = (y @ xi) / y.sum()
-                centre = pm.Flat("centre", initval=float(np.log(max(y.mean(), 0.5))))
+                xbar = pm.Data("xbar", v["xbar"])
+                centre = pm.Flat("centre", initval=inp.initvals["centre"])
                 if p.main_prior == "flat":
                     beta = pm.Flat("beta", dims="list", initval=np.zeros(k))
                 else:
                     beta = pm.Normal("beta", 0.0, float(p.main_prior), dims="list")
-                eta = centre + pm.math.dot(x - xbar, beta)
+                eta = centre + pm.math.dot(x, beta) - pm.math.dot(xbar, beta)
                 intercept = centre - pm.math.dot(xbar, beta)
                 if n_t:  # no interactions: no horseshoe scales to sample
-                    gamma = _interaction_prior(pm, p, n_t, data.n_observed, dims="interaction")
-                    eta = eta + pm.math.dot(xi - xibar, gamma)
+                    xibar = pm.Data("xibar", v["xibar"])
+                    gamma = _interaction_prior(pm, p, n_t, inp.n_observed, dims="interaction")
+                    eta = eta + pm.math.dot(xi, gamma) - pm.math.dot(xibar, gamma)
                     intercept = intercept - pm.math.dot(xibar, gamma)
                 pm.Deterministic("intercept", intercept)
-            pm.Poisson("y", mu=pm.math.exp(eta), observed=y)
+            pm.Poisson("y", mu=pm.math.exp(eta), observed=pm.Data("y_obs", v["y_obs"]))
         return model
 
     def fit(
@@ -499,7 +586,7 @@ class BayesLogLinear:
         """
         if data.n_observed == 0:
             raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
-        model = self.build_model(data)
+        inp = self._inputs(data)
         minus_inf: list[str] = []
         if self.priors.prior == "flat":
             _, minus_inf, _ = flat_prior_reduction(
@@ -508,7 +595,8 @@ class BayesLogLinear:
         seeds, rng = chain_seeds(seed, chains)
         n_terms = len(parse_interactions(self.interactions, data.lists))
         idata = sample_nuts(
-            model,
+            inp,
+            lambda: self._graph(inp, data.lists),
             what=f"{data.n_lists} lists, {n_terms} interactions",
             chains=chains,
             draws=draws,
