@@ -153,20 +153,29 @@ def test_order_3_matches_reference_vignette_on_kosovo() -> None:
     # under-explores a skewed posterior's long tail, so its sd is small and its ratios high; the
     # same happens on Western and UK (benchmarks/mse_bayes_threshold.py --emulate-reference
     # reruns that sampler). EXH:OSCE:HRW: theirs 2.45, ours 2.33-2.45 over seeds and draw
-    # counts (the sd of a skewed coefficient converges slowly), allowed 0.2; both sides of the
-    # comparison drop it at 2.5 (the decision is asserted with the seed fixed).
+    # counts (the sd of a skewed coefficient converges slowly), allowed 0.2. Its keep/drop
+    # decision at 2.5 is within Monte Carlo error (seed 1 gives 2.33 in one process, above 2.5
+    # in another, whose compiled graph rounds differently; seed 2 gives 2.5005): the test does
+    # not bet on it. Where it is dropped (the reference's model), N must be the reference's
+    # (5%); where it is kept (its ratio then within 0.2 of theirs all the same), the interval
+    # must still contain the reference's N (that model gives about 11,900).
     data = read_capture_csv(MSE_DATA / "kosovo.csv")
     res = BayesThresholdMSE(max_order=3, threshold=2.5).fit(data, seed=1, **FAST)
     d = res.diagnostics
     assert d["retained_interactions"] == "EXH:ABA, EXH:OSCE, EXH:HRW, ABA:OSCE, OSCE:HRW"
     assert d["eligible_triples"] == "EXH:ABA:OSCE, EXH:OSCE:HRW"
-    assert d["retained_triples"] == "EXH:ABA:OSCE"
-    tri = res.tables["triple_threshold_statistics"].set_index("term")["ratio"]
+    stats = res.tables["triple_threshold_statistics"].set_index("term")
+    tri = stats["ratio"]
     assert tri["EXH:ABA:OSCE"] == pytest.approx(4.263698, rel=0.15)
     assert tri["EXH:OSCE:HRW"] == pytest.approx(2.451189, abs=0.2)
-    assert res.estimate == pytest.approx(10313.857, rel=0.05)
-    assert res.ci_low == pytest.approx(9031.819, rel=0.05)
-    assert res.ci_high == pytest.approx(12094.699, rel=0.05)
+    assert (stats["kept"] == (tri >= 2.5)).all()
+    if d["retained_triples"] == "EXH:ABA:OSCE":
+        assert res.estimate == pytest.approx(10313.857, rel=0.05)
+        assert res.ci_low == pytest.approx(9031.819, rel=0.05)
+        assert res.ci_high == pytest.approx(12094.699, rel=0.05)
+    else:
+        assert d["retained_triples"] == "EXH:ABA:OSCE, EXH:OSCE:HRW"
+        assert res.ci_low <= 10313.857 <= res.ci_high, res.interval
 
 
 def test_flat_prior_model_matches_reference_vignette_on_uk_5_lists() -> None:
