@@ -53,8 +53,9 @@ def replicate(rep: int, seed: np.random.SeedSequence, chains: int, draws: int) -
     (R-hat of N > 1.01 or a bulk/tail ESS < 400); the warnings themselves are silenced here.
     """
     from fl_estimate.exceptions import ConvergenceWarning
-    from fl_estimate.mse._bayes import ESS_MIN, RHAT_MAX
-    from fl_estimate.mse.bayes_loglinear import BayesHierarchicalLogLinear, BayesLogLinear
+    from fl_estimate.mse.bayes.common import ESS_MIN, RHAT_MAX
+    from fl_estimate.mse.bayes.hierarchical import BayesHierarchicalLogLinear
+    from fl_estimate.mse.bayes.loglinear import BayesLogLinear
     from fl_estimate.simulate import simulate
 
     t0 = time.perf_counter()

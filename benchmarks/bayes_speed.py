@@ -15,7 +15,13 @@ Prints three tables (markdown):
    LCMCR's run length beside our default (tempered) fit: chain medians, the share of draws in
    the high mode, R-hat, ESS, and whether we warn.
 
-Usage: ``python benchmarks/bayes_speed.py [--quick]`` (``--quick``: 3 tables only).
+4. PyMC models compiled once per shape (``--pymc``): Bayesian thresholding of kosovo in a fresh
+   process (the CLI, twice: the second run has PyTensor's on-disk cache warm), then in one
+   process the time of the first ``BayesLogLinear`` fit of a shape and of each further table
+   of the same shape (strata, replicates).
+
+Usage: ``python benchmarks/bayes_speed.py [--quick] [--pymc] [--lcmcr-only]`` (``--quick``: 3
+tables only; ``--pymc``: table 4 only; ``--lcmcr-only``: table 1 only).
 Timings are wall-clock on whatever machine runs this; the R timings were taken on a shared
 2-core machine and are indicative to about a factor of 2.
 """
@@ -32,9 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from fl_estimate.exceptions import ConvergenceWarning
+from fl_estimate.mse.bayes.dga import DGA
+from fl_estimate.mse.bayes.lcmcr import LCMCR
 from fl_estimate.mse.data import read_capture_csv
-from fl_estimate.mse.dga import DGA
-from fl_estimate.mse.lcmcr import LCMCR
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "mse"
@@ -186,13 +192,62 @@ def netherlands() -> None:
     print()
 
 
+def pymc_reuse() -> None:
+    import subprocess
+
+    from fl_estimate.mse.bayes.loglinear import BayesLogLinear
+    from fl_estimate.simulate import simulate
+
+    print("## PyMC: one compiled model per shape\n")
+    kosovo = DATA / "kosovo.csv"
+    cmd = [sys.executable, "-m", "fl_estimate.cli", "mse", str(kosovo), "--method"]
+    cmd += ["bayes-threshold", "--seed", "1", "--format", "json"]
+    print("| run | whole process s | estimate (95% CrI) |")
+    print("|---|---|---|")
+    for label in ("fresh process (first run here)", "fresh process again (disk cache warm)"):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t
+        res = json.loads(out.stdout)
+        print(
+            f"| {label} | {wall:.1f} | {res['estimate']:,.0f} "
+            f"({res['ci_low']:,.0f}–{res['ci_high']:,.0f}) |",
+            flush=True,
+        )
+    print()
+    data = read_capture_csv(kosovo)
+    tables = [data] + [
+        simulate(10_000 + 1_000 * i, list(data.lists), capture_probs=0.25, seed=i).data
+        for i in range(4)
+    ]
+    model = BayesLogLinear()  # every two-list interaction, N(0, 1): the thresholding's first fit
+    print("| table (same shape: 4 lists, 6 interactions) | s | of which sampling s | estimate |")
+    print("|---|---|---|---|")
+    for i, tab in enumerate(tables):
+        t = time.perf_counter()
+        res = model.fit(tab, seed=1)
+        wall = time.perf_counter() - t
+        stats = res.draws["sample_stats"]
+        sampling = float(stats.attrs.get("sampling_time", float("nan")))
+        label = "first (compiles)" if i == 0 else f"table {i + 1} (reuses)"
+        print(f"| {label} | {wall:.2f} | {sampling:.2f} | {res.estimate:,.0f} |", flush=True)
+    print()
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     print(f"numpy {np.__version__}; quick={quick}\n")
+    if "--pymc" in sys.argv:
+        pymc_reuse()
+        return
+    if "--lcmcr-only" in sys.argv:
+        lcmcr_tables(quick)
+        return
     dga_tables(quick)
     lcmcr_tables(quick)
     if not quick:
         netherlands()
+        pymc_reuse()
 
 
 if __name__ == "__main__":

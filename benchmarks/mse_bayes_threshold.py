@@ -39,13 +39,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fl_estimate import read_capture_csv  # noqa: E402
 from fl_estimate.exceptions import FLEstimateError  # noqa: E402
-from fl_estimate.mse.bayes_loglinear import (  # noqa: E402
-    _design,
-    _laplace,
-    _parse_interactions,
+from fl_estimate.mse.bayes.loglinear import (  # noqa: E402
+    design_matrix,
     flat_prior_reduction,
+    laplace_mode,
+    parse_interactions,
 )
-from fl_estimate.mse.bayes_threshold import BayesThresholdMSE  # noqa: E402
+from fl_estimate.mse.bayes.threshold import BayesThresholdMSE  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "mse"
 PEERS = json.loads((DATA / "peer_results.json").read_text())
@@ -86,15 +86,15 @@ def _rwm(data: object, terms: list[str] | str | None, prior: str, rng: np.random
         terms = kept or None
     else:
         alive = np.ones(y.size, dtype=bool)
-    idx = _parse_interactions(terms, lists)
-    x, xi = _design(k, idx)
+    idx = parse_interactions(terms, lists)
+    x, xi = design_matrix(k, idx)
     x, xi, y = x[alive], xi[alive], y[alive]
     design = np.hstack([np.ones((y.size, 1)), x, xi])
     prec = np.zeros(design.shape[1])
     if prior == "proper":
         prec[: 1 + k] = 1e-4
         prec[1 + k :] = 1.0
-    _, chol = _laplace(design, y, prec)
+    _, chol = laplace_mode(design, y, prec)
     # proposal: tune^2 H^-1, H = L L'
     prop = 1.1 * np.linalg.inv(chol).T
     nobs = y.sum()

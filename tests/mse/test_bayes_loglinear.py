@@ -8,14 +8,16 @@ draws or less; the slow part is PyTensor's compile, cached on disk after the fir
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 
+import arviz as az
 import numpy as np
 import pytest
 
-from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.mse._bayes import fit_bayesian
-from fl_estimate.mse.bayes_loglinear import (
-    BayesHierarchicalLogLinear,
+from fl_estimate.exceptions import ConvergenceWarning, ModelSpecificationError
+from fl_estimate.mse.bayes.hierarchical import BayesHierarchicalLogLinear
+from fl_estimate.mse.bayes.loglinear import (
     BayesLogLinear,
     all_interactions,
     significant_interactions,
@@ -69,15 +71,33 @@ def test_thresholding_summaries_select_the_reference_interaction(spina_full):
     assert list(coef.loc[coef["kind"] == "interaction", "term"]) == all_interactions(data.lists)
     assert {"mean", "sd", "z", "rhat", "ess_bulk"} <= set(coef.columns)
     assert json.loads(json.dumps(res.to_dict()))["method"] == "bayes-loglinear"
-    # the estimate is the median of N draws stored in the ArviZ tree
+    # the estimate is the median of N draws stored in the ArviZ tree, which ArviZ summarises
     n = res.draws["posterior"]["N"].to_numpy()
     assert res.estimate == pytest.approx(np.median(n))
+    summary = az.summary(res.draws, var_names=["N", "intercept", "gamma"])
+    assert summary.loc["N", "mean"] == pytest.approx(res.diagnostics["posterior_mean_N"])
+    assert len(summary) == 1 + 1 + 3  # N, intercept, the three interactions
 
 
-def test_same_seed_same_result(spina_full):
+def test_same_seed_same_result_whether_compiled_or_reused(spina_full, caplog):
+    # One compiled model per shape: after another table of the same shape (same lists, all
+    # three interactions) the model is reused (the log says so), and refitting the first table
+    # with its seed gives exactly its draws: the data inputs and the data-dependent starting
+    # values are set on every fit, so the result does not depend on what was fitted before.
     data, res = spina_full
-    again = BayesLogLinear().fit(data, seed=1, chains=4, draws=500, tune=500)
+    other = simulate(3000, list(data.lists), capture_probs=0.3, seed=4).data
+    name = "fl_estimate.mse.bayes.loglinear"
+    with caplog.at_level(logging.INFO, logger=name):
+        between = BayesLogLinear().fit(other, seed=1, chains=4, draws=500, tune=500)
+        again = BayesLogLinear().fit(data, seed=1, chains=4, draws=500, tune=500)
+    notes = [r.getMessage() for r in caplog.records if r.name == name]
+    assert len(notes) == 2 and all(m.startswith("reusing the compiled") for m in notes), notes
+    np.testing.assert_array_equal(
+        again.draws["posterior"]["N"].to_numpy(), res.draws["posterior"]["N"].to_numpy()
+    )
     assert again.estimate == res.estimate and again.interval == res.interval
+    # and the table in between got its own answer (3,000 people; 95% interval covers it)
+    assert between.ci_low <= 3000 <= between.ci_high, between.interval
 
 
 def test_bad_terms_are_named():
@@ -90,13 +110,16 @@ def test_bad_terms_are_named():
         BayesLogLinear(main_prior=-1)
 
 
-def test_compile_notice_is_one_line(capsys):
+def test_compile_notice_is_one_log_record_not_stderr(capsys, caplog):
+    # Library code does not write to stderr: the compile notice is one INFO record of the
+    # module's logger, which the caller (the CLI) may show or not.
     data = read_capture_csv(MSE_DATA / "spina_bifida_ny.csv")
-    res = fit_bayesian("bayes-loglinear", data, chains=4, draws=250, seed=3)
+    with caplog.at_level(logging.INFO, logger="fl_estimate.mse.bayes.loglinear"):
+        res = BayesLogLinear().fit(data, chains=4, draws=250, seed=3)
     assert res.method == "bayes-loglinear" and res.diagnostics["draws_per_chain"] == 250
-    err = capsys.readouterr().err
-    notices = [line for line in err.splitlines() if line.startswith("fl_estimate: compiling")]
-    assert len(notices) == 1
+    ours = [r for r in caplog.records if r.name == "fl_estimate.mse.bayes.loglinear"]
+    assert len(ours) == 1 and "PyMC model for 3 lists" in ours[0].getMessage()
+    assert "fl_estimate" not in capsys.readouterr().err
 
 
 @pytest.mark.filterwarnings(PYMC_TUNING_OVERFLOW)
@@ -105,21 +128,41 @@ def test_hierarchical_pools_small_strata_and_covers_truth():
     # across strata): partial pooling must give the small strata narrower intervals than the
     # separate fits of the same model, and cover the truth. The full study (many replicates,
     # coverage) is benchmarks/bayes_hierarchical.py.
+    # Nothing here depends on convergence luck: seeds are fixed and the chains run one after
+    # the other in this process (cores=1), so the worker layout cannot change the draws; but
+    # PyMC's draws do depend on the compiled graph's floating point, and with 4 x 300 draws the
+    # R-hat of a stratum's N is 1.00-1.02 by Monte Carlo noise alone, so a ConvergenceWarning is
+    # recorded, not raised, and R-hat is only required below 1.05 (a broken sampler or model
+    # gives far more). The width comparison has a wide margin (pooled/separate about 0.55 on
+    # this table; asserted < 0.9).
     sizes = {"north": 3000, "south": 800, "east": 300, "west": 150}
     sim = simulate(sizes, ["L1", "L2", "L3"], capture_probs=[0.3, 0.2, 0.25], seed=3)
-    out = BayesHierarchicalLogLinear(interactions=None).fit_strata(
-        sim.data, seed=1, chains=4, draws=300, tune=300
-    )
+    kw = {"seed": 1, "chains": 4, "draws": 300, "tune": 300, "cores": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        out = BayesHierarchicalLogLinear(interactions=None).fit_strata(sim.data, **kw)
+        separate = BayesLogLinear(interactions=None, unobserved="poisson").fit(
+            sim.data[("west",)], **kw
+        )
     for key, size in sizes.items():
         res = out[(key,)]
         assert res.ci_low <= size <= res.ci_high, (key, res.interval)
         assert res.stratum == {"stratum": key}
+        assert res.diagnostics["rhat_N"] < 1.05, (key, res.diagnostics)
     total = out["total"]
     assert total.ci_low <= sum(sizes.values()) <= total.ci_high
     assert len(total.tables["strata"]) == 4
-    separate = BayesLogLinear(interactions=None, unobserved="poisson").fit(
-        sim.data[("west",)], seed=1, chains=4, draws=300, tune=300
-    )
+    # the total's draws are an ArviZ tree: N (the total) and N_stratum
+    summary = az.summary(total.draws, var_names=["N", "N_stratum"])
+    assert summary.loc["N", "mean"] == pytest.approx(total.diagnostics["posterior_mean_N"])
+    assert len(summary) == 1 + 4
     pooled = out[("west",)]
     width = lambda r: r.ci_high - r.ci_low  # noqa: E731
-    assert width(pooled) < width(separate)
+    assert width(pooled) < 0.9 * width(separate), (pooled.interval, separate.interval)
+
+
+def test_hierarchical_fit_takes_the_options_of_fit_strata():
+    # fit() is fit_strata()["total"]; an option neither knows is an error, not dropped.
+    sim = simulate({"a": 300, "b": 200}, ["L1", "L2", "L3"], capture_probs=0.3, seed=1)
+    with pytest.raises(TypeError, match="draw"):
+        BayesHierarchicalLogLinear().fit_strata(sim.data, draw=10)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,8 +25,8 @@ from fl_estimate.exceptions import (
     ModelSpecificationError,
 )
 from fl_estimate.mse.api import estimate
-from fl_estimate.mse.bayes_loglinear import BayesLogLinear
-from fl_estimate.mse.bayes_threshold import BayesThresholdMSE, eligible_triples
+from fl_estimate.mse.bayes.loglinear import BayesLogLinear
+from fl_estimate.mse.bayes.threshold import BayesThresholdMSE, eligible_triples
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear import fit_loglinear, parse_model
 from tests._refs import MSE_DATA, peer
@@ -110,6 +111,10 @@ def test_order_3_keeps_a_true_three_list_interaction(triple_table, proper_order3
     assert res.ci_low <= TRUE_N <= res.ci_high, res.interval
     assert res.estimate == pytest.approx(TRUE_N, rel=0.05)
     assert "A:B:C" in res.model and d["rhat_N"] < 1.01
+    # the final fit's ArviZ tree, with N
+    assert az.summary(res.draws, var_names=["N"]).loc["N", "mean"] == pytest.approx(
+        d["posterior_mean_N"]
+    )
     # The same model by classical MLE gives nearly the same N (the proper N(0, 1) prior barely
     # moves interactions with this much data): within 3%.
     mle = fit_loglinear(triple_table, parse_model("A:B:C", triple_table.lists))
@@ -147,20 +152,29 @@ def test_order_3_matches_reference_vignette_on_kosovo() -> None:
     # under-explores a skewed posterior's long tail, so its sd is small and its ratios high; the
     # same happens on Western and UK (benchmarks/mse_bayes_threshold.py --emulate-reference
     # reruns that sampler). EXH:OSCE:HRW: theirs 2.45, ours 2.33-2.45 over seeds and draw
-    # counts (the sd of a skewed coefficient converges slowly), allowed 0.2; both sides of the
-    # comparison drop it at 2.5 (the decision is asserted with the seed fixed).
+    # counts (the sd of a skewed coefficient converges slowly), allowed 0.2. Its keep/drop
+    # decision at 2.5 is within Monte Carlo error (seed 1 gives 2.33 in one process, above 2.5
+    # in another, whose compiled graph rounds differently; seed 2 gives 2.5005): the test does
+    # not bet on it. Where it is dropped (the reference's model), N must be the reference's
+    # (5%); where it is kept (its ratio then within 0.2 of theirs all the same), the interval
+    # must still contain the reference's N (that model gives about 11,900).
     data = read_capture_csv(MSE_DATA / "kosovo.csv")
     res = BayesThresholdMSE(max_order=3, threshold=2.5).fit(data, seed=1, **FAST)
     d = res.diagnostics
     assert d["retained_interactions"] == "EXH:ABA, EXH:OSCE, EXH:HRW, ABA:OSCE, OSCE:HRW"
     assert d["eligible_triples"] == "EXH:ABA:OSCE, EXH:OSCE:HRW"
-    assert d["retained_triples"] == "EXH:ABA:OSCE"
-    tri = res.tables["triple_threshold_statistics"].set_index("term")["ratio"]
+    stats = res.tables["triple_threshold_statistics"].set_index("term")
+    tri = stats["ratio"]
     assert tri["EXH:ABA:OSCE"] == pytest.approx(4.263698, rel=0.15)
     assert tri["EXH:OSCE:HRW"] == pytest.approx(2.451189, abs=0.2)
-    assert res.estimate == pytest.approx(10313.857, rel=0.05)
-    assert res.ci_low == pytest.approx(9031.819, rel=0.05)
-    assert res.ci_high == pytest.approx(12094.699, rel=0.05)
+    assert (stats["kept"] == (tri >= 2.5)).all()
+    if d["retained_triples"] == "EXH:ABA:OSCE":
+        assert res.estimate == pytest.approx(10313.857, rel=0.05)
+        assert res.ci_low == pytest.approx(9031.819, rel=0.05)
+        assert res.ci_high == pytest.approx(12094.699, rel=0.05)
+    else:
+        assert d["retained_triples"] == "EXH:ABA:OSCE, EXH:OSCE:HRW"
+        assert res.ci_low <= 10313.857 <= res.ci_high, res.interval
 
 
 def test_flat_prior_model_matches_reference_vignette_on_uk_5_lists() -> None:
@@ -231,7 +245,7 @@ def test_bad_options_say_so() -> None:
     data = read_capture_csv(MSE_DATA / "korea.csv").drop_list("d")
     with pytest.raises(ModelSpecificationError, match="three lists"):
         BayesThresholdMSE(max_order=3).fit(data)
-    with pytest.raises(ModelSpecificationError, match="credible"):
+    with pytest.raises(ModelSpecificationError, match="interval"):
         estimate(data, method="bayes-threshold", interval="wald")
 
 

@@ -1,11 +1,16 @@
-"""Shared machinery of the Bayesian estimators: results from posterior draws, diagnostics, dispatch.
+"""Shared machinery of the Bayesian estimators: results from posterior draws, diagnostics.
 
-The three Bayesian estimators (:class:`~fl_estimate.mse.lcmcr.LCMCR`,
-:class:`~fl_estimate.mse.dga.DGA`, :class:`~fl_estimate.mse.bayes_loglinear.BayesLogLinear`)
-report the same way: the posterior median of N as the estimate, the equal-tailed credible
+The Bayesian estimators (:class:`~fl_estimate.mse.bayes.lcmcr.LCMCR`,
+:class:`~fl_estimate.mse.bayes.dga.DGA`, :class:`~fl_estimate.mse.bayes.loglinear.BayesLogLinear`,
+:class:`~fl_estimate.mse.bayes.hierarchical.BayesHierarchicalLogLinear`,
+:class:`~fl_estimate.mse.bayes.threshold.BayesThresholdMSE`) report the same way: the posterior median of N as the estimate, the equal-tailed credible
 interval (``interval_kind="credible-eti"``), and, for MCMC, the R-hat and bulk/tail effective
 sample sizes of N computed by ArviZ, with a :class:`~fl_estimate.exceptions.ConvergenceWarning`
-that says what to do when they are not good enough.
+that says what to do when they are not good enough. Every result's ``draws`` is an ArviZ
+``DataTree`` whose ``posterior`` group holds ``N`` (see docs/bayesian.md).
+
+This module imports none of the estimators (they import it), and ArviZ only inside the
+functions that need it.
 """
 
 from __future__ import annotations
@@ -17,29 +22,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ConvergenceWarning, ModelSpecificationError
 from fl_estimate.results import EstimationResult, provenance
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from fl_estimate.mse.data import CaptureData
 
 __all__ = [
-    "BAYES_METHODS",
     "ESS_MIN",
     "RHAT_MAX",
+    "add_posterior_var",
     "chain_diagnostics",
-    "fit_bayesian",
+    "chain_seeds",
+    "convergence_problems",
+    "draws_to_datatree",
     "plot_trace",
     "result_from_draws",
+    "several_modes",
 ]
 
 #: R-hat above this triggers a :class:`ConvergenceWarning` (Vehtari et al. 2021).
 RHAT_MAX = 1.01
 #: Bulk or tail ESS of N below this triggers a :class:`ConvergenceWarning`.
 ESS_MIN = 400.0
-
-#: Methods understood by :func:`fit_bayesian` (the CLI's ``--method`` values).
-BAYES_METHODS = ("lcmcr", "dga", "bayes-loglinear")
 
 
 def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, float]:
@@ -58,6 +66,13 @@ def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, flo
         ``rhat_N`` (rank-normalised split R-hat), ``ess_bulk_N``, ``ess_tail_N``,
         ``mcse_median_N``, ``mcse_low_N``, ``mcse_high_N`` (MCSE of the interval ends),
         ``chains``, ``draws_per_chain``. R-hat is ``nan`` with a single chain.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = chain_diagnostics(rng.normal(1000, 50, size=(4, 500)))
+    >>> d["chains"], d["draws_per_chain"], round(d["rhat_N"], 2), d["ess_bulk_N"] > 1500
+    (4, 500, 1.0, True)
     """
     import arviz as az
 
@@ -89,7 +104,13 @@ def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, flo
 
 
 def convergence_problems(diag: Mapping[str, Any]) -> list[str]:
-    """Plain-language list of what is wrong with the chains (empty if nothing)."""
+    """Plain-language list of what is wrong with the chains (empty if nothing).
+
+    Examples
+    --------
+    >>> convergence_problems({"rhat_N": 1.05, "ess_bulk_N": 900.0, "ess_tail_N": 250.0})
+    ['R-hat of N is 1.050 (> 1.01): the chains disagree', 'tail ESS of N is 250 (< 400)']
+    """
     msgs = []
     rhat = diag.get("rhat_N")
     if rhat is not None and np.isfinite(rhat) and rhat > RHAT_MAX:
@@ -99,6 +120,68 @@ def convergence_problems(diag: Mapping[str, Any]) -> list[str]:
         if ess is not None and np.isfinite(ess) and ess < ESS_MIN:
             msgs.append(f"{name} ESS of N is {ess:.0f} (< {ESS_MIN:.0f})")
     return msgs
+
+
+def several_modes(n_draws: np.ndarray, *, min_share: float = 0.2) -> str | None:
+    """Evidence that MCMC chains sit in different modes of N, in words, or None.
+
+    Chains that agree in location but have not yet mixed well (R-hat a little above 1.01, ESS
+    short) only need to run longer; chains in separate modes need another sampler (replica
+    exchange). Two signs of separate modes, both on ``log N``:
+
+    1. *Separated chains*: two chains whose interquartile ranges do not overlap (their
+       medians are further apart than their spread).
+    2. *A bimodal pooled histogram*: smoothed over 40 bins of the central 99% of the pooled
+       draws, a second peak at least ``min_share`` as high as the highest, with a valley
+       between them below half the lower peak.
+
+    Parameters
+    ----------
+    n_draws : ndarray of shape (chains, draws)
+    min_share : float, default 0.2
+        Height of the second peak relative to the first for 2.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> one = rng.lognormal(np.log(1000), 0.1, size=(4, 1000))
+    >>> several_modes(one) is None
+    True
+    >>> two = np.vstack([one[:2], 3 * one[2:]])  # two chains near 1,000, two near 3,000
+    >>> several_modes(two)
+    'chains 0 and 2 do not overlap (medians 993 and 2,964, interquartile ranges apart)'
+    >>> mixed = np.where(rng.random((4, 1000)) < 0.3, 3 * one, one)  # every chain in both
+    >>> several_modes(mixed)
+    'the pooled draws have two peaks (near 1,013 and 2,995)'
+    """
+    x = np.log(np.maximum(np.asarray(n_draws, dtype=float), 1e-300))
+    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], axis=1)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[0]):
+            if i < j and (q3[i] < q1[j] or q3[j] < q1[i]):
+                return (
+                    f"chains {i} and {j} do not overlap (medians {np.exp(med[i]):,.0f} and "
+                    f"{np.exp(med[j]):,.0f}, interquartile ranges apart)"
+                )
+    lo, hi = np.quantile(x, [0.005, 0.995])
+    if not hi > lo:
+        return None
+    counts, edges = np.histogram(x, bins=40, range=(lo, hi))
+    smooth = np.convolve(counts, np.ones(3) / 3, mode="same")
+    peaks = [
+        k
+        for k in range(1, smooth.size - 1)
+        if smooth[k] >= smooth[k - 1] and smooth[k] > smooth[k + 1]
+    ]
+    top = max(peaks, key=lambda k: smooth[k], default=None)
+    for k in sorted(peaks, key=lambda k: -smooth[k]):
+        if top is None or k == top or smooth[k] < min_share * smooth[top]:
+            continue
+        a, b = sorted((k, top))
+        if smooth[a : b + 1].min() < 0.5 * smooth[k]:
+            mids = np.exp((edges[:-1] + edges[1:]) / 2)
+            return f"the pooled draws have two peaks (near {mids[a]:,.0f} and {mids[b]:,.0f})"
+    return None
 
 
 def result_from_draws(
@@ -125,6 +208,16 @@ def result_from_draws(
     interpolation). Diagnostics are those of :func:`chain_diagnostics`; when R-hat > 1.01 or an
     ESS < 400, a :class:`ConvergenceWarning` names the numbers and ``advice``, and
     ``diagnostics["converged"]`` is False.
+
+    Examples
+    --------
+    >>> from fl_estimate.simulate import simulate
+    >>> data = simulate(500, ["a", "b", "c"], capture_probs=0.4, seed=2).data
+    >>> n = np.random.default_rng(1).normal(500, 20, size=(4, 1000)).round()
+    >>> res = result_from_draws(method="demo", model="toy", data=data, n_draws=n, level=0.9,
+    ...                         seed=1, settings={}, idata=draws_to_datatree({"N": n}))
+    >>> res.interval_kind, res.level, bool(res.estimate == np.median(n)), res.diagnostics["converged"]
+    ('credible-eti', 0.9, True, True)
     """
     x = np.asarray(n_draws, dtype=float)
     a = (1 - level) / 2
@@ -169,13 +262,47 @@ def _stratum_text(data: CaptureData) -> str:
 
 
 def draws_to_datatree(variables: Mapping[str, np.ndarray], **attrs: Any) -> Any:
-    """An ArviZ DataTree whose ``posterior`` group holds ``variables`` (each (chain, draw, ...))."""
+    """An ArviZ DataTree whose ``posterior`` group holds ``variables`` (each (chain, draw, ...)),
+    with ``attrs`` on that group.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> tree = draws_to_datatree({"N": np.arange(8.0).reshape(2, 4)}, method="demo")
+    >>> float(az.summary(tree).loc["N", "mean"]), tree["posterior"].attrs["method"]
+    (3.5, 'demo')
+    """
     import arviz as az
 
     tree = az.from_dict({"posterior": {k: np.asarray(v) for k, v in variables.items()}})
     for k, v in attrs.items():
         tree["posterior"].attrs[k] = v
     return tree
+
+
+def add_posterior_var(tree: Any, name: str, values: np.ndarray, dims: Sequence[str] = ()) -> None:
+    """Add ``values`` (shape (chain, draw, *dims)) to ``tree["posterior"]`` as ``name``."""
+    import xarray as xr
+
+    ds = tree["posterior"].to_dataset()
+    ds[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
+    tree["posterior"] = xr.DataTree(ds)
+
+
+def chain_seeds(seed: SeedLike, chains: int) -> tuple[list[int], np.random.Generator]:
+    """Integer seeds for ``chains`` MCMC chains and a generator for draws made afterwards
+    (e.g. the unobserved count), all independent children of ``seed``. Chain ``i``'s seed is
+    child ``i``, so it does not depend on how many chains run.
+
+    Examples
+    --------
+    >>> seeds, rng = chain_seeds(1, 3)
+    >>> len(seeds), seeds == chain_seeds(1, 3)[0], seeds[:2] == chain_seeds(1, 2)[0]
+    (3, True, True)
+    """
+    kids = spawn_seeds(seed, chains + 1)
+    seeds = [int(s.generate_state(1, np.uint32)[0]) for s in kids[:chains]]
+    return seeds, np.random.default_rng(kids[chains])
 
 
 def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
@@ -190,6 +317,18 @@ def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
     Returns
     -------
     Axes
+
+    Examples
+    --------
+    >>> from fl_estimate.mse.bayes.lcmcr import LCMCR
+    >>> from fl_estimate.simulate import simulate
+    >>> data = simulate(500, ["a", "b", "c"], capture_probs=0.4, seed=2).data
+    >>> res = LCMCR().fit(data, seed=1, chains=2, draws=500, thin=10, burnin=1000)
+    >>> ax = plot_trace(res)
+    >>> len(ax.get_lines())  # two chains, the median and the interval's two ends
+    5
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(ax.figure)
     """
     import matplotlib.pyplot as plt
 
@@ -217,55 +356,3 @@ def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
     ax.set_ylabel("N")
     ax.legend(fontsize=7, ncol=min(n.shape[0], 4))
     return ax
-
-
-def fit_bayesian(
-    method: str,
-    data: CaptureData,
-    *,
-    chains: int | None = None,
-    draws: int | None = None,
-    seed: int | None = None,
-    level: float = 0.95,
-) -> EstimationResult:
-    """Fit one of the Bayesian estimators with its defaults (the CLI's entry point).
-
-    Parameters
-    ----------
-    method : {"lcmcr", "dga", "bayes-loglinear"}
-        Estimator.
-    data : CaptureData
-        One capture table.
-    chains, draws : int, optional
-        MCMC chains and retained draws per chain (the estimator's default if omitted; ignored
-        by ``"dga"``, which is computed exactly).
-    seed : int, optional
-        Seed; the same seed gives the same result.
-    level : float
-        Credible level.
-
-    Returns
-    -------
-    EstimationResult
-    """
-    key = method.lower().replace("_", "-")
-    opts: dict[str, Any] = {"level": level}
-    if key == "dga":
-        from fl_estimate.mse.dga import DGA
-
-        return DGA().fit(data, level=level)
-    if chains is not None:
-        opts["chains"] = chains
-    if draws is not None:
-        opts["draws"] = draws
-    if key == "lcmcr":
-        from fl_estimate.mse.lcmcr import LCMCR
-
-        return LCMCR().fit(data, seed=seed, **opts)
-    if key in ("bayes-loglinear", "bayesloglinear", "bayes"):
-        from fl_estimate.mse.bayes_loglinear import BayesLogLinear
-
-        return BayesLogLinear().fit(data, seed=seed, **opts)
-    raise ModelSpecificationError(
-        f"unknown Bayesian method {method!r}; expected one of {', '.join(BAYES_METHODS)}"
-    )

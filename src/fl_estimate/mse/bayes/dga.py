@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln, logsumexp
 
+from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.mse.bayes.common import draws_to_datatree
 from fl_estimate.results import EstimationResult, provenance
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["DGA", "decomposable_graphs"]
 
 MAX_LISTS = 6
+#: Unobserved counts below this are summed one by one; above, on the geometric grid.
+EXACT_BELOW = 200
 
 
 # ---------------------------------------------------------------------------- graphs
@@ -324,10 +328,10 @@ class DGA:
         self,
         data: CaptureData,
         *,
+        chains: int = 4,
+        draws: int = 1000,
+        seed: SeedLike = None,
         level: float = 0.95,
-        seed: Any = None,
-        chains: Any = None,
-        draws: Any = None,
     ) -> EstimationResult:
         """Exact model-averaged posterior of N.
 
@@ -335,10 +339,15 @@ class DGA:
         ----------
         data : CaptureData
             One capture table with 2 to 6 lists.
+        chains, draws : int, default 4 and 1000
+            Shape of the independent draws from the exact posterior returned in ``draws``
+            (for ArviZ and plots; the estimate and interval are computed exactly and do not
+            use them).
+        seed : int, Generator or SeedSequence, optional
+            Seeds those draws only. Default: a fixed seed, so that a DGA result is
+            reproducible without one.
         level : float, default 0.95
             Credible level of the equal-tailed interval.
-        seed, chains, draws
-            Accepted for a uniform interface and ignored: the computation is exact.
 
         Returns
         -------
@@ -347,12 +356,28 @@ class DGA:
             dga's ``posteriorQuantiles`` rule); ``interval``: equal-tailed credible interval
             by the same rule; ``diagnostics``: ``posterior_mode``, ``posterior_mean``,
             ``n_graphs``, ``n_graphs_kept`` (graphs with posterior probability above about
-            1e-17; the others change nothing in double precision), ``top_model``, ``top_model_prob``, ``grid_upper`` (largest unobserved
-            count summed), ``tail_mass`` (posterior mass in the top decade below the bound,
-            an upper estimate of what lies beyond), ``grid_points``, ``seconds``;
-            ``tables["models"]``: graphs by posterior probability (``model``,
-            ``posterior_prob``, ``median_N``); ``draws``: the posterior of N on the grid
-            (DataFrame ``N_low``, ``N_high``, ``probability``).
+            1e-17; the others change nothing in double precision), ``top_model``,
+            ``top_model_prob``, ``grid_upper`` (largest unobserved count summed), ``tail_mass``
+            (posterior mass in the top decade below the bound, an upper estimate of what lies
+            beyond), ``grid_points``, ``seconds``; ``tables["models"]``: graphs by posterior
+            probability (``model``, ``posterior_prob``); ``draws``: an ArviZ DataTree whose
+            ``posterior`` group holds ``N``, ``chains x draws`` independent draws from the
+            exact posterior, and whose ``exact_posterior`` group holds the grid itself
+            (``N_low``, ``N_high``, ``probability`` per cell).
+
+        Examples
+        --------
+        >>> import arviz as az
+        >>> from fl_estimate.mse.data import CaptureData
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"a": [1, 0, 1], "b": [0, 1, 1], "count": [600, 400, 200]})
+        >>> res = DGA().fit(CaptureData.from_counts(table))
+        >>> res.estimate, res.interval, res.diagnostics["top_model"]
+        (2354.0, (1200.0, 8258.0), 'a + b')
+        >>> float(res.draws["exact_posterior"]["probability"].sum())
+        1.0
+        >>> az.summary(res.draws, var_names=["N"]).shape[0]
+        1
         """
         t0 = time.perf_counter()
         k = data.n_lists
@@ -363,49 +388,23 @@ class DGA:
             )
         if data.n_observed == 0:
             raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
+        for name, v in (("chains", chains), ("draws", draws)):
+            if int(v) != v or v < 1:
+                raise ModelSpecificationError(f"{name} must be an integer >= 1, got {v!r}")
         delta = self.delta if self.delta is not None else 2.0**-k
         post = _Posterior(data.cell_counts(), k, delta)
         n = data.n_observed
-        exact_below = 200
         post.prune(self.max_unobserved if self.max_unobserved is not None else self.max_bound)
-
-        if self.max_unobserved is not None:
-            upper = int(self.max_unobserved)
-            lo, hi, logw, per_graph, _ = self._evaluate(post, upper, exact_below, None)
-            tail = self._tail_mass(lo, logw)
-        else:
-            upper = int(max(100 * n, 10_000))
-            prev = None
-            while True:
-                lo, hi, logw, per_graph, prev = self._evaluate(post, upper, exact_below, prev)
-                tail = self._tail_mass(lo, logw)
-                if tail < self.tail_tol or upper * 10 > self.max_bound:
-                    break
-                upper *= 10
+        lo, hi, logw, per_graph, upper, tail = self._sum_over_unobserved(post, n)
         log_total = logsumexp(logw)
         prob = np.exp(logw - log_total)
         cum = np.cumsum(prob)
         a = (1 - level) / 2
         q = {p: self._quantile(post, p, lo, hi, cum, prob, log_total) for p in (a, 0.5, 1 - a)}
-        mid = (lo + hi) / 2.0
-        model_prob = np.exp(per_graph - logsumexp(per_graph))
-        order = np.argsort(-model_prob)
-        top = order[: min(20, order.size)]
-        rows = []
-        for g in top:
-            cl = post.graphs[g][0]
-            rows.append(
-                {"model": _graph_name(cl, data.lists), "posterior_prob": float(model_prob[g])}
-            )
-        models = pd.DataFrame(rows)
-        mode_idx = int(np.argmax(logw - np.log(hi - lo + 1)))
-        span_lo, span_hi = lo[max(mode_idx - 1, 0)], hi[min(mode_idx + 1, lo.size - 1)]
-        cand = np.unique(np.linspace(span_lo, span_hi, min(span_hi - span_lo + 1, 4001)).round())
-        mode_val = float(cand[int(np.argmax(post.log_pmf(cand)[0]))])
-        seconds = time.perf_counter() - t0
+        models = self._model_table(post, per_graph, data.lists)
         diag = {
-            "posterior_mode": float(n + mode_val),
-            "posterior_mean": float(n + np.sum(mid * prob)),
+            "posterior_mode": float(n + self._mode(post, lo, hi, logw)),
+            "posterior_mean": float(n + np.sum((lo + hi) / 2.0 * prob)),
             "n_graphs": post.n_graphs_total,
             "n_graphs_kept": len(post.graphs),
             "top_model": models["model"].iloc[0],
@@ -416,22 +415,8 @@ class DGA:
             "grid_points": int(lo.size),
             "tail_mass": float(tail),
             "exact": True,
-            "seconds": seconds,
+            "seconds": time.perf_counter() - t0,
         }
-        notes = None
-        if tail >= self.tail_tol:
-            notes = (
-                f"posterior mass {tail:.2g} lies in the top decade of the summed range (N up to "
-                f"{upper + n:,}): the upper limit is truncated by the range"
-            )
-            if self.max_unobserved is None:
-                notes += "; the posterior has a very heavy upper tail"
-        else:
-            notes = (
-                f"unobserved count summed exactly from 0 to {upper:,}; posterior mass in the "
-                f"top decade {tail:.1g} (negligible)"
-            )
-        draws = pd.DataFrame({"N_low": lo + n, "N_high": hi + n, "probability": prob})
         return EstimationResult(
             method=self.method,
             model=f"average over {post.n_graphs_total} decomposable graphs",
@@ -444,19 +429,76 @@ class DGA:
             diagnostics=diag,
             provenance=provenance(
                 data.data_hash,
-                None,
+                seed,
                 delta=delta,
                 max_unobserved=self.max_unobserved,
                 tail_tol=self.tail_tol,
                 rel_step=self.rel_step,
                 prior_N="1/N",
                 graph_prior="uniform",
+                chains=int(chains),
+                draws=int(draws),
             ),
             stratum=dict(data.stratum),
             tables={"models": models},
-            draws=draws,
-            interval_notes=notes,
+            draws=_posterior_tree(lo + n, hi + n, prob, int(chains), int(draws), seed),
+            interval_notes=self._notes(tail, upper, n),
         )
+
+    def _sum_over_unobserved(
+        self, post: _Posterior, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float]:
+        """Cell masses over 0..upper unobserved, the bound extended (x10) until the tail
+        mass is below ``tail_tol`` unless ``max_unobserved`` fixes it. Returns the cells'
+        ``lo``, ``hi``, log masses, per-graph log masses, the bound and the tail mass."""
+        if self.max_unobserved is not None:
+            upper = int(self.max_unobserved)
+            lo, hi, logw, per_graph, _ = self._evaluate(post, upper, EXACT_BELOW, None)
+            return lo, hi, logw, per_graph, upper, self._tail_mass(lo, logw)
+        upper = int(max(100 * n, 10_000))
+        prev = None
+        while True:
+            lo, hi, logw, per_graph, prev = self._evaluate(post, upper, EXACT_BELOW, prev)
+            tail = self._tail_mass(lo, logw)
+            if tail < self.tail_tol or upper * 10 > self.max_bound:
+                return lo, hi, logw, per_graph, upper, tail
+            upper *= 10
+
+    @staticmethod
+    def _model_table(
+        post: _Posterior, per_graph: np.ndarray, lists: tuple[str, ...]
+    ) -> pd.DataFrame:
+        """The (at most 20) most probable graphs."""
+        model_prob = np.exp(per_graph - logsumexp(per_graph))
+        order = np.argsort(-model_prob)
+        rows = [
+            {"model": _graph_name(post.graphs[g][0], lists), "posterior_prob": float(model_prob[g])}
+            for g in order[: min(20, order.size)]
+        ]
+        return pd.DataFrame(rows)
+
+    @staticmethod
+    def _mode(post: _Posterior, lo: np.ndarray, hi: np.ndarray, logw: np.ndarray) -> float:
+        """Unobserved count of highest posterior mass, searched on the integers near the
+        densest cell."""
+        mode_idx = int(np.argmax(logw - np.log(hi - lo + 1)))
+        span_lo, span_hi = lo[max(mode_idx - 1, 0)], hi[min(mode_idx + 1, lo.size - 1)]
+        cand = np.unique(np.linspace(span_lo, span_hi, min(span_hi - span_lo + 1, 4001)).round())
+        return float(cand[int(np.argmax(post.log_pmf(cand)[0]))])
+
+    def _notes(self, tail: float, upper: int, n: int) -> str:
+        if tail < self.tail_tol:
+            return (
+                f"unobserved count summed exactly from 0 to {upper:,}; posterior mass in the "
+                f"top decade {tail:.1g} (negligible)"
+            )
+        notes = (
+            f"posterior mass {tail:.2g} lies in the top decade of the summed range (N up to "
+            f"{upper + n:,}): the upper limit is truncated by the range"
+        )
+        if self.max_unobserved is None:
+            notes += "; the posterior has a very heavy upper tail"
+        return notes
 
     # ---------------------------------------------------------------- helpers
     def _evaluate(
@@ -510,3 +552,34 @@ class DGA:
         exact *= prob[i] / exact.sum()
         j = int(np.searchsorted(before + np.cumsum(exact), p, side="right"))
         return int(lo[i] + min(j, pts.size - 1))
+
+
+def _posterior_tree(
+    n_low: np.ndarray,
+    n_high: np.ndarray,
+    prob: np.ndarray,
+    chains: int,
+    draws: int,
+    seed: SeedLike,
+) -> Any:
+    """ArviZ DataTree of the exact posterior: ``posterior/N`` holds ``chains x draws``
+    independent draws (a grid cell by its probability, then an integer uniformly inside it:
+    cells are exact integers below 200 unobserved and span at most ``rel_step`` of N above),
+    ``exact_posterior`` the grid (``N_low``, ``N_high``, ``probability`` by ``cell``)."""
+    import xarray as xr
+
+    ss = spawn_seeds(0 if seed is None else seed, 1)[0]
+    rng = np.random.default_rng(ss)
+    cell = rng.choice(prob.size, size=(chains, draws), p=prob / prob.sum())
+    width = n_high - n_low + 1
+    n_draws = n_low[cell] + np.floor(rng.random((chains, draws)) * width[cell]).astype(np.int64)
+    tree = draws_to_datatree({"N": n_draws}, method="dga", exact_posterior="exact_posterior")
+    grid = xr.Dataset(
+        {
+            "N_low": ("cell", n_low.astype(np.int64)),
+            "N_high": ("cell", n_high.astype(np.int64)),
+            "probability": ("cell", prob),
+        }
+    )
+    tree["exact_posterior"] = xr.DataTree(grid)
+    return tree

@@ -1,6 +1,6 @@
 """Bayesian thresholding (Silverman 2020, section 6; MultipleSystemsEstimation 1.2's
 ``estimate_population_bayesthresh``), built on the PyMC log-linear model of
-:mod:`fl_estimate.mse.bayes_loglinear`.
+:mod:`fl_estimate.mse.bayes.loglinear`.
 
 1. Fit the model with every two-list interaction: flat priors on the intercept and main effects,
    independent ``Normal(0, prior_variance)`` priors on the interactions (``prior="proper"``,
@@ -64,20 +64,28 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import DataWarning, EstimateDoesNotExistError, ModelSpecificationError
-from fl_estimate.mse.bayes_loglinear import BayesLogLinear, significant_interactions
+from fl_estimate.mse.bayes.loglinear import (
+    DEFAULT_COMPILE_MODE,
+    BayesLogLinear,
+    significant_interactions,
+)
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear import check_existence
 from fl_estimate.mse.terms import parse_model
 from fl_estimate.results import EstimationResult
 
-__all__ = ["BayesThresholdMSE", "eligible_triples", "estimate_bayes_threshold"]
+__all__ = ["BayesThresholdMSE", "eligible_triples"]
 
 PRIORS = ("proper", "improper")
 
 
 def eligible_triples(pairs: list[str], lists: tuple[str, ...] | list[str]) -> list[str]:
     """Three-list interactions all of whose two-list interactions are in ``pairs``
-    (list order, as ``"a:b:c"``)."""
+    (list order, as ``"a:b:c"``).
+
+    >>> eligible_triples(["a:b", "b:c", "a:c", "c:d"], ["a", "b", "c", "d"])
+    ['a:b:c']
+    """
     have = {frozenset(p.split(":")) for p in pairs}
     return [
         ":".join(t)
@@ -122,8 +130,17 @@ class BayesThresholdMSE:
 
     Examples
     --------
-    >>> res = BayesThresholdMSE(max_order=3).fit(data, seed=1)  # doctest: +SKIP
-    >>> res.diagnostics["retained_triples"], res.tables["triple_threshold_statistics"]
+    The table of :class:`~fl_estimate.mse.bayes.loglinear.BayesLogLinear`'s example (A and B
+    dependent): the first fit has every pair, the refit keeps A:B alone.
+
+    >>> from fl_estimate.simulate import simulate
+    >>> sim = simulate(2000, ["A", "B", "C"], capture_probs=0.3, dependence={("A", "B"): 4.0},
+    ...                seed=5)
+    >>> res = BayesThresholdMSE().fit(sim.data, seed=1, chains=2, draws=500, tune=500)
+    >>> res.diagnostics["retained_interactions"], res.ci_low < 2000 < res.ci_high
+    ('A:B', True)
+    >>> res.tables["threshold_statistics"][["term", "kept"]].to_dict("list")
+    {'term': ['A:B', 'A:C', 'B:C'], 'kept': [True, False, False]}
     """
 
     method = "bayes-threshold"
@@ -169,14 +186,25 @@ class BayesThresholdMSE:
         self,
         data: CaptureData,
         *,
-        seed: SeedLike = None,
         chains: int = 4,
         draws: int = 1000,
-        tune: int = 1000,
+        seed: SeedLike = None,
         level: float = 0.95,
+        tune: int = 1000,
         target_accept: float = 0.9,
+        cores: int = 1,
+        compile_mode: str = DEFAULT_COMPILE_MODE,
+        progress: bool = False,
     ) -> EstimationResult:
         """Threshold and refit; returns the refit's posterior summary of N.
+
+        Parameters
+        ----------
+        data : CaptureData
+        chains, draws, seed, level, tune, target_accept, cores, compile_mode, progress
+            As :meth:`BayesLogLinear.fit <fl_estimate.mse.bayes.loglinear.BayesLogLinear.fit>`,
+            for each of the two (or, with ``max_order=3``, three) fits; their seeds are
+            independent children of ``seed``.
 
         Returns
         -------
@@ -213,6 +241,9 @@ class BayesThresholdMSE:
             "tune": tune,
             "level": level,
             "target_accept": target_accept,
+            "cores": cores,
+            "compile_mode": compile_mode,
+            "progress": progress,
         }
 
         first = self._model("all").fit(data, seed=_int_seed(s_first), **opts)
@@ -323,22 +354,3 @@ def _check_pairwise_start(data: CaptureData) -> None:
             "interactions, which keep the posterior proper)",
             code="no-mle" if chk.code & 1 else "not-identifiable",
         )
-
-
-def estimate_bayes_threshold(data: CaptureData, **o: Any) -> EstimationResult:
-    """Entry point for :func:`fl_estimate.mse.estimate` (``method="bayes-threshold"``;
-    options ``threshold``, ``prior`` ("proper" or "improper"), ``prior_variance``,
-    ``max_order`` (2 or 3), ``chains``, ``draws``, ``tune``, ``level``, ``seed``)."""
-    interval = o.get("interval")
-    if interval not in (None, "credible"):
-        raise ModelSpecificationError(
-            "bayes-threshold gives an equal-tailed credible interval; drop --interval"
-        )
-    est = BayesThresholdMSE(
-        threshold=o["threshold"] if o.get("threshold") is not None else 2.0,
-        prior_variance=o.get("prior_variance") or 1.0,
-        prior=o.get("prior") or "proper",
-        max_order=o.get("max_order") or 2,
-    )
-    kw = {k: o[k] for k in ("chains", "draws", "tune", "level", "seed") if o.get(k) is not None}
-    return est.fit(data, **kw)
