@@ -97,12 +97,6 @@ def _import(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _missing_module(exc: ModuleNotFoundError, module: str) -> bool:
-    """Is ``exc`` about ``module`` (or a package above it) itself, rather than about a library
-    the module imports?"""
-    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
-
-
 def _parameters(func: Any, skip: int) -> dict[str, Any]:
     """Named parameters of ``func`` (a class: its constructor's) after the first ``skip`` -> default
     (``inspect.Parameter.empty`` when required); ``*args``/``**kwargs`` left out."""
@@ -132,9 +126,6 @@ class MethodSpec:
         Other names of the method.
     fixed : mapping
         Constructor options the method's name fixes (``aic``: ``criterion="aic"``).
-    fallbacks : tuple of str
-        Where the class was before a move (tried in order when ``target``'s module does not
-        exist).
     """
 
     name: str
@@ -144,11 +135,10 @@ class MethodSpec:
     interval_text: str
     aliases: tuple[str, ...] = ()
     fixed: Mapping[str, Any] = field(default_factory=dict)
-    fallbacks: tuple[str, ...] = ()
 
     def load(self) -> Any:
         """The estimator class."""
-        return _load(self.target, self.fallbacks)
+        return _load(self.target)
 
     def constructor_options(self) -> dict[str, Any]:
         """Constructor option -> default (options fixed by the method's name left out)."""
@@ -177,15 +167,8 @@ class MethodSpec:
 
 
 @cache
-def _load(target: str, fallbacks: tuple[str, ...]) -> Any:
-    places = (target, *fallbacks)
-    for i, where in enumerate(places):
-        try:
-            return _import(where)
-        except ModuleNotFoundError as exc:
-            if i == len(places) - 1 or not _missing_module(exc, where.partition(":")[0]):
-                raise
-    raise ModelSpecificationError(f"no estimator class at {target!r}")  # pragma: no cover
+def _load(target: str) -> Any:
+    return _import(target)
 
 
 _LOGLINEAR_TEXT = "Wald, profile-likelihood or bootstrap intervals"
@@ -196,25 +179,11 @@ _CLOSEDP_TEXT = "profile-likelihood, Wald (log-normal) or bootstrap intervals"
 
 
 def _bayes(name: str, module: str, cls: str, summary: str) -> MethodSpec:
-    """A Bayesian method: its module moves to ``fl_estimate.mse.bayes``; the old path is the
-    fallback until that move is merged."""
+    """A Bayesian method of :mod:`fl_estimate.mse.bayes`."""
     return MethodSpec(
-        name,
-        f"fl_estimate.mse.bayes.{module}:{cls}",
-        summary,
-        ("credible",),
-        _CREDIBLE_TEXT,
-        fallbacks=(f"fl_estimate.mse.{_OLD_BAYES_MODULES[module]}:{cls}",),
+        name, f"fl_estimate.mse.bayes.{module}:{cls}", summary, ("credible",), _CREDIBLE_TEXT
     )
 
-
-#: Where the Bayesian modules were before ``fl_estimate.mse.bayes`` (issue 18).
-_OLD_BAYES_MODULES = {
-    "lcmcr": "lcmcr",
-    "dga": "dga",
-    "loglinear": "bayes_loglinear",
-    "threshold": "bayes_threshold",
-}
 
 _LL = "fl_estimate.mse.loglinear"
 

@@ -71,7 +71,7 @@ from fl_estimate.mse.bayes.loglinear import (
 )
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear import check_existence
-from fl_estimate.mse.terms import parse_model
+from fl_estimate.mse.loglinear.terms import parse_model
 from fl_estimate.results import EstimationResult
 
 __all__ = ["BayesThresholdMSE", "eligible_triples"]
