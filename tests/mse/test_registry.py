@@ -205,20 +205,6 @@ def test_old_class_name_loglinear_fit_is_kept() -> None:
     assert LoglinearFit is LogLinearFit
 
 
-def test_fallback_path_while_a_module_moves() -> None:
-    spec = registry.MethodSpec(
-        "x",
-        "fl_estimate.mse.no_such_package.module:Chapman",
-        "test",
-        ("wald",),
-        "",
-        fallbacks=("fl_estimate.mse.closed_form:Chapman",),
-    )
-    from fl_estimate.mse.closed_form import Chapman
-
-    assert spec.load() is Chapman
-
-
 def test_cli_rejects_an_option_the_method_does_not_take(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
