@@ -66,6 +66,12 @@ METHOD_FAMILIES: dict[str, str] = {
     "dga": "bayesian",
     "bayes-loglinear": "bayesian",
     "bayes-threshold": "bayesian",
+    "exhaustive": "log-linear",
+    "default": "log-linear",
+    "lower-bound": "lower-bound",
+    "closedp": "heterogeneity",
+    "mh": "heterogeneity",
+    "mth": "heterogeneity",
 }
 
 
@@ -183,6 +189,12 @@ class EstimationResult:
         return self.status_code == "ok" and self.estimate is not None
 
     @property
+    def is_lower_bound(self) -> bool:
+        """True when the result is a lower bound only (``status`` ``"lower_bound"``: the default
+        policy when the heterogeneity diagnosis fires); ``estimate`` and ``ci_low`` are set."""
+        return self.status_code == "lower_bound" and self.estimate is not None
+
+    @property
     def ci_low(self) -> float | None:
         return self.interval[0]
 
@@ -295,7 +307,9 @@ class Summary:
             ("Estimate N", _fmt(r.estimate)),
             (
                 f"{r.level:.0%} interval",
-                f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if r.ok else "—",
+                f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}"
+                if r.ok
+                else (f"at least {_fmt(r.ci_low)} (no upper limit)" if r.is_lower_bound else "—"),
             ),
             ("Interval kind", kind or "—"),
             ("Status", r.status),

@@ -130,6 +130,14 @@ class StratumOutcome:
         """True when the stratum was fitted and ``method`` gave an estimate."""
         return self.estimable and method in self.results and self.results[method].ok
 
+    def has_lower_bound(self, method: str) -> bool:
+        """True when ``method`` (the default policy) gave only a lower bound for the stratum."""
+        return (
+            self.estimable
+            and method in self.results
+            and self.results[method].status_code == "lower_bound"
+        )
+
 
 @dataclass(frozen=True)
 class StratumTask:

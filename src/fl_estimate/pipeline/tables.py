@@ -196,11 +196,29 @@ def _totals_rows(cfg: RunConfig, outcomes: Sequence[StratumOutcome]) -> list[dic
     rows = []
     for gkey, members in sorted(members_by_group.items(), key=lambda kv: str(kv[0])):
         fitted = [o for o in members if o.has_estimate(cfg.headline)]
-        not_est = [o for o in members if not o.has_estimate(cfg.headline)]
+        bounded = [o for o in members if o.has_lower_bound(cfg.headline)]
+        not_est = [o for o in members if not o.has_estimate(cfg.headline) and o not in bounded]
         est, lo, hi, kind = sum_of_strata(
             [o.results[cfg.headline] for o in fitted], level, key_seed(cfg.seed, "total", *gkey)
         )
         obs_missing = sum(o.observed for o in not_est)
+        notes = []
+        if bounded:
+            # a sum with lower-bound parts is a lower bound: the strata's lower limits added up
+            # (each holds with the stated confidence, so their sum is conservative), no upper one
+            parts = [o.results[cfg.headline] for o in (*fitted, *bounded)]
+            est = float(sum(p.estimate or 0.0 for p in parts))
+            lo = float(sum(p.ci_low if p.ci_low is not None else p.observed for p in parts))
+            hi, kind = None, "lower-bound"
+            notes.append(
+                f"{len(bounded)} stratum/strata support only a lower bound (capture heterogeneity):"
+                " the total is a lower bound, with no upper limit"
+            )
+        if not_est:
+            notes.append(
+                f"{len(not_est)} stratum/strata without an estimate: their observed people "
+                "are added as they are (no dark figure)"
+            )
         rows.append(
             {
                 **dict(zip(group_cols, gkey, strict=True)),
@@ -214,12 +232,7 @@ def _totals_rows(cfg: RunConfig, outcomes: Sequence[StratumOutcome]) -> list[dic
                 "level": level,
                 "strata": len(members),
                 "strata_not_estimable": len(not_est),
-                "note": (
-                    f"{len(not_est)} stratum/strata without an estimate: their observed people "
-                    "are added as they are (no dark figure)"
-                )
-                if not_est
-                else "",
+                "note": "; ".join(notes),
             }
         )
     return rows
