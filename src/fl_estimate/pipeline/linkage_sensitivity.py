@@ -33,11 +33,13 @@ import pandas as pd
 
 from fl_estimate.mse import LogLinearMSE
 from fl_estimate.mse.data import CaptureData
+from fl_estimate.outputs import check_target
 from fl_estimate.providers.linkage import LinkageResult
 from fl_estimate.providers.linkrun import (
     DEFAULT_THRESHOLDS,
     LinkConfig,
     LinkRun,
+    link_inputs,
     link_submissions,
     read_link_config,
     write_link_outputs,
@@ -128,6 +130,8 @@ def run_link(
     [(0.5, 1550), (0.8, 1561), (0.9, 1561), (0.95, 1583), (0.99, 1609), (0.999, 1807)]
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    target = Path(out) if out is not None else cfg.resolve(cfg.output)
+    check_target(target, kind="link", inputs=link_inputs(cfg))  # before any work
     linked = link_submissions(cfg, echo=echo)
     sensitivity = linkage_sensitivity(
         linked.result,
@@ -140,4 +144,4 @@ def run_link(
         f"({cfg.sensitivity_model or 'independence'}) on the table pooled over strata: a "
         "reference to compare rows with each other, not the final estimate."
     )
-    return write_link_outputs(linked, out=out, sensitivity=sensitivity, sensitivity_note=note)
+    return write_link_outputs(linked, out=target, sensitivity=sensitivity, sensitivity_note=note)

@@ -310,14 +310,14 @@ def sensitivity_table(cfg: RunConfig, groups: Groups) -> pd.DataFrame:
 
 def top_models_table(cfg: RunConfig, groups: Groups) -> pd.DataFrame:
     """The ``top_models`` best models by BIC on each group's pooled table (at most 6 lists)."""
-    from fl_estimate.mse import SearchMSE
+    from fl_estimate.mse import ExhaustiveSearchMSE
 
     group_cols = group_columns(cfg)
     rows: list[dict[str, Any]] = []
     for gkey, table in groups:
         if table.n_lists > 6 or cfg.top_models <= 0:
             continue
-        r = SearchMSE("bic").fit(table, top=cfg.top_models)
+        r = ExhaustiveSearchMSE("bic").fit(table, top=cfg.top_models)
         if not r.ok:
             continue
         for rec in r.tables["models"].to_dict(orient="records"):

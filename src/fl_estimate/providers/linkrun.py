@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import glob
 import html
-import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -45,20 +44,22 @@ from typing import Any
 
 import pandas as pd
 
-from fl_estimate._io import atomic_output_dir, atomic_write_text, write_manifest
+from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.outputs import publish_folder, relative_labels, write_json, write_manifest
+from fl_estimate.outputs.cells import write_csv, write_xlsx
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
 from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, Pseudonymiser
 from fl_estimate.providers.registry import ProviderRegistry
 from fl_estimate.providers.submissions import LoadedSubmissions, load_submissions
-from fl_estimate.results import json_safe
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "LinkConfig",
     "LinkRun",
     "LinkedSubmissions",
+    "link_inputs",
     "link_submissions",
     "read_link_config",
     "write_link_outputs",
@@ -86,6 +87,7 @@ class LinkConfig:
     sensitivity_model: str | None = None
     seed: int = 1
     base_dir: str = "."
+    path: str | None = None
 
     def resolve(self, path: str) -> Path:
         p = Path(path)
@@ -155,7 +157,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
         )  # fmt: skip
     if problems:
         raise InputValidationError(problems)
-    return LinkConfig(**values, base_dir=str(path.resolve().parent))
+    return LinkConfig(**values, base_dir=str(path.resolve().parent), path=str(path))
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,20 @@ def _expand(cfg: LinkConfig) -> list[Path]:
     return list(seen)
 
 
+def link_inputs(config: LinkConfig | str | Path) -> list[Path]:
+    """Every input of a linkage config: the config file (when given as one), the submission
+    files its patterns match, the registry and the key file.
+
+    An output folder may not be, hold or lie inside any of them
+    (:func:`fl_estimate.outputs.publish_folder`).
+    """
+    cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    out = [Path(cfg.path)] if cfg.path else []
+    out += _expand(cfg)
+    out += [cfg.resolve(p) for p in (cfg.registry, cfg.key_file) if p]
+    return out
+
+
 def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Linkage report</title>",
@@ -205,15 +221,6 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
         parts.append(frame.to_html(index=False, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def _excel(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """The report's tables, one sheet each (sheet names cut to Excel's 31 characters)."""
-    tmp = path.with_name(f".{path.name}.tmp.xlsx")
-    with pd.ExcelWriter(tmp) as xw:
-        for title, frame in tables.items():
-            frame.to_excel(xw, sheet_name=title[:31], index=False)
-    tmp.replace(path)
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,6 +333,11 @@ def link_submissions(
     )
 
 
+def _config_inputs(cfg: LinkConfig) -> list[Path]:
+    """The config file and the key file (inputs not hashed into the manifest)."""
+    return [cfg.resolve(p) for p in (cfg.path, cfg.key_file) if p]
+
+
 def write_link_outputs(
     linked: LinkedSubmissions,
     *,
@@ -378,52 +390,49 @@ def write_link_outputs(
     }
     if sensitivity is not None:
         report["sensitivity_note"] = sensitivity_note
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir",)}
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir", "path")}
     settings["linker"] = result.settings
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
+    files = [*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])]
     written: list[str] = []
-    with atomic_output_dir(target) as stage:
+    tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
+    tables |= {
+        "Submission files": used,
+        "Validation problems": problems,
+        "Linked persons by stratum (after disclosure control)": published.to_frame().reset_index(),
+    }
+    if completeness is not None:
+        tables["Completeness"] = completeness
+    with publish_folder(target, kind="link", inputs=[*files, *_config_inputs(cfg)]) as stage:
 
-        def put(name: str, text: str) -> None:
-            atomic_write_text(stage / name, text)
+        def put_csv(name: str, frame: pd.DataFrame) -> None:
+            write_csv(frame, stage / name)
             written.append(name)
 
-        put("capture_histories.csv", hist.to_csv(index=False, lineterminator="\n"))
-        put("capture_counts.csv", data.to_frame().to_csv(index=False, lineterminator="\n"))
-        put("submissions.csv", used.to_csv(index=False, lineterminator="\n"))
-        put("validation_problems.csv", problems.to_csv(index=False, lineterminator="\n"))
+        put_csv("capture_histories.csv", hist)
+        put_csv("capture_counts.csv", data.to_frame())
+        put_csv("submissions.csv", used)
+        put_csv("validation_problems.csv", problems)
         if completeness is not None and registry is not None:
-            put("completeness.csv", completeness.to_csv(index=False, lineterminator="\n"))
-            put("provider_regions.csv", registry.coverage().reset_index().to_csv(
-                index=False, lineterminator="\n"))  # fmt: skip
+            put_csv("completeness.csv", completeness)
+            put_csv("provider_regions.csv", registry.coverage().reset_index())
         if sensitivity is not None:
-            put("sensitivity.csv", sensitivity.to_csv(index=False, lineterminator="\n"))
-        put(
-            "persons_by_region_year.csv",
-            published.to_frame().reset_index().to_csv(index=False, lineterminator="\n"),
-        )
-        put("linkage_report.json", json.dumps(json_safe(report), indent=2) + "\n")
-        tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
-        tables |= {
-            "Submission files": used,
-            "Validation problems": problems,
-            "Linked persons by stratum (after disclosure control)": (
-                published.to_frame().reset_index()
-            ),
-        }
-        if completeness is not None:
-            tables["Completeness"] = completeness
-        put("linkage_report.html", _html(report, tables))
-        _excel(stage / "linkage_report.xlsx", tables)
+            put_csv("sensitivity.csv", sensitivity)
+        put_csv("persons_by_region_year.csv", published.to_frame().reset_index())
+        write_json(stage / "linkage_report.json", report)
+        written.append("linkage_report.json")
+        atomic_write_text(stage / "linkage_report.html", _html(report, tables))
+        written.append("linkage_report.html")
+        write_xlsx(tables, stage / "linkage_report.xlsx")
         written.append("linkage_report.xlsx")
-        put("link.log", "\n".join(linked.log) + "\n")
+        atomic_write_text(stage / "link.log", "\n".join(linked.log) + "\n")
+        written.append("link.log")
         write_manifest(
             stage / "manifest.json",
-            inputs=[*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])],
+            kind="link",
+            inputs=relative_labels(files, cfg.base_dir),
             config=settings,
-            seed=cfg.seed,
-            outputs=[stage / w for w in written],
-            command=["fl-estimate", "link"],
+            run={"output": str(Path(target).resolve()), "command": ["fl-estimate", "link"]},
         )
         written.append("manifest.json")
     return LinkRun(target, written, report, [r.source for r in loaded.rejected])
