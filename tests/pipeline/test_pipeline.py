@@ -164,7 +164,7 @@ def test_published_tables_are_disclosure_controlled(full_run) -> None:  # type: 
 def _histories(full_run) -> Path:  # type: ignore[no-untyped-def]
     tmp, _ = full_run
     # the linked capture histories of the full run (no identifiers in them)
-    return next((tmp / "out" / "linkage").glob("capture_histories.csv"))
+    return next((tmp / "out.internal" / "linkage").glob("capture_histories.csv"))
 
 
 def test_rerun_is_byte_identical(full_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -44,6 +44,7 @@ from fl_estimate.pipeline.strata import (
     fit_stratum,
 )
 from fl_estimate.pipeline.tables import build_tables, group_columns, headline_level
+from fl_estimate.providers.linkrun import internal_folder
 from fl_estimate.reporting import MethodSpec, ReportSpec, write_outputs
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
@@ -119,14 +120,17 @@ def _every_input(cfg: RunConfig) -> list[Path]:
     return files
 
 
-def _load(cfg: RunConfig, stage: Path, echo: Callable[[str], None]) -> StratifiedCaptureData:
+def _load(
+    cfg: RunConfig, stage: Path, private: Path, echo: Callable[[str], None]
+) -> StratifiedCaptureData:
     hist_path = cfg.capture_histories
     if cfg.link is not None:
         from fl_estimate.pipeline.linkage_sensitivity import run_link
 
         echo(f"linking provider submissions ({cfg.link.name}) ...")
-        link = run_link(cfg.link, out=stage / "linkage", echo=None)
-        hist_path = link.output / "capture_histories.csv"
+        link = run_link(cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None)
+        assert link.internal is not None
+        hist_path = link.internal / "capture_histories.csv"
         echo(f"  {len(link.rejected)} file(s) rejected" if link.rejected else "  all files used")
     assert hist_path is not None  # read_run_config requires one of the two
     df = pd.read_csv(hist_path)
@@ -267,8 +271,14 @@ def run(
     cfg = config if isinstance(config, RunConfig) else read_run_config(config)
     out_dir = Path(out) if out is not None else cfg.out
     say = echo or (lambda s: None)
-    with publish_folder(out_dir, kind="run", inputs=_every_input(cfg)) as stage:
-        data = _load(cfg, stage, say)
+    inputs = _every_input(cfg)
+    with (
+        publish_folder(out_dir, kind="run", inputs=inputs) as stage,
+        publish_folder(
+            internal_folder(out_dir), kind="run-internal", inputs=inputs, mode=0o700
+        ) as private,
+    ):
+        data = _load(cfg, stage, private, say)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
@@ -295,4 +305,11 @@ def run(
             run={"output": str(Path(out_dir).resolve()), "configured_out": str(cfg.out)},
         )
         files.append("manifest.json")
+        write_manifest(
+            private / "manifest.json",
+            kind="run-internal",
+            inputs=_inputs(cfg),
+            config=_manifest_config(cfg),
+            run={"output": str(Path(out_dir).resolve())},
+        )
     return RunResult(out_dir, tables, files, list(outcomes))
