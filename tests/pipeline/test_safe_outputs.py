@@ -116,3 +116,31 @@ def test_link_refuses_a_foreign_folder_and_the_input_folder(
     err = capsys.readouterr().err
     assert str(COUNTRY) in err and "input" in err
     assert sorted(os.listdir(COUNTRY)) == before
+
+
+def test_region_names_cannot_inject_html_or_formulas(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+) -> None:
+    """Issue 19, point 4: a stratum name from a data file is text in every output: escaped in
+    report.md, neutralised (leading ') in CSV, a string cell (never a formula) in tables.xlsx."""
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    evil = {"North": '=HYPERLINK("http://evil.example","x")', "South": "<b>South</b>"}
+    hist = pd.read_csv(histories)
+    hist["region"] = hist["region"].replace(evil)
+    path = tmp_path / "evil.csv"
+    hist.to_csv(path, index=False)
+    cfg = _config(tmp_path / "cfg", path)
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    out = tmp_path / "cfg" / "out"
+    md = (out / "report.md").read_text()
+    assert "<b>" not in md and "&lt;b&gt;South&lt;/b&gt;" in md
+    assert "<b>South</b>" not in (out / "report.html").read_text()
+    text = (out / "strata_estimates.csv").read_text()
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+    wb = load_workbook(out / "tables.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(c.value == "'" + evil["North"] for c in cells)
