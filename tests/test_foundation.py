@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from fl_estimate import EstimationResult, compare, simulate
-from fl_estimate._io import atomic_output_dir, atomic_write_text
 from fl_estimate.cli import main
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
@@ -204,7 +203,7 @@ def test_cli_demo_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     names = sorted(p.name for p in out.iterdir())
     assert {"overlaps.png", "estimates.png", "estimates.csv", "manifest.json"} <= set(names)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert len(next(iter(manifest["inputs"].values()))) == 64
+    assert len(manifest["inputs"]["kosovo.csv"]["sha256"]) == 64
     lists = pd.read_csv(out / "descriptives_lists.csv")
     raw = pd.read_csv(MSE_DATA / "kosovo.csv")
     expected = {c: int((raw[c] * raw["count"]).sum()) for c in raw.columns if c != "count"}
@@ -242,20 +241,6 @@ def test_package_names_are_imported_on_first_use() -> None:
         "assert fl_estimate.CaptureData.__module__ == 'fl_estimate.mse.data'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-# ---------------------------------------------------------------------------- atomic outputs
-
-
-def test_atomic_output_dir_keeps_old_outputs_on_failure(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    with atomic_output_dir(out) as stage:
-        atomic_write_text(stage / "a.csv", "old\n")
-    with pytest.raises(RuntimeError), atomic_output_dir(out) as stage:
-        atomic_write_text(stage / "a.csv", "new\n")
-        raise RuntimeError("killed")
-    assert (out / "a.csv").read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_input_validation_error_one_line() -> None:

@@ -59,16 +59,15 @@ def subplots(figsize: tuple[float, float], **kwargs: Any) -> tuple[Any, Any]:
 def save(fig: Any, folder: Path, name: str, *, dpi: int = 150) -> list[Path]:
     """Write ``name.png`` and ``name.svg`` of a figure into ``folder``; returns the two paths.
 
-    The files are the same bytes on every run: no date or software version in their metadata,
-    and the SVG's element ids come from a fixed salt instead of a random one.
+    The files are the same bytes on every run (:func:`fl_estimate.outputs.save_figure`: no date
+    or software version in their metadata, SVG element ids from a fixed salt), written
+    atomically.
     """
-    import matplotlib
+    from fl_estimate.outputs.determinism import save_figure
 
     paths = []
-    with matplotlib.rc_context({"svg.hashsalt": "fl_estimate"}):
-        for ext in ("png", "svg"):
-            path = Path(folder) / f"{name}.{ext}"
-            meta = {"Date": None} if ext == "svg" else {"Software": None}
-            fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=meta)
-            paths.append(path)
+    for ext in ("png", "svg"):
+        path = Path(folder) / f"{name}.{ext}"
+        save_figure(fig, path, dpi=dpi)
+        paths.append(path)
     return paths

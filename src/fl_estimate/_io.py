@@ -1,16 +1,14 @@
-"""Atomic output files, hashing and run manifests."""
+"""Atomic output files, hashing and package versions (output folders and manifests:
+:mod:`fl_estimate.outputs`)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import platform
-import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +21,6 @@ __all__ = [
     "atomic_write_text",
     "package_versions",
     "sha256_file",
-    "write_manifest",
 ]
 
 
@@ -77,63 +74,3 @@ def package_versions(extra: Sequence[str] = ()) -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def write_manifest(
-    path: str | Path,
-    *,
-    inputs: Sequence[str | Path],
-    config: Mapping[str, Any] | None = None,
-    seed: Any = None,
-    outputs: Sequence[str | Path] = (),
-    command: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Write a JSON manifest: inputs' SHA-256, config, seed, versions, outputs' SHA-256.
-
-    The manifest carries a timestamp, so it is the one output that differs between identical runs.
-    """
-    from fl_estimate.results import json_safe
-
-    manifest = {
-        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": list(command if command is not None else sys.argv),
-        "inputs": {str(p): sha256_file(p) for p in inputs},
-        "config": json_safe(dict(config or {})),
-        "seed": seed,
-        "versions": package_versions(),
-        "outputs": {Path(p).name: sha256_file(p) for p in outputs},
-    }
-    atomic_write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return manifest
-
-
-@contextlib.contextmanager
-def atomic_output_dir(path: str | Path) -> Iterator[Path]:
-    """Build a whole output folder in a staging folder; swap it in only when the block succeeds.
-
-    A run that fails or is killed leaves the previous ``path`` untouched (at worst a stray
-    ``.path.staging-*`` folder beside it, removed by the next successful run).
-    """
-    path = Path(path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.staging-*"):
-        import shutil
-
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.staging-", dir=path.parent))
-    try:
-        yield staging
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    import shutil
-
-    old = None
-    if path.exists():
-        old = path.parent / f".{path.name}.old-{os.getpid()}"
-        os.replace(path, old)
-    os.replace(staging, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -105,7 +105,7 @@ def test_full_run_writes_report_and_covers_truth(full_run) -> None:  # type: ign
     html = (out / "report.html").read_text()
     assert "<img" in html and "data:image/png;base64," in html  # self-contained
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["seed"] == 7 and len(manifest["inputs"]) >= 2
+    assert manifest["config"]["run"]["seed"] == 7 and len(manifest["inputs"]) >= 2
     sens = pd.read_csv(out / "sensitivity.csv")
     assert {"all lists", "without police", "ngo + iom merged"} <= set(sens["variant"])
 
@@ -164,7 +164,7 @@ def test_published_tables_are_disclosure_controlled(full_run) -> None:  # type: 
 def _histories(full_run) -> Path:  # type: ignore[no-untyped-def]
     tmp, _ = full_run
     # the linked capture histories of the full run (no identifiers in them)
-    return next((tmp / "out" / "linkage").glob("capture_histories.csv"))
+    return next((tmp / "out.internal" / "linkage").glob("capture_histories.csv"))
 
 
 def test_rerun_is_byte_identical(full_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -45,7 +45,10 @@ def histories(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
-def _run(tmp: Path, histories: Path, estimation: str, *, seed: int = 11) -> RunResult:
+def write_config(
+    tmp: Path, histories: Path, estimation: str, *, seed: int = 11, out: str | None = None
+) -> Path:
+    """``tmp/run.toml`` of the small country (``out`` default: ``tmp/out``, absolute)."""
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "run.toml"
     cfg.write_text(
@@ -53,7 +56,7 @@ def _run(tmp: Path, histories: Path, estimation: str, *, seed: int = 11) -> RunR
 [run]
 title = "Report test"
 seed = {seed}
-out = "{tmp / "out"}"
+out = "{tmp / "out" if out is None else out}"
 [input]
 capture_histories = "{histories}"
 strata = ["region", "year"]
@@ -67,7 +70,11 @@ top_models = 0
 workers = 1
 """
     )
-    return run(cfg, progress=False)
+    return cfg
+
+
+def _run(tmp: Path, histories: Path, estimation: str, *, seed: int = 11) -> RunResult:
+    return run(write_config(tmp, histories, estimation, seed=seed), progress=False)
 
 
 @pytest.fixture(scope="module")

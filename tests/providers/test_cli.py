@@ -61,7 +61,8 @@ def test_link_runs_deterministic_on_a_subset(country_dir: Path, tmp_path: Path, 
     code = main(["link", str(cfg), "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert (tmp_path / "out" / "capture_histories.csv").is_file()
+    assert (tmp_path / "out.internal" / "capture_histories.csv").is_file()
+    assert not (tmp_path / "out" / "capture_histories.csv").exists()  # internal, not published
     assert "wrote" in out
 
 

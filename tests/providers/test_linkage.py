@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -122,26 +123,39 @@ def test_same_seed_same_persons(fitted, link_run: LinkRun) -> None:
     # the pipeline fitted its own model on the same accepted files: identical persons
     lists = link_run.report["lists"]
     ours = fitted.capture_histories(lists=lists)
-    theirs = pd.read_csv(link_run.output / "capture_histories.csv")
+    assert link_run.internal is not None
+    theirs = pd.read_csv(link_run.internal / "capture_histories.csv")
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
 
 
 def test_pipeline_outputs(link_run: LinkRun) -> None:
-    expected = {
-        "capture_histories.csv", "capture_counts.csv", "linkage_report.json",
-        "linkage_report.html", "submissions.csv", "validation_problems.csv", "completeness.csv",
-        "sensitivity.csv", "persons_by_region_year.csv", "link.log", "manifest.json",
-        "linkage_report.xlsx", "provider_regions.csv",
+    published = {
+        "completeness.csv", "persons_by_region_year.csv", "linkage_summary.json",
+        "manifest.json", "provider_regions.csv",
     }  # fmt: skip
-    assert expected <= set(link_run.files)
+    internal = {
+        "capture_histories.csv", "capture_counts.csv", "linkage_report.json",
+        "linkage_report.html", "submissions.csv", "validation_problems.csv",
+        "sensitivity.csv", "link.log", "manifest.json", "linkage_report.xlsx",
+    }  # fmt: skip
+    assert set(link_run.files) == published
+    assert set(link_run.internal_files) == internal
+    assert link_run.internal == link_run.output.with_name(link_run.output.name + ".internal")
+    assert {p.name for p in link_run.output.iterdir()} == published
+    assert {p.name for p in link_run.internal.iterdir()} == internal
+    assert (link_run.internal.stat().st_mode & 0o777) == 0o700  # owner only
+    summary = json.loads((link_run.output / "linkage_summary.json").read_text())
+    assert 0 < summary["share_of_records_merged"] < 1 and summary["persons"] >= 5
+    lo, hi = summary["n_hat_range_across_thresholds"]
+    assert lo <= hi
     assert link_run.rejected == ["police_2022-Q3.csv"]
     comp = pd.read_csv(link_run.output / "completeness.csv")
     late = comp[comp["status"] == "late"][["provider", "period"]].to_records(index=False).tolist()
     assert late == [("ngo", "2023-Q4")]
     cover = pd.read_csv(link_run.output / "provider_regions.csv").set_index("provider")
     assert cover.shape == (6, 8) and cover.loc["gendarmerie", "Central"] == 0
-    counts = pd.read_csv(link_run.output / "capture_counts.csv")
-    hist = pd.read_csv(link_run.output / "capture_histories.csv")
+    counts = pd.read_csv(link_run.internal / "capture_counts.csv")
+    hist = pd.read_csv(link_run.internal / "capture_histories.csv")
     assert counts["count"].sum() == len(hist)
 
 

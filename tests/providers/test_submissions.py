@@ -71,6 +71,39 @@ def test_every_problem_is_reported_with_row_column_value_and_expectation() -> No
     assert frame["expected"].str.len().min() > 5  # every problem says what was expected
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("region", "=1+1"),
+        ("record_id", "@SUM(A1:A9)"),
+        ("provider", '=HYPERLINK("http://evil.example","x")'),
+        ("sex", "+F"),
+        ("nationality", "-NER"),
+        ("exploitation", "=ForcedLabour"),
+        ("age_band", "@adult"),
+        ("period", "+2022-Q1"),
+    ],
+)
+def test_formula_like_codes_are_refused_with_file_row_column_value(column: str, value: str) -> None:
+    """Issue 19, point 4: a code field a spreadsheet would read as a formula is refused, even
+    without a registry that would refuse an unknown region or provider anyway."""
+    bad = _good()
+    bad.loc[1, column] = value  # spreadsheet row 3
+    report, clean = validate_submission(bad, source="x.csv")
+    assert clean is None
+    hits = [p for p in report.problems if (p.row, p.column, p.value) == (3, column, value)]
+    assert hits and any("formula" in str(p) for p in hits), report.to_text()
+    assert all(p.source == "x.csv" for p in hits)
+
+
+def test_numbers_and_phone_numbers_are_not_formula_codes() -> None:
+    ok = _good()
+    ok.loc[0, "record_id"] = "-3"  # a plain number: not a formula
+    ok.loc[1, "phone"] = "+44 20 7946 0000"  # an identifier, pseudonymised: never written out
+    report, clean = validate_submission(ok, regions=REGIONS)
+    assert report.accepted and clean is not None, report.to_text()
+
+
 def test_identifier_values_are_redacted_in_reports() -> None:
     bad = _good()
     bad.loc[0, "date_of_birth"] = "31/02/1998"

@@ -6,7 +6,6 @@ plot) and a manifest. The annual main job (``make demo``) is ``fl-estimate run``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +26,21 @@ DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000) -> list[Path]:
     """Describe and estimate ``data_path`` into ``out``; returns the files written."""
     from fl_estimate._figures import detached, save
-    from fl_estimate._io import atomic_output_dir, write_manifest
     from fl_estimate.mse.api import estimate
     from fl_estimate.mse.data import CaptureData, read_capture_csv
+    from fl_estimate.outputs import publish_folder, write_json, write_manifest
+    from fl_estimate.outputs.cells import write_csv
     from fl_estimate.plotting import plot_overlaps
-    from fl_estimate.results import compare, json_safe
+    from fl_estimate.results import compare
 
     data = read_capture_csv(data_path)
     if not isinstance(data, CaptureData):  # pragma: no cover - demo data is unstratified
         raise TypeError("the demo expects an unstratified table")
-    with atomic_output_dir(out) as stage, detached():
+    with publish_folder(out, kind="demo", inputs=[data_path]) as stage, detached():
         written = []
         for name, frame in data.describe().items():
             p = stage / f"descriptives_{name}.csv"
-            frame.to_csv(p, index=False, lineterminator="\n")
+            write_csv(frame, p)
             written.append(p)
         written += save(plot_overlaps(data).figure, stage, "overlaps")
         results = {
@@ -55,12 +55,10 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
         }
         cmp = compare(results)
         p = stage / "estimates.csv"
-        cmp.to_frame().to_csv(p, index=False, lineterminator="\n")
+        write_csv(cmp.to_frame(), p)
         written.append(p)
         p = stage / "estimates.json"
-        p.write_text(
-            json.dumps(json_safe({k: r.to_dict() for k, r in results.items()}), indent=2) + "\n"
-        )
+        write_json(p, {k: r.to_dict() for k, r in results.items()})
         written.append(p)
         ax = cmp.plot()
         levels = sorted({f"{r.level:.0%}" for r in results.values()})
@@ -71,15 +69,16 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
         written += save(ax.figure, stage, "estimates")
         write_manifest(
             stage / "manifest.json",
-            inputs=[data_path],
+            kind="demo",
+            inputs={data_path.name: data_path},
             config={
                 "job": "demo: describe and estimate",
-                "data": str(data_path),
+                "data": data_path.name,
                 "methods": [{"label": lab, "method": m, **o} for lab, m, o in DEMO_METHODS],
                 "n_boot": n_boot,
+                "seed": seed,
             },
-            seed=seed,
-            outputs=written,
+            run={"output": str(Path(out).resolve())},
         )
     return [out / p.name for p in written] + [out / "manifest.json"]
 

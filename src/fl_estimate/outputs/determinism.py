@@ -56,7 +56,7 @@ import json
 import math
 import os
 import platform
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -72,6 +72,7 @@ __all__ = [
     "folder_listing",
     "manifest_without_run",
     "read_manifest",
+    "relative_labels",
     "save_figure",
     "write_json",
     "write_manifest",
@@ -290,6 +291,51 @@ def _input_entry(path: Path) -> dict[str, Any]:
             h.update(f"{rel}\0{sha256_file(path / rel)}\n".encode())
         return {"files": len(listing), "sha256": h.hexdigest()}
     return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def relative_labels(
+    paths: Sequence[str | Path], base: str | Path, *, names: Sequence[str] | None = None
+) -> dict[str, Path]:
+    """Manifest labels of input paths that do not depend on where the run happens.
+
+    Parameters
+    ----------
+    paths : sequence of paths
+    base : path
+        Usually the configuration file's folder: a path below it is labelled by its POSIX path
+        relative to it (``submissions/police_2023.csv``).
+    names : sequence of str, optional
+        A label for each path outside ``base`` (a role such as ``"population"``); by default its
+        file name. Repeated labels get ``#2``, ``#3``...
+
+    Returns
+    -------
+    dict of str to Path
+        Label -> path, in the order given (a path given twice is kept once).
+
+    Examples
+    --------
+    >>> relative_labels(["/d/cfg/a/x.csv", "/e/pop.csv"], "/d/cfg")
+    {'a/x.csv': PosixPath('/d/cfg/a/x.csv'), 'pop.csv': PosixPath('/e/pop.csv')}
+    """
+    root = Path(os.path.realpath(base))
+    out: dict[str, Path] = {}
+    seen: set[Path] = set()
+    for i, given in enumerate(paths):
+        path = Path(given)
+        real = Path(os.path.realpath(path))
+        if real in seen:
+            continue
+        seen.add(real)
+        if real == root or root in real.parents:
+            label = real.relative_to(root).as_posix() or "."
+        else:
+            label = names[i] if names is not None else path.name
+        candidate, k = label, 2
+        while candidate in out:
+            candidate, k = f"{label}#{k}", k + 1
+        out[candidate] = path
+    return out
 
 
 def write_manifest(

@@ -33,11 +33,14 @@ import pandas as pd
 
 from fl_estimate.mse import LogLinearMSE
 from fl_estimate.mse.data import CaptureData
+from fl_estimate.outputs import check_target
 from fl_estimate.providers.linkage import LinkageResult
 from fl_estimate.providers.linkrun import (
     DEFAULT_THRESHOLDS,
     LinkConfig,
     LinkRun,
+    internal_folder,
+    link_inputs,
     link_submissions,
     read_link_config,
     write_link_outputs,
@@ -104,6 +107,7 @@ def run_link(
     *,
     out: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
+    internal: str | Path | None = None,
 ) -> LinkRun:
     """``fl-estimate link``: link a config's submissions and write the linkage folder, with N̂
     across the config's match thresholds (``thresholds``, model ``sensitivity_model``).
@@ -116,6 +120,9 @@ def run_link(
         Output folder (default: the config's ``output``, relative to the config file).
     echo : callable, optional
         Called with each log line (the CLI prints them).
+    internal : path, optional
+        The internal folder (default ``OUT.internal``; see
+        :func:`fl_estimate.providers.linkrun.write_link_outputs`).
 
     Examples
     --------
@@ -128,6 +135,10 @@ def run_link(
     [(0.5, 1550), (0.8, 1561), (0.9, 1561), (0.95, 1583), (0.99, 1609), (0.999, 1807)]
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    target = Path(out) if out is not None else cfg.resolve(cfg.output)
+    inside = Path(internal) if internal is not None else internal_folder(target)
+    check_target(target, kind="link", inputs=link_inputs(cfg))  # before any work
+    check_target(inside, kind="link-internal", inputs=link_inputs(cfg))
     linked = link_submissions(cfg, echo=echo)
     sensitivity = linkage_sensitivity(
         linked.result,
@@ -140,4 +151,6 @@ def run_link(
         f"({cfg.sensitivity_model or 'independence'}) on the table pooled over strata: a "
         "reference to compare rows with each other, not the final estimate."
     )
-    return write_link_outputs(linked, out=out, sensitivity=sensitivity, sensitivity_note=note)
+    return write_link_outputs(
+        linked, out=target, sensitivity=sensitivity, sensitivity_note=note, internal=inside
+    )

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from fl_estimate._io import atomic_output_dir, write_manifest
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
+from fl_estimate.outputs import process_pool, publish_folder, relative_labels, write_manifest
 from fl_estimate.pipeline.config import RunConfig, read_run_config
 from fl_estimate.pipeline.strata import (
     StratumOutcome,
@@ -44,8 +44,9 @@ from fl_estimate.pipeline.strata import (
     fit_stratum,
 )
 from fl_estimate.pipeline.tables import build_tables, group_columns, headline_level
+from fl_estimate.providers.linkrun import internal_folder
 from fl_estimate.reporting import MethodSpec, ReportSpec, write_outputs
-from fl_estimate.results import compare, json_safe
+from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
 
 __all__ = ["RunResult", "check_stratum", "report_spec", "run"]
@@ -89,26 +90,49 @@ def _executor(cfg: RunConfig, executor: Executor | None) -> Iterator[Executor | 
     if workers <= 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(max_workers=workers) as pool:
         yield pool
 
 
+def _inputs(cfg: RunConfig) -> dict[str, Path]:
+    """The run's own input files by manifest label (relative to the config's folder, or by
+    role): the config, the capture histories or linkage config, population and truth."""
+    roles = {
+        "config": cfg.path,
+        "capture_histories": cfg.capture_histories,
+        "link": cfg.link,
+        "population": cfg.population,
+        "truth": cfg.truth,
+    }
+    given = [(k, Path(v)) for k, v in roles.items() if v is not None]
+    return relative_labels(
+        [p for _, p in given], Path(cfg.path).resolve().parent, names=[k for k, _ in given]
+    )
+
+
+def _every_input(cfg: RunConfig) -> list[Path]:
+    """Every file the run reads, the linkage's too: the output folder may hold none of them."""
+    files = list(_inputs(cfg).values())
+    if cfg.link is not None:
+        from fl_estimate.providers.linkrun import link_inputs
+
+        files += link_inputs(cfg.link)
+    return files
+
+
 def _load(
-    cfg: RunConfig, stage: Path, echo: Callable[[str], None]
-) -> tuple[StratifiedCaptureData, list[Path]]:
-    inputs: list[Path] = []
+    cfg: RunConfig, stage: Path, private: Path, echo: Callable[[str], None]
+) -> StratifiedCaptureData:
     hist_path = cfg.capture_histories
     if cfg.link is not None:
         from fl_estimate.pipeline.linkage_sensitivity import run_link
 
         echo(f"linking provider submissions ({cfg.link.name}) ...")
-        link = run_link(cfg.link, out=stage / "linkage", echo=None)
-        hist_path = link.output / "capture_histories.csv"
-        inputs.append(cfg.link)
+        link = run_link(cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None)
+        assert link.internal is not None
+        hist_path = link.internal / "capture_histories.csv"
         echo(f"  {len(link.rejected)} file(s) rejected" if link.rejected else "  all files used")
-    else:
-        assert hist_path is not None  # read_run_config requires one of the two
-        inputs.append(hist_path)
+    assert hist_path is not None  # read_run_config requires one of the two
     df = pd.read_csv(hist_path)
     missing = [s for s in cfg.strata if s not in df.columns]
     if missing:
@@ -128,7 +152,7 @@ def _load(
         df, strata=list(cfg.strata), id_col=id_col, source=hist_path.name
     )
     assert isinstance(data, StratifiedCaptureData)
-    return data, inputs
+    return data
 
 
 def _tasks(
@@ -207,6 +231,15 @@ def _comparison(national_outcomes: Sequence[StratumOutcome]) -> tuple[pd.DataFra
     return compare(last.results).to_frame(), ", ".join(str(v) for v in last.key[1:])
 
 
+def _manifest_config(cfg: RunConfig) -> dict[str, object]:
+    """The configuration as the file gives it, without ``[run] out`` (where the run writes is a
+    run-specific field: the manifest's ``"run"`` block has it)."""
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.raw.items()}
+    if isinstance(raw.get("run"), dict):
+        raw["run"].pop("out", None)
+    return raw
+
+
 def run(
     config: RunConfig | str | Path,
     *,
@@ -238,8 +271,14 @@ def run(
     cfg = config if isinstance(config, RunConfig) else read_run_config(config)
     out_dir = Path(out) if out is not None else cfg.out
     say = echo or (lambda s: None)
-    with atomic_output_dir(out_dir) as stage:
-        data, inputs = _load(cfg, stage, say)
+    inputs = _every_input(cfg)
+    with (
+        publish_folder(out_dir, kind="run", inputs=inputs) as stage,
+        publish_folder(
+            internal_folder(out_dir), kind="run-internal", inputs=inputs, mode=0o700
+        ) as private,
+    ):
+        data = _load(cfg, stage, private, say)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
@@ -258,14 +297,19 @@ def run(
             comparison_label=comparison_label,
             truth=pd.read_csv(cfg.truth) if cfg.truth is not None else None,
         )
-        if cfg.population is not None:
-            inputs.append(cfg.population)
         write_manifest(
             stage / "manifest.json",
-            inputs=inputs,
-            config=json_safe(cfg.raw),
-            seed=cfg.seed,
-            outputs=[stage / f for f in files],
+            kind="run",
+            inputs=_inputs(cfg),
+            config=_manifest_config(cfg),
+            run={"output": str(Path(out_dir).resolve()), "configured_out": str(cfg.out)},
         )
         files.append("manifest.json")
+        write_manifest(
+            private / "manifest.json",
+            kind="run-internal",
+            inputs=_inputs(cfg),
+            config=_manifest_config(cfg),
+            run={"output": str(Path(out_dir).resolve())},
+        )
     return RunResult(out_dir, tables, files, list(outcomes))

@@ -2,8 +2,11 @@
 
 :func:`link_submissions` validates every submission (rejected files are reported and left out),
 checks completeness against the provider registry, pseudonymises and links, in memory;
-:func:`write_link_outputs` writes one output folder (atomically: a failed run leaves the previous
-folder as it was):
+:func:`write_link_outputs` writes two output folders (each atomically: a failed run leaves the
+previous ones as they were): the published ``OUT`` and the internal ``OUT.internal`` (mode 0700,
+never published; docs/config.md, "Published and internal outputs").
+
+Internal (``OUT.internal``):
 
 =============================  =============================================================
 ``capture_histories.csv``      one row per linked person: ``person``, 0/1 per provider, strata
@@ -13,11 +16,18 @@ folder as it was):
 ``linkage_report.xlsx``        the report's tables, one sheet each
 ``submissions.csv``            one row per file: used, replaced or rejected
 ``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
+``sensitivity.csv``            N̂ at a range of match thresholds (when given)
+``link.log``, ``manifest.json`` what was done; input hashes and settings (never the key)
+=============================  =============================================================
+
+Published (``OUT``):
+
+=============================  =============================================================
+``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
 ``completeness.csv``           expected provider-periods: received, late, not yet due
 ``provider_regions.csv``       the registry's mapping of providers by region (1 = reports)
-``sensitivity.csv``            N̂ at a range of match thresholds (when given)
-``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
-``link.log``, ``manifest.json`` what was done; input hashes and settings (never the key)
+``linkage_summary.json``       share of records merged, persons, N̂ range across thresholds
+``manifest.json``              input hashes and settings
 =============================  =============================================================
 
 ``fl-estimate link`` is both steps with the table of N̂ across match thresholds between them;
@@ -35,7 +45,6 @@ from __future__ import annotations
 
 import glob
 import html
-import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -45,20 +54,23 @@ from typing import Any
 
 import pandas as pd
 
-from fl_estimate._io import atomic_output_dir, atomic_write_text, write_manifest
+from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.outputs import publish_folder, relative_labels, write_json, write_manifest
+from fl_estimate.outputs.cells import write_csv, write_xlsx
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
 from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, Pseudonymiser
 from fl_estimate.providers.registry import ProviderRegistry
 from fl_estimate.providers.submissions import LoadedSubmissions, load_submissions
-from fl_estimate.results import json_safe
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "LinkConfig",
     "LinkRun",
     "LinkedSubmissions",
+    "internal_folder",
+    "link_inputs",
     "link_submissions",
     "read_link_config",
     "write_link_outputs",
@@ -86,6 +98,7 @@ class LinkConfig:
     sensitivity_model: str | None = None
     seed: int = 1
     base_dir: str = "."
+    path: str | None = None
 
     def resolve(self, path: str) -> Path:
         p = Path(path)
@@ -155,7 +168,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
         )  # fmt: skip
     if problems:
         raise InputValidationError(problems)
-    return LinkConfig(**values, base_dir=str(path.resolve().parent))
+    return LinkConfig(**values, base_dir=str(path.resolve().parent), path=str(path))
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,8 @@ class LinkRun:
     files: list[str]
     report: dict[str, Any]
     rejected: list[str]
+    internal: Path | None = None
+    internal_files: list[str] = field(default_factory=list)
 
 
 def _expand(cfg: LinkConfig) -> list[Path]:
@@ -184,6 +199,20 @@ def _expand(cfg: LinkConfig) -> list[Path]:
     for f in files:
         seen.setdefault(f.resolve(), None)
     return list(seen)
+
+
+def link_inputs(config: LinkConfig | str | Path) -> list[Path]:
+    """Every input of a linkage config: the config file (when given as one), the submission
+    files its patterns match, the registry and the key file.
+
+    An output folder may not be, hold or lie inside any of them
+    (:func:`fl_estimate.outputs.publish_folder`).
+    """
+    cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    out = [Path(cfg.path)] if cfg.path else []
+    out += _expand(cfg)
+    out += [cfg.resolve(p) for p in (cfg.registry, cfg.key_file) if p]
+    return out
 
 
 def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
@@ -205,15 +234,6 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
         parts.append(frame.to_html(index=False, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def _excel(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """The report's tables, one sheet each (sheet names cut to Excel's 31 characters)."""
-    tmp = path.with_name(f".{path.name}.tmp.xlsx")
-    with pd.ExcelWriter(tmp) as xw:
-        for title, frame in tables.items():
-            frame.to_excel(xw, sheet_name=title[:31], index=False)
-    tmp.replace(path)
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,12 +346,53 @@ def link_submissions(
     )
 
 
+def internal_folder(out: str | Path) -> Path:
+    """The internal folder that goes with output folder ``out``: ``OUT.internal`` beside it."""
+    out = Path(out)
+    return out.with_name(f"{out.name}.internal")
+
+
+def _summary(
+    linked: LinkedSubmissions, sensitivity: pd.DataFrame | None, cfg: LinkConfig
+) -> dict[str, Any]:
+    """The publishable linkage-quality facts: shares and counts at or above the disclosure
+    threshold only (records, persons, share of records merged, N-hat range across thresholds)."""
+    rep = linked.report
+    thr = cfg.suppression_threshold
+
+    def count(n: int) -> int | None:
+        return int(n) if n >= thr else None
+
+    records, persons = int(rep["records"]), int(rep["persons"])
+    out: dict[str, Any] = {
+        "method": rep["method"],
+        "threshold": rep["threshold"],
+        "records": count(records),
+        "persons": count(persons),
+        "share_of_records_merged": (records - persons) / records if records else None,
+        "disclosure_threshold": thr,
+    }
+    if sensitivity is not None and len(sensitivity):
+        n_hat = pd.to_numeric(sensitivity["n_hat"], errors="coerce").dropna()
+        out["n_hat_range_across_thresholds"] = (
+            [float(n_hat.min()), float(n_hat.max())] if len(n_hat) else None
+        )
+        out["match_thresholds"] = [float(t) for t in sensitivity["threshold"]]
+    return out
+
+
+def _config_inputs(cfg: LinkConfig) -> list[Path]:
+    """The config file and the key file (inputs not hashed into the manifest)."""
+    return [cfg.resolve(p) for p in (cfg.path, cfg.key_file) if p]
+
+
 def write_link_outputs(
     linked: LinkedSubmissions,
     *,
     out: str | Path | None = None,
     sensitivity: pd.DataFrame | None = None,
     sensitivity_note: str = "",
+    internal: str | Path | None = None,
 ) -> LinkRun:
     """Write the linkage folder of a linked set of submissions (see the module docstring).
 
@@ -347,6 +408,11 @@ def write_link_outputs(
         ``sensitivity.csv`` and a report table when given.
     sensitivity_note : str
         What the sensitivity table is (the report prints it next to the table).
+    internal : path, optional
+        The internal folder (default: ``OUT.internal`` beside the output folder, mode 0700):
+        per-person capture histories, capture counts with small cells, the linkage report
+        (merge evidence, model parameters, per-threshold table), file reports and the log. Never
+        publish it (docs/config.md, "Published and internal outputs").
     """
     cfg, result, loaded = linked.config, linked.result, linked.loaded
     registry, completeness, lists = linked.registry, linked.completeness, linked.lists
@@ -378,52 +444,61 @@ def write_link_outputs(
     }
     if sensitivity is not None:
         report["sensitivity_note"] = sensitivity_note
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir",)}
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir", "path")}
     settings["linker"] = result.settings
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
+    files = [*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])]
     written: list[str] = []
-    with atomic_output_dir(target) as stage:
+    tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
+    tables |= {
+        "Submission files": used,
+        "Validation problems": problems,
+        "Linked persons by stratum (after disclosure control)": published.to_frame().reset_index(),
+    }
+    if completeness is not None:
+        tables["Completeness"] = completeness
+    inside = Path(internal) if internal is not None else internal_folder(target)
+    inputs = [*files, *_config_inputs(cfg)]
+    internal_written: list[str] = []
+    with (
+        publish_folder(target, kind="link", inputs=inputs) as stage,
+        publish_folder(inside, kind="link-internal", inputs=inputs, mode=0o700) as private,
+    ):
 
-        def put(name: str, text: str) -> None:
-            atomic_write_text(stage / name, text)
-            written.append(name)
+        def put_csv(folder: Path, name: str, frame: pd.DataFrame) -> None:
+            write_csv(frame, folder / name)
+            (written if folder == stage else internal_written).append(name)
 
-        put("capture_histories.csv", hist.to_csv(index=False, lineterminator="\n"))
-        put("capture_counts.csv", data.to_frame().to_csv(index=False, lineterminator="\n"))
-        put("submissions.csv", used.to_csv(index=False, lineterminator="\n"))
-        put("validation_problems.csv", problems.to_csv(index=False, lineterminator="\n"))
-        if completeness is not None and registry is not None:
-            put("completeness.csv", completeness.to_csv(index=False, lineterminator="\n"))
-            put("provider_regions.csv", registry.coverage().reset_index().to_csv(
-                index=False, lineterminator="\n"))  # fmt: skip
+        put_csv(private, "capture_histories.csv", hist)
+        put_csv(private, "capture_counts.csv", data.to_frame())
+        put_csv(private, "submissions.csv", used)
+        put_csv(private, "validation_problems.csv", problems)
         if sensitivity is not None:
-            put("sensitivity.csv", sensitivity.to_csv(index=False, lineterminator="\n"))
-        put(
-            "persons_by_region_year.csv",
-            published.to_frame().reset_index().to_csv(index=False, lineterminator="\n"),
-        )
-        put("linkage_report.json", json.dumps(json_safe(report), indent=2) + "\n")
-        tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
-        tables |= {
-            "Submission files": used,
-            "Validation problems": problems,
-            "Linked persons by stratum (after disclosure control)": (
-                published.to_frame().reset_index()
-            ),
-        }
-        if completeness is not None:
-            tables["Completeness"] = completeness
-        put("linkage_report.html", _html(report, tables))
-        _excel(stage / "linkage_report.xlsx", tables)
-        written.append("linkage_report.xlsx")
-        put("link.log", "\n".join(linked.log) + "\n")
-        write_manifest(
-            stage / "manifest.json",
-            inputs=[*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])],
-            config=settings,
-            seed=cfg.seed,
-            outputs=[stage / w for w in written],
-            command=["fl-estimate", "link"],
-        )
-        written.append("manifest.json")
-    return LinkRun(target, written, report, [r.source for r in loaded.rejected])
+            put_csv(private, "sensitivity.csv", sensitivity)
+        write_json(private / "linkage_report.json", report)
+        atomic_write_text(private / "linkage_report.html", _html(report, tables))
+        write_xlsx(tables, private / "linkage_report.xlsx")
+        atomic_write_text(private / "link.log", "\n".join(linked.log) + "\n")
+        internal_written += ["linkage_report.json", "linkage_report.html", "linkage_report.xlsx"]
+        internal_written.append("link.log")
+        if completeness is not None and registry is not None:
+            put_csv(stage, "completeness.csv", completeness)
+            put_csv(stage, "provider_regions.csv", registry.coverage().reset_index())
+        put_csv(stage, "persons_by_region_year.csv", published.to_frame().reset_index())
+        write_json(stage / "linkage_summary.json", _summary(linked, sensitivity, cfg))
+        written.append("linkage_summary.json")
+        for folder, kind, names in (
+            (stage, "link", written),
+            (private, "link-internal", internal_written),
+        ):
+            write_manifest(
+                folder / "manifest.json",
+                kind=kind,
+                inputs=relative_labels(files, cfg.base_dir),
+                config=settings,
+                run={"output": str(Path(target).resolve()), "command": ["fl-estimate", "link"]},
+            )
+            names.append("manifest.json")
+    return LinkRun(
+        target, written, report, [r.source for r in loaded.rejected], inside, internal_written
+    )

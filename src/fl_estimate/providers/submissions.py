@@ -41,6 +41,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from fl_estimate.exceptions import Problem
+from fl_estimate.outputs.cells import is_formula_like
 from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
     IDENTIFIER_COLUMNS,
@@ -50,6 +51,7 @@ from fl_estimate.providers.pseudonymise import (
 from fl_estimate.tabular import read_table
 
 __all__ = [
+    "CODE_COLUMNS",
     "EXPLOITATION_FORMS",
     "SUBMISSION_COLUMNS",
     "LoadedSubmissions",
@@ -105,6 +107,17 @@ SUBMISSION_COLUMNS: tuple[tuple[str, bool, str], ...] = (
     *((k, False, "pseudonymous key (instead of the clear identifiers)") for k in KEY_COLUMNS),
 )
 _REQUIRED = [c for c, req, _ in SUBMISSION_COLUMNS if req]
+#: Code fields: a value a spreadsheet would read as a formula (``=...``, ``+...``, ``-...``,
+#: ``@...``, a leading tab or carriage return; :func:`fl_estimate.outputs.cells.is_formula_like`)
+#: is refused in them, with its file, row and column (issue 19, point 4). Clear identifiers are
+#: not code fields: they are pseudonymised and never written out.
+CODE_COLUMNS = (
+    "provider", "period", "record_id", "region", "sex", "age_band", "nationality", "exploitation",
+)  # fmt: skip
+_NOT_FORMULA = (
+    "a code that does not start with =, +, -, @, a tab or a carriage return (a spreadsheet "
+    "would read it as a formula)"
+)
 _KNOWN = {c for c, _, _ in SUBMISSION_COLUMNS}
 _PERIOD = re.compile(r"^\d{4}(-Q[1-4])?$")
 _ISO_ALPHA = re.compile(r"^[A-Z]{2,3}$")
@@ -205,6 +218,10 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             checks=_elementwise(_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY"),
         ),
     }  # fmt: skip
+    for c in CODE_COLUMNS:
+        columns[c].checks.append(
+            pa.Check(lambda s: ~s.map(is_formula_like).astype(bool), error=_NOT_FORMULA)
+        )
     for k in KEY_COLUMNS:
         pattern = _HEX_BLOOM if k == "key_bloom" else _HEX32
         len_hex = BLOOM_BITS // 4 if k == "key_bloom" else 32

@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
+from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
 from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
 from fl_estimate.results import INTERVAL_KINDS
 
@@ -109,7 +111,7 @@ def _protect_observed(
 
 def _md_table(df: pd.DataFrame, max_rows: int = 60) -> str:
     d = df.head(max_rows)
-    cols = [str(c) for c in d.columns]
+    cols = [escape_markdown_html(str(c), table_cell=True) for c in d.columns]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     for _, r in d.iterrows():
         cells = []
@@ -119,7 +121,7 @@ def _md_table(df: pd.DataFrame, max_rows: int = 60) -> str:
             elif v is None or v is pd.NA:
                 cells.append("—")
             else:
-                cells.append(str(v).replace("|", "/"))
+                cells.append(escape_markdown_html(str(v), table_cell=True))
         lines.append("| " + " | ".join(cells) + " |")
     if len(df) > max_rows:
         lines.append(f"\n({len(df) - max_rows} more rows in the CSV file)")
@@ -272,20 +274,17 @@ def write_outputs(
     files: list[str] = []
     pub = _publishable(spec, tables)
     for name, df in pub.items():
-        df.to_csv(stage / f"{name}.csv", index=False, lineterminator="\n")
+        write_csv(df, stage / f"{name}.csv")
         files.append(f"{name}.csv")
-    xlsx = stage / "tables.xlsx"
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as xw:
-        for name, df in pub.items():
-            df.to_excel(xw, sheet_name=name[:31], index=False)
+    write_xlsx(pub, stage / "tables.xlsx")
     files.append("tables.xlsx")
     fig_files, figs = _draw_figures(
         spec, stage, tables, pooled, comparison, comparison_label, truth
     )
     files += fig_files
     md, body = _report(spec, pub, figs, stage)
-    (stage / "report.md").write_text(md, encoding="utf-8")
-    (stage / "report.html").write_text(body, encoding="utf-8")
+    atomic_write_text(stage / "report.md", md)
+    atomic_write_text(stage / "report.html", body)
     files += ["report.md", "report.html"]
     return files
 
@@ -428,11 +427,12 @@ def _report(
     ]
     if len(pub["top_models"]):
         tables.append(("Top models by BIC", pub["top_models"]))
-    md = [f"# {spec.title}\n"]
+    md = [f"# {escape_markdown_html(spec.title)}\n"]
     for title, text in sections:
-        md.append(f"## {title}\n\n{text}\n")
+        md.append(f"## {escape_markdown_html(title)}\n\n{escape_markdown_html(text)}\n")
     for name, caption in figs.items():
-        md.append(f"## {caption}\n\n![{caption}]({name}.png)\n")
+        cap = escape_markdown_html(caption)
+        md.append(f"## {cap}\n\n![{cap}]({name}.png)\n")
     for title, df in tables:
         md.append(f"## {title}\n\n" + _md_table(df) + "\n")
     md.append(

@@ -22,7 +22,7 @@ import itertools
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,7 +302,9 @@ def parallel_map(
         return list(executor.map(fn, jobs))
     if in_process or len(jobs) <= 1 or default_jobs(n_jobs) <= 1:
         return [fn(j) for j in jobs]
-    with ProcessPoolExecutor(max_workers=default_jobs(n_jobs)) as pool:
+    from fl_estimate.outputs.processes import process_pool
+
+    with process_pool(max_workers=default_jobs(n_jobs)) as pool:  # workers end with the run
         return list(pool.map(fn, jobs))
 
 

@@ -1,0 +1,146 @@
+"""Output folders of the annual run and the linkage run (issue 19, points 1 and 10).
+
+Two identical annual runs give byte-identical folders but for the manifest's ``"run"`` block;
+``--out`` (or ``[run] out``) naming a folder that holds someone else's file, the folder of an
+input, or ``.`` is exit 2 naming the folder, before any work, with nothing deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from fl_estimate.cli import main
+from fl_estimate.outputs import folder_listing, manifest_without_run
+from tests.pipeline.test_report_reads_results import (  # noqa: F401 (histories: a fixture)
+    histories,
+    write_config,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTRY = ROOT / "data_samples" / "country"
+
+
+def _config(folder: Path, hist: Path, *, out: str = "out") -> Path:
+    """The small simulated country of test_report_reads_results, output relative to the config
+    (so that two configs in two folders are the same bytes)."""
+    return write_config(folder, hist, 'methods = ["stepwise"]\ninterval = "wald"', out=out)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {rel: (folder / rel).read_bytes() for rel in folder_listing(folder)}
+
+
+def test_two_identical_runs_are_byte_identical_but_the_run_block(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        assert main(["run", str(_config(d, histories)), "--no-progress"]) == 0
+    sa, sb = _snapshot(a / "out"), _snapshot(b / "out")
+    assert sorted(sa) == sorted(sb)
+    assert {p.rsplit(".", 1)[1] for p in sa} >= {"csv", "xlsx", "png", "svg", "md", "html"}
+    for rel in sa:  # every file but the manifest: tables, workbook, charts, report
+        assert sa[rel] == sb[rel], rel
+    ma, mb = manifest_without_run(a / "out"), manifest_without_run(b / "out")
+    assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)
+    # the run-specific fields are all in the "run" block, and only there
+    full = json.loads((a / "out" / "manifest.json").read_text())
+    assert full["run"]["output"] == str((a / "out").resolve())
+    assert str(tmp_path) not in json.dumps(ma)
+    assert set(ma["inputs"]) == {"run.toml", "capture_histories"}
+    assert "out" not in ma["config"]["run"]
+    assert ma["fl_estimate_output"] == "run" and set(ma["outputs"]) == set(sa)
+
+
+def _refused(argv: list[str], folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "output folder" in err, err
+    assert str(folder.resolve()) in err, err
+    after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before  # nothing deleted, nothing changed
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}.")]
+
+
+def test_run_refuses_a_folder_with_a_foreign_file(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = _config(tmp_path / "cfg", histories)
+    v = tmp_path / "v"
+    (v / "sub").mkdir(parents=True)
+    (v / "thesis.txt").write_text("keep\n")
+    (v / "sub" / "chapter.txt").write_text("keep too\n")
+    _refused(["run", str(cfg), "--out", str(v), "--no-progress"], v, capsys)
+
+
+def test_run_refuses_the_input_folder(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = _config(tmp_path / "cfg", histories)
+    _refused(["run", str(cfg), "--out", str(histories.parent), "--no-progress"], histories.parent,
+             capsys)  # fmt: skip
+
+
+def test_run_refuses_dot_as_output(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "cfg"
+    cfg = _config(folder, histories, out=".")
+    monkeypatch.chdir(folder)
+    _refused(["run", str(cfg), "--no-progress"], folder, capsys)  # [run] out = "."
+    _refused(["run", str(cfg), "--out", ".", "--no-progress"], folder, capsys)
+
+
+def test_link_refuses_a_foreign_folder_and_the_input_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v = tmp_path / "v"
+    v.mkdir()
+    (v / "thesis.txt").write_text("keep\n")
+    _refused(["link", str(COUNTRY / "link.toml"), "--out", str(v)], v, capsys)
+    before = sorted(os.listdir(COUNTRY))
+    assert main(["link", str(COUNTRY / "link.toml"), "--out", str(COUNTRY)]) == 2
+    err = capsys.readouterr().err
+    assert str(COUNTRY) in err and "input" in err
+    assert sorted(os.listdir(COUNTRY)) == before
+
+
+def test_region_names_cannot_inject_html_or_formulas(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+) -> None:
+    """Issue 19, point 4: a stratum name from a data file is text in every output: escaped in
+    report.md, neutralised (leading ') in CSV, a string cell (never a formula) in tables.xlsx."""
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    evil = {"North": '=HYPERLINK("http://evil.example","x")', "South": "<b>South</b>"}
+    hist = pd.read_csv(histories)
+    hist["region"] = hist["region"].replace(evil)
+    path = tmp_path / "evil.csv"
+    hist.to_csv(path, index=False)
+    cfg = _config(tmp_path / "cfg", path)
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    out = tmp_path / "cfg" / "out"
+    md = (out / "report.md").read_text()
+    assert "<b>" not in md and "&lt;b&gt;South&lt;/b&gt;" in md
+    assert "<b>South</b>" not in (out / "report.html").read_text()
+    text = (out / "strata_estimates.csv").read_text()
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+    wb = load_workbook(out / "tables.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(c.value == "'" + evil["North"] for c in cells)
