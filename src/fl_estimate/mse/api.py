@@ -63,10 +63,13 @@ def estimate(data: CaptureData, method: str = "default", **options: Any) -> Esti
     return fit_resolved(data, registry.resolve(method, **options))
 
 
-def fit_resolved(data: CaptureData, call: registry.Resolved) -> EstimationResult:
+def fit_resolved(
+    data: CaptureData, call: registry.Resolved, *, warn: bool | None = None
+) -> EstimationResult:
     """Fit a call checked by :func:`fl_estimate.mse.registry.resolve`, with the heterogeneity
     check of :func:`estimate` (resolve once, fit every stratum)."""
-    warn = call.spec.target.startswith("fl_estimate.mse.loglinear")
+    if warn is None:
+        warn = call.spec.target.startswith("fl_estimate.mse.loglinear")
     return _with_heterogeneity_check(data, call.run(data), warn=warn)
 
 

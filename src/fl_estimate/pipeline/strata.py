@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning
-from fl_estimate.mse.api import estimate
+from fl_estimate.mse.api import fit_resolved
 from fl_estimate.mse.data import CaptureData
+from fl_estimate.mse.registry import resolve
 from fl_estimate.results import EstimationResult
 
 __all__ = ["StratumOutcome", "StratumTask", "check_stratum", "fit_stratum", "n_draws"]
@@ -175,7 +176,13 @@ def fit_stratum(task: StratumTask) -> StratumOutcome:
             # strata already run in parallel: a bootstrap inside a worker stays on one core
             extra = {"n_jobs": 1} if opts.get("interval") == "bootstrap" else {}
             try:
-                out.results[method] = estimate(t, method, seed=task.seed, **opts, **extra)
+                # no HeterogeneityWarning from here (worker threads share the warning filters):
+                # the diagnosis is in the result's diagnostics and becomes the stratum's warning
+                res = fit_resolved(t, resolve(method, seed=task.seed, **opts, **extra), warn=False)
+                out.results[method] = res
+                diag = res.diagnostics.get("heterogeneity_diagnosis")
+                if res.diagnostics.get("heterogeneity_flag") and isinstance(diag, dict):
+                    out.warnings.append(f"{method}: {diag['reason']}")
             except FLEstimateError as exc:
                 out.results[method] = EstimationResult.failed(
                     method=method,
@@ -185,5 +192,5 @@ def fit_stratum(task: StratumTask) -> StratumOutcome:
                     code="failed",
                     stratum=dict(t.stratum),
                 )
-    out.warnings = [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
+    out.warnings += [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
     return out
