@@ -464,7 +464,7 @@ def _link_cases() -> Iterator[Case]:
         ("submissions-not-list", sub('["submissions/*.csv"]', "3"), ("submissions",)),
         ("unknown-key", LINK_TOML + "colour = 'blue'\n", ("colour",)),
         ("key-file-missing", sub('"linkage.key"', '"gone.key"'), ("gone.key",)),
-        ("strata-not-list", sub('["region", "year"]', '"region"'), ("strata",)),
+        ("strata-not-list", sub('["region", "year"]', "3"), ("strata",)),
         ("strata-unknown", sub('["region", "year"]', '["planet"]'), ("planet",)),
         ("suppression-0", LINK_TOML + "suppression_threshold = 0\n", ("suppression_threshold",)),
         ("no-linkage-table", "[linking]\nx = 1\n", ("linkage",)),
@@ -543,7 +543,8 @@ def _histories_by_region() -> str:
     rows = ["person,region,A,B,C"]
     for i in range(1, 81):
         region = "North" if i % 2 else "South"
-        rows.append(f"p{i},{region},{int(i % 3 != 0)},{int(i % 4 != 0)},{int(i % 5 < 3)}")
+        a, b, c = int(i % 3 != 0), int(i % 4 != 0), int(i % 5 < 3)
+        rows.append(f"p{i},{region},{a},{b},{c if a or b else 1}")
     return "\n".join(rows) + "\n"
 
 

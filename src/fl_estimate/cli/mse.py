@@ -141,7 +141,7 @@ def mse(
     the reason there is no estimate).
     """
     from fl_estimate.mse.api import fit_resolved
-    from fl_estimate.mse.data import CaptureData, iter_tables, read_capture_csv
+    from fl_estimate.mse.data import CaptureData, check_full_table, iter_tables, read_capture_csv
     from fl_estimate.mse.registry import resolve
 
     # options the user did not give are None: the method's own defaults apply
@@ -166,6 +166,8 @@ def mse(
         draws=draws,
     )
     cd = read_capture_csv(data, strata=_split(strata))
+    if not call.spec.target.startswith("fl_estimate.mse.closed_form"):
+        check_full_table(len(cd.lists), data.name)  # before any table of 2**K cells is built
     if call.spec.name == "closedp" and fmt is OutFormat.table:
         from fl_estimate.mse.heterogeneity import ClosedPopulationModels
 

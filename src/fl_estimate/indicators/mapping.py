@@ -411,10 +411,10 @@ def _as_codes(v: Any) -> tuple[Any, ...] | None:
 
 def load_mapping(path: str | Path) -> Mapping:
     """Read a mapping file (TOML); file-level problems are all reported at once."""
+    from fl_estimate.tabular import read_text_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputValidationError([Problem("mapping file not found", str(p))])
-    return parse_mapping(p.read_text(encoding="utf-8"), str(p))
+    return parse_mapping(read_text_file(p, what="mapping file"), str(p))
 
 
 def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import glob
 import html
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -53,6 +52,7 @@ from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, 
 from fl_estimate.providers.registry import ProviderRegistry
 from fl_estimate.providers.submissions import LoadedSubmissions, load_submissions
 from fl_estimate.results import json_safe
+from fl_estimate.tabular import read_toml
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -63,6 +63,10 @@ __all__ = [
     "read_link_config",
     "write_link_outputs",
 ]
+
+#: Columns a linkage config's ``strata`` may name: the categorical submission columns and the
+#: ``year`` of identification.
+STRATUM_COLUMNS = ("region", "year", "sex", "age_band", "nationality", "exploitation", "period")
 
 #: Match-probability thresholds of the N̂-across-thresholds table.
 DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
@@ -113,12 +117,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
     """Read and check a linkage config; every problem is reported at once."""
     path = Path(path)
     src = path.name
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputValidationError([Problem("config file not found", src)]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError([Problem(f"not valid TOML ({exc})", src)]) from None
+    doc = read_toml(path)
     table = doc.get("linkage")
     if not isinstance(table, dict):
         raise InputValidationError([Problem("expected a [linkage] table", src)])
@@ -148,6 +147,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
             Problem("expected a probability between 0 and 1", src, column="threshold",
                     value=values["threshold"])
         )  # fmt: skip
+    problems.extend(_check_values(values, src, path.resolve().parent))
     if values.get("method", "probabilistic") not in ("probabilistic", "deterministic"):
         problems.append(
             Problem("expected probabilistic or deterministic", src, column="method",
@@ -156,6 +156,67 @@ def read_link_config(path: str | Path) -> LinkConfig:
     if problems:
         raise InputValidationError(problems)
     return LinkConfig(**values, base_dir=str(path.resolve().parent))
+
+
+def _probability(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
+
+
+def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]:
+    """Ranges, dates and files of a linkage config, checked before any file is read."""
+    problems: list[Problem] = []
+    if "thresholds" in values:
+        ts = values["thresholds"]
+        bad = [t for t in ts if not _probability(t)]
+        if not ts or bad:
+            problems.append(
+                Problem("expected a non-empty list of probabilities between 0 and 1 (exclusive)",
+                        src, column="thresholds", value=bad or ts)
+            )  # fmt: skip
+    if "as_of" in values:
+        try:
+            date.fromisoformat(values["as_of"])
+        except ValueError:
+            problems.append(
+                Problem("expected a date as YYYY-MM-DD", src, column="as_of",
+                        value=values["as_of"])
+            )  # fmt: skip
+    if values.get("suppression_threshold", 5) < 1:
+        problems.append(
+            Problem("expected a whole number of at least 1", src,
+                    column="suppression_threshold", value=values["suppression_threshold"])
+        )  # fmt: skip
+    if values.get("seed", 1) < 0:
+        problems.append(
+            Problem("expected a non-negative whole number", src, column="seed",
+                    value=values["seed"])
+        )  # fmt: skip
+    for key in ("submissions", "strata"):
+        if key in values and not all(isinstance(v, str) and v for v in values[key]):
+            problems.append(Problem("expected a list of names", src, column=key,
+                                    value=values[key]))  # fmt: skip
+    if "strata" in values and all(isinstance(v, str) for v in values["strata"]):
+        unknown = [v for v in values["strata"] if v not in STRATUM_COLUMNS]
+        if unknown:
+            problems.append(
+                Problem(f"unknown stratum column(s) {', '.join(unknown)}; expected some of "
+                        f"{', '.join(STRATUM_COLUMNS)}", src, column="strata", value=unknown)
+            )  # fmt: skip
+    for key in ("registry", "key_file"):
+        if key not in values:
+            continue
+        p = Path(values[key]) if Path(values[key]).is_absolute() else base / values[key]
+        if not p.is_file():
+            what = "is a folder, not a file" if p.is_dir() else "file not found"
+            problems.append(Problem(f"{what}: {p}", src, column=key, value=values[key]))
+    for pattern in values.get("submissions", []):
+        if isinstance(pattern, str) and pattern:
+            full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+            if not any(Path(m).is_file() for m in glob.glob(full)):
+                problems.append(
+                    Problem("no file matches", src, column="submissions", value=pattern)
+                )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -175,7 +236,7 @@ def _expand(cfg: LinkConfig) -> list[Path]:
         matched = sorted(glob.glob(str(cfg.resolve(pattern))))
         if not matched:
             problems.append(
-                Problem("no file matches", "config", column="submissions", value=pattern)
+                Problem("no file matches", "link config", column="submissions", value=pattern)
             )
         files.extend(Path(m) for m in matched)
     if problems:
@@ -276,6 +337,8 @@ def link_submissions(
         if echo is not None:
             echo(msg)
 
+    if cfg.key_file:  # a bad key file is refused before any submission is read
+        Pseudonymiser.from_env(cfg.key_env, cfg.resolve(cfg.key_file))
     registry = ProviderRegistry.read_csv(cfg.resolve(cfg.registry)) if cfg.registry else None
     files = _expand(cfg)
     loaded = load_submissions(

@@ -35,6 +35,7 @@ __all__ = [
     "KEY_COLUMNS",
     "KEY_ENV_VAR",
     "Pseudonymiser",
+    "read_key_file",
     "bloom_dice",
     "bloom_hex_to_words",
     "normalise_date",
@@ -307,17 +308,20 @@ class Pseudonymiser:
             When neither gives a key, or the key is shorter than 16 bytes.
         """
         if key_file is not None:
-            path = Path(key_file)
-            if not path.is_file():
-                raise LinkageKeyError(f"key file {path} not found")
-            raw = path.read_bytes().strip()
-            return cls(raw)
+            key = read_key_file(key_file)
+            try:
+                return cls(key)
+            except LinkageKeyError as exc:
+                raise LinkageKeyError(f"key file {key_file}: {exc}") from None
         value = os.environ.get(env_var)
-        if not value:
+        if not value or not value.strip():
             raise LinkageKeyError(
                 f"no linkage key: set the environment variable {env_var} or give a key file"
             )
-        return cls(value.strip())
+        try:
+            return cls(value.strip())
+        except LinkageKeyError as exc:
+            raise LinkageKeyError(f"environment variable {env_var}: {exc}") from None
 
     # -- tokens -----------------------------------------------------------------------------
     def token(self, field: str, value: str | None) -> str | None:
@@ -412,3 +416,38 @@ def bloom_hex_to_words(values: Sequence[str | None]) -> np.ndarray:
             raw = bytes.fromhex(v.rjust(nhex, "0"))
             out[i] = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
     return out.view(np.int64)
+
+
+def read_key_file(path: str | Path) -> bytes:
+    """The key held by a key file: UTF-8 text of exactly one line (surrounding spaces and a
+    final newline ignored).
+
+    A file with a second non-empty line (a comment, a rotated key) is refused rather than used
+    whole or cut silently: a wrong key links nothing with the providers' tokens and says nothing.
+
+    Raises
+    ------
+    LinkageKeyError
+        Naming the file: missing, a folder, not UTF-8 text, empty, more than one line, or a key
+        shorter than 16 bytes.
+    """
+    from fl_estimate.exceptions import InputValidationError
+    from fl_estimate.tabular import read_text_file
+
+    path = Path(path)
+    try:
+        text = read_text_file(path, what="key file")
+    except InputValidationError as exc:
+        raise LinkageKeyError(f"key file {path}: {exc.problems[0].message}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise LinkageKeyError(f"key file {path} is empty; it must hold the key on one line")
+    if len(lines) > 1:
+        raise LinkageKeyError(
+            f"key file {path} has {len(lines)} non-empty lines; it must hold the key alone on "
+            "one line (remove comments and old keys)"
+        )
+    try:
+        return lines[0].encode("utf-8")
+    except UnicodeEncodeError:  # pragma: no cover - decoded from UTF-8 above
+        raise LinkageKeyError(f"key file {path} is not UTF-8 text") from None

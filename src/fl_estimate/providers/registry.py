@@ -130,8 +130,13 @@ class ProviderRegistry:
 
     @classmethod
     def read_csv(cls, path: str | Path) -> ProviderRegistry:
+        """Read a registry CSV (any encoding and separator :func:`fl_estimate.tabular.read_table`
+        reads; a missing file, a folder or a binary file is an ``InputValidationError``)."""
+        from fl_estimate.tabular import read_table
+
         path = Path(path)
-        return cls.from_frame(pd.read_csv(path, dtype=str, keep_default_na=False), path.name)
+        frame, _info = read_table(path, excel=False)
+        return cls.from_frame(frame, path.name)
 
     @property
     def providers(self) -> list[str]:
