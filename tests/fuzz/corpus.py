@@ -187,9 +187,9 @@ def _capture_cases() -> Iterator[Case]:
     def many_lists(d: Path) -> list[str]:
         k = 30
         header = ",".join(f"L{i}" for i in range(k)) + ",count\n"
+        patterns = [(1 << i) | (1 << ((i + 1) % k)) for i in range(k)] + [1 << i for i in range(k)]
         rows = "".join(
-            ",".join("1" if (j >> i) & 1 else "0" for i in range(k)) + ",3\n"
-            for j in range(1, 60)
+            ",".join("1" if (j >> i) & 1 else "0" for i in range(k)) + ",3\n" for j in patterns
         )
         return ["mse", str(_write(d / "capture.csv", header + rows)), "--method", "independence"]
 
@@ -598,11 +598,10 @@ def _run_cases() -> Iterator[Case]:
         ("unknown-section", RUN_TOML + "[extras]\nx = 1\n", ("extras",)),
         ("unknown-key", sub('title = "fuzz"', 'title = "fuzz"\ncolour = "red"'), ("colour",)),
         ("histories-missing", sub('"histories.csv"', '"gone.csv"'), ("gone.csv",)),
-        ("histories-directory", sub('"histories.csv"', '"adir"'), ("adir",)),
+        ("histories-directory", sub('"histories.csv"', '"adir"'), ("adir", "folder")),
         ("population-missing", sub('"population.csv"', '"nopop.csv"'), ("nopop.csv",)),
-        ("population-directory", sub('"population.csv"', '"adir"'), ("adir",)),
+        ("population-directory", sub('"population.csv"', '"adir"'), ("adir", "folder")),
         ("truth-missing", RUN_TOML + '[report]\ntruth = "notruth.csv"\n', ("notruth.csv",)),
-        ("out-is-input-folder", sub('out = "out"', 'out = "."'), ("out",)),
         ("bad-toml", RUN_TOML + "= broken\n", ()),
         ("latin1-toml", (RUN_TOML + "# é\n").encode("latin-1"), ()),
         ("utf16-toml", RUN_TOML.encode("utf-16"), ()),
@@ -628,8 +627,7 @@ def _run_cases() -> Iterator[Case]:
     ]
     hists: list[tuple[str, str | bytes, tuple[str, ...]]] = [
         ("histories-ragged", _histories_by_region().replace("p7,", "p7,x,"), ("row",)),
-        ("histories-list-2", _histories_by_region().replace("p9,North,1", "p9,North,2"),
-         ("row 10", "A")),
+        ("histories-list-2", _set(_histories_by_region(), 10, "A", "2"), ("row 10", "A")),
         ("histories-no-region", _histories_by_region().replace("region", "area"), ("region",)),
         ("histories-binary", bytes(range(256)) * 3, ()),
         ("histories-empty", "", ()),
@@ -643,7 +641,8 @@ def _run_cases() -> Iterator[Case]:
         return ["run", str(_write(d / "run.toml", toml)), "--no-progress"]
 
     for name, text, names in tomls:
-        yield Case("run-toml", name, lambda d, text=text: base(d, toml=text), ("run.toml", *names))
+        where = names if "folder" in names else ("run.toml", *names)
+        yield Case("run-toml", name, lambda d, text=text: base(d, toml=text), where)
     for name, text, names in pops:
         yield Case("population", name, lambda d, text=text: base(d, pop=text),
                    ("population.csv", *names))
@@ -700,11 +699,11 @@ def _survey_cases() -> Iterator[Case]:
         ("latin1", (MAPPING + "# é\n").encode("latin-1"), ()),
         ("binary", bytes(range(256)), ()),
         ("id-column-unknown", MAPPING.replace('id_column = "resp_id"', 'id_column = "zzz"'),
-         ("zzz",)),
+         ("survey.csv", "zzz")),
     ]
     for name, text, names in map_cases:
-        yield Case("mapping", name, lambda d, text=text: score(d, mapping=text),
-                   ("mapping.toml", *names))
+        where = names if names and names[0].endswith(".csv") else ("mapping.toml", *names)
+        yield Case("mapping", name, lambda d, text=text: score(d, mapping=text), where)
 
     def score_missing_opt(d: Path) -> list[str]:
         return score(d, extra=("--missing", "sometimes"))
@@ -746,7 +745,8 @@ def _survey_cases() -> Iterator[Case]:
         yield Case("scored", name, lambda d, text=text: prevalence(d, data=text),
                    ("scored.csv", *names))
     designs: list[tuple[str, str | bytes, tuple[str, ...]]] = [
-        ("weights-unknown", DESIGN.replace('weights = "weight"', 'weights = "wt"'), ("wt",)),
+        ("weights-unknown", DESIGN.replace('weights = "weight"', 'weights = "wt"'),
+         ("scored.csv", "wt")),
         ("ids-not-list", DESIGN.replace('ids = ["ea", "person"]', "ids = 3"), ("ids",)),
         ("unknown-key", DESIGN + "colour = 1\n", ("colour",)),
         ("bad-toml", DESIGN + "==\n", ()),
@@ -754,8 +754,8 @@ def _survey_cases() -> Iterator[Case]:
         ("no-design-table", "[plan]\nweights = 'weight'\n", ("design",)),
     ]
     for name, text, names in designs:
-        yield Case("design", name, lambda d, text=text: prevalence(d, design=text),
-                   ("design.toml", *names))
+        where = names if names and names[0].endswith(".csv") else ("design.toml", *names)
+        yield Case("design", name, lambda d, text=text: prevalence(d, design=text), where)
     opts: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         ("level-2", ("--level", "2"), ("level",)),
         ("level-0", ("--level", "0"), ("level",)),
