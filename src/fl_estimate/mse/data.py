@@ -90,6 +90,13 @@ def _as_int_count(value: Any) -> int | None:
     return n if 0 <= n <= MAX_COUNT else None
 
 
+def _too_large(value: Any) -> bool:
+    try:
+        return abs(float(value)) > MAX_COUNT
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def check_full_table(n_lists: int, source: str | None = None) -> None:
     """Refuse, before allocating, a table of 2**K cells larger than :data:`MAX_LISTS_FULL_TABLE`.
 
@@ -232,7 +239,8 @@ class CaptureData:
                 bad_rows[i] = True
                 problems.append(
                     Problem(
-                        f"count must be a whole number from 0 to {MAX_COUNT:,}",
+                        "count must be a non-negative whole number"
+                        + (f" of at most 2^53 = {MAX_COUNT:,}" if _too_large(v) else ""),
                         source=source,
                         row=_spreadsheet_row(i),
                         column=count_col,
