@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fuzz.corpus import cases, run_in_tmp  # noqa: E402
+from tests.fuzz.corpus import cases, run_in_tmp
 
 
 def main(verbose: bool = False) -> int:

@@ -125,8 +125,13 @@ KEY = "fuzz-corpus-demonstration-key-0123456789abcdef"
 def _capture_cases() -> Iterator[Case]:
     bad_tables: list[tuple[str, str | bytes, tuple[str, ...]]] = [
         ("count-1e30", _set(CAPTURE, 2, "count", "1e30"), ("row 2", "count")),
-        ("count-5e18-twice", _set(_set(CAPTURE, 2, "count", "5000000000000000000"), 3, "count",
-                                  "5000000000000000000"), ("count",)),
+        (
+            "count-5e18-twice",
+            _set(
+                _set(CAPTURE, 2, "count", "5000000000000000000"), 3, "count", "5000000000000000000"
+            ),
+            ("count",),
+        ),
         ("count-2^63", _set(CAPTURE, 2, "count", "9223372036854775808"), ("row 2", "count")),
         ("count-negative", _set(CAPTURE, 3, "count", "-4"), ("row 3", "count")),
         ("count-fraction", _set(CAPTURE, 4, "count", "1.5"), ("row 4", "count")),
@@ -150,12 +155,21 @@ def _capture_cases() -> Iterator[Case]:
         ("utf16-bad-cell", _set(CAPTURE, 3, "count", "x").encode("utf-16"), ("row 3",)),
         ("all-zero-pattern", CAPTURE + "0,0,0,5\n", ("row 9",)),
         ("no-list-columns", "count\n5\n", ()),
-        ("zero-total", CAPTURE.replace(",10\n", ",0\n").replace(",12\n", ",0\n")
-         .replace(",9\n", ",0\n").replace(",4\n", ",0\n").replace(",3\n", ",0\n")
-         .replace(",5\n", ",0\n").replace(",2\n", ",0\n"), ()),
+        (
+            "zero-total",
+            CAPTURE.replace(",10\n", ",0\n")
+            .replace(",12\n", ",0\n")
+            .replace(",9\n", ",0\n")
+            .replace(",4\n", ",0\n")
+            .replace(",3\n", ",0\n")
+            .replace(",5\n", ",0\n")
+            .replace(",2\n", ",0\n"),
+            (),
+        ),
     ]
     for command in ("describe", "mse"):
         for name, text, names in bad_tables:
+
             def build(d: Path, text: str | bytes = text, command: str = command) -> list[str]:
                 return [command, str(_write(d / "capture.csv", text))]
 
@@ -221,12 +235,14 @@ def _option_cases() -> Iterator[Case]:
         ("draws-0", ["--method", "lcmcr", "--draws", "0"], ("draws",)),
         ("max-order-0", ["--method", "bic", "--max-order", "0"], ("max_order",)),
         ("max-order-9", ["--method", "bic", "--max-order", "9"], ("max_order",)),
-        ("top-models-0", ["--method", "bic", "--interval", "bootstrap", "--top-models", "0"],
-         ("top_models",)),
+        (
+            "top-models-0",
+            ["--method", "bic", "--interval", "bootstrap", "--top-models", "0"],
+            ("top_models",),
+        ),
         ("theta-minus-1", ["--method", "mh", "--h", "poisson", "--theta", "-1"], ("theta",)),
         ("theta-inf", ["--method", "mh", "--h", "gamma", "--theta", "inf"], ("theta",)),
-        ("seed-negative", ["--interval", "bootstrap", "--n-boot", "10", "--seed", "-3"],
-         ("seed",)),
+        ("seed-negative", ["--interval", "bootstrap", "--n-boot", "10", "--seed", "-3"], ("seed",)),
         ("method-unknown", ["--method", "magic"], ("magic",)),
         ("interval-unknown", ["--interval", "psychic"], ("psychic",)),
         ("model-unknown-list", ["--method", "loglinear", "--model", "A:Z"], ("Z",)),
@@ -236,6 +252,7 @@ def _option_cases() -> Iterator[Case]:
         ("option-not-taken", ["--method", "chao", "--pthresh", "0.1"], ("pthresh",)),
     ]
     for name, extra, names in opts:
+
         def build(d: Path, extra: list[str] = extra) -> list[str]:
             return ["mse", str(_write(d / "capture.csv", CAPTURE)), *extra]
 
@@ -290,8 +307,12 @@ def _submission_cases() -> Iterator[Case]:
             _write(f, text) if fmt == "csv" else _xlsx(f, text)
             return ["submissions", "check", str(f)]
 
-        yield Case(f"submissions-{fmt}", "missing-column", missing_col,
-                   (f"police_2021-Q1.{fmt}", "record_id"))
+        yield Case(
+            f"submissions-{fmt}",
+            "missing-column",
+            missing_col,
+            (f"police_2021-Q1.{fmt}", "record_id"),
+        )
 
         def header_only(d: Path, fmt: str = fmt) -> list[str]:
             f = d / f"police_2021-Q1.{fmt}"
@@ -308,8 +329,12 @@ def _submission_cases() -> Iterator[Case]:
             reg = _write(d / "registry.csv", _registry_text())
             return ["submissions", "check", str(f), "--registry", str(reg)]
 
-        yield Case(f"submissions-{fmt}", "unknown-region", unknown_region,
-                   (f"police_2021-Q1.{fmt}", "row 2", "region"))
+        yield Case(
+            f"submissions-{fmt}",
+            "unknown-region",
+            unknown_region,
+            (f"police_2021-Q1.{fmt}", "row 2", "region"),
+        )
 
         def unknown_provider(d: Path, fmt: str = fmt) -> list[str]:
             f = d / f"police_2021-Q1.{fmt}"
@@ -319,22 +344,39 @@ def _submission_cases() -> Iterator[Case]:
             reg = _write(d / "registry.csv", _registry_text())
             return ["submissions", "check", str(f), "--registry", str(reg)]
 
-        yield Case(f"submissions-{fmt}", "unknown-provider", unknown_provider,
-                   (f"police_2021-Q1.{fmt}", "provider"))
+        yield Case(
+            f"submissions-{fmt}",
+            "unknown-provider",
+            unknown_provider,
+            (f"police_2021-Q1.{fmt}", "provider"),
+        )
 
     raw_files: list[tuple[str, str, bytes, tuple[str, ...]]] = [
         ("binary", "police.csv", bytes(range(256)) * 4, ("police.csv",)),
-        ("latin1", "police.csv", _set(sub, 2, "family_name", "Namarhé").encode("latin-1")
-         .replace(b"NGA", b"XXX"), ("police.csv", "row 2")),
-        ("utf16", "police.csv", _set(sub, 2, "nationality", "XXX").encode("utf-16"),
-         ("police.csv", "row 2")),
+        (
+            "latin1",
+            "police.csv",
+            _set(sub, 2, "family_name", "Namarhé").encode("latin-1").replace(b"NGA", b"XXX"),
+            ("police.csv", "row 2"),
+        ),
+        (
+            "utf16",
+            "police.csv",
+            _set(sub, 2, "nationality", "XXX").encode("utf-16"),
+            ("police.csv", "row 2"),
+        ),
         ("xlsx-garbage", "police.xlsx", b"PK\x03\x04garbage", ("police.xlsx",)),
         ("csv-that-is-xlsx", "police.csv", b"PK\x03\x04garbage", ("police.csv",)),
         ("empty", "police.csv", b"", ("police.csv",)),
-        ("ragged", "police.csv", (sub + "police,2021-Q1,POL-9,North\n").encode(),
-         ("police.csv", "row 5")),
+        (
+            "ragged",
+            "police.csv",
+            (sub + "police,2021-Q1,POL-9,North\n").encode(),
+            ("police.csv", "row 5"),
+        ),
     ]
     for name, fname, data, names in raw_files:
+
         def build(d: Path, fname: str = fname, data: bytes = data) -> list[str]:
             return ["submissions", "check", str(_write(d / fname, data))]
 
@@ -393,6 +435,7 @@ def _key_cases() -> Iterator[Case]:
         ("directory", b"dir", ("linkage.key",)),
     ]
     for name, data, names in keys:
+
         def build(d: Path, data: bytes | None = data, name: str = name) -> list[str]:
             f = _write(d / "police_2021-Q1.csv", SUBMISSION)
             key = d / "linkage.key"
@@ -400,24 +443,43 @@ def _key_cases() -> Iterator[Case]:
                 key.mkdir()
             elif data is not None:
                 _write(key, data)
-            return ["submissions", "pseudonymise", str(f), str(d / "out.csv"),
-                    "--key-file", str(key)]
+            return [
+                "submissions",
+                "pseudonymise",
+                str(f),
+                str(d / "out.csv"),
+                "--key-file",
+                str(key),
+            ]
 
         yield Case("key-file", name, build, names)
 
     def env_empty(d: Path) -> list[str]:
         f = _write(d / "police_2021-Q1.csv", SUBMISSION)
-        return ["submissions", "pseudonymise", str(f), str(d / "out.csv"),
-                "--key-env", "FL_FUZZ_EMPTY_KEY"]
+        return [
+            "submissions",
+            "pseudonymise",
+            str(f),
+            str(d / "out.csv"),
+            "--key-env",
+            "FL_FUZZ_EMPTY_KEY",
+        ]
 
-    yield Case("key-file", "env-empty", env_empty, ("FL_FUZZ_EMPTY_KEY",),
-               env={"FL_FUZZ_EMPTY_KEY": ""})
+    yield Case(
+        "key-file", "env-empty", env_empty, ("FL_FUZZ_EMPTY_KEY",), env={"FL_FUZZ_EMPTY_KEY": ""}
+    )
 
     def bad_input(d: Path) -> list[str]:
         f = _write(d / "police_2021-Q1.csv", _set(SUBMISSION, 2, "nationality", "XXX"))
         _write(d / "linkage.key", KEY)
-        return ["submissions", "pseudonymise", str(f), str(d / "out.csv"),
-                "--key-file", str(d / "linkage.key")]
+        return [
+            "submissions",
+            "pseudonymise",
+            str(f),
+            str(d / "out.csv"),
+            "--key-file",
+            str(d / "linkage.key"),
+        ]
 
     yield Case("key-file", "bad-submission", bad_input, ("police_2021-Q1.csv", "row 2"))
 
@@ -459,8 +521,7 @@ def _link_cases() -> Iterator[Case]:
         ("threshold-nan", sub("threshold = 0.9", "threshold = nan"), ("threshold",)),
         ("registry-missing", sub('"registry.csv"', '"nope.csv"'), ("nope.csv",)),
         ("registry-directory", sub('"registry.csv"', '"submissions"'), ("submissions",)),
-        ("no-submissions-match", sub('"submissions/*.csv"', '"nothing/*.csv"'),
-         ("nothing/*.csv",)),
+        ("no-submissions-match", sub('"submissions/*.csv"', '"nothing/*.csv"'), ("nothing/*.csv",)),
         ("submissions-not-list", sub('["submissions/*.csv"]', "3"), ("submissions",)),
         ("unknown-key", LINK_TOML + "colour = 'blue'\n", ("colour",)),
         ("key-file-missing", sub('"linkage.key"', '"gone.key"'), ("gone.key",)),
@@ -476,6 +537,7 @@ def _link_cases() -> Iterator[Case]:
         ("seed-text", LINK_TOML + 'seed = "x"\n', ("seed",)),
     ]
     for name, text, names in tomls:
+
         def build(d: Path, text: str | bytes = text) -> list[str]:
             _link_dir(d)
             return ["link", str(_write(d / "link.toml", text))]
@@ -554,15 +616,29 @@ def _run_cases() -> Iterator[Case]:
         return RUN_TOML.replace(old, new)
 
     tomls: list[tuple[str, str | bytes, tuple[str, ...]]] = [
-        ("n-boot-minus-1", sub('methods = ["independence"]',
-                               'methods = ["independence"]\ninterval = "bootstrap"\nn_boot = -1'),
-         ("n_boot",)),
-        ("n-boot-0", sub('methods = ["independence"]', 'methods = ["independence"]\nn_boot = 0'),
-         ("n_boot",)),
-        ("chains-0", sub('methods = ["independence"]', 'methods = ["lcmcr"]\nchains = 0'),
-         ("chains",)),
-        ("draws-0", sub('methods = ["independence"]', 'methods = ["lcmcr"]\ndraws = 0'),
-         ("draws",)),
+        (
+            "n-boot-minus-1",
+            sub(
+                'methods = ["independence"]',
+                'methods = ["independence"]\ninterval = "bootstrap"\nn_boot = -1',
+            ),
+            ("n_boot",),
+        ),
+        (
+            "n-boot-0",
+            sub('methods = ["independence"]', 'methods = ["independence"]\nn_boot = 0'),
+            ("n_boot",),
+        ),
+        (
+            "chains-0",
+            sub('methods = ["independence"]', 'methods = ["lcmcr"]\nchains = 0'),
+            ("chains",),
+        ),
+        (
+            "draws-0",
+            sub('methods = ["independence"]', 'methods = ["lcmcr"]\ndraws = 0'),
+            ("draws",),
+        ),
         ("per-0", sub("per = 100000", "per = 0"), ("per",)),
         ("per-negative", sub("per = 100000", "per = -100"), ("per",)),
         ("per-float", sub("per = 100000", "per = 1e5"), ("per",)),
@@ -573,23 +649,47 @@ def _run_cases() -> Iterator[Case]:
         ("merge-not-list", sub('[["A", "B"]]', '"A+B"'), ("merge",)),
         ("method-unknown", sub('["independence"]', '["astrology"]'), ("astrology",)),
         ("methods-empty", sub('["independence"]', "[]"), ("methods",)),
-        ("level-2", sub('methods = ["independence"]', 'methods = ["independence"]\nlevel = 2.0'),
-         ("level",)),
-        ("interval-unknown", sub('methods = ["independence"]',
-                                 'methods = ["independence"]\ninterval = "guess"'), ("interval",)),
-        ("method-option-bad", sub('methods = ["independence"]',
-                                  'methods = ["stepwise"]\n[estimation.stepwise]\npthresh = 5.0'),
-         ("pthresh",)),
-        ("method-option-unknown", sub('methods = ["independence"]',
-                                      'methods = ["stepwise"]\n[estimation.stepwise]\nfoo = 1'),
-         ("foo",)),
-        ("min-lists-0", sub('methods = ["independence"]',
-                            'methods = ["independence"]\nmin_lists = 0'), ("min_lists",)),
-        ("min-per-list-negative", sub('methods = ["independence"]',
-                                      'methods = ["independence"]\nmin_per_list = -1'),
-         ("min_per_list",)),
-        ("top-models-0", sub("leave_one_out = false", "leave_one_out = false\ntop_models = 0"),
-         ("top_models",)),
+        (
+            "level-2",
+            sub('methods = ["independence"]', 'methods = ["independence"]\nlevel = 2.0'),
+            ("level",),
+        ),
+        (
+            "interval-unknown",
+            sub('methods = ["independence"]', 'methods = ["independence"]\ninterval = "guess"'),
+            ("interval",),
+        ),
+        (
+            "method-option-bad",
+            sub(
+                'methods = ["independence"]',
+                'methods = ["stepwise"]\n[estimation.stepwise]\npthresh = 5.0',
+            ),
+            ("pthresh",),
+        ),
+        (
+            "method-option-unknown",
+            sub(
+                'methods = ["independence"]',
+                'methods = ["stepwise"]\n[estimation.stepwise]\nfoo = 1',
+            ),
+            ("foo",),
+        ),
+        (
+            "min-lists-0",
+            sub('methods = ["independence"]', 'methods = ["independence"]\nmin_lists = 0'),
+            ("min_lists",),
+        ),
+        (
+            "min-per-list-negative",
+            sub('methods = ["independence"]', 'methods = ["independence"]\nmin_per_list = -1'),
+            ("min_per_list",),
+        ),
+        (
+            "top-models-negative",
+            sub("leave_one_out = false", "leave_one_out = false\ntop_models = -1"),
+            ("top_models",),
+        ),
         ("workers-0", sub("workers = 1", "workers = 0"), ("workers",)),
         ("seed-negative", sub("seed = 1", "seed = -1"), ("seed",)),
         ("seed-text", sub("seed = 1", 'seed = "one"'), ("seed",)),
@@ -616,14 +716,16 @@ def _run_cases() -> Iterator[Case]:
         ("population-missing-row", "region,population\nNorth,100000\n", ("South",)),
         ("population-misspelt", "region,population\nNorth,100000\nSuoth,200000\n", ("South",)),
         ("population-duplicate", "region,population\nNorth,1\nNorth,2\nSouth,3\n", ("row 3",)),
-        ("population-no-column", "region,people\nNorth,100000\nSouth,200000\n",
-         ("population",)),
+        ("population-no-column", "region,people\nNorth,100000\nSouth,200000\n", ("population",)),
         ("population-no-stratum", "population\n300000\n", ("region",)),
         ("population-fraction", "region,population\nNorth,1000.5\nSouth,200000\n", ("row 2",)),
         ("population-inf", "region,population\nNorth,inf\nSouth,200000\n", ("row 2",)),
         ("population-binary", bytes(range(256)) * 2, ()),
-        ("population-latin1-bad", "region,population\nNorth,é\nSouth,2\n".encode("latin-1"),
-         ("row 2",)),
+        (
+            "population-latin1-bad",
+            "region,population\nNorth,é\nSouth,2\n".encode("latin-1"),
+            ("row 2",),
+        ),
     ]
     hists: list[tuple[str, str | bytes, tuple[str, ...]]] = [
         ("histories-ragged", _histories_by_region().replace("p7,", "p7,x,"), ("row",)),
@@ -633,8 +735,12 @@ def _run_cases() -> Iterator[Case]:
         ("histories-empty", "", ()),
     ]
 
-    def base(d: Path, toml: str | bytes = RUN_TOML, pop: str | bytes = POPULATION,
-             hist: str | bytes | None = None) -> list[str]:
+    def base(
+        d: Path,
+        toml: str | bytes = RUN_TOML,
+        pop: str | bytes = POPULATION,
+        hist: str | bytes | None = None,
+    ) -> list[str]:
         _write(d / "histories.csv", _histories_by_region() if hist is None else hist)
         _write(d / "population.csv", pop)
         (d / "adir").mkdir(exist_ok=True)
@@ -644,11 +750,13 @@ def _run_cases() -> Iterator[Case]:
         where = names if "folder" in names else ("run.toml", *names)
         yield Case("run-toml", name, lambda d, text=text: base(d, toml=text), where)
     for name, text, names in pops:
-        yield Case("population", name, lambda d, text=text: base(d, pop=text),
-                   ("population.csv", *names))
+        yield Case(
+            "population", name, lambda d, text=text: base(d, pop=text), ("population.csv", *names)
+        )
     for name, text, names in hists:
-        yield Case("histories", name, lambda d, text=text: base(d, hist=text),
-                   ("histories.csv", *names))
+        yield Case(
+            "histories", name, lambda d, text=text: base(d, hist=text), ("histories.csv", *names)
+        )
 
     def config_dir(d: Path) -> list[str]:
         (d / "run.toml").mkdir()
@@ -669,12 +777,24 @@ def _survey_head(n: int = 40) -> str:
 def _survey_cases() -> Iterator[Case]:
     survey = _survey_head() if SURVEY.exists() else ""
 
-    def score(d: Path, data: str | bytes | None = None, mapping: str | bytes | None = None,
-              extra: tuple[str, ...] = ()) -> list[str]:
+    def score(
+        d: Path,
+        data: str | bytes | None = None,
+        mapping: str | bytes | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> list[str]:
         f = _write(d / "survey.csv", survey if data is None else data)
         m = _write(d / "mapping.toml", MAPPING if mapping is None else mapping)
-        return ["indicators", "score", str(f), "--mapping", str(m), "--out",
-                str(d / "scored.csv"), *extra]
+        return [
+            "indicators",
+            "score",
+            str(f),
+            "--mapping",
+            str(m),
+            "--out",
+            str(d / "scored.csv"),
+            *extra,
+        ]
 
     data_cases: list[tuple[str, str | bytes, tuple[str, ...]]] = [
         ("answer-maybe", _set(survey, 3, "q01", "maybe"), ("row 3", "q01")),
@@ -689,8 +809,7 @@ def _survey_cases() -> Iterator[Case]:
         ("ragged", survey + "R99999,East\n", ("row 42",)),
     ]
     for name, text, names in data_cases:
-        yield Case("survey", name, lambda d, text=text: score(d, data=text),
-                   ("survey.csv", *names))
+        yield Case("survey", name, lambda d, text=text: score(d, data=text), ("survey.csv", *names))
     map_cases: list[tuple[str, str | bytes, tuple[str, ...]]] = [
         ("unknown-indicator", MAPPING.replace('"HTS.D1.INV.02"', '"HTS.NOPE"'), ("HTS.NOPE",)),
         ("framework-unknown", MAPPING.replace('"ilo2012"', '"ilo1066"'), ("ilo1066",)),
@@ -698,8 +817,11 @@ def _survey_cases() -> Iterator[Case]:
         ("bad-toml", MAPPING + "[[[x\n", ()),
         ("latin1", (MAPPING + "# é\n").encode("latin-1"), ()),
         ("binary", bytes(range(256)), ()),
-        ("id-column-unknown", MAPPING.replace('id_column = "resp_id"', 'id_column = "zzz"'),
-         ("survey.csv", "zzz")),
+        (
+            "id-column-unknown",
+            MAPPING.replace('id_column = "resp_id"', 'id_column = "zzz"'),
+            ("survey.csv", "zzz"),
+        ),
     ]
     for name, text, names in map_cases:
         where = names if names and names[0].endswith(".csv") else ("mapping.toml", *names)
@@ -724,12 +846,24 @@ def _survey_cases() -> Iterator[Case]:
         for i in range(60)
     )
 
-    def prevalence(d: Path, data: str | bytes | None = None, design: str | bytes | None = None,
-                   extra: tuple[str, ...] = ()) -> list[str]:
+    def prevalence(
+        d: Path,
+        data: str | bytes | None = None,
+        design: str | bytes | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> list[str]:
         f = _write(d / "scored.csv", scored if data is None else data)
         g = _write(d / "design.toml", DESIGN if design is None else design)
-        return ["indicators", "prevalence", str(f), "--design", str(g),
-                "--outcome", "forced_labour", *extra]
+        return [
+            "indicators",
+            "prevalence",
+            str(f),
+            "--design",
+            str(g),
+            "--outcome",
+            "forced_labour",
+            *extra,
+        ]
 
     prev_data: list[tuple[str, str, tuple[str, ...]]] = [
         ("outcome-maybe", _set(scored, 4, "forced_labour", "maybe"), ("row 4", "forced_labour")),
@@ -742,11 +876,15 @@ def _survey_cases() -> Iterator[Case]:
         ("outcome-missing", scored.replace("forced_labour", "fl"), ("forced_labour",)),
     ]
     for name, text, names in prev_data:
-        yield Case("scored", name, lambda d, text=text: prevalence(d, data=text),
-                   ("scored.csv", *names))
+        yield Case(
+            "scored", name, lambda d, text=text: prevalence(d, data=text), ("scored.csv", *names)
+        )
     designs: list[tuple[str, str | bytes, tuple[str, ...]]] = [
-        ("weights-unknown", DESIGN.replace('weights = "weight"', 'weights = "wt"'),
-         ("scored.csv", "wt")),
+        (
+            "weights-unknown",
+            DESIGN.replace('weights = "weight"', 'weights = "wt"'),
+            ("scored.csv", "wt"),
+        ),
         ("ids-not-list", DESIGN.replace('ids = ["ea", "person"]', "ids = 3"), ("ids",)),
         ("unknown-key", DESIGN + "colour = 1\n", ("colour",)),
         ("bad-toml", DESIGN + "==\n", ()),
@@ -766,8 +904,12 @@ def _survey_cases() -> Iterator[Case]:
         ("by-unknown", ("--by", "planet"), ("planet",)),
     ]
     for name, extra, names in opts:
-        yield Case("cli-options", f"prevalence-{name}", lambda d, extra=extra: prevalence(
-            d, extra=extra), names)
+        yield Case(
+            "cli-options",
+            f"prevalence-{name}",
+            lambda d, extra=extra: prevalence(d, extra=extra),
+            names,
+        )
 
 
 def cases() -> list[Case]:
@@ -819,9 +961,14 @@ def run_case(case: Case, folder: Path) -> Outcome:
     try:
         with _environ(case.env), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             code = main(args)
-    except BaseException as exc:  # noqa: BLE001 - a crash is what we classify
-        return Outcome(None, f"{type(exc).__name__}: {exc}", out.getvalue(), "crash",
-                       "exception escaped main()")
+    except BaseException as exc:  # a crash is what we classify
+        return Outcome(
+            None,
+            f"{type(exc).__name__}: {exc}",
+            out.getvalue(),
+            "crash",
+            "exception escaped main()",
+        )
     stderr = err.getvalue()
     after = _snapshot(folder)
     if code == 1 or "Traceback" in stderr:

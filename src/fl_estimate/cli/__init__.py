@@ -60,8 +60,13 @@ def _root(
 
 
 # One module per layer, imported statically (the order is the order of --help).
-from fl_estimate.cli import demo, indicators, pipeline, providers  # noqa: E402
-from fl_estimate.cli import mse  # noqa: E402
+from fl_estimate.cli import (  # noqa: E402
+    demo,
+    indicators,
+    mse,
+    pipeline,
+    providers,
+)
 
 mse.register(app)
 providers.register(app)

@@ -98,10 +98,9 @@ def score(
 ) -> None:
     """Score survey answers: each indicator, dimension, classification and the reason."""
     from fl_estimate._io import atomic_open
+    from fl_estimate.exceptions import FLEstimateError
     from fl_estimate.indicators.mapping import load_mapping
     from fl_estimate.indicators.scoring import IndicatorScorer
-
-    from fl_estimate.exceptions import FLEstimateError
 
     m = load_mapping(mapping)
     df = _read_table(data)

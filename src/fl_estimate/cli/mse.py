@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import typer

@@ -248,7 +248,7 @@ def read_run_config(path: str | Path) -> RunConfig:
         ("[run] seed", seed, 0),
         ("[estimation] min_lists", min_lists, 2),
         ("[estimation] min_per_list", min_per_list, 0),
-        ("[sensitivity] top_models", top_models, 1),
+        ("[sensitivity] top_models", top_models, 0),
         ("[executor] workers", workers, 1),
     ):
         if val is not None and val < low:
@@ -301,7 +301,9 @@ def read_run_config(path: str | Path) -> RunConfig:
 
 
 def _method_option_problems(
-    methods: list[str], method_options: Mapping[str, Mapping[str, Any]], raw: dict[str, Any],
+    methods: list[str],
+    method_options: Mapping[str, Mapping[str, Any]],
+    raw: dict[str, Any],
     src: str,
 ) -> list[Problem]:
     """Each method's options checked by the method registry (names, types, ranges)."""
@@ -406,8 +408,7 @@ def _population_problems(
     if need:
         return [
             Problem(
-                "column not found; the population file needs the stratum columns and "
-                "'population'",
+                "column not found; the population file needs the stratum columns and 'population'",
                 source=src,
                 row=1,
                 column=c,

@@ -48,9 +48,18 @@ from fl_estimate._io import atomic_output_dir, atomic_write_text, write_manifest
 from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
-from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, Pseudonymiser
+from fl_estimate.providers.pseudonymise import (
+    IDENTIFIER_COLUMNS,
+    KEY_COLUMNS,
+    KEY_ENV_VAR,
+    Pseudonymiser,
+)
 from fl_estimate.providers.registry import ProviderRegistry
-from fl_estimate.providers.submissions import LoadedSubmissions, load_submissions
+from fl_estimate.providers.submissions import (
+    SUBMISSION_COLUMNS,
+    LoadedSubmissions,
+    load_submissions,
+)
 from fl_estimate.results import json_safe
 from fl_estimate.tabular import read_toml
 
@@ -64,9 +73,16 @@ __all__ = [
     "write_link_outputs",
 ]
 
-#: Columns a linkage config's ``strata`` may name: the categorical submission columns and the
-#: ``year`` of identification.
-STRATUM_COLUMNS = ("region", "year", "sex", "age_band", "nationality", "exploitation", "period")
+#: Columns a linkage config's ``strata`` may name: ``year`` (of ``date_identified``) and every
+#: submission column that is neither an identifier nor a pseudonymous key.
+STRATUM_COLUMNS = (
+    "year",
+    *(
+        c
+        for c, _req, _doc in SUBMISSION_COLUMNS
+        if c not in IDENTIFIER_COLUMNS and c not in KEY_COLUMNS
+    ),
+)
 
 #: Match-probability thresholds of the N̂-across-thresholds table.
 DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)

@@ -35,7 +35,6 @@ __all__ = [
     "KEY_COLUMNS",
     "KEY_ENV_VAR",
     "Pseudonymiser",
-    "read_key_file",
     "bloom_dice",
     "bloom_hex_to_words",
     "normalise_date",
@@ -43,6 +42,7 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "phonetic_key",
+    "read_key_file",
 ]
 
 #: Environment variable holding the linkage key (any string of at least 16 characters).

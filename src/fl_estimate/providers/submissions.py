@@ -31,9 +31,9 @@ corrected ``_v2`` is used instead.
 from __future__ import annotations
 
 import re
-from datetime import date
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 

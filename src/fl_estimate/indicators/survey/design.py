@@ -40,7 +40,6 @@ ReplicateDesign(n=4000, type='JKn', replicates=160, scale=1, mse=False)
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
