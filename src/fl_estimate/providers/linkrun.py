@@ -36,6 +36,7 @@ from __future__ import annotations
 import glob
 import html
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -49,6 +50,7 @@ from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
 from fl_estimate.providers.pseudonymise import (
+    FINGERPRINT_COLUMN,
     IDENTIFIER_COLUMNS,
     KEY_COLUMNS,
     KEY_ENV_VAR,
@@ -381,6 +383,11 @@ def link_submissions(
         pseudo = Pseudonymiser.from_env(
             cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
         )
+    if pseudo is None and (cfg.key_file or os.environ.get(cfg.key_env)):
+        pseudo = Pseudonymiser.from_env(
+            cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
+        )
+    check_key_fingerprints(loaded, registry, pseudo)
     prepared = prepare_records(records, pseudo)
     del records  # clear identifiers go no further
     linker = RecordLinker(method=cfg.method, threshold=cfg.threshold, seed=cfg.seed)
@@ -403,6 +410,51 @@ def link_submissions(
     return LinkedSubmissions(
         cfg, files, loaded, registry, result, lists, completeness, link_report, log
     )
+
+
+def check_key_fingerprints(
+    loaded: LoadedSubmissions, registry: ProviderRegistry | None, pseudo: Pseudonymiser | None
+) -> None:
+    """Every pseudonymised submission was made with the linkage key.
+
+    The key's fingerprint (:attr:`Pseudonymiser.fingerprint`), the registry's ``key_fingerprint``
+    of the provider and the submission's ``key_fingerprint`` column must agree wherever they are
+    known: tokens made with another key never match, and linking them would count each of their
+    people twice without a word.
+
+    Raises
+    ------
+    LinkageKeyError
+        Naming each provider (and file) whose fingerprint differs.
+    """
+    from fl_estimate.exceptions import LinkageKeyError
+
+    ours = pseudo.fingerprint if pseudo is not None else None
+    bad: list[str] = []
+    for (provider, _period), (source, frame) in sorted(loaded.accepted.items()):
+        if not any(c in frame for c in KEY_COLUMNS):
+            continue
+        listed = registry.fingerprint_of(provider) if registry is not None else None
+        given = None
+        if FINGERPRINT_COLUMN in frame:
+            values = {str(v) for v in frame[FINGERPRINT_COLUMN].dropna()}
+            given = values.pop() if len(values) == 1 else ("several" if values else None)
+        for name, fp in (("the registry's key_fingerprint", listed), (source, given)):
+            if fp is None:
+                continue
+            if ours is not None and fp != ours:
+                bad.append(f"provider {provider} ({name}: {fp}) does not match the linkage key "
+                           f"({ours})")  # fmt: skip
+            elif ours is None and listed is not None and fp != listed:
+                bad.append(f"provider {provider}: {source} fingerprint {fp} differs from the "
+                           f"registry's ({listed})")  # fmt: skip
+    if bad:
+        raise LinkageKeyError(
+            "pseudonymous keys made with another key: "
+            + "; ".join(dict.fromkeys(bad))
+            + ". Ask the provider to pseudonymise again with the current key, or correct the "
+            "registry's key_fingerprint"
+        )
 
 
 def write_link_outputs(

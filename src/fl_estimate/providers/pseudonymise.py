@@ -31,6 +31,8 @@ from fl_estimate.exceptions import LinkageKeyError
 __all__ = [
     "BLOOM_BITS",
     "BLOOM_WORDS",
+    "FINGERPRINT_COLUMN",
+    "FINGERPRINT_LABEL",
     "IDENTIFIER_COLUMNS",
     "KEY_COLUMNS",
     "KEY_ENV_VAR",
@@ -50,6 +52,11 @@ KEY_ENV_VAR = "FL_ESTIMATE_LINKAGE_KEY"
 #: Clear identifying columns of a submission; never written to any output.
 IDENTIFIER_COLUMNS = ("given_name", "family_name", "date_of_birth", "document_number", "phone")
 #: Pseudonymous key columns (what a provider submitting "keys only" sends instead).
+#: Message of the key fingerprint (:attr:`Pseudonymiser.fingerprint`); fixed, versioned.
+FINGERPRINT_LABEL = b"fl_estimate linkage key fingerprint v1"
+#: Column of the fingerprint in pseudonymised submissions and in the provider registry.
+FINGERPRINT_COLUMN = "key_fingerprint"
+
 KEY_COLUMNS = (
     "key_given",
     "key_family",
@@ -293,6 +300,15 @@ class Pseudonymiser:
     def __repr__(self) -> str:
         return "Pseudonymiser(key=<hidden>)"
 
+    @property
+    def fingerprint(self) -> str:
+        """A fingerprint of the key: the first 64 bits, in hex, of ``HMAC-SHA256(key,
+        FINGERPRINT_LABEL)``. It identifies the key (two keys give different fingerprints) without
+        revealing it or any token; the provider registry's ``key_fingerprint`` column and the
+        ``key_fingerprint`` column of a pseudonymised submission record it, and linkage checks
+        that they match the linkage key."""
+        return self._mac(FINGERPRINT_LABEL).hexdigest()[:16]
+
     def __reduce__(self) -> Any:  # never pickle the key by accident
         raise TypeError("a Pseudonymiser holds the secret key and cannot be pickled")
 
@@ -400,11 +416,14 @@ class Pseudonymiser:
         return pd.DataFrame(out, index=frame.index, dtype=object)
 
     def pseudonymise(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with its clear identifier columns replaced by the key columns."""
+        """``frame`` with its clear identifier columns replaced by the key columns, and a
+        ``key_fingerprint`` column (:attr:`fingerprint`) saying which key made them."""
         keys = self.key_columns(frame)
         rest = frame.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in frame.columns])
-        rest = rest.drop(columns=[c for c in KEY_COLUMNS if c in rest.columns])
-        return pd.concat([rest, keys], axis=1)
+        rest = rest.drop(columns=[c for c in (*KEY_COLUMNS, FINGERPRINT_COLUMN) if c in rest])
+        out = pd.concat([rest, keys], axis=1)
+        out[FINGERPRINT_COLUMN] = self.fingerprint
+        return out
 
 
 def bloom_hex_to_words(values: Sequence[str | None]) -> np.ndarray:

@@ -44,6 +44,7 @@ import pandera.pandas as pa
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
+    FINGERPRINT_COLUMN,
     IDENTIFIER_COLUMNS,
     KEY_COLUMNS,
     normalise_date,
@@ -104,6 +105,12 @@ SUBMISSION_COLUMNS: tuple[tuple[str, bool, str], ...] = (
     ("document_number", False, "identity or travel document number"),
     ("phone", False, "phone number"),
     *((k, False, "pseudonymous key (instead of the clear identifiers)") for k in KEY_COLUMNS),
+    (
+        FINGERPRINT_COLUMN,
+        False,
+        "fingerprint of the key that made the pseudonymous keys (written "
+        "by `fl-estimate submissions pseudonymise`; checked at linkage)",
+    ),
 )
 _REQUIRED = [c for c, req, _ in SUBMISSION_COLUMNS if req]
 _KNOWN = {c for c, _, _ in SUBMISSION_COLUMNS}
@@ -307,6 +314,16 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
                 error=f"a pseudonymous key made by fl_estimate ({len_hex} lower-case hex digits)",
             ),
         )
+
+    columns[FINGERPRINT_COLUMN] = pa.Column(
+        None,
+        nullable=True,
+        required=False,
+        checks=pa.Check(
+            lambda s: s.isna() | s.str.fullmatch(r"[0-9a-f]{16}").fillna(False),
+            error="a key fingerprint made by fl_estimate (16 lower-case hex digits)",
+        ),
+    )
 
     def one_provider(df: pd.DataFrame) -> bool:
         return df["provider"].nunique(dropna=True) <= 1 and df["period"].nunique(dropna=True) <= 1
