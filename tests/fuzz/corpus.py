@@ -566,6 +566,38 @@ def _link_cases() -> Iterator[Case]:
     def config_missing(d: Path) -> list[str]:
         return ["link", str(d / "link.toml")]
 
+    def pseudonymous(d: Path, fingerprint: str = "0123456789abcdef") -> None:
+        src = (COUNTRY / "submissions" / "iom_2022-Q4.csv").read_text(encoding="utf-8")
+        rows = _lines(src)[:6]
+        rows = [rows[0] + ["key_fingerprint"]] + [r + [fingerprint] for r in rows[1:]]
+        _write(d / "submissions" / "iom_2022-Q4.csv", _join(rows))
+
+    def fingerprint_mismatch(d: Path) -> list[str]:
+        _link_dir(d)
+        pseudonymous(d)
+        return ["link", str(_write(d / "link.toml", LINK_TOML))]
+
+    def registry_fingerprint_mismatch(d: Path) -> list[str]:
+        _link_dir(d)
+        pseudonymous(d, fingerprint="")
+        reg = _registry_text().split("\n")
+        reg[0] += ",key_fingerprint"
+        reg[1:] = [r + ",fedcba9876543210" if r else r for r in reg[1:]]
+        _write(d / "registry.csv", "\n".join(reg))
+        return ["link", str(_write(d / "link.toml", LINK_TOML))]
+
+    yield Case(
+        "link-toml",
+        "key-fingerprint-mismatch",
+        fingerprint_mismatch,
+        ("iom_2022-Q4.csv", "provider iom"),
+    )
+    yield Case(
+        "link-toml",
+        "registry-fingerprint-mismatch",
+        registry_fingerprint_mismatch,
+        ("provider iom", "registry"),
+    )
     yield Case("link-toml", "key-second-line", key_second_line, ("linkage.key", "line"))
     yield Case("link-toml", "registry-bad-frequency", registry_bad, ("registry.csv", "row 2"))
     yield Case("link-toml", "registry-binary", registry_latin1, ("registry.csv",))
