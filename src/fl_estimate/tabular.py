@@ -30,7 +30,7 @@ import pandas as pd
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_, Message, translate
 
-__all__ = ["ReadInfo", "parse_number", "read_table"]
+__all__ = ["ReadInfo", "parse_number", "read_table", "read_text_file", "read_toml"]
 
 log = logging.getLogger(__name__)
 
@@ -481,3 +481,75 @@ def parse_number(text: str, decimal: str = ",") -> float:
     elif not re.fullmatch(plain, s):
         raise ValueError(f"not a number with decimal {decimal!r}: {text!r}")
     return float(s.replace(decimal, "."))
+
+
+def read_text_file(path: str | Path, *, what: str = "file") -> str:
+    """The text of a configuration file (TOML, key), read as UTF-8 (with or without a byte-order
+    mark), or an :class:`~fl_estimate.exceptions.InputValidationError` naming the file.
+
+    A missing file, a folder, a binary file and text in another encoding are refused (saying which
+    encoding was found and how to save the file as UTF-8): configuration is never guessed.
+
+    Parameters
+    ----------
+    path : str or Path
+    what : str
+        What the file is, for the message ("configuration file", "key file").
+    """
+    path = Path(path)
+    source = path.name or str(path)
+    if path.is_dir():
+        raise _fail(
+            N_("{path} is a folder, not a {what}: give the path of the file itself",
+               path=str(path), what=what),
+            source,
+        )  # fmt: skip
+    if not path.exists():
+        raise _fail(N_("{what} not found: {path}", what=what, path=str(path)), source)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _fail(
+            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
+            source,
+        ) from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        notices: list[str] = []
+        try:
+            _decode(raw, source, notices)
+            found = str(notices[0]).split(": it was read as ")[-1].split(";")[0] if notices else ""
+        except InputValidationError:
+            found = ""
+        line = raw[: exc.start].count(b"\n") + 1
+        kind = f"{found} text" if found and "is " not in found else "not UTF-8 text"
+        raise _fail(
+            N_("{file} is {kind} (first byte that is not UTF-8 on line {line}); save it as "
+               "UTF-8 (in a text editor: Save As, encoding UTF-8)", file=source, kind=kind,
+               line=line),
+            source,
+        ) from None  # fmt: skip
+    if _CONTROL.search(text):
+        raise _fail(
+            N_("{file} is a binary file, not a text {what}", file=source, what=what), source
+        )
+    return text
+
+
+def read_toml(path: str | Path, *, what: str = "configuration file") -> dict[str, Any]:
+    """A TOML file as a dict, read with :func:`read_text_file`; a syntax error is an
+    :class:`~fl_estimate.exceptions.InputValidationError` naming the file and the line."""
+    import tomllib
+
+    path = Path(path)
+    text = read_text_file(path, what=what)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise InputValidationError(
+            [Problem(f"not valid TOML ({' '.join(str(exc).split())})", source=path.name, row=line)]
+        ) from None

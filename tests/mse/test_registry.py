@@ -127,7 +127,9 @@ def test_none_means_the_default(korea) -> None:  # type: ignore[no-untyped-def]
     assert a.estimate == b.estimate and a.interval == b.interval
     assert registry.resolve("stepwise", pthresh=None).ctor_kwargs == {}
     # an explicit 0 is not "the default" (the old adapters' `or 0.02` turned it into 0.02)
-    assert registry.resolve("stepwise", pthresh=0).ctor_kwargs == {"pthresh": 0}
+    assert registry.resolve("stepwise", pthresh=0.05).ctor_kwargs == {"pthresh": 0.05}
+    with pytest.raises(ModelSpecificationError, match="pthresh"):
+        registry.resolve("stepwise", pthresh=0)  # a given value is checked: (0, 1)
 
 
 def test_level_is_checked_for_every_method() -> None:

@@ -25,7 +25,10 @@ def test_check_rejects_with_report_and_exit_2(country_dir: Path, capsys) -> None
     assert code == 2
     assert "Traceback" not in captured.out + captured.err
     assert "police_2022-Q3.csv, row 7, column 'region'" in captured.out
-    assert "missing.csv: cannot read the file" in captured.out
+    assert "missing.csv: file not found" in captured.out
+    # the error line, on stderr, names the rejected files and the first problems' rows
+    assert captured.err.startswith("fl-estimate: error: 2 of 3 file(s) rejected")
+    assert "police_2022-Q3.csv, row 3, column 'sex'" in captured.err
     assert "1 accepted, 2 rejected" in captured.out
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -130,3 +131,44 @@ def test_key_is_never_shown_or_pickled(monkeypatch: pytest.MonkeyPatch, tmp_path
         Pseudonymiser.from_env()
     with pytest.raises(FLEstimateError, match="at least 16 bytes"):
         Pseudonymiser("short")
+
+
+def test_key_file_must_hold_one_line(tmp_path: Path) -> None:
+    from fl_estimate.exceptions import LinkageKeyError
+    from fl_estimate.providers.pseudonymise import Pseudonymiser, read_key_file
+
+    key = "0123456789abcdef0123456789abcdef"
+    (tmp_path / "ok.key").write_text(f"\n  {key}  \n\n", encoding="utf-8")
+    assert read_key_file(tmp_path / "ok.key") == key.encode()
+    (tmp_path / "two.key").write_text(f"{key}\n# rotated\n", encoding="utf-8")
+    with pytest.raises(LinkageKeyError, match=r"two\.key has 2 non-empty lines"):
+        Pseudonymiser.from_env(key_file=tmp_path / "two.key")
+
+
+def test_fingerprint_identifies_the_key_and_is_checked_at_linkage() -> None:
+    import pandas as pd
+
+    from fl_estimate.exceptions import LinkageKeyError
+    from fl_estimate.providers.linkrun import check_key_fingerprints
+    from fl_estimate.providers.pseudonymise import Pseudonymiser
+    from fl_estimate.providers.registry import ProviderRegistry
+    from fl_estimate.providers.submissions import LoadedSubmissions
+
+    a = Pseudonymiser("a" * 32)
+    b = Pseudonymiser("b" * 32)
+    assert a.fingerprint == Pseudonymiser("a" * 32).fingerprint != b.fingerprint
+    assert len(a.fingerprint) == 16 and int(a.fingerprint, 16) >= 0
+    frame = pd.DataFrame({"provider": ["ngo"], "key_dob": ["0" * 32],
+                          "key_fingerprint": [b.fingerprint]})  # fmt: skip
+    loaded = LoadedSubmissions.__new__(LoadedSubmissions)
+    loaded.accepted = {("ngo", "2021-Q1"): ("ngo_2021-Q1.csv", frame)}
+    with pytest.raises(LinkageKeyError, match="provider ngo"):
+        check_key_fingerprints(loaded, None, a)
+    check_key_fingerprints(loaded, None, b)  # the key that made the tokens: accepted
+    reg = ProviderRegistry.from_frame(
+        pd.DataFrame({"provider": ["ngo"], "entity_type": ["ngo_service_provider"],
+                      "frequency": ["quarterly"], "regions": ["North"],
+                      "first_period": ["2021-Q1"], "key_fingerprint": [a.fingerprint]})
+    )  # fmt: skip
+    with pytest.raises(LinkageKeyError, match="registry's key_fingerprint"):
+        check_key_fingerprints(loaded, reg, b)

@@ -119,10 +119,26 @@ def test_frame_level_rules() -> None:
     bad.loc[2, "date_of_birth"] = "2022-03-31"  # not before identification
     bad.loc[1, "age_band"] = None  # neither age nor band
     report, _ = validate_submission(bad)
-    messages = {(p.row, p.message) for p in report.problems}
-    assert (2, "expected date_identified must fall inside the period") in messages
-    assert (4, "expected date_of_birth must be before date_identified") in messages
-    assert (3, "expected age or age_band must be given") in messages
+    messages = [(p.row, p.message) for p in report.problems]
+    # each row rule once for its row (not once per column of the frame)
+    assert messages == [
+        (2, "date_identified must fall inside the period 2022-Q1"),
+        (3, "age, age_band or date_of_birth must be given"),
+        (4, "date_of_birth must be before date_identified"),
+    ]
+    assert report.to_text().count("problems)") == 1
+
+
+def test_cross_field_rules_name_their_row() -> None:
+    bad = _good()
+    bad.loc[0, "nationality"] = "XXX"
+    report, _ = validate_submission(bad)
+    assert [(p.row, p.column) for p in report.problems] == [(2, "nationality")]
+    assert "(1 problem)" in report.to_text()
+    bad = _good()
+    bad.loc[1, "age"] = "nan"
+    report, _ = validate_submission(bad)
+    assert [(p.row, p.column) for p in report.problems] == [(3, "age")]
 
 
 def test_structure_problems_are_collected() -> None:
@@ -148,7 +164,8 @@ def test_unreadable_file_is_one_problem(tmp_path: Path) -> None:
     f = tmp_path / "broken.xlsx"
     f.write_text("not excel")
     report, clean = validate_submission(f)
-    assert clean is None and "cannot read" in report.problems[0].message
+    assert clean is None and report.problems[0].source == "broken.xlsx"
+    assert "not an Excel workbook" in report.problems[0].message
 
 
 def test_shipped_template_and_example(country_dir: Path) -> None:

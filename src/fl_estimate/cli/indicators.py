@@ -35,18 +35,40 @@ class OutFormat(StrEnum):
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    """The table with pandas' typed columns, after :func:`fl_estimate.tabular.read_table` has
+    checked it (encoding, separator, ragged rows, folders, binary files: errors naming the file)."""
     import pandas as pd
 
-    if not path.exists():
-        raise InputValidationError([Problem("file not found", str(path))])
+    from fl_estimate.tabular import read_table
+
+    _frame, info = read_table(path)
     try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
             return pd.read_excel(path)
-        return pd.read_csv(path, low_memory=False)
+        return pd.read_csv(
+            path, low_memory=False, encoding=info.encoding, sep=info.delimiter,
+            decimal=info.decimal,
+        )  # fmt: skip
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise InputValidationError(
             [Problem(f"cannot read as a table: {' '.join(str(exc).split())}", str(path))]
         ) from exc
+
+
+def _check_ids(ids: pd.Series, source: str, column: str) -> None:
+    """Refuse missing and duplicate respondent ids, naming their rows."""
+    problems = [
+        Problem("respondent id is missing", source, int(i) + 2, column)
+        for i in ids.index[ids.isna() | (ids.astype(str).str.strip() == "")]
+    ]
+    dup = ids.duplicated(keep="first") & ids.notna()
+    problems += [
+        Problem("duplicate respondent id (each respondent once)", source, int(i) + 2, column,
+                ids.loc[i])
+        for i in ids.index[dup][:10]
+    ]  # fmt: skip
+    if problems:
+        raise InputValidationError(problems)
 
 
 def _split(value: str | None) -> list[str]:
@@ -76,12 +98,22 @@ def score(
 ) -> None:
     """Score survey answers: each indicator, dimension, classification and the reason."""
     from fl_estimate._io import atomic_open
+    from fl_estimate.exceptions import FLEstimateError
     from fl_estimate.indicators.mapping import load_mapping
     from fl_estimate.indicators.scoring import IndicatorScorer
 
     m = load_mapping(mapping)
     df = _read_table(data)
-    scorer = IndicatorScorer(framework or m.framework, missing=missing)
+    if m.id_column and m.id_column in df.columns:
+        _check_ids(df[m.id_column], data.name, m.id_column)
+    try:
+        scorer = IndicatorScorer(framework or m.framework, missing=missing)
+    except FLEstimateError as exc:
+        if framework:
+            raise
+        raise InputValidationError(
+            [Problem(f"[mapping] framework: {exc.one_line()}", mapping.name)]
+        ) from None
     res = scorer.score(df, m, source=data.name)
     table = res.to_frame()
     if out is None:

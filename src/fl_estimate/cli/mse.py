@@ -139,8 +139,9 @@ def mse(
     method, model, observed, estimate, ci_low, ci_high, interval_kind, level and status ("ok" or
     the reason there is no estimate).
     """
+    from fl_estimate.exceptions import ModelSpecificationError
     from fl_estimate.mse.api import fit_resolved
-    from fl_estimate.mse.data import CaptureData, iter_tables, read_capture_csv
+    from fl_estimate.mse.data import CaptureData, check_full_table, iter_tables, read_capture_csv
     from fl_estimate.mse.registry import resolve
 
     # options the user did not give are None: the method's own defaults apply
@@ -165,6 +166,13 @@ def mse(
         draws=draws,
     )
     cd = read_capture_csv(data, strata=_split(strata))
+    if not call.spec.target.startswith("fl_estimate.mse.closed_form"):
+        check_full_table(len(cd.lists), data.name)  # before any table of 2**K cells is built
+    if max_order is not None and max_order > len(cd.lists):
+        raise ModelSpecificationError(
+            f"option max_order={max_order} is not valid: {data.name} has {len(cd.lists)} lists, "
+            "so interactions are of order 2 to at most the number of lists"
+        )
     if call.spec.name == "closedp" and fmt is OutFormat.table:
         from fl_estimate.mse.heterogeneity import ClosedPopulationModels
 

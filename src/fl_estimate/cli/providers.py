@@ -29,6 +29,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
     """Validate submission files and print one report per file (exit 2 if any is rejected)."""
+    from fl_estimate.exceptions import InputValidationError
     from fl_estimate.providers.registry import ProviderRegistry
     from fl_estimate.providers.submissions import validate_submission
 
@@ -48,8 +49,14 @@ def check(
             typer.echo(r.to_text())
         n_bad = sum(not r.accepted for r in reports)
         typer.echo(f"{len(reports) - n_bad} accepted, {n_bad} rejected")
-    if any(not r.accepted for r in reports):
-        raise typer.Exit(2)
+    rejected = [r for r in reports if not r.accepted]
+    if rejected:
+        # the reports are on stdout; the error line (file, row, column) on stderr, exit 2
+        raise InputValidationError(
+            [p for r in rejected for p in r.problems],
+            summary=f"{len(rejected)} of {len(reports)} file(s) rejected "
+            f"({', '.join(r.source for r in rejected)})",
+        )
 
 
 @submissions_app.command("pseudonymise")

@@ -411,10 +411,10 @@ def _as_codes(v: Any) -> tuple[Any, ...] | None:
 
 def load_mapping(path: str | Path) -> Mapping:
     """Read a mapping file (TOML); file-level problems are all reported at once."""
+    from fl_estimate.tabular import read_text_file
+
     p = Path(path)
-    if not p.exists():
-        raise InputValidationError([Problem("mapping file not found", str(p))])
-    return parse_mapping(p.read_text(encoding="utf-8"), str(p))
+    return parse_mapping(read_text_file(p, what="mapping file"), str(p))
 
 
 def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
@@ -450,6 +450,16 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
             problems.append(Problem("expected a list of codes", source, None, f"codes.{k}", v))
             continue
         defaults[k] = c
+    kinds_of: dict[str, list[str]] = {}
+    for kind, values in defaults.items():
+        for v in values:
+            kinds_of.setdefault(str(v), []).append(kind)
+    for v, kinds in kinds_of.items():
+        if len(kinds) > 1 and "codes" in doc:
+            problems.append(
+                Problem(f"code {v} is given for {' and '.join(kinds)}: each code means one thing",
+                        source, None, "codes", v)
+            )  # fmt: skip
     inds: list[IndicatorMap] = []
     count: dict[str, int] = {}
     for j, raw in enumerate(doc.get("indicator", []), 1):

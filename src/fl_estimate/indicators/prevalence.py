@@ -221,6 +221,14 @@ class SurveyPrevalence:
         self.missing = missing
         self.min_n = int(min_n)
         self.min_clusters = int(min_clusters)
+        if self.min_n < 1:
+            raise ModelSpecificationError(f"min_n (--min-n) must be at least 1, got {min_n!r}")
+        if self.min_clusters < 1:
+            raise ModelSpecificationError(
+                f"min_clusters (--min-clusters) must be at least 1, got {min_clusters!r}"
+            )
+        if not (np.isfinite(self.per) and self.per > 0):
+            raise ModelSpecificationError(f"per must be a positive number, got {per!r}")
 
     def fit(
         self,
@@ -263,6 +271,7 @@ class SurveyPrevalence:
             for o in outcomes if o not in table.columns
         ] + [Problem("domain column not in the data", source, None, c)
              for b in self.by for c in b if c not in table.columns]  # fmt: skip
+        problems += _duplicate_ids(table, source)
         if problems:
             raise InputValidationError(problems)
         rows = []
@@ -349,14 +358,47 @@ class SurveyPrevalence:
         }
 
 
+#: Respondent id columns checked for duplicates (the scored output keeps the mapping's id column;
+#: ``resp_id`` is the documented name).
+ID_COLUMNS = ("resp_id", "respondent_id")
+#: Outcome cells read as indeterminate (unknown); any other text that is not 0/1, true/false or
+#: yes/no is refused with its row.
+UNKNOWN_OUTCOMES = ("", "nan", "na", "indeterminate", "unknown")
+
+
+def _duplicate_ids(table: pd.DataFrame, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for c in ID_COLUMNS:
+        if c not in table.columns:
+            continue
+        ids = table[c]
+        for i in np.flatnonzero(ids.isna().to_numpy() | (ids.astype(str).str.strip() == "")):
+            problems.append(Problem("respondent id is missing", source, int(i) + 2, c))
+        dup = ids.duplicated(keep="first") & ids.notna()
+        for i in np.flatnonzero(dup.to_numpy())[:10]:
+            problems.append(
+                Problem("duplicate respondent id (each respondent once)", source, int(i) + 2, c,
+                        ids.iloc[i])
+            )  # fmt: skip
+    return problems
+
+
 def _as_float(col: pd.Series, name: str, source: str) -> np.ndarray:
     if col.dtype == bool or str(col.dtype) == "boolean":
         return col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    if str(col.dtype) == "object":
+    if not pd.api.types.is_numeric_dtype(col):  # object or pandas' str dtype
         low = col.astype(str).str.strip().str.lower()
         vals = np.where(low.isin(["true", "yes"]), 1.0, vals)
         vals = np.where(low.isin(["false", "no"]), 0.0, vals)
+        text = np.isnan(vals) & col.notna().to_numpy() & ~low.isin(UNKNOWN_OUTCOMES).to_numpy()
+        if text.any():
+            rows = np.flatnonzero(text)
+            raise InputValidationError(
+                [Problem("outcome must be 0/1, true/false, yes/no, or empty or 'indeterminate' "
+                         "when unknown", source, int(i) + 2, name, col.iloc[i])
+                 for i in rows[:10]]
+            )  # fmt: skip
     bad = ~np.isnan(vals) & ~np.isin(vals, (0.0, 1.0))
     if bad.any():
         rows = np.flatnonzero(bad)

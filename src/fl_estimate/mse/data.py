@@ -47,14 +47,73 @@ def _is_binary(value: Any) -> bool:
     return f in (0.0, 1.0)
 
 
+#: Largest count accepted in one cell of a capture table, and for the sum of a table's counts:
+#: 2**53, the largest integer that every float64 computation of the estimators holds exactly (and
+#: far above any population). A larger count is refused with its row rather than overflowing
+#: int64 silently.
+MAX_COUNT = 2**53
+
+#: Most lists a full-table method (log-linear models, the Bayesian and latent-class methods: every
+#: one builds the 2**K table of capture patterns) accepts. 20 lists make a table of 1,048,576
+#: cells (about 1 GB for the independence fit); each list doubles it.
+MAX_LISTS_FULL_TABLE = 20
+
+
 def _as_int_count(value: Any) -> int | None:
+    """The count as an exact Python int, or None when it is not a whole number in [0, MAX_COUNT].
+
+    Text is parsed exactly ("5000000000000000000" is that integer, not a rounded float); "12.0"
+    and "1e3" are accepted as whole numbers.
+    """
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            n = int(text)
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                return None
+            if not np.isfinite(f) or f != int(f):
+                return None
+            n = int(f)
+    else:
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            return None
+        if not np.isfinite(f) or f != int(f):
+            return None
+        n = int(value) if isinstance(value, int | np.integer) else int(f)
+    return n if 0 <= n <= MAX_COUNT else None
+
+
+def _too_large(value: Any) -> bool:
     try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not np.isfinite(f) or f != int(f):
-        return None
-    return int(f)
+        return abs(float(value)) > MAX_COUNT
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def check_full_table(n_lists: int, source: str | None = None) -> None:
+    """Refuse, before allocating, a table of 2**K cells larger than :data:`MAX_LISTS_FULL_TABLE`.
+
+    Raises
+    ------
+    ModelSpecificationError
+        With the number of lists and the memory the table would need.
+    """
+    if n_lists > MAX_LISTS_FULL_TABLE:
+        gib = (2**n_lists) * 8 * (n_lists + 1) / 2**30
+        where = f"{source}: " if source else ""
+        raise ModelSpecificationError(
+            f"{where}{n_lists} lists: the full table of capture patterns has 2^{n_lists} cells "
+            f"(about {gib:,.0f} GiB for the simplest model); methods that fit it accept at most "
+            f"{MAX_LISTS_FULL_TABLE} lists. Merge or drop lists (e.g. small ones), or use "
+            "--method chao or lincoln-petersen"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,7 +239,8 @@ class CaptureData:
                 bad_rows[i] = True
                 problems.append(
                     Problem(
-                        "count must be a non-negative whole number",
+                        "count must be a non-negative whole number"
+                        + (f" of at most 2^53 = {MAX_COUNT:,}" if _too_large(v) else ""),
                         source=source,
                         row=_spreadsheet_row(i),
                         column=count_col,
@@ -189,6 +249,15 @@ class CaptureData:
                 )
             else:
                 counts[i] = c
+        total = sum(int(c) for c in counts)
+        if total > MAX_COUNT:
+            problems.append(
+                Problem(
+                    f"the counts add up to {total:,}, above the bound {MAX_COUNT:,}",
+                    source=source,
+                    column=count_col,
+                )
+            )
         pats = np.zeros((len(tbl), len(lists)), dtype=np.uint8)
         ok = ~bad_rows
         if ok.any():
@@ -323,7 +392,12 @@ class CaptureData:
         return self.patterns.astype(np.int64) @ (1 << np.arange(self.n_lists, dtype=np.int64))
 
     def cell_counts(self) -> np.ndarray:
-        """Counts of all ``2**K`` cells in cell-index order; cell 0 (unobserved) is 0."""
+        """Counts of all ``2**K`` cells in cell-index order; cell 0 (unobserved) is 0.
+
+        Raises :class:`~fl_estimate.exceptions.ModelSpecificationError` above
+        :data:`MAX_LISTS_FULL_TABLE` lists (before allocating).
+        """
+        check_full_table(self.n_lists, self.source)
         full = np.zeros(1 << self.n_lists, dtype=np.int64)
         full[self.cells] = self.counts
         return full

@@ -60,10 +60,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.options import IntervalOptions, check_level, invalid_option
@@ -411,6 +413,50 @@ def _check_interval(spec: MethodSpec, value: Any) -> None:
         )
 
 
+def _whole_at_least(low: int) -> Callable[[Any], bool]:
+    def ok(v: Any) -> bool:
+        return isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= low
+
+    return ok
+
+
+def _open_unit(v: Any) -> bool:
+    return isinstance(v, int | float | np.number) and not isinstance(v, bool) and 0 < v < 1
+
+
+def _positive_finite(v: Any) -> bool:
+    return (
+        isinstance(v, int | float | np.number)
+        and not isinstance(v, bool)
+        and bool(np.isfinite(v))
+        and v > 0
+    )
+
+
+#: The range of each numeric option, whatever the method (checked by :func:`resolve` before any
+#: fit): ``name -> (test, what is expected)``.
+OPTION_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "pthresh": (_open_unit, "a p-value cut-off strictly between 0 and 1 (e.g. 0.02)"),
+    "n_boot": (_whole_at_least(1), "a whole number of bootstrap replicates, at least 1"),
+    "chains": (_whole_at_least(1), "a whole number of MCMC chains, at least 1"),
+    "draws": (_whole_at_least(1), "a whole number of posterior draws per chain, at least 1"),
+    "tune": (_whole_at_least(0), "a whole number of tuning steps, at least 0"),
+    "top_models": (_whole_at_least(1), "a whole number of models, at least 1"),
+    "max_order": (_whole_at_least(1), "an interaction order of at least 1"),
+    "theta": (_positive_finite, "a positive finite number"),
+    "seed": (_whole_at_least(0), "a non-negative whole number"),
+}
+
+
+def check_ranges(options: Mapping[str, Any]) -> None:
+    """Raise :class:`ModelSpecificationError` for the first option outside its
+    :data:`OPTION_RANGES` range (options that are None are not given)."""
+    for name, value in options.items():
+        rule = OPTION_RANGES.get(name)
+        if rule is not None and value is not None and not rule[0](value):
+            raise invalid_option(name, value, rule[1])
+
+
 def resolve(method: str, **options: Any) -> Resolved:
     """Check a method call's options and split them between the constructor and ``fit``.
 
@@ -443,6 +489,7 @@ def resolve(method: str, **options: Any) -> Resolved:
         _check_interval(spec, given[INTERVAL])
     if "level" in given:
         check_level(given["level"])
+    check_ranges(given)
     ctor_names = spec.constructor_options()
     fit_names = spec.fit_options()
     for name, value in given.items():

@@ -5,13 +5,13 @@ The format is documented in ``docs/config.md`` (section "Annual run").
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.tabular import read_toml
 
 __all__ = ["RunConfig", "read_run_config"]
 
@@ -101,12 +101,7 @@ def read_run_config(path: str | Path) -> RunConfig:
     """
     path = Path(path)
     src = path.name
-    if not path.exists():
-        raise InputValidationError([Problem(f"configuration file not found: {path}")])
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError([Problem(f"not valid TOML ({exc})", source=src)]) from None
+    raw = read_toml(path)
     problems: list[Problem] = []
     base = path.resolve().parent
 
@@ -249,6 +244,30 @@ def read_run_config(path: str | Path) -> RunConfig:
     workers = get("executor", "workers", int, None)
     scheduler = get("executor", "scheduler", str, None) or None
     truth = path_of("report", "truth")
+    for key, val, low in (
+        ("[run] seed", seed, 0),
+        ("[estimation] min_lists", min_lists, 2),
+        ("[estimation] min_per_list", min_per_list, 0),
+        ("[sensitivity] top_models", top_models, 0),
+        ("[executor] workers", workers, 1),
+    ):
+        if val is not None and val < low:
+            problems.append(Problem(f"{key} must be at least {low}, got {val!r}", source=src))
+    if scheduler is not None:
+        from urllib.parse import urlparse
+
+        url = urlparse(scheduler)
+        if not url.scheme or not url.netloc or url.port is None:
+            problems.append(
+                Problem(
+                    f"[executor] scheduler must be an address such as tcp://host:8786, got "
+                    f"{scheduler!r}",
+                    source=src,
+                )
+            )
+    problems.extend(_method_option_problems(methods, method_options, raw, src))
+    if not problems:
+        problems.extend(_input_problems(ch, link, population, list(strata), merge, src))
     if problems:
         raise InputValidationError(problems)
     return RunConfig(
@@ -279,3 +298,151 @@ def read_run_config(path: str | Path) -> RunConfig:
         method_options=method_options,
         raw=raw,
     )
+
+
+def _method_option_problems(
+    methods: list[str],
+    method_options: Mapping[str, Mapping[str, Any]],
+    raw: dict[str, Any],
+    src: str,
+) -> list[Problem]:
+    """Each method's options checked by the method registry (names, types, ranges)."""
+    from fl_estimate.exceptions import ModelSpecificationError
+    from fl_estimate.mse.api import available_methods
+    from fl_estimate.mse.registry import resolve
+
+    est = raw.get("estimation", {}) if isinstance(raw.get("estimation"), dict) else {}
+    shared = {k: est[k] for k in ("interval", "level", "n_boot", "chains", "draws") if k in est}
+    problems = []
+    for m in methods:
+        if m not in available_methods():
+            continue
+        opts = {**shared, **method_options.get(m, {})}
+        if "interval" in opts and not isinstance(opts["interval"], str):
+            continue  # reported as a type error
+        try:
+            resolve(m, **opts)
+        except ModelSpecificationError as exc:
+            section = f"[estimation.{m}]" if m in method_options else "[estimation]"
+            problems.append(Problem(f"{section} {m}: {exc}", source=src))
+    return problems
+
+
+def _input_problems(
+    histories: Path | None,
+    link: Path | None,
+    population: Path | None,
+    strata: list[str],
+    merge: list[Any],
+    src: str,
+) -> list[Problem]:
+    """The inputs read and checked before any work: capture histories (when given rather than a
+    linkage), list names in ``merge``, and the population file (complete and positive)."""
+    from fl_estimate.mse.data import CaptureData
+    from fl_estimate.tabular import read_table
+
+    problems: list[Problem] = []
+    lists: list[str] | None = None
+    keys: set[tuple[str, ...]] | None = None
+    if histories is not None and link is None:
+        try:
+            frame, _ = read_table(histories, excel=False)
+        except InputValidationError as exc:
+            return list(exc.problems)
+        missing = [s for s in strata if s not in frame.columns]
+        if missing:
+            return [
+                Problem(
+                    f"stratum column named in {src} [input] strata not found (columns: "
+                    f"{', '.join(frame.columns)})",
+                    source=histories.name,
+                    row=1,
+                    column=m,
+                )
+                for m in missing
+            ]
+        id_col = "person" if "person" in frame.columns else None
+        lists = [c for c in frame.columns if c not in (*strata, "person")]
+        try:
+            CaptureData.from_records(frame, strata=strata, id_col=id_col, source=histories.name)
+        except InputValidationError as exc:
+            return list(exc.problems)
+        keys = {tuple(str(v) for v in row) for row in frame[strata].itertuples(index=False)}
+    elif link is not None:
+        from fl_estimate.providers.linkrun import read_link_config
+        from fl_estimate.providers.registry import ProviderRegistry
+
+        cfg = read_link_config(link)
+        if cfg.registry:
+            lists = ProviderRegistry.read_csv(cfg.resolve(cfg.registry)).providers
+    if lists is not None:
+        for group in merge:
+            unknown = [g for g in group if g not in lists]
+            if unknown:
+                problems.append(
+                    Problem(
+                        f"[sensitivity] merge names {', '.join(map(repr, unknown))}, not a list "
+                        f"(lists: {', '.join(lists)})",
+                        source=src,
+                        value=unknown,
+                    )
+                )
+    if population is not None:
+        problems.extend(_population_problems(population, strata, keys))
+    return problems
+
+
+def _population_problems(
+    path: Path, strata: list[str], keys: set[tuple[str, ...]] | None
+) -> list[Problem]:
+    """Every row's population a positive whole number, one row per stratum, and (when the strata
+    are known) a row for every stratum estimated."""
+    from fl_estimate.tabular import read_table
+
+    src = path.name
+    try:
+        frame, _ = read_table(path, excel=False)
+    except InputValidationError as exc:
+        return list(exc.problems)
+    need = [c for c in (*strata, "population") if c not in frame.columns]
+    if need:
+        return [
+            Problem(
+                "column not found; the population file needs the stratum columns and 'population'",
+                source=src,
+                row=1,
+                column=c,
+            )
+            for c in need
+        ]
+    problems: list[Problem] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for i, rec in enumerate(frame[[*strata, "population"]].itertuples(index=False)):
+        row = i + 2
+        *key_parts, pop = (str(v).strip() for v in rec)
+        key = tuple(key_parts)
+        try:
+            n = int(pop)
+        except ValueError:
+            n = -1
+        if n <= 0:
+            problems.append(
+                Problem("population must be a positive whole number", source=src, row=row,
+                        column="population", value=pop)
+            )  # fmt: skip
+        if key in seen:
+            problems.append(
+                Problem(f"a second row for {', '.join(key)} (first: row {seen[key]})",
+                        source=src, row=row)
+            )  # fmt: skip
+        seen.setdefault(key, row)
+    if keys is not None:
+        for key in sorted(keys - set(seen)):
+            problems.append(
+                Problem(
+                    f"no population for the stratum {', '.join(key)} "
+                    f"({', '.join(strata)}): every estimated stratum needs one",
+                    source=src,
+                )
+            )
+    return problems

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import glob
 import html
-import tomllib
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -60,9 +60,20 @@ from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.outputs import publish_folder, relative_labels, write_json, write_manifest
 from fl_estimate.outputs.cells import write_csv, write_xlsx
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
-from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_ENV_VAR, Pseudonymiser
+from fl_estimate.providers.pseudonymise import (
+    FINGERPRINT_COLUMN,
+    IDENTIFIER_COLUMNS,
+    KEY_COLUMNS,
+    KEY_ENV_VAR,
+    Pseudonymiser,
+)
 from fl_estimate.providers.registry import ProviderRegistry
-from fl_estimate.providers.submissions import LoadedSubmissions, load_submissions
+from fl_estimate.providers.submissions import (
+    SUBMISSION_COLUMNS,
+    LoadedSubmissions,
+    load_submissions,
+)
+from fl_estimate.tabular import read_toml
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -75,6 +86,17 @@ __all__ = [
     "read_link_config",
     "write_link_outputs",
 ]
+
+#: Columns a linkage config's ``strata`` may name: ``year`` (of ``date_identified``) and every
+#: submission column that is neither an identifier nor a pseudonymous key.
+STRATUM_COLUMNS = (
+    "year",
+    *(
+        c
+        for c, _req, _doc in SUBMISSION_COLUMNS
+        if c not in IDENTIFIER_COLUMNS and c not in KEY_COLUMNS
+    ),
+)
 
 #: Match-probability thresholds of the N̂-across-thresholds table.
 DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
@@ -126,12 +148,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
     """Read and check a linkage config; every problem is reported at once."""
     path = Path(path)
     src = path.name
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputValidationError([Problem("config file not found", src)]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError([Problem(f"not valid TOML ({exc})", src)]) from None
+    doc = read_toml(path)
     table = doc.get("linkage")
     if not isinstance(table, dict):
         raise InputValidationError([Problem("expected a [linkage] table", src)])
@@ -161,6 +178,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
             Problem("expected a probability between 0 and 1", src, column="threshold",
                     value=values["threshold"])
         )  # fmt: skip
+    problems.extend(_check_values(values, src, path.resolve().parent))
     if values.get("method", "probabilistic") not in ("probabilistic", "deterministic"):
         problems.append(
             Problem("expected probabilistic or deterministic", src, column="method",
@@ -169,6 +187,67 @@ def read_link_config(path: str | Path) -> LinkConfig:
     if problems:
         raise InputValidationError(problems)
     return LinkConfig(**values, base_dir=str(path.resolve().parent), path=str(path))
+
+
+def _probability(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
+
+
+def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]:
+    """Ranges, dates and files of a linkage config, checked before any file is read."""
+    problems: list[Problem] = []
+    if "thresholds" in values:
+        ts = values["thresholds"]
+        bad = [t for t in ts if not _probability(t)]
+        if not ts or bad:
+            problems.append(
+                Problem("expected a non-empty list of probabilities between 0 and 1 (exclusive)",
+                        src, column="thresholds", value=bad or ts)
+            )  # fmt: skip
+    if "as_of" in values:
+        try:
+            date.fromisoformat(values["as_of"])
+        except ValueError:
+            problems.append(
+                Problem("expected a date as YYYY-MM-DD", src, column="as_of",
+                        value=values["as_of"])
+            )  # fmt: skip
+    if values.get("suppression_threshold", 5) < 1:
+        problems.append(
+            Problem("expected a whole number of at least 1", src,
+                    column="suppression_threshold", value=values["suppression_threshold"])
+        )  # fmt: skip
+    if values.get("seed", 1) < 0:
+        problems.append(
+            Problem("expected a non-negative whole number", src, column="seed",
+                    value=values["seed"])
+        )  # fmt: skip
+    for key in ("submissions", "strata"):
+        if key in values and not all(isinstance(v, str) and v for v in values[key]):
+            problems.append(Problem("expected a list of names", src, column=key,
+                                    value=values[key]))  # fmt: skip
+    if "strata" in values and all(isinstance(v, str) for v in values["strata"]):
+        unknown = [v for v in values["strata"] if v not in STRATUM_COLUMNS]
+        if unknown:
+            problems.append(
+                Problem(f"unknown stratum column(s) {', '.join(unknown)}; expected some of "
+                        f"{', '.join(STRATUM_COLUMNS)}", src, column="strata", value=unknown)
+            )  # fmt: skip
+    for key in ("registry", "key_file"):
+        if key not in values:
+            continue
+        p = Path(values[key]) if Path(values[key]).is_absolute() else base / values[key]
+        if not p.is_file():
+            what = "is a folder, not a file" if p.is_dir() else "file not found"
+            problems.append(Problem(f"{what}: {p}", src, column=key, value=values[key]))
+    for pattern in values.get("submissions", []):
+        if isinstance(pattern, str) and pattern:
+            full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+            if not any(Path(m).is_file() for m in glob.glob(full)):
+                problems.append(
+                    Problem("no file matches", src, column="submissions", value=pattern)
+                )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -190,7 +269,7 @@ def _expand(cfg: LinkConfig) -> list[Path]:
         matched = sorted(glob.glob(str(cfg.resolve(pattern))))
         if not matched:
             problems.append(
-                Problem("no file matches", "config", column="submissions", value=pattern)
+                Problem("no file matches", "link config", column="submissions", value=pattern)
             )
         files.extend(Path(m) for m in matched)
     if problems:
@@ -296,6 +375,8 @@ def link_submissions(
         if echo is not None:
             echo(msg)
 
+    if cfg.key_file:  # a bad key file is refused before any submission is read
+        Pseudonymiser.from_env(cfg.key_env, cfg.resolve(cfg.key_file))
     registry = ProviderRegistry.read_csv(cfg.resolve(cfg.registry)) if cfg.registry else None
     files = _expand(cfg)
     loaded = load_submissions(
@@ -322,6 +403,11 @@ def link_submissions(
         pseudo = Pseudonymiser.from_env(
             cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
         )
+    if pseudo is None and (cfg.key_file or os.environ.get(cfg.key_env)):
+        pseudo = Pseudonymiser.from_env(
+            cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
+        )
+    check_key_fingerprints(loaded, registry, pseudo)
     prepared = prepare_records(records, pseudo)
     del records  # clear identifiers go no further
     linker = RecordLinker(method=cfg.method, threshold=cfg.threshold, seed=cfg.seed)
@@ -384,6 +470,51 @@ def _summary(
 def _config_inputs(cfg: LinkConfig) -> list[Path]:
     """The config file and the key file (inputs not hashed into the manifest)."""
     return [cfg.resolve(p) for p in (cfg.path, cfg.key_file) if p]
+
+
+def check_key_fingerprints(
+    loaded: LoadedSubmissions, registry: ProviderRegistry | None, pseudo: Pseudonymiser | None
+) -> None:
+    """Every pseudonymised submission was made with the linkage key.
+
+    The key's fingerprint (:attr:`Pseudonymiser.fingerprint`), the registry's ``key_fingerprint``
+    of the provider and the submission's ``key_fingerprint`` column must agree wherever they are
+    known: tokens made with another key never match, and linking them would count each of their
+    people twice without a word.
+
+    Raises
+    ------
+    LinkageKeyError
+        Naming each provider (and file) whose fingerprint differs.
+    """
+    from fl_estimate.exceptions import LinkageKeyError
+
+    ours = pseudo.fingerprint if pseudo is not None else None
+    bad: list[str] = []
+    for (provider, _period), (source, frame) in sorted(loaded.accepted.items()):
+        if not any(c in frame for c in KEY_COLUMNS):
+            continue
+        listed = registry.fingerprint_of(provider) if registry is not None else None
+        given = None
+        if FINGERPRINT_COLUMN in frame:
+            values = {str(v) for v in frame[FINGERPRINT_COLUMN].dropna()}
+            given = values.pop() if len(values) == 1 else ("several" if values else None)
+        for name, fp in (("the registry's key_fingerprint", listed), (source, given)):
+            if fp is None:
+                continue
+            if ours is not None and fp != ours:
+                bad.append(f"provider {provider} ({name}: {fp}) does not match the linkage key "
+                           f"({ours})")  # fmt: skip
+            elif ours is None and listed is not None and fp != listed:
+                bad.append(f"provider {provider}: {source} fingerprint {fp} differs from the "
+                           f"registry's ({listed})")  # fmt: skip
+    if bad:
+        raise LinkageKeyError(
+            "pseudonymous keys made with another key: "
+            + "; ".join(dict.fromkeys(bad))
+            + ". Ask the provider to pseudonymise again with the current key, or correct the "
+            "registry's key_fingerprint"
+        )
 
 
 def write_link_outputs(

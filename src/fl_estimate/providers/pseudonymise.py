@@ -31,6 +31,8 @@ from fl_estimate.exceptions import LinkageKeyError
 __all__ = [
     "BLOOM_BITS",
     "BLOOM_WORDS",
+    "FINGERPRINT_COLUMN",
+    "FINGERPRINT_LABEL",
     "IDENTIFIER_COLUMNS",
     "KEY_COLUMNS",
     "KEY_ENV_VAR",
@@ -42,6 +44,7 @@ __all__ = [
     "normalise_name",
     "normalise_phone",
     "phonetic_key",
+    "read_key_file",
 ]
 
 #: Environment variable holding the linkage key (any string of at least 16 characters).
@@ -49,6 +52,11 @@ KEY_ENV_VAR = "FL_ESTIMATE_LINKAGE_KEY"
 #: Clear identifying columns of a submission; never written to any output.
 IDENTIFIER_COLUMNS = ("given_name", "family_name", "date_of_birth", "document_number", "phone")
 #: Pseudonymous key columns (what a provider submitting "keys only" sends instead).
+#: Message of the key fingerprint (:attr:`Pseudonymiser.fingerprint`); fixed, versioned.
+FINGERPRINT_LABEL = b"fl_estimate linkage key fingerprint v1"
+#: Column of the fingerprint in pseudonymised submissions and in the provider registry.
+FINGERPRINT_COLUMN = "key_fingerprint"
+
 KEY_COLUMNS = (
     "key_given",
     "key_family",
@@ -292,6 +300,15 @@ class Pseudonymiser:
     def __repr__(self) -> str:
         return "Pseudonymiser(key=<hidden>)"
 
+    @property
+    def fingerprint(self) -> str:
+        """A fingerprint of the key: the first 64 bits, in hex, of ``HMAC-SHA256(key,
+        FINGERPRINT_LABEL)``. It identifies the key (two keys give different fingerprints) without
+        revealing it or any token; the provider registry's ``key_fingerprint`` column and the
+        ``key_fingerprint`` column of a pseudonymised submission record it, and linkage checks
+        that they match the linkage key."""
+        return self._mac(FINGERPRINT_LABEL).hexdigest()[:16]
+
     def __reduce__(self) -> Any:  # never pickle the key by accident
         raise TypeError("a Pseudonymiser holds the secret key and cannot be pickled")
 
@@ -307,17 +324,20 @@ class Pseudonymiser:
             When neither gives a key, or the key is shorter than 16 bytes.
         """
         if key_file is not None:
-            path = Path(key_file)
-            if not path.is_file():
-                raise LinkageKeyError(f"key file {path} not found")
-            raw = path.read_bytes().strip()
-            return cls(raw)
+            key = read_key_file(key_file)
+            try:
+                return cls(key)
+            except LinkageKeyError as exc:
+                raise LinkageKeyError(f"key file {key_file}: {exc}") from None
         value = os.environ.get(env_var)
-        if not value:
+        if not value or not value.strip():
             raise LinkageKeyError(
                 f"no linkage key: set the environment variable {env_var} or give a key file"
             )
-        return cls(value.strip())
+        try:
+            return cls(value.strip())
+        except LinkageKeyError as exc:
+            raise LinkageKeyError(f"environment variable {env_var}: {exc}") from None
 
     # -- tokens -----------------------------------------------------------------------------
     def token(self, field: str, value: str | None) -> str | None:
@@ -396,11 +416,14 @@ class Pseudonymiser:
         return pd.DataFrame(out, index=frame.index, dtype=object)
 
     def pseudonymise(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with its clear identifier columns replaced by the key columns."""
+        """``frame`` with its clear identifier columns replaced by the key columns, and a
+        ``key_fingerprint`` column (:attr:`fingerprint`) saying which key made them."""
         keys = self.key_columns(frame)
         rest = frame.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in frame.columns])
-        rest = rest.drop(columns=[c for c in KEY_COLUMNS if c in rest.columns])
-        return pd.concat([rest, keys], axis=1)
+        rest = rest.drop(columns=[c for c in (*KEY_COLUMNS, FINGERPRINT_COLUMN) if c in rest])
+        out = pd.concat([rest, keys], axis=1)
+        out[FINGERPRINT_COLUMN] = self.fingerprint
+        return out
 
 
 def bloom_hex_to_words(values: Sequence[str | None]) -> np.ndarray:
@@ -412,3 +435,38 @@ def bloom_hex_to_words(values: Sequence[str | None]) -> np.ndarray:
             raw = bytes.fromhex(v.rjust(nhex, "0"))
             out[i] = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
     return out.view(np.int64)
+
+
+def read_key_file(path: str | Path) -> bytes:
+    """The key held by a key file: UTF-8 text of exactly one line (surrounding spaces and a
+    final newline ignored).
+
+    A file with a second non-empty line (a comment, a rotated key) is refused rather than used
+    whole or cut silently: a wrong key links nothing with the providers' tokens and says nothing.
+
+    Raises
+    ------
+    LinkageKeyError
+        Naming the file: missing, a folder, not UTF-8 text, empty, more than one line, or a key
+        shorter than 16 bytes.
+    """
+    from fl_estimate.exceptions import InputValidationError
+    from fl_estimate.tabular import read_text_file
+
+    path = Path(path)
+    try:
+        text = read_text_file(path, what="key file")
+    except InputValidationError as exc:
+        raise LinkageKeyError(f"key file {path}: {exc.problems[0].message}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise LinkageKeyError(f"key file {path} is empty; it must hold the key on one line")
+    if len(lines) > 1:
+        raise LinkageKeyError(
+            f"key file {path} has {len(lines)} non-empty lines; it must hold the key alone on "
+            "one line (remove comments and old keys)"
+        )
+    try:
+        return lines[0].encode("utf-8")
+    except UnicodeEncodeError:  # pragma: no cover - decoded from UTF-8 above
+        raise LinkageKeyError(f"key file {path} is not UTF-8 text") from None

@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,9 @@ class ProviderRegistry:
     ----------
     table : DataFrame
         Columns ``provider, entity_type, frequency, regions, first_period`` (and optionally
-        ``pseudonymous, last_period, grace_days``); use :meth:`read_csv` or :meth:`from_frame`.
+        ``pseudonymous, last_period, grace_days, key_fingerprint``: the fingerprint of the
+        linkage key, :attr:`fl_estimate.providers.pseudonymise.Pseudonymiser.fingerprint`,
+        checked at linkage against the key and the providers' pseudonymised submissions); use :meth:`read_csv` or :meth:`from_frame`.
     """
 
     table: pd.DataFrame
@@ -111,6 +114,13 @@ class ProviderRegistry:
                     Problem("expected YYYY (annual) or YYYY-Qn (quarterly)", source, r,
                             "first_period", fp)
                 )  # fmt: skip
+            fpk = str(row.get("key_fingerprint") or "")
+            if fpk and not re.fullmatch(r"[0-9a-f]{16}", fpk):
+                problems.append(
+                    Problem("expected the key fingerprint printed by `fl-estimate submissions "
+                            "pseudonymise` (16 lower-case hex digits) or nothing", source, r,
+                            "key_fingerprint", fpk)
+                )  # fmt: skip
         if frame["provider"].duplicated().any():
             for i in frame.index[frame["provider"].duplicated()]:
                 problems.append(
@@ -130,8 +140,21 @@ class ProviderRegistry:
 
     @classmethod
     def read_csv(cls, path: str | Path) -> ProviderRegistry:
+        """Read a registry CSV (any encoding and separator :func:`fl_estimate.tabular.read_table`
+        reads; a missing file, a folder or a binary file is an ``InputValidationError``)."""
+        from fl_estimate.tabular import read_table
+
         path = Path(path)
-        return cls.from_frame(pd.read_csv(path, dtype=str, keep_default_na=False), path.name)
+        frame, _info = read_table(path, excel=False)
+        return cls.from_frame(frame, path.name)
+
+    def fingerprint_of(self, provider: str) -> str | None:
+        """The registry's ``key_fingerprint`` of ``provider`` (None when not recorded)."""
+        if "key_fingerprint" not in self.table:
+            return None
+        rows = self.table.loc[self.table["provider"] == provider, "key_fingerprint"]
+        value = str(rows.iloc[0]).strip() if len(rows) else ""
+        return value or None
 
     @property
     def providers(self) -> list[str]:

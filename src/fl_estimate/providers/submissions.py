@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,11 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from fl_estimate.exceptions import Problem
+from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.outputs.cells import is_formula_like
 from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
+    FINGERPRINT_COLUMN,
     IDENTIFIER_COLUMNS,
     KEY_COLUMNS,
     normalise_date,
@@ -105,6 +107,12 @@ SUBMISSION_COLUMNS: tuple[tuple[str, bool, str], ...] = (
     ("document_number", False, "identity or travel document number"),
     ("phone", False, "phone number"),
     *((k, False, "pseudonymous key (instead of the clear identifiers)") for k in KEY_COLUMNS),
+    (
+        FINGERPRINT_COLUMN,
+        False,
+        "fingerprint of the key that made the pseudonymous keys (written "
+        "by `fl-estimate submissions pseudonymise`; checked at linkage)",
+    ),
 )
 _REQUIRED = [c for c, req, _ in SUBMISSION_COLUMNS if req]
 #: Code fields: a value a spreadsheet would read as a formula (``=...``, ``+...``, ``-...``,
@@ -120,7 +128,6 @@ _NOT_FORMULA = (
 )
 _KNOWN = {c for c, _, _ in SUBMISSION_COLUMNS}
 _PERIOD = re.compile(r"^\d{4}(-Q[1-4])?$")
-_ISO_ALPHA = re.compile(r"^[A-Z]{2,3}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX_BLOOM = re.compile(rf"^[0-9a-f]{{{BLOOM_BITS // 4}}}$")
 REDACTED = "<redacted>"
@@ -138,7 +145,93 @@ def _int_ok(value: Any) -> bool:
         f = float(value)
     except (TypeError, ValueError):
         return False
-    return f == int(f) and 0 <= f <= 120
+    return bool(np.isfinite(f)) and f == int(f) and 0 <= f <= 120
+
+
+#: Earliest date of birth accepted.
+EARLIEST_BIRTH = "1900-01-01"
+#: Age (in whole years) and the age implied by date of birth and date of identification may
+#: differ by this much (a birthday not yet reached, an age recorded some days earlier).
+AGE_TOLERANCE = 1
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a code
+#: field (provider, record_id, region) starting with one is refused.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _iso_countries() -> frozenset[str]:
+    import pycountry
+
+    codes = {c.alpha_3 for c in pycountry.countries} | {c.alpha_2 for c in pycountry.countries}
+    return frozenset(codes | {"XKX", "XK"})  # Kosovo: user-assigned code used by the UN and EU
+
+
+def _nationality_ok(value: Any) -> bool:
+    text = str(value)
+    return text.lower() == "unknown" or text in _iso_countries()
+
+
+def _iso_or_none(value: Any) -> str | None:
+    try:
+        return normalise_date(value)
+    except ValueError:
+        return None
+
+
+def _row_rules(frame: pd.DataFrame, source: str) -> list[Problem]:
+    """Rules that involve several cells of a row, each reported once for the row (the columns
+    concerned named in the message, the row's own first such column as ``column``)."""
+    problems: list[Problem] = []
+
+    def col(name: str) -> list[Any]:
+        return frame[name].tolist() if name in frame else [None] * len(frame)
+
+    rows = zip(
+        col("period"), col("date_identified"), col("age"), col("age_band"), col("date_of_birth"),
+        strict=True,
+    )  # fmt: skip
+    for i, (period, ident, age, band, dob) in enumerate(rows):
+        row = i + 2
+        ident_iso = _iso_or_none(ident)
+        dob_iso = _iso_or_none(dob)
+        age_n = float(age) if age is not None and _int_ok(age) else None
+        if age is None and band is None and dob is None:
+            problems.append(
+                Problem("age, age_band or date_of_birth must be given", source, row, "age")
+            )
+        if isinstance(period, str) and _PERIOD.fullmatch(period) and ident_iso is not None:
+            start, end = period_bounds(period)
+            if not start <= pd.Timestamp(ident_iso) <= end:
+                problems.append(
+                    Problem(f"date_identified must fall inside the period {period}", source, row,
+                            "date_identified", ident)
+                )  # fmt: skip
+        if dob_iso is not None:
+            if dob_iso < EARLIEST_BIRTH:
+                problems.append(
+                    Problem(f"date_of_birth before {EARLIEST_BIRTH[:4]}", source, row,
+                            "date_of_birth", REDACTED)
+                )  # fmt: skip
+            elif ident_iso is not None and dob_iso >= ident_iso:
+                problems.append(
+                    Problem("date_of_birth must be before date_identified", source, row,
+                            "date_of_birth", REDACTED)
+                )  # fmt: skip
+            elif ident_iso is not None and age_n is not None:
+                b, d = date.fromisoformat(dob_iso), date.fromisoformat(ident_iso)
+                implied = d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+                if abs(implied - age_n) > AGE_TOLERANCE:
+                    problems.append(
+                        Problem(f"age {int(age_n)} does not match date_of_birth (age {implied} "
+                                "on date_identified)", source, row, "age", age)
+                    )  # fmt: skip
+        if age_n is not None and isinstance(band, str) and band.lower() in ("child", "adult"):
+            expected = "child" if age_n < 18 else "adult"
+            if band.lower() != expected:
+                problems.append(
+                    Problem(f"age {int(age_n)} contradicts age_band {band!r} (expected "
+                            f"{expected!r})", source, row, "age_band", band)
+                )  # fmt: skip
+    return problems
 
 
 def _elementwise(fn: Any, error: str) -> pa.Check:
@@ -174,7 +267,8 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
                 error="a period YYYY-Qn (quarter) or YYYY (year)",
             ),
         ),
-        "record_id": pa.Column(None, nullable=False, unique=True, report_duplicates="all", checks=[]
+        "record_id": pa.Column(None, nullable=False, unique=True, report_duplicates="all",
+            checks=[],
         ),
         "region": pa.Column(None,
             nullable=False,
@@ -203,10 +297,8 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
         ),
         "nationality": pa.Column(None,
             nullable=False,
-            checks=pa.Check(
-                lambda s: s.str.fullmatch(_ISO_ALPHA.pattern).fillna(False)
-                | (s.str.lower() == "unknown"),
-                error="an ISO 3166-1 code (3 or 2 capital letters) or unknown",
+            checks=_elementwise(
+                _nationality_ok, "an ISO 3166-1 country code (alpha-3, or alpha-2) or unknown"
             ),
         ),
         "exploitation": pa.Column(None,
@@ -235,42 +327,24 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             ),
         )
 
+    columns[FINGERPRINT_COLUMN] = pa.Column(
+        None,
+        nullable=True,
+        required=False,
+        checks=pa.Check(
+            lambda s: s.isna() | s.str.fullmatch(r"[0-9a-f]{16}").fillna(False),
+            error="a key fingerprint made by fl_estimate (16 lower-case hex digits)",
+        ),
+    )
+
     def one_provider(df: pd.DataFrame) -> bool:
         return df["provider"].nunique(dropna=True) <= 1 and df["period"].nunique(dropna=True) <= 1
-
-    def age_given(df: pd.DataFrame) -> pd.Series:
-        age = df["age"] if "age" in df else pd.Series(pd.NA, index=df.index)
-        band = df["age_band"] if "age_band" in df else pd.Series(pd.NA, index=df.index)
-        return age.notna() | band.notna()
-
-    def date_in_period(df: pd.DataFrame) -> pd.Series:
-        ok = pd.Series(True, index=df.index)
-        for i, (d, p) in enumerate(zip(df["date_identified"], df["period"], strict=True)):
-            if not (isinstance(p, str) and _PERIOD.match(p)) or not _date_ok(d):
-                continue
-            start, end = period_bounds(p)
-            ok.iloc[i] = start <= pd.Timestamp(str(normalise_date(d))) <= end
-        return ok
-
-    def dob_before_identification(df: pd.DataFrame) -> pd.Series:
-        ok = pd.Series(True, index=df.index)
-        if "date_of_birth" not in df:
-            return ok
-        for i, (b, d) in enumerate(zip(df["date_of_birth"], df["date_identified"], strict=True)):
-            if _date_ok(b) and _date_ok(d):
-                ok.iloc[i] = str(normalise_date(b)) < str(normalise_date(d))
-        return ok
 
     return pa.DataFrameSchema(
         columns,
         strict=False,
         checks=[
             pa.Check(one_provider, error="one provider and one period per file"),
-            pa.Check(age_given, error="age or age_band must be given"),
-            pa.Check(date_in_period, error="date_identified must fall inside the period"),
-            pa.Check(
-                dob_before_identification, error="date_of_birth must be before date_identified"
-            ),
         ],
     )
 
@@ -328,7 +402,8 @@ class SubmissionReport:
         }
 
     def to_text(self) -> str:
-        status = "accepted" if self.accepted else f"REJECTED ({len(self.problems)} problems)"
+        n = len(self.problems)
+        status = "accepted" if self.accepted else f"REJECTED ({n} problem{'s' if n != 1 else ''})"
         head = f"{self.source}: {self.n_rows} rows, {status}"
         return "\n".join([head, *[f"  - {p}" for p in self.problems]])
 
@@ -410,9 +485,12 @@ def validate_submission(
         try:
             frame = read_submission_file(path)
         except Exception as exc:  # unreadable file: one problem, never a traceback
-            return SubmissionReport(
-                source, 0, [Problem(f"cannot read the file ({exc})", source)]
-            ), None
+            problems = (
+                exc.problems
+                if isinstance(exc, InputValidationError)
+                else [Problem(f"cannot read the file ({exc})", source)]
+            )
+            return SubmissionReport(source, 0, list(problems)), None
     else:
         frame = _as_text(frame)
     source = source or "<DataFrame>"
@@ -436,7 +514,9 @@ def validate_submission(
         provider = str(frame["provider"].dropna().iloc[0])
     if "period" in frame and frame["period"].notna().any():
         period = str(frame["period"].dropna().iloc[0])
-    if missing:
+    if len(frame) == 0:
+        problems.append(Problem("no data rows: the file holds only a header", source, 1))
+    if missing or len(frame) == 0:
         return SubmissionReport(source, len(frame), problems, provider, period), None
 
     frame = frame.reset_index(drop=True)
@@ -452,6 +532,8 @@ def validate_submission(
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         problems.extend(_problems_from_pandera(exc.failure_cases, frame, source))
+    problems.extend(_row_rules(frame, source))
+    problems.sort(key=lambda p: (p.row or 0, p.column or ""))
     if problems:
         return SubmissionReport(source, len(frame), problems, provider, period), None
     return SubmissionReport(source, len(frame), [], provider, period), _canonical(frame)

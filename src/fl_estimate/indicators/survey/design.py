@@ -40,7 +40,6 @@ ReplicateDesign(n=4000, type='JKn', replicates=160, scale=1, mse=False)
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -505,12 +504,9 @@ def load_design(path: str | Path | dict[str, Any]) -> DesignSpec:
     else:
         p = Path(path)
         source = str(p)
-        if not p.exists():
-            raise InputValidationError([Problem("design file not found", source)])
-        try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InputValidationError([Problem(f"not valid TOML: {exc}", source)]) from exc
+        from fl_estimate.tabular import read_toml
+
+        doc = read_toml(p, what="design file")
     problems: list[Problem] = []
     for k in doc:
         if k not in ("design", "replicates"):

@@ -166,8 +166,13 @@ def parse_model(
         items = [t.split(":") for t in _SPLIT.split(s) if t]
     else:
         items = [t.split(":") if isinstance(t, str) else list(t) for t in spec]
-    for names in items:
-        names = [n.strip() for n in names if n.strip()]
+    for raw in items:
+        names = [n.strip() for n in raw]
+        if any(not n for n in names):
+            raise ModelSpecificationError(
+                f"term {':'.join(raw)!r} in {spec!r} has an empty list name; write terms as A:B "
+                "joined with +"
+            )
         unknown = [n for n in names if n not in index]
         if unknown:
             raise ModelSpecificationError(
