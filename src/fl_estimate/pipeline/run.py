@@ -24,6 +24,7 @@ variant)`` for a sensitivity check. Adding a year or a region leaves every other
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -31,10 +32,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fl_estimate._io import atomic_output_dir, write_manifest
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import language_of
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.pipeline.config import RunConfig, read_run_config
 from fl_estimate.pipeline.strata import (
@@ -47,6 +50,7 @@ from fl_estimate.pipeline.tables import build_tables, group_columns, headline_le
 from fl_estimate.reporting import MethodSpec, ReportSpec, write_outputs
 from fl_estimate.results import compare, json_safe
 from fl_estimate.seeds import key_seed
+from fl_estimate.tabular import ReadInfo, read_table
 
 __all__ = ["RunResult", "check_stratum", "report_spec", "run"]
 
@@ -93,10 +97,21 @@ def _executor(cfg: RunConfig, executor: Executor | None) -> Iterator[Executor | 
         yield pool
 
 
+def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every non-empty cell is a number, as numbers (as ``pd.read_csv``)."""
+    out = df.replace("", np.nan)
+    for c in out.columns:
+        conv = pd.to_numeric(out[c], errors="coerce")
+        if conv.notna().sum() == out[c].notna().sum():
+            out[c] = conv
+    return out
+
+
 def _load(
     cfg: RunConfig, stage: Path, echo: Callable[[str], None]
-) -> tuple[StratifiedCaptureData, list[Path]]:
+) -> tuple[StratifiedCaptureData, list[Path], list[tuple[str, ReadInfo]]]:
     inputs: list[Path] = []
+    read: list[tuple[str, ReadInfo]] = []
     hist_path = cfg.capture_histories
     if cfg.link is not None:
         from fl_estimate.pipeline.linkage_sensitivity import run_link
@@ -105,11 +120,19 @@ def _load(
         link = run_link(cfg.link, out=stage / "linkage", echo=None)
         hist_path = link.output / "capture_histories.csv"
         inputs.append(cfg.link)
+        read += [
+            (str(r["source"]), ReadInfo.from_dict(r["read_as"]))
+            for r in link.report.get("submissions", [])
+            if r.get("read_as")
+        ]
         echo(f"  {len(link.rejected)} file(s) rejected" if link.rejected else "  all files used")
     else:
         assert hist_path is not None  # read_run_config requires one of the two
         inputs.append(hist_path)
-    df = pd.read_csv(hist_path)
+    frame, info = read_table(hist_path, excel=False)
+    if cfg.link is None:
+        read.append((hist_path.name, info))
+    df = _numeric(frame)
     missing = [s for s in cfg.strata if s not in df.columns]
     if missing:
         raise InputValidationError(
@@ -128,7 +151,7 @@ def _load(
         df, strata=list(cfg.strata), id_col=id_col, source=hist_path.name
     )
     assert isinstance(data, StratifiedCaptureData)
-    return data, inputs
+    return data, inputs, read
 
 
 def _tasks(
@@ -179,7 +202,10 @@ def _totals_from(national: pd.DataFrame) -> str:
 
 
 def report_spec(
-    cfg: RunConfig, outcomes: Sequence[StratumOutcome], tables: dict[str, pd.DataFrame]
+    cfg: RunConfig,
+    outcomes: Sequence[StratumOutcome],
+    tables: dict[str, pd.DataFrame],
+    inputs: Sequence[tuple[str, ReadInfo]] = (),
 ) -> ReportSpec:
     """What the report says about the run, read from its results and configuration."""
     specs = [
@@ -194,6 +220,8 @@ def report_spec(
         totals_from=_totals_from(tables["national_estimates"]),  # type: ignore[arg-type]
         totals_level=headline_level(cfg, outcomes),
         threshold=cfg.threshold,
+        language=cfg.language,
+        inputs=tuple(inputs),
     )
 
 
@@ -214,6 +242,7 @@ def run(
     executor: Executor | None = None,
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
+    lang: str | None = None,
 ) -> RunResult:
     """Run the annual estimation from a configuration file.
 
@@ -230,16 +259,21 @@ def run(
         Show a progress bar over strata.
     echo : callable, optional
         Called with a line of progress text (the command line passes ``typer.echo``).
+    lang : str, optional
+        Language of the report (``en``, ``fr``); default: the config's ``[report] language``.
 
     Returns
     -------
     RunResult
     """
     cfg = config if isinstance(config, RunConfig) else read_run_config(config)
+    if lang is not None:
+        language_of(lang)  # refuses an unknown language before any work
+        cfg = dataclasses.replace(cfg, language=lang)
     out_dir = Path(out) if out is not None else cfg.out
     say = echo or (lambda s: None)
     with atomic_output_dir(out_dir) as stage:
-        data, inputs = _load(cfg, stage, say)
+        data, inputs, read = _load(cfg, stage, say)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
@@ -250,7 +284,7 @@ def run(
         tables = build_tables(cfg, data, outcomes, groups, national_outcomes)
         comparison, comparison_label = _comparison(national_outcomes)
         files = write_outputs(
-            report_spec(cfg, outcomes, tables),
+            report_spec(cfg, outcomes, tables, read),
             stage,
             tables,
             pooled=data.collapse().to_frame(),

@@ -47,7 +47,7 @@ from fl_estimate.providers.pseudonymise import (
     KEY_COLUMNS,
     normalise_date,
 )
-from fl_estimate.tabular import read_table
+from fl_estimate.tabular import ReadInfo, read_table
 
 __all__ = [
     "EXPLOITATION_FORMS",
@@ -279,6 +279,8 @@ class SubmissionReport:
     problems: list[Problem] = field(default_factory=list)
     provider: str | None = None
     period: str | None = None
+    #: How the file was read (:class:`fl_estimate.tabular.ReadInfo`), when it could be read.
+    read_info: ReadInfo | None = None
 
     @property
     def accepted(self) -> bool:
@@ -308,6 +310,7 @@ class SubmissionReport:
             "provider": self.provider,
             "period": self.period,
             "problems": [p.to_dict() for p in self.problems],
+            **({"read_as": self.read_info.to_dict()} if self.read_info is not None else {}),
         }
 
     def to_text(self) -> str:
@@ -398,6 +401,7 @@ def validate_submission(
             ), None
     else:
         frame = _as_text(frame)
+    info = frame.attrs.get("read_info")
     source = source or "<DataFrame>"
     problems: list[Problem] = []
     missing = [c for c in _REQUIRED if c not in frame.columns]
@@ -420,7 +424,7 @@ def validate_submission(
     if "period" in frame and frame["period"].notna().any():
         period = str(frame["period"].dropna().iloc[0])
     if missing:
-        return SubmissionReport(source, len(frame), problems, provider, period), None
+        return SubmissionReport(source, len(frame), problems, provider, period, info), None
 
     frame = frame.reset_index(drop=True)
     region_list: Sequence[str] | None
@@ -436,8 +440,8 @@ def validate_submission(
     except pa.errors.SchemaErrors as exc:
         problems.extend(_problems_from_pandera(exc.failure_cases, frame, source))
     if problems:
-        return SubmissionReport(source, len(frame), problems, provider, period), None
-    return SubmissionReport(source, len(frame), [], provider, period), _canonical(frame)
+        return SubmissionReport(source, len(frame), problems, provider, period, info), None
+    return SubmissionReport(source, len(frame), [], provider, period, info), _canonical(frame)
 
 
 def _problems_from_pandera(fc: pd.DataFrame, frame: pd.DataFrame, source: str) -> list[Problem]:
