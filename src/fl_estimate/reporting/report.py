@@ -127,10 +127,20 @@ def _fmt(v: float, lang: str) -> str:
     return format_number(v, lang, 0 if abs(v) >= 100 else 2)
 
 
+def _localise(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """In a language other than English: whole numbers grouped as the language does (years
+    excepted) and the columns' labels as headings. English tables are left as they are."""
+    if lang == "en":
+        return df
+    d = df.copy()
+    for c in d.columns:
+        if d[c].dtype.kind in "iu" and "year" not in str(c) and (d[c].abs() >= 10000).any():
+            d[c] = d[c].map(lambda v: format_number(v, lang, 0))
+    return relabel_columns(d, lang)
+
+
 def _md_table(df: pd.DataFrame, max_rows: int = 60, lang: str = "en") -> str:
-    d = df.head(max_rows)
-    if lang != "en":
-        d = relabel_columns(d, lang)
+    d = _localise(df.head(max_rows), lang)
     cols = [str(c) for c in d.columns]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     for _, r in d.iterrows():
@@ -156,8 +166,7 @@ def _html_table(df: pd.DataFrame, max_rows: int = 60, lang: str = "en") -> str:
     for c in d.columns:
         if d[c].dtype.kind == "f":
             d[c] = d[c].map(lambda v: "" if np.isnan(v) else _fmt(v, lang))
-    if lang != "en":
-        d = relabel_columns(d, lang)
+    d = _localise(d, lang)
     table = str(d.to_html(index=False, na_rep="—", border=0, classes="t", escape=True))
     return f"<div class='scroll'>{table}</div>"
 
@@ -364,7 +373,7 @@ def _method_sentences(m: MethodSpec, role: str, lang: str = "en") -> list[str]:
     _ = translator(lang).gettext
     words = METHOD_WORDS.get(m.name)
     words = translate(words, lang) if words else _("the method {name}").format(name=m.name)
-    out = [f"{role}: **{m.name}** ({words})."]
+    out = [_("{role}: **{method}** ({words}).").format(role=role, method=m.name, words=words)]
     if not m.interval_kinds:
         out.append(_("The {method} estimates have no interval.").format(method=m.name))
         return out
@@ -503,7 +512,11 @@ def _key_lines(spec: ReportSpec, national: pd.DataFrame) -> list[str]:
 
 def _input_lines(spec: ReportSpec) -> list[str]:
     """How each input file was read (encoding, separator, decimal sign)."""
-    return [f"- {name}: {info.describe(spec.language)}" for name, info in spec.inputs]
+    _ = translator(spec.language).gettext
+    return [
+        "- " + _("{file}: {how}").format(file=name, how=info.describe(spec.language))
+        for name, info in spec.inputs
+    ]
 
 
 def _report(
