@@ -54,7 +54,9 @@ def test_french_report_is_in_french(french_run: Path) -> None:
     assert "borne inférieure" in md and "type d'intervalle" in md
     # the French Excel exports are said to be read as such (no byte 0x80-0x9F in this file, so
     # the reader names it Latin-1: the two agree on every byte it holds)
-    assert re.search(r"police_2022-Q1\.csv : lu comme (Windows-1252|Latin-1).*séparateur\W+;", md), md
+    assert re.search(
+        r"police_2022-Q1\.csv : lu comme (Windows-1252|Latin-1).*séparateur\W+;", md
+    ), md
     # percentages as French writes them (95 %, no-break space)
     assert "95\u00a0%" in md
     html = (french_run / "report.html").read_text(encoding="utf-8")
