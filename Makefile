@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: demo test notebooks lint typecheck i18n venv clean
+.PHONY: demo demo-fr test notebooks lint typecheck i18n venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/fl-estimate run data_samples/country.toml --out $(OUT)
+
+# The francophone sample country (synthetic), report in French: demo_output_fr/report.html
+demo-fr: $(STAMP)
+	$(VENV)/bin/fl-estimate run data_samples/pays.toml --out demo_output_fr
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

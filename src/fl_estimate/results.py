@@ -19,6 +19,7 @@ import pandas as pd
 
 from fl_estimate._palette import OKABE_ITO
 from fl_estimate._version import __version__
+from fl_estimate.i18n import N_
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,15 +35,16 @@ __all__ = [
 ]
 
 #: Interval kinds used across the package, with the words a report prints for them.
+#: The values are English text that :func:`fl_estimate.i18n.translate` renders in another language.
 INTERVAL_KINDS: dict[str, str] = {
-    "wald": "Wald interval on N",
-    "wald-log": "Wald interval on the log of the unobserved count",
-    "profile": "profile-likelihood interval",
-    "bootstrap-percentile": "bootstrap percentile interval",
-    "bootstrap-bca": "bootstrap BCa interval",
-    "credible-eti": "equal-tailed posterior credible interval",
-    "credible-hdi": "highest-density posterior credible interval",
-    "design-based": "design-based interval",
+    "wald": N_("Wald interval on N"),
+    "wald-log": N_("Wald interval on the log of the unobserved count"),
+    "profile": N_("profile-likelihood interval"),
+    "bootstrap-percentile": N_("bootstrap percentile interval"),
+    "bootstrap-bca": N_("bootstrap BCa interval"),
+    "credible-eti": N_("equal-tailed posterior credible interval"),
+    "credible-hdi": N_("highest-density posterior credible interval"),
+    "design-based": N_("design-based interval"),
 }
 
 

@@ -80,6 +80,27 @@ class ReadInfo:
     notices: list[str] = field(default_factory=list)
     format: str = "csv"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The facts as JSON-ready values (the notices as English text)."""
+        return {
+            "format": self.format,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "decimal": self.decimal,
+            "notices": [str(n) for n in self.notices],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReadInfo:
+        """Inverse of :meth:`to_dict` (the notices come back as plain text)."""
+        return cls(
+            encoding=d.get("encoding"),
+            delimiter=d.get("delimiter"),
+            decimal=d.get("decimal", "."),
+            notices=list(d.get("notices", [])),
+            format=d.get("format", "csv"),
+        )
+
     def describe(self, lang: str = "en") -> str:
         """One phrase for a report: "read as Windows-1252 with ';' separators and decimal commas"."""
         if self.format == "xlsx":

@@ -13,11 +13,16 @@ def run_cmd(
         None, "--out", help="Output folder (default: the config's [run] out). Replaced whole."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        help="Language of the report: en or fr (default: the config's [report] language, else en).",
+    ),
 ) -> None:
     """Run the annual estimation: strata, national totals, sensitivity, charts and report."""
     from fl_estimate.pipeline.run import run
 
-    res = run(config, out=out, progress=progress, echo=typer.echo)
+    res = run(config, out=out, progress=progress, echo=typer.echo, lang=lang)
     typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open report.html)")
 
 

@@ -1,4 +1,4 @@
-"""CLI of the providers layer: ``submissions check|pseudonymise`` and ``link CONFIG``.
+"""CLI of the providers layer: ``submissions check|pseudonymise|template`` and ``link CONFIG``.
 
 The providers layer (pandas, pandera, splink) is imported inside the commands.
 """
@@ -82,6 +82,21 @@ def pseudonymise(
     out = pseudo.pseudonymise(raw)
     atomic_write_text(outfile, out.to_csv(index=False, lineterminator="\n"))
     typer.echo(f"{len(out)} rows pseudonymised -> {outfile}")
+
+
+@submissions_app.command("template")
+def template(
+    registry: Path = typer.Option(..., "--registry", help="Provider registry CSV."),
+    provider: str = typer.Option(..., "--provider", help="Provider code, as in the registry."),
+    period: str = typer.Option(..., "--period", help="YYYY-Qn (quarterly) or YYYY (annual)."),
+    lang: str = typer.Option("en", "--lang", help="Language of the template: en or fr."),
+    out: Path = typer.Option(..., "--out", help="The .xlsx file to write."),
+) -> None:
+    """Write a provider's Excel template for one period (drop-down lists, locked header)."""
+    from fl_estimate.providers.template import write_template
+
+    path = write_template(registry, provider, period, lang, out)
+    typer.echo(f"wrote {path}")
 
 
 def link(

@@ -44,6 +44,7 @@ class RunConfig:
     workers: int | None
     scheduler: str | None
     truth: Path | None
+    language: str = "en"
     method_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -86,7 +87,7 @@ _SECTIONS = {
     "sensitivity": {"leave_one_out", "merge", "top_models"},
     "disclosure": {"threshold"},
     "executor": {"workers", "scheduler"},
-    "report": {"truth"},
+    "report": {"truth", "language"},
 }
 
 
@@ -244,6 +245,17 @@ def read_run_config(path: str | Path) -> RunConfig:
     workers = get("executor", "workers", int, None)
     scheduler = get("executor", "scheduler", str, None) or None
     truth = path_of("report", "truth")
+    language = get("report", "language", str, "en")
+    from fl_estimate.i18n import LANGUAGES
+
+    if language.split("_")[0] not in LANGUAGES:
+        problems.append(
+            Problem(
+                f"[report] language must be one of {', '.join(LANGUAGES)}, got {language!r}",
+                source=src,
+            )
+        )
+        language = "en"
     for key, val, low in (
         ("[run] seed", seed, 0),
         ("[estimation] min_lists", min_lists, 2),
@@ -295,6 +307,7 @@ def read_run_config(path: str | Path) -> RunConfig:
         workers=workers,
         scheduler=scheduler,
         truth=truth,
+        language=language,
         method_options=method_options,
         raw=raw,
     )

@@ -24,6 +24,7 @@ variant)`` for a sensitivity check. Adding a year or a region leaves every other
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -31,9 +32,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import language_of
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.outputs import process_pool, publish_folder, relative_labels, write_manifest
 from fl_estimate.pipeline.config import RunConfig, read_run_config
@@ -48,6 +51,7 @@ from fl_estimate.providers.linkrun import internal_folder
 from fl_estimate.reporting import MethodSpec, ReportSpec, write_outputs
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
+from fl_estimate.tabular import ReadInfo, read_table
 
 __all__ = ["RunResult", "check_stratum", "report_spec", "run"]
 
@@ -120,9 +124,20 @@ def _every_input(cfg: RunConfig) -> list[Path]:
     return files
 
 
+def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every non-empty cell is a number, as numbers (as ``pd.read_csv``)."""
+    out = df.replace("", np.nan)
+    for c in out.columns:
+        conv = pd.to_numeric(out[c], errors="coerce")
+        if conv.notna().sum() == out[c].notna().sum():
+            out[c] = conv
+    return out
+
+
 def _load(
     cfg: RunConfig, stage: Path, private: Path, echo: Callable[[str], None]
-) -> StratifiedCaptureData:
+) -> tuple[StratifiedCaptureData, list[tuple[str, ReadInfo]]]:
+    read: list[tuple[str, ReadInfo]] = []
     hist_path = cfg.capture_histories
     if cfg.link is not None:
         from fl_estimate.pipeline.linkage_sensitivity import run_link
@@ -131,9 +146,17 @@ def _load(
         link = run_link(cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None)
         assert link.internal is not None
         hist_path = link.internal / "capture_histories.csv"
+        read += [
+            (str(r["source"]), ReadInfo.from_dict(r["read_as"]))
+            for r in link.report.get("submissions", [])
+            if r.get("read_as")
+        ]
         echo(f"  {len(link.rejected)} file(s) rejected" if link.rejected else "  all files used")
     assert hist_path is not None  # read_run_config requires one of the two
-    df = pd.read_csv(hist_path)
+    frame, info = read_table(hist_path, excel=False)
+    if cfg.link is None:
+        read.append((hist_path.name, info))
+    df = _numeric(frame)
     missing = [s for s in cfg.strata if s not in df.columns]
     if missing:
         raise InputValidationError(
@@ -152,7 +175,7 @@ def _load(
         df, strata=list(cfg.strata), id_col=id_col, source=hist_path.name
     )
     assert isinstance(data, StratifiedCaptureData)
-    return data
+    return data, read
 
 
 def _tasks(
@@ -203,7 +226,10 @@ def _totals_from(national: pd.DataFrame) -> str:
 
 
 def report_spec(
-    cfg: RunConfig, outcomes: Sequence[StratumOutcome], tables: dict[str, pd.DataFrame]
+    cfg: RunConfig,
+    outcomes: Sequence[StratumOutcome],
+    tables: dict[str, pd.DataFrame],
+    inputs: Sequence[tuple[str, ReadInfo]] = (),
 ) -> ReportSpec:
     """What the report says about the run, read from its results and configuration."""
     specs = [
@@ -218,6 +244,8 @@ def report_spec(
         totals_from=_totals_from(tables["national_estimates"]),  # type: ignore[arg-type]
         totals_level=headline_level(cfg, outcomes),
         threshold=cfg.threshold,
+        language=cfg.language,
+        inputs=tuple(inputs),
     )
 
 
@@ -247,6 +275,7 @@ def run(
     executor: Executor | None = None,
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
+    lang: str | None = None,
 ) -> RunResult:
     """Run the annual estimation from a configuration file.
 
@@ -263,12 +292,17 @@ def run(
         Show a progress bar over strata.
     echo : callable, optional
         Called with a line of progress text (the command line passes ``typer.echo``).
+    lang : str, optional
+        Language of the report (``en``, ``fr``); default: the config's ``[report] language``.
 
     Returns
     -------
     RunResult
     """
     cfg = config if isinstance(config, RunConfig) else read_run_config(config)
+    if lang is not None:
+        language_of(lang)  # refuses an unknown language before any work
+        cfg = dataclasses.replace(cfg, language=lang)
     out_dir = Path(out) if out is not None else cfg.out
     say = echo or (lambda s: None)
     inputs = _every_input(cfg)
@@ -278,7 +312,7 @@ def run(
             internal_folder(out_dir), kind="run-internal", inputs=inputs, mode=0o700
         ) as private,
     ):
-        data = _load(cfg, stage, private, say)
+        data, read = _load(cfg, stage, private, say)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
@@ -289,7 +323,7 @@ def run(
         tables = build_tables(cfg, data, outcomes, groups, national_outcomes)
         comparison, comparison_label = _comparison(national_outcomes)
         files = write_outputs(
-            report_spec(cfg, outcomes, tables),
+            report_spec(cfg, outcomes, tables, read),
             stage,
             tables,
             pooled=data.collapse().to_frame(),

@@ -50,7 +50,7 @@ from fl_estimate.providers.pseudonymise import (
     KEY_COLUMNS,
     normalise_date,
 )
-from fl_estimate.tabular import read_table
+from fl_estimate.tabular import ReadInfo, read_table
 
 __all__ = [
     "CODE_COLUMNS",
@@ -370,6 +370,8 @@ class SubmissionReport:
     problems: list[Problem] = field(default_factory=list)
     provider: str | None = None
     period: str | None = None
+    #: How the file was read (:class:`fl_estimate.tabular.ReadInfo`), when it could be read.
+    read_info: ReadInfo | None = None
 
     @property
     def accepted(self) -> bool:
@@ -399,6 +401,7 @@ class SubmissionReport:
             "provider": self.provider,
             "period": self.period,
             "problems": [p.to_dict() for p in self.problems],
+            **({"read_as": self.read_info.to_dict()} if self.read_info is not None else {}),
         }
 
     def to_text(self) -> str:
@@ -493,6 +496,7 @@ def validate_submission(
             return SubmissionReport(source, 0, list(problems)), None
     else:
         frame = _as_text(frame)
+    info = frame.attrs.get("read_info")
     source = source or "<DataFrame>"
     problems: list[Problem] = []
     missing = [c for c in _REQUIRED if c not in frame.columns]
@@ -517,7 +521,7 @@ def validate_submission(
     if len(frame) == 0:
         problems.append(Problem("no data rows: the file holds only a header", source, 1))
     if missing or len(frame) == 0:
-        return SubmissionReport(source, len(frame), problems, provider, period), None
+        return SubmissionReport(source, len(frame), problems, provider, period, info), None
 
     frame = frame.reset_index(drop=True)
     region_list: Sequence[str] | None
@@ -535,8 +539,8 @@ def validate_submission(
     problems.extend(_row_rules(frame, source))
     problems.sort(key=lambda p: (p.row or 0, p.column or ""))
     if problems:
-        return SubmissionReport(source, len(frame), problems, provider, period), None
-    return SubmissionReport(source, len(frame), [], provider, period), _canonical(frame)
+        return SubmissionReport(source, len(frame), problems, provider, period, info), None
+    return SubmissionReport(source, len(frame), [], provider, period, info), _canonical(frame)
 
 
 def _problems_from_pandera(fc: pd.DataFrame, frame: pd.DataFrame, source: str) -> list[Problem]:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
+from fl_estimate.i18n import N_, format_number, relabel_columns, translate, translator
 from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
 from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
 from fl_estimate.results import INTERVAL_KINDS
@@ -35,36 +36,48 @@ __all__ = ["METHOD_WORDS", "write_outputs"]
 
 #: What each method is, in the report's words (keyed by its name in ``fl_estimate.mse.estimate``).
 METHOD_WORDS: dict[str, str] = {
-    "independence": "the log-linear model of independent lists",
-    "loglinear": "a log-linear model with the interactions configured",
-    "stepwise": "a log-linear capture–recapture model chosen from the data by stepwise selection",
-    "aic": "the log-linear capture–recapture model with the lowest AIC among those searched",
-    "bic": "the log-linear capture–recapture model with the lowest BIC among those searched",
-    "auto": "a log-linear capture–recapture model chosen from the data as "
-    "MultipleSystemsEstimation's auto does (BIC search; stepwise selection from 6 lists)",
-    "search": "a log-linear capture–recapture model chosen from the data by a greedy search on "
-    "an information criterion",
-    "latent-class": "a latent-class model fitted by maximum likelihood",
-    "chao": "Chao's lower bound",
-    "lincoln-petersen": "the Lincoln–Petersen two-list estimator",
-    "chapman": "Chapman's two-list estimator",
-    "lcmcr": "a Bayesian latent-class model (LCMCR)",
-    "dga": "Bayesian model averaging over decomposable graphical models (dga)",
-    "bayes-loglinear": "a Bayesian log-linear model",
-    "bayes-threshold": "a Bayesian log-linear model with thresholded interactions",
+    "independence": N_("the log-linear model of independent lists"),
+    "loglinear": N_("a log-linear model with the interactions configured"),
+    "stepwise": N_(
+        "a log-linear capture–recapture model chosen from the data by stepwise selection"
+    ),
+    "aic": N_("the log-linear capture–recapture model with the lowest AIC among those searched"),
+    "bic": N_("the log-linear capture–recapture model with the lowest BIC among those searched"),
+    "auto": N_(
+        "a log-linear capture–recapture model chosen from the data as "
+        "MultipleSystemsEstimation's auto does (BIC search; stepwise selection from 6 lists)"
+    ),
+    "search": N_(
+        "a log-linear capture–recapture model chosen from the data by a greedy search on "
+        "an information criterion"
+    ),
+    "latent-class": N_("a latent-class model fitted by maximum likelihood"),
+    "chao": N_("Chao's lower bound"),
+    "lincoln-petersen": N_("the Lincoln–Petersen two-list estimator"),
+    "chapman": N_("Chapman's two-list estimator"),
+    "lcmcr": N_("a Bayesian latent-class model (LCMCR)"),
+    "dga": N_("Bayesian model averaging over decomposable graphical models (dga)"),
+    "bayes-loglinear": N_("a Bayesian log-linear model"),
+    "bayes-threshold": N_("a Bayesian log-linear model with thresholded interactions"),
 }
 
 #: What a method of each family assumes besides a closed population and correct linkage.
 _FAMILY_ASSUMES: dict[str, str] = {
-    "log-linear": "that the log-linear model captures how the providers' lists depend on each "
-    "other",
-    "latent-class": "that the latent classes capture how people differ in their chances of "
-    "being on each list",
-    "closed-form": "that the formula's own assumptions hold (the two-list estimators: "
-    "independent lists and equal chances of being listed)",
-    "bayesian": "that the model and its priors capture how the providers' lists depend on each "
-    "other and how people differ in their chances of being listed",
-    "other": "that the model captures how the providers' lists depend on each other",
+    "log-linear": N_(
+        "that the log-linear model captures how the providers' lists depend on each other"
+    ),
+    "latent-class": N_(
+        "that the latent classes capture how people differ in their chances of being on each list"
+    ),
+    "closed-form": N_(
+        "that the formula's own assumptions hold (the two-list estimators: "
+        "independent lists and equal chances of being listed)"
+    ),
+    "bayesian": N_(
+        "that the model and its priors capture how the providers' lists depend on each "
+        "other and how people differ in their chances of being listed"
+    ),
+    "other": N_("that the model captures how the providers' lists depend on each other"),
 }
 
 #: Methods that choose a model from the data (a bootstrap of theirs can repeat the choice).
@@ -109,33 +122,55 @@ def _protect_observed(
     return out
 
 
-def _md_table(df: pd.DataFrame, max_rows: int = 60) -> str:
-    d = df.head(max_rows)
+def _fmt(v: float, lang: str) -> str:
+    """A table cell: whole numbers from 100 up, two decimals below, in the language's format."""
+    if lang == "en":
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    return format_number(v, lang, 0 if abs(v) >= 100 else 2)
+
+
+def _localise(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """In a language other than English: whole numbers grouped as the language does (years
+    excepted) and the columns' labels as headings. English tables are left as they are."""
+    if lang == "en":
+        return df
+    d = df.copy()
+    for c in d.columns:
+        if d[c].dtype.kind in "iu" and "year" not in str(c) and (d[c].abs() >= 10000).any():
+            d[c] = d[c].map(lambda v: format_number(v, lang, 0))
+    return relabel_columns(d, lang)
+
+
+def _md_table(df: pd.DataFrame, max_rows: int = 60, lang: str = "en") -> str:
+    d = _localise(df.head(max_rows), lang)
     cols = [escape_markdown_html(str(c), table_cell=True) for c in d.columns]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     for _, r in d.iterrows():
         cells = []
         for v in r.to_numpy():
             if isinstance(v, float):
-                cells.append("" if np.isnan(v) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}")
+                cells.append("" if np.isnan(v) else _fmt(v, lang))
             elif v is None or v is pd.NA:
                 cells.append("—")
             else:
                 cells.append(escape_markdown_html(str(v), table_cell=True))
         lines.append("| " + " | ".join(cells) + " |")
     if len(df) > max_rows:
-        lines.append(f"\n({len(df) - max_rows} more rows in the CSV file)")
+        more = translator(lang).gettext("({n} more rows in the CSV file)")
+        lines.append("\n" + more.format(n=len(df) - max_rows))
     return "\n".join(lines)
 
 
-def _html_table(df: pd.DataFrame, max_rows: int = 60) -> str:
+def _html_table(df: pd.DataFrame, max_rows: int = 60, lang: str = "en") -> str:
+    """The table as HTML, in a container that scrolls sideways when the table is wider than the
+    page (the page itself never does)."""
     d = df.head(max_rows).copy()
     for c in d.columns:
         if d[c].dtype.kind == "f":
-            d[c] = d[c].map(
-                lambda v: "" if np.isnan(v) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
-            )
-    return str(d.to_html(index=False, na_rep="—", border=0, classes="t", escape=True))
+            d[c] = d[c].map(lambda v: "" if np.isnan(v) else _fmt(v, lang))
+    d = _localise(d, lang)
+    table = str(d.to_html(index=False, na_rep="—", border=0, classes="t", escape=True))
+    return f"<div class='scroll'>{table}</div>"
 
 
 def _save(fig: Any, stage: Path, name: str) -> list[str]:
@@ -198,6 +233,8 @@ def _draw_figures(
     from fl_estimate.results import plot_comparison
 
     name = spec.headline.name
+    lang = spec.language
+    _ = translator(lang).gettext
     strata_cols = list(spec.strata)
     files: list[str] = []
     figs: dict[str, str] = {}
@@ -206,37 +243,60 @@ def _draw_figures(
     with detached():
         if len(strata_cols) == 2:
             geo, year = strata_cols
+            geo_w, year_w = _col(geo, lang), _col(year, lang)
             axes = plot_trend_by_region(
-                head, region=geo, year=year, truth=truth, level=spec.headline.level
+                head, region=geo, year=year, truth=truth, level=spec.headline.level, lang=lang
             )
             fig = axes[0].figure
-            fig.suptitle(f"{name}: estimated victims by {geo} and {year}", fontsize=10, y=1.04)
+            fig.suptitle(
+                _("{method}: estimated victims by {geo} and {year}").format(
+                    method=name, geo=geo_w, year=year_w
+                ),
+                fontsize=10,
+                y=1.04,
+            )
             files += _save(fig, stage, "trend_by_region")
-            figs["trend_by_region"] = f"Estimates by {geo} over time (bars: people identified)"
+            figs["trend_by_region"] = _(
+                "Estimates by {geo} over time (bars: people identified)"
+            ).format(geo=geo_w)
             truth_nat = truth.groupby(year)["N"].sum() if truth is not None else None
             ax = plot_national_trend(
-                tables["national_estimates"], year=year, truth=truth_nat, level=spec.totals_level
+                tables["national_estimates"],
+                year=year,
+                truth=truth_nat,
+                level=spec.totals_level,
+                lang=lang,
             )
-            ax.set_title(f"National total ({name})", fontsize=10)
+            ax.set_title(_("National total ({method})").format(method=name), fontsize=10)
             files += _save(ax.figure, stage, "national_trend")
-            figs["national_trend"] = "National total over time"
+            figs["national_trend"] = _("National total over time")
             last = sorted(head[year].unique())[-1]
             ax = plot_regional_comparison(
-                head[head[year] == last], region=geo, level=spec.headline.level
+                head[head[year] == last], region=geo, level=spec.headline.level, lang=lang
             )
-            ax.set_title(f"{geo.capitalize()} in {last} ({name})", fontsize=10)
+            ax.set_title(
+                _("{Geo} in {last} ({method})").format(
+                    Geo=geo_w[:1].upper() + geo_w[1:], last=last, method=name
+                ),
+                fontsize=10,
+            )
             files += _save(ax.figure, stage, "regional_comparison")
-            figs["regional_comparison"] = f"Estimates by {geo} compared, {last}"
+            figs["regional_comparison"] = _("Estimates by {geo} compared, {last}").format(
+                geo=geo_w, last=last
+            )
         if comparison is not None and len(comparison):
             ax = plot_comparison(comparison)
             ax.set_title(
-                f"Methods compared on the pooled national table, {comparison_label}", fontsize=10
+                _("Methods compared on the pooled national table, {label}").format(
+                    label=comparison_label
+                ),
+                fontsize=10,
             )
             files += _save(ax.figure, stage, "method_comparison")
-            figs["method_comparison"] = "Methods compared (national table)"
+            figs["method_comparison"] = _("Methods compared (national table)")
         ax = plot_overlaps(CaptureData.from_counts(pooled))  # type: ignore[arg-type]
         files += _save(ax.figure, stage, "list_overlaps")
-        figs["list_overlaps"] = "How the providers' lists overlap (all strata)"
+        figs["list_overlaps"] = _("How the providers' lists overlap (all strata)")
     return files, figs
 
 
@@ -289,144 +349,204 @@ def write_outputs(
     return files
 
 
+def _col(name: str, lang: str) -> str:
+    """A stratum column in the report's words: its name in English, its label otherwise."""
+    from fl_estimate.i18n import column_label
+
+    return name if lang == "en" else column_label(name, lang)
+
+
 def _a(text: str) -> str:
     """``text`` with its indefinite article ("an 80% ...", "a 95% ...")."""
     vowel_sound = text[:1] in "aeiou" or text.startswith(("8", "11", "18"))
     return f"{'an' if vowel_sound else 'a'} {text}"
 
 
-def _interval_words(kinds: tuple[str, ...]) -> str:
-    return " or ".join(INTERVAL_KINDS.get(k, k) for k in kinds)
+def _interval_words(kinds: tuple[str, ...], lang: str = "en") -> str:
+    _ = translator(lang).gettext
+    return _(" or ").join(translate(INTERVAL_KINDS.get(k, k), lang) for k in kinds)
 
 
-def _method_sentences(m: MethodSpec, role: str) -> list[str]:
-    """What the method is and what its intervals are."""
-    words = METHOD_WORDS.get(m.name, f"the method {m.name}")
-    out = [f"{role}: **{m.name}** ({words})."]
+def _method_sentences(m: MethodSpec, role: str, lang: str = "en") -> list[str]:
+    """What the method is and what its intervals are (``role`` already in the language)."""
+    _ = translator(lang).gettext
+    words = METHOD_WORDS.get(m.name)
+    words = translate(words, lang) if words else _("the method {name}").format(name=m.name)
+    out = [_("{role}: **{method}** ({words}).").format(role=role, method=m.name, words=words)]
     if not m.interval_kinds:
-        out.append(f"The {m.name} estimates have no interval.")
+        out.append(_("The {method} estimates have no interval.").format(method=m.name))
         return out
-    text = (
-        f"Each {m.name} interval is {_a(f'{percent(m.level)} {_interval_words(m.interval_kinds)}')}"
+    pct, kinds = percent(m.level, lang), _interval_words(m.interval_kinds, lang)
+    # TRANSLATORS: {interval} is e.g. "a 95% bootstrap percentile interval"
+    interval = (
+        _a(f"{pct} {kinds}") if lang == "en" else _("a {pct} {kind}").format(pct=pct, kind=kinds)
     )
+    text = _("Each {method} interval is {interval}").format(method=m.name, interval=interval)
     if m.conditional_on_model:
-        text += (
+        text += _(
             ", conditional on the chosen model: it leaves out the uncertainty of choosing the "
             "model, so it understates the uncertainty"
         )
     elif m.name in _SELECTS_MODEL and any(k.startswith("bootstrap") for k in m.interval_kinds):
-        text += " that repeats the model choice on every replicate"
+        text += _(" that repeats the model choice on every replicate")
     out.append(text + ".")
     return out
 
 
+def _strata_words(spec: ReportSpec) -> str:
+    lang = spec.language
+    return translator(lang).gettext(" and ").join(_col(c, lang) for c in spec.strata)
+
+
 def _totals_sentence(spec: ReportSpec) -> str:
-    each = " and ".join(spec.strata)
-    lead = f"Each {each} is estimated on its own; national totals"
-    pct = percent(spec.totals_level)
+    lang = spec.language
+    _ = translator(lang).gettext
+    lead = _("Each {strata} is estimated on its own; national totals").format(
+        strata=_strata_words(spec)
+    )
+    pct = percent(spec.totals_level, lang)
     if spec.totals_from == "bootstrap replicates":
-        return (
-            f"{lead} add the strata's bootstrap replicates replicate by replicate, so their "
-            f"{pct} interval (a {INTERVAL_KINDS['bootstrap-percentile']} of the sums) reflects "
-            "every stratum's uncertainty."
-        )
+        return _(
+            "{lead} add the strata's bootstrap replicates replicate by replicate, so their "
+            "{pct} interval (a {kind} of the sums) reflects every stratum's uncertainty."
+        ).format(lead=lead, pct=pct, kind=translate(INTERVAL_KINDS["bootstrap-percentile"], lang))
     if spec.totals_from == "posterior draws":
-        return (
-            f"{lead} add the strata's posterior draws draw by draw, so their {pct} interval "
-            f"(an {INTERVAL_KINDS['credible-eti']} of the sums) reflects every stratum's "
-            "uncertainty."
-        )
+        return _(
+            "{lead} add the strata's posterior draws draw by draw, so their {pct} interval "
+            "(an {kind} of the sums) reflects every stratum's uncertainty."
+        ).format(lead=lead, pct=pct, kind=translate(INTERVAL_KINDS["credible-eti"], lang))
     if spec.totals_from == "mixed":
-        return (
-            f"{lead} add the strata's bootstrap replicates or posterior draws where every stratum "
+        return _(
+            "{lead} add the strata's bootstrap replicates or posterior draws where every stratum "
             "has them; a total without an interval has a stratum without them."
-        )
-    return (
-        f"{lead} add the strata's estimates and have no interval: intervals of strata cannot be "
+        ).format(lead=lead)
+    return _(
+        "{lead} add the strata's estimates and have no interval: intervals of strata cannot be "
         "added up, and an interval of a sum needs the strata's bootstrap replicates or "
         "posterior draws, which these results do not have."
-    )
+    ).format(lead=lead)
 
 
 def _sentences(spec: ReportSpec, strata: pd.DataFrame) -> list[str]:
     """The bullet points of "What the numbers mean", each one true of these results."""
+    lang = spec.language
+    _ = translator(lang).gettext
     head = strata[strata["method"] == spec.headline.name]
     n_strata = len(head)
     n_without = int(pd.to_numeric(head["estimate"], errors="coerce").isna().sum())
     out = [
-        "The estimate counts victims who were identified by at least one provider and, from how "
-        "the providers' lists overlap, those identified by none (the 'dark figure').",
-        *_method_sentences(spec.headline, "Headline method"),
+        _(
+            "The estimate counts victims who were identified by at least one provider and, from "
+            "how the providers' lists overlap, those identified by none (the 'dark figure')."
+        ),
+        *_method_sentences(spec.headline, _("Headline method"), lang),
     ]
     for m in spec.comparison:
-        out += _method_sentences(m, "Shown beside it for comparison")
+        out += _method_sentences(m, _("Shown beside it for comparison"), lang)
     out.append(_totals_sentence(spec))
     assumes = _FAMILY_ASSUMES.get(spec.headline.family, _FAMILY_ASSUMES["other"])
     out.append(
-        f"The headline method assumes a closed population in each {' and '.join(spec.strata)}, "
-        f"that the same person was recognised across the providers' lists, and {assumes}. "
-        "People whom no provider is ever likely to meet are not counted: the estimate is best "
-        "read as a lower bound on the true number."
+        _(
+            "The headline method assumes a closed population in each {strata}, that the same "
+            "person was recognised across the providers' lists, and {assumes}. People whom no "
+            "provider is ever likely to meet are not counted: the estimate is best read as a "
+            "lower bound on the true number."
+        ).format(strata=_strata_words(spec), assumes=translate(assumes, lang))
     )
     if n_without:
         out.append(
-            f"{n_without} of {n_strata} strata have no {spec.headline.name} estimate (the status "
-            "column says why); their identified victims are added to the totals without a dark "
-            "figure."
+            _(
+                "{n} of {total} strata have no {method} estimate (the status column says why); "
+                "their identified victims are added to the totals without a dark figure."
+            ).format(n=n_without, total=n_strata, method=spec.headline.name)
         )
     else:
-        out.append(f"Every one of the {n_strata} strata has a {spec.headline.name} estimate.")
+        out.append(
+            _("Every one of the {n} strata has a {method} estimate.").format(
+                n=n_strata, method=spec.headline.name
+            )
+        )
     out.append(
-        f"Counts of identified people below {spec.threshold} are suppressed in published tables, "
-        "with further cells hidden where totals would reveal them."
+        _(
+            "Counts of identified people below {threshold} are suppressed in published tables, "
+            "with further cells hidden where totals would reveal them."
+        ).format(threshold=spec.threshold)
     )
     return out
 
 
+def _int(v: Any, lang: str) -> str:
+    return f"{v:,.0f}" if lang == "en" else format_number(v, lang, 0)
+
+
 def _key_lines(spec: ReportSpec, national: pd.DataFrame) -> list[str]:
+    lang = spec.language
+    _ = translator(lang).gettext
     summed = national[national["kind"] == "sum of strata"]
     lines = []
-    for _, r in summed.iterrows():
-        label = ", ".join(str(r[c]) for c in spec.strata[1:] if c in r) or "all"
+    for _i, r in summed.iterrows():
+        label = ", ".join(str(r[c]) for c in spec.strata[1:] if c in r) or _("all")
         ci = (
-            " (no interval)"
+            _(" (no interval)")
             if pd.isna(r["ci_low"])
-            else f" ({percent(spec.totals_level)} interval {r['ci_low']:,.0f} to "
-            f"{r['ci_high']:,.0f})"
+            else _(" ({pct} interval {low} to {high})").format(
+                pct=percent(spec.totals_level, lang),
+                low=_int(r["ci_low"], lang),
+                high=_int(r["ci_high"], lang),
+            )
         )
         lines.append(
-            f"- **{label}**: about **{r['estimate']:,.0f}** victims{ci}; "
-            f"{int(r['observed']):,} were identified by at least one provider."
+            _(
+                "- **{label}**: about **{estimate}** victims{ci}; {observed} were identified by "
+                "at least one provider."
+            ).format(
+                label=label,
+                estimate=_int(r["estimate"], lang),
+                ci=ci,
+                observed=_int(int(r["observed"]), lang),
+            )
         )
     return lines
+
+
+def _input_lines(spec: ReportSpec) -> list[str]:
+    """How each input file was read (encoding, separator, decimal sign)."""
+    _ = translator(spec.language).gettext
+    return [
+        "- " + _("{file}: {how}").format(file=name, how=info.describe(spec.language))
+        for name, info in spec.inputs
+    ]
 
 
 def _report(
     spec: ReportSpec, pub: dict[str, pd.DataFrame], figs: dict[str, str], stage: Path
 ) -> tuple[str, str]:
+    lang = spec.language
+    _ = translator(lang).gettext
     nat = pub["national_estimates"]
     sections = [
-        ("Key figures", "\n".join(_key_lines(spec, nat))),
+        (_("Key figures"), "\n".join(_key_lines(spec, nat))),
         (
-            "What the numbers mean",
+            _("What the numbers mean"),
             "\n".join(f"- {c}" for c in _sentences(spec, pub["strata_estimates"])),
         ),
     ]
     warn = pub.get("warnings")
     if warn is not None and len(warn):
         msgs = list(dict.fromkeys(str(m) for m in warn["warning"]))
-        lines = [f"- {m}" for m in msgs[:10]]
+        lines = [f"- {translate(m, lang)}" for m in msgs[:10]]
         if len(msgs) > 10:
-            lines.append(f"- ... and {len(msgs) - 10} more (warnings.csv)")
-        sections.append(("Warnings from the estimation", "\n".join(lines)))
-    each = " and ".join(spec.strata)
+            lines.append(_("- ... and {n} more (warnings.csv)").format(n=len(msgs) - 10))
+        sections.append((_("Warnings from the estimation"), "\n".join(lines)))
+    if spec.inputs:
+        sections.append((_("How the input files were read"), "\n".join(_input_lines(spec))))
     tables = [
-        ("National estimates", nat),
-        (f"Estimates by {each}", pub["strata_estimates"]),
-        ("Sensitivity: lists left out and merged", pub["sensitivity"]),
+        (_("National estimates"), nat),
+        (_("Estimates by {strata}").format(strata=_strata_words(spec)), pub["strata_estimates"]),
+        (_("Sensitivity: lists left out and merged"), pub["sensitivity"]),
     ]
     if len(pub["top_models"]):
-        tables.append(("Top models by BIC", pub["top_models"]))
+        tables.append((_("Top models by BIC"), pub["top_models"]))
     md = [f"# {escape_markdown_html(spec.title)}\n"]
     for title, text in sections:
         md.append(f"## {escape_markdown_html(title)}\n\n{escape_markdown_html(text)}\n")
@@ -434,11 +554,16 @@ def _report(
         cap = escape_markdown_html(caption)
         md.append(f"## {cap}\n\n![{cap}]({name}.png)\n")
     for title, df in tables:
-        md.append(f"## {title}\n\n" + _md_table(df) + "\n")
+        md.append(f"## {title}\n\n" + _md_table(df, lang=lang) + "\n")
     md.append(
-        "## Files\n\nTables as CSV and in `tables.xlsx`; figures as PNG and SVG; "
-        "`manifest.json` records the inputs' SHA-256 hashes, the configuration, the seed "
-        "and the package versions.\n"
+        "## "
+        + _("Files")
+        + "\n\n"
+        + _(
+            "Tables as CSV and in `tables.xlsx`; figures as PNG and SVG; `manifest.json` records "
+            "the inputs' SHA-256 hashes, the configuration, the seed and the package versions."
+        )
+        + "\n"
     )
     md_text = "\n".join(md)
 
@@ -447,9 +572,11 @@ def _report(
         "padding:0 1rem;color:#222}table.t{border-collapse:collapse;font-size:.8rem}"
         "table.t td,table.t th{padding:.2rem .5rem;border-bottom:1px solid #ddd;"
         "text-align:right}img{max-width:100%}h1{font-size:1.6rem}"
+        "div.scroll{max-width:100%;overflow-x:auto}"
     )
     parts = [
         f"<!DOCTYPE html><html lang='{html.escape(spec.language)}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(spec.title)}</title><style>{css}</style></head><body>",
         f"<h1>{html.escape(spec.title)}</h1>",
     ]
@@ -463,7 +590,7 @@ def _report(
             f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{b64}'>"
         )
     for title, df in tables:
-        parts.append(f"<h2>{html.escape(title)}</h2>" + _html_table(df))
+        parts.append(f"<h2>{html.escape(title)}</h2>" + _html_table(df, lang=lang))
     parts.append("</body></html>\n")
     return md_text, "".join(parts)
 

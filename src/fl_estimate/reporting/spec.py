@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fl_estimate.results import METHOD_FAMILIES, EstimationResult
+from fl_estimate.tabular import ReadInfo
 
 __all__ = ["MethodSpec", "ReportSpec", "TotalsFrom", "percent"]
 
@@ -29,9 +30,14 @@ __all__ = ["MethodSpec", "ReportSpec", "TotalsFrom", "percent"]
 TotalsFrom = Literal["bootstrap replicates", "posterior draws", "not available", "mixed"]
 
 
-def percent(level: float) -> str:
-    """A level as the report prints it: ``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``."""
-    return f"{level * 100:g}%"
+def percent(level: float, lang: str = "en") -> str:
+    """A level as the report prints it: ``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``; in
+    French ``"95 %"``, ``"97,5 %"`` (CLDR, through :func:`fl_estimate.i18n.format_percent`)."""
+    if lang == "en":
+        return f"{level * 100:g}%"
+    from fl_estimate.i18n import format_percent
+
+    return format_percent(level, lang, digits=0 if float(level * 100).is_integer() else 1)
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,10 @@ class ReportSpec:
     threshold : int
         Disclosure threshold: counts of identified people below it are suppressed.
     language : str
-        The report's language (``"en"``; the only one so far).
+        The report's language: ``"en"`` or ``"fr"`` (:data:`fl_estimate.i18n.LANGUAGES`).
+    inputs : tuple of (str, ReadInfo)
+        The input files and how each was read (:class:`fl_estimate.tabular.ReadInfo`), for the
+        report to state.
     """
 
     title: str
@@ -113,3 +122,4 @@ class ReportSpec:
     totals_level: float = 0.95
     threshold: int = 5
     language: str = "en"
+    inputs: tuple[tuple[str, ReadInfo], ...] = ()

@@ -1,0 +1,107 @@
+"""The French sample country end to end (data_samples/pays.toml), and its report in a browser.
+
+One run of the sample (16 strata, 200 bootstrap replicates) is shared by the tests. The browser
+check uses headless Chromium (Debian's ``chromium``) and skips, saying why, where it is absent.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+#: Injected into the report: writes the layout facts into the DOM once the page has loaded.
+_PROBE = """<script>window.addEventListener('load', function () {
+  var imgs = Array.from(document.images);
+  var out = document.createElement('pre'); out.id = 'probe';
+  out.textContent = 'fits=' + (document.documentElement.scrollWidth <= window.innerWidth) +
+    ' images=' + imgs.length + ' loaded=' + imgs.filter(function (i) {
+      return i.complete && i.naturalWidth > 0; }).length +
+    ' text=' + document.body.innerText.trim().length;
+  document.body.appendChild(out);
+});</script>"""
+
+
+@pytest.fixture(scope="module")
+def french_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fl_estimate.pipeline.run import run
+
+    out = tmp_path_factory.mktemp("pays") / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # SearchMSE alias in tables (main)
+        run(ROOT / "data_samples" / "pays.toml", out=out, progress=False)
+    return out
+
+
+def test_french_report_is_in_french(french_run: Path) -> None:
+    md = (french_run / "report.md").read_text(encoding="utf-8")
+    for heading in (
+        "## Chiffres clés",
+        "## Ce que disent les chiffres",
+        "## Estimations nationales",
+        "## Lecture des fichiers d'entrée",
+    ):
+        assert heading in md
+    for english in ("## Key figures", "What the numbers mean", "| ci_low |", "National estimates"):
+        assert english not in md
+    assert "borne inférieure" in md and "type d'intervalle" in md
+    # the French Excel exports are said to be read as such (no byte 0x80-0x9F in this file, so
+    # the reader names it Latin-1: the two agree on every byte it holds)
+    assert re.search(
+        r"police_2022-Q1\.csv : lu comme (Windows-1252|Latin-1).*séparateur\W+;", md
+    ), md
+    # percentages as French writes them (95 %, no-break space)
+    assert "95\u00a0%" in md
+    html = (french_run / "report.html").read_text(encoding="utf-8")
+    assert "<html lang='fr'>" in html and "class='scroll'" in html
+
+
+def test_english_run_unchanged_words(french_run: Path, tmp_path: Path) -> None:
+    """The same config with --lang en gives the English report."""
+    from fl_estimate.pipeline.run import run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        run(ROOT / "data_samples" / "pays.toml", out=tmp_path / "en", progress=False, lang="en")
+    md = (tmp_path / "en" / "report.md").read_text(encoding="utf-8")
+    assert "## Key figures" in md and "| ci_low |" in md and "Chiffres clés" not in md
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"
+)
+def test_french_report_renders_in_chromium(french_run: Path, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    html = (french_run / "report.html").read_text(encoding="utf-8")
+    page.write_text(html.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    assert CHROMIUM is not None
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=1024,768",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    m = re.search(r"fits=(\w+) images=(\d+) loaded=(\d+) text=(\d+)", dom)
+    assert m, dom[-2000:]
+    fits, n_img, n_loaded, n_text = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+    assert fits == "true"  # nothing wider than the window: wide tables scroll in their box
+    assert n_img >= 3 and n_loaded == n_img  # every chart loads
+    assert n_text > 1000  # the page is not blank
