@@ -269,7 +269,9 @@ def read_run_config(path: str | Path) -> RunConfig:
         from urllib.parse import urlparse
 
         url = urlparse(scheduler)
-        if not url.scheme or not url.netloc or url.port is None:
+        # tcp/tls need a port; inproc:// (a LocalCluster in this process) and others do not
+        needs_port = url.scheme in ("tcp", "tls")
+        if not url.scheme or not url.netloc or (needs_port and url.port is None):
             problems.append(
                 Problem(
                     f"[executor] scheduler must be an address such as tcp://host:8786, got "
