@@ -16,10 +16,12 @@ and return an :class:`~fl_estimate.results.EstimationResult` with N by covariate
 """
 
 from fl_estimate.mse.covariates.huggins import HugginsMSE
+from fl_estimate.mse.covariates.loglinear import CovariateLogLinearMSE
 from fl_estimate.mse.covariates.records import MISSING, CovariateRecords, prepare_records
 
 __all__ = [
     "MISSING",
+    "CovariateLogLinearMSE",
     "CovariateRecords",
     "HugginsMSE",
     "prepare_records",

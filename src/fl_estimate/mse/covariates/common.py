@@ -92,20 +92,6 @@ def keyed_generator(seed: SeedLike, key: str) -> np.random.Generator:
     return np.random.default_rng(child)
 
 
-def level_rows(
-    covariate: str, levels: Sequence[str], observed: Sequence[float], estimates: Sequence[float]
-) -> pd.DataFrame:
-    """A ``by_level`` frame for one covariate before its errors and limits are filled in."""
-    return pd.DataFrame(
-        {
-            "covariate": covariate,
-            "level": list(levels),
-            "observed": [int(v) for v in observed],
-            "estimate": [float(v) for v in estimates],
-        }
-    )
-
-
 def failed_result(
     *,
     method: str,

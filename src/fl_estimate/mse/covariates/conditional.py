@@ -110,8 +110,9 @@ def fit_conditional(
     theta = np.zeros(a.shape[2]) if start is None else np.asarray(start, dtype=float).copy()
     ll, score, info, p, pstar = _evaluate(a, m, ysum, theta, derivatives=True)
     converged = False
-    it = 0
+    iterations = 0
     for it in range(1, max_iter + 1):
+        iterations = it
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
@@ -139,7 +140,7 @@ def fit_conditional(
         converged = False
     if np.max(np.abs(theta), initial=0.0) > MAX_COEF or not np.all(np.isfinite(cov)):
         converged = False
-    return ConditionalFit(theta, cov, ll, it, converged, p, pstar)
+    return ConditionalFit(theta, cov, ll, iterations, converged, p, pstar)
 
 
 def horvitz_thompson(

@@ -25,7 +25,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,9 @@ from fl_estimate.mse.covariates.conditional import (
 )
 from fl_estimate.mse.covariates.records import (
     CovariateRecords,
+    Groups,
+    boundary_reason,
+    group_records,
     parse_terms,
     prepare_records,
     treatment_columns,
@@ -87,25 +90,6 @@ def conditional_design(
             blocks.append(np.broadcast_to(zfull[:, c][:, None, None], (g, k, 1)))
             names.append(label)
     return np.concatenate(blocks, axis=2), names
-
-
-@dataclass(frozen=True)
-class _Groups:
-    """People grouped by their covariate values (complete records)."""
-
-    codes: np.ndarray  # (G, C) level index of every group
-    m: np.ndarray  # (G,)
-    ysum: np.ndarray  # (G, K)
-
-
-def _groups(rec: CovariateRecords) -> _Groups:
-    keys, inverse = np.unique(rec.codes, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    g = len(keys)
-    m = np.bincount(inverse, minlength=g).astype(float)
-    ysum = np.zeros((g, rec.k))
-    np.add.at(ysum, inverse, rec.y.astype(float))
-    return _Groups(keys, m, ysum)
 
 
 class HugginsMSE:
@@ -206,6 +190,56 @@ class HugginsMSE:
             z, znames, rec.lists, parallel=self.parallel, list_intercepts=self.list_intercepts
         )
 
+    def _fit_mar(
+        self,
+        records: pd.DataFrame,
+        lists: Sequence[str] | None,
+        level: float,
+        interval: str,
+        n_boot: int,
+        seed: SeedLike,
+        source: str | None,
+        rec: CovariateRecords,
+    ) -> EstimationResult:
+        """Missing values at random: the same model as the log-linear model with covariate x
+        list terms and no list interactions (equal N, variance and coefficients), fitted by EM
+        over the incomplete records there; the result is relabelled."""
+        from fl_estimate.mse.covariates.loglinear import CovariateLogLinearMSE
+
+        twin = CovariateLogLinearMSE(
+            [":".join(t) for t in self.terms],
+            parallel=self.parallel,
+            list_intercepts=self.list_intercepts,
+            missing="mar",
+        )
+        res = twin.fit(
+            records,
+            lists=lists,
+            level=level,
+            interval=interval,
+            n_boot=n_boot,
+            seed=seed,
+            source=source,
+        )
+        coef = res.tables.get("coefficients")
+        tables = dict(res.tables)
+        if coef is not None:
+            kept = coef[~coef["term"].str.startswith("(unobserved")].reset_index(drop=True)
+            _, names = self._design(rec, rec.codes[rec.complete()][:1])
+            kept["term"] = names
+            kept["z"] = kept["estimate"] / kept["std_error"]
+            tables["coefficients"] = kept
+        prov = dict(res.provenance)
+        prov["settings"] = {**dict(prov.get("settings", {})), "method": self.method}
+        return replace(
+            res,
+            method=self.method,
+            model=self.label(rec.lists),
+            tables=tables,
+            provenance=prov,
+            diagnostics={**res.diagnostics, "fitted_as": "covariate-loglinear (EM, MAR)"},
+        )
+
     def fit(
         self,
         records: pd.DataFrame,
@@ -254,21 +288,16 @@ class HugginsMSE:
         }
         model = self.label(rec.lists)
         if self.missing == "mar" and not rec.complete().all():
-            from fl_estimate.mse.covariates.missing import fit_conditional_mar
-
-            groups, fit, a, var_extra = fit_conditional_mar(self, rec)
-        else:
-            groups = _groups(rec)
-            a, _ = self._design(rec, groups.codes)
-            fit = fit_conditional(a, groups.m, groups.ysum)
-            var_extra = None
-        _, names = self._design(rec, groups.codes[:1])
+            return self._fit_mar(records, lists, level, interval, n_boot, seed, source, rec)
+        groups = group_records(rec)
+        a, names = self._design(rec, groups.codes)
+        fit = fit_conditional(a, groups.m, groups.ysum)
         if not fit.converged:
             return failed_result(
                 method=self.method,
                 model=model,
                 observed=rec.n,
-                reason=_boundary_reason(rec, groups, self.parallel),
+                reason=boundary_reason(rec, groups, self.parallel),
                 code="no-mle",
                 data_hash=rec.data_hash,
                 seed=seed,
@@ -276,8 +305,6 @@ class HugginsMSE:
                 diagnostics={"iterations": fit.iterations},
             )
         n_hat, ht, pv = horvitz_thompson(fit, a, groups.m)
-        if var_extra is not None:
-            pv = var_extra(None)
         se = float(np.sqrt(ht + pv))
         draws = None
         by_draws = None
@@ -289,7 +316,7 @@ class HugginsMSE:
             ci, kind = normal_interval(n_hat, se, level), "wald"
         else:
             ci, kind = lognormal_interval(rec.n, n_hat, se, level), "wald-log"
-        by_level = _by_level(rec, groups, fit, a, level, interval, by_draws, var_extra)
+        by_level = _by_level(rec, groups, fit, a, level, interval, by_draws)
         coef = pd.DataFrame(
             {
                 "term": names,
@@ -331,33 +358,7 @@ class HugginsMSE:
         )
 
 
-def _boundary_reason(rec: CovariateRecords, groups: _Groups, parallel: bool) -> str:
-    """Why the conditional MLE is at a boundary, naming a level and list where possible."""
-    for i, c in enumerate(rec.covariates):
-        for j, lv in enumerate(rec.levels[c]):
-            at = groups.codes[:, i] == j
-            m = groups.m[at].sum()
-            on = groups.ysum[at].sum(axis=0)
-            for lst, count in zip(rec.lists, on, strict=True):
-                if not parallel and count == 0:
-                    return (
-                        f"nobody with {c} = {lv} is on list {lst}: the effect of {c} on {lst} "
-                        "has no finite estimate; use parallel=True (one effect per covariate "
-                        "for every list) or merge that level with another"
-                    )
-                if count == m and m > 0:
-                    return (
-                        f"everyone with {c} = {lv} is on list {lst}: that list's capture "
-                        "probability for the level is 1 and has no finite estimate; merge the "
-                        "level with another or leave the covariate out"
-                    )
-    return (
-        "the conditional likelihood has no finite maximum (some capture probability goes to 0 "
-        "or 1): merge sparse levels, use parallel=True, or leave a covariate out"
-    )
-
-
-def _level_masks(rec: CovariateRecords, groups: _Groups) -> list[tuple[str, str, np.ndarray]]:
+def _level_masks(rec: CovariateRecords, groups: Groups) -> list[tuple[str, str, np.ndarray]]:
     return [
         (c, lv, groups.codes[:, i] == j)
         for i, c in enumerate(rec.covariates)
@@ -367,19 +368,16 @@ def _level_masks(rec: CovariateRecords, groups: _Groups) -> list[tuple[str, str,
 
 def _by_level(
     rec: CovariateRecords,
-    groups: _Groups,
+    groups: Groups,
     fit: ConditionalFit,
     a: np.ndarray,
     level: float,
     interval: str,
     by_draws: np.ndarray | None,
-    var_extra: Any,
 ) -> pd.DataFrame:
     rows = []
     for idx, (c, lv, mask) in enumerate(_level_masks(rec, groups)):
         n_l, ht, pv = horvitz_thompson(fit, a, groups.m, mask)
-        if var_extra is not None:
-            pv = var_extra(mask)
         se = float(np.sqrt(ht + pv))
         observed = float(groups.m[mask].sum())
         if by_draws is not None:
@@ -395,7 +393,7 @@ def _by_level(
 def _bootstrap(
     model: HugginsMSE,
     rec: CovariateRecords,
-    groups: _Groups,
+    groups: Groups,
     fit: ConditionalFit,
     a: np.ndarray,
     n_boot: int,
@@ -404,7 +402,7 @@ def _bootstrap(
     """Parametric bootstrap from the fitted population: N and N per level in each replicate."""
     rng = keyed_generator(seed, "huggins-bootstrap")
     weights = groups.m / fit.pstar
-    size = int(round(float(weights.sum())))
+    size = round(float(weights.sum()))
     weights = weights / weights.sum()
     probs = pattern_probabilities(fit.p)
     k = rec.k

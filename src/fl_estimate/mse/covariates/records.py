@@ -37,6 +37,9 @@ __all__ = [
     "MISSING",
     "MISSING_POLICIES",
     "CovariateRecords",
+    "Groups",
+    "boundary_reason",
+    "group_records",
     "parse_terms",
     "prepare_records",
     "treatment_columns",
@@ -305,3 +308,51 @@ def treatment_columns(
             names.append(":".join(label))
     z = np.column_stack(cols) if cols else np.zeros((len(codes), 0))
     return z, names
+
+
+@dataclass(frozen=True)
+class Groups:
+    """People grouped by their covariate values: ``m[g]`` people with levels ``codes[g]``,
+    ``ysum[g, j]`` of them on list ``j`` (complete records only)."""
+
+    codes: np.ndarray  # (G, C) level index of every group
+    m: np.ndarray  # (G,)
+    ysum: np.ndarray  # (G, K)
+
+
+def group_records(rec: CovariateRecords) -> Groups:
+    """Group the complete records by their covariate values."""
+    keep = rec.complete()
+    keys, inverse = np.unique(rec.codes[keep], axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    g = len(keys)
+    m = np.bincount(inverse, minlength=g).astype(float)
+    ysum = np.zeros((g, rec.k))
+    np.add.at(ysum, inverse, rec.y[keep].astype(float))
+    return Groups(keys, m, ysum)
+
+
+def boundary_reason(rec: CovariateRecords, groups: Groups, parallel: bool) -> str:
+    """Why the conditional MLE is at a boundary, naming a level and list where possible."""
+    for i, c in enumerate(rec.covariates):
+        for j, lv in enumerate(rec.levels[c]):
+            at = groups.codes[:, i] == j
+            m = groups.m[at].sum()
+            on = groups.ysum[at].sum(axis=0)
+            for lst, count in zip(rec.lists, on, strict=True):
+                if not parallel and count == 0:
+                    return (
+                        f"nobody with {c} = {lv} is on list {lst}: the effect of {c} on {lst} "
+                        "has no finite estimate; use parallel=True (one effect per covariate "
+                        "for every list) or merge that level with another"
+                    )
+                if count == m and m > 0:
+                    return (
+                        f"everyone with {c} = {lv} is on list {lst}: that list's capture "
+                        "probability for the level is 1 and has no finite estimate; merge the "
+                        "level with another or leave the covariate out"
+                    )
+    return (
+        "the conditional likelihood has no finite maximum (some capture probability goes to 0 "
+        "or 1): merge sparse levels, use parallel=True, or leave a covariate out"
+    )
