@@ -17,6 +17,7 @@ and return an :class:`~fl_estimate.results.EstimationResult` with N by covariate
 
 from fl_estimate.mse.covariates.huggins import HugginsMSE
 from fl_estimate.mse.covariates.loglinear import CovariateLogLinearMSE
+from fl_estimate.mse.covariates.poststratified import PostStratifiedMSE
 from fl_estimate.mse.covariates.records import MISSING, CovariateRecords, prepare_records
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "CovariateLogLinearMSE",
     "CovariateRecords",
     "HugginsMSE",
+    "PostStratifiedMSE",
     "prepare_records",
 ]

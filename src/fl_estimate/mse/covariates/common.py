@@ -4,7 +4,9 @@ table and the failed result."""
 from __future__ import annotations
 
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,14 +15,17 @@ from scipy.stats import norm
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.mse.covariates.records import CovariateRecords, prepare_records
 from fl_estimate.results import EstimationResult, provenance
 
 __all__ = [
     "BY_LEVEL_COLUMNS",
     "INTERVALS",
+    "CovariateEstimator",
+    "FitRequest",
     "check_options",
-    "failed_result",
     "keyed_generator",
+    "keyed_seed",
     "lognormal_interval",
     "normal_interval",
     "percentile_interval",
@@ -78,40 +83,130 @@ def percentile_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def keyed_generator(seed: SeedLike, key: str) -> np.random.Generator:
-    """A generator derived from ``seed`` by a string key (never by position)."""
+def keyed_seed(seed: SeedLike, key: str) -> np.random.SeedSequence:
+    """A seed sequence derived from ``seed`` by a string key (never by position), so adding a
+    stratum or a replicate elsewhere never changes this stream."""
     if isinstance(seed, np.random.Generator):
         base = np.random.SeedSequence(int(seed.integers(2**63)))
     elif isinstance(seed, np.random.SeedSequence):
         base = seed
     else:
         base = np.random.SeedSequence(seed)
-    child = np.random.SeedSequence(
+    return np.random.SeedSequence(
         base.entropy, spawn_key=(*base.spawn_key, zlib.crc32(key.encode()))
     )
-    return np.random.default_rng(child)
 
 
-def failed_result(
-    *,
-    method: str,
-    model: str,
-    observed: int,
-    reason: str,
-    code: str,
-    data_hash: str | None,
-    seed: SeedLike,
-    settings: dict[str, Any],
-    diagnostics: dict[str, Any] | None = None,
-) -> EstimationResult:
-    return EstimationResult.failed(
-        method=method,
-        model=model,
-        observed=observed,
-        reason=reason,
-        code=code,
-        provenance=provenance(
-            data_hash, seed if isinstance(seed, int | None) else str(seed), **settings
-        ),
-        diagnostics=dict(diagnostics or {}),
-    )
+def keyed_generator(seed: SeedLike, key: str) -> np.random.Generator:
+    """A generator on :func:`keyed_seed`'s stream."""
+    return np.random.default_rng(keyed_seed(seed, key))
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """What :meth:`CovariateEstimator.fit` hands to an estimator's ``_fit``."""
+
+    rec: CovariateRecords
+    level: float
+    interval: str
+    n_boot: int
+    seed: SeedLike
+    settings: dict[str, Any]
+    options: dict[str, Any]
+
+    def provenance(self, **extra: Any) -> dict[str, Any]:
+        seed = self.seed if isinstance(self.seed, int | None) else str(self.seed)
+        return provenance(self.rec.data_hash, seed, **{**self.settings, **extra})
+
+    def failed(
+        self, *, method: str, model: str, reason: str, code: str, **kw: Any
+    ) -> EstimationResult:
+        return EstimationResult.failed(
+            method=method,
+            model=model,
+            observed=self.rec.n,
+            reason=reason,
+            code=code,
+            provenance=self.provenance(),
+            **kw,
+        )
+
+
+class CovariateEstimator(ABC):
+    """Shared ``fit``: options checked, records validated and coded, then ``_fit``."""
+
+    method: str = ""
+    #: Covariate columns the model reads.
+    names: list[str]
+    missing: str = "level"
+    #: Whether ``fit`` passes extra keyword options on (post-stratification does).
+    takes_options = False
+
+    def settings(self) -> dict[str, Any]:
+        """The configuration, for the provenance."""
+        return {}
+
+    def fit(
+        self,
+        records: pd.DataFrame,
+        *,
+        lists: Sequence[str] | None = None,
+        level: float = 0.95,
+        interval: str = "wald",
+        n_boot: int = 1000,
+        seed: SeedLike = None,
+        source: str | None = None,
+        **options: Any,
+    ) -> EstimationResult:
+        """Fit the model to record-level data.
+
+        Parameters
+        ----------
+        records : DataFrame
+            One row per person caught: 0/1 list columns and the covariate columns.
+        lists : sequence of str, optional
+            List columns (default: every column that is not a covariate of the model).
+        level : float
+            Nominal coverage of the intervals.
+        interval : {"wald", "wald-n", "bootstrap"}
+            See the Notes of the class.
+        n_boot, seed
+            Bootstrap replicates and seed (streams derived from the seed by key).
+        source : str, optional
+            File name for messages.
+        **options
+            Only :class:`PostStratifiedMSE` takes more (passed to its estimator's ``fit``).
+
+        Returns
+        -------
+        EstimationResult
+            With N per level of every covariate in ``tables["by_level"]`` (columns
+            :data:`BY_LEVEL_COLUMNS`); the class docstring lists the other tables.
+
+        Raises
+        ------
+        InputValidationError
+            Unknown columns, list cells other than 0/1, people on no list, a covariate with one
+            level (every problem, with spreadsheet row numbers).
+        ModelSpecificationError
+            An unknown interval or option.
+        """
+        check_options(interval, level, n_boot)
+        if options and not self.takes_options:
+            raise ModelSpecificationError(
+                f"{type(self).__name__}.fit() takes no option {sorted(options)}; it takes lists, "
+                "level, interval, n_boot, seed and source"
+            )
+        rec = prepare_records(records, self.names, lists=lists, missing=self.missing, source=source)
+        settings = {
+            "method": self.method,
+            **self.settings(),
+            "interval": interval,
+            "level": level,
+            "n_boot": n_boot if interval == "bootstrap" else None,
+        }
+        return self._fit(FitRequest(rec, level, interval, n_boot, seed, settings, dict(options)))
+
+    @abstractmethod
+    def _fit(self, req: FitRequest) -> EstimationResult:
+        """Fit coded records."""

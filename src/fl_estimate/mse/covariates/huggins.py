@@ -35,8 +35,8 @@ from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.covariates.common import (
     BY_LEVEL_COLUMNS,
-    check_options,
-    failed_result,
+    CovariateEstimator,
+    FitRequest,
     keyed_generator,
     lognormal_interval,
     normal_interval,
@@ -54,10 +54,9 @@ from fl_estimate.mse.covariates.records import (
     boundary_reason,
     group_records,
     parse_terms,
-    prepare_records,
     treatment_columns,
 )
-from fl_estimate.results import EstimationResult, provenance
+from fl_estimate.results import EstimationResult
 
 __all__ = ["HugginsMSE", "conditional_design"]
 
@@ -92,7 +91,7 @@ def conditional_design(
     return np.concatenate(blocks, axis=2), names
 
 
-class HugginsMSE:
+class HugginsMSE(CovariateEstimator):
     """Conditional-likelihood model with categorical covariates and a Horvitz-Thompson N.
 
     Parameters
@@ -128,7 +127,10 @@ class HugginsMSE:
     population (Zwane & van der Heijden 2003): ``round(N)`` people drawn from the people seen
     with weights ``1 / P*``, caught with the fitted probabilities, the model refitted on those
     caught. ``tables["by_level"]`` has N for every level of every covariate (the same formulas
-    over the people of that level).
+    over the people of that level); ``tables["coefficients"]`` the coefficients (``term``,
+    ``estimate``, ``std_error``, ``z``; VGAM's order); ``diagnostics`` the log-likelihood, AIC,
+    ``std_error`` and its two parts ``variance_ht`` and ``variance_parameters``, and the
+    missing-value policy; ``draws`` the bootstrap replicates of N.
 
     The model assumes lists are independent given the covariates: dependence between lists
     that the covariates do not explain biases N (use
@@ -175,7 +177,7 @@ class HugginsMSE:
             how = "same probability on every list"
         return f"{', '.join(lists)} ~ {rhs} ({how})"
 
-    def _settings(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
         return {
             "covariates": " + ".join(":".join(t) for t in self.terms),
             "parallel": self.parallel,
@@ -190,17 +192,7 @@ class HugginsMSE:
             z, znames, rec.lists, parallel=self.parallel, list_intercepts=self.list_intercepts
         )
 
-    def _fit_mar(
-        self,
-        records: pd.DataFrame,
-        lists: Sequence[str] | None,
-        level: float,
-        interval: str,
-        n_boot: int,
-        seed: SeedLike,
-        source: str | None,
-        rec: CovariateRecords,
-    ) -> EstimationResult:
+    def _fit_mar(self, req: FitRequest) -> EstimationResult:
         """Missing values at random: the same model as the log-linear model with covariate x
         list terms and no list interactions (equal N, variance and coefficients), fitted by EM
         over the incomplete records there; the result is relabelled."""
@@ -212,15 +204,8 @@ class HugginsMSE:
             list_intercepts=self.list_intercepts,
             missing="mar",
         )
-        res = twin.fit(
-            records,
-            lists=lists,
-            level=level,
-            interval=interval,
-            n_boot=n_boot,
-            seed=seed,
-            source=source,
-        )
+        rec = req.rec
+        res = twin._fit(req)
         coef = res.tables.get("coefficients")
         tables = dict(res.tables)
         if coef is not None:
@@ -229,79 +214,28 @@ class HugginsMSE:
             kept["term"] = names
             kept["z"] = kept["estimate"] / kept["std_error"]
             tables["coefficients"] = kept
-        prov = dict(res.provenance)
-        prov["settings"] = {**dict(prov.get("settings", {})), "method": self.method}
         return replace(
             res,
             method=self.method,
             model=self.label(rec.lists),
             tables=tables,
-            provenance=prov,
             diagnostics={**res.diagnostics, "fitted_as": "covariate-loglinear (EM, MAR)"},
         )
 
-    def fit(
-        self,
-        records: pd.DataFrame,
-        *,
-        lists: Sequence[str] | None = None,
-        level: float = 0.95,
-        interval: str = "wald",
-        n_boot: int = 1000,
-        seed: SeedLike = None,
-        source: str | None = None,
-    ) -> EstimationResult:
-        """Fit the model to record-level data.
-
-        Parameters
-        ----------
-        records : DataFrame
-            One row per person caught: 0/1 list columns and the covariate columns.
-        lists : sequence of str, optional
-            List columns (default: every column that is not a covariate of the model).
-        level : float
-            Nominal coverage of the intervals.
-        interval : {"wald", "wald-n", "bootstrap"}
-            See Notes of the class.
-        n_boot, seed
-            Bootstrap replicates and seed (a stream keyed ``"huggins-bootstrap"``).
-        source : str, optional
-            File name for messages.
-
-        Returns
-        -------
-        EstimationResult
-            ``method="huggins"``; ``tables["coefficients"]`` (``term``, ``estimate``,
-            ``std_error``, ``z``), ``tables["by_level"]`` (``covariate``, ``level``,
-            ``observed``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``);
-            ``diagnostics`` with the log-likelihood, AIC, the two variance terms and the
-            missing-value policy; ``draws`` the bootstrap replicates of N.
-        """
-        check_options(interval, level, n_boot)
-        rec = prepare_records(records, self.names, lists=lists, missing=self.missing, source=source)
-        settings = {
-            "method": self.method,
-            **self._settings(),
-            "interval": interval,
-            "level": level,
-            "n_boot": n_boot if interval == "bootstrap" else None,
-        }
+    def _fit(self, req: FitRequest) -> EstimationResult:
+        rec, level, interval, n_boot, seed = req.rec, req.level, req.interval, req.n_boot, req.seed
         model = self.label(rec.lists)
         if self.missing == "mar" and not rec.complete().all():
-            return self._fit_mar(records, lists, level, interval, n_boot, seed, source, rec)
+            return self._fit_mar(req)
         groups = group_records(rec)
         a, names = self._design(rec, groups.codes)
         fit = fit_conditional(a, groups.m, groups.ysum)
         if not fit.converged:
-            return failed_result(
+            return req.failed(
                 method=self.method,
                 model=model,
-                observed=rec.n,
                 reason=boundary_reason(rec, groups, self.parallel),
                 code="no-mle",
-                data_hash=rec.data_hash,
-                seed=seed,
-                settings=settings,
                 diagnostics={"iterations": fit.iterations},
             )
         n_hat, ht, pv = horvitz_thompson(fit, a, groups.m)
@@ -338,21 +272,13 @@ class HugginsMSE:
             "missing": self.missing,
             "n_missing": sum(rec.n_missing.values()),
         }
-        if draws is not None:
-            diagnostics["n_boot"] = n_boot
-            diagnostics["boot_failures"] = int(np.sum(~np.isfinite(draws)))
-        return EstimationResult(
+        return req.result(
             method=self.method,
             model=model,
-            observed=rec.n,
             estimate=n_hat,
             interval=ci,
             interval_kind=kind,
-            level=level,
             diagnostics=diagnostics,
-            provenance=provenance(
-                rec.data_hash, seed if isinstance(seed, int | None) else str(seed), **settings
-            ),
             tables={"coefficients": coef, "by_level": by_level},
             draws=draws,
         )

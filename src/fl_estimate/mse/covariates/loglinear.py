@@ -47,8 +47,8 @@ from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.covariates.common import (
     BY_LEVEL_COLUMNS,
-    check_options,
-    failed_result,
+    CovariateEstimator,
+    FitRequest,
     keyed_generator,
     lognormal_interval,
     normal_interval,
@@ -59,11 +59,10 @@ from fl_estimate.mse.covariates.records import (
     boundary_reason,
     group_records,
     parse_terms,
-    prepare_records,
     treatment_columns,
 )
 from fl_estimate.mse.loglinear import irls
-from fl_estimate.results import EstimationResult, provenance
+from fl_estimate.results import EstimationResult
 
 __all__ = ["CovariateLogLinearMSE", "CrossTable", "cross_table"]
 
@@ -211,7 +210,7 @@ class _Fit:
     n_params: int
 
 
-class CovariateLogLinearMSE:
+class CovariateLogLinearMSE(CovariateEstimator):
     """Poisson log-linear model on the table of capture patterns x covariate levels.
 
     Parameters
@@ -245,6 +244,11 @@ class CovariateLogLinearMSE:
     conditional on the model; ``"wald-n"``: ``N +/- z se``; ``"bootstrap"``: percentile
     interval of the nonparametric bootstrap (the records resampled, ``n`` fixed, the model -
     and the stepwise choice of interactions - refitted on each replicate).
+
+    Tables: ``by_level`` (N per level), ``coefficients`` (``term``, ``estimate``,
+    ``std_error``; the ``(unobserved: ...)`` terms are the log unobserved counts of each
+    combination of levels), ``steps`` (``added``, ``p_value``) with ``interactions="stepwise"``;
+    ``diagnostics`` the log-likelihood, AIC, numbers of parameters and cells, ``std_error``.
 
     References
     ----------
@@ -333,7 +337,7 @@ class CovariateLogLinearMSE:
             names.append(f"{rec.lists[i]}:{rec.lists[j]}")
         return np.column_stack(cols), names
 
-    def _fit(self, x: np.ndarray, table: CrossTable) -> _Fit:
+    def _fit_design(self, x: np.ndarray, table: CrossTable) -> _Fit:
         if table.complete_only:
             beta, mu, _dev, it, conv = irls(x, table.y)
             info = x.T @ (mu[:, None] * x)
@@ -361,7 +365,7 @@ class CovariateLogLinearMSE:
     ) -> tuple[list[tuple[int, int]], _Fit, np.ndarray, list[dict[str, Any]]]:
         pairs = self._pairs(rec.lists)
         x, _ = self._design(rec, table, pairs)
-        fit = self._fit(x, table)
+        fit = self._fit_design(x, table)
         steps: list[dict[str, Any]] = []
         if not self.stepwise:
             return pairs, fit, x, steps
@@ -372,7 +376,7 @@ class CovariateLogLinearMSE:
                 if pair in pairs:
                     continue
                 xc, _ = self._design(rec, table, [*pairs, pair])
-                new = self._fit(xc, table)
+                new = self._fit_design(xc, table)
                 if not new.converged:
                     continue
                 p = float(chi2.sf(max(2.0 * (new.loglik - fit.loglik), 0.0), 1))
@@ -398,65 +402,26 @@ class CovariateLogLinearMSE:
         f0 = float(e.sum())
         return f0, float(np.sqrt(max(e @ fit.cov[:g, :g] @ e, 0.0) + f0))
 
-    def fit(
-        self,
-        records: pd.DataFrame,
-        *,
-        lists: Sequence[str] | None = None,
-        level: float = 0.95,
-        interval: str = "wald",
-        n_boot: int = 1000,
-        seed: SeedLike = None,
-        source: str | None = None,
-    ) -> EstimationResult:
-        """Fit the model to record-level data.
-
-        Parameters
-        ----------
-        records : DataFrame
-            One row per person caught: 0/1 list columns and the covariate columns.
-        lists : sequence of str, optional
-            List columns (default: every column that is not a covariate of the model).
-        level : float
-        interval : {"wald", "wald-n", "bootstrap"}
-        n_boot, seed
-            Bootstrap replicates and seed (stream keyed ``"covariate-loglinear-bootstrap"``).
-        source : str, optional
-
-        Returns
-        -------
-        EstimationResult
-            ``method="covariate-loglinear"``; ``tables["coefficients"]`` (``term``,
-            ``estimate``, ``std_error``), ``tables["by_level"]`` (the columns of
-            :data:`~fl_estimate.mse.covariates.common.BY_LEVEL_COLUMNS`), ``tables["steps"]``
-            with ``interactions="stepwise"``; ``diagnostics`` with the log-likelihood, AIC,
-            deviance-free counts of cells and parameters.
-        """
-        check_options(interval, level, n_boot)
-        rec = prepare_records(records, self.names, lists=lists, missing=self.missing, source=source)
-        settings = {
-            "method": self.method,
+    def settings(self) -> dict[str, Any]:
+        return {
             "covariates": " + ".join(":".join(t) for t in self.terms),
             "interactions": "stepwise" if self.stepwise else " + ".join(self.pairs_spec),
             "parallel": self.parallel,
+            "list_intercepts": self.list_intercepts,
             "missing": self.missing,
-            "interval": interval,
-            "level": level,
-            "n_boot": n_boot if interval == "bootstrap" else None,
         }
+
+    def _fit(self, req: FitRequest) -> EstimationResult:
+        rec, level, interval, n_boot, seed = req.rec, req.level, req.interval, req.n_boot, req.seed
         table = cross_table(rec)
         pairs, fit, _x, steps = self._select(rec, table)
         model = self.label(rec.lists, pairs)
         if not fit.converged:
-            return failed_result(
+            return req.failed(
                 method=self.method,
                 model=model,
-                observed=rec.n,
                 reason=boundary_reason(rec, group_records(rec), self.parallel),
                 code="no-mle",
-                data_hash=rec.data_hash,
-                seed=seed,
-                settings=settings,
             )
         g = len(table.combos)
         f0, se = self._unobserved(fit, g)
@@ -503,22 +468,14 @@ class CovariateLogLinearMSE:
             "missing": self.missing,
             "n_missing": sum(rec.n_missing.values()),
         }
-        if draws is not None:
-            diagnostics["n_boot"] = n_boot
-            diagnostics["boot_failures"] = int(np.sum(~np.isfinite(draws)))
-        return EstimationResult(
+        return req.result(
             method=self.method,
             model=model,
-            observed=rec.n,
             estimate=n_hat,
             interval=ci,
             interval_kind=kind,
-            level=level,
             conditional_on_model=self.stepwise and interval != "bootstrap",
             diagnostics=diagnostics,
-            provenance=provenance(
-                rec.data_hash, seed if isinstance(seed, int | None) else str(seed), **settings
-            ),
             tables=tables,
             draws=draws,
         )

@@ -230,9 +230,8 @@ def prepare_records(
     if problems:
         raise InputValidationError(problems)
     tbl = records.reset_index(drop=True)
-    data = CaptureData.from_records(tbl[lists], lists=lists, source=source)
-    assert isinstance(data, CaptureData)  # no strata given
-    y = tbl[lists].to_numpy(dtype=float).astype(np.uint8)
+    y = _capture_matrix(tbl, lists, source)
+    data = _capture_data(y, lists, source)
     levels: dict[str, tuple[str, ...]] = {}
     codes = np.zeros((len(tbl), len(covariates)), dtype=np.int64)
     n_missing: dict[str, int] = {}
@@ -271,6 +270,58 @@ def prepare_records(
         missing=missing,
         n_missing=n_missing,
     )
+
+
+def _capture_matrix(tbl: pd.DataFrame, lists: Sequence[str], source: str) -> np.ndarray:
+    """0/1 capture matrix; every bad cell and every row on no list reported (vectorised: the
+    same checks as :meth:`CaptureData.from_records`, fast on large record files)."""
+    problems: list[Problem] = []
+    if len(lists) < 2:
+        problems.append(Problem(f"at least 2 list columns are needed, got {list(lists)}", source))
+    values = np.zeros((len(tbl), len(lists)))
+    bad = np.zeros(len(tbl), dtype=bool)
+    for j, name in enumerate(lists):
+        col = tbl[name]
+        num = pd.to_numeric(col.astype(object).where(col.notna(), None), errors="coerce")
+        num = num.to_numpy(dtype=float)
+        wrong = ~np.isin(num, (0.0, 1.0))
+        bad |= wrong
+        values[:, j] = np.where(wrong, 0.0, num)
+        problems += [
+            Problem(
+                "list cell must be 0 or 1",
+                source=source,
+                row=int(i) + 2,
+                column=name,
+                value=col.iloc[int(i)],
+            )
+            for i in np.flatnonzero(wrong)
+        ]
+    nowhere = ~bad & (values.sum(axis=1) == 0)
+    problems += [
+        Problem(
+            "the person is on no list (every list cell is 0); remove this row",
+            source=source,
+            row=int(i) + 2,
+        )
+        for i in np.flatnonzero(nowhere)
+    ]
+    if problems:
+        problems.sort(key=lambda p: (p.row or 0, str(p.column)))
+        raise InputValidationError(problems)
+    return values.astype(np.uint8)
+
+
+def _capture_data(y: np.ndarray, lists: Sequence[str], source: str) -> CaptureData:
+    """The covariate-blind capture table of the records."""
+    k = y.shape[1]
+    cells = y.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64))
+    uniq, counts = np.unique(cells, return_counts=True)
+    table = pd.DataFrame(((uniq[:, None] >> np.arange(k)) & 1).astype(np.int64), columns=lists)
+    table["count"] = counts
+    data = CaptureData.from_counts(table, lists=lists, count_col="count", source=source)
+    assert isinstance(data, CaptureData)  # no strata given
+    return data
 
 
 def treatment_columns(
@@ -334,6 +385,16 @@ def group_records(rec: CovariateRecords) -> Groups:
 
 def boundary_reason(rec: CovariateRecords, groups: Groups, parallel: bool) -> str:
     """Why the conditional MLE is at a boundary, naming a level and list where possible."""
+    keep = rec.complete()
+    for i, c in enumerate(rec.covariates):
+        for j, lv in enumerate(rec.levels[c]):
+            at = keep & (rec.codes[:, i] == j)
+            if at.any() and rec.y[at].sum(axis=1).max() < 2:
+                return (
+                    f"nobody with {c} = {lv} was seen on more than one list (no recaptures "
+                    f"among its {int(at.sum())} people): the size of that level has no finite "
+                    "estimate; merge the level with another or leave the covariate out"
+                )
     for i, c in enumerate(rec.covariates):
         for j, lv in enumerate(rec.levels[c]):
             at = groups.codes[:, i] == j
