@@ -118,6 +118,20 @@ class FitRequest:
         seed = self.seed if isinstance(self.seed, int | None) else str(self.seed)
         return provenance(self.rec.data_hash, seed, **{**self.settings, **extra})
 
+    def result(self, **kw: Any) -> EstimationResult:
+        """An :class:`EstimationResult` with the observed count, level and provenance filled
+        (and, with bootstrap draws, ``n_boot`` and ``boot_failures`` in the diagnostics)."""
+        draws = kw.get("draws")
+        if draws is not None:
+            kw["diagnostics"] = {
+                **kw.get("diagnostics", {}),
+                "n_boot": self.n_boot,
+                "boot_failures": int(np.sum(~np.isfinite(np.asarray(draws, dtype=float)))),
+            }
+        return EstimationResult(
+            observed=self.rec.n, level=self.level, provenance=self.provenance(), **kw
+        )
+
     def failed(
         self, *, method: str, model: str, reason: str, code: str, **kw: Any
     ) -> EstimationResult:
