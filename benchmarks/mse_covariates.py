@@ -3,8 +3,8 @@ follows a recorded covariate.
 
 Every replicate draws its own design (:func:`fl_estimate.simulate.draw_covariate_design`: K from 3
 to 5, N log-uniform on 1,000-20,000, 10-50% observed, one covariate ``group`` with 2-4 levels of
-Dirichlet(2) shares, level effects on the logit scale spread over 1.5-3 logits plus list-specific
-parts with sd 0.5, lists independent given the covariate) from a master seed that changes every
+Dirichlet(3) shares, level effects on the logit scale drawn uniformly over a range of 2-4 logits
+plus list-specific parts with sd 0.5, lists independent given the covariate) from a master seed that changes every
 run unless ``--seed`` is given. Two design classes: ``complete`` (every covariate value recorded)
 and ``missing`` (5-25% missing completely at random, and each list fails to record the value of a
 person it catches with probability 0-0.3: people seen by one list lack values more often).
@@ -17,9 +17,11 @@ In the ``missing`` class the covariate models run with ``missing="level"`` and `
 On a subsample (every ``--slow-every``-th replicate): Huggins' parametric bootstrap and the
 post-stratified bootstrap (selection repeated per stratum), ``--n-boot`` replicates.
 
-Printed per class and method: replicates fitted, failures (no estimate: typically a level with no
-recaptures), coverage of the total with its Monte Carlo error (binomial, on the fitted replicates),
-coverage of the per-level intervals, median relative error and median relative width.
+Printed per class and method: replicates, those without an estimate (typically a level with no
+recaptures: its size is not estimable), coverage of the total among the replicates with an estimate
+with its Monte Carlo error (binomial), coverage counting a replicate without estimate as a miss,
+coverage of the per-level intervals, median relative error and median relative width. The target
+(issue 20): covariate models cover >= 90% where the covariate-blind model covers < 50%.
 
 Usage: .venv/bin/python benchmarks/mse_covariates.py [--reps 200] [--seed S] [--jobs 2]
        [--slow-every 4] [--n-boot 200] [--out reps.csv]
@@ -157,9 +159,10 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
                 "class": cls,
                 "method": method,
                 "reps": len(g),
-                "failed": int((~g["ok"]).sum()),
+                "no estimate": int((~g["ok"]).sum()),
                 "errors": int(g["error"].notna().sum()) if "error" in g else 0,
                 "coverage": f"{cov:.1%} ± {_mc(cov, n):.1%}" if n else "-",
+                "cov. (failures miss)": f"{ok['covers'].sum() / len(g):.1%}",
                 "level cov.": (
                     f"{ok['level_coverage'].mean():.1%}"
                     if "level_coverage" in ok and ok["level_coverage"].notna().any()
@@ -204,10 +207,10 @@ def main() -> None:
     print(f"master seed {master}; {args.reps} replicates per class, each a fresh design")
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(summarise(df).to_string(index=False))
-        strong = df[df["spread"] >= 1.0]
+        strong = df[df["spread"] >= 1.5]
         print(
-            f"\nDesigns whose levels differ by at least 1 logit on average ({strong['rep'].nunique()} "
-            "per class or fewer):"
+            "\nDesigns whose most and least catchable levels differ by at least 1.5 logits "
+            "(average over the lists):"
         )
         print(summarise(strong).to_string(index=False))
     print(f"\n{time.time() - t0:.0f} s on {args.jobs} process(es)")

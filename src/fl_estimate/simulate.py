@@ -683,7 +683,9 @@ COVARIATE_N_RANGE = (1_000, 20_000)
 COVARIATE_OBSERVED_SHARE_RANGE = (0.10, 0.50)
 COVARIATE_LEVELS = (2, 4)
 #: Logits between the least and the most catchable level (common to every list).
-COVARIATE_SPREAD_RANGE = (1.5, 3.0)
+COVARIATE_SPREAD_RANGE = (2.0, 4.0)
+#: Dirichlet concentration of the level shares (3: levels of a few percent are rare).
+COVARIATE_SHARE_CONCENTRATION = 3.0
 #: Standard deviation of the list-specific part of a level's effect (covariate x list).
 COVARIATE_LIST_SD = 0.5
 #: With missing values: MCAR share, and the probability that a list fails to record the value.
@@ -740,7 +742,7 @@ def draw_covariate_design(
 
     K uniform on ``lists``; N log-uniform on :data:`COVARIATE_N_RANGE`; the observed share uniform
     on :data:`COVARIATE_OBSERVED_SHARE_RANGE`; list effects normal (sd 0.5); 2 to 4 levels with
-    Dirichlet(2) shares; level effects: common offsets uniform on ``[0, s]`` (sorted, centred; s
+    Dirichlet(3) shares; level effects: common offsets uniform on ``[0, s]`` (sorted, centred; s
     uniform on :data:`COVARIATE_SPREAD_RANGE`) plus a list-specific part, normal with sd
     :data:`COVARIATE_LIST_SD`. Lists are independent given the covariate. With ``missing``: an
     MCAR share uniform on :data:`COVARIATE_MCAR_RANGE` and list failure rates uniform on
@@ -759,7 +761,7 @@ def draw_covariate_design(
     share = float(rng.uniform(*COVARIATE_OBSERVED_SHARE_RANGE))
     list_effects = rng.normal(0.0, LIST_EFFECT_SD, k)
     n_levels = int(rng.integers(COVARIATE_LEVELS[0], COVARIATE_LEVELS[1] + 1))
-    shares = rng.dirichlet(np.full(n_levels, 2.0))
+    shares = rng.dirichlet(np.full(n_levels, COVARIATE_SHARE_CONCENTRATION))
     spread = rng.uniform(*COVARIATE_SPREAD_RANGE)
     common = np.sort(rng.uniform(0.0, spread, n_levels))
     common = common - common.mean()
