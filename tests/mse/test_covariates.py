@@ -286,17 +286,37 @@ def test_post_stratified_bootstrap_adds_replicates() -> None:
     assert by["estimate"].sum() == pytest.approx(res.estimate, rel=1e-12)
 
 
-def test_level_without_recaptures_has_no_estimate() -> None:
-    df = _two_list_records()
+def _with_unestimable_level() -> pd.DataFrame:
     extra = pd.DataFrame({"L1": [1, 0, 1], "L2": [0, 1, 0], "g": ["C", "C", "C"]})
-    df = pd.concat([df, extra], ignore_index=True)
-    for model in (HugginsMSE("g"), CovariateLogLinearMSE("g")):
-        res = model.fit(df, lists=["L1", "L2"])
+    return pd.concat([_two_list_records(), extra], ignore_index=True)
+
+
+def test_level_without_recaptures_has_no_estimate() -> None:
+    df = _with_unestimable_level()
+    for model in (HugginsMSE("g"), CovariateLogLinearMSE("g"), PostStratifiedMSE("g")):
+        res = model.fit(df, lists=["L1", "L2"], unestimable="fail")
         assert not res.ok
-        assert res.status_code == "no-mle"
-        assert "g = C" in res.status and "more than one list" in res.status
-    ps = PostStratifiedMSE("g").fit(df, lists=["L1", "L2"])
-    assert not ps.ok and "g = C" in ps.status
+        assert "g = C" in res.status
+    res = HugginsMSE("g").fit(df, lists=["L1", "L2"], unestimable="fail")
+    assert res.status_code == "no-mle" and "more than one list" in res.status
+
+
+@pytest.mark.parametrize(
+    "model", [HugginsMSE("g"), CovariateLogLinearMSE("g"), PostStratifiedMSE("g")]
+)
+def test_level_without_recaptures_gives_a_lower_bound(model: object) -> None:
+    """By default the other levels are estimated (Lincoln-Petersen: 150 + 120, exact) and the 3
+    people of the level without recaptures added: a lower bound of 273 with no upper limit."""
+    df = _with_unestimable_level()
+    res = model.fit(df, lists=["L1", "L2"])
+    assert res.status_code == res.status == "lower_bound"
+    assert res.estimate == pytest.approx(273.0, rel=1e-9)
+    assert res.observed == len(df)
+    assert res.ci_high is None and res.ci_low < 273
+    assert res.diagnostics["unestimable_levels"] == "g = C"
+    assert "lower bound" in res.interval_notes
+    by = res.tables["by_level"].set_index("level")
+    assert by.loc["C", "estimate"] == 3 and np.isnan(by.loc["C", "ci_high"])
 
 
 # ---------------------------------------------------------------------------- validation
@@ -320,6 +340,10 @@ def test_input_problems_are_collected() -> None:
         HugginsMSE("g").fit(df, lists=["L1", "L2"], interval="profile")
     with pytest.raises(ModelSpecificationError, match="list interaction"):
         CovariateLogLinearMSE("g", interactions="L1:L9").fit(df, lists=["L1", "L2"])
+    with pytest.raises(ModelSpecificationError, match="unestimable"):
+        HugginsMSE("g").fit(df, lists=["L1", "L2"], unestimable="drop")
+    with pytest.raises(ModelSpecificationError, match="takes no option"):
+        HugginsMSE("g").fit(df, lists=["L1", "L2"], n_jobs=2)
     with pytest.raises(ModelSpecificationError, match="missing-value policy"):
         HugginsMSE("g", missing="drop").fit(df, lists=["L1", "L2"])
 

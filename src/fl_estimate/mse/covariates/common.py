@@ -6,7 +6,7 @@ from __future__ import annotations
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,18 +15,26 @@ from scipy.stats import norm
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.mse.covariates.records import CovariateRecords, prepare_records
+from fl_estimate.mse.covariates.records import (
+    CovariateRecords,
+    prepare_records,
+    restrict,
+    unestimable_levels,
+)
 from fl_estimate.results import EstimationResult, provenance
 
 __all__ = [
     "BY_LEVEL_COLUMNS",
     "INTERVALS",
+    "LOWER_BOUND",
+    "UNESTIMABLE_POLICIES",
     "CovariateEstimator",
     "FitRequest",
     "check_options",
     "keyed_generator",
     "keyed_seed",
     "lognormal_interval",
+    "lower_bound",
     "normal_interval",
     "percentile_interval",
 ]
@@ -34,6 +42,10 @@ __all__ = [
 #: ``interval=`` values: Chao's log-normal interval on the unobserved count, the symmetric Wald
 #: interval on N, and the bootstrap (percentile).
 INTERVALS = ("wald", "wald-n", "bootstrap")
+#: ``status`` and ``status_code`` of a result that is a lower bound only (as the default policy's).
+LOWER_BOUND = "lower_bound"
+#: ``unestimable=`` values: what to do with levels that have no recaptures.
+UNESTIMABLE_POLICIES = ("lower-bound", "fail")
 #: Columns of ``tables["by_level"]``.
 BY_LEVEL_COLUMNS = [
     "covariate",
@@ -170,6 +182,7 @@ class CovariateEstimator(ABC):
         n_boot: int = 1000,
         seed: SeedLike = None,
         source: str | None = None,
+        unestimable: str = "lower-bound",
         **options: Any,
     ) -> EstimationResult:
         """Fit the model to record-level data.
@@ -188,6 +201,13 @@ class CovariateEstimator(ABC):
             Bootstrap replicates and seed (streams derived from the seed by key).
         source : str, optional
             File name for messages.
+        unestimable : {"lower-bound", "fail"}
+            Levels whose people were never seen on more than one list have no estimable size.
+            ``"lower-bound"`` (default): fit the model to everyone else and report that
+            estimate plus the people seen in those levels as a **lower bound** (``status`` and
+            ``status_code`` ``"lower_bound"``, ``ci_high`` None, the levels named in
+            ``interval_notes`` and ``diagnostics["unestimable_levels"]``). ``"fail"``: no
+            estimate (``status_code="no-mle"``).
         **options
             Only :class:`PostStratifiedMSE` takes more (passed to its estimator's ``fit``).
 
@@ -206,6 +226,10 @@ class CovariateEstimator(ABC):
             An unknown interval or option.
         """
         check_options(interval, level, n_boot)
+        if unestimable not in UNESTIMABLE_POLICIES:
+            raise ModelSpecificationError(
+                f"unknown unestimable={unestimable!r}; use one of {', '.join(UNESTIMABLE_POLICIES)}"
+            )
         if options and not self.takes_options:
             raise ModelSpecificationError(
                 f"{type(self).__name__}.fit() takes no option {sorted(options)}; it takes lists, "
@@ -219,8 +243,66 @@ class CovariateEstimator(ABC):
             "level": level,
             "n_boot": n_boot if interval == "bootstrap" else None,
         }
-        return self._fit(FitRequest(rec, level, interval, n_boot, seed, settings, dict(options)))
+        req = FitRequest(rec, level, interval, n_boot, seed, settings, dict(options))
+        res = self._fit(req)
+        if res.ok or unestimable == "fail":
+            return res
+        bad = unestimable_levels(rec)
+        drop = np.zeros(rec.n, dtype=bool)
+        for i, j in bad:
+            drop |= rec.codes[:, i] == j
+        if not bad or drop.all():
+            return res
+        rest = self._fit(replace(req, rec=restrict(rec, ~drop)))
+        return lower_bound(req, rest, bad, drop) if rest.ok else res
 
     @abstractmethod
     def _fit(self, req: FitRequest) -> EstimationResult:
         """Fit coded records."""
+
+
+def lower_bound(
+    req: FitRequest, rest: EstimationResult, bad: Sequence[tuple[int, int]], drop: np.ndarray
+) -> EstimationResult:
+    """The estimate for the people outside the unestimable levels plus those seen in them."""
+    rec = req.rec
+    n_drop = int(drop.sum())
+    where = [(rec.covariates[i], rec.levels[rec.covariates[i]][j]) for i, j in bad]
+    names = ", ".join(f"{c} = {lv}" for c, lv in where)
+    note = (
+        f"Only a lower bound: nobody with {names} was seen on more than one list, so the size of "
+        f"that part of the population cannot be estimated. The figure is the estimate for "
+        f"everyone else plus the {n_drop} people seen there, and {req.level:.0%} confidence goes "
+        "with 'at least the lower limit'; no upper limit can be claimed."
+    )
+    rows = [
+        {
+            "covariate": c,
+            "level": lv,
+            "observed": int((rec.codes[:, i] == j).sum()),
+            "estimate": float((rec.codes[:, i] == j).sum()),
+            "std_error": np.nan,
+            "ci_low": float((rec.codes[:, i] == j).sum()),
+            "ci_high": np.nan,
+        }
+        for (i, j), (c, lv) in zip(bad, where, strict=True)
+    ]
+    by = pd.concat([rest.tables["by_level"], pd.DataFrame(rows)], ignore_index=True)
+    low = rest.ci_low
+    return replace(
+        rest,
+        observed=rec.n,
+        estimate=float(rest.estimate or 0.0) + n_drop,
+        interval=(None if low is None else float(low) + n_drop, None),
+        status=LOWER_BOUND,
+        status_code=LOWER_BOUND,
+        interval_notes=note,
+        diagnostics={
+            **rest.diagnostics,
+            "unestimable_levels": names,
+            "people_in_unestimable_levels": n_drop,
+        },
+        tables={**rest.tables, "by_level": by},
+        provenance=req.provenance(unestimable="lower-bound"),
+        draws=None if rest.draws is None else np.asarray(rest.draws) + n_drop,
+    )

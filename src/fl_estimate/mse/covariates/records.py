@@ -7,11 +7,11 @@ is the reference of the treatment coding (the order of a pandas ``Categorical``,
 
 Missing covariate values (NaN / None / empty):
 
-- ``missing="level"`` makes them a level of their own, :data:`MISSING` (last). Simple, and what
-  a provider table usually allows; it is exact when a value is missing for reasons unrelated to
-  catchability and capture (then the missing level is a random share of every level) only if the
-  missing level's catchability is modelled like any other level's, and biased when missingness
-  depends on the lists that caught a person (people seen by one list lack values more often).
+- ``missing="level"`` makes them a level of their own, :data:`MISSING` (last): simple, and
+  right when "not recorded" is itself a trait of the person that the model can treat like any
+  other level. It is biased when values go missing because of *which* lists caught a person (a
+  list that does not record nationality: people seen by it alone lack the value more often), and
+  it mixes the levels inside the missing one.
 - ``missing="mar"`` treats them as missing at random given the capture pattern (and the other
   covariates): the models spread each incomplete record over the levels it could have, in
   proportion to the fitted model (maximum likelihood over the observed data; Zwane & van der
@@ -42,7 +42,9 @@ __all__ = [
     "group_records",
     "parse_terms",
     "prepare_records",
+    "restrict",
     "treatment_columns",
+    "unestimable_levels",
 ]
 
 #: Level given to missing covariate values with ``missing="level"``.
@@ -385,16 +387,14 @@ def group_records(rec: CovariateRecords) -> Groups:
 
 def boundary_reason(rec: CovariateRecords, groups: Groups, parallel: bool) -> str:
     """Why the conditional MLE is at a boundary, naming a level and list where possible."""
-    keep = rec.complete()
-    for i, c in enumerate(rec.covariates):
-        for j, lv in enumerate(rec.levels[c]):
-            at = keep & (rec.codes[:, i] == j)
-            if at.any() and rec.y[at].sum(axis=1).max() < 2:
-                return (
-                    f"nobody with {c} = {lv} was seen on more than one list (no recaptures "
-                    f"among its {int(at.sum())} people): the size of that level has no finite "
-                    "estimate; merge the level with another or leave the covariate out"
-                )
+    for i, j in unestimable_levels(rec):
+        c = rec.covariates[i]
+        n_level = int((rec.codes[:, i] == j).sum())
+        return (
+            f"nobody with {c} = {rec.levels[c][j]} was seen on more than one list (no recaptures "
+            f"among its {n_level} people): the size of that level has no finite estimate; merge "
+            "the level with another or leave the covariate out"
+        )
     for i, c in enumerate(rec.covariates):
         for j, lv in enumerate(rec.levels[c]):
             at = groups.codes[:, i] == j
@@ -416,4 +416,47 @@ def boundary_reason(rec: CovariateRecords, groups: Groups, parallel: bool) -> st
     return (
         "the conditional likelihood has no finite maximum (some capture probability goes to 0 "
         "or 1): merge sparse levels, use parallel=True, or leave a covariate out"
+    )
+
+
+def unestimable_levels(rec: CovariateRecords) -> list[tuple[int, int]]:
+    """(covariate index, level index) of every level whose people were never seen on more than
+    one list (no recaptures: the size of the level has no finite estimate)."""
+    out = []
+    keep = rec.complete()
+    seen = rec.y.sum(axis=1)
+    for i, c in enumerate(rec.covariates):
+        for j in range(len(rec.levels[c])):
+            at = keep & (rec.codes[:, i] == j)
+            if at.any() and seen[at].max() < 2:
+                out.append((i, j))
+    return out
+
+
+def restrict(rec: CovariateRecords, mask: np.ndarray) -> CovariateRecords:
+    """The records in ``mask``, each covariate's levels recoded to those still present (a
+    covariate may be left with one level: it then adds no term)."""
+    y, codes = rec.y[mask], rec.codes[mask]
+    levels: dict[str, tuple[str, ...]] = {}
+    new_codes = np.full_like(codes, -1)
+    for i, c in enumerate(rec.covariates):
+        present = sorted({int(v) for v in codes[:, i] if v >= 0})
+        levels[c] = tuple(rec.levels[c][j] for j in present)
+        for new, old in enumerate(present):
+            new_codes[codes[:, i] == old, i] = new
+    return CovariateRecords(
+        data=_capture_data(y, rec.lists, rec.data.source),
+        y=y,
+        covariates=rec.covariates,
+        levels=levels,
+        codes=new_codes,
+        missing=rec.missing,
+        n_missing={
+            c: int(
+                (new_codes[:, i] < 0).sum() + (codes[:, i] == rec.levels[c].index(MISSING)).sum()
+            )
+            if MISSING in rec.levels[c]
+            else int((new_codes[:, i] < 0).sum())
+            for i, c in enumerate(rec.covariates)
+        },
     )
