@@ -112,8 +112,9 @@ class HugginsMSE(CovariateEstimator):
     missing : {"level", "mar"}
         Missing covariate values: ``"level"`` (default) makes them a level :data:`MISSING` of
         their own; ``"mar"`` treats them as missing at random given the capture pattern and
-        maximises the likelihood of the observed data (EM). See
-        :mod:`fl_estimate.mse.covariates.records`.
+        maximises the likelihood of the observed data (EM; fitted as the equivalent
+        :class:`~fl_estimate.mse.covariates.CovariateLogLinearMSE`, whose nonparametric bootstrap
+        then gives ``interval="bootstrap"``). See :mod:`fl_estimate.mse.covariates.records`.
 
     Notes
     -----
