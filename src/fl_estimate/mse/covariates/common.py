@@ -131,15 +131,18 @@ class FitRequest:
         return provenance(self.rec.data_hash, seed, **{**self.settings, **extra})
 
     def result(self, **kw: Any) -> EstimationResult:
-        """An :class:`EstimationResult` with the observed count, level and provenance filled
-        (and, with bootstrap draws, ``n_boot`` and ``boot_failures`` in the diagnostics)."""
+        """An :class:`EstimationResult` with the observed count, level and provenance filled;
+        the diagnostics get the missing-value policy and count (and, with bootstrap draws,
+        ``n_boot`` and ``boot_failures``)."""
         draws = kw.get("draws")
+        extra: dict[str, Any] = {
+            "missing": self.rec.missing,
+            "n_missing": sum(self.rec.n_missing.values()),
+        }
         if draws is not None:
-            kw["diagnostics"] = {
-                **kw.get("diagnostics", {}),
-                "n_boot": self.n_boot,
-                "boot_failures": int(np.sum(~np.isfinite(np.asarray(draws, dtype=float)))),
-            }
+            extra["n_boot"] = self.n_boot
+            extra["boot_failures"] = int(np.sum(~np.isfinite(np.asarray(draws, dtype=float))))
+        kw["diagnostics"] = {**kw.get("diagnostics", {}), **extra}
         return EstimationResult(
             observed=self.rec.n, level=self.level, provenance=self.provenance(), **kw
         )

@@ -270,8 +270,6 @@ class HugginsMSE(CovariateEstimator):
             "variance_ht": ht,
             "variance_parameters": pv,
             "min_pstar": float(fit.pstar.min()),
-            "missing": self.missing,
-            "n_missing": sum(rec.n_missing.values()),
         }
         return req.result(
             method=self.method,

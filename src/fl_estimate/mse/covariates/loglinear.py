@@ -465,8 +465,6 @@ class CovariateLogLinearMSE(CovariateEstimator):
             "n_cells": int(table.link.shape[1]),
             "iterations": fit.iterations,
             "std_error": se,
-            "missing": self.missing,
-            "n_missing": sum(rec.n_missing.values()),
         }
         return req.result(
             method=self.method,
