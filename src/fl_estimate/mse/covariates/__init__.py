@@ -1,0 +1,30 @@
+"""Covariate models for multiple systems estimation: when catchability follows what providers
+record (sex, age band, nationality, form of exploitation), modelling it removes the bias that no
+model of the aggregate table can.
+
+- :class:`HugginsMSE`: conditional likelihood with individual covariates and a Horvitz-Thompson
+  N (Huggins 1989; Alho 1990; R VGAM ``posbernoulli.t``).
+- :class:`CovariateLogLinearMSE`: Poisson log-linear model on the table cross-classified by
+  capture pattern and covariate levels, with covariate x list terms (Zwane & van der Heijden
+  2005).
+- :class:`PostStratifiedMSE`: any aggregate estimator (stepwise by default) fitted per level of a
+  covariate, the estimates added.
+
+All three take record-level data (one row per person: 0/1 list columns and covariate columns)
+and return an :class:`~fl_estimate.results.EstimationResult` with N by covariate level in
+``tables["by_level"]``.
+"""
+
+from fl_estimate.mse.covariates.huggins import HugginsMSE
+from fl_estimate.mse.covariates.loglinear import CovariateLogLinearMSE
+from fl_estimate.mse.covariates.poststratified import PostStratifiedMSE
+from fl_estimate.mse.covariates.records import MISSING, CovariateRecords, prepare_records
+
+__all__ = [
+    "MISSING",
+    "CovariateLogLinearMSE",
+    "CovariateRecords",
+    "HugginsMSE",
+    "PostStratifiedMSE",
+    "prepare_records",
+]
