@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,16 +163,18 @@ class _Choice:
     selected: bool = False
 
 
-class _Estimator:
+class _Estimator(ABC):
     """Shared ``fit``: choose a model (:meth:`_choose`), compute its interval, build the result."""
 
     method = "closedp"
 
+    @abstractmethod
     def _settings(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The estimator's configuration, for the result's provenance."""
 
+    @abstractmethod
     def _choose(self, data: CaptureData, level: float) -> _Choice:
-        raise NotImplementedError
+        """The model to report, fitted."""
 
     def fit(
         self,
