@@ -129,7 +129,7 @@ def run_link(
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:     # the whole sample country: about 15 s
     ...     run = run_link("data_samples/country/link.toml", out=Path(tmp) / "linkage")
-    >>> run.rejected, "sensitivity.csv" in run.files
+    >>> run.rejected, "sensitivity.csv" in run.internal_files
     (['police_2022-Q3.csv'], True)
     >>> [(row["threshold"], row["persons"]) for row in run.report["sensitivity"]]
     [(0.5, 1550), (0.8, 1561), (0.9, 1561), (0.95, 1583), (0.99, 1609), (0.999, 1807)]
