@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERVAL_KINDS",
+    "LOWER_BOUND",
     "METHOD_FAMILIES",
     "Comparison",
     "EstimationResult",
@@ -33,6 +34,10 @@ __all__ = [
     "json_safe",
     "plot_comparison",
 ]
+
+#: ``status`` and ``status_code`` of a result that is a lower bound only (the default policy when the
+#: heterogeneity diagnosis fires; covariate models with a level nobody was seen twice in).
+LOWER_BOUND = "lower_bound"
 
 #: Interval kinds used across the package, with the words a report prints for them.
 #: The values are English text that :func:`fl_estimate.i18n.translate` renders in another language.
@@ -194,7 +199,7 @@ class EstimationResult:
     def is_lower_bound(self) -> bool:
         """True when the result is a lower bound only (``status`` ``"lower_bound"``: the default
         policy when the heterogeneity diagnosis fires); ``estimate`` and ``ci_low`` are set."""
-        return self.status_code == "lower_bound" and self.estimate is not None
+        return self.status_code == LOWER_BOUND and self.estimate is not None
 
     @property
     def ci_low(self) -> float | None:

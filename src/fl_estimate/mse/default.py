@@ -30,12 +30,9 @@ from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.diagnosis import ALPHA, diagnose_heterogeneity
 from fl_estimate.mse.loglinear.estimators import LogLinearEstimator, StepwiseMSE
 from fl_estimate.mse.options import IntervalOptions
-from fl_estimate.results import EstimationResult
+from fl_estimate.results import LOWER_BOUND, EstimationResult
 
 __all__ = ["LOWER_BOUND", "DefaultMSE", "lower_bound_result"]
-
-#: ``status`` and ``status_code`` of a result that is a lower bound only.
-LOWER_BOUND = "lower_bound"
 
 
 def lower_bound_result(

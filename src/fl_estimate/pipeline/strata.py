@@ -133,11 +133,7 @@ class StratumOutcome:
 
     def has_lower_bound(self, method: str) -> bool:
         """True when ``method`` (the default policy) gave only a lower bound for the stratum."""
-        return (
-            self.estimable
-            and method in self.results
-            and self.results[method].status_code == "lower_bound"
-        )
+        return self.estimable and method in self.results and self.results[method].is_lower_bound
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from fl_estimate.mse.covariates.records import (
     restrict,
     unestimable_levels,
 )
-from fl_estimate.results import EstimationResult, provenance
+from fl_estimate.results import LOWER_BOUND, EstimationResult, provenance
 
 __all__ = [
     "BY_LEVEL_COLUMNS",
@@ -42,8 +42,6 @@ __all__ = [
 #: ``interval=`` values: Chao's log-normal interval on the unobserved count, the symmetric Wald
 #: interval on N, and the bootstrap (percentile).
 INTERVALS = ("wald", "wald-n", "bootstrap")
-#: ``status`` and ``status_code`` of a result that is a lower bound only (as the default policy's).
-LOWER_BOUND = "lower_bound"
 #: ``unestimable=`` values: what to do with levels that have no recaptures.
 UNESTIMABLE_POLICIES = ("lower-bound", "fail")
 #: Columns of ``tables["by_level"]``.
