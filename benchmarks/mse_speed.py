@@ -7,7 +7,18 @@ MultipleSystemsEstimation); stepwise + 1,000-replicate BCa (SparseMSE estimatepo
 at its default order (order 3 at 4-5 lists) and BIC + 1,000-replicate BCa over the top 20 (4 lists)
 or 100 (5 lists) models, for every k.
 
-Usage: .venv/bin/python benchmarks/mse_speed.py [--quick]
+Then **the physical limit** of the log-linear core: for the exhaustive pairwise BIC over uk_2013
+(6 lists, 32,768 models) the floating-point work of the IRLS solves themselves (per iteration:
+``X' W X`` over the observed cells, 2 n p^2 flops with n cells and p parameters; its Cholesky
+factor, p^3 / 3; the two triangular solves and ``X' (W z)``, 2 p^2 + 4 n p), with the iteration
+count of every model counted by fitting a random sample of the models one by one, divided by the
+machine's own dense matrix-multiply rate (numpy's BLAS on a 1,000 x 1,000 product, the best this
+machine's cores reach on any floating-point kernel), printed beside the achieved time and fits per
+second. The ratio achieved / floor is the distance to the limit. It is a floor, not a target: at
+p of 7-22 and n of 63 the solves are far too small to run at dense-BLAS speed, so a ratio of a
+few tens is close to what any implementation can reach.
+
+Usage: .venv/bin/python benchmarks/mse_speed.py [--quick] [--floor-only]
 (--quick: 200 bootstrap replicates instead of 1,000, for a fast look.)
 """
 
@@ -24,6 +35,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fl_estimate import read_capture_csv  # noqa: E402
 from fl_estimate.mse.loglinear import StepwiseMSE, Table, exhaustive_search, stepwise  # noqa: E402
+from fl_estimate.mse.loglinear.fit import fit_loglinear  # noqa: E402
+from fl_estimate.mse.loglinear.terms import hierarchical_models  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "mse"
 PEERS = json.loads((DATA / "peer_results.json").read_text())
@@ -116,10 +129,66 @@ def mse12_rows(names: list[str], n_boot: int) -> list[tuple]:
     return out
 
 
+def blas_flops_per_second(size: int = 1000, repeat: int = 5) -> float:
+    """The machine's dense matrix-multiply rate (flop/s): best of ``repeat`` products."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((size, size)), rng.standard_normal((size, size))
+    a @ b  # warm the BLAS threads
+    return 2.0 * size**3 / timed(lambda: a @ b, repeat=repeat)
+
+
+def irls_floor(name: str = "uk_2013", sample: int = 400) -> list[tuple[str, str]]:
+    """Rows of the physical-limit table for the exhaustive pairwise BIC on one table."""
+    import numpy as np
+
+    data = read_capture_csv(DATA / f"{name}.csv")
+    table = Table.from_data(data)
+    models = list(hierarchical_models(table.k, 2))
+    n = 2**table.k - 1  # every observable cell enters X'WX (empty cells included)
+    rng = np.random.default_rng(20261201)
+    pick = rng.choice(len(models), size=min(sample, len(models)), replace=False)
+    flops = []
+    iterations = []
+    for i in pick:
+        fit = fit_loglinear(table, models[i], check=False)
+        p = len(fit.terms)
+        per_iteration = 2 * n * p**2 + p**3 / 3 + 2 * p**2 + 4 * n * p
+        flops.append(fit.iterations * per_iteration)
+        iterations.append(fit.iterations)
+    total_flops = float(np.mean(flops)) * len(models)
+    rate = blas_flops_per_second()
+    floor = total_flops / rate
+    achieved = timed(lambda: exhaustive_search(table, criterion="bic"), repeat=3)
+    return [
+        ("table", f"{name} ({table.k} lists, {len(models):,} models, {n} cells)"),
+        ("IRLS iterations per model (mean of a sample)", f"{np.mean(iterations):.1f}"),
+        ("flops of the solves, whole search", f"{total_flops:.3g}"),
+        ("machine's dense matmul rate (flop/s)", f"{rate:.3g}"),
+        ("floor: flops / rate (s)", f"{floor:.4f}"),
+        ("achieved: exhaustive_search (s, best of 3)", f"{achieved:.3f}"),
+        ("achieved fits per second", f"{len(models) / achieved:,.0f}"),
+        ("floor fits per second", f"{len(models) / floor:,.0f}"),
+        ("achieved / floor", f"{achieved / floor:.1f}x"),
+    ]
+
+
+def print_rows(head: tuple[str, ...], rows: list[tuple]) -> None:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--floor-only", action="store_true", help="only the physical-limit table")
     args = ap.parse_args()
+    if args.floor_only:
+        print_rows(("physical limit of the log-linear core", "value"), irls_floor())
+        return
     n_boot = 200 if args.quick else 1000
     names = sorted({r["dataset"] for r in PEERS})
     rows = []
@@ -183,11 +252,9 @@ def main() -> None:
                 )
             )
     rows += mse12_rows(names, n_boot)
-    head = ("table", "K", "task", "ours (s)", "reference (s)", "reference")
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    print_rows(("table", "K", "task", "ours (s)", "reference (s)", "reference"), rows)
+    print()
+    print_rows(("physical limit of the log-linear core", "value"), irls_floor())
 
 
 if __name__ == "__main__":
