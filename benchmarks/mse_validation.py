@@ -61,16 +61,12 @@ def _methods(k: int, slow: bool, n_boot: int, bayes: bool) -> list[tuple[str, st
         ("stepwise (Wald)", "stepwise", {}),
         ("stepwise-aic (Wald)", "stepwise", {"criterion": "aic"}),
         ("stepwise-bic (Wald)", "stepwise", {"criterion": "bic"}),
-        ("bic exhaustive (Wald)", "bic", {}),
         ("default policy (Wald)", "default", {}),
         ("chao lower bound", "chao", {}),
+        ("Mth Gamma3.5 (profile)", "mth", dict(h="gamma", interval="profile")),
     ]
-    try:
-        from fl_estimate.mse.heterogeneity.closedp import HeterogeneityMSE  # noqa: F401
-
-        out.append(("Mth Gamma3.5 (profile)", "mth", dict(h="gamma", interval="profile")))
-    except ImportError:
-        pass
+    if k <= 5:  # 6-7 lists: 32,768 to 2 million models, 20 s or more a table
+        out.insert(4, ("bic exhaustive (Wald)", "bic", {}))
     if slow:
         out.append(("stepwise (BCa)", "stepwise", dict(interval="bootstrap", n_boot=n_boot)))
         out.append(("default policy (BCa)", "default", dict(interval="bootstrap", n_boot=n_boot)))
