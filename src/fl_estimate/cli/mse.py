@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from fl_estimate.mse.registry import Resolved
     from fl_estimate.results import EstimationResult
 
 
@@ -74,8 +75,9 @@ def mse(
         help="default (stepwise, or a lower bound when the heterogeneity diagnosis fires; "
         "docs/mse.md) | independence | loglinear | stepwise | exhaustive | aic | bic | auto | "
         "search | closedp | mh | mth | latent-class | chao | lincoln-petersen | chapman | lcmcr | "
-        "dga | bayes-loglinear | bayes-threshold. An option the method does not take is an error "
-        "that lists its options.",
+        "dga | bayes-loglinear | bayes-threshold | huggins | covariate-loglinear | "
+        "post-stratified (these three read one row per person with covariate columns). An "
+        "option the method does not take is an error that lists its options.",
     ),
     interval: str | None = typer.Option(
         None,
@@ -124,6 +126,15 @@ def mse(
     interactions: str | None = typer.Option(
         None, "--interactions", help="mh, mth: two-list interactions added, e.g. 'A:B + C:D'."
     ),
+    covariates: str | None = typer.Option(
+        None,
+        "--covariates",
+        help="huggins, covariate-loglinear: covariate columns of the per-person file, e.g. "
+        "'sex + age_band' (':' for an interaction).",
+    ),
+    by: str | None = typer.Option(
+        None, "--by", help="post-stratified: covariate column(s), comma-separated."
+    ),
     chains: int | None = typer.Option(None, "--chains", help="MCMC chains (Bayesian methods)."),
     draws: int | None = typer.Option(
         None, "--draws", help="Posterior draws per chain (Bayesian methods)."
@@ -164,7 +175,12 @@ def mse(
         interactions=interactions,
         chains=chains,
         draws=draws,
+        covariates=covariates,
+        by=_split(by),
     )
+    if call.spec.records:
+        _fit_records(data, call, strata=strata, fmt=fmt)
+        return
     cd = read_capture_csv(data, strata=_split(strata))
     if not call.spec.target.startswith("fl_estimate.mse.closed_form"):
         check_full_table(len(cd.lists), data.name)  # before any table of 2**K cells is built
@@ -183,6 +199,21 @@ def mse(
         return
     results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]
     _print_results(results, fmt, stratified=not isinstance(cd, CaptureData))
+
+
+def _fit_records(data: Path, call: Resolved, *, strata: str | None, fmt: OutFormat) -> None:
+    """A covariate method: the file is one row per person (0/1 list columns, covariates)."""
+    from fl_estimate.exceptions import ModelSpecificationError
+    from fl_estimate.tabular import read_table
+
+    if strata is not None:
+        raise ModelSpecificationError(
+            f"method {call.spec.name!r} models covariates within one table; --strata does not "
+            "apply (use post-stratified with --by for per-level estimates)"
+        )
+    records, _info = read_table(data)
+    result = call.build().fit(records, source=data.name, **call.fit_kwargs)
+    _print_results([result], fmt, stratified=False)
 
 
 def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratified: bool) -> None:

@@ -128,6 +128,9 @@ class MethodSpec:
         Other names of the method.
     fixed : mapping
         Constructor options the method's name fixes (``aic``: ``criterion="aic"``).
+    records : bool
+        Whether the method fits record-level data (a DataFrame, one row per person: 0/1 list
+        columns and covariate columns) rather than a capture table.
     """
 
     name: str
@@ -137,6 +140,7 @@ class MethodSpec:
     interval_text: str
     aliases: tuple[str, ...] = ()
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    records: bool = False
 
     def load(self) -> Any:
         """The estimator class."""
@@ -178,6 +182,9 @@ _CLOSED_FORM_TEXT = "a closed-form (log-normal Wald) interval"
 _CREDIBLE_TEXT = "an equal-tailed credible interval"
 _CLOSEDP_INTERVALS = ("profile", "wald", "bootstrap")
 _CLOSEDP_TEXT = "profile-likelihood, Wald (log-normal) or bootstrap intervals"
+_COVARIATE_INTERVALS = ("wald", "wald-n", "bootstrap")
+_COVARIATE_TEXT = "Wald (log-normal or normal on N) or bootstrap intervals"
+_COV = "fl_estimate.mse.covariates"
 
 
 def _bayes(name: str, module: str, cls: str, summary: str) -> MethodSpec:
@@ -299,6 +306,34 @@ METHOD_SPECS: tuple[MethodSpec, ...] = (
         _CLOSEDP_INTERVALS,
         _CLOSEDP_TEXT,
     ),
+    MethodSpec(
+        "huggins",
+        f"{_COV}.huggins:HugginsMSE",
+        "conditional likelihood with individual covariates, Horvitz-Thompson N (VGAM "
+        "posbernoulli.t); record-level data",
+        _COVARIATE_INTERVALS,
+        _COVARIATE_TEXT,
+        aliases=("posbernoulli",),
+        records=True,
+    ),
+    MethodSpec(
+        "covariate-loglinear",
+        f"{_COV}.loglinear:CovariateLogLinearMSE",
+        "log-linear model with covariate x list terms (Zwane & van der Heijden 2005); "
+        "record-level data",
+        _COVARIATE_INTERVALS,
+        _COVARIATE_TEXT,
+        records=True,
+    ),
+    MethodSpec(
+        "post-stratified",
+        f"{_COV}.poststratified:PostStratifiedMSE",
+        "stepwise fitted per level of covariates (by), the estimates added; record-level data",
+        _COVARIATE_INTERVALS,
+        _COVARIATE_TEXT,
+        aliases=("poststratified",),
+        records=True,
+    ),
     _bayes(
         "bayes-threshold", "threshold", "BayesThresholdMSE", "Silverman's Bayesian thresholding"
     ),
@@ -360,8 +395,8 @@ class Resolved(NamedTuple):
         """The configured estimator."""
         return self.spec.load()(**{**self.spec.fixed, **self.ctor_kwargs})
 
-    def run(self, data: CaptureData) -> EstimationResult:
-        """Fit one capture table."""
+    def run(self, data: Any) -> EstimationResult:
+        """Fit one capture table (a record-level DataFrame for ``spec.records`` methods)."""
         result: EstimationResult = self.build().fit(data, **self.fit_kwargs)
         return result
 
@@ -415,17 +450,17 @@ def _check_interval(spec: MethodSpec, value: Any) -> None:
 
 def _whole_at_least(low: int) -> Callable[[Any], bool]:
     def ok(v: Any) -> bool:
-        return isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= low
+        return bool(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= low)
 
     return ok
 
 
 def _open_unit(v: Any) -> bool:
-    return isinstance(v, int | float | np.number) and not isinstance(v, bool) and 0 < v < 1
+    return bool(isinstance(v, int | float | np.number) and not isinstance(v, bool) and 0 < v < 1)
 
 
 def _positive_finite(v: Any) -> bool:
-    return (
+    return bool(
         isinstance(v, int | float | np.number)
         and not isinstance(v, bool)
         and bool(np.isfinite(v))
@@ -497,6 +532,16 @@ def resolve(method: str, **options: Any) -> Resolved:
             continue
         if name not in ctor_names and name not in fit_names and name != INTERVAL:
             raise _unknown_option(spec, name)
+    missing = [
+        k
+        for k, default in ctor_names.items()
+        if default is inspect.Parameter.empty and k not in given and k not in spec.fixed
+    ]
+    if missing:
+        raise ModelSpecificationError(
+            f"method {spec.name!r} needs option {missing[0]!r} "
+            f"(--{missing[0].replace('_', '-')}): {spec.summary}"
+        )
     ctor = {k: v for k, v in given.items() if k in ctor_names}
     fit_kwargs = {k: v for k, v in given.items() if k in fit_names and k not in ctor}
     if spec.takes_interval_options:
