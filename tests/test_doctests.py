@@ -39,6 +39,8 @@ MODULES: tuple[str, ...] = (
     # other frequentist estimators
     "fl_estimate.mse.closed_form",
     "fl_estimate.mse.latent_class",
+    # safe writers
+    "fl_estimate.outputs.cells",
 )
 
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -63,6 +63,23 @@ def test_french_report_is_in_french(french_run: Path) -> None:
     assert "<html lang='fr'>" in html and "class='scroll'" in html
 
 
+def test_french_workbook_keeps_numbers_as_numbers(french_run: Path) -> None:
+    """tables.xlsx in a French run: headings in French, every number still a number (Excel
+    formats it in the reader's locale through the cell's number format), never text such as
+    '8 500'; English runs get the same formats with English headings (the test above)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(french_run / "tables.xlsx")
+    ws = wb[wb.sheetnames[0]]
+    headings = [c.value for c in ws[1]]
+    assert "borne inférieure" in headings and "ci_low" not in headings, headings
+    numbers = [c for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, float)]
+    assert numbers, "no numeric cells"
+    assert all(c.number_format in ("#,##0", "#,##0.00") for c in numbers)
+    texts = [c.value for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
+    assert not [t for t in texts if re.fullmatch(r"[\d\s\u202f\u00a0]+(,\d+)?", t)], texts
+
+
 def test_english_run_unchanged_words(french_run: Path, tmp_path: Path) -> None:
     """The same config with --lang en gives the English report."""
     from fl_estimate.pipeline.run import run

@@ -204,7 +204,32 @@ def _fixed_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
+#: Excel number formats: codes are locale-neutral (``,`` groups and ``.`` is the decimal point in
+#: the file), and Excel shows them in the reader's locale (``8 500 000``, ``12,50`` in French).
+WHOLE_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.00"
+
+
+def _number_format(value: Any) -> str | None:
+    """The display format of a numeric cell, as the report prints numbers: whole numbers from
+    10,000 up grouped (years and codes below that stay plain), floats from 100 up as whole
+    numbers, smaller floats with two decimals. The stored value keeps its full precision."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return WHOLE_FORMAT if abs(value) >= 10_000 else None
+    if isinstance(value, float):
+        return WHOLE_FORMAT if abs(value) >= 100 else DECIMAL_FORMAT
+    return None
+
+
+def write_xlsx(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    number_formats: bool = False,
+    date_format: str | None = None,
+) -> None:
     """Write frames as sheets of one workbook: neutralised cells, identical bytes on every run.
 
     Parameters
@@ -215,10 +240,25 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
         it); the header row is frozen.
     path : path
         Written atomically.
+    number_formats : bool
+        Give numeric cells a display format (:data:`WHOLE_FORMAT`, :data:`DECIMAL_FORMAT`; see
+        :func:`_number_format`) so that a reader's Excel shows them grouped in its locale;
+        the cells stay numbers.
+    date_format : str, optional
+        Excel format of date cells, e.g. ``"dd/mm/yyyy"`` for a French reader (default: Excel's).
 
     Notes
     -----
     Missing values and infinities are written as empty cells.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, openpyxl
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.xlsx"
+    >>> write_xlsx({"t": pd.DataFrame({"n": [8_500_000], "x": [12.5]})}, path, number_formats=True)
+    >>> ws = openpyxl.load_workbook(path)["t"]
+    >>> ws["A2"].value, ws["A2"].number_format, ws["B2"].value, ws["B2"].number_format
+    (8500000, '#,##0', 12.5, '#,##0.00')
     """
     from openpyxl import Workbook
 
@@ -233,10 +273,14 @@ def write_xlsx(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
         ws.append([_cell(c) for c in frame.columns])
         for row in frame.itertuples(index=False, name=None):
             ws.append([_cell(v) for v in row])
-        for row in ws.iter_rows():
+        for row in ws.iter_rows(min_row=1):
             for c in row:
                 if isinstance(c.value, str):
                     c.data_type = "s"  # never a formula, whatever openpyxl guessed
+                elif c.row > 1 and number_formats and (fmt := _number_format(c.value)):
+                    c.number_format = fmt
+                elif date_format and isinstance(c.value, _dt.date):
+                    c.number_format = date_format
         ws.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)

@@ -336,7 +336,12 @@ def write_outputs(
     for name, df in pub.items():
         write_csv(df, stage / f"{name}.csv")
         files.append(f"{name}.csv")
-    write_xlsx(pub, stage / "tables.xlsx")
+    # the workbook for readers: headings in the language, numbers kept as numbers with a display
+    # format (Excel groups them in the reader's locale), day-first dates outside English
+    lang = spec.language
+    sheets = pub if lang == "en" else {k: relabel_columns(v, lang) for k, v in pub.items()}
+    dates = None if lang == "en" else "dd/mm/yyyy"
+    write_xlsx(sheets, stage / "tables.xlsx", number_formats=True, date_format=dates)
     files.append("tables.xlsx")
     fig_files, figs = _draw_figures(
         spec, stage, tables, pooled, comparison, comparison_label, truth
