@@ -39,8 +39,9 @@ MODULES: tuple[str, ...] = (
     # other frequentist estimators
     "fl_estimate.mse.closed_form",
     "fl_estimate.mse.latent_class",
-    # safe writers
+    # safe writers, messages in the user's language
     "fl_estimate.outputs.cells",
+    "fl_estimate.i18n",
 )
 
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -101,3 +102,32 @@ def test_unsupported_language_is_an_input_error() -> None:
             InputValidationError, match=r"unsupported language .*expected one of en, fr"
         ):
             translator(bad)
+
+
+def test_command_line_errors_in_french(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With FL_ESTIMATE_LANG=fr (or LANG=fr_*, or --lang fr on the command) the error line is in
+    French: the framing (file, row, column, value, count of problems) and every message of the
+    catalogs; the same error in English is unchanged. Exit code 2 either way."""
+    from fl_estimate.cli import main
+
+    bad = tmp_path / "liste.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert main(["describe", str(bad)]) == 2
+    english = capsys.readouterr().err
+    assert english.startswith("fl-estimate: error: 1 problem found in liste.csv: liste.csv, row 2")
+    monkeypatch.setenv("FL_ESTIMATE_LANG", "fr")
+    assert main(["describe", str(bad)]) == 2
+    french = capsys.readouterr().err
+    assert french.startswith(
+        "fl-estimate: erreur\u00a0: 1 problème trouvé dans liste.csv\u00a0: liste.csv, ligne 2, "
+        "colonne 'b'"
+    ), french
+    assert "(valeur '2')" in french
+    assert main(["describe", str(tmp_path / "absent.csv")]) == 2
+    assert "fichier introuvable" in capsys.readouterr().err
+    monkeypatch.setenv("FL_ESTIMATE_LANG", "")
+    monkeypatch.setenv("LANG", "fr_NE.UTF-8")
+    assert main(["describe", str(bad)]) == 2
+    assert "problème trouvé" in capsys.readouterr().err

@@ -101,6 +101,18 @@ def _show_warning(
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+def _error_line(exc: FLEstimateError, args: list[str]) -> str:
+    """``fl-estimate: error: ...`` in the language of the messages
+    (:func:`fl_estimate.i18n.message_language`: ``--lang``, ``FL_ESTIMATE_LANG``, the locale)."""
+    from fl_estimate.i18n import message_language, render_error, translator
+
+    lang = message_language(args)
+    if lang == "en":
+        return f"fl-estimate: error: {exc.one_line(MAX_PROBLEMS_ON_LINE)}"
+    _ = translator(lang).gettext
+    return f"fl-estimate: {_('error: ')}{render_error(exc, lang, MAX_PROBLEMS_ON_LINE)}"
+
+
 def _run(args: list[str], debug: bool) -> int:
     try:
         # standalone mode: typer/click handle --help, --version and usage errors (exit 2) and
@@ -114,7 +126,7 @@ def _run(args: list[str], debug: bool) -> int:
     except FLEstimateError as exc:
         if debug:
             raise
-        typer.echo(f"fl-estimate: error: {exc.one_line(MAX_PROBLEMS_ON_LINE)}", err=True)
+        typer.echo(_error_line(exc, args), err=True)
         return 2
     except Exception as exc:
         if debug:

@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import gettext
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.exceptions import FLEstimateError, InputValidationError, Problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +60,10 @@ __all__ = [
     "format_number",
     "format_percent",
     "language_of",
+    "message_language",
     "relabel_columns",
+    "render_error",
+    "render_problem",
     "translate",
     "translator",
 ]
@@ -350,3 +353,96 @@ def column_label(name: str, lang: str) -> str:
 def relabel_columns(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """A copy of ``frame`` with :func:`column_label` headings (for a published table)."""
     return frame.rename(columns={c: column_label(str(c), lang) for c in frame.columns})
+
+
+# ---------------------------------------------------------------- errors on the command line
+def message_language(args: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> str:
+    """The language of the command line's messages.
+
+    In order: the value of a ``--lang`` option on the command line (``run`` and ``submissions
+    template`` take one for what they write), ``FL_ESTIMATE_LANG``, then the usual locale
+    variables (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, as gettext reads them): the first whose
+    language has a catalog; English otherwise.
+
+    >>> message_language(["run", "pays.toml", "--lang", "fr"], environ={})
+    'fr'
+    >>> message_language([], environ={"LANG": "fr_NE.UTF-8"})
+    'fr'
+    >>> message_language([], environ={"LANG": "C.UTF-8"})
+    'en'
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    candidates: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args):
+            candidates.append(args[i + 1])
+        elif a.startswith("--lang="):
+            candidates.append(a.partition("=")[2])
+    candidates += [env.get(k, "") for k in ("FL_ESTIMATE_LANG", "LC_ALL", "LC_MESSAGES", "LANG")]
+    for c in candidates:
+        code = c.split(".")[0].replace("-", "_").split("_")[0].lower()
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def render_problem(problem: Problem, lang: str) -> str:
+    """One problem in ``lang``: where it is (file, row, column), what is wrong, the value."""
+    _ = translator(lang).gettext
+    where = []
+    if problem.source:
+        where.append(str(problem.source))
+    if problem.row is not None:
+        where.append(_("row {row}").format(row=problem.row))
+    if problem.column is not None:
+        where.append(_("column {column}").format(column=repr(problem.column)))
+    message = translate(problem.message, lang)
+    value = "" if problem.value is None else " " + _("(value {value})").format(
+        value=repr(problem.value)
+    )
+    colon = _(": ")
+    return f"{', '.join(where)}{colon}{message}{value}" if where else f"{message}{value}"
+
+
+def render_error(error: FLEstimateError, lang: str, max_problems: int = 1) -> str:
+    """The error on one line in ``lang`` (what the command line prints after ``error:``).
+
+    The parts of the message that are in the catalogs are translated (the framing of validation
+    problems, and every message made with :func:`N_`); the rest stays in English.
+
+    >>> from fl_estimate.exceptions import InputValidationError, Problem
+    >>> err = InputValidationError([Problem("x", source="a.csv", row=3, column="sex", value="Q")])
+    >>> print(render_error(err, "fr").replace("\xa0", " "))  # no-break space before ':' in French
+    1 problème trouvé dans a.csv : a.csv, ligne 3, colonne 'sex' : x (valeur 'Q')
+    """
+    if lang == "en":
+        return error.one_line(max_problems)
+    _ = translator(lang).gettext
+    if not isinstance(error, InputValidationError):
+        return _one_line(translate(str(error), lang))
+    n = len(error.problems)
+    sources = sorted({str(p.source) for p in error.problems if p.source})
+    headline = translator(lang).ngettext(
+        "{n} problem found", "{n} problems found", n
+    ).format(n=n)
+    if sources:
+        headline = _("{headline} in {where}").format(headline=headline, where=", ".join(sources))
+    default = f"{n} problem{'s' if n != 1 else ''} found"
+    if not error.summary.startswith(default):
+        headline = translate(error.summary, lang)
+    if not error.problems:
+        return _one_line(headline)
+    shown = [render_problem(p, lang) for p in error.problems[: max(1, max_problems)]]
+    more = n - len(shown)
+    tail = " " + _("(and {n} more)").format(n=more) if more else ""
+    colon = _(": ")
+    return _one_line(f"{headline}{colon}{'; '.join(shown)}{tail}")
+
+
+def _one_line(text: str) -> str:
+    """Line breaks and runs of spaces as one space; no-break spaces (French `` :``) kept."""
+    import re
+
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()

@@ -129,7 +129,12 @@ def _read(path: Path, lang: str) -> Catalog:
 
 def _mo_messages(data: bytes) -> dict[object, object]:
     """Translations held by a ``.mo`` (its header, which names the Babel version, left out)."""
-    return {(m.context, m.id): m.string for m in read_mo(io.BytesIO(data)) if m.id}
+    def frozen(v: object) -> object:  # plural forms come as lists
+        return tuple(v) if isinstance(v, list | tuple) else v
+
+    return {
+        (m.context, frozen(m.id)): frozen(m.string) for m in read_mo(io.BytesIO(data)) if m.id
+    }
 
 
 def _placeholders(text: str) -> set[str]:
