@@ -43,8 +43,16 @@ from fl_estimate.stats.tables import (
 )
 from fl_estimate.tabular import read_toml
 
-__all__ = ["STATS_KEYS", "StatsConfig", "StatsResult", "read_stats_config", "run_stats",
-           "run_section", "statistics_tables", "write_statistics"]  # fmt: skip
+__all__ = [
+    "STATS_KEYS",
+    "StatsConfig",
+    "StatsResult",
+    "read_stats_config",
+    "run_section",
+    "run_stats",
+    "statistics_tables",
+    "write_statistics",
+]  # fmt: skip
 
 #: Keys of the ``[stats]`` table.
 STATS_KEYS = frozenset(
