@@ -70,6 +70,7 @@ def test_french_headings(french_stats: Path) -> None:
         assert heading in md
     assert "| période | région | filles | femmes |" in md
     assert "soupçonnés" in md and "poursuivis" in md and "condamnés" in md
+    assert "| tribunaux | auteurs |" in md and "law_enforcement" not in md  # entity types
     assert "| Tchad |" in md and "| Bénin |" in md  # country names in French (CLDR)
     for english in ("Identified victims", "Criminal-justice", "| period |", "suspected"):
         assert english not in md

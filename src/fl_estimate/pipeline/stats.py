@@ -123,7 +123,8 @@ def read_stats_config(path: str | Path) -> StatsConfig:
         if val is not default and (
             not isinstance(val, typ) or (isinstance(val, bool) and typ is int)
         ):
-            problems.append(Problem(f"[{table}] {key} must be {typ.__name__}, got {val!r}", src))
+            names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            problems.append(Problem(f"[{table}] {key} must be {names}, got {val!r}", src))
             return default
         return val
 
@@ -431,7 +432,7 @@ def write_statistics(
         write_csv(completeness, folder / "completeness.csv")
         files.append("completeness.csv")
         shown = completeness.copy()
-        for col in ("submission", "status"):
+        for col in ("entity_type", "submission", "status"):
             shown[col] = shown[col].map(lambda v: category_label(str(v), lang))
         shown = shown.rename(columns={c: _TEXT[c].render(lang) for c in shown.columns})
         md += [f"## {table_title('completeness', lang)}", ""]
