@@ -341,7 +341,7 @@ def validate_case_file(
     frame = frame.reset_index(drop=True)
     provider = first["provider"]
     region_list = (
-        (list(regions[provider]) if provider in regions else None)
+        (list(regions[provider]) if provider is not None and provider in regions else None)
         if isinstance(regions, Mapping)
         else regions
     )

@@ -196,7 +196,8 @@ def count_blocks(
     if drop_empty:
         cats = [c for c in cats if (frame[column] == c).any()]
     rows = list(regions) if regions is not None else sorted(frame["region"].unique())
-    value_blocks, flag_blocks = [], []
+    value_blocks: list[pd.DataFrame] = []
+    flag_blocks: list[pd.DataFrame] = []
     for period in sorted(frame["period"].unique()):
         part = frame[frame["period"] == period]
         table = (
