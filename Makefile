@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/fl-estimate run data_samples/country.toml --out $(OUT)
 
-# The francophone sample country (synthetic), report in French: demo_output_fr/report.html
+# The francophone sample country (synthetic), report in French: demo_output_fr/report.html, and
+# its periodic IC-TIP statistics in demo_output_fr/statistics/ (the config's [stats] table)
 demo-fr: $(STAMP)
 	$(VENV)/bin/fl-estimate run data_samples/pays.toml --out demo_output_fr
 

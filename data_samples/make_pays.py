@@ -5,6 +5,10 @@
 The sample country of make_country.py, two years, with the regions renamed to invented French
 names (with accents), and the police and social services sending what French Excel writes
 ("CSV (séparateur : point-virgule)"): ';' separators, Windows-1252, dates day first (dd/mm/yyyy).
+The police, gendarmerie and courts also send IC-TIP event and perpetrator files (``events/``,
+``perpetrators/``; :func:`fl_estimate.providers.synthetic.make_cases`), smuggling-of-migrants
+cases mixed in with the trafficking cases, for ``fl-estimate stats`` (the police's written as
+French Excel does too).
 Every name is invented. The same arguments always give the same files.
 """
 
@@ -16,7 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from fl_estimate._io import atomic_write_bytes, atomic_write_text
-from fl_estimate.providers.synthetic import REGIONS, make_country, write_country
+from fl_estimate.providers.synthetic import (
+    REGIONS,
+    make_cases,
+    make_country,
+    write_cases,
+    write_country,
+)
 
 HERE = Path(__file__).resolve().parent
 #: The sample regions renamed (invented names, accented on purpose).
@@ -54,6 +64,14 @@ def _day_first(value: object) -> object:
     return value
 
 
+def _excel_fr(path: Path, date_column: str) -> None:
+    """Rewrite a CSV as French Excel writes it: ';', Windows-1252, CRLF, dates day first."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame[date_column] = frame[date_column].map(_day_first)
+    text = frame.to_csv(index=False, sep=";", lineterminator="\r\n")
+    atomic_write_bytes(path, text.encode("cp1252"))
+
+
 def main(out: Path = HERE / "pays") -> Path:
     country = make_country(years=(2022, 2023), scale=0.6, seed=20240602)
     registry = country.registry.copy()
@@ -70,10 +88,16 @@ def main(out: Path = HERE / "pays") -> Path:
     for path in sorted((out / "submissions").glob("*.csv")):
         if path.name.split("_20")[0] not in EXCEL_FR:
             continue
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        frame["date_identified"] = frame["date_identified"].map(_day_first)
-        text = frame.to_csv(index=False, sep=";", lineterminator="\r\n")
-        atomic_write_bytes(path, text.encode("cp1252"))
+        _excel_fr(path, "date_identified")
+    cases = make_cases(
+        country.population,
+        coverage={p: r.split(";") for p, r in zip(registry["provider"], registry["regions"])},
+    )
+    for path in write_cases(cases, out):
+        if path.name.startswith("police_"):
+            _excel_fr(path, "date_recorded")
+    registry["sends"] = registry["provider"].map(lambda p: cases.sends.get(p, "victims"))
+    atomic_write_text(out / "registry.csv", registry.to_csv(index=False, lineterminator="\n"))
     pop = country.population[["region", "year"]].copy()
     pop["population"] = [
         400_000 + 37_500 * (i % 8) + 6_000 * (y - 2022) for i, y in enumerate(pop["year"])

@@ -35,6 +35,7 @@ MODULES = [
     "fl_estimate.indicators.survey.design",
     "fl_estimate.indicators.survey.estimates",
     "fl_estimate.indicators.survey.variance",
+    "fl_estimate.providers.casefiles",
     "fl_estimate.providers.linkage.clusters",
     "fl_estimate.providers.linkage.prepare",
     "fl_estimate.providers.linkage.result",
@@ -42,6 +43,8 @@ MODULES = [
     "fl_estimate.providers.pseudonymise",
     "fl_estimate.providers.registry",
     "fl_estimate.providers.submissions",
+    "fl_estimate.stats.labels",
+    "fl_estimate.stats.tables",
     pytest.param("fl_estimate.providers.linkage.model", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_sensitivity", marks=pytest.mark.slow),
 ]

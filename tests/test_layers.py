@@ -10,7 +10,7 @@ Layers, bottom first; a module may import from its own layer and the ones below:
 
 1. exceptions, _typing, _palette, _io, _version, _figures, seeds, outputs, i18n
 2. data model and results: results, mse.data, disclosure
-3. estimators: the rest of mse, indicators, simulate
+3. estimators: the rest of mse, indicators, simulate, stats
 4. providers, plotting, reporting
 5. pipeline (the only place that composes linkage, estimation and reporting)
 6. cli
@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "fl_estimate.tabular",
     ),
     ("fl_estimate.results", "fl_estimate.mse.data", "fl_estimate.disclosure"),
-    ("fl_estimate.mse", "fl_estimate.indicators", "fl_estimate.simulate"),
+    ("fl_estimate.mse", "fl_estimate.indicators", "fl_estimate.simulate", "fl_estimate.stats"),
     ("fl_estimate.providers", "fl_estimate.plotting", "fl_estimate.reporting"),
     ("fl_estimate.pipeline",),
     ("fl_estimate.cli",),

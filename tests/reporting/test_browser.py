@@ -122,3 +122,11 @@ def test_french_report_renders_in_chromium(french_run: Path, tmp_path: Path) -> 
     assert fits == "true"  # nothing wider than the window: wide tables scroll in their box
     assert n_img >= 3 and n_loaded == n_img  # every chart loads
     assert n_text > 1000  # the page is not blank
+
+
+def test_french_run_has_the_periodic_statistics(french_run: Path) -> None:
+    """pays.toml has a [stats] table: the run writes the IC-TIP statistics, in French."""
+    md = (french_run / "statistics" / "statistics.md").read_text(encoding="utf-8")
+    assert "## Victimes identifiées par sexe et groupe d'âge (personnes appariées, par année)" in md
+    assert "## Réponse pénale, traite des personnes : personnes par étape (par semestre)" in md
+    assert (french_run / "statistics" / "cases_type_half-year.csv").exists()

@@ -67,12 +67,14 @@ from fl_estimate.cli import (  # noqa: E402
     mse,
     pipeline,
     providers,
+    stats,
 )
 
 mse.register(app)
 providers.register(app)
 indicators.register(app)
 pipeline.register(app)
+stats.register(app)
 demo.register(app)
 
 

@@ -88,7 +88,12 @@ _SECTIONS = {
     "disclosure": {"threshold"},
     "executor": {"workers", "scheduler"},
     "report": {"truth", "language"},
-}
+    # the periodic statistics (fl_estimate.pipeline.stats; read and checked there)
+    "stats": {
+        "title", "out", "link", "victims", "events", "perpetrators", "registry", "levels",
+        "as_of", "threshold", "language",
+    },
+}  # fmt: skip
 
 
 def read_run_config(path: str | Path) -> RunConfig:
@@ -280,6 +285,13 @@ def read_run_config(path: str | Path) -> RunConfig:
                 )
             )
     problems.extend(_method_option_problems(methods, method_options, raw, src))
+    if isinstance(raw.get("stats"), dict) and not problems:
+        from fl_estimate.pipeline.stats import read_stats_config
+
+        try:
+            read_stats_config(path)
+        except InputValidationError as exc:
+            problems.extend(exc.problems)
     if not problems:
         problems.extend(_input_problems(ch, link, population, list(strata), merge, src))
     if problems:

@@ -331,6 +331,10 @@ def run(
             comparison_label=comparison_label,
             truth=pd.read_csv(cfg.truth) if cfg.truth is not None else None,
         )
+        if "stats" in cfg.raw:  # the periodic statistics (IC-TIP): statistics/ beside the report
+            from fl_estimate.pipeline.stats import run_section
+
+            files += run_section(cfg.path, stage / "statistics", language=cfg.language, echo=say)
         write_manifest(
             stage / "manifest.json",
             kind="run",

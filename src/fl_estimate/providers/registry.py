@@ -9,7 +9,10 @@ The registry is a CSV with one row per provider::
 the IC-TIP reporting-entity types (law_enforcement, prosecution, court_judiciary,
 labour_inspection, other_government, ngo_service_provider, international_organisation, hotline,
 other). Optional columns: ``last_period`` (a provider that stopped reporting) and ``grace_days``
-(days after the end of a period before a missing file counts as late; default 45).
+(days after the end of a period before a missing file counts as late; default 45) and ``sends``:
+the IC-TIP submission types the provider sends, joined with ``;`` (``victims``, ``events``,
+``perpetrators``; default ``victims``), so that the registry is the map of reporting entities by
+region and type with what each must send for each period.
 
 Examples
 --------
@@ -38,7 +41,7 @@ import pandas as pd
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.providers.submissions import period_bounds
 
-__all__ = ["ENTITY_TYPES", "ProviderRegistry"]
+__all__ = ["ENTITY_TYPES", "SUBMISSION_TYPES", "ProviderRegistry"]
 
 ENTITY_TYPES = (
     "law_enforcement",
@@ -52,6 +55,8 @@ ENTITY_TYPES = (
     "other",
 )
 _FREQUENCIES = ("quarterly", "annual")
+#: What a provider may send (the IC-TIP units a provider reports on).
+SUBMISSION_TYPES = ("victims", "events", "perpetrators")
 _DEFAULT_GRACE = 45
 
 
@@ -121,6 +126,12 @@ class ProviderRegistry:
                             "pseudonymise` (16 lower-case hex digits) or nothing", source, r,
                             "key_fingerprint", fpk)
                 )  # fmt: skip
+            sends = [t.strip() for t in str(row.get("sends") or "victims").split(";")]
+            if not sends or any(t not in SUBMISSION_TYPES for t in sends):
+                problems.append(
+                    Problem(f"expected submission types joined with ';' from "
+                            f"{', '.join(SUBMISSION_TYPES)}", source, r, "sends", row.get("sends"))
+                )  # fmt: skip
         if frame["provider"].duplicated().any():
             for i in frame.index[frame["provider"].duplicated()]:
                 problems.append(
@@ -183,11 +194,23 @@ class ProviderRegistry:
         rows = {p: [int(r in rs) for r in regs] for p, rs in self.regions_of().items()}
         return pd.DataFrame.from_dict(rows, orient="index", columns=regs).rename_axis("provider")
 
-    def expected_periods(self, as_of: str | pd.Timestamp) -> pd.DataFrame:
-        """Every (provider, period) expected up to ``as_of`` with its due date."""
+    def sends_of(self) -> dict[str, list[str]]:
+        """``provider -> submission types`` it sends (``sends`` column; default ``victims``)."""
+        values = self.table["sends"] if "sends" in self.table else ["victims"] * len(self.table)
+        return {
+            p: [t.strip() for t in str(v if isinstance(v, str) and v else "victims").split(";")]
+            for p, v in zip(self.table["provider"], values, strict=True)
+        }
+
+    def expected_periods(self, as_of: str | pd.Timestamp, kind: str | None = None) -> pd.DataFrame:
+        """Every (provider, period) expected up to ``as_of`` with its due date (of the providers
+        that send ``kind``, when given)."""
         as_of = pd.Timestamp(as_of)
         rows = []
+        sends = self.sends_of()
         for rec in self.table.to_dict("records"):
+            if kind is not None and kind not in sends[rec["provider"]]:
+                continue
             freq = rec["frequency"]
             last = rec.get("last_period") or (
                 str(as_of.year) if freq == "annual" else f"{as_of.year}-Q{as_of.quarter}"
@@ -201,7 +224,10 @@ class ProviderRegistry:
         return pd.DataFrame(rows, columns=["provider", "period", "due"])
 
     def completeness(
-        self, received: Iterable[tuple[str, str]], as_of: str | pd.Timestamp
+        self,
+        received: Iterable[tuple[str, str]],
+        as_of: str | pd.Timestamp,
+        kind: str | None = None,
     ) -> pd.DataFrame:
         """Which providers sent which periods, and which are late.
 
@@ -211,6 +237,9 @@ class ProviderRegistry:
             Accepted submissions.
         as_of : date
             Date of the report.
+        kind : str, optional
+            A submission type (``victims``, ``events``, ``perpetrators``): only the providers
+            that send it are expected.
 
         Returns
         -------
@@ -221,7 +250,7 @@ class ProviderRegistry:
         """
         as_of = pd.Timestamp(as_of)
         got = {(str(p), str(q)) for p, q in received}
-        exp = self.expected_periods(as_of)
+        exp = self.expected_periods(as_of, kind)
         status = []
         for p, q, due in zip(exp["provider"], exp["period"], exp["due"], strict=True):
             if (p, q) in got:

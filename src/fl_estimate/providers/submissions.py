@@ -670,3 +670,20 @@ def write_template(path: str | Path, example: pd.DataFrame | None = None) -> Pat
     else:
         atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
     return path
+
+
+# ------------------------------------------------- shared with the other submission types
+# The IC-TIP event and perpetrator files (:mod:`fl_estimate.providers.casefiles`) are read and
+# checked by the same reader and checks as the victim files: these are those checks' public names.
+#: Sex values accepted (lower case) -> canonical value.
+SEX_ALIASES = _SEX_ALIASES
+#: A period ``YYYY`` or ``YYYY-Qn``.
+PERIOD_PATTERN = _PERIOD.pattern
+#: What a code field may not look like.
+NOT_FORMULA = _NOT_FORMULA
+as_text = _as_text
+date_ok = _date_ok
+age_ok = _int_ok
+nationality_ok = _nationality_ok
+elementwise_check = _elementwise
+problems_from_pandera = _problems_from_pandera

@@ -489,3 +489,181 @@ def write_country(country: Country, out: str | Path, *, key: str = SAMPLE_KEY) -
         out / "truth" / "records.csv", country.truth.to_csv(index=False, lineterminator="\n")
     )
     return out
+
+
+# ------------------------------------------------------------ IC-TIP events and perpetrators
+#: Providers of the synthetic events and perpetrators, and what each sends (registry ``sends``).
+CASE_SENDS = {
+    "police": "victims;events;perpetrators",
+    "gendarmerie": "victims;events;perpetrators",
+    "courts": "victims;perpetrators",
+}
+_MEANS_DRAW = ("deception", "fraud", "abuse_of_vulnerability", "threat_or_use_of_force",
+               "other_coercion", "abduction", "payments_or_benefits")  # fmt: skip
+_ROLES_DRAW = ("recruiter", "transporter", "harbourer", "exploiter", "organiser")
+_CITIZENSHIP = (("NER", "NGA", "MLI", "BFA", "TCD", "LBY"), (0.55, 0.15, 0.1, 0.08, 0.07, 0.05))
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Synthetic IC-TIP events (cases) and perpetrators of a country.
+
+    Attributes
+    ----------
+    events, perpetrators : dict
+        ``(provider, period) -> DataFrame`` in the event and perpetrator file formats
+        (:mod:`fl_estimate.providers.casefiles`): every row valid, so these frames are also the
+        truth the statistics must count.
+    sends : dict
+        ``provider -> submission types`` (the registry's ``sends`` column).
+    """
+
+    events: dict[tuple[str, str], pd.DataFrame]
+    perpetrators: dict[tuple[str, str], pd.DataFrame]
+    sends: Mapping[str, str]
+
+
+def make_cases(
+    population: pd.DataFrame,
+    *,
+    coverage: Mapping[str, Sequence[str]] | None = None,
+    seed: int = 20240603,
+) -> Cases:
+    """Cases of trafficking in persons and of smuggling of migrants, and their perpetrators.
+
+    For each region and year of ``population`` (columns ``region, year, N``): about ``N / 6``
+    trafficking cases and ``N / 10`` smuggling cases, recorded by the police (or, where it
+    covers the region, the gendarmerie, two cases in five) in the quarter of the case; one to
+    three suspects per case recorded by the same provider; half the suspects prosecuted and
+    three in five of those convicted by the courts (annual files) later the same year.
+
+    Parameters
+    ----------
+    population : DataFrame
+        ``region, year, N`` (the country's :attr:`Country.population`).
+    coverage : mapping provider -> regions, optional
+        Regions each provider covers (default: all).
+    seed : int
+        Root seed; each region-year draws from its own stream (:func:`fl_estimate.seeds.seed_sequence`).
+    """
+    from fl_estimate.seeds import seed_sequence
+
+    events: dict[str, list[dict[str, Any]]] = {"police": [], "gendarmerie": []}
+    perps: dict[str, list[dict[str, Any]]] = {"police": [], "gendarmerie": [], "courts": []}
+    counter = {"case": 0, "perp": 0}
+    forms = (["ForcedLabour", "SexualExploitation", "ForcedBegging", "ForcedMarriage", "Servitude",
+              "ForcedLabour;SexualExploitation"], [0.4, 0.3, 0.12, 0.06, 0.07, 0.05])  # fmt: skip
+
+    def quarter(day: pd.Timestamp) -> str:
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+    rows = sorted(
+        population[["region", "year", "N"]].itertuples(index=False),
+        key=lambda r: (str(r[1]), str(r[0])),
+    )
+    for region, year, n in rows:
+        rng = np.random.default_rng(seed_sequence(seed, "cases", str(region), int(year)))
+        end = pd.Timestamp(int(year), 12, 31)
+        for case_type, mean in (
+            ("trafficking_in_persons", n / 6),
+            ("smuggling_of_migrants", n / 10),
+        ):
+            for _ in range(int(rng.poisson(mean))):
+                covered = coverage is None or region in coverage.get("gendarmerie", ())
+                prov = "gendarmerie" if covered and rng.random() < 0.4 else "police"
+                day = pd.Timestamp(int(year), 1, 1) + pd.Timedelta(days=int(rng.integers(0, 365)))
+                counter["case"] += 1
+                case_id = f"{prov[:3].upper()}-C{counter['case']:05d}"
+                tip = case_type == "trafficking_in_persons"
+                means = ";".join(
+                    sorted(rng.choice(_MEANS_DRAW, size=int(rng.integers(1, 3)), replace=False))
+                )
+                events[prov].append({
+                    "provider": prov, "period": quarter(day), "case_id": case_id, "region": region,
+                    "date_recorded": day.strftime("%Y-%m-%d"), "case_type": case_type,
+                    "exploitation": str(rng.choice(forms[0], p=forms[1])) if tip else "",
+                    "means": means if tip else "",
+                    "victims": int(rng.integers(1, 5)) if tip else int(rng.integers(2, 13)),
+                })  # fmt: skip
+                q_end = day + pd.offsets.QuarterEnd(0)
+                for _k in range(int(rng.integers(1, 4))):
+                    counter["perp"] += 1
+                    age = int(rng.integers(18, 61))
+                    base = {
+                        "case_id": case_id, "region": region, "offence": case_type,
+                        "sex": "M" if rng.random() < 0.7 else "F",
+                        "age": "" if rng.random() < 0.05 else age,
+                        "age_band": "adult" if rng.random() < 0.05 else "",
+                        "citizenship": str(rng.choice(_CITIZENSHIP[0], p=_CITIZENSHIP[1])),
+                        "role": str(rng.choice(_ROLES_DRAW)) if tip else "transporter",
+                    }  # fmt: skip
+                    if base["age"] == "":
+                        base["age_band"] = "adult"
+                    arrest = min(day + pd.Timedelta(days=int(rng.integers(0, 20))), q_end)
+                    perps[prov].append({
+                        "provider": prov, "period": quarter(arrest),
+                        "perpetrator_id": f"{prov[:3].upper()}-P{counter['perp']:05d}",
+                        "date_recorded": arrest.strftime("%Y-%m-%d"), "stage": "suspected", **base,
+                    })  # fmt: skip
+                    if rng.random() < 0.5:
+                        charge = min(arrest + pd.Timedelta(days=int(rng.integers(20, 90))), end)
+                        cid = f"COU-P{counter['perp']:05d}"
+                        perps["courts"].append({
+                            "provider": "courts", "period": str(year), "perpetrator_id": cid + "a",
+                            "date_recorded": charge.strftime("%Y-%m-%d"), "stage": "prosecuted", **base,
+                        })  # fmt: skip
+                        if rng.random() < 0.6:
+                            verdict = min(
+                                charge + pd.Timedelta(days=int(rng.integers(30, 120))), end
+                            )
+                            perps["courts"].append({
+                                "provider": "courts", "period": str(year), "perpetrator_id": cid + "b",
+                                "date_recorded": verdict.strftime("%Y-%m-%d"), "stage": "convicted",
+                                **base,
+                            })  # fmt: skip
+
+    def files(
+        table: dict[str, list[dict[str, Any]]], columns: list[str]
+    ) -> dict[tuple[str, str], pd.DataFrame]:
+        out = {}
+        for prov, recs in table.items():
+            frame = pd.DataFrame(recs, columns=columns)
+            frame = frame.sort_values(["period", "date_recorded", columns[2]], kind="stable")
+            for period, part in frame.groupby("period", sort=True):
+                out[(prov, str(period))] = part.reset_index(drop=True)
+        return out
+
+    ev_cols = ["provider", "period", "case_id", "region", "date_recorded", "case_type",
+               "exploitation", "means", "victims"]  # fmt: skip
+    pe_cols = ["provider", "period", "perpetrator_id", "case_id", "region", "date_recorded",
+               "offence", "stage", "sex", "age", "age_band", "citizenship", "role"]  # fmt: skip
+    return Cases(files(events, ev_cols), files(perps, pe_cols), dict(CASE_SENDS))
+
+
+def write_cases(cases: Cases, out: str | Path) -> list[Path]:
+    """Write ``events/<provider>_<period>.csv`` and ``perpetrators/...`` under ``out``.
+
+    To show a rejected file and its correction: the first gendarmerie events file is written
+    with one smuggling case carrying a form of exploitation (rejected) and again, corrected, as
+    ``..._v2.csv``.
+    """
+    out = Path(out)
+    written = []
+    first_gendarmerie = min((k for k in cases.events if k[0] == "gendarmerie"), default=None)
+    for kind, table in (("events", cases.events), ("perpetrators", cases.perpetrators)):
+        folder = out / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*"):
+            stale.unlink()
+        for (prov, period), frame in sorted(table.items()):
+            path = folder / f"{prov}_{period}.csv"
+            if kind == "events" and (prov, period) == first_gendarmerie:
+                bad = frame.copy()
+                som = bad.index[bad["case_type"] == "smuggling_of_migrants"]
+                if len(som):
+                    bad.loc[som[0], "exploitation"] = "ForcedLabour"
+                    _write_frame(bad, path)
+                    path = folder / f"{prov}_{period}_v2.csv"
+            _write_frame(frame, path)
+            written.append(path)
+    return written

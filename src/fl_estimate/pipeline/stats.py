@@ -1,0 +1,502 @@
+"""The agency's periodic administrative statistics (IC-TIP): ``fl-estimate stats CONFIG``.
+
+Composes the providers layer (victim, event and perpetrator files validated; victims linked into
+persons when a linkage config is given; the registry's completeness per submission type) with
+the statistics tables (:mod:`fl_estimate.stats.tables`, every table through disclosure control)
+and writes them with the safe writers: one CSV per table and period level (codes as column
+names, hidden cells ``c``), ``statistics.xlsx`` and ``statistics.md`` with headings in the
+chosen language, and a manifest.
+
+The configuration is a ``[stats]`` table, alone in a file or in the annual run's configuration
+(where ``[input] link``, ``[disclosure] threshold``, ``[report] language`` and ``[run] title``
+are used too); see ``docs/statistics.md``.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fl_estimate._io import atomic_write_text
+from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_, language_of
+from fl_estimate.outputs import publish_folder, relative_labels, write_manifest
+from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
+from fl_estimate.providers.casefiles import load_case_files
+from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_COLUMNS
+from fl_estimate.providers.registry import ProviderRegistry
+from fl_estimate.providers.submissions import EXPLOITATION_FORMS, load_submissions
+from fl_estimate.stats.categories import CASE_TYPES, LEVELS, MEANS, MULTIPLE, STAGES
+from fl_estimate.stats.labels import category_label, table_title
+from fl_estimate.stats.tables import (
+    SEX_AGE,
+    PublishedTable,
+    age_group,
+    count_blocks,
+    exploitation_group,
+    victim_persons,
+)
+from fl_estimate.tabular import read_toml
+
+__all__ = [
+    "STATS_KEYS",
+    "StatsConfig",
+    "StatsResult",
+    "read_stats_config",
+    "run_section",
+    "run_stats",
+    "statistics_tables",
+    "write_statistics",
+]  # fmt: skip
+
+#: Keys of the ``[stats]`` table.
+STATS_KEYS = frozenset(
+    {"title", "out", "link", "victims", "events", "perpetrators", "registry", "levels", "as_of",
+     "threshold", "language"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """A validated ``[stats]`` configuration (paths resolved against the file's folder)."""
+
+    path: Path
+    title: str
+    out: Path
+    link: Path | None
+    victims: tuple[Path, ...]
+    events: tuple[Path, ...]
+    perpetrators: tuple[Path, ...]
+    registry: Path | None
+    levels: tuple[str, ...]
+    as_of: str | None
+    threshold: int
+    language: str
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _files(
+    patterns: list[str], base: Path, key: str, src: str, problems: list[Problem]
+) -> tuple[Path, ...]:
+    out: dict[Path, None] = {}
+    for pattern in patterns:
+        matched = sorted(glob.glob(str(base / pattern)))
+        if not matched:
+            problems.append(Problem(f"[stats] {key}: no file matches {pattern!r}", src))
+        for m in matched:
+            out.setdefault(Path(m).resolve(), None)
+    return tuple(out)
+
+
+def read_stats_config(path: str | Path) -> StatsConfig:
+    """Read the ``[stats]`` table of a TOML file (a run configuration or a file of its own).
+
+    Raises
+    ------
+    InputValidationError
+        Every problem at once: unknown keys, wrong types, patterns matching no file, levels.
+    """
+    path = Path(path)
+    src, base = path.name, path.resolve().parent
+    raw = read_toml(path)
+    sec = raw.get("stats")
+    problems: list[Problem] = []
+    if not isinstance(sec, dict):
+        raise InputValidationError(
+            [Problem("expected a [stats] table (see docs/statistics.md)", src)]
+        )
+    for key in sorted(set(sec) - STATS_KEYS):
+        problems.append(
+            Problem(
+                f"unknown key [stats] {key}; expected one of {', '.join(sorted(STATS_KEYS))}", src
+            )
+        )
+
+    def get(table: str, key: str, typ: type, default: Any) -> Any:
+        holder = sec if table == "stats" else raw.get(table, {})
+        val = holder.get(key, default) if isinstance(holder, dict) else default
+        if val is not default and (
+            not isinstance(val, typ) or (isinstance(val, bool) and typ is int)
+        ):
+            names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            problems.append(Problem(f"[{table}] {key} must be {names}, got {val!r}", src))
+            return default
+        return val
+
+    def patterns(key: str) -> list[str]:
+        val = get("stats", key, (list, str), [])  # type: ignore[arg-type]
+        return [val] if isinstance(val, str) else [str(v) for v in val]
+
+    link_text = get("stats", "link", str, None) or get("input", "link", str, None)
+    link = (base / link_text).resolve() if link_text else None
+    if link is not None and not link.exists():
+        problems.append(Problem(f"[stats] link: file not found: {link}", src))
+    registry_text = get("stats", "registry", str, None)
+    registry = (base / registry_text).resolve() if registry_text else None
+    as_of = get("stats", "as_of", str, None)
+    if link is not None and not problems:
+        from fl_estimate.providers.linkrun import read_link_config
+
+        lcfg = read_link_config(link)
+        if registry is None and lcfg.registry:
+            registry = lcfg.resolve(lcfg.registry).resolve()
+        as_of = as_of or lcfg.as_of
+    if registry is not None and not registry.exists():
+        problems.append(Problem(f"[stats] registry: file not found: {registry}", src))
+    levels = get("stats", "levels", list, ["quarter", "half-year", "year"])
+    for level in levels:
+        if level not in LEVELS:
+            problems.append(
+                Problem(f"[stats] levels: {level!r} is not one of {', '.join(LEVELS)}", src)
+            )
+    threshold = get("stats", "threshold", int, None) or get("disclosure", "threshold", int, 5)
+    if threshold < 1:
+        problems.append(Problem(f"[stats] threshold must be at least 1, got {threshold}", src))
+    language = get("stats", "language", str, None) or get("report", "language", str, "en")
+    try:
+        language = language_of(language)
+    except InputValidationError as exc:
+        problems.extend(exc.problems)
+    run_out = get("run", "out", str, None)
+    out_text = get("stats", "out", str, None)
+    out = (
+        (base / out_text).resolve()
+        if out_text
+        else (base / f"{run_out}_stats").resolve()
+        if run_out
+        else base / "statistics"
+    )
+    victims = _files(patterns("victims"), base, "victims", src, problems)
+    events = _files(patterns("events"), base, "events", src, problems)
+    perpetrators = _files(patterns("perpetrators"), base, "perpetrators", src, problems)
+    if link is None and not (victims or events or perpetrators):
+        problems.append(
+            Problem("[stats] needs link (or [input] link), victims, events or perpetrators", src)
+        )
+    if problems:
+        raise InputValidationError(problems)
+    title = get("stats", "title", str, None) or get("run", "title", str, "Statistics")
+    return StatsConfig(
+        path.resolve(), title, out, link, victims, events, perpetrators, registry,
+        tuple(levels), as_of, threshold, language, raw,
+    )  # fmt: skip
+
+
+@dataclass
+class StatsInputs:
+    """What the statistics are made of (no identifiers: they are dropped on reading)."""
+
+    victims: pd.DataFrame
+    linked: bool
+    events: pd.DataFrame
+    perpetrators: pd.DataFrame
+    registry: ProviderRegistry | None
+    received: dict[str, list[tuple[str, str]]]
+    rejected: list[str]
+
+
+def _without_identifiers(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in (*IDENTIFIER_COLUMNS, *KEY_COLUMNS) if c in frame])
+
+
+def load_inputs(cfg: StatsConfig, echo: Callable[[str], None] | None = None) -> StatsInputs:
+    """Validate and read every file; link the victims when a linkage config is given."""
+    say = echo or (lambda s: None)
+    registry = ProviderRegistry.read_csv(cfg.registry) if cfg.registry else None
+    regions = registry.regions_of() if registry else None
+    providers = registry.providers if registry else None
+    received: dict[str, list[tuple[str, str]]] = {}
+    rejected: list[str] = []
+    linked = False
+    if cfg.link is not None:
+        from fl_estimate.providers.linkrun import link_submissions
+
+        say(f"linking the victim files of {cfg.link.name} ...")
+        link = link_submissions(cfg.link)
+        labels = link.result.clusters()
+        ids = link.result.records[["source", "record_id"]].assign(person=labels)
+        victims = _without_identifiers(link.loaded.records()).merge(
+            ids, on=["source", "record_id"], how="left", validate="one_to_one"
+        )
+        linked = True
+        loaded_v = link.loaded
+    else:
+        loaded_v = load_submissions(cfg.victims, regions=regions, providers=providers)
+        victims = _without_identifiers(loaded_v.records())
+    received["victims"] = list(loaded_v.accepted)
+    rejected += [r.source for r in loaded_v.rejected]
+    frames = {}
+    for kind, paths in (("events", cfg.events), ("perpetrators", cfg.perpetrators)):
+        loaded = load_case_files(paths, kind, regions=regions, providers=providers)
+        frames[kind] = loaded.records()
+        received[kind] = list(loaded.accepted)
+        rejected += [r.source for r in loaded.rejected]
+        for r in loaded.rejected:
+            say(f"rejected {r.source}: {len(r.problems)} problem(s)")
+            for p in r.problems:
+                say(f"  - {p}")
+    return StatsInputs(
+        victims, linked, frames["events"], frames["perpetrators"], registry, received, rejected
+    )
+
+
+def _by_frequency(categories: pd.Series, first: tuple[str, ...]) -> tuple[str, ...]:
+    """``first`` codes, then the others by decreasing count (ties by name), ``UNKNOWN`` last."""
+    counts = categories.value_counts()
+    rest = sorted((c for c in counts.index if c not in first and c != "UNKNOWN"),
+                  key=lambda c: (-counts[c], c))  # fmt: skip
+    return (*first, *rest, *(("UNKNOWN",) if "UNKNOWN" in counts.index else ()))
+
+
+def statistics_tables(
+    inputs: StatsInputs, *, levels: tuple[str, ...], threshold: int
+) -> dict[str, PublishedTable]:
+    """Every table, keyed ``<table>_<unit>_<level>`` (unit ``records`` or ``persons`` for the
+    victim tables), after disclosure control."""
+    regions = inputs.registry.regions if inputs.registry is not None else None
+    out: dict[str, PublishedTable] = {}
+    victim_units = {"records": inputs.victims.copy()}
+    if inputs.linked and len(inputs.victims):
+        victim_units["persons"] = victim_persons(inputs.victims)
+    forms = (*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown")
+    for unit, v in victim_units.items():
+        if v.empty:
+            continue
+        v = v.copy()
+        v["age_group"] = v["age_group"] if "age_group" in v else age_group(v)
+        v["sex_age"] = v["sex"].astype(str) + "|" + v["age_group"].astype(str)
+        v["exploitation_group"] = exploitation_group(v["exploitation"])
+        v["nationality"] = v["nationality"].astype(str).str.upper()
+        nat = _by_frequency(v["nationality"], ())
+        for level in levels:
+            kw: dict[str, Any] = {
+                "level": level, "threshold": threshold, "regions": regions, "drop_empty": True,
+            }  # fmt: skip
+            date = "date_identified"
+            out[f"victims_sex_age_{unit}_{level}"] = count_blocks(v, date, "sex_age", SEX_AGE, **kw)
+            out[f"victims_citizenship_{unit}_{level}"] = count_blocks(
+                v, date, "nationality", nat, **kw
+            )
+            out[f"victims_exploitation_{unit}_{level}"] = count_blocks(
+                v, date, "exploitation_group", forms, **kw
+            )
+    ev, pe = inputs.events, inputs.perpetrators
+    for level in levels:
+        kw = {"level": level, "threshold": threshold, "regions": regions}
+        if len(ev):
+            out[f"cases_type_{level}"] = count_blocks(
+                ev, "date_recorded", "case_type", CASE_TYPES, **kw
+            )
+            tip = ev[ev["case_type"] == "trafficking_in_persons"].assign(
+                means=lambda d: d["means"].fillna("unknown") if "means" in d else "unknown"
+            )
+            if len(tip):
+                out[f"cases_means_{level}"] = count_blocks(
+                    tip, "date_recorded", "means", MEANS, split=";", drop_empty=True, **kw
+                )
+        for offence, name in (
+            ("trafficking_in_persons", "trafficking"),
+            ("smuggling_of_migrants", "smuggling"),
+        ):
+            part = pe[pe["offence"] == offence] if len(pe) else pe
+            if len(part):
+                out[f"justice_{name}_{level}"] = count_blocks(
+                    part, "date_recorded", "stage", STAGES, **kw
+                )
+    return out
+
+
+def completeness_table(inputs: StatsInputs, as_of: str | None) -> pd.DataFrame | None:
+    """Provider, entity type, submission type, period, due date and status (registry needed)."""
+    reg = inputs.registry
+    if reg is None:
+        return None
+    when = as_of or pd.Timestamp.today().date().isoformat()
+    types = dict(zip(reg.table["provider"], reg.table["entity_type"], strict=True))
+    parts = []
+    for kind, got in inputs.received.items():
+        table = reg.completeness(got, when, kind)
+        if len(table):
+            parts.append(table.assign(submission=kind))
+    if not parts:
+        return None
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(1, "entity_type", table["provider"].map(types))
+    return table[["provider", "entity_type", "submission", "period", "due", "status"]]
+
+
+#: statistics.md text (translated when rendered)
+_TEXT = {
+    "intro": N_(
+        "Counts of the identified victims, cases and perpetrators the providers reported, by "
+        "region and period, classified as in the International Classification for "
+        "Administrative Data on Trafficking in Persons (IC-TIP). They are counts of what was "
+        "recorded, not estimates of the number of victims."
+    ),
+    "records": N_(
+        "Records: every record the providers sent (a victim reported by three providers "
+        "counts three times)."
+    ),
+    "persons": N_(
+        "Persons: the records linked into persons (a victim reported by three providers "
+        "counts once, in the region and period of their first identification)."
+    ),
+    "no_link": N_("The victim files were not linked: only counts of records are published."),
+    "disclosure": N_(
+        "Cells from 1 to {low} are hidden (c), with as many other cells as needed so that no "
+        "hidden cell can be worked out from its table's totals. Tables for different periods "
+        "(a quarter and its half-year) are protected separately: publish one level per release, "
+        "or check them together."
+    ),
+    "level_quarter": N_("by quarter"),
+    "level_half-year": N_("by half-year"),
+    "level_year": N_("by year"),
+    "unit_records": N_("records"),
+    "unit_persons": N_("linked persons"),
+    "rejected": N_("Files rejected (not counted): {files}."),
+    "region": N_("region"),
+    "period": N_("period"),
+    "provider": N_("provider"),
+    "entity_type": N_("type of reporting entity"),
+    "submission": N_("submission type"),
+    "due": N_("due"),
+    "status": N_("status"),
+}
+
+
+def _labelled(table: PublishedTable, lang: str) -> pd.DataFrame:
+    shown = table.publication().reset_index()
+    shown["region"] = shown["region"].map(lambda r: category_label(str(r), lang))
+    return shown.rename(
+        columns={
+            "period": _TEXT["period"].render(lang),
+            "region": _TEXT["region"].render(lang),
+            **{c: category_label(str(c), lang) for c in shown.columns[2:]},
+        }
+    )
+
+
+def _split_name(name: str) -> tuple[str, str, str]:
+    """``victims_sex_age_records_year`` -> (``victims_sex_age``, ``records``, ``year``)."""
+    stem, level = name.rsplit("_", 1)
+    for unit in ("records", "persons"):
+        if stem.endswith(f"_{unit}"):
+            return stem[: -len(unit) - 1], unit, level
+    return stem, "", level
+
+
+def _markdown(frame: pd.DataFrame) -> list[str]:
+    cells = [[escape_markdown_html(str(c), table_cell=True) for c in frame.columns]]
+    cells += [[escape_markdown_html(str(v), table_cell=True) for v in row]
+              for row in frame.itertuples(index=False)]  # fmt: skip
+    head = "| " + " | ".join(cells[0]) + " |"
+    rule = "|" + "|".join("---" for _ in cells[0]) + "|"
+    return [head, rule, *("| " + " | ".join(r) + " |" for r in cells[1:]), ""]
+
+
+def write_statistics(
+    cfg: StatsConfig, folder: Path, *, echo: Callable[[str], None] | None = None
+) -> list[str]:
+    """Load, tabulate and write the statistics into ``folder`` (created); return the files."""
+    lang = cfg.language
+    inputs = load_inputs(cfg, echo)
+    tables = statistics_tables(inputs, levels=cfg.levels, threshold=cfg.threshold)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[str] = []
+    sheets: dict[str, pd.DataFrame] = {}
+    md = [f"# {escape_markdown_html(cfg.title)}", "", _TEXT["intro"].render(lang), ""]
+    md += [f"- {_TEXT['records'].render(lang)}"]
+    md += [f"- {_TEXT['persons' if inputs.linked else 'no_link'].render(lang)}", ""]
+    md += [_TEXT["disclosure"].render(lang).format(low=cfg.threshold - 1), ""]
+    if inputs.rejected:
+        md += [_TEXT["rejected"].render(lang).format(files=", ".join(inputs.rejected)), ""]
+    for name, table in tables.items():
+        write_csv(table.publication().reset_index(), folder / f"{name}.csv")
+        files.append(f"{name}.csv")
+        stem, unit, level = _split_name(name)
+        heading = table_title(stem, lang)
+        detail = [_TEXT[f"level_{level}"].render(lang)]
+        if unit:
+            detail.insert(0, _TEXT[f"unit_{unit}"].render(lang))
+        md += [f"## {heading} ({', '.join(detail)})", ""]
+        labelled = _labelled(table, lang)
+        md += _markdown(labelled)
+        sheets[name] = labelled
+    completeness = completeness_table(inputs, cfg.as_of)
+    if completeness is not None:
+        write_csv(completeness, folder / "completeness.csv")
+        files.append("completeness.csv")
+        shown = completeness.copy()
+        for col in ("entity_type", "submission", "status"):
+            shown[col] = shown[col].map(lambda v: category_label(str(v), lang))
+        shown = shown.rename(columns={c: _TEXT[c].render(lang) for c in shown.columns})
+        md += [f"## {table_title('completeness', lang)}", ""]
+        md += _markdown(shown)
+        sheets["completeness"] = shown
+    write_xlsx(sheets, folder / "statistics.xlsx")
+    atomic_write_text(folder / "statistics.md", "\n".join(md))
+    files += ["statistics.xlsx", "statistics.md"]
+    return files
+
+
+def run_section(
+    config: str | Path, folder: Path, *, language: str, echo: Callable[[str], None] | None = None
+) -> list[str]:
+    """The statistics as a section of the annual run: written into ``folder`` (the run's
+    ``statistics/``) in the run's language; returns the files relative to the run's folder.
+    Called by :func:`fl_estimate.pipeline.run.run` when its configuration has a ``[stats]``."""
+    import dataclasses
+
+    cfg = dataclasses.replace(read_stats_config(config), language=language_of(language))
+    if echo is not None:
+        echo("periodic statistics (IC-TIP) ...")
+    return [f"{folder.name}/{f}" for f in write_statistics(cfg, folder, echo=echo)]
+
+
+def stats_inputs(cfg: StatsConfig) -> list[Path]:
+    """Every file the statistics read (the output folder may hold none of them)."""
+    files = [cfg.path, *cfg.victims, *cfg.events, *cfg.perpetrators]
+    if cfg.registry is not None:
+        files.append(cfg.registry)
+    if cfg.link is not None:
+        from fl_estimate.providers.linkrun import link_inputs
+
+        files += link_inputs(cfg.link)
+    return files
+
+
+@dataclass
+class StatsResult:
+    """What ``fl-estimate stats`` wrote."""
+
+    out: Path
+    files: list[str]
+
+
+def run_stats(
+    config: StatsConfig | str | Path,
+    *,
+    out: str | Path | None = None,
+    lang: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> StatsResult:
+    """``fl-estimate stats``: the statistics in an output folder of their own (replaced whole and
+    atomically), with a manifest."""
+    import dataclasses
+
+    cfg = config if isinstance(config, StatsConfig) else read_stats_config(config)
+    if lang is not None:
+        cfg = dataclasses.replace(cfg, language=language_of(lang))
+    target = Path(out) if out is not None else cfg.out
+    inputs = stats_inputs(cfg)
+    with publish_folder(target, kind="stats", inputs=inputs) as stage:
+        files = write_statistics(cfg, stage, echo=echo)
+        labels = relative_labels(inputs, cfg.path.parent)
+        write_manifest(stage / "manifest.json", kind="stats", inputs=labels, config=cfg.raw)
+        files.append("manifest.json")
+    return StatsResult(target, files)
