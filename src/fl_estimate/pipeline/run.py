@@ -121,6 +121,10 @@ def _every_input(cfg: RunConfig) -> list[Path]:
         from fl_estimate.providers.linkrun import link_inputs
 
         files += link_inputs(cfg.link)
+    if "stats" in cfg.raw:  # the periodic statistics' case files (their manifest hashes them)
+        from fl_estimate.pipeline.stats import read_stats_config, stats_inputs
+
+        files += stats_inputs(read_stats_config(cfg.path))
     return files
 
 
