@@ -30,7 +30,7 @@ import pandas as pd
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_, Message, translate
 
-__all__ = ["ReadInfo", "parse_number", "read_table", "read_text_file", "read_toml"]
+__all__ = ["ReadInfo", "parse_number", "parse_toml", "read_table", "read_text_file", "read_toml"]
 
 log = logging.getLogger(__name__)
 
@@ -563,14 +563,30 @@ def read_text_file(path: str | Path, *, what: str = "file") -> str:
 def read_toml(path: str | Path, *, what: str = "configuration file") -> dict[str, Any]:
     """A TOML file as a dict, read with :func:`read_text_file`; a syntax error is an
     :class:`~fl_estimate.exceptions.InputValidationError` naming the file and the line."""
+    path = Path(path)
+    return parse_toml(read_text_file(path, what=what), path.name)
+
+
+def parse_toml(text: str, source: str, *, summary: str | None = None) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error is an
+    :class:`~fl_estimate.exceptions.InputValidationError` naming ``source`` and the line (with
+    ``summary`` as its headline, if given).
+
+    Examples
+    --------
+    >>> parse_toml("a = 1", "demo.toml")
+    {'a': 1}
+    >>> try:
+    ...     parse_toml("a = ", "demo.toml")
+    ... except InputValidationError as exc:
+    ...     print(exc.problems[0].source, "not valid TOML" in str(exc))
+    demo.toml True
+    """
     import tomllib
 
-    path = Path(path)
-    text = read_text_file(path, what=what)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
-        raise InputValidationError(
-            [Problem(f"not valid TOML ({' '.join(str(exc).split())})", source=path.name, row=line)]
-        ) from None
+        problem = Problem(f"not valid TOML ({' '.join(str(exc).split())})", source=source, row=line)
+        raise InputValidationError([problem], summary=summary) from None
