@@ -118,6 +118,22 @@ class ReadInfo:
         return translate(msg, lang)
 
 
+def _file_bytes(path: Path, source: str, folder: Message, missing: Message) -> bytes:
+    """The bytes of ``path``; if it is a folder, missing or unreadable, the error naming it
+    (``folder`` and ``missing``: the caller's messages for the first two)."""
+    if path.is_dir():
+        raise _fail(folder, source)
+    if not path.exists():
+        raise _fail(missing, source)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _fail(
+            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
+            source,
+        ) from None
+
+
 def _fail(message: Message, source: str, row: int | None = None) -> InputValidationError:
     return InputValidationError([Problem(message, source=source, row=row)])
 
@@ -416,21 +432,12 @@ def read_table(
     """
     path = Path(path)
     source = path.name or str(path)
-    if path.is_dir():
-        raise _fail(
-            N_("{path} is a folder, not a file: give the path of the table itself",
-               path=str(path)),
-            source,
-        )  # fmt: skip
-    if not path.exists():
-        raise _fail(N_("file not found: {path}", path=str(path)), source)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _fail(
-            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
-            source,
-        ) from None
+    raw = _file_bytes(
+        path,
+        source,
+        N_("{path} is a folder, not a file: give the path of the table itself", path=str(path)),
+        N_("file not found: {path}", path=str(path)),
+    )
     kind = _sniff_kind(raw, path)
     if kind == "xls":
         raise _fail(
@@ -519,21 +526,13 @@ def read_text_file(path: str | Path, *, what: str = "file") -> str:
     """
     path = Path(path)
     source = path.name or str(path)
-    if path.is_dir():
-        raise _fail(
-            N_("{path} is a folder, not a {what}: give the path of the file itself",
-               path=str(path), what=what),
-            source,
-        )  # fmt: skip
-    if not path.exists():
-        raise _fail(N_("{what} not found: {path}", what=what, path=str(path)), source)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _fail(
-            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
-            source,
-        ) from None
+    raw = _file_bytes(
+        path,
+        source,
+        N_("{path} is a folder, not a {what}: give the path of the file itself",
+           path=str(path), what=what),
+        N_("{what} not found: {path}", what=what, path=str(path)),
+    )  # fmt: skip
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
