@@ -12,7 +12,7 @@ from fl_estimate.exceptions import InputValidationError
 from fl_estimate.i18n import translate
 from fl_estimate.mse.data import read_capture_csv
 from fl_estimate.providers.submissions import read_submission_file, validate_submission
-from fl_estimate.tabular import parse_number, read_table
+from fl_estimate.tabular import parse_number, parse_toml, read_table
 
 # What French Excel writes with "CSV (séparateur: point-virgule)": Windows-1252, ';', CRLF,
 # day-first dates, decimal commas; "Œ" and "’" are bytes 0x8C and 0x92, defined only in cp1252.
@@ -251,3 +251,18 @@ def test_messages_survive_pickling(tmp_path: Path) -> None:
     msg = pickle.loads(pickle.dumps(ei.value.problems[0].message))
     assert translate(msg, "fr").endswith("est un dossier, pas un fichier\u00a0: donnez le chemin du "
                                          "tableau lui-même")  # fmt: skip
+
+
+def test_toml_errors_name_the_source_whoever_reads_it() -> None:
+    """One TOML parser for configuration, framework and mapping files: a syntax error is an
+    InputValidationError naming the source, with the caller's headline."""
+    from fl_estimate.indicators.frameworks import parse_framework
+    from fl_estimate.indicators.mapping import parse_mapping
+
+    assert parse_toml("a = 1", "x.toml") == {"a": 1}
+    for parse, source in ((parse_framework, "fw.toml"), (parse_mapping, "map.toml")):
+        with pytest.raises(InputValidationError) as ei:
+            parse("[broken", source)
+        assert ei.value.summary == f"cannot read {source}"
+        (problem,) = ei.value.problems
+        assert problem.source == source and "not valid TOML" in str(problem)

@@ -30,7 +30,7 @@ import pandas as pd
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_, Message, translate
 
-__all__ = ["ReadInfo", "parse_number", "read_table", "read_text_file", "read_toml"]
+__all__ = ["ReadInfo", "parse_number", "parse_toml", "read_table", "read_text_file", "read_toml"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,22 @@ class ReadInfo:
         else:
             msg = N_("read as {encoding} with {separator} separators", encoding=enc, separator=sep)
         return translate(msg, lang)
+
+
+def _file_bytes(path: Path, source: str, folder: Message, missing: Message) -> bytes:
+    """The bytes of ``path``; if it is a folder, missing or unreadable, the error naming it
+    (``folder`` and ``missing``: the caller's messages for the first two)."""
+    if path.is_dir():
+        raise _fail(folder, source)
+    if not path.exists():
+        raise _fail(missing, source)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _fail(
+            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
+            source,
+        ) from None
 
 
 def _fail(message: Message, source: str, row: int | None = None) -> InputValidationError:
@@ -416,21 +432,12 @@ def read_table(
     """
     path = Path(path)
     source = path.name or str(path)
-    if path.is_dir():
-        raise _fail(
-            N_("{path} is a folder, not a file: give the path of the table itself",
-               path=str(path)),
-            source,
-        )  # fmt: skip
-    if not path.exists():
-        raise _fail(N_("file not found: {path}", path=str(path)), source)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _fail(
-            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
-            source,
-        ) from None
+    raw = _file_bytes(
+        path,
+        source,
+        N_("{path} is a folder, not a file: give the path of the table itself", path=str(path)),
+        N_("file not found: {path}", path=str(path)),
+    )
     kind = _sniff_kind(raw, path)
     if kind == "xls":
         raise _fail(
@@ -519,21 +526,13 @@ def read_text_file(path: str | Path, *, what: str = "file") -> str:
     """
     path = Path(path)
     source = path.name or str(path)
-    if path.is_dir():
-        raise _fail(
-            N_("{path} is a folder, not a {what}: give the path of the file itself",
-               path=str(path), what=what),
-            source,
-        )  # fmt: skip
-    if not path.exists():
-        raise _fail(N_("{what} not found: {path}", what=what, path=str(path)), source)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _fail(
-            N_("{file} cannot be read ({error})", file=source, error=exc.strerror or str(exc)),
-            source,
-        ) from None
+    raw = _file_bytes(
+        path,
+        source,
+        N_("{path} is a folder, not a {what}: give the path of the file itself",
+           path=str(path), what=what),
+        N_("{what} not found: {path}", what=what, path=str(path)),
+    )  # fmt: skip
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -563,14 +562,30 @@ def read_text_file(path: str | Path, *, what: str = "file") -> str:
 def read_toml(path: str | Path, *, what: str = "configuration file") -> dict[str, Any]:
     """A TOML file as a dict, read with :func:`read_text_file`; a syntax error is an
     :class:`~fl_estimate.exceptions.InputValidationError` naming the file and the line."""
+    path = Path(path)
+    return parse_toml(read_text_file(path, what=what), path.name)
+
+
+def parse_toml(text: str, source: str, *, summary: str | None = None) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error is an
+    :class:`~fl_estimate.exceptions.InputValidationError` naming ``source`` and the line (with
+    ``summary`` as its headline, if given).
+
+    Examples
+    --------
+    >>> parse_toml("a = 1", "demo.toml")
+    {'a': 1}
+    >>> try:
+    ...     parse_toml("a = ", "demo.toml")
+    ... except InputValidationError as exc:
+    ...     print(exc.problems[0].source, "not valid TOML" in str(exc))
+    demo.toml True
+    """
     import tomllib
 
-    path = Path(path)
-    text = read_text_file(path, what=what)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
-        raise InputValidationError(
-            [Problem(f"not valid TOML ({' '.join(str(exc).split())})", source=path.name, row=line)]
-        ) from None
+        problem = Problem(f"not valid TOML ({' '.join(str(exc).split())})", source=source, row=line)
+        raise InputValidationError([problem], summary=summary) from None

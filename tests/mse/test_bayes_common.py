@@ -4,7 +4,9 @@ light, no writes to stderr, diagnostics and ArviZ trees of the shared helpers.""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import arviz as az
 import numpy as np
 import pytest
 
+from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.bayes import common
 from fl_estimate.mse.bayes.dga import DGA
 from fl_estimate.mse.bayes.hierarchical import BayesHierarchicalLogLinear
@@ -106,3 +109,40 @@ def test_chain_diagnostics_flag_disagreeing_chains():
     assert "chains disagree" in common.convergence_problems(bad)[0]
     tree = common.draws_to_datatree({"N": same}, method="test")
     assert az.summary(tree).loc["N", "mean"] == pytest.approx(same.mean(), abs=0.01)
+
+
+def test_pymc_classes_share_one_fit_whose_defaults_are_the_options_object():
+    # One signature (NutsEstimator.fit) for the three PyMC methods, and its defaults are
+    # NutsOptions' fields: the registry lists what fit_with receives.
+    params = list(inspect.signature(common.NutsEstimator.fit).parameters.values())[2:]
+    assert {p.name: p.default for p in params} == {
+        f.name: f.default for f in dataclasses.fields(common.NutsOptions)
+    }
+    for cls in (BayesLogLinear, BayesThresholdMSE, BayesHierarchicalLogLinear):
+        assert cls.fit is common.NutsEstimator.fit, cls
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("draws", 0, "draws must be an integer >= 1, got 0"),
+        ("chains", 2.5, "chains must be an integer >= 1"),
+        ("tune", -1, "tune must be an integer >= 0"),
+        ("level", 95, "option level=95 is not valid"),
+        ("target_accept", 1.0, "target_accept must be strictly between 0 and 1"),
+    ],
+)
+def test_sampler_options_are_checked_before_pymc_runs(option, value, message):
+    # Checked when fit builds the options, before any model is built or sampled (no PyMC
+    # import needed: the table is never looked at).
+    with pytest.raises(ModelSpecificationError, match=re.escape(message)):
+        BayesLogLinear().fit(None, **{option: value})
+    with pytest.raises(ModelSpecificationError, match=re.escape(message)):
+        common.NutsOptions(**{option: value})
+
+
+def test_count_options_are_whole_numbers():
+    assert common.check_count("thin", 10.0, 1) == 10
+    for bad in (0, 1.5, "3", True, None):
+        with pytest.raises(ModelSpecificationError, match="thin must be an integer >= 1"):
+            common.check_count("thin", bad, 1)

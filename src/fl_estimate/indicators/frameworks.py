@@ -19,7 +19,6 @@ overridable with :meth:`Framework.with_parameters`.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -30,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.tabular import parse_toml
 
 __all__ = [
     "Framework",
@@ -303,12 +303,7 @@ def _shipped(key: str) -> Framework:
 
 def parse_framework(text: str, source: str = "<framework>") -> Framework:
     """Validate a framework given as TOML text (see :func:`load_framework`)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError(
-            [Problem(f"not valid TOML: {exc}", source)], summary=f"cannot read {source}"
-        ) from exc
+    doc = parse_toml(text, source, summary=f"cannot read {source}")
     problems: list[Problem] = []
     fw = doc.get("framework")
     if not isinstance(fw, dict):

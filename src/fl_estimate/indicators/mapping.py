@@ -57,7 +57,6 @@ variable = ""
 from __future__ import annotations
 
 import re
-import tomllib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ import pandas as pd
 from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
 from fl_estimate.indicators.answers import MISSING, NO, STATUS_CODE, YES
 from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
+from fl_estimate.tabular import parse_toml
 
 __all__ = ["Condition", "IndicatorMap", "Mapping", "load_mapping", "parse_mapping"]
 
@@ -419,12 +419,7 @@ def load_mapping(path: str | Path) -> Mapping:
 
 def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
     """Read a mapping given as TOML text (see :func:`load_mapping`)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError(
-            [Problem(f"not valid TOML: {exc}", source)], summary=f"cannot read {source}"
-        ) from exc
+    doc = parse_toml(text, source, summary=f"cannot read {source}")
     problems: list[Problem] = []
     head = doc.get("mapping", {})
     for k in doc:

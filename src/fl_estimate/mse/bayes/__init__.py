@@ -3,7 +3,8 @@
 =================  ===========================================================================
 module             contents
 =================  ===========================================================================
-``common``         results from posterior draws, R-hat/ESS diagnostics, ArviZ trees, trace plot
+``common``         results from posterior draws, R-hat/ESS diagnostics, ArviZ trees, trace plot;
+                   the PyMC classes' sampler options (``NutsOptions``) and base (``NutsEstimator``)
 ``lcmcr``          :class:`LCMCR`, latent classes (Dirichlet process), Gibbs sampler
 ``lcmcr_kernels``  its numba kernels (imported when a fit runs)
 ``dga``            :class:`DGA`, exact averaging over decomposable graphical models

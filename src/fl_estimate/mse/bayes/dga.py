@@ -29,7 +29,7 @@ from scipy.special import gammaln, logsumexp
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.mse.bayes.common import draws_to_datatree
+from fl_estimate.mse.bayes.common import check_count, draws_to_datatree
 from fl_estimate.results import EstimationResult, provenance
 
 if TYPE_CHECKING:
@@ -388,9 +388,8 @@ class DGA:
             )
         if data.n_observed == 0:
             raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
-        for name, v in (("chains", chains), ("draws", draws)):
-            if int(v) != v or v < 1:
-                raise ModelSpecificationError(f"{name} must be an integer >= 1, got {v!r}")
+        check_count("chains", chains, 1)
+        check_count("draws", draws, 1)
         delta = self.delta if self.delta is not None else 2.0**-k
         post = _Posterior(data.cell_counts(), k, delta)
         n = data.n_observed

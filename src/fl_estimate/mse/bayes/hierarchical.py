@@ -8,22 +8,24 @@ only when a model is built.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.mse.bayes.common import add_posterior_var, chain_seeds, result_from_draws
+from fl_estimate.mse.bayes.common import (
+    NutsEstimator,
+    NutsOptions,
+    add_posterior_var,
+    result_from_draws,
+)
 from fl_estimate.mse.bayes.loglinear import (
-    DEFAULT_COMPILE_MODE,
     ModelInputs,
     design_matrix,
     parse_interactions,
-    sample_nuts,
+    sample_unobserved,
     term_label,
 )
 from fl_estimate.results import EstimationResult
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["BayesHierarchicalLogLinear"]
 
 
-class BayesHierarchicalLogLinear:
+class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
     """Log-linear models for several strata with partially pooled capture effects.
 
     Every stratum ``s`` has its own flat intercept (its own size); its main effects and
@@ -150,31 +152,16 @@ class BayesHierarchicalLogLinear:
             pm.Poisson("y", mu=pm.math.exp(eta), observed=pm.Data("y_obs", v["y_obs"]))
         return model
 
-    def fit(
-        self,
-        data: StratifiedCaptureData,
-        *,
-        chains: int = 4,
-        draws: int = 1000,
-        seed: SeedLike = None,
-        level: float = 0.95,
-        tune: int = 1000,
-        target_accept: float = 0.9,
-        cores: int = 1,
-        compile_mode: str = DEFAULT_COMPILE_MODE,
-        progress: bool = False,
-    ) -> EstimationResult:
-        """Fit and return the result for the total over strata.
+    def fit_with(self, data: StratifiedCaptureData, options: NutsOptions) -> EstimationResult:
+        """Fit and return the result for the total over strata (:meth:`fit` with the sampler
+        options as one :class:`~fl_estimate.mse.bayes.common.NutsOptions`).
 
-        Options as :meth:`BayesLogLinear.fit <fl_estimate.mse.bayes.loglinear.BayesLogLinear.fit>`.
         ``tables["strata"]`` has one row per stratum: stratum columns, ``observed``,
         ``estimate``, ``ci_low``, ``ci_high``, ``rhat_N``, ``ess_bulk_N``; ``draws`` holds
         ``N`` (the total) and ``N_stratum``. :meth:`fit_strata` also returns each stratum's
         result.
         """
-        opts = dict(chains=chains, draws=draws, seed=seed, level=level, tune=tune)
-        opts.update(target_accept=target_accept, cores=cores, compile_mode=compile_mode)
-        return self.fit_strata(data, progress=progress, **opts)["total"]
+        return self._strata(data, options, stacklevel=5)["total"]
 
     def fit_strata(
         self, data: StratifiedCaptureData, **options: Any
@@ -185,38 +172,32 @@ class BayesHierarchicalLogLinear:
         the strata's N (draw by draw, so its interval is not the sum of the intervals).
         ``options`` are those of :meth:`fit` (an unknown one raises ``TypeError``).
         """
-        bound = inspect.signature(self.fit).bind(data, **options)
-        bound.apply_defaults()
-        o = bound.arguments
-        chains, seed, level = o["chains"], o["seed"], o["level"]
+        return self._strata(data, NutsOptions(**options), stacklevel=4)
+
+    def _strata(
+        self, data: StratifiedCaptureData, options: NutsOptions, stacklevel: int
+    ) -> dict[Hashable, EstimationResult]:
+        """The fit of :meth:`fit_strata`; ``stacklevel`` of its warnings: the caller's frame."""
         keys = list(data)
         if len(keys) < 2:
             raise ModelSpecificationError(
                 "the hierarchical model needs at least 2 strata; use BayesLogLinear for one table"
             )
         inp = self._inputs(data)
-        seeds, rng = chain_seeds(seed, chains)
-        idata = sample_nuts(
+        sampled = sample_unobserved(
             inp,
             lambda: self._graph(inp, data.lists),
             what=f"{len(keys)} strata x {len(data.lists)} lists (hierarchical)",
-            chains=chains,
-            draws=o["draws"],
-            tune=o["tune"],
-            seeds=seeds,
-            target_accept=o["target_accept"],
-            cores=o["cores"],
-            compile_mode=o["compile_mode"],
-            progress=o["progress"],
+            options=options,
+            unobserved=self.unobserved,
+            source=data.source,
         )
-        post = idata["posterior"]
-        a = post["intercept"].to_numpy()  # (chain, draw, S)
-        n0 = rng.poisson(np.exp(a)) if self.unobserved == "poisson" else np.exp(a)
+        idata, seeds = sampled.idata, sampled.chain_seeds
         n_obs = np.array([data[key].n_observed for key in keys])
-        n_s = n0 + n_obs[None, None, :]
+        n_s = sampled.unobserved + n_obs[None, None, :]  # (chain, draw, stratum)
         add_posterior_var(idata, "N_stratum", n_s, dims=("stratum",))
         add_posterior_var(idata, "N", n_s.sum(axis=-1))
-        divergences = int(idata["sample_stats"]["diverging"].to_numpy().sum())
+        divergences = sampled.divergences
         settings = {
             "interactions": self.interactions
             if isinstance(self.interactions, str | None)
@@ -225,9 +206,9 @@ class BayesHierarchicalLogLinear:
             "main_scale": self.main_scale,
             "pooling_scale": self.pooling_scale,
             "unobserved": self.unobserved,
-            "chains": chains,
-            "draws": o["draws"],
-            "tune": o["tune"],
+            "chains": options.chains,
+            "draws": options.draws,
+            "tune": options.tune,
             "chain_seeds": seeds,
         }
         model_name = "hierarchical log-linear, partially pooled main effects"
@@ -241,13 +222,13 @@ class BayesHierarchicalLogLinear:
                 model=model_name,
                 data=data[key],
                 n_draws=n_s[..., s],
-                level=level,
-                seed=seed,
+                level=options.level,
+                seed=options.seed,
                 settings=settings,
                 idata=None,
                 extra_diagnostics={"divergences": divergences},
                 advice="increase draws and tune, or target_accept",
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
             out[key] = res
             rows.append(
@@ -267,14 +248,14 @@ class BayesHierarchicalLogLinear:
             model=model_name + f" ({len(keys)} strata, total)",
             data=total_data,  # type: ignore[arg-type]
             n_draws=n_s.sum(axis=-1),
-            level=level,
-            seed=seed,
+            level=options.level,
+            seed=options.seed,
             settings=settings,
             idata=idata,
             extra_diagnostics={"divergences": divergences, "n_strata": len(keys)},
             tables={"strata": pd.DataFrame(rows)},
             advice="increase draws and tune, or target_accept",
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
         out["total"] = total
         return out

@@ -32,6 +32,7 @@ from fl_estimate.mse.bayes.common import (
     ESS_MIN,
     RHAT_MAX,
     chain_diagnostics,
+    check_count,
     draws_to_datatree,
     result_from_draws,
     several_modes,
@@ -390,9 +391,7 @@ class LCMCR:
     def _check_counts(**kw: int) -> None:
         lows = {"chains": 1, "draws": 1, "thin": 1, "burnin": 0, "max_sweeps": 1}
         for name, v in kw.items():
-            lo = lows[name]
-            if int(v) != v or v < lo:
-                raise ModelSpecificationError(f"{name} must be an integer >= {lo}, got {v!r}")
+            check_count(name, v, lows[name])
 
     def _plan(self, data: CaptureData, **o: Any) -> _RunPlan:
         """Check the table and the run options of :meth:`fit` before any sampling."""

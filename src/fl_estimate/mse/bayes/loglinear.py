@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.mse.bayes.common import (
+    DEFAULT_COMPILE_MODE,
+    NutsEstimator,
+    NutsOptions,
     add_posterior_var,
     chain_diagnostics,
     chain_seeds,
@@ -51,6 +53,7 @@ __all__ = [
     "DEFAULT_COMPILE_MODE",
     "BayesLogLinear",
     "ModelInputs",
+    "NutsDraws",
     "all_interactions",
     "compiled_model",
     "design_matrix",
@@ -58,15 +61,12 @@ __all__ = [
     "laplace_mode",
     "parse_interactions",
     "sample_nuts",
+    "sample_unobserved",
     "significant_interactions",
     "term_label",
 ]
 
 log = logging.getLogger(__name__)
-
-#: PyTensor compile mode used for sampling. NUMBA compiles the model graph much faster than
-#: the C backend on a cold cache (measured: about 20 s vs 100 s for a 3-list model).
-DEFAULT_COMPILE_MODE = "NUMBA"
 
 
 def all_interactions(lists: Sequence[str]) -> list[str]:
@@ -259,16 +259,11 @@ def sample_nuts(
     build: Callable[[], Any],
     *,
     what: str,
-    chains: int,
-    draws: int,
-    tune: int,
     seeds: list[int],
-    target_accept: float,
-    cores: int,
-    compile_mode: str,
-    progress: bool,
+    options: NutsOptions,
 ) -> Any:
-    """``pm.sample`` with the package's settings on the compiled model of ``inputs.key``
+    """``pm.sample`` with ``options`` (chains, draws, tune, target acceptance, cores, compile
+    mode, progress bar) and the chain seeds ``seeds`` on the compiled model of ``inputs.key``
     (:func:`compiled_model`) after setting its data to ``inputs.values``; one INFO log line
     says whether the model of ``what`` is compiled or reused. Returns the PyMC DataTree.
 
@@ -278,27 +273,77 @@ def sample_nuts(
     """
     import pymc as pm
 
-    model, new = compiled_model((*inputs.key, compile_mode), build)
+    o = options
+    model, new = compiled_model((*inputs.key, o.compile_mode), build)
     log.info(
         "%s PyMC model for %s (PyTensor %s backend%s)",
         "compiling the" if new else "reusing the compiled",
         what,
-        compile_mode,
+        o.compile_mode,
         "; a new model shape can take 10-30 s the first time" if new else "",
     )
     pm.set_data({k: v for k, v in inputs.values.items() if k in model.named_vars}, model=model)
     return pm.sample(
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
+        draws=o.draws,
+        tune=o.tune,
+        chains=o.chains,
+        cores=o.cores,
         random_seed=seeds,
-        target_accept=target_accept,
-        progressbar=progress,
+        target_accept=o.target_accept,
+        progressbar=o.progress,
         initvals=dict(inputs.initvals) or None,
         model=model,
-        compile_kwargs={"mode": compile_mode},
+        compile_kwargs={"mode": o.compile_mode},
     )
+
+
+@dataclass(frozen=True)
+class NutsDraws:
+    """The draws of :func:`sample_unobserved`: PyMC's tree, the chains' seeds, and the draws of
+    the intercept and of the unobserved count (each ``(chain, draw, ...)``)."""
+
+    idata: Any
+    chain_seeds: list[int]
+    intercept: np.ndarray
+    unobserved: np.ndarray
+
+    @property
+    def divergences(self) -> int:
+        """Divergent NUTS transitions, over all chains."""
+        return int(self.idata["sample_stats"]["diverging"].to_numpy().sum())
+
+
+def sample_unobserved(
+    inputs: ModelInputs,
+    build: Callable[[], Any],
+    *,
+    what: str,
+    options: NutsOptions,
+    unobserved: str,
+    source: str,
+) -> NutsDraws:
+    """:func:`sample_nuts` with the chain seeds of ``options.seed`` (:func:`chain_seeds`), then
+    the unobserved count from the model's ``intercept`` draw by draw: ``exp(intercept)``
+    (``unobserved="mean"``) or ``Poisson(exp(intercept))`` (``"poisson"``, from the generator
+    that follows the chains' seeds).
+
+    Raises
+    ------
+    ModelSpecificationError
+        When the intercept is unbounded (not finite or above 40 in some draw): the data do not
+        identify the model (``source`` names the table).
+    """
+    seeds, rng = chain_seeds(options.seed, options.chains)
+    idata = sample_nuts(inputs, build, what=what, seeds=seeds, options=options)
+    a = idata["posterior"]["intercept"].to_numpy()
+    if not np.all(np.isfinite(a)) or a.max() > 40:
+        raise ModelSpecificationError(
+            f"{source}: the posterior of the unobserved cell is unbounded (intercept "
+            f"reached {a.max():.3g}); the model is not identified by these data: use fewer "
+            "interactions or a proper prior"
+        )
+    n0 = rng.poisson(np.exp(a)) if unobserved == "poisson" else np.exp(a)
+    return NutsDraws(idata, seeds, a, n0)
 
 
 class _Priors:
@@ -341,7 +386,7 @@ class _Priors:
         }
 
 
-class BayesLogLinear:
+class BayesLogLinear(NutsEstimator["CaptureData"]):
     """Bayesian Poisson log-linear model for capture data, fitted by NUTS in PyMC.
 
     Parameters
@@ -540,40 +585,11 @@ class BayesLogLinear:
             pm.Poisson("y", mu=pm.math.exp(eta), observed=pm.Data("y_obs", v["y_obs"]))
         return model
 
-    def fit(
-        self,
-        data: CaptureData,
-        *,
-        chains: int = 4,
-        draws: int = 1000,
-        seed: SeedLike = None,
-        level: float = 0.95,
-        tune: int = 1000,
-        target_accept: float = 0.9,
-        cores: int = 1,
-        compile_mode: str = DEFAULT_COMPILE_MODE,
-        progress: bool = False,
-    ) -> EstimationResult:
-        """Sample the posterior by NUTS and summarise N.
+    def fit_with(self, data: CaptureData, options: NutsOptions) -> EstimationResult:
+        """Sample the posterior by NUTS and summarise N (:meth:`fit` with the sampler options as
+        one :class:`~fl_estimate.mse.bayes.common.NutsOptions`).
 
-        Parameters
-        ----------
-        data : CaptureData
-        seed : int, optional
-            Seeds the chains (independent child seeds) and the missing-cell draws.
-        chains, draws, tune : int
-            NUTS chains, kept draws per chain and tuning steps per chain.
-        target_accept : float
-            NUTS target acceptance (raise towards 0.99 if there are divergences).
-        level : float
-            Credible level.
-        cores : int
-            Processes for the chains (1: sequential, which avoids process start-up cost for
-            small models).
-        compile_mode : str
-            PyTensor mode (``"NUMBA"`` default, ``"FAST_RUN"`` for the C backend).
-        progress : bool, default False
-            PyMC's progress bar.
+        ``options.seed`` seeds the chains (independent child seeds) and the missing-cell draws.
 
         Returns
         -------
@@ -592,34 +608,20 @@ class BayesLogLinear:
             _, minus_inf, _ = flat_prior_reduction(
                 data, self.interactions, main_flat=self.priors.main_prior == "flat"
             )
-        seeds, rng = chain_seeds(seed, chains)
         n_terms = len(parse_interactions(self.interactions, data.lists))
-        idata = sample_nuts(
+        sampled = sample_unobserved(
             inp,
             lambda: self._graph(inp, data.lists),
             what=f"{data.n_lists} lists, {n_terms} interactions",
-            chains=chains,
-            draws=draws,
-            tune=tune,
-            seeds=seeds,
-            target_accept=target_accept,
-            cores=cores,
-            compile_mode=compile_mode,
-            progress=progress,
+            options=options,
+            unobserved=self.unobserved,
+            source=data.source,
         )
-        post = idata["posterior"]
-        a = post["intercept"].to_numpy()
-        if not np.all(np.isfinite(a)) or a.max() > 40:
-            raise ModelSpecificationError(
-                f"{data.source}: the posterior of the unobserved cell is unbounded (intercept "
-                f"reached {a.max():.3g}); the model is not identified by these data: use fewer "
-                "interactions or a proper prior"
-            )
-        n0 = rng.poisson(np.exp(a)) if self.unobserved == "poisson" else np.exp(a)
-        n_draws = data.n_observed + n0
+        idata, seeds, a = sampled.idata, sampled.chain_seeds, sampled.intercept
+        n_draws = data.n_observed + sampled.unobserved
         add_posterior_var(idata, "N", n_draws)
-        coef = _coef_table(post, level)
-        divergences = int(idata["sample_stats"]["diverging"].to_numpy().sum())
+        coef = _coef_table(idata["posterior"], options.level)
+        divergences = sampled.divergences
         extra = {
             "divergences": divergences,
             "max_rhat_coefficients": float(np.nanmax(coef["rhat"])) if len(coef) else float("nan"),
@@ -631,11 +633,11 @@ class BayesLogLinear:
             **self.priors.settings(),
             "interactions": [t for t in coef.loc[coef["kind"] == "interaction", "term"]],
             "unobserved": self.unobserved,
-            "chains": chains,
-            "draws": draws,
-            "tune": tune,
-            "target_accept": target_accept,
-            "compile_mode": compile_mode,
+            "chains": options.chains,
+            "draws": options.draws,
+            "tune": options.tune,
+            "target_accept": options.target_accept,
+            "compile_mode": options.compile_mode,
             "chain_seeds": seeds,
         }
         if minus_inf:
@@ -660,13 +662,14 @@ class BayesLogLinear:
             model=model_name,
             data=data,
             n_draws=n_draws,
-            level=level,
-            seed=seed,
+            level=options.level,
+            seed=options.seed,
             settings=settings,
             idata=idata,
             extra_diagnostics=extra,
             tables={"coefficients": coef},
             advice=advice,
+            stacklevel=4,
         )
 
 

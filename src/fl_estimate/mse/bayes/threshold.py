@@ -62,13 +62,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fl_estimate._typing import SeedLike, spawn_seeds
+from fl_estimate._typing import spawn_seeds
 from fl_estimate.exceptions import DataWarning, EstimateDoesNotExistError, ModelSpecificationError
-from fl_estimate.mse.bayes.loglinear import (
-    DEFAULT_COMPILE_MODE,
-    BayesLogLinear,
-    significant_interactions,
-)
+from fl_estimate.mse.bayes.common import NutsEstimator, NutsOptions
+from fl_estimate.mse.bayes.loglinear import BayesLogLinear, significant_interactions
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear import check_existence
 from fl_estimate.mse.loglinear.terms import parse_model
@@ -111,7 +108,7 @@ def _near(stats: pd.DataFrame) -> list[str]:
     return list(stats.loc[stats["near_threshold"], "term"])
 
 
-class BayesThresholdMSE:
+class BayesThresholdMSE(NutsEstimator[CaptureData]):
     """Silverman's (2020) Bayesian thresholding of interactions, as MultipleSystemsEstimation 1.2.
 
     Parameters
@@ -182,29 +179,16 @@ class BayesThresholdMSE:
             terms or None, prior="normal", prior_scale=np.sqrt(self.prior_variance)
         )
 
-    def fit(
-        self,
-        data: CaptureData,
-        *,
-        chains: int = 4,
-        draws: int = 1000,
-        seed: SeedLike = None,
-        level: float = 0.95,
-        tune: int = 1000,
-        target_accept: float = 0.9,
-        cores: int = 1,
-        compile_mode: str = DEFAULT_COMPILE_MODE,
-        progress: bool = False,
-    ) -> EstimationResult:
-        """Threshold and refit; returns the refit's posterior summary of N.
+    def fit_with(self, data: CaptureData, options: NutsOptions) -> EstimationResult:
+        """Threshold and refit; returns the refit's posterior summary of N (:meth:`fit` with
+        the sampler options as one :class:`~fl_estimate.mse.bayes.common.NutsOptions`).
 
         Parameters
         ----------
         data : CaptureData
-        chains, draws, seed, level, tune, target_accept, cores, compile_mode, progress
-            As :meth:`BayesLogLinear.fit <fl_estimate.mse.bayes.loglinear.BayesLogLinear.fit>`,
-            for each of the two (or, with ``max_order=3``, three) fits; their seeds are
-            independent children of ``seed``.
+        options : NutsOptions
+            The sampler options of each of the two (or, with ``max_order=3``, three) fits;
+            their seeds are independent children of ``options.seed``.
 
         Returns
         -------
@@ -234,19 +218,9 @@ class BayesThresholdMSE:
         if self.prior == "improper":
             _check_pairwise_start(data)
         # children 0 and 1 as before max_order 3 existed, so earlier results are unchanged
-        s_first, s_final, s_triple = spawn_seeds(seed, 3)
-        opts: dict[str, Any] = {
-            "chains": chains,
-            "draws": draws,
-            "tune": tune,
-            "level": level,
-            "target_accept": target_accept,
-            "cores": cores,
-            "compile_mode": compile_mode,
-            "progress": progress,
-        }
+        s_first, s_final, s_triple = spawn_seeds(options.seed, 3)
 
-        first = self._model("all").fit(data, seed=_int_seed(s_first), **opts)
+        first = self._model("all").fit_with(data, options.with_seed(_int_seed(s_first)))
         pairs = significant_interactions(first, self.threshold)
         pair_stats = _stats_table(first, 2, self.threshold)
         minus_inf = _minus_infinite(first)
@@ -278,12 +252,12 @@ class BayesThresholdMSE:
                         + chk.reason(parse_model(pairs + triples + minus_inf, data.lists))
                         + "); the order-2 analysis is returned"
                     )
-                    warnings.warn(f"{data.source}: {step}", DataWarning, stacklevel=2)
+                    warnings.warn(f"{data.source}: {step}", DataWarning, stacklevel=3)
             elif triples:
                 step = ""
             if not step:
-                third = self._model(pairs + triples + minus_inf).fit(
-                    data, seed=_int_seed(s_triple), **opts
+                third = self._model(pairs + triples + minus_inf).fit_with(
+                    data, options.with_seed(_int_seed(s_triple))
                 )
                 triple_stats = _stats_table(third, 3, self.threshold)
                 triples_kept = list(triple_stats.loc[triple_stats["kept"], "term"])
@@ -297,8 +271,8 @@ class BayesThresholdMSE:
                 step = f"{len(triples)} eligible triple(s) fitted, {len(triples_kept)} kept"
             diag["triple_step"] = step
 
-        final = self._model(pairs + triples_kept + minus_inf).fit(
-            data, seed=_int_seed(s_final), **opts
+        final = self._model(pairs + triples_kept + minus_inf).fit_with(
+            data, options.with_seed(_int_seed(s_final))
         )
         if self.prior == "improper":
             diag["minus_infinite_interactions"] = ", ".join(minus_inf) or "none"
@@ -311,7 +285,7 @@ class BayesThresholdMSE:
             "prior": self.prior,
             "prior_variance": self.prior_variance,
             "max_order": self.max_order,
-            "seed": seed if isinstance(seed, int | None) else str(seed),
+            "seed": options.seed if isinstance(options.seed, int | None) else str(options.seed),
         }
         model = "main effects" + "".join(f" + {t}" for t in pairs + triples_kept)
         model += " (retained by thresholding"

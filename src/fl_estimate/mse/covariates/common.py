@@ -17,6 +17,7 @@ from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.covariates.records import (
     CovariateRecords,
+    parse_terms,
     prepare_records,
     restrict,
     unestimable_levels,
@@ -29,6 +30,7 @@ __all__ = [
     "LOWER_BOUND",
     "UNESTIMABLE_POLICIES",
     "CovariateEstimator",
+    "CovariateTermsModel",
     "FitRequest",
     "check_options",
     "keyed_generator",
@@ -260,6 +262,47 @@ class CovariateEstimator(ABC):
     @abstractmethod
     def _fit(self, req: FitRequest) -> EstimationResult:
         """Fit coded records."""
+
+
+class CovariateTermsModel(CovariateEstimator):
+    """Base of the models with covariate terms on every list's capture probability (Huggins,
+    covariate log-linear): the terms and the options they share, set once by
+    :meth:`_set_terms`."""
+
+    terms: list[tuple[str, ...]]
+    parallel: bool
+    list_intercepts: bool
+
+    def _set_terms(
+        self,
+        covariates: str | Sequence[str],
+        *,
+        parallel: bool,
+        list_intercepts: bool,
+        missing: str,
+    ) -> None:
+        """Parse the covariate terms and check the options the models share."""
+        self.terms = parse_terms(covariates)
+        self.names = list(dict.fromkeys(c for t in self.terms for c in t))
+        self.parallel = bool(parallel)
+        self.list_intercepts = bool(list_intercepts)
+        if not self.list_intercepts and not self.parallel:
+            raise ModelSpecificationError(
+                "list_intercepts=False needs parallel=True (one effect of each covariate on "
+                "every list, VGAM's parallel.t = TRUE)"
+            )
+        self.missing = missing
+
+    def settings(self, **model: Any) -> dict[str, Any]:
+        """The configuration, for the provenance: the terms, then ``model`` (a subclass's own
+        settings), then the shared options."""
+        return {
+            "covariates": " + ".join(":".join(t) for t in self.terms),
+            **model,
+            "parallel": self.parallel,
+            "list_intercepts": self.list_intercepts,
+            "missing": self.missing,
+        }
 
 
 def lower_bound(

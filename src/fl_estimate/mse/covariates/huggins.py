@@ -32,10 +32,9 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate._typing import SeedLike
-from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.covariates.common import (
     BY_LEVEL_COLUMNS,
-    CovariateEstimator,
+    CovariateTermsModel,
     FitRequest,
     keyed_generator,
     lognormal_interval,
@@ -53,7 +52,6 @@ from fl_estimate.mse.covariates.records import (
     Groups,
     boundary_reason,
     group_records,
-    parse_terms,
     treatment_columns,
 )
 from fl_estimate.results import EstimationResult
@@ -91,7 +89,7 @@ def conditional_design(
     return np.concatenate(blocks, axis=2), names
 
 
-class HugginsMSE(CovariateEstimator):
+class HugginsMSE(CovariateTermsModel):
     """Conditional-likelihood model with categorical covariates and a Horvitz-Thompson N.
 
     Parameters
@@ -155,17 +153,10 @@ class HugginsMSE(CovariateEstimator):
         list_intercepts: bool = True,
         missing: str = "level",
     ) -> None:
-        self.terms = parse_terms(covariates)
+        self._set_terms(
+            covariates, parallel=parallel, list_intercepts=list_intercepts, missing=missing
+        )
         self.covariates_spec = covariates
-        self.parallel = bool(parallel)
-        self.list_intercepts = bool(list_intercepts)
-        if not self.list_intercepts and not self.parallel:
-            raise ModelSpecificationError(
-                "list_intercepts=False needs parallel=True (one effect of each covariate on "
-                "every list, VGAM's parallel.t = TRUE)"
-            )
-        self.missing = missing
-        self.names = list(dict.fromkeys(c for t in self.terms for c in t))
 
     # ------------------------------------------------------------------ labels
     def label(self, lists: Sequence[str]) -> str:
@@ -177,14 +168,6 @@ class HugginsMSE(CovariateEstimator):
         else:
             how = "same probability on every list"
         return f"{', '.join(lists)} ~ {rhs} ({how})"
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "covariates": " + ".join(":".join(t) for t in self.terms),
-            "parallel": self.parallel,
-            "list_intercepts": self.list_intercepts,
-            "missing": self.missing,
-        }
 
     # ------------------------------------------------------------------ fitting
     def _design(self, rec: CovariateRecords, codes: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -47,7 +47,7 @@ from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.mse.covariates.common import (
     BY_LEVEL_COLUMNS,
-    CovariateEstimator,
+    CovariateTermsModel,
     FitRequest,
     keyed_generator,
     lognormal_interval,
@@ -58,7 +58,6 @@ from fl_estimate.mse.covariates.records import (
     CovariateRecords,
     boundary_reason,
     group_records,
-    parse_terms,
     treatment_columns,
 )
 from fl_estimate.mse.loglinear import irls
@@ -210,7 +209,7 @@ class _Fit:
     n_params: int
 
 
-class CovariateLogLinearMSE(CovariateEstimator):
+class CovariateLogLinearMSE(CovariateTermsModel):
     """Poisson log-linear model on the table of capture patterns x covariate levels.
 
     Parameters
@@ -270,13 +269,9 @@ class CovariateLogLinearMSE(CovariateEstimator):
         list_intercepts: bool = True,
         missing: str = "level",
     ) -> None:
-        self.terms = parse_terms(covariates)
-        self.names = list(dict.fromkeys(c for t in self.terms for c in t))
-        self.parallel = bool(parallel)
-        self.list_intercepts = bool(list_intercepts)
-        if not self.list_intercepts and not self.parallel:
-            raise ModelSpecificationError("list_intercepts=False needs parallel=True")
-        self.missing = missing
+        self._set_terms(
+            covariates, parallel=parallel, list_intercepts=list_intercepts, missing=missing
+        )
         self.stepwise = isinstance(interactions, str) and interactions.strip() == "stepwise"
         if interactions is None or self.stepwise:
             self.pairs_spec: list[str] = []
@@ -402,14 +397,9 @@ class CovariateLogLinearMSE(CovariateEstimator):
         f0 = float(e.sum())
         return f0, float(np.sqrt(max(e @ fit.cov[:g, :g] @ e, 0.0) + f0))
 
-    def settings(self) -> dict[str, Any]:
-        return {
-            "covariates": " + ".join(":".join(t) for t in self.terms),
-            "interactions": "stepwise" if self.stepwise else " + ".join(self.pairs_spec),
-            "parallel": self.parallel,
-            "list_intercepts": self.list_intercepts,
-            "missing": self.missing,
-        }
+    def settings(self, **model: Any) -> dict[str, Any]:
+        interactions = "stepwise" if self.stepwise else " + ".join(self.pairs_spec)
+        return super().settings(interactions=interactions, **model)
 
     def _fit(self, req: FitRequest) -> EstimationResult:
         rec, level, interval, n_boot, seed = req.rec, req.level, req.interval, req.n_boot, req.seed
