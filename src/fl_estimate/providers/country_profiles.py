@@ -199,7 +199,8 @@ class CountryProfile:
     year_only_as : {"blank", "year"}
         How a year-only date of birth is written: ``blank`` leaves the field empty (the
         submission format has no year-only date; the age is still given), ``year`` writes the
-        four digits (which the submission validation rejects today).
+        four digits (which the submission validation rejects today; pseudonymous providers
+        leave it blank, as the pseudonymiser reads full dates only).
     dob_missing_rate : float
         Share of the records of people who know their date of birth that leave it out.
     day_month_swap_rate : float
@@ -578,8 +579,10 @@ def _records(
     hh = who["household"].to_numpy()[idx]
     grouped = (hh >= 0) & (copy == 0)
     key = np.where(grouped, hh, -1 - np.arange(n))
-    first_day = pd.Series(day).groupby(key).transform("first").to_numpy()
-    together = grouped & (rng.random(n) < profile.household_together_rate)
+    by_key = pd.Series(day).groupby(key)
+    first_day = by_key.transform("first").to_numpy()
+    later = grouped & (by_key.cumcount().to_numpy() > 0)  # not the first member it found
+    together = later & (rng.random(n) < profile.household_together_rate)
     day = np.where(together, first_day, day)
     u = rng.random((n, _N_U))
     unknown_split = profile.dob_placeholder_rate / max(
@@ -643,7 +646,8 @@ def _records(
             dob = dt.date(born.year, 1, 1).strftime(spec.date_format)
         else:
             dob_kind = "year_only"
-            dob = str(born.year) if profile.year_only_as == "year" else ""
+            as_year = profile.year_only_as == "year" and not spec.pseudonymous
+            dob = str(born.year) if as_year else ""
         age = date.year - born.year - ((date.month, date.day) < (born.month, born.day))
         a = u[r, _U_AGE]
         rec_age: Any = age
