@@ -274,3 +274,5 @@ def test_bad_arguments_are_errors_naming_the_choice() -> None:
         make_profile_country("sahel", "medium")
     with pytest.raises(ModelSpecificationError, match=r"\[0, 1\]"):
         make_profile_country("sahel", typo_rate=1.5)
+    with pytest.raises(ModelSpecificationError, match="courts"):
+        make_profile_country("sahel", providers=DEFAULT_PROVIDERS[2:])  # dependence police:courts

@@ -288,6 +288,11 @@ class CountryProfile:
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names) or len(names) < 2:
             raise ModelSpecificationError(f"need at least 2 distinct providers, got {names}")
+        unknown = sorted({x for pair, _ in self.dependence for x in pair} - set(names))
+        if unknown:
+            raise ModelSpecificationError(
+                f"dependence names providers {unknown} that the profile does not have ({names})"
+            )
 
     @property
     def provider_names(self) -> list[str]:
