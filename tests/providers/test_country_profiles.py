@@ -203,6 +203,8 @@ def test_truth_is_consistent(small) -> None:
     rec = records(small)
     assert (rec["region"] == rec["region_true"]).all()
     assert (pd.to_datetime(rec["date_identified"]).dt.year == rec["year"]).all()
+    # no two people share a document number
+    assert small.people.groupby("document")["person"].nunique().max() == 1
     # within-provider duplicates are the second copies
     dups = len(truth) - len(truth.drop_duplicates(["provider", "person"]))
     assert dups == int((truth["copy"] == 1).sum())

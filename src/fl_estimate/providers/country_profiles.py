@@ -147,7 +147,9 @@ class CountryProfile:
     document_prefix : str
         Letters before the digits of a document number.
     document_digits, phone_digits : int
-        Digits of a document number and of a local phone number.
+        Digits of a document number's serial and of a local phone number. A document number is
+        the prefix, two digits of the issuing office (region and last digit of the year) and
+        the serial, distinct within the stratum: no two people share one.
     phone_country : str
         International prefix written before some phone numbers.
     phone_lead : str
@@ -446,6 +448,18 @@ def _households(
     return out
 
 
+def _distinct(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    """``values`` made distinct without further draws: a repeat moves to the next free number."""
+    out = values.copy()
+    seen: set[int] = set()
+    for i, v in enumerate(out.tolist()):
+        while v in seen:
+            v = low + (v + 1 - low) % (high - low)
+        seen.add(v)
+        out[i] = v
+    return out
+
+
 def _people(
     profile: CountryProfile,
     pool: NamePool,
@@ -490,10 +504,11 @@ def _people(
         {"year": year - age_mid, "month": np.full(n, 7), "day": np.full(n, 1)}
     ) - pd.to_timedelta(offset, unit="D")
     dob_unknown = rng.random(n) < profile.dob_placeholder_rate + profile.dob_year_only_rate
-    doc = [
-        profile.document_prefix + str(v)
-        for v in rng.integers(10 ** (profile.document_digits - 1), 10**profile.document_digits, n)
-    ]
+    low, high = 10 ** (profile.document_digits - 1), 10**profile.document_digits
+    serial = _distinct(rng.integers(low, high, n), low, high)
+    # two digits of the issuing office (region and year): unique across strata as well
+    office = f"{(profile.regions.index(region) + 1) % 10 if region in profile.regions else 0}"
+    doc = [f"{profile.document_prefix}{office}{year % 10}{v}" for v in serial]
     own_phone = rng.random(n) < profile.phone_rate
     phone = np.array(
         [

@@ -332,7 +332,9 @@ def make_country(
                 if second_given[i]:
                     g = f"{g} {given_forms((i + 7) % n)[0]}"
                 f = str(family[i])
-                g = " ".join(typo_word(w, rng) if rng.random() < typo_rate else w for w in g.split())
+                g = " ".join(
+                    typo_word(w, rng) if rng.random() < typo_rate else w for w in g.split()
+                )
                 f = typo_word(f, rng) if rng.random() < typo_rate else f
                 if rng.random() < 0.03:
                     g, f = f, g
