@@ -1,7 +1,7 @@
 """Linkage quality, speed and memory on synthetic countries with known truth (issue 21).
 
     .venv/bin/python benchmarks/linkage.py                  # small: every profile; large: every profile
-    .venv/bin/python benchmarks/linkage.py --quick          # small sizes only (about 1 minute)
+    .venv/bin/python benchmarks/linkage.py --quick          # small sizes only (a few minutes)
     .venv/bin/python benchmarks/linkage.py --large sahel    # large for one profile only
     .venv/bin/python benchmarks/linkage.py --xlarge sahel   # also 1,000,000 records (slow)
     .venv/bin/python benchmarks/linkage.py --one sahel small --json   # one case, as JSON

@@ -864,17 +864,22 @@ def make_profile_country(
     truth_frames = []
     for spec in prof.providers:
         frame = pd.DataFrame(rows[spec.name])
-        t = pd.DataFrame(truth[spec.name])
+        known = pd.DataFrame(truth[spec.name])
         if frame.empty:
             continue
         order = np.lexsort(
-            (t["copy"].to_numpy(), t["person"].to_numpy(), frame["date_identified"].to_numpy())
+            (
+                known["copy"].to_numpy(),
+                known["person"].to_numpy(),
+                frame["date_identified"].to_numpy(),
+            )
         )
-        frame, t = frame.iloc[order].reset_index(drop=True), t.iloc[order].reset_index(drop=True)
+        frame = frame.iloc[order].reset_index(drop=True)
+        known = known.iloc[order].reset_index(drop=True)
         ids = [f"{spec.name[:3].upper()}-{k + 1:06d}" for k in range(len(frame))]
         frame["record_id"] = ids
-        t["record_id"] = ids
-        truth_frames.append(t)
+        known["record_id"] = ids
+        truth_frames.append(known)
         for period, part in frame.groupby("period", sort=True):
             part = part.reset_index(drop=True)
             if spec.pseudonymous:
