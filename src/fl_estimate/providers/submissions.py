@@ -45,6 +45,7 @@ from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
     IDENTIFIER_COLUMNS,
     KEY_COLUMNS,
+    normalise_birth_date,
     normalise_date,
 )
 
@@ -98,7 +99,7 @@ SUBMISSION_COLUMNS: tuple[tuple[str, bool, str], ...] = (
     ("exploitation", True, "form(s) of exploitation, HTCDS names joined with ';'"),
     ("given_name", False, "given name(s) as written"),
     ("family_name", False, "family name(s) as written"),
-    ("date_of_birth", False, "YYYY-MM-DD or DD/MM/YYYY"),
+    ("date_of_birth", False, "YYYY-MM-DD or DD/MM/YYYY; YYYY when only the year is known"),
     ("document_number", False, "identity or travel document number"),
     ("phone", False, "phone number"),
     *((k, False, "pseudonymous key (instead of the clear identifiers)") for k in KEY_COLUMNS),
@@ -115,6 +116,13 @@ REDACTED = "<redacted>"
 def _date_ok(value: Any) -> bool:
     try:
         return normalise_date(value) is not None
+    except ValueError:
+        return False
+
+
+def _birth_date_ok(value: Any) -> bool:
+    try:
+        return normalise_birth_date(value)[1] is not None
     except ValueError:
         return False
 
@@ -170,7 +178,9 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
         ),
         "date_identified": pa.Column(None,
             nullable=False,
-            checks=_elementwise(_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY"),
+            checks=_elementwise(
+                _birth_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY, or the year YYYY when the day "
+                "is not known"),
         ),
         "sex": pa.Column(None,
             nullable=False,
@@ -201,7 +211,9 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
                                 "(e.g. ForcedLabour;SexualExploitation), or Unknown"),
         ),
         "date_of_birth": pa.Column(None, nullable=True, required=False,
-            checks=_elementwise(_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY"),
+            checks=_elementwise(
+                _birth_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY, or the year YYYY when the day "
+                "is not known"),
         ),
     }  # fmt: skip
     for k in KEY_COLUMNS:
@@ -239,8 +251,10 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
         if "date_of_birth" not in df:
             return ok
         for i, (b, d) in enumerate(zip(df["date_of_birth"], df["date_identified"], strict=True)):
-            if _date_ok(b) and _date_ok(d):
-                ok.iloc[i] = str(normalise_date(b)) < str(normalise_date(d))
+            if _birth_date_ok(b) and _date_ok(d):
+                full, year = normalise_birth_date(b)
+                seen = str(normalise_date(d))
+                ok.iloc[i] = full < seen if full else str(year) <= seen[:4]
         return ok
 
     return pa.DataFrameSchema(

@@ -16,6 +16,7 @@ from fl_estimate.providers.linkage.model import (
     DEFAULT_BLOCKING,
     DEFAULT_DETERMINISTIC_RULES,
     DEFAULT_EM_BLOCKING,
+    DEFAULT_PRIOR_RULES,
     RecordLinker,
 )
 from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, prepare_records, splink_table
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_BLOCKING",
     "DEFAULT_DETERMINISTIC_RULES",
     "DEFAULT_EM_BLOCKING",
+    "DEFAULT_PRIOR_RULES",
     "SPLINK_COLUMNS",
     "LinkageResult",
     "RecordLinker",
