@@ -41,7 +41,7 @@ from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.pipeline.config import RunConfig, read_run_config
 from fl_estimate.results import EstimationResult, json_safe
 
-__all__ = ["RunResult", "check_stratum", "n_draws", "run"]
+__all__ = ["RunResult", "add_linkage_warnings", "check_stratum", "n_draws", "run"]
 
 
 # ---------------------------------------------------------------------------- strata
@@ -328,6 +328,7 @@ def run(
         done = _fit_all(cfg, tasks, executor, progress)
         outcomes, national_outcomes = done[:n_tasks], done[n_tasks:]
         tables = _tables(cfg, data, outcomes, items, national_outcomes)
+        tables["warnings"] = add_linkage_warnings(tables["warnings"], stage / "linkage")
         from fl_estimate.reporting.report import write_outputs
 
         files = write_outputs(cfg, stage, tables, outcomes, data)
@@ -560,6 +561,24 @@ def _tables(
         .reset_index(drop=True),
         "_national_results": national_results,  # type: ignore[dict-item]
     }
+
+
+def add_linkage_warnings(warn: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """The linkage run's warnings (its ``warnings.csv``) first, scope ``linkage`` or
+    ``linkage sensitivity``, so the annual report and its ``warnings.csv`` say them too."""
+    path = folder / "warnings.csv"
+    if not path.is_file():
+        return warn
+    found = pd.read_csv(path, dtype=str).fillna("")
+    if found.empty:
+        return warn
+    rows = pd.DataFrame(
+        {
+            "scope": found["scope"].map(lambda s: "linkage" if s == "linkage" else f"linkage {s}"),
+            "warning": "linkage: " + found["message"],
+        }
+    )
+    return pd.concat([rows, warn], ignore_index=True).reindex(columns=warn.columns)
 
 
 def _list_totals(data: StratifiedCaptureData, strata_cols: list[str]) -> pd.DataFrame:

@@ -8,9 +8,13 @@ folder as it was):
 =============================  =============================================================
 ``capture_histories.csv``      one row per linked person: ``person``, 0/1 per provider, strata
 ``capture_counts.csv``         the same aggregated: strata, 0/1 per provider, ``count``
-``linkage_report.json/.html``  pairs compared, match weights, clusters, duplicates removed,
-                               model parameters, N̂ across thresholds, file reports
+``linkage_report.json/.html``  warnings, pairs compared, match weights, clusters, duplicates
+                               removed, model parameters and how each was trained, N̂ across
+                               thresholds, file reports
 ``linkage_report.xlsx``        the report's tables, one sheet each
+``warnings.csv``               what may have gone wrong in the linkage (``scope, code, message``)
+``within_provider_merges.csv`` pairs of one provider's records merged into one person, with the
+                               evidence (the provider's record numbers; no identifier)
 ``submissions.csv``            one row per file: used, replaced or rejected
 ``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
 ``completeness.csv``           expected provider-periods: received, late, not yet due
@@ -78,8 +82,12 @@ class LinkConfig:
     key_file: str | None = None
     strata: list[str] = field(default_factory=lambda: ["region", "year"])
     method: str = "probabilistic"
-    threshold: float = 0.9
+    threshold: float | str = 0.9
     thresholds: list[float] = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
+    no_dedupe: list[str] = field(default_factory=list)
+    max_cluster_size: int = 12
+    plausible_thresholds: list[float] = field(default_factory=lambda: [0.8, 0.99])
+    sensitivity_share: float = 0.05
     output: str = "linkage_output"
     as_of: str | None = None
     suppression_threshold: int = 5
@@ -101,6 +109,10 @@ _TYPES: dict[str, Any] = {
     "method": str,
     "threshold": float,
     "thresholds": list,
+    "no_dedupe": list,
+    "max_cluster_size": int,
+    "plausible_thresholds": list,
+    "sensitivity_share": float,
     "output": str,
     "as_of": str,
     "suppression_threshold": int,
@@ -131,6 +143,9 @@ def read_link_config(path: str | Path) -> LinkConfig:
                 Problem(f"unknown setting (known: {', '.join(_TYPES)})", src, column=key)
             )
             continue
+        if key == "threshold" and value == "auto":
+            values[key] = value  # the data-driven threshold
+            continue
         if want is float and isinstance(value, int | float) and not isinstance(value, bool):
             value = float(value)
         if want is str and isinstance(value, date):
@@ -143,11 +158,30 @@ def read_link_config(path: str | Path) -> LinkConfig:
         values[key] = value
     if "submissions" not in values and not any(p.column == "submissions" for p in problems):
         problems.append(Problem("required setting is missing", src, column="submissions"))
-    if "threshold" in values and not 0 < values["threshold"] < 1:
+    if values.get("threshold", 0.9) != "auto" and not 0 < values.get("threshold", 0.9) < 1:
         problems.append(
-            Problem("expected a probability between 0 and 1", src, column="threshold",
-                    value=values["threshold"])
+            Problem("expected a probability between 0 and 1, or \"auto\"", src,
+                    column="threshold", value=values["threshold"])
         )  # fmt: skip
+    for key in ("thresholds", "plausible_thresholds"):
+        bad = [v for v in values.get(key, []) if isinstance(v, bool) or not (
+            isinstance(v, int | float) and 0 < v < 1)]  # fmt: skip
+        if bad:
+            problems.append(Problem("expected probabilities between 0 and 1", src, column=key,
+                                    value=bad[0]))  # fmt: skip
+    if "plausible_thresholds" in values and len(values["plausible_thresholds"]) != 2:
+        problems.append(Problem("expected two thresholds: [lowest, highest]", src,
+                                column="plausible_thresholds"))  # fmt: skip
+    if values.get("max_cluster_size", 12) < 0 or values.get("max_cluster_size", 12) == 1:
+        problems.append(Problem("expected 0 (no limit) or at least 2", src,
+                                column="max_cluster_size", value=values["max_cluster_size"]))  # fmt: skip
+    if not 0 < values.get("sensitivity_share", 0.05) < 1:
+        problems.append(Problem("expected a share between 0 and 1", src,
+                                column="sensitivity_share", value=values["sensitivity_share"]))  # fmt: skip
+    bad_names = [v for v in values.get("no_dedupe", []) if not isinstance(v, str)]
+    if bad_names:
+        problems.append(Problem("expected provider names", src, column="no_dedupe",
+                                value=bad_names[0]))  # fmt: skip
     if values.get("method", "probabilistic") not in ("probabilistic", "deterministic"):
         problems.append(
             Problem("expected probabilistic or deterministic", src, column="method",
@@ -193,18 +227,53 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
         "</head><body><h1>Linkage report</h1>",
     ]
+    link = report["linkage"]
+    warned = report.get("warnings", [])
+    if warned:
+        parts.append("<h2>Warnings</h2><ul>")
+        parts += [f"<li>{html.escape(w['message'])}</li>" for w in warned]
+        parts.append("</ul>")
+    else:
+        parts.append("<p>No warnings: every model parameter was trained on these records.</p>")
     facts = {
-        k: report["linkage"][k]
-        for k in ("method", "threshold", "records", "unlinkable_records", "pairs_compared",
-                  "links_probabilistic", "links_deterministic", "persons",
-                  "clusters_spanning_strata")
+        k: link[k]
+        for k in ("method", "threshold", "data_threshold", "records", "unlinkable_records",
+                  "pairs_compared", "links_probabilistic", "links_deterministic", "persons",
+                  "largest_cluster", "clusters_spanning_strata")
     }  # fmt: skip
+    prior = link.get("training", {}).get("prior", {})
+    if prior:
+        facts["prior match probability (counted)"] = prior.get("rules")
+        facts["prior match probability (fitted, used)"] = prior.get("used")
     parts.append(pd.Series(facts, name="value").to_frame().to_html())
     for title, frame in tables.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(frame.to_html(index=False, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _merge_summary(merges: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
+    """Within-provider merges by provider: records removed, pairs merged directly (by rule or by
+    the model) or only through other records, and the median match weight of the direct ones."""
+    rows = []
+    for prov, removed in report["duplicates_removed"].items():
+        sub = merges[merges["provider"] == prov]
+        direct = sub[sub["link"] != "through other records"]
+        rows.append(
+            {
+                "provider": prov,
+                "records_removed": removed,
+                "pairs_deterministic": int(direct["link"].str.startswith("deterministic").sum()),
+                "pairs_probabilistic": int((direct["link"] == "probabilistic").sum()),
+                "pairs_through_other_records": len(sub) - len(direct),
+                "median_match_weight": float(direct["match_weight"].median())
+                if direct["match_weight"].notna().any()
+                else None,
+                "deduplication": "off" if prov in report.get("no_dedupe", []) else "on",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _excel(path: Path, tables: dict[str, pd.DataFrame]) -> None:
@@ -296,6 +365,13 @@ def link_submissions(
         raise InputValidationError(
             [Problem("no accepted submission to link", "config", column="submissions")]
         )
+    known = set(registry.providers) if registry else set(records["provider"])
+    unknown = [p for p in cfg.no_dedupe if p not in known]
+    if unknown:
+        raise InputValidationError(
+            [Problem(f"not a provider (providers: {', '.join(sorted(known))})", "config",
+                     column="no_dedupe", value=p) for p in unknown]
+        )  # fmt: skip
     needs_key = any(c in records and records[c].notna().any() for c in IDENTIFIER_COLUMNS)
     pseudo = None
     if needs_key:
@@ -304,15 +380,24 @@ def link_submissions(
         )
     prepared = prepare_records(records, pseudo)
     del records  # clear identifiers go no further
-    linker = RecordLinker(method=cfg.method, threshold=cfg.threshold, seed=cfg.seed)
+    linker = RecordLinker(
+        method=cfg.method,
+        threshold=cfg.threshold,
+        seed=cfg.seed,
+        no_dedupe=tuple(cfg.no_dedupe),
+        max_cluster_size=cfg.max_cluster_size or None,
+    )
     result = linker.fit(prepared)
     lists = registry.providers if registry else sorted(set(prepared["provider"]))
     lists = [p for p in lists if p in set(prepared["provider"])]
     link_report = result.report()
     say(
         f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
-        f"{link_report['persons']} persons at match probability >= {cfg.threshold}"
+        f"{link_report['persons']} persons at match probability >= {result.threshold:g}"
+        + (" (data-driven threshold)" if cfg.threshold == "auto" else "")
     )
+    for w in link_report["warnings"]:
+        say(f"warning ({w['code']}): {w['message']}")
     as_of = cfg.as_of or date.today().isoformat()
     completeness = (
         registry.completeness(loaded.accepted.keys(), as_of) if registry is not None else None
@@ -332,6 +417,7 @@ def write_link_outputs(
     out: str | Path | None = None,
     sensitivity: pd.DataFrame | None = None,
     sensitivity_note: str = "",
+    sensitivity_warnings: list[dict[str, str]] | None = None,
 ) -> LinkRun:
     """Write the linkage folder of a linked set of submissions (see the module docstring).
 
@@ -347,6 +433,9 @@ def write_link_outputs(
         ``sensitivity.csv`` and a report table when given.
     sensitivity_note : str
         What the sensitivity table is (the report prints it next to the table).
+    sensitivity_warnings : list of dict, optional
+        ``{"code", "message"}`` findings on the sensitivity table, added to the linkage
+        warnings (``warnings.csv`` and the report).
     """
     cfg, result, loaded = linked.config, linked.result, linked.loaded
     registry, completeness, lists = linked.registry, linked.completeness, linked.lists
@@ -365,7 +454,15 @@ def write_link_outputs(
         [r.to_frame() for r in loaded.rejected] or [pd.DataFrame(columns=["source"])],
         ignore_index=True,
     )
-    report: dict[str, Any] = {"linkage": linked.report}
+    link_warnings = [{"scope": "linkage", **w} for w in linked.report["warnings"]]
+    link_warnings += [{"scope": "sensitivity", **w} for w in sensitivity_warnings or []]
+    warn_frame = pd.DataFrame(link_warnings, columns=["scope", "code", "message"])
+    merges = result.within_provider_merges()
+    model = pd.DataFrame(linked.report["model"])
+    sessions = pd.DataFrame(linked.report["training"].get("sessions", []))
+    if "comparisons" in sessions:
+        sessions["comparisons"] = sessions["comparisons"].map(", ".join)
+    report: dict[str, Any] = {"linkage": linked.report, "warnings": link_warnings}
     if sensitivity is not None:
         report["sensitivity"] = sensitivity.to_dict(orient="records")
     report |= {
@@ -389,6 +486,8 @@ def write_link_outputs(
             written.append(name)
 
         put("capture_histories.csv", hist.to_csv(index=False, lineterminator="\n"))
+        put("warnings.csv", warn_frame.to_csv(index=False, lineterminator="\n"))
+        put("within_provider_merges.csv", merges.to_csv(index=False, lineterminator="\n"))
         put("capture_counts.csv", data.to_frame().to_csv(index=False, lineterminator="\n"))
         put("submissions.csv", used.to_csv(index=False, lineterminator="\n"))
         put("validation_problems.csv", problems.to_csv(index=False, lineterminator="\n"))
@@ -403,8 +502,13 @@ def write_link_outputs(
             published.to_frame().reset_index().to_csv(index=False, lineterminator="\n"),
         )
         put("linkage_report.json", json.dumps(json_safe(report), indent=2) + "\n")
-        tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
+        tables: dict[str, pd.DataFrame] = {"Warnings": warn_frame}
+        if sensitivity is not None:
+            tables["N-hat across match thresholds"] = sensitivity
         tables |= {
+            "Within-provider merges": _merge_summary(merges, linked.report),
+            "Model parameters": model,
+            "EM training sessions": sessions,
             "Submission files": used,
             "Validation problems": problems,
             "Linked persons by stratum (after disclosure control)": (
