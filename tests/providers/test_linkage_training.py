@@ -345,3 +345,43 @@ def test_annual_run_reads_the_linkage_warnings(tmp_path) -> None:
     assert out["warning"].iloc[0] == "linkage: m of doc set from its prior"
     assert out["region"].isna().sum() == 2
     assert add_linkage_warnings(est, tmp_path / "none").equals(est)
+
+
+def test_linkage_uncertainty_without_uncertain_links_is_the_plain_interval(sahel3) -> None:
+    from fl_estimate.pipeline.linkage_uncertainty import linkage_uncertainty
+
+    result, _, _ = sahel3
+    sure = result.pairs.assign(
+        match_probability=(result.pairs["match_probability"] >= result.threshold).astype(float)
+    )
+    plain = dataclasses.replace(result, pairs=sure)
+    row = linkage_uncertainty(plain, n_draws=5, seed=1).iloc[0]
+    # every draw is the clustering at the threshold: no between-draw variance (closed form)
+    assert row["between_share"] == 0 and row["draws_ok"] == 5
+    assert row["n_hat_draws"] == pytest.approx(row["n_hat"], rel=1e-12)
+    assert row["low_linkage"] == pytest.approx(row["low"], rel=1e-9)
+
+
+def test_linkage_uncertainty_covers_the_true_histories(sahel3) -> None:
+    from fl_estimate.mse import LogLinearMSE
+    from fl_estimate.pipeline.linkage_uncertainty import linkage_uncertainty
+
+    result, person, _ = sahel3
+    table = linkage_uncertainty(result, n_draws=30, seed=1)
+    row = table.iloc[0]
+    assert row["draws_ok"] == 30 and 0 < row["between_share"] < 1
+    assert row["persons_draws_min"] <= row["persons_draws_mean"] <= row["persons_draws_max"]
+    # N-hat (independence, pooled) from the true persons, through the same code path
+    ids = result.records["unique_id"].to_numpy()
+    first = pd.Series(ids).groupby(person).transform("min").to_numpy()
+    truth = pd.DataFrame({"unique_id_l": first[ids != first], "unique_id_r": ids[ids != first],
+                          "rule": "truth"})  # fmt: skip
+    true_result = dataclasses.replace(
+        result, pairs=result.pairs.iloc[:0], deterministic_pairs=truth
+    )
+    target = LogLinearMSE().fit(true_result.capture_data(strata=None)).estimate
+    # at the fixed threshold the missed links push N-hat up, out of its own interval; the draws
+    # link each pair with its probability and the interval with linkage error covers the
+    # true-histories N-hat (seeded country and draws; measured in the benchmark's sahel-3)
+    assert row["low_linkage"] <= target <= row["high_linkage"], (row.to_dict(), target)
+    assert abs(np.log(row["n_hat_draws"] / target)) < abs(np.log(row["n_hat"] / target))

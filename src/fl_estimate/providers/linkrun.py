@@ -20,6 +20,7 @@ folder as it was):
 ``completeness.csv``           expected provider-periods: received, late, not yet due
 ``provider_regions.csv``       the registry's mapping of providers by region (1 = reports)
 ``sensitivity.csv``            N̂ at a range of match thresholds (when given)
+``linkage_uncertainty.csv``    N̂ with and without linkage error (``linkage_draws > 0``)
 ``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
 ``link.log``, ``manifest.json`` what was done; input hashes and settings (never the key)
 =============================  =============================================================
@@ -88,6 +89,7 @@ class LinkConfig:
     max_cluster_size: int = 12
     plausible_thresholds: list[float] = field(default_factory=lambda: [0.8, 0.99])
     sensitivity_share: float = 0.05
+    linkage_draws: int = 0
     output: str = "linkage_output"
     as_of: str | None = None
     suppression_threshold: int = 5
@@ -113,6 +115,7 @@ _TYPES: dict[str, Any] = {
     "max_cluster_size": int,
     "plausible_thresholds": list,
     "sensitivity_share": float,
+    "linkage_draws": int,
     "output": str,
     "as_of": str,
     "suppression_threshold": int,
@@ -178,6 +181,9 @@ def read_link_config(path: str | Path) -> LinkConfig:
     if not 0 < values.get("sensitivity_share", 0.05) < 1:
         problems.append(Problem("expected a share between 0 and 1", src,
                                 column="sensitivity_share", value=values["sensitivity_share"]))  # fmt: skip
+    if values.get("linkage_draws", 0) < 0:
+        problems.append(Problem("expected 0 (off) or a number of draws", src,
+                                column="linkage_draws", value=values["linkage_draws"]))  # fmt: skip
     bad_names = [v for v in values.get("no_dedupe", []) if not isinstance(v, str)]
     if bad_names:
         problems.append(Problem("expected provider names", src, column="no_dedupe",
@@ -418,6 +424,7 @@ def write_link_outputs(
     sensitivity: pd.DataFrame | None = None,
     sensitivity_note: str = "",
     sensitivity_warnings: list[dict[str, str]] | None = None,
+    uncertainty: pd.DataFrame | None = None,
 ) -> LinkRun:
     """Write the linkage folder of a linked set of submissions (see the module docstring).
 
@@ -436,6 +443,10 @@ def write_link_outputs(
     sensitivity_warnings : list of dict, optional
         ``{"code", "message"}`` findings on the sensitivity table, added to the linkage
         warnings (``warnings.csv`` and the report).
+    uncertainty : DataFrame, optional
+        N̂ with and without linkage error
+        (:func:`fl_estimate.pipeline.linkage_uncertainty.linkage_uncertainty`): written as
+        ``linkage_uncertainty.csv`` and a report table when given.
     """
     cfg, result, loaded = linked.config, linked.result, linked.loaded
     registry, completeness, lists = linked.registry, linked.completeness, linked.lists
@@ -475,6 +486,8 @@ def write_link_outputs(
     }
     if sensitivity is not None:
         report["sensitivity_note"] = sensitivity_note
+    if uncertainty is not None:
+        report["linkage_uncertainty"] = uncertainty.to_dict(orient="records")
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir",)}
     settings["linker"] = result.settings
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
@@ -497,6 +510,8 @@ def write_link_outputs(
                 index=False, lineterminator="\n"))  # fmt: skip
         if sensitivity is not None:
             put("sensitivity.csv", sensitivity.to_csv(index=False, lineterminator="\n"))
+        if uncertainty is not None:
+            put("linkage_uncertainty.csv", uncertainty.to_csv(index=False, lineterminator="\n"))
         put(
             "persons_by_region_year.csv",
             published.to_frame().reset_index().to_csv(index=False, lineterminator="\n"),
@@ -505,6 +520,8 @@ def write_link_outputs(
         tables: dict[str, pd.DataFrame] = {"Warnings": warn_frame}
         if sensitivity is not None:
             tables["N-hat across match thresholds"] = sensitivity
+        if uncertainty is not None:
+            tables["N-hat with and without linkage error"] = uncertainty
         tables |= {
             "Within-provider merges": _merge_summary(merges, linked.report),
             "Model parameters": model,

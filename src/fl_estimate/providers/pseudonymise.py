@@ -325,7 +325,7 @@ class Pseudonymiser:
     >>> keys = p.key_columns(pd.DataFrame({"given_name": ["Aïssata"], "family_name": ["Garba"],
     ...                                    "date_of_birth": ["07/03/1991"]}))
     >>> keys.iloc[0].notna().to_dict()
-    {'key_given': True, 'key_family': True, 'key_name': True, 'key_given_ph': True, 'key_family_ph': True, 'key_dob': True, 'key_yob': True, 'key_doc': False, 'key_phone': False, 'key_bloom': True}
+    {'key_given': True, 'key_family': True, 'key_name': True, 'key_given_ph': True, 'key_family_ph': True, 'key_name_ph': True, 'key_dob': True, 'key_yob': True, 'key_doc': False, 'key_phone': False, 'key_bloom': True}
     """
 
     def __init__(self, key: bytes | str) -> None:

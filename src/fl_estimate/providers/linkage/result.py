@@ -13,9 +13,9 @@ The deterministic rules alone (exact keyed tokens; fast) on the sample country's
 >>> result = RecordLinker(method="deterministic").fit(records)
 >>> report = result.report()
 >>> report["records"], report["persons"], report["links_deterministic"]
-(1031, 739, 356)
+(1031, 749, 329)
 >>> result.capture_data(strata=None)
-CaptureData(lists=['courts', 'gendarmerie', 'iom', 'ngo', 'police', 'social_services'], observed=739, patterns=43)
+CaptureData(lists=['courts', 'gendarmerie', 'iom', 'ngo', 'police', 'social_services'], observed=749, patterns=41)
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ class LinkageResult:
     settings: dict[str, Any] = field(default_factory=dict)
     max_cluster_size: int | None = None
     no_dedupe: tuple[str, ...] = ()
-    _cache: dict[float, tuple[np.ndarray, dict[str, int]]] = field(default_factory=dict, repr=False)
+    _cache: dict[float, tuple[np.ndarray, dict[str, int]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def with_threshold(self, threshold: float) -> LinkageResult:
         """The same linkage with another default threshold."""
