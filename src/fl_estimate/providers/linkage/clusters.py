@@ -18,6 +18,7 @@ Records 0-1 and 1-2 are linked, 3 stands alone: two persons.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,22 +36,12 @@ def union_pairs(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def cluster_labels(
-    n: int,
-    pairs: pd.DataFrame,
-    deterministic_pairs: pd.DataFrame,
-    threshold: float,
-    *,
-    provider: np.ndarray | None = None,
-    no_dedupe: Sequence[str] = (),
-    max_size: int | None = None,
+    n: int, pairs: pd.DataFrame, deterministic_pairs: pd.DataFrame, threshold: float, **kw: Any
 ) -> np.ndarray:
     """Cluster of each record: components of the pairs with ``match_probability >= threshold``
-    and of every deterministic pair, split where they break a constraint (see
-    :func:`split_clusters`)."""
-    return split_clusters(
-        n, pairs, deterministic_pairs, threshold,
-        provider=provider, no_dedupe=no_dedupe, max_size=max_size,
-    )[0]  # fmt: skip
+    and of every deterministic pair, split where they break a constraint (``provider``,
+    ``no_dedupe``, ``max_size``: see :func:`split_clusters`)."""
+    return split_clusters(n, pairs, deterministic_pairs, threshold, **kw)[0]
 
 
 def split_clusters(

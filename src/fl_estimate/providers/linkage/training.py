@@ -220,7 +220,7 @@ def train_model(
             record.sessions.append(entry)
             continue
         t0 = time.perf_counter()
-        trained, reason = _em_session(make_linker, model, rule, pairs, em_max_pairs)
+        trained, reason = _Session(make_linker, rule, pairs, em_max_pairs).train(model)
         logger.info("EM session %s (%d pairs) in %.1f s", label, pairs, time.perf_counter() - t0)
         if trained is None:
             entry |= {"status": "failed", "reason": reason}
@@ -284,67 +284,64 @@ def _floored(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _em_session(
-    make_linker: Callable[[dict[str, Any] | None], Any],
-    model: dict[str, Any],
-    rule: Rule,
-    pairs: int,
-    em_max_pairs: float,
-) -> tuple[dict[str, Any] | None, str]:
-    """One EM session on a fresh linker built from ``model`` (so a failed session leaves no
-    trace). Returns the trained model (``None`` if it failed) and what was done about trouble.
+@dataclass(frozen=True)
+class _Session:
+    """One EM session: a rule, its pair count, and how to build a linker from a model."""
 
-    EM can drive the ``m`` of a level that no match falls in (a different region, in a country
-    where each person is found in one region) to exactly zero, and splink then fails: each
-    such ``m`` roughly squares from one iteration to the next. When that happens, a short run
-    (5 iterations) finds the collapsing levels, whose ``m`` is then held at :data:`M_FLOOR`
-    while the session runs again (up to three times).
-    """
-    base = copy.deepcopy(model)
-    held: list[str] = []
-    first = ""
-    for _ in range(4):
-        out, error = _run_em(make_linker, base, rule, pairs, em_max_pairs)
-        if out is not None:
-            for comp in out["comparisons"]:
-                for lv in _non_null_levels(comp):
-                    if lv.get("fix_m_probability"):  # held at the floor: an estimate of ~0
-                        lv["fl_estimate_held"] = True
-                    lv["fix_m_probability"] = False
-            note = (
-                f"m of {', '.join(held)} held at {M_FLOOR:g} (EM drove it to zero; {first})"
-                if held
-                else ""
+    make_linker: Callable[[dict[str, Any] | None], Any]
+    rule: Rule
+    pairs: int
+    em_max_pairs: float
+
+    def run(self, model: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """EM on a fresh linker built from ``model``: the trained model, or ``None`` and why."""
+        linker = self.make_linker(copy.deepcopy(model))
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                splink_rule(self.rule),
+                estimate_without_term_frequencies=True,  # EM on agreement-pattern counts: fast
+                max_pairs=self.em_max_pairs if self.pairs > self.em_max_pairs else None,
             )
-            return out, note
-        first = first or error
-        probe, _ = _run_em(make_linker, base | {"max_iterations": 5}, rule, pairs, em_max_pairs)
-        if probe is None:
-            break
-        new = _collapsing(probe, base)
-        if not new:
-            break
-        held += new
-    return None, first
+        except Exception as exc:  # splink raises plain exceptions
+            return None, " ".join(str(exc).split())[:160]
+        return copy.deepcopy(linker.misc.save_model_to_json(out_path=None)), ""
 
+    def train(self, model: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """The session, on a fresh linker (so a failure leaves no trace). Returns the trained
+        model (``None`` if it failed) and what was done about trouble.
 
-def _run_em(
-    make_linker: Callable[[dict[str, Any] | None], Any],
-    model: dict[str, Any],
-    rule: Rule,
-    pairs: int,
-    em_max_pairs: float,
-) -> tuple[dict[str, Any] | None, str]:
-    linker = make_linker(copy.deepcopy(model))
-    try:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            splink_rule(rule),
-            estimate_without_term_frequencies=True,  # EM on agreement-pattern counts: fast
-            max_pairs=em_max_pairs if pairs > em_max_pairs else None,
-        )
-    except Exception as exc:  # splink raises plain exceptions
-        return None, " ".join(str(exc).split())[:160]
-    return copy.deepcopy(linker.misc.save_model_to_json(out_path=None)), ""
+        EM can drive the ``m`` of a level that no match falls in (a different region, in a
+        country where each person is found in one region) to exactly zero, and splink then
+        fails: each such ``m`` roughly squares from one iteration to the next. When that
+        happens, a short run (5 iterations) finds the collapsing levels, whose ``m`` is then
+        held at :data:`M_FLOOR` while the session runs again (up to three times).
+        """
+        base = copy.deepcopy(model)
+        held: list[str] = []
+        first = ""
+        for _ in range(4):
+            out, error = self.run(base)
+            if out is not None:
+                for comp in out["comparisons"]:
+                    for lv in _non_null_levels(comp):
+                        if lv.get("fix_m_probability"):  # held at the floor: an estimate of ~0
+                            lv["fl_estimate_held"] = True
+                        lv["fix_m_probability"] = False
+                note = (
+                    f"m of {', '.join(held)} held at {M_FLOOR:g} (EM drove it to zero; {first})"
+                    if held
+                    else ""
+                )
+                return out, note
+            first = first or error
+            probe, _ = self.run(base | {"max_iterations": 5})
+            if probe is None:
+                break
+            new = _collapsing(probe, base)
+            if not new:
+                break
+            held += new
+        return None, first
 
 
 def _collapsing(probe: dict[str, Any], base: dict[str, Any]) -> list[str]:
