@@ -255,7 +255,7 @@ def _report(
         lines = [f"- {m}" for m in msgs[:10]]
         if len(msgs) > 10:
             lines.append(f"- ... and {len(msgs) - 10} more (warnings.csv)")
-        sections.append(("Warnings from the estimation", "\n".join(lines)))
+        sections.append(("Warnings from the linkage and the estimation", "\n".join(lines)))
     md = [f"# {cfg.title}\n"]
     for title, text in sections:
         md.append(f"## {title}\n\n{text}\n")
