@@ -226,12 +226,12 @@ def run_case(
     unc_key = {tuple(r[s] for s in STRATA): r for r in unc.to_dict("records")}
     rel_draws, cover, cover0 = [], [], []
     for k, v in nh_true.items():
-        r = unc_key.get(k)
-        if r is None or not np.isfinite(v):
+        got = unc_key.get(k)
+        if got is None or not np.isfinite(v):
             continue
-        rel_draws.append(r["n_hat_draws"] / v - 1)
-        cover.append(r["low_linkage"] <= v <= r["high_linkage"])
-        cover0.append(r["low"] <= v <= r["high"])
+        rel_draws.append(got["n_hat_draws"] / v - 1)
+        cover.append(got["low_linkage"] <= v <= got["high_linkage"])
+        cover0.append(got["low"] <= v <= got["high"])
     untrained = sum(1 for lv in report["model"] if str(lv.get("m_source", "")).startswith("prior"))
     prior = report["training"].get("prior", {})
     n_rec = len(prepared)

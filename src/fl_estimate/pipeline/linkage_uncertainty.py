@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fl_estimate.exceptions import FLEstimateError
 from fl_estimate.mse import LogLinearMSE
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.providers.linkage import LinkageResult
@@ -94,7 +95,10 @@ def draw_persons(
 
 def _fit(est: Any, cd: CaptureData, level: float) -> tuple[float, float]:
     """log N̂ and its standard error from the estimator's interval (NaN when it fails)."""
-    res = est.fit(cd)
+    try:
+        res = est.fit(cd)
+    except FLEstimateError:  # too few lists in a stratum, and the like: no estimate
+        return float("nan"), float("nan")
     if res.status != "ok" or not res.estimate or res.interval is None:
         return float("nan"), float("nan")
     lo, hi = res.interval
@@ -152,7 +156,9 @@ def linkage_uncertainty(
         out = {}
         for key, grp in hist.groupby(strata, sort=True):
             k = key if isinstance(key, tuple) else (key,)
-            out[k] = CaptureData.from_records(grp[lists], lists=lists)
+            present = [c for c in lists if grp[c].any()]  # a provider absent from a stratum
+            if len(present) >= 2:
+                out[k] = CaptureData.from_records(grp[present], lists=present)
         return out
 
     base = tables(result.clusters())
