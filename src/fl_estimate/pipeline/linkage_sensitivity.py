@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fl_estimate.mse import LogLinearMSE
@@ -151,7 +152,8 @@ def sensitivity_warnings(
         vals = rows[["threshold", col]].dropna()
         if len(vals) < 2 or vals[col].min() <= 0:
             continue
-        a, b = vals.loc[vals[col].idxmin()], vals.loc[vals[col].idxmax()]
+        a = vals.iloc[int(np.argmin(vals[col].to_numpy()))]
+        b = vals.iloc[int(np.argmax(vals[col].to_numpy()))]
         move = b[col] / a[col] - 1
         if move > share:
             out.append({"code": code, "message": (

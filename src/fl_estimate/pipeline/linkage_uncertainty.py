@@ -149,13 +149,13 @@ def linkage_uncertainty(
     lists = list(lists) if lists is not None else result.providers
     z = stats.norm.ppf(0.5 + level / 2)
 
-    def tables(labels: np.ndarray) -> dict[tuple[Any, ...], CaptureData]:
+    def tables(labels: np.ndarray) -> dict[tuple[Any, ...], Any]:
         hist = capture_histories(result.records, labels, strata=strata, lists=lists)
         if not strata:
             return {(): CaptureData.from_records(hist.drop(columns="person"), lists=lists)}
-        out = {}
+        out: dict[tuple[Any, ...], Any] = {}
         for key, grp in hist.groupby(strata, sort=True):
-            k = key if isinstance(key, tuple) else (key,)
+            k = tuple(key) if isinstance(key, tuple) else (key,)
             present = [c for c in lists if grp[c].any()]  # a provider absent from a stratum
             if len(present) >= 2:
                 out[k] = CaptureData.from_records(grp[present], lists=present)

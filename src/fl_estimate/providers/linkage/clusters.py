@@ -113,8 +113,9 @@ def split_clusters(
     el, er = left[inside][order], right[inside][order]
     parent = {int(i): int(i) for i in np.flatnonzero(bad)}
     size = dict.fromkeys(parent, 1)
+    prov_of = np.asarray(provider, dtype=object) if provider is not None else None
     owned: dict[int, set[str]] = {
-        i: ({str(provider[i])} if blocked and str(provider[i]) in blocked else set())
+        i: ({str(prov_of[i])} if prov_of is not None and str(prov_of[i]) in blocked else set())
         for i in parent
     }  # fmt: skip
 

@@ -187,7 +187,7 @@ def splink_comparison(spec: ComparisonSpec) -> Any:
         if lv.sql == "ELSE":
             levels.append(cll.ElseLevel().configure(label_for_charts=lv.label))
             continue
-        level = cll.CustomLevel(lv.sql, lv.label)
+        level: Any = cll.CustomLevel(lv.sql, lv.label)
         if lv.tf:
             level = level.configure(tf_adjustment_column=lv.tf, tf_adjustment_weight=1.0)
         levels.append(level)

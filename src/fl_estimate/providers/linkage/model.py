@@ -259,7 +259,7 @@ class RecordLinker:
 
     def blocking_rules(self, records: pd.DataFrame | None = None) -> list[Rule]:
         """``blocking`` and the ``extra_blocking`` rules that fit the budget on ``records``."""
-        rules = [tuple(r) for r in self.blocking]
+        rules: list[Rule] = [tuple(r) for r in self.blocking]
         if records is None or not len(records):
             return rules
         total = sum(count_rule_pairs(records, r, bound=True) for r in rules)

@@ -230,11 +230,12 @@ class LinkageResult:
         key = pd.MultiIndex.from_arrays([left, right])
         hit = scored.reindex(key)
         det = self.deterministic_pairs
+        det_l = det["unique_id_l"].to_numpy(np.int64)
+        det_r = det["unique_id_r"].to_numpy(np.int64)
         det_rule = pd.Series(
-            det["rule"].to_numpy(), index=pd.MultiIndex.from_arrays(
-                [np.minimum(det["unique_id_l"], det["unique_id_r"]).to_numpy(np.int64),
-                 np.maximum(det["unique_id_l"], det["unique_id_r"]).to_numpy(np.int64)])
-        )  # fmt: skip
+            det["rule"].to_numpy(),
+            index=pd.MultiIndex.from_arrays([np.minimum(det_l, det_r), np.maximum(det_l, det_r)]),
+        )
         det_rule = det_rule[~det_rule.index.duplicated()].reindex(key)
         prob = hit["match_probability"].to_numpy(float)
         link = np.where(
@@ -246,13 +247,15 @@ class LinkageResult:
         fields = {"name": "key_name", "given": "key_given", "family": "key_family",
                   "dob": "key_dob", "yob": "key_yob", "doc": "key_doc", "phone": "key_phone",
                   "sex": "sex", "region": "region"}  # fmt: skip
-        agree = []
-        for a, b in zip(left.tolist(), right.tolist(), strict=True):
-            same = [
-                short for short, col in fields.items()
-                if col in rec and pd.notna(rec.at[a, col]) and rec.at[a, col] == rec.at[b, col]
-            ]  # fmt: skip
-            agree.append(", ".join(same))
+        same = {
+            short: (rec[col].to_numpy(object)[left] == rec[col].to_numpy(object)[right])
+            & rec[col].notna().to_numpy()[left]
+            for short, col in fields.items()
+            if col in rec
+        }
+        agree = [
+            ", ".join(short for short, flags in same.items() if flags[i]) for i in range(len(left))
+        ]
         out = pd.DataFrame(
             {
                 "provider": pairs["p"].to_numpy(),

@@ -244,7 +244,7 @@ def train_model(
             if any(seen):
                 trained_by[name].append(label)
             for i, (m, ok) in enumerate(zip(new, seen, strict=True)):
-                if ok:
+                if ok and m is not None:
                     estimates.setdefault((name, i), []).append(float(m))
         model = _floored(trained)  # the next session starts from these m
     if not any(s["status"] == "trained" for s in record.sessions):
