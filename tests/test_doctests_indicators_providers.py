@@ -36,14 +36,18 @@ MODULES = [
     "fl_estimate.indicators.survey.estimates",
     "fl_estimate.indicators.survey.variance",
     "fl_estimate.providers.linkage.clusters",
+    "fl_estimate.providers.linkage.comparisons",
     "fl_estimate.providers.linkage.prepare",
     "fl_estimate.providers.linkage.result",
+    "fl_estimate.providers.linkage.rules",
+    "fl_estimate.providers.linkage.training",
     "fl_estimate.providers.linkrun",
     "fl_estimate.providers.pseudonymise",
     "fl_estimate.providers.registry",
     "fl_estimate.providers.submissions",
     pytest.param("fl_estimate.providers.linkage.model", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_sensitivity", marks=pytest.mark.slow),
+    pytest.param("fl_estimate.pipeline.linkage_uncertainty", marks=pytest.mark.slow),
 ]
 
 

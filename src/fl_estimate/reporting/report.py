@@ -533,11 +533,11 @@ def _report(
     ]
     warn = pub.get("warnings")
     if warn is not None and len(warn):
-        msgs = list(dict.fromkeys(str(m) for m in warn["warning"]))
+        msgs = list(dict.fromkeys(m if isinstance(m, str) else str(m) for m in warn["warning"]))
         lines = [f"- {translate(m, lang)}" for m in msgs[:10]]
         if len(msgs) > 10:
             lines.append(_("- ... and {n} more (warnings.csv)").format(n=len(msgs) - 10))
-        sections.append((_("Warnings from the estimation"), "\n".join(lines)))
+        sections.append((_("Warnings from the linkage and the estimation"), "\n".join(lines)))
     if spec.inputs:
         sections.append((_("How the input files were read"), "\n".join(_input_lines(spec))))
     tables = [
