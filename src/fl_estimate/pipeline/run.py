@@ -25,6 +25,7 @@ variant)`` for a sensitivity check. Adding a year or a region leaves every other
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -49,7 +50,7 @@ from fl_estimate.pipeline.strata import (
 from fl_estimate.pipeline.tables import build_tables, group_columns, headline_level
 from fl_estimate.providers.linkage import published_warning
 from fl_estimate.providers.linkrun import internal_folder
-from fl_estimate.reporting import MethodSpec, ReportSpec, write_outputs
+from fl_estimate.reporting import LinkageQuality, MethodSpec, ReportSpec, write_outputs
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
 from fl_estimate.tabular import ReadInfo, read_table
@@ -231,8 +232,10 @@ def report_spec(
     outcomes: Sequence[StratumOutcome],
     tables: dict[str, pd.DataFrame],
     inputs: Sequence[tuple[str, ReadInfo]] = (),
+    linkage: LinkageQuality | None = None,
 ) -> ReportSpec:
-    """What the report says about the run, read from its results and configuration."""
+    """What the report says about the run, read from its results and configuration (and the
+    linkage's published summary, when the run linked submissions)."""
     specs = [
         MethodSpec.from_results(m, [o.results[m] for o in outcomes if o.has_estimate(m)])
         for m in cfg.methods
@@ -247,6 +250,7 @@ def report_spec(
         threshold=cfg.threshold,
         language=cfg.language,
         inputs=tuple(inputs),
+        linkage=linkage,
     )
 
 
@@ -326,7 +330,7 @@ def run(
             tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
         comparison, comparison_label = _comparison(national_outcomes)
         files = write_outputs(
-            report_spec(cfg, outcomes, tables, read),
+            report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage")),
             stage,
             tables,
             pooled=data.collapse().to_frame(),
@@ -350,6 +354,14 @@ def run(
             run={"output": str(Path(out_dir).resolve())},
         )
     return RunResult(out_dir, tables, files, list(outcomes))
+
+
+def _linkage_quality(folder: Path) -> LinkageQuality | None:
+    """The linkage's quality from its published ``linkage_summary.json`` (None without one)."""
+    path = folder / "linkage_summary.json"
+    if not path.is_file():
+        return None
+    return LinkageQuality.from_summary(json.loads(path.read_text(encoding="utf-8")))
 
 
 def add_linkage_warnings(warn: pd.DataFrame, folder: Path) -> pd.DataFrame:

@@ -271,6 +271,8 @@ def train_model(
 #: m probabilities below this are raised to it between EM sessions (an m that EM drives towards
 #: 0 underflows in the next session, and splink then fails).
 M_FLOOR = 1e-6
+#: Lengths of the short EM runs that look for collapsing m (the first that runs is used).
+PROBE_ITERATIONS = (5, 2, 1)
 
 
 def _floored(model: dict[str, Any]) -> dict[str, Any]:
@@ -313,7 +315,8 @@ class _Session:
         EM can drive the ``m`` of a level that no match falls in (a different region, in a
         country where each person is found in one region) to exactly zero, and splink then
         fails: each such ``m`` roughly squares from one iteration to the next. When that
-        happens, a short run (5 iterations) finds the collapsing levels, whose ``m`` is then
+        happens, a short run (5 iterations, or 2 or 1 when that fails too:
+        :data:`PROBE_ITERATIONS`) finds the collapsing levels, whose ``m`` is then
         held at :data:`M_FLOOR` while the session runs again (up to three times).
         """
         base = copy.deepcopy(model)
@@ -334,7 +337,11 @@ class _Session:
                 )
                 return out, note
             first = first or error
-            probe, _ = self.run(base | {"max_iterations": 5})
+            probe = None
+            for iterations in PROBE_ITERATIONS:  # m may collapse within the first iterations
+                probe, _ = self.run(base | {"max_iterations": iterations})
+                if probe is not None:
+                    break
             if probe is None:
                 break
             new = _collapsing(probe, base)
