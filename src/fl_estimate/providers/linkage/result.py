@@ -111,8 +111,8 @@ def published_warning(code: str) -> Message:
 
     Examples
     --------
-    >>> str(published_warning("m-prior"))[:40]
-    'Linkage: some match probabilities (m) o'
+    >>> str(published_warning("m-prior"))[:37]
+    'Linkage: some match probabilities (m)'
     >>> str(published_warning("new-code"))
     'Linkage: warning new-code (see the internal linkage report).'
     """
