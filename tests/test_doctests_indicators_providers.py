@@ -37,8 +37,11 @@ MODULES = [
     "fl_estimate.indicators.survey.variance",
     "fl_estimate.providers.casefiles",
     "fl_estimate.providers.linkage.clusters",
+    "fl_estimate.providers.linkage.comparisons",
     "fl_estimate.providers.linkage.prepare",
     "fl_estimate.providers.linkage.result",
+    "fl_estimate.providers.linkage.rules",
+    "fl_estimate.providers.linkage.training",
     "fl_estimate.providers.linkrun",
     "fl_estimate.providers.pseudonymise",
     "fl_estimate.providers.registry",
@@ -47,6 +50,7 @@ MODULES = [
     "fl_estimate.stats.tables",
     pytest.param("fl_estimate.providers.linkage.model", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_sensitivity", marks=pytest.mark.slow),
+    pytest.param("fl_estimate.pipeline.linkage_uncertainty", marks=pytest.mark.slow),
 ]
 
 

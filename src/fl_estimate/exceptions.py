@@ -19,6 +19,7 @@ __all__ = [
     "HeterogeneityWarning",
     "InputValidationError",
     "LinkageKeyError",
+    "LinkageWarning",
     "ModelSpecificationError",
     "OutputFolderError",
     "Problem",
@@ -195,3 +196,10 @@ class SuppressionWarning(FLEstimateWarning):
 class HeterogeneityWarning(FLEstimateWarning):
     """The table shows the signs of strong capture heterogeneity, where every method tested in
     ``benchmarks/mse_validation.py`` under-covers: the estimate is best read as a lower bound."""
+
+
+class LinkageWarning(DataWarning):
+    """The record linkage may have gone wrong: a model parameter fell back on its documented
+    prior, the fitted prior moved far from the counted one, clusters were split for their size
+    or span strata, or the persons found depend strongly on the match threshold. The linkage
+    report says which and why."""

@@ -569,7 +569,10 @@ def _link_cases() -> Iterator[Case]:
     def pseudonymous(d: Path, fingerprint: str = "0123456789abcdef") -> None:
         src = (COUNTRY / "submissions" / "iom_2022-Q4.csv").read_text(encoding="utf-8")
         rows = _lines(src)[:6]
-        rows = [[*rows[0], "key_fingerprint"]] + [[*r, fingerprint] for r in rows[1:]]
+        if "key_fingerprint" not in rows[0]:  # files pseudonymised before fingerprints
+            rows = [[*rows[0], "key_fingerprint"]] + [[*r, ""] for r in rows[1:]]
+        at = rows[0].index("key_fingerprint")
+        rows = [rows[0]] + [[*r[:at], fingerprint, *r[at + 1 :]] for r in rows[1:]]
         _write(d / "submissions" / "iom_2022-Q4.csv", _join(rows))
 
     def fingerprint_mismatch(d: Path) -> list[str]:

@@ -96,10 +96,20 @@ def test_full_run_writes_report_and_covers_truth(full_run) -> None:  # type: ign
     nat = pd.read_csv(out / "national_estimates.csv")
     summed = nat[nat["kind"] == "sum of strata"].set_index("year")
     truth = pd.read_csv(COUNTRY / "truth" / "population.csv").groupby("year")["N"].sum()
-    # the sample country's true totals (640, 704, 768) inside the national 95% intervals
+    # The sample country's true totals (640, 704, 768) against the national 95% intervals. On
+    # this sample the stepwise estimate is low even from the TRUE capture histories (1,904
+    # against 2,112 over the three years: benchmarks/linkage.py, heterogeneous capture), and
+    # the report says so (a heterogeneity warning); an accurate linkage (1,547 persons found,
+    # 1,533 true) no longer hides it by over-counting persons. So: no lower limit above the
+    # truth, the truth inside the interval in at least two of the three years, the warning.
+    covered = 0
     for year, n in truth.items():
-        assert summed.loc[year, "ci_low"] <= n <= summed.loc[year, "ci_high"], (year, n)
+        assert summed.loc[year, "ci_low"] <= n, (year, n)
+        covered += int(n <= summed.loc[year, "ci_high"])
         assert summed.loc[year, "interval_kind"] == "bootstrap-percentile"
+    assert covered >= 2, summed[["estimate", "ci_low", "ci_high"]]
+    assert "a log-linear estimate is too low" in (out / "report.md").read_text()
+    assert "## Linkage quality" in (out / "report.md").read_text()
     # prevalence per 100,000 from the population file
     assert (summed["estimate_per_100000"] > 0).all()
     html = (out / "report.html").read_text()

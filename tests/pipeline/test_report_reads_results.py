@@ -309,3 +309,75 @@ def test_same_seed_gives_byte_identical_outputs(
     assert {f.rsplit(".", 1)[1] for f in compared} == {"csv", "png", "svg", "md", "html"}
     for f in compared:
         assert (again.out / f).read_bytes() == (wald_run.out / f).read_bytes(), f
+
+
+def _section(md: str, title: str) -> list[str]:
+    part = md.split(f"## {title}\n\n", 1)[1].split("\n## ", 1)[0]
+    return [line[2:] for line in part.strip().splitlines()]
+
+
+def _report_with(tmp: Path, res: RunResult, quality: object, lang: str) -> str:
+    import dataclasses
+
+    spec = dataclasses.replace(
+        report_spec(_config_of(res), res.strata, res.tables), linkage=quality, language=lang
+    )
+    stage = tmp / lang
+    stage.mkdir()
+    pooled = pd.DataFrame({"police": [1, 0], "ngo": [0, 1], "iom": [1, 1], "count": [3, 4]})
+    write_outputs(spec, stage, res.tables, pooled=pooled)
+    return (stage / "report.md").read_text()
+
+
+def test_linkage_quality_section_in_english_and_french(tmp_path: Path, wald_run: RunResult) -> None:
+    """Issue 19/22: shares merged, estimated precision/recall, persons and N-hat across the
+    plausible thresholds, the warnings; every number read from the spec, in each language."""
+    from fl_estimate.reporting import LinkageQuality
+
+    q = LinkageQuality(
+        records=1200, persons=1000, share_merged=1 / 6, precision=0.991, recall=0.962,
+        threshold=0.9, data_threshold=0.8004, plausible=(0.8, 0.99), persons_range=(990, 1030),
+        n_hat_range=(1500, 1620), warnings=("m-prior",),
+        with_linkage_error=(1550.0, 1480.0, 1630.0, 1540.0, 1450.0, 1650.0),
+    )  # fmt: skip
+    en = _section(_report_with(tmp_path, wald_run, q, "en"), "Linkage quality")
+    assert en == [
+        "1,200 records from the providers were linked into 1,000 persons: 16.7% of the records "
+        "were merged with another record of the same person.",
+        "Match threshold 0.9; the threshold chosen from the data would be 0.8.",
+        "Estimated from the linkage model's match probabilities: precision 99.1% (pairs linked "
+        "that are the same person) and recall 96.2% (pairs of the same person that were "
+        "linked); both assume that the model's probabilities are right.",
+        "Across the plausible match thresholds (0.8 to 0.99) and the one chosen from the data: "
+        "from 990 to 1,030 persons.",
+        "Across the same thresholds, N-hat of the reference model (fitted to the table pooled "
+        "over strata, to compare thresholds) goes from 1,500 to 1,620.",
+        "With linkage error (links drawn from their match probabilities), N-hat of the "
+        "reference model is 1,540 (1,450 to 1,650), against 1,550 (1,480 to 1,630) without; the "
+        "figures above do not include linkage error.",
+        "1 linkage warning(s), listed with the warnings below.",
+    ]
+    fr = _section(_report_with(tmp_path, wald_run, q, "fr"), "Qualité du couplage")
+    nb, pc = "\u202f", "\u00a0%"  # CLDR French: grouping U+202F, percent sign after U+00A0
+    assert fr[0] == (
+        f"Les 1{nb}200 enregistrements des fournisseurs ont été couplés en 1{nb}000 personnes : "
+        f"16,7{pc} des enregistrements ont été fusionnés avec un autre enregistrement de la "
+        "même personne."
+    )
+    assert f"précision 99,1{pc}" in fr[2] and "0,99" in fr[3] and f"1{nb}030" in fr[3]
+
+
+def test_linkage_quality_section_prints_no_small_count(tmp_path: Path, wald_run: RunResult) -> None:
+    """Counts below the disclosure threshold (5) are left out even when the spec holds them."""
+    from fl_estimate.reporting import LinkageQuality
+
+    q = LinkageQuality(
+        records=7, persons=4, share_merged=3 / 7, precision=0.99, recall=0.9, threshold=0.93,
+        data_driven=True, plausible=(0.8, 0.99), persons_range=(3, 4), n_hat_range=(None, 9),
+    )  # fmt: skip
+    lines = _section(_report_with(tmp_path, wald_run, q, "en"), "Linkage quality")
+    assert lines[0] == "42.9% of the records were merged with another record of the same person."
+    assert lines[1].startswith("Match threshold 0.93, chosen from the data")
+    assert lines[-1] == "No linkage warning."
+    assert not any(re.search(r"\b[1-4] persons|from \d+ to", t) for t in lines), lines
+    assert len(lines) == 4  # the two ranges are left out

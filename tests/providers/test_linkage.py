@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fl_estimate.exceptions import DataWarning, ModelSpecificationError
+from fl_estimate.exceptions import DataWarning, LinkageWarning, ModelSpecificationError
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.pipeline.linkage_sensitivity import linkage_sensitivity
 from fl_estimate.providers.linkage import RecordLinker, prepare_records
@@ -137,6 +137,7 @@ def test_pipeline_outputs(link_run: LinkRun) -> None:
         "capture_histories.csv", "capture_counts.csv", "linkage_report.json",
         "linkage_report.html", "submissions.csv", "validation_problems.csv",
         "sensitivity.csv", "link.log", "manifest.json", "linkage_report.xlsx",
+        "warnings.csv", "within_provider_merges.csv",
     }  # fmt: skip
     assert set(link_run.files) == published
     assert set(link_run.internal_files) == internal
@@ -171,7 +172,7 @@ def tiny_frame() -> pd.DataFrame:
             "age": [20, 20, 30],
             "given_name": ["Amina", "Amina", "Seydou"],
             "family_name": ["Garba", "Garba", "Moussa"],
-            "date_of_birth": ["2001-01-01", "2001-01-01", None],
+            "date_of_birth": ["2001-03-14", "2001-03-14", None],
         }
     )
 
@@ -180,7 +181,8 @@ def test_tiny_input_links_or_says_why() -> None:
     # three records: EM on document numbers has no pairs; that session is skipped and noted
     df = tiny_frame()
     rec = prepare_records(df, Pseudonymiser("k" * 20))
-    res = RecordLinker().fit(rec)
+    with pytest.warns(LinkageWarning, match="key_doc skipped"):  # says why
+        res = RecordLinker().fit(rec)
     hist = res.capture_histories(strata=["region"])
     assert hist[["a", "b"]].to_numpy().tolist() == [[1, 1], [1, 0]]
     assert any("key_doc" in n for n in res.report()["training_notes"])
@@ -196,14 +198,16 @@ def test_warnings_of_our_own_code_surface_during_the_splink_run(monkeypatch) -> 
     # caller (it did not while the run ignored every warning)
     original = RecordLinker.splink_settings
 
-    def noisy(self: RecordLinker) -> object:
+    def noisy(self: RecordLinker, *args: object) -> object:
         warnings.warn("raised inside the splink run", DataWarning, stacklevel=2)
-        return original(self)
+        return original(self, *args)
 
     monkeypatch.setattr(RecordLinker, "splink_settings", noisy)
     rec = prepare_records(tiny_frame(), Pseudonymiser("k" * 20))
-    with pytest.warns(DataWarning, match="inside the splink run"):
-        RecordLinker().fit(rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinkageWarning)  # three records: training notes
+        with pytest.warns(DataWarning, match="inside the splink run"):
+            RecordLinker().fit(rec)
 
 
 def test_splink_filter_holds_back_only_library_notices() -> None:

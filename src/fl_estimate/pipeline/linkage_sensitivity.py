@@ -18,9 +18,9 @@ The sample country's 2023 files, linked by the deterministic rules only:
 >>> result = fp.RecordLinker(method="deterministic").fit(fp.prepare_records(loaded.records(), key))
 >>> table = linkage_sensitivity(result, [0.9])        # independence model by default
 >>> table[["threshold", "persons", "interval_kind", "status"]].to_dict("records")
-[{'threshold': 0.9, 'persons': 739, 'interval_kind': 'wald-log', 'status': 'ok'}]
+[{'threshold': 0.9, 'persons': 749, 'interval_kind': 'wald-log', 'status': 'ok'}]
 >>> round(table["n_hat"].iloc[0])
-1298
+1353
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fl_estimate.mse import LogLinearMSE
@@ -46,7 +47,7 @@ from fl_estimate.providers.linkrun import (
     write_link_outputs,
 )
 
-__all__ = ["linkage_sensitivity", "run_link"]
+__all__ = ["linkage_sensitivity", "run_link", "sensitivity_warnings"]
 
 
 def linkage_sensitivity(
@@ -55,6 +56,7 @@ def linkage_sensitivity(
     *,
     lists: Sequence[str] | None = None,
     estimator: Any = None,
+    data_threshold: bool = True,
 ) -> pd.DataFrame:
     """N̂ at a range of match thresholds (missed links push N̂ up, false links down).
 
@@ -70,16 +72,29 @@ def linkage_sensitivity(
         ``EstimationResult``), applied to the table pooled over strata. Default:
         ``LogLinearMSE()`` (independence), a simple reference; compare the rows with each
         other, not with the final estimate.
+    data_threshold : bool
+        Add a row at the data-driven threshold (:meth:`LinkageResult.data_threshold`). The
+        result's own threshold always has a row.
 
     Returns
     -------
     DataFrame
-        ``threshold, persons, links, n_hat, low, high, level, interval_kind, method, model,
-        status`` (``n_hat`` is NaN when the estimate does not exist; ``status`` says why).
+        ``threshold, kind`` (``fixed``, ``data-driven``, ``default``: the result's threshold),
+        ``persons, links, n_hat, low, high, level, interval_kind, method, model, status``
+        (``n_hat`` is NaN when the estimate does not exist; ``status`` says why), in order of
+        threshold.
     """
     est = estimator if estimator is not None else LogLinearMSE()
     rows = []
-    for thr in thresholds:
+    kinds = {float(t): "fixed" for t in thresholds}
+    if data_threshold and len(result.pairs):
+        auto = round(result.data_threshold(), 4)
+        kinds[auto] = "data-driven" if auto not in kinds else "fixed, data-driven"
+    kinds[float(result.threshold)] = (
+        "default" if float(result.threshold) not in kinds
+        else kinds[float(result.threshold)] + ", default"
+    )  # fmt: skip
+    for thr in sorted(kinds):
         cd = result.capture_data(thr, strata=None, lists=lists)
         assert isinstance(cd, CaptureData)  # no strata: one table
         res = est.fit(cd)
@@ -87,6 +102,7 @@ def linkage_sensitivity(
         rows.append(
             {
                 "threshold": thr,
+                "kind": kinds[thr],
                 "persons": cd.n_observed,
                 "links": int((result.pairs["match_probability"] >= thr).sum()),
                 "n_hat": res.estimate if ok else float("nan"),
@@ -100,6 +116,56 @@ def linkage_sensitivity(
             }
         )
     return pd.DataFrame(rows)
+
+
+def sensitivity_warnings(
+    table: pd.DataFrame, plausible: Sequence[float] = (0.8, 0.99), share: float = 0.05
+) -> list[dict[str, str]]:
+    """Warnings when persons or N̂ move by more than ``share`` across the plausible thresholds.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`linkage_sensitivity`.
+    plausible : (float, float)
+        The lowest and highest threshold a user could defend; rows between them (inclusive) and
+        the data-driven row are compared.
+    share : float
+        Largest relative change (highest over lowest value, minus one) accepted silently.
+
+    Returns
+    -------
+    list of dict
+        ``{"code": "threshold-persons" | "threshold-n-hat", "message"}``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"threshold": [0.5, 0.8, 0.9, 0.99], "kind": ["fixed"] * 4,
+    ...                   "persons": [300, 310, 320, 352], "n_hat": [500.0, 510, 530, 610]})
+    >>> [w["code"] for w in sensitivity_warnings(t)]
+    ['threshold-persons', 'threshold-n-hat']
+    """
+    lo, hi = min(plausible), max(plausible)
+    kind = table["kind"] if "kind" in table else pd.Series("", index=table.index)
+    rows = table[((table["threshold"] >= lo) & (table["threshold"] <= hi))
+                 | kind.astype(str).str.contains("data-driven")]  # fmt: skip
+    out = []
+    for col, code, what in (("persons", "threshold-persons", "persons found"),
+                            ("n_hat", "threshold-n-hat", "N-hat")):  # fmt: skip
+        vals = rows[["threshold", col]].dropna()
+        if len(vals) < 2 or vals[col].min() <= 0:
+            continue
+        a = vals.iloc[int(np.argmin(vals[col].to_numpy()))]
+        b = vals.iloc[int(np.argmax(vals[col].to_numpy()))]
+        move = b[col] / a[col] - 1
+        if move > share:
+            out.append({"code": code, "message": (
+                f"{what} move by {100 * move:.0f}% across the plausible match thresholds "
+                f"{lo:g}-{hi:g} (and the data-driven one): {a[col]:,.0f} at {a['threshold']:g}, "
+                f"{b[col]:,.0f} at {b['threshold']:g}. The linkage decides the estimate: "
+                "report it with the threshold, and compare the estimates at the default and "
+                "the data-driven thresholds")})  # fmt: skip
+    return out
 
 
 def run_link(
@@ -132,7 +198,7 @@ def run_link(
     >>> run.rejected, "sensitivity.csv" in run.internal_files
     (['police_2022-Q3.csv'], True)
     >>> [(row["threshold"], row["persons"]) for row in run.report["sensitivity"]]
-    [(0.5, 1550), (0.8, 1561), (0.9, 1561), (0.95, 1583), (0.99, 1609), (0.999, 1807)]
+    [(0.5, 1538), (0.7984, 1542), (0.8, 1542), (0.9, 1547), (0.95, 1562), (0.99, 1591), (0.999, 1768)]
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
@@ -149,8 +215,34 @@ def run_link(
     note = (
         "N-hat across match thresholds from the log-linear model "
         f"({cfg.sensitivity_model or 'independence'}) on the table pooled over strata: a "
-        "reference to compare rows with each other, not the final estimate."
+        "reference to compare rows with each other, not the final estimate. 'data-driven': the "
+        "threshold at which expected false and missed links balance."
     )
+    uncertainty = None
+    if cfg.linkage_draws > 0 and len(linked.result.pairs):
+        from fl_estimate.pipeline.linkage_uncertainty import linkage_uncertainty
+
+        uncertainty = linkage_uncertainty(
+            linked.result,
+            estimator=LogLinearMSE(cfg.sensitivity_model),
+            n_draws=cfg.linkage_draws,
+            seed=cfg.seed,
+            lists=linked.lists,
+        )
+        note += (
+            f" N-hat with linkage error: {cfg.linkage_draws} draws of the links from their match "
+            "probabilities, combined by Rubin's rules; the headline is the interval without."
+        )
+    found = sensitivity_warnings(sensitivity, cfg.plausible_thresholds, share=cfg.sensitivity_share)
+    for w in found:
+        if echo is not None:
+            echo(f"warning ({w['code']}): {w['message']}")
     return write_link_outputs(
-        linked, out=target, sensitivity=sensitivity, sensitivity_note=note, internal=inside
+        linked,
+        out=target,
+        internal=inside,
+        sensitivity=sensitivity,
+        sensitivity_note=note,
+        sensitivity_warnings=found,
+        uncertainty=uncertainty,
     )

@@ -25,6 +25,7 @@ variant)`` for a sensitivity check. Adding a year or a region leaves every other
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -47,13 +48,14 @@ from fl_estimate.pipeline.strata import (
     fit_stratum,
 )
 from fl_estimate.pipeline.tables import build_tables, group_columns, headline_level
+from fl_estimate.providers.linkage import published_warning
 from fl_estimate.providers.linkrun import internal_folder
-from fl_estimate.reporting import MethodSpec, ReportSpec, write_outputs
+from fl_estimate.reporting import LinkageQuality, MethodSpec, ReportSpec, write_outputs
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
 from fl_estimate.tabular import ReadInfo, read_table
 
-__all__ = ["RunResult", "check_stratum", "report_spec", "run"]
+__all__ = ["RunResult", "add_linkage_warnings", "check_stratum", "report_spec", "run"]
 
 
 @dataclass
@@ -234,8 +236,10 @@ def report_spec(
     outcomes: Sequence[StratumOutcome],
     tables: dict[str, pd.DataFrame],
     inputs: Sequence[tuple[str, ReadInfo]] = (),
+    linkage: LinkageQuality | None = None,
 ) -> ReportSpec:
-    """What the report says about the run, read from its results and configuration."""
+    """What the report says about the run, read from its results and configuration (and the
+    linkage's published summary, when the run linked submissions)."""
     specs = [
         MethodSpec.from_results(m, [o.results[m] for o in outcomes if o.has_estimate(m)])
         for m in cfg.methods
@@ -250,6 +254,7 @@ def report_spec(
         threshold=cfg.threshold,
         language=cfg.language,
         inputs=tuple(inputs),
+        linkage=linkage,
     )
 
 
@@ -325,9 +330,11 @@ def run(
         done = _fit_all(cfg, tasks, executor, progress)
         outcomes, national_outcomes = done[: -len(groups)], done[-len(groups) :]
         tables = build_tables(cfg, data, outcomes, groups, national_outcomes)
+        if cfg.link is not None:
+            tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
         comparison, comparison_label = _comparison(national_outcomes)
         files = write_outputs(
-            report_spec(cfg, outcomes, tables, read),
+            report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage")),
             stage,
             tables,
             pooled=data.collapse().to_frame(),
@@ -355,3 +362,35 @@ def run(
             run={"output": str(Path(out_dir).resolve())},
         )
     return RunResult(out_dir, tables, files, list(outcomes))
+
+
+def _linkage_quality(folder: Path) -> LinkageQuality | None:
+    """The linkage's quality from its published ``linkage_summary.json`` (None without one)."""
+    path = folder / "linkage_summary.json"
+    if not path.is_file():
+        return None
+    return LinkageQuality.from_summary(json.loads(path.read_text(encoding="utf-8")))
+
+
+def add_linkage_warnings(warn: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """The linkage run's warnings first (from its internal ``warnings.csv``), scope ``linkage``
+    or ``linkage sensitivity``, so that the annual report and its ``warnings.csv`` say them.
+
+    The published text of each is the code's count-free summary
+    (:func:`fl_estimate.providers.linkage.published_warning`, translatable): the internal
+    texts hold counts of records and clusters that may be below the disclosure threshold.
+    """
+    path = folder / "warnings.csv"
+    if not path.is_file():
+        return warn
+    found = pd.read_csv(path, dtype=str).fillna("")
+    if found.empty:
+        return warn
+    found = found.drop_duplicates(["scope", "code"])
+    rows = pd.DataFrame(
+        {
+            "scope": found["scope"].map(lambda s: "linkage" if s == "linkage" else f"linkage {s}"),
+            "warning": [published_warning(c) for c in found["code"]],
+        }
+    )
+    return pd.concat([rows, warn], ignore_index=True).reindex(columns=warn.columns)

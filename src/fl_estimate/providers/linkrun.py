@@ -11,9 +11,13 @@ Internal (``OUT.internal``):
 =============================  =============================================================
 ``capture_histories.csv``      one row per linked person: ``person``, 0/1 per provider, strata
 ``capture_counts.csv``         the same aggregated: strata, 0/1 per provider, ``count``
-``linkage_report.json/.html``  pairs compared, match weights, clusters, duplicates removed,
-                               model parameters, N̂ across thresholds, file reports
+``linkage_report.json/.html``  warnings, pairs compared, match weights, clusters, duplicates
+                               removed, model parameters and how each was trained, N̂ across
+                               thresholds, file reports
 ``linkage_report.xlsx``        the report's tables, one sheet each
+``warnings.csv``               what may have gone wrong in the linkage (``scope, code, message``)
+``within_provider_merges.csv`` pairs of one provider's records merged into one person, with the
+                               evidence (the provider's record numbers; no identifier)
 ``submissions.csv``            one row per file: used, replaced or rejected
 ``validation_problems.csv``    every problem of every rejected file (identifiers redacted)
 ``sensitivity.csv``            N̂ at a range of match thresholds (when given)
@@ -26,7 +30,9 @@ Published (``OUT``):
 ``persons_by_region_year.csv`` linked persons by region and year, after disclosure control
 ``completeness.csv``           expected provider-periods: received, late, not yet due
 ``provider_regions.csv``       the registry's mapping of providers by region (1 = reports)
-``linkage_summary.json``       share of records merged, persons, N̂ range across thresholds
+``linkage_summary.json``       share of records merged, persons, N̂ range across thresholds,
+                               linkage warning codes (counts at or above the disclosure
+                               threshold only)
 ``manifest.json``              input hashes and settings
 =============================  =============================================================
 
@@ -112,8 +118,13 @@ class LinkConfig:
     key_file: str | None = None
     strata: list[str] = field(default_factory=lambda: ["region", "year"])
     method: str = "probabilistic"
-    threshold: float = 0.9
+    threshold: float | str = 0.9
     thresholds: list[float] = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
+    no_dedupe: list[str] = field(default_factory=list)
+    max_cluster_size: int = 12
+    plausible_thresholds: list[float] = field(default_factory=lambda: [0.8, 0.99])
+    sensitivity_share: float = 0.05
+    linkage_draws: int = 0
     output: str = "linkage_output"
     as_of: str | None = None
     suppression_threshold: int = 5
@@ -136,6 +147,11 @@ _TYPES: dict[str, Any] = {
     "method": str,
     "threshold": float,
     "thresholds": list,
+    "no_dedupe": list,
+    "max_cluster_size": int,
+    "plausible_thresholds": list,
+    "sensitivity_share": float,
+    "linkage_draws": int,
     "output": str,
     "as_of": str,
     "suppression_threshold": int,
@@ -161,6 +177,9 @@ def read_link_config(path: str | Path) -> LinkConfig:
                 Problem(f"unknown setting (known: {', '.join(_TYPES)})", src, column=key)
             )
             continue
+        if key == "threshold" and value == "auto":
+            values[key] = value  # the data-driven threshold
+            continue
         if want is float and isinstance(value, int | float) and not isinstance(value, bool):
             value = float(value)
         if want is str and isinstance(value, date):
@@ -173,10 +192,10 @@ def read_link_config(path: str | Path) -> LinkConfig:
         values[key] = value
     if "submissions" not in values and not any(p.column == "submissions" for p in problems):
         problems.append(Problem("required setting is missing", src, column="submissions"))
-    if "threshold" in values and not 0 < values["threshold"] < 1:
+    if values.get("threshold", 0.9) != "auto" and not 0 < values.get("threshold", 0.9) < 1:
         problems.append(
-            Problem("expected a probability between 0 and 1", src, column="threshold",
-                    value=values["threshold"])
+            Problem("expected a probability between 0 and 1, or \"auto\"", src,
+                    column="threshold", value=values["threshold"])
         )  # fmt: skip
     problems.extend(_check_values(values, src, path.resolve().parent))
     if values.get("method", "probabilistic") not in ("probabilistic", "deterministic"):
@@ -204,6 +223,26 @@ def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]
                 Problem("expected a non-empty list of probabilities between 0 and 1 (exclusive)",
                         src, column="thresholds", value=bad or ts)
             )  # fmt: skip
+    plausible = values.get("plausible_thresholds", [0.8, 0.99])
+    bad = [t for t in plausible if not _probability(t)]
+    if bad or len(plausible) != 2:
+        problems.append(
+            Problem("expected two probabilities between 0 and 1: [lowest, highest]", src,
+                    column="plausible_thresholds", value=bad[0] if bad else plausible)
+        )  # fmt: skip
+    if values.get("max_cluster_size", 12) < 0 or values.get("max_cluster_size", 12) == 1:
+        problems.append(Problem("expected 0 (no limit) or at least 2", src,
+                                column="max_cluster_size", value=values["max_cluster_size"]))  # fmt: skip
+    if not 0 < values.get("sensitivity_share", 0.05) < 1:
+        problems.append(Problem("expected a share between 0 and 1", src,
+                                column="sensitivity_share", value=values["sensitivity_share"]))  # fmt: skip
+    if values.get("linkage_draws", 0) < 0:
+        problems.append(Problem("expected 0 (off) or a number of draws", src,
+                                column="linkage_draws", value=values["linkage_draws"]))  # fmt: skip
+    bad_names = [v for v in values.get("no_dedupe", []) if not isinstance(v, str)]
+    if bad_names:
+        problems.append(Problem("expected provider names", src, column="no_dedupe",
+                                value=bad_names[0]))  # fmt: skip
     if "as_of" in values:
         try:
             date.fromisoformat(values["as_of"])
@@ -301,18 +340,53 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
         "</head><body><h1>Linkage report</h1>",
     ]
+    link = report["linkage"]
+    warned = report.get("warnings", [])
+    if warned:
+        parts.append("<h2>Warnings</h2><ul>")
+        parts += [f"<li>{html.escape(w['message'])}</li>" for w in warned]
+        parts.append("</ul>")
+    else:
+        parts.append("<p>No warnings: every model parameter was trained on these records.</p>")
     facts = {
-        k: report["linkage"][k]
-        for k in ("method", "threshold", "records", "unlinkable_records", "pairs_compared",
-                  "links_probabilistic", "links_deterministic", "persons",
-                  "clusters_spanning_strata")
+        k: link[k]
+        for k in ("method", "threshold", "data_threshold", "records", "unlinkable_records",
+                  "pairs_compared", "links_probabilistic", "links_deterministic", "persons",
+                  "largest_cluster", "clusters_spanning_strata")
     }  # fmt: skip
+    prior = link.get("training", {}).get("prior", {})
+    if prior:
+        facts["prior match probability (counted)"] = prior.get("rules")
+        facts["prior match probability (fitted, used)"] = prior.get("used")
     parts.append(pd.Series(facts, name="value").to_frame().to_html())
     for title, frame in tables.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(frame.to_html(index=False, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _merge_summary(merges: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
+    """Within-provider merges by provider: records removed, pairs merged directly (by rule or by
+    the model) or only through other records, and the median match weight of the direct ones."""
+    rows = []
+    for prov, removed in report["duplicates_removed"].items():
+        sub = merges[merges["provider"] == prov]
+        direct = sub[sub["link"] != "through other records"]
+        rows.append(
+            {
+                "provider": prov,
+                "records_removed": removed,
+                "pairs_deterministic": int(direct["link"].str.startswith("deterministic").sum()),
+                "pairs_probabilistic": int((direct["link"] == "probabilistic").sum()),
+                "pairs_through_other_records": len(sub) - len(direct),
+                "median_match_weight": float(direct["match_weight"].median())
+                if direct["match_weight"].notna().any()
+                else None,
+                "deduplication": "off" if prov in report.get("no_dedupe", []) else "on",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -397,6 +471,13 @@ def link_submissions(
         raise InputValidationError(
             [Problem("no accepted submission to link", "config", column="submissions")]
         )
+    known = set(registry.providers) if registry else set(records["provider"])
+    unknown = [p for p in cfg.no_dedupe if p not in known]
+    if unknown:
+        raise InputValidationError(
+            [Problem(f"not a provider (providers: {', '.join(sorted(known))})", "config",
+                     column="no_dedupe", value=p) for p in unknown]
+        )  # fmt: skip
     needs_key = any(c in records and records[c].notna().any() for c in IDENTIFIER_COLUMNS)
     pseudo = None
     if needs_key:
@@ -410,15 +491,24 @@ def link_submissions(
     check_key_fingerprints(loaded, registry, pseudo)
     prepared = prepare_records(records, pseudo)
     del records  # clear identifiers go no further
-    linker = RecordLinker(method=cfg.method, threshold=cfg.threshold, seed=cfg.seed)
+    linker = RecordLinker(
+        method=cfg.method,
+        threshold=cfg.threshold,
+        seed=cfg.seed,
+        no_dedupe=tuple(cfg.no_dedupe),
+        max_cluster_size=cfg.max_cluster_size or None,
+    )
     result = linker.fit(prepared)
     lists = registry.providers if registry else sorted(set(prepared["provider"]))
     lists = [p for p in lists if p in set(prepared["provider"])]
     link_report = result.report()
     say(
         f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
-        f"{link_report['persons']} persons at match probability >= {cfg.threshold}"
+        f"{link_report['persons']} persons at match probability >= {result.threshold:g}"
+        + (" (data-driven threshold)" if cfg.threshold == "auto" else "")
     )
+    for w in link_report["warnings"]:
+        say(f"warning ({w['code']}): {w['message']}")
     as_of = cfg.as_of or date.today().isoformat()
     completeness = (
         registry.completeness(loaded.accepted.keys(), as_of) if registry is not None else None
@@ -439,23 +529,46 @@ def internal_folder(out: str | Path) -> Path:
 
 
 def _summary(
-    linked: LinkedSubmissions, sensitivity: pd.DataFrame | None, cfg: LinkConfig
+    linked: LinkedSubmissions,
+    sensitivity: pd.DataFrame | None,
+    cfg: LinkConfig,
+    warn_frame: pd.DataFrame,
+    uncertainty: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """The publishable linkage-quality facts: shares and counts at or above the disclosure
-    threshold only (records, persons, share of records merged, N-hat range across thresholds)."""
+    """The publishable linkage-quality facts: shares, and counts at or above the disclosure
+    threshold only (a smaller count is ``None``).
+
+    Keys: ``method, threshold`` (used), ``threshold_setting`` (``"auto"`` or the number),
+    ``data_threshold, records, persons, share_of_records_merged, estimated_precision,
+    estimated_recall`` (pairwise, from the match probabilities), ``disclosure_threshold``; with
+    the table across thresholds: ``match_thresholds, n_hat_range_across_thresholds`` (every
+    row), ``plausible_thresholds, persons_range_plausible, n_hat_range_plausible`` (rows within
+    the plausible range and the data-driven one); ``warnings`` (scope and code of each linkage
+    warning: their texts hold small counts and stay in the internal report); with linkage
+    draws, ``linkage_uncertainty`` (N-hat and intervals with and without linkage error).
+    """
     rep = linked.report
     thr = cfg.suppression_threshold
 
-    def count(n: int) -> int | None:
+    def count(n: float) -> int | None:
         return int(n) if n >= thr else None
 
+    def span(values: pd.Series) -> list[float | None] | None:
+        v = pd.to_numeric(values, errors="coerce").dropna()
+        return [count(v.min()), count(v.max())] if len(v) else None
+
     records, persons = int(rep["records"]), int(rep["persons"])
+    quality = rep.get("estimated_quality", {})
     out: dict[str, Any] = {
         "method": rep["method"],
         "threshold": rep["threshold"],
+        "threshold_setting": cfg.threshold,
+        "data_threshold": rep.get("data_threshold"),
         "records": count(records),
         "persons": count(persons),
         "share_of_records_merged": (records - persons) / records if records else None,
+        "estimated_precision": quality.get("precision"),
+        "estimated_recall": quality.get("recall"),
         "disclosure_threshold": thr,
     }
     if sensitivity is not None and len(sensitivity):
@@ -464,6 +577,24 @@ def _summary(
             [float(n_hat.min()), float(n_hat.max())] if len(n_hat) else None
         )
         out["match_thresholds"] = [float(t) for t in sensitivity["threshold"]]
+        lo, hi = min(cfg.plausible_thresholds), max(cfg.plausible_thresholds)
+        kind = sensitivity.get("kind", pd.Series("", index=sensitivity.index)).astype(str)
+        near = sensitivity[sensitivity["threshold"].between(lo, hi)
+                           | kind.str.contains("data-driven")]  # fmt: skip
+        out["plausible_thresholds"] = [lo, hi]
+        out["persons_range_plausible"] = span(near["persons"])
+        out["n_hat_range_plausible"] = span(near["n_hat"])
+    out["warnings"] = [
+        {"scope": str(sc), "code": str(c)}
+        for sc, c in dict.fromkeys(zip(warn_frame["scope"], warn_frame["code"], strict=True))
+    ]
+    if uncertainty is not None and len(uncertainty):
+        row = uncertainty.iloc[0]
+        out["linkage_uncertainty"] = {
+            k: count(float(row[k])) if pd.notna(row[k]) else None
+            for k in ("n_hat", "low", "high", "n_hat_draws", "low_linkage", "high_linkage")
+            if k in row
+        }
     return out
 
 
@@ -524,6 +655,8 @@ def write_link_outputs(
     sensitivity: pd.DataFrame | None = None,
     sensitivity_note: str = "",
     internal: str | Path | None = None,
+    sensitivity_warnings: list[dict[str, str]] | None = None,
+    uncertainty: pd.DataFrame | None = None,
 ) -> LinkRun:
     """Write the linkage folder of a linked set of submissions (see the module docstring).
 
@@ -544,6 +677,13 @@ def write_link_outputs(
         per-person capture histories, capture counts with small cells, the linkage report
         (merge evidence, model parameters, per-threshold table), file reports and the log. Never
         publish it (docs/config.md, "Published and internal outputs").
+    sensitivity_warnings : list of dict, optional
+        ``{"code", "message"}`` findings on the sensitivity table, added to the linkage
+        warnings (``warnings.csv`` and the report).
+    uncertainty : DataFrame, optional
+        N̂ with and without linkage error
+        (:func:`fl_estimate.pipeline.linkage_uncertainty.linkage_uncertainty`): written as
+        ``linkage_uncertainty.csv`` and a report table when given.
     """
     cfg, result, loaded = linked.config, linked.result, linked.loaded
     registry, completeness, lists = linked.registry, linked.completeness, linked.lists
@@ -562,7 +702,15 @@ def write_link_outputs(
         [r.to_frame() for r in loaded.rejected] or [pd.DataFrame(columns=["source"])],
         ignore_index=True,
     )
-    report: dict[str, Any] = {"linkage": linked.report}
+    link_warnings = [{"scope": "linkage", **w} for w in linked.report["warnings"]]
+    link_warnings += [{"scope": "sensitivity", **w} for w in sensitivity_warnings or []]
+    warn_frame = pd.DataFrame(link_warnings, columns=["scope", "code", "message"])
+    merges = result.within_provider_merges()
+    model = pd.DataFrame(linked.report["model"])
+    sessions = pd.DataFrame(linked.report["training"].get("sessions", []))
+    if "comparisons" in sessions:
+        sessions["comparisons"] = sessions["comparisons"].map(", ".join)
+    report: dict[str, Any] = {"linkage": linked.report, "warnings": link_warnings}
     if sensitivity is not None:
         report["sensitivity"] = sensitivity.to_dict(orient="records")
     report |= {
@@ -575,13 +723,22 @@ def write_link_outputs(
     }
     if sensitivity is not None:
         report["sensitivity_note"] = sensitivity_note
+    if uncertainty is not None:
+        report["linkage_uncertainty"] = uncertainty.to_dict(orient="records")
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("base_dir", "path")}
     settings["linker"] = result.settings
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
     files = [*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])]
     written: list[str] = []
-    tables = {} if sensitivity is None else {"N-hat across match thresholds": sensitivity}
+    tables: dict[str, pd.DataFrame] = {"Warnings": warn_frame}
+    if sensitivity is not None:
+        tables["N-hat across match thresholds"] = sensitivity
+    if uncertainty is not None:
+        tables["N-hat with and without linkage error"] = uncertainty
     tables |= {
+        "Within-provider merges": _merge_summary(merges, linked.report),
+        "Model parameters": model,
+        "EM training sessions": sessions,
         "Submission files": used,
         "Validation problems": problems,
         "Linked persons by stratum (after disclosure control)": published.to_frame().reset_index(),
@@ -604,8 +761,12 @@ def write_link_outputs(
         put_csv(private, "capture_counts.csv", data.to_frame())
         put_csv(private, "submissions.csv", used)
         put_csv(private, "validation_problems.csv", problems)
+        put_csv(private, "warnings.csv", warn_frame)
+        put_csv(private, "within_provider_merges.csv", merges)
         if sensitivity is not None:
             put_csv(private, "sensitivity.csv", sensitivity)
+        if uncertainty is not None:
+            put_csv(private, "linkage_uncertainty.csv", uncertainty)
         write_json(private / "linkage_report.json", report)
         atomic_write_text(private / "linkage_report.html", _html(report, tables))
         write_xlsx(tables, private / "linkage_report.xlsx")
@@ -616,7 +777,10 @@ def write_link_outputs(
             put_csv(stage, "completeness.csv", completeness)
             put_csv(stage, "provider_regions.csv", registry.coverage().reset_index())
         put_csv(stage, "persons_by_region_year.csv", published.to_frame().reset_index())
-        write_json(stage / "linkage_summary.json", _summary(linked, sensitivity, cfg))
+        write_json(
+            stage / "linkage_summary.json",
+            _summary(linked, sensitivity, cfg, warn_frame, uncertainty),
+        )
         written.append("linkage_summary.json")
         for folder, kind, names in (
             (stage, "link", written),

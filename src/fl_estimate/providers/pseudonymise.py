@@ -39,6 +39,8 @@ __all__ = [
     "Pseudonymiser",
     "bloom_dice",
     "bloom_hex_to_words",
+    "first_name_part",
+    "normalise_birth_date",
     "normalise_date",
     "normalise_document",
     "normalise_name",
@@ -63,6 +65,7 @@ KEY_COLUMNS = (
     "key_name",
     "key_given_ph",
     "key_family_ph",
+    "key_name_ph",
     "key_dob",
     "key_yob",
     "key_doc",
@@ -178,6 +181,38 @@ def normalise_date(value: Any) -> str | None:
     raise ValueError(f"unreadable date {text!r}")
 
 
+_YEAR = re.compile(r"(\d{4})")
+
+
+def normalise_birth_date(value: Any) -> tuple[str | None, str | None]:
+    """A date of birth as ``(full date, year)``; an unknown day and month give ``(None, year)``.
+
+    A date of birth is often unknown and written as the year only (``"1987"``) or as 1 January of
+    a guessed year (``01/01/1987``, as in many civil registrations). Both are read as the year
+    only: a 1 January date is taken as a placeholder, so it is never evidence that two records
+    share a birth date (people really born on 1 January lose their day and month; one in 365).
+
+    Returns ``(None, None)`` when missing; raises ``ValueError`` when unreadable.
+
+    Examples
+    --------
+    >>> normalise_birth_date("07/03/1991"), normalise_birth_date("01/01/1991")
+    (('1991-03-07', '1991'), (None, '1991'))
+    >>> normalise_birth_date("1991"), normalise_birth_date(None)
+    ((None, '1991'), (None, None))
+    """
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = str(value)  # a spreadsheet cell holding the year as a number
+    if isinstance(value, float) and not np.isnan(value) and value == int(value):
+        value = str(int(value))
+    if isinstance(value, str) and _YEAR.fullmatch(value.strip()):
+        return None, value.strip()
+    iso = normalise_date(value)
+    if iso is None:
+        return None, None
+    return (None if iso[5:] == "01-01" else iso), iso[:4]
+
+
 def normalise_document(value: Any) -> str | None:
     """Upper-case letters and digits only (spaces, hyphens and dots removed)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
@@ -205,6 +240,26 @@ _PHONETIC_GROUPS = {
     **dict.fromkeys("MN", "5"),
     "R": "6",
 }
+
+
+#: Particles skipped when taking the first part of a family name for its phonetic key.
+_PARTICLES = frozenset(
+    {"AL", "EL", "BEN", "BIN", "IBN", "DA", "DE", "DI", "DO", "DOS", "DAS", "DEL", "LA", "Y"}
+)
+
+
+def first_name_part(parts: Sequence[str]) -> str | None:
+    """The first part of a normalised family name that is not a particle (``AL``, ``DE``...).
+
+    Of two family names the first is kept: providers often leave out the second.
+
+    >>> first_name_part(["EL", "MANSOUR"]), first_name_part(["GARCIA", "LOPEZ"]), first_name_part([])
+    ('MANSOUR', 'GARCIA', None)
+    """
+    for p in parts:
+        if p not in _PARTICLES:
+            return p
+    return parts[0] if parts else None
 
 
 def phonetic_key(part: str | None) -> str | None:
@@ -278,7 +333,7 @@ class Pseudonymiser:
     >>> keys = p.key_columns(pd.DataFrame({"given_name": ["Aïssata"], "family_name": ["Garba"],
     ...                                    "date_of_birth": ["07/03/1991"]}))
     >>> keys.iloc[0].notna().to_dict()
-    {'key_given': True, 'key_family': True, 'key_name': True, 'key_given_ph': True, 'key_family_ph': True, 'key_dob': True, 'key_yob': True, 'key_doc': False, 'key_phone': False, 'key_bloom': True}
+    {'key_given': True, 'key_family': True, 'key_name': True, 'key_given_ph': True, 'key_family_ph': True, 'key_name_ph': True, 'key_dob': True, 'key_yob': True, 'key_doc': False, 'key_phone': False, 'key_bloom': True}
     """
 
     def __init__(self, key: bytes | str) -> None:
@@ -376,7 +431,11 @@ class Pseudonymiser:
         """Key columns (``KEY_COLUMNS``) computed from the clear identifiers of ``frame``.
 
         Missing identifier columns are treated as empty. Dates must already be readable (see
-        :func:`normalise_date`); unreadable ones raise ``ValueError``.
+        :func:`normalise_birth_date`: a year only, or 1 January, gives ``key_yob`` and no
+        ``key_dob``); unreadable ones raise ``ValueError``. ``key_given_ph`` and
+        ``key_family_ph`` are phonetic keys of the FIRST given and the FIRST family name part
+        (a second family name is often left out); ``key_name_ph`` is the token of both keys
+        sorted, the same when given and family names are swapped.
         """
         n = len(frame)
 
@@ -396,18 +455,23 @@ class Pseudonymiser:
             f = normalise_name(family)
             gp = g.split() if g else []
             fp = f.split() if f else []
-            d = normalise_date(dob)
+            d, y = normalise_birth_date(dob)
             out["key_given"].append(self.token("given", g))
             out["key_family"].append(self.token("family", f))
             out["key_name"].append(
                 self.token("name", " ".join(sorted(gp + fp))) if (gp and fp) else None
             )
-            out["key_given_ph"].append(self.token("given_ph", phonetic_key(gp[0] if gp else None)))
-            out["key_family_ph"].append(
-                self.token("family_ph", phonetic_key(fp[-1] if fp else None))
+            given_ph = phonetic_key(gp[0] if gp else None)
+            family_ph = phonetic_key(first_name_part(fp))
+            out["key_given_ph"].append(self.token("given_ph", given_ph))
+            out["key_family_ph"].append(self.token("family_ph", family_ph))
+            out["key_name_ph"].append(
+                self.token("name_ph", " ".join(sorted((given_ph, family_ph))))
+                if given_ph and family_ph
+                else None
             )
             out["key_dob"].append(self.token("dob", d))
-            out["key_yob"].append(self.token("yob", d[:4] if d else None))
+            out["key_yob"].append(self.token("yob", y))
             out["key_doc"].append(self.token("doc", normalise_document(doc)))
             out["key_phone"].append(self.token("phone", normalise_phone(phone)))
             out["key_bloom"].append(

@@ -48,6 +48,7 @@ from fl_estimate.providers.pseudonymise import (
     FINGERPRINT_COLUMN,
     IDENTIFIER_COLUMNS,
     KEY_COLUMNS,
+    normalise_birth_date,
     normalise_date,
 )
 from fl_estimate.tabular import ReadInfo, read_table
@@ -103,7 +104,7 @@ SUBMISSION_COLUMNS: tuple[tuple[str, bool, str], ...] = (
     ("exploitation", True, "form(s) of exploitation, HTCDS names joined with ';'"),
     ("given_name", False, "given name(s) as written"),
     ("family_name", False, "family name(s) as written"),
-    ("date_of_birth", False, "YYYY-MM-DD or DD/MM/YYYY"),
+    ("date_of_birth", False, "YYYY-MM-DD or DD/MM/YYYY; YYYY when only the year is known"),
     ("document_number", False, "identity or travel document number"),
     ("phone", False, "phone number"),
     *((k, False, "pseudonymous key (instead of the clear identifiers)") for k in KEY_COLUMNS),
@@ -140,6 +141,13 @@ def _date_ok(value: Any) -> bool:
         return False
 
 
+def _birth_date_ok(value: Any) -> bool:
+    try:
+        return normalise_birth_date(value)[1] is not None
+    except ValueError:
+        return False
+
+
 def _int_ok(value: Any) -> bool:
     try:
         f = float(value)
@@ -153,6 +161,10 @@ EARLIEST_BIRTH = "1900-01-01"
 #: Age (in whole years) and the age implied by date of birth and date of identification may
 #: differ by this much (a birthday not yet reached, an age recorded some days earlier).
 AGE_TOLERANCE = 1
+#: ... and by this much when the age ends in 0 or 5: such ages are often estimates rounded to the
+#: nearest 5 years (age heaping; up to 2 years off), and the date of birth may itself be a
+#: 1 January placeholder (up to 1 more).
+AGE_HEAPED_TOLERANCE = 3
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a code
 #: field (provider, record_id, region) starting with one is refused.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -175,6 +187,15 @@ def _iso_or_none(value: Any) -> str | None:
         return normalise_date(value)
     except ValueError:
         return None
+
+
+def _birth_year_only(value: Any) -> str | None:
+    """The year of a date of birth written as the year only (``"1987"``), else None."""
+    try:
+        full, year = normalise_birth_date(value)
+    except ValueError:
+        return None
+    return year if full is None and _iso_or_none(value) is None else None
 
 
 def _row_rules(frame: pd.DataFrame, source: str) -> list[Problem]:
@@ -205,6 +226,18 @@ def _row_rules(frame: pd.DataFrame, source: str) -> list[Problem]:
                     Problem(f"date_identified must fall inside the period {period}", source, row,
                             "date_identified", ident)
                 )  # fmt: skip
+        dob_year = _birth_year_only(dob)
+        if dob_year is not None:  # the year only: it can be checked against the limits alone
+            if dob_year < EARLIEST_BIRTH[:4]:
+                problems.append(
+                    Problem(f"date_of_birth before {EARLIEST_BIRTH[:4]}", source, row,
+                            "date_of_birth", REDACTED)
+                )  # fmt: skip
+            elif ident_iso is not None and dob_year > ident_iso[:4]:
+                problems.append(
+                    Problem("date_of_birth must be before date_identified", source, row,
+                            "date_of_birth", REDACTED)
+                )  # fmt: skip
         if dob_iso is not None:
             if dob_iso < EARLIEST_BIRTH:
                 problems.append(
@@ -219,7 +252,8 @@ def _row_rules(frame: pd.DataFrame, source: str) -> list[Problem]:
             elif ident_iso is not None and age_n is not None:
                 b, d = date.fromisoformat(dob_iso), date.fromisoformat(ident_iso)
                 implied = d.year - b.year - ((d.month, d.day) < (b.month, b.day))
-                if abs(implied - age_n) > AGE_TOLERANCE:
+                heaped = age_n % 5 == 0
+                if abs(implied - age_n) > (AGE_HEAPED_TOLERANCE if heaped else AGE_TOLERANCE):
                     problems.append(
                         Problem(f"age {int(age_n)} does not match date_of_birth (age {implied} "
                                 "on date_identified)", source, row, "age", age)
@@ -307,7 +341,9 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
                                 "(e.g. ForcedLabour;SexualExploitation), or Unknown"),
         ),
         "date_of_birth": pa.Column(None, nullable=True, required=False,
-            checks=_elementwise(_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY"),
+            checks=_elementwise(
+                _birth_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY, or the year YYYY when the day "
+                "is not known"),
         ),
     }  # fmt: skip
     for c in CODE_COLUMNS:

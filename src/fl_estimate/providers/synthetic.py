@@ -28,7 +28,7 @@ from fl_estimate._typing import SeedLike, as_generator
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.simulate import simulate
 
-__all__ = ["REGIONS", "SAMPLE_KEY", "Country", "make_country", "write_country"]
+__all__ = ["REGIONS", "SAMPLE_KEY", "Country", "make_country", "typo_word", "write_country"]
 
 REGIONS = ("North", "South", "East", "West", "Central", "Lakes", "Highlands", "Coast")
 _BASE_SIZES = (120, 80, 60, 70, 160, 50, 40, 60)
@@ -152,7 +152,12 @@ def _family_names(rng: np.random.Generator, n: int) -> list[str]:
     return sorted(names)
 
 
-def _typo(word: str, rng: np.random.Generator) -> str:
+def typo_word(word: str, rng: np.random.Generator) -> str:
+    """``word`` with one typing error: a letter substituted, deleted, inserted or transposed.
+
+    The first letter is kept (as in most real typing errors); words shorter than 3 letters are
+    returned unchanged. Draws two or three numbers from ``rng``.
+    """
     if len(word) < 3:
         return word
     i = int(rng.integers(1, len(word)))  # keep the first letter (as most real typos do)
@@ -187,6 +192,12 @@ class Country:
         ``provider, record_id, person``: who each submitted record is.
     settings : dict
         Arguments that made it.
+    histories : DataFrame or None
+        True capture histories, one row per observed person: ``person``, 0/1 per provider,
+        ``region, year`` (the profile countries of :mod:`.country_profiles` set it).
+    people : DataFrame or None
+        The observed people's true identities (profile countries only; see
+        :func:`fl_estimate.providers.country_profiles.make_profile_country`).
     """
 
     submissions: dict[tuple[str, str], pd.DataFrame]
@@ -194,6 +205,8 @@ class Country:
     population: pd.DataFrame
     truth: pd.DataFrame
     settings: Mapping[str, Any]
+    histories: pd.DataFrame | None = None
+    people: pd.DataFrame | None = None
 
     @property
     def n_records(self) -> int:
@@ -319,8 +332,10 @@ def make_country(
                 if second_given[i]:
                     g = f"{g} {given_forms((i + 7) % n)[0]}"
                 f = str(family[i])
-                g = " ".join(_typo(w, rng) if rng.random() < typo_rate else w for w in g.split())
-                f = _typo(f, rng) if rng.random() < typo_rate else f
+                g = " ".join(
+                    typo_word(w, rng) if rng.random() < typo_rate else w for w in g.split()
+                )
+                f = typo_word(f, rng) if rng.random() < typo_rate else f
                 if rng.random() < 0.03:
                     g, f = f, g
                 if style == "upper" or (style == "mixed" and rng.random() < 0.5):
@@ -419,10 +434,10 @@ def make_country(
 
 
 _LINK_TOML = """\
-# Linkage configuration of the synthetic sample country (see docs/config.md).
+# Linkage configuration of the synthetic {what} (see docs/config.md).
 # Paths are relative to this file.
 [linkage]
-submissions = ["submissions/*.csv", "submissions/*.xlsx"]
+submissions = {submissions}
 registry = "registry.csv"
 # The sample key is a demonstration key; a real key lives outside the repository and is given
 # with key_env (an environment variable name) or key_file.
@@ -431,7 +446,7 @@ strata = ["region", "year"]
 threshold = 0.9
 thresholds = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
 output = "linkage_output"
-as_of = "2024-02-15"
+as_of = "{as_of}"
 """
 
 
@@ -444,14 +459,24 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
         atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
-def write_country(country: Country, out: str | Path, *, key: str = SAMPLE_KEY) -> Path:
+def write_country(
+    country: Country,
+    out: str | Path,
+    *,
+    key: str = SAMPLE_KEY,
+    resubmission_examples: bool = True,
+    what: str = "sample country",
+) -> Path:
     """Write a country's submissions, registry, truth, key and linkage config under ``out``.
 
     Layout: ``submissions/<provider>_<period>.{csv,xlsx}``, ``registry.csv``, ``link.toml``,
-    ``linkage.key`` (the sample key), ``truth/population.csv`` and ``truth/records.csv``. Two
-    re-submissions are included to show how they work: ``police_2022-Q3.csv`` has errors and is
-    rejected, its correction ``police_2022-Q3_v2.csv`` is accepted; ``social_services_2022-Q1.csv``
-    is incomplete and replaced by ``social_services_2022-Q1_v2.csv``.
+    ``linkage.key`` (the sample key), ``truth/population.csv``, ``truth/records.csv`` and, when
+    the country has them, ``truth/histories.csv`` (true capture histories). With
+    ``resubmission_examples``, two re-submissions show how they work: ``police_2022-Q3.csv`` has
+    errors and is rejected, its correction ``police_2022-Q3_v2.csv`` is accepted;
+    ``social_services_2022-Q1.csv`` is incomplete and replaced by
+    ``social_services_2022-Q1_v2.csv``. The config's ``as_of`` date is 15 February of the year
+    after the last year of identification. ``what`` names the country in the config's comment.
     """
     out = Path(out)
     sub = out / "submissions"
@@ -461,7 +486,7 @@ def write_country(country: Country, out: str | Path, *, key: str = SAMPLE_KEY) -
     fmt = dict(zip(country.registry["provider"], country.registry["file_format"], strict=True))
     for (prov, period), frame in sorted(country.submissions.items()):
         ext = fmt.get(prov, "csv")
-        if (prov, period) == ("police", "2022-Q3"):
+        if resubmission_examples and (prov, period) == ("police", "2022-Q3"):
             bad = frame.copy().astype(object)
             bad.loc[1, "sex"] = "X"
             bad.loc[3, "date_identified"] = "2022-13-01"
@@ -469,7 +494,7 @@ def write_country(country: Country, out: str | Path, *, key: str = SAMPLE_KEY) -
             bad.loc[6, "age"] = -4
             _write_frame(bad, sub / f"{prov}_{period}.{ext}")
             _write_frame(frame, sub / f"{prov}_{period}_v2.{ext}")
-        elif (prov, period) == ("social_services", "2022-Q1"):
+        elif resubmission_examples and (prov, period) == ("social_services", "2022-Q1"):
             first = frame.iloc[:-5].copy()
             _write_frame(first, sub / f"{prov}_{period}.{ext}")
             _write_frame(frame, sub / f"{prov}_{period}_v2.{ext}")
@@ -479,15 +504,20 @@ def write_country(country: Country, out: str | Path, *, key: str = SAMPLE_KEY) -
         out / "registry.csv", country.registry.to_csv(index=False, lineterminator="\n")
     )
     atomic_write_text(out / "linkage.key", key + "\n")
-    atomic_write_text(out / "link.toml", _LINK_TOML)
+    as_of = f"{max(int(y) for y in country.settings['years']) + 1}-02-15"
+    patterns = ", ".join(f'"submissions/*.{e}"' for e in sorted(set(fmt.values())))
+    atomic_write_text(
+        out / "link.toml",
+        _LINK_TOML.format(what=what, as_of=as_of, submissions=f"[{patterns}]"),
+    )
     (out / "truth").mkdir(exist_ok=True)
-    atomic_write_text(
-        out / "truth" / "population.csv",
-        country.population.to_csv(index=False, lineterminator="\n"),
-    )
-    atomic_write_text(
-        out / "truth" / "records.csv", country.truth.to_csv(index=False, lineterminator="\n")
-    )
+    tables = {"population": country.population, "records": country.truth}
+    if country.histories is not None:
+        tables["histories"] = country.histories
+    for name, table in tables.items():
+        atomic_write_text(
+            out / "truth" / f"{name}.csv", table.to_csv(index=False, lineterminator="\n")
+        )
     return out
 
 

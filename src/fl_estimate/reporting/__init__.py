@@ -11,9 +11,10 @@ from fl_estimate.reporting.charts import (
     plot_trend_by_region,
 )
 from fl_estimate.reporting.report import write_outputs
-from fl_estimate.reporting.spec import MethodSpec, ReportSpec
+from fl_estimate.reporting.spec import LinkageQuality, MethodSpec, ReportSpec
 
 __all__ = [
+    "LinkageQuality",
     "MethodSpec",
     "ReportSpec",
     "plot_indicator_prevalence",

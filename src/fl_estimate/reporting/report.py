@@ -27,7 +27,14 @@ import pandas as pd
 
 from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
-from fl_estimate.i18n import N_, format_number, relabel_columns, translate, translator
+from fl_estimate.i18n import (
+    N_,
+    format_number,
+    format_percent,
+    relabel_columns,
+    translate,
+    translator,
+)
 from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
 from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
 from fl_estimate.results import INTERVAL_KINDS
@@ -514,6 +521,89 @@ def _key_lines(spec: ReportSpec, national: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _linkage_lines(spec: ReportSpec) -> list[str]:
+    """The linkage-quality section: shares, and counts at or above the disclosure threshold."""
+    q = spec.linkage
+    assert q is not None
+    lang = spec.language
+    _ = translator(lang).gettext
+
+    def count(v: float | None) -> str | None:
+        return _int(v, lang) if v is not None and v >= spec.threshold else None
+
+    def share(v: float | None) -> str:
+        return format_percent(v, lang, digits=1)
+
+    def prob(v: float | None) -> str:
+        return format_number(v, lang, None)
+
+    lines = []
+    records, persons = count(q.records), count(q.persons)
+    if q.share_merged is not None:
+        if records is not None and persons is not None:
+            lines.append(
+                _(
+                    "{records} records from the providers were linked into {persons} persons: "
+                    "{share} of the records were merged with another record of the same person."
+                ).format(records=records, persons=persons, share=share(q.share_merged))
+            )
+        else:
+            lines.append(
+                _("{share} of the records were merged with another record of the same person.")
+                .format(share=share(q.share_merged))
+            )  # fmt: skip
+    if q.data_driven:
+        lines.append(
+            _("Match threshold {threshold}, chosen from the data (expected false and missed "
+              "links balance).").format(threshold=prob(q.threshold))
+        )  # fmt: skip
+    elif q.data_threshold is not None:
+        lines.append(
+            _("Match threshold {threshold}; the threshold chosen from the data would be {auto}.")
+            .format(threshold=prob(q.threshold), auto=prob(round(q.data_threshold, 3)))
+        )  # fmt: skip
+    if q.precision is not None and q.recall is not None:
+        lines.append(
+            _(
+                "Estimated from the linkage model's match probabilities: precision {precision} "
+                "(pairs linked that are the same person) and recall {recall} (pairs of the same "
+                "person that were linked); both assume that the model's probabilities are right."
+            ).format(precision=share(q.precision), recall=share(q.recall))
+        )
+    if q.plausible is not None:
+        lo, hi = (prob(t) for t in q.plausible)
+        p_lo, p_hi = (count(v) for v in q.persons_range or (None, None))
+        n_lo, n_hi = (count(v) for v in q.n_hat_range or (None, None))
+        if p_lo is not None and p_hi is not None:
+            lines.append(
+                _("Across the plausible match thresholds ({low} to {high}) and the one chosen "
+                  "from the data: from {p_low} to {p_high} persons.")
+                .format(low=lo, high=hi, p_low=p_lo, p_high=p_hi)
+            )  # fmt: skip
+        if n_lo is not None and n_hi is not None:
+            lines.append(
+                _("Across the same thresholds, N-hat of the reference model (fitted to the table "
+                  "pooled over strata, to compare thresholds) goes from {n_low} to {n_high}.")
+                .format(n_low=n_lo, n_high=n_hi)
+            )  # fmt: skip
+    unc = q.with_linkage_error
+    if unc is not None and all(count(v) is not None for v in unc):
+        n0, lo0, hi0, n1, lo1, hi1 = (count(v) for v in unc)
+        lines.append(
+            _("With linkage error (links drawn from their match probabilities), N-hat of the "
+              "reference model is {n1} ({low1} to {high1}), against {n0} ({low0} to {high0}) "
+              "without; the figures above do not include linkage error.")
+            .format(n0=n0, low0=lo0, high0=hi0, n1=n1, low1=lo1, high1=hi1)
+        )  # fmt: skip
+    if q.warnings:
+        lines.append(
+            _("{n} linkage warning(s), listed with the warnings below.").format(n=len(q.warnings))
+        )
+    else:
+        lines.append(_("No linkage warning."))
+    return [f"- {line}" for line in lines]
+
+
 def _input_lines(spec: ReportSpec) -> list[str]:
     """How each input file was read (encoding, separator, decimal sign)."""
     _ = translator(spec.language).gettext
@@ -536,13 +626,15 @@ def _report(
             "\n".join(f"- {c}" for c in _sentences(spec, pub["strata_estimates"])),
         ),
     ]
+    if spec.linkage is not None:
+        sections.append((_("Linkage quality"), "\n".join(_linkage_lines(spec))))
     warn = pub.get("warnings")
     if warn is not None and len(warn):
-        msgs = list(dict.fromkeys(str(m) for m in warn["warning"]))
+        msgs = list(dict.fromkeys(m if isinstance(m, str) else str(m) for m in warn["warning"]))
         lines = [f"- {translate(m, lang)}" for m in msgs[:10]]
         if len(msgs) > 10:
             lines.append(_("- ... and {n} more (warnings.csv)").format(n=len(msgs) - 10))
-        sections.append((_("Warnings from the estimation"), "\n".join(lines)))
+        sections.append((_("Warnings from the linkage and the estimation"), "\n".join(lines)))
     if spec.inputs:
         sections.append((_("How the input files were read"), "\n".join(_input_lines(spec))))
     tables = [

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fl_estimate.results import METHOD_FAMILIES, EstimationResult
 from fl_estimate.tabular import ReadInfo
 
-__all__ = ["MethodSpec", "ReportSpec", "TotalsFrom", "percent"]
+__all__ = ["LinkageQuality", "MethodSpec", "ReportSpec", "TotalsFrom", "percent"]
 
 #: Where the intervals of national totals (sums of strata) come from.
 TotalsFrom = Literal["bootstrap replicates", "posterior draws", "not available", "mixed"]
@@ -86,6 +86,89 @@ class MethodSpec:
 
 
 @dataclass(frozen=True)
+class LinkageQuality:
+    """What the report says about the linkage that built the capture histories.
+
+    Made from the published ``linkage_summary.json`` of ``fl-estimate link``
+    (:meth:`from_summary`); counts below the disclosure threshold are ``None`` there, and the
+    report prints no count below its own threshold either.
+
+    Attributes
+    ----------
+    records, persons : int or None
+        Records linked and persons found (None: below the disclosure threshold).
+    share_merged : float or None
+        Share of the records merged with another record of the same person.
+    precision, recall : float or None
+        Pairwise precision and recall of the links estimated from the model's match
+        probabilities (:meth:`fl_estimate.providers.linkage.LinkageResult.estimated_quality`).
+    threshold : float
+        The match threshold used.
+    data_driven : bool
+        True when that threshold was chosen from the data (``threshold = "auto"``).
+    data_threshold : float or None
+        The data-driven threshold.
+    plausible : (float, float) or None
+        The range of plausible match thresholds, and across it:
+    persons_range, n_hat_range : (int or None, int or None) or None
+        Lowest and highest persons found and N-hat (the reference model on the table pooled over
+        strata).
+    warnings : tuple of str
+        Codes of the linkage warnings.
+    with_linkage_error : (float, float, float, float, float, float) or None
+        N-hat, low, high without and with linkage error (reference model), when the links were
+        drawn.
+    """
+
+    records: int | None = None
+    persons: int | None = None
+    share_merged: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    threshold: float = 0.9
+    data_driven: bool = False
+    data_threshold: float | None = None
+    plausible: tuple[float, float] | None = None
+    persons_range: tuple[int | None, int | None] | None = None
+    n_hat_range: tuple[int | None, int | None] | None = None
+    warnings: tuple[str, ...] = ()
+    with_linkage_error: tuple[float | None, ...] | None = None
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> LinkageQuality:
+        """From the dict of ``linkage_summary.json``.
+
+        >>> q = LinkageQuality.from_summary({"records": 120, "persons": 100, "threshold": 0.9,
+        ...     "share_of_records_merged": 0.1667, "warnings": [{"scope": "linkage",
+        ...     "code": "m-prior"}], "persons_range_plausible": [98, 103]})
+        >>> q.persons, q.persons_range, q.warnings, q.data_driven
+        (100, (98, 103), ('m-prior',), False)
+        """
+
+        def pair(key: str) -> Any:
+            v = summary.get(key)
+            return tuple(v) if v is not None else None
+
+        unc = summary.get("linkage_uncertainty")
+        keys = ("n_hat", "low", "high", "n_hat_draws", "low_linkage", "high_linkage")
+        return cls(
+            records=summary.get("records"),
+            persons=summary.get("persons"),
+            share_merged=summary.get("share_of_records_merged"),
+            precision=summary.get("estimated_precision"),
+            recall=summary.get("estimated_recall"),
+            threshold=float(summary.get("threshold", 0.9)),
+            data_driven=summary.get("threshold_setting") == "auto",
+            data_threshold=summary.get("data_threshold"),
+            plausible=pair("plausible_thresholds"),
+            persons_range=pair("persons_range_plausible"),
+            n_hat_range=pair("n_hat_range_plausible"),
+            warnings=tuple(dict.fromkeys(str(w["code"]) for w in summary.get("warnings", []))),
+            with_linkage_error=tuple(unc.get(k) for k in keys) if unc else None,
+        )
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     """What the report says about the results.
 
@@ -112,6 +195,9 @@ class ReportSpec:
     inputs : tuple of (str, ReadInfo)
         The input files and how each was read (:class:`fl_estimate.tabular.ReadInfo`), for the
         report to state.
+    linkage : LinkageQuality, optional
+        The linkage's quality, when the run linked provider submissions (a section of the
+        report).
     """
 
     title: str
@@ -123,3 +209,4 @@ class ReportSpec:
     threshold: int = 5
     language: str = "en"
     inputs: tuple[tuple[str, ReadInfo], ...] = ()
+    linkage: LinkageQuality | None = None

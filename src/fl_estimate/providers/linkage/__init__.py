@@ -16,18 +16,21 @@ from fl_estimate.providers.linkage.model import (
     DEFAULT_BLOCKING,
     DEFAULT_DETERMINISTIC_RULES,
     DEFAULT_EM_BLOCKING,
+    DEFAULT_PRIOR_RULES,
     RecordLinker,
 )
 from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, prepare_records, splink_table
-from fl_estimate.providers.linkage.result import LinkageResult
+from fl_estimate.providers.linkage.result import LinkageResult, published_warning
 
 __all__ = [
     "DEFAULT_BLOCKING",
     "DEFAULT_DETERMINISTIC_RULES",
     "DEFAULT_EM_BLOCKING",
+    "DEFAULT_PRIOR_RULES",
     "SPLINK_COLUMNS",
     "LinkageResult",
     "RecordLinker",
     "prepare_records",
+    "published_warning",
     "splink_table",
 ]

@@ -3,16 +3,25 @@
 Two kinds of links are combined:
 
 * **deterministic** links on keyed tokens that almost never agree by chance (the same document
-  number; the same full name and date of birth; the same full name and phone): :func:`rule_pairs`;
+  number; the same full name and full date of birth):
+  :func:`~fl_estimate.providers.linkage.rules.rule_pairs`. A date written as 1 January is a
+  placeholder (year only) and never part of a deterministic link; the same full name with the
+  same phone is not one either (households share phones): the model weighs them instead;
 * **probabilistic** links (Fellegi–Sunter) fitted by `splink <https://moj-analytical-services.github.io/splink/>`_
-  on its DuckDB backend: name similarity as the Dice coefficient of the keyed Bloom filters, date
-  of birth (exact, same year, different), document number, phone, sex, age and region, with ``m``
-  probabilities from expectation–maximisation and ``u`` probabilities from random pairs
-  (:class:`RecordLinker`).
+  on its DuckDB backend: names (given and family name read separately and as a whole, Dice
+  coefficient of the keyed Bloom filters), date of birth (1 January and year-only dates read as a
+  year), document number, phone, sex, age (only where a date of birth is missing) and region
+  (:mod:`.comparisons`), with term-frequency adjustments on full names and dates of birth, ``u``
+  from random pairs and ``m`` from EM sessions that are counted before they start and fall back
+  to documented priors (:mod:`.training`). The prior is fitted to the scored pairs.
+
+Persons are the clusters of the links at or above the threshold (:mod:`.clusters`), with a size
+limit and per-provider de-duplication switches. Whatever had to fall back on a prior, and
+clusters that look wrong, are warnings (:class:`~fl_estimate.exceptions.LinkageWarning`) and
+lines of the linkage report.
 
 splink reports its progress and training advice through logging (the ``splink`` logger is held at
-ERROR during a run; EM sessions that could not run are recorded in the linkage report's
-``training_notes``). Of Python warnings, only the notices splink, DuckDB and sqlglot raise about
+ERROR during a run). Of Python warnings, only the notices splink, DuckDB and sqlglot raise about
 their own APIs are held back (:func:`quiet_splink`); every other warning, ours included, reaches
 the caller.
 
@@ -26,13 +35,14 @@ Examples
 >>> result = RecordLinker(threshold=0.9, seed=1).fit(records)    # a few seconds
 >>> report = result.report()
 >>> report["records"], report["persons"], report["duplicates_removed"]
-(1031, 574, {'courts': 2, 'gendarmerie': 2, 'iom': 3, 'ngo': 0, 'police': 8, 'social_services': 3})
+(1031, 577, {'courts': 2, 'gendarmerie': 2, 'iom': 3, 'ngo': 0, 'police': 9, 'social_services': 3})
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,15 +51,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
-from fl_estimate.providers.linkage.prepare import BLOOM_COLUMNS, SPLINK_COLUMNS, splink_table
+from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.providers.linkage.comparisons import (
+    ComparisonSpec,
+    default_comparisons,
+    dice_sql,
+    splink_comparison,
+)
+from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, splink_table
 from fl_estimate.providers.linkage.result import LinkageResult
+from fl_estimate.providers.linkage.rules import (
+    Rule,
+    check_rules,
+    count_rule_pairs,
+    rule_pairs,
+    splink_rule,
+)
+from fl_estimate.providers.linkage.training import (
+    fit_prior,
+    logit2,
+    probability,
+    rules_prior,
+    train_model,
+)
 from fl_estimate.providers.pseudonymise import KEY_COLUMNS
 
 __all__ = [
     "DEFAULT_BLOCKING",
     "DEFAULT_DETERMINISTIC_RULES",
     "DEFAULT_EM_BLOCKING",
+    "DEFAULT_EXTRA_BLOCKING",
+    "DEFAULT_PRIOR_RULES",
     "SPLINK_WARNINGS",
     "RecordLinker",
     "dice_sql",
@@ -57,26 +89,43 @@ __all__ = [
     "rule_pairs",
 ]
 
-#: Pairs of records compared by the probabilistic model: those agreeing on all columns of a rule.
+logger = logging.getLogger(__name__)
+
+#: Pairs of records compared by the probabilistic model: those satisfying any rule
+#: (``age~6``: ages within 6 years, or either unknown).
 DEFAULT_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("key_dob",),
-    ("key_family_ph", "key_given_ph"),
     ("key_doc",),
     ("key_phone",),
-    ("key_name",),
+    ("key_name_ph", "region", "age~6"),
+    ("key_given_ph", "key_family_ph", "region", "age~6"),
+    ("key_given", "region", "key_yob"),
+    ("key_family_ph", "region", "key_yob", "sex"),
+)
+#: Looser blocking rules added, in order, while the pairs they may add stay within
+#: ``blocking_budget`` pairs per record: small countries get more pairs compared (typing errors
+#: in both name keys), large ones stay fast.
+DEFAULT_EXTRA_BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("key_family_ph", "region", "age~3"),
+    ("key_given_ph", "region", "age~3"),
     ("key_family_ph", "region"),
-    ("key_given_ph", "key_yob"),
-    ("key_given", "region", "age"),
+    ("key_given_ph", "region"),
+    ("region", "sex", "age~1"),
 )
-#: Blocking rules of the EM sessions that estimate the m probabilities.
-DEFAULT_EM_BLOCKING: tuple[tuple[str, ...], ...] = (("key_dob",), ("key_doc",))
-#: Token agreements taken as links whatever the model says.
-DEFAULT_DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
+#: Blocking rules of the EM sessions that estimate the m probabilities: date of birth (trains
+#: the names), the sounds of the names within a region (trains date of birth, documents, phone,
+#: age) and document number (nearly all true matches).
+DEFAULT_EM_BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("key_dob",),
+    ("key_name_ph", "region", "sex"),
     ("key_doc",),
-    ("key_name", "key_dob"),
-    ("key_name", "key_phone"),
 )
-
+#: Token agreements taken as links whatever the model says: the same document number, or the
+#: same full name and date of birth (a full date: 1 January and year-only dates have no
+#: ``key_dob``). Not the same full name and phone: households share phones.
+DEFAULT_DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (("key_doc",), ("key_name", "key_dob"))
+#: Near-certain agreements from which the starting prior is counted (with ``prior_recall``).
+DEFAULT_PRIOR_RULES: tuple[tuple[str, ...], ...] = (("key_doc",), ("key_name", "key_dob"))
 
 #: Warnings held back during a splink run: (category, module pattern) of notices that splink,
 #: DuckDB and sqlglot (splink's SQL translator) raise about their own APIs and dependencies. A
@@ -85,12 +134,6 @@ SPLINK_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     (DeprecationWarning, r"(splink|duckdb|sqlglot)(\.|$)"),
     (FutureWarning, r"(splink|duckdb|sqlglot)(\.|$)"),
 )
-
-
-def dice_sql() -> str:
-    """SQL of the Dice coefficient of the two records' Bloom filters (splink's ``_l``/``_r``)."""
-    inter = " + ".join(f"CAST(bit_count({c}_l & {c}_r) AS INTEGER)" for c in BLOOM_COLUMNS)
-    return f"(2.0 * ({inter}) / (bloom_n_l + bloom_n_r))"
 
 
 @contextlib.contextmanager
@@ -109,30 +152,6 @@ def quiet_splink() -> Iterator[None]:
         logger.setLevel(old)
 
 
-def rule_pairs(records: pd.DataFrame, rules: Sequence[Sequence[str]]) -> pd.DataFrame:
-    """Pairs of records agreeing (non-missing) on every column of a rule; star-shaped per group."""
-    frames = []
-    for rule in rules:
-        cols = list(rule)
-        sub = records[["unique_id", *cols]].dropna(subset=cols)
-        if sub.empty:
-            continue
-        first = sub.groupby(cols, sort=False)["unique_id"].transform("min")
-        keep = sub["unique_id"] != first
-        frames.append(
-            pd.DataFrame(
-                {
-                    "unique_id_l": first[keep].to_numpy(np.int64),
-                    "unique_id_r": sub.loc[keep, "unique_id"].to_numpy(np.int64),
-                    "rule": "+".join(cols),
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(columns=["unique_id_l", "unique_id_r", "rule"])
-    return pd.concat(frames, ignore_index=True)
-
-
 @dataclass(frozen=True)
 class RecordLinker:
     """Link pseudonymised records of several providers into persons.
@@ -142,31 +161,64 @@ class RecordLinker:
     method : {"probabilistic", "deterministic"}
         ``probabilistic``: Fellegi–Sunter with splink (DuckDB) plus the deterministic rules;
         ``deterministic``: the rules only.
-    threshold : float
-        Match probability at or above which a pair is linked.
-    blocking : sequence of column tuples
-        Blocking rules of the probabilistic model.
-    deterministic_rules : sequence of column tuples
+    threshold : float or "auto"
+        Match probability at or above which a pair is linked. ``"auto"``: the data-driven
+        threshold of :meth:`LinkageResult.data_threshold` (expected false links equal to
+        expected missed links among the scored pairs), reported beside the fixed one.
+    blocking : sequence of rules
+        Blocking rules of the probabilistic model (see :mod:`.rules`; ``age~6`` is a window).
+    extra_blocking : sequence of rules
+        Looser rules added in order while the pairs they may add (counted on their equality
+        columns) keep the total within ``blocking_budget`` pairs per record.
+    blocking_budget : float
+    deterministic_rules : sequence of rules
         Token agreements linked whatever the model says.
+    prior : {"fitted", "rules"}
+        ``fitted``: the prior match probability is fitted to the scored pairs
+        (:func:`.training.fit_prior`), starting from the count of ``prior_rules``;
+        ``rules``: that count only.
+    prior_rules : sequence of rules
+        Near-certain agreements from which the starting prior is counted.
     prior_recall : float
-        Assumed recall of the deterministic rules, used to set the prior match probability.
+        Assumed share of true matching pairs that satisfy ``prior_rules``.
     u_max_pairs : float
         Random pairs sampled to estimate the ``u`` probabilities.
-    em_blocking : sequence of column tuples
-        One EM session per rule estimates the ``m`` probabilities of the comparisons not in the
-        rule. Rules whose pairs are nearly all matches train best (document number); a session
-        that cannot run (too few pairs) is skipped and noted in the model.
+    em_blocking : sequence of rules
+        One EM session per rule estimates the ``m`` probabilities of the comparisons that do
+        not read the rule's columns. A rule with fewer than ``min_em_pairs`` pairs is not run
+        (noted in the report); a level no session estimates gets its documented prior.
+    em_max_pairs : float
+        Pairs sampled from a session's blocked pairs (all when there are fewer).
+    min_em_pairs : int
+    em_max_iterations : int
+        Iterations of each EM session at most (splink stops earlier when the largest change of
+        a parameter is under 1e-4).
+    max_cluster_size : int or None
+        A cluster with more records is split, weakest links first, until no part is larger
+        (noted and warned). ``None``: no limit.
+    no_dedupe : sequence of str
+        Providers whose records are never merged with each other (each of their records is
+        taken as a different person): within-provider de-duplication switched off.
     seed : int
-        Seed of that sample.
+        Seed of the random samples.
     """
 
     method: str = "probabilistic"
-    threshold: float = 0.9
-    blocking: Sequence[Sequence[str]] = DEFAULT_BLOCKING
-    deterministic_rules: Sequence[Sequence[str]] = DEFAULT_DETERMINISTIC_RULES
+    threshold: float | str = 0.9
+    blocking: Sequence[Rule] = DEFAULT_BLOCKING
+    extra_blocking: Sequence[Rule] = DEFAULT_EXTRA_BLOCKING
+    blocking_budget: float = 20.0
+    deterministic_rules: Sequence[Rule] = DEFAULT_DETERMINISTIC_RULES
+    prior: str = "fitted"
+    prior_rules: Sequence[Rule] = DEFAULT_PRIOR_RULES
     prior_recall: float = 0.6
     u_max_pairs: float = 2e6
-    em_blocking: Sequence[Sequence[str]] = DEFAULT_EM_BLOCKING
+    em_blocking: Sequence[Rule] = DEFAULT_EM_BLOCKING
+    em_max_pairs: float = 2e5
+    min_em_pairs: int = 50
+    em_max_iterations: int = 100
+    max_cluster_size: int | None = 12
+    no_dedupe: Sequence[str] = ()
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -174,77 +226,101 @@ class RecordLinker:
             raise ModelSpecificationError(
                 f"method must be 'probabilistic' or 'deterministic', not {self.method!r}"
             )
-        if not 0 < self.threshold < 1:
-            raise ModelSpecificationError(f"threshold must lie in (0, 1), got {self.threshold}")
+        if self.threshold != "auto" and not (
+            isinstance(self.threshold, int | float) and 0 < self.threshold < 1
+        ):
+            raise ModelSpecificationError(
+                f"threshold must lie in (0, 1) or be 'auto', got {self.threshold!r}"
+            )
+        if self.prior not in ("fitted", "rules"):
+            raise ModelSpecificationError(f"prior must be 'fitted' or 'rules', not {self.prior!r}")
+        if not 0 < self.prior_recall <= 1:
+            raise ModelSpecificationError(
+                f"prior_recall must lie in (0, 1], got {self.prior_recall}"
+            )
+        if self.max_cluster_size is not None and self.max_cluster_size < 2:
+            raise ModelSpecificationError(
+                f"max_cluster_size must be at least 2 (or None), got {self.max_cluster_size}"
+            )
         allowed = set(SPLINK_COLUMNS)
         for what, rules in (
             ("blocking", self.blocking),
+            ("extra_blocking", self.extra_blocking),
             ("deterministic_rules", self.deterministic_rules),
+            ("prior_rules", self.prior_rules),
             ("em_blocking", self.em_blocking),
         ):
-            for rule in rules:
-                bad = [c for c in rule if c not in allowed]
-                if bad or not rule:
-                    raise ModelSpecificationError(
-                        f"{what} rule {list(rule)} names unknown columns {bad}; rules may use "
-                        f"{', '.join(sorted(allowed - {'unique_id', 'bloom_n'}))}"
-                    )
+            check_rules(what, rules, allowed)
 
-    def splink_settings(self) -> Any:
-        """The splink ``SettingsCreator``: pass it to ``splink.Linker`` with any backend (Spark)."""
-        import splink.comparison_level_library as cll
-        import splink.comparison_library as cl
-        from splink import SettingsCreator, block_on
+    @property
+    def comparisons(self) -> list[ComparisonSpec]:
+        """The comparisons of the model (:func:`.comparisons.default_comparisons`)."""
+        return default_comparisons()
 
-        dice = dice_sql()
-        name = cl.CustomComparison(
-            output_column_name="name",
-            comparison_levels=[
-                cll.CustomLevel("bloom_n_l = 0 OR bloom_n_r = 0").configure(is_null_level=True),
-                cll.CustomLevel("key_name_l = key_name_r", "same full name"),
-                cll.CustomLevel(f"{dice} >= 0.9", "name Dice >= 0.9"),
-                cll.CustomLevel(f"{dice} >= 0.8", "name Dice >= 0.8"),
-                cll.CustomLevel(f"{dice} >= 0.65", "name Dice >= 0.65"),
-                cll.ElseLevel(),
-            ],
-        )
-        dob = cl.CustomComparison(
-            output_column_name="dob",
-            comparison_levels=[
-                cll.NullLevel("key_dob"),
-                cll.ExactMatchLevel("key_dob"),
-                cll.ExactMatchLevel("key_yob"),
-                cll.ElseLevel(),
-            ],
-        )
-        age = cl.CustomComparison(
-            output_column_name="age",
-            comparison_levels=[
-                cll.NullLevel("age"),
-                cll.CustomLevel("abs(age_l - age_r) <= 1", "age within 1 year"),
-                cll.CustomLevel("abs(age_l - age_r) <= 3", "age within 3 years"),
-                cll.ElseLevel(),
-            ],
-        )
+    def blocking_rules(self, records: pd.DataFrame | None = None) -> list[Rule]:
+        """``blocking`` and the ``extra_blocking`` rules that fit the budget on ``records``."""
+        rules: list[Rule] = [tuple(r) for r in self.blocking]
+        if records is None or not len(records):
+            return rules
+        total = sum(count_rule_pairs(records, r, bound=True) for r in rules)
+        budget = self.blocking_budget * len(records)
+        for rule in self.extra_blocking:
+            more = count_rule_pairs(records, rule, bound=True)
+            if total + more <= budget:
+                rules.append(tuple(rule))
+                total += more
+        return rules
+
+    def splink_settings(self, prior: float = 1e-4, blocking: Sequence[Rule] | None = None) -> Any:
+        """The splink ``SettingsCreator``: pass it to ``splink.Linker`` with any backend (Spark).
+
+        ``blocking``: the prediction blocking rules (default: :attr:`blocking`; see
+        :meth:`blocking_rules` for those a fit uses).
+        """
+        from splink import SettingsCreator
+
         return SettingsCreator(
             link_type="dedupe_only",
             unique_id_column_name="unique_id",
-            comparisons=[
-                name,
-                dob,
-                cl.ExactMatch("key_doc"),
-                cl.ExactMatch("key_phone"),
-                cl.ExactMatch("sex"),
-                age,
-                cl.ExactMatch("region"),
+            comparisons=[splink_comparison(c) for c in self.comparisons],
+            blocking_rules_to_generate_predictions=[
+                splink_rule(r) for r in (self.blocking if blocking is None else blocking)
             ],
-            blocking_rules_to_generate_predictions=[block_on(*r) for r in self.blocking],
+            probability_two_random_records_match=prior,
+            em_convergence=1e-4,
+            max_iterations=self.em_max_iterations,
             retain_matching_columns=False,
             retain_intermediate_calculation_columns=False,
         )
 
+    def settings_dict(self) -> dict[str, Any]:
+        """The linker's settings as plain data (for the report and the manifest)."""
+        return {
+            "method": self.method,
+            "threshold": self.threshold,
+            "blocking": [list(r) for r in self.blocking],
+            "extra_blocking": [list(r) for r in self.extra_blocking],
+            "blocking_budget": self.blocking_budget,
+            "deterministic_rules": [list(r) for r in self.deterministic_rules],
+            "prior": self.prior,
+            "prior_rules": [list(r) for r in self.prior_rules],
+            "prior_recall": self.prior_recall,
+            "u_max_pairs": self.u_max_pairs,
+            "em_blocking": [list(r) for r in self.em_blocking],
+            "em_max_pairs": self.em_max_pairs,
+            "min_em_pairs": self.min_em_pairs,
+            "em_max_iterations": self.em_max_iterations,
+            "max_cluster_size": self.max_cluster_size,
+            "no_dedupe": list(self.no_dedupe),
+            "seed": self.seed,
+        }
+
     def fit(self, records: pd.DataFrame) -> LinkageResult:
         """Link records prepared by :func:`prepare_records`.
+
+        Warns (:class:`~fl_estimate.exceptions.LinkageWarning`) when a parameter had to fall
+        back on its prior, the fitted prior moved far from the counted one, a cluster was split
+        for its size, or clusters span strata (see :meth:`LinkageResult.warnings`).
 
         Raises
         ------
@@ -275,74 +351,72 @@ class RecordLinker:
                     "match_probability": pd.Series(dtype=float),
                 }
             )
-        return LinkageResult(
+        result = LinkageResult(
             records=records,
             pairs=pairs,
             deterministic_pairs=det,
-            threshold=self.threshold,
+            threshold=0.9 if self.threshold == "auto" else float(self.threshold),
             method="splink-duckdb+rules" if self.method == "probabilistic" else "deterministic",
             model=model,
-            settings={
-                "method": self.method,
-                "threshold": self.threshold,
-                "blocking": [list(r) for r in self.blocking],
-                "deterministic_rules": [list(r) for r in self.deterministic_rules],
-                "prior_recall": self.prior_recall,
-                "u_max_pairs": self.u_max_pairs,
-                "em_blocking": [list(r) for r in self.em_blocking],
-                "seed": self.seed,
-            },
+            settings=self.settings_dict(),
+            max_cluster_size=self.max_cluster_size,
+            no_dedupe=tuple(self.no_dedupe),
         )
+        if self.threshold == "auto" and len(pairs):
+            result = result.with_threshold(result.data_threshold())
+        result.emit_warnings()
+        return result
 
     def _splink(self, records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        from splink import DuckDBAPI, Linker, block_on
+        from splink import DuckDBAPI, Linker
 
         table = splink_table(records)
+        start, how = rules_prior(records, self.prior_rules, self.prior_recall)
+        blocking = self.blocking_rules(records)
         with quiet_splink():
             db = DuckDBAPI()
-            linker = Linker(db.register(table), self.splink_settings(), log_level=None)
-            training = linker.training
-            notes: list[str] = []
-            trained = 0
-            try:
-                training.estimate_probability_two_random_records_match(
-                    [block_on(*r) for r in self.deterministic_rules], recall=self.prior_recall
-                )
-                training.estimate_u_using_random_sampling(
-                    max_pairs=self.u_max_pairs, seed=self.seed
-                )
-                for rule in self.em_blocking:
-                    try:
-                        training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
-                        trained += 1
-                    except Exception as exc:  # a session with too few pairs: go on without it
-                        notes.append(
-                            f"EM session blocked on {'+'.join(rule)} skipped: "
-                            f"{' '.join(str(exc).split())[:160]}"
-                        )
-            except Exception as exc:  # splink raises plain exceptions on untrainable data
-                raise EstimateDoesNotExistError(
-                    "the probabilistic linkage model could not be trained on these records "
-                    f"({' '.join(str(exc).split())[:200]}); with few records use "
-                    "method='deterministic'",
-                    code="linkage-untrainable",
-                ) from exc
-            if trained == 0:
-                raise EstimateDoesNotExistError(
-                    "no EM training session could be run on these records ("
-                    + "; ".join(notes)
-                    + "); with few records use method='deterministic'",
-                    code="linkage-untrainable",
-                )
-            pred = linker.inference.predict().as_pandas_dataframe()
-            model = linker.misc.save_model_to_json(out_path=None)
-            model["fl_estimate_training_notes"] = notes
+            frame = db.register(table)
+
+            def make_linker(model: dict[str, Any] | None) -> Any:
+                settings = self.splink_settings(start, blocking) if model is None else model
+                return Linker(frame, settings, log_level=None)
+
+            model, training = train_model(
+                make_linker,
+                records,
+                self.comparisons,
+                em_rules=self.em_blocking,
+                u_max_pairs=self.u_max_pairs,
+                em_max_pairs=self.em_max_pairs,
+                min_em_pairs=self.min_em_pairs,
+                seed=self.seed,
+            )
+            model["probability_two_random_records_match"] = start
+            t0 = time.perf_counter()
+            pred = make_linker(model).inference.predict().as_pandas_dataframe()
+            logger.info("scored %d pairs in %.1f s", len(pred), time.perf_counter() - t0)
+        weight = pred["match_weight"].to_numpy(float)
+        prior, iterations = start, 0
+        if self.prior == "fitted":
+            prior, iterations = fit_prior(weight, start, len(records))
+            weight = weight - logit2(start) + logit2(prior)
+            model["probability_two_random_records_match"] = prior
+        training.blocking = [list(r) for r in blocking]
+        training.prior = {
+            "rules": start,
+            "rules_how": how,
+            "fitted": prior if self.prior == "fitted" else None,
+            "fit_iterations": iterations,
+            "used": prior,
+        }
+        model["fl_estimate_training"] = training.to_dict()
+        model["fl_estimate_training_notes"] = list(training.notes)
         pairs = pd.DataFrame(
             {
                 "unique_id_l": pred["unique_id_l"].to_numpy(np.int64),
                 "unique_id_r": pred["unique_id_r"].to_numpy(np.int64),
-                "match_weight": pred["match_weight"].to_numpy(float),
-                "match_probability": pred["match_probability"].to_numpy(float),
+                "match_weight": weight,
+                "match_probability": probability(weight),
             }
         )
         return pairs.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True), model

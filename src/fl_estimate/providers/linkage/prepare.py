@@ -36,8 +36,8 @@ __all__ = ["BLOOM_COLUMNS", "SPLINK_COLUMNS", "prepare_records", "splink_table"]
 BLOOM_COLUMNS = tuple(f"bloom_{i}" for i in range(BLOOM_WORDS))
 #: Columns of the prepared records that the splink model reads.
 SPLINK_COLUMNS = (
-    "unique_id", "region", "sex", "age", *[c for c in KEY_COLUMNS if c != "key_bloom"],
-    *BLOOM_COLUMNS, "bloom_n",
+    "unique_id", "region", "year", "sex", "age", "nationality",
+    *[c for c in KEY_COLUMNS if c != "key_bloom"], *BLOOM_COLUMNS, "bloom_n",
 )  # fmt: skip
 
 
@@ -54,8 +54,8 @@ def prepare_records(
     Returns
     -------
     DataFrame
-        ``unique_id`` (0..n-1), ``record_id, provider, source, region, year, date_identified,
-        sex, age``, the key columns, ``bloom_0..bloom_7`` (int64 words) and ``bloom_n`` (bits set).
+        ``unique_id`` (0..n-1), ``record_id, provider, source, region, date_identified, year,
+        sex, nationality`` (ISO code; unknown as missing), ``age``, the key columns, ``bloom_0..bloom_7`` (int64 words) and ``bloom_n`` (bits set).
     """
     frame = records.copy()
     order = [c for c in ("provider", "period", "record_id", "source") if c in frame]
@@ -101,6 +101,13 @@ def prepare_records(
     out["year"] = dates.dt.year.astype("Int64")
     sex = frame["sex"] if "sex" in frame else pd.Series(None, index=frame.index)
     out["sex"] = sex.where(sex.isin(["F", "M", "other"]), None).astype(object)
+    nat = frame["nationality"] if "nationality" in frame else pd.Series(None, index=frame.index)
+    nat = (
+        nat.astype(object)
+        .where(nat.notna(), None)
+        .map(lambda v: None if v is None else str(v).strip().upper())
+    )
+    out["nationality"] = nat.where(~nat.isin(["", "UNKNOWN", "UNK", "XXX"]), None).astype(object)
     out["age"] = pd.to_numeric(
         frame["age"] if "age" in frame else pd.Series(np.nan, index=frame.index), errors="coerce"
     )
@@ -116,4 +123,5 @@ def splink_table(records: pd.DataFrame) -> pd.DataFrame:
     """The columns of prepared records the splink model reads (to register with any backend)."""
     table = records[list(SPLINK_COLUMNS)].copy()
     table["age"] = table["age"].astype(float)
+    table["year"] = table["year"].astype(float)
     return table

@@ -13,13 +13,15 @@ The deterministic rules alone (exact keyed tokens; fast) on the sample country's
 >>> result = RecordLinker(method="deterministic").fit(records)
 >>> report = result.report()
 >>> report["records"], report["persons"], report["links_deterministic"]
-(1031, 739, 356)
+(1031, 749, 329)
 >>> result.capture_data(strata=None)
-CaptureData(lists=['courts', 'gendarmerie', 'iom', 'ngo', 'police', 'social_services'], observed=739, patterns=43)
+CaptureData(lists=['courts', 'gendarmerie', 'iom', 'ngo', 'police', 'social_services'], observed=749, patterns=41)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +29,97 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.exceptions import LinkageWarning, ModelSpecificationError
+from fl_estimate.i18n import N_, Message
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
-from fl_estimate.providers.linkage.clusters import capture_histories, cluster_labels
-from fl_estimate.providers.pseudonymise import KEY_COLUMNS
+from fl_estimate.providers.linkage.clusters import capture_histories, split_clusters
+from fl_estimate.providers.linkage.prepare import BLOOM_COLUMNS
+from fl_estimate.providers.pseudonymise import KEY_COLUMNS, bloom_dice
 
-__all__ = ["LinkageResult", "match_weight_histogram", "model_summary"]
+__all__ = [
+    "PRIOR_MOVE_FACTOR",
+    "PUBLISHED_WARNINGS",
+    "THRESHOLD_SHARE",
+    "LinkageResult",
+    "match_weight_histogram",
+    "model_summary",
+    "published_warning",
+]
+
+#: Persons found at the threshold and at the data-driven threshold differing by more than this
+#: share is a warning (``threshold-sensitive``).
+THRESHOLD_SHARE = 0.02
+#: Warning codes kept to the reports (not raised as Python warnings by ``fit``).
+REPORT_ONLY = frozenset({"m-prior", "u-fallback"})
+#: The fitted prior is reported as having moved when it differs from the counted one by more
+#: than this factor (either way).
+PRIOR_MOVE_FACTOR = 4.0
+
+#: The publishable text of each warning code (:meth:`LinkageResult.warnings`,
+#: :func:`fl_estimate.pipeline.linkage_sensitivity.sensitivity_warnings`): no count, so that the
+#: annual report can say it whatever the disclosure threshold; the full texts, with counts, stay
+#: in the internal linkage report.
+PUBLISHED_WARNINGS: dict[str, Message] = {
+    "em-session": N_(
+        "Linkage: a training session of the linkage model was skipped, failed or trained on a "
+        "fallback (the internal linkage report says which and why)."
+    ),
+    "m-prior": N_(
+        "Linkage: some match probabilities (m) of the linkage model could not be trained on "
+        "these records and were set from documented priors."
+    ),
+    "u-fallback": N_(
+        "Linkage: some chance-agreement probabilities (u) of the linkage model were not seen in "
+        "the random sample of pairs and were set from a fallback."
+    ),
+    "prior-moved": N_(
+        "Linkage: the fitted probability that two records match differs strongly from the one "
+        "counted from near-certain agreements; the linkage model may be wrong."
+    ),
+    "cluster-split": N_(
+        "Linkage: some persons joined more records than the cluster-size limit and were split: "
+        "chains of links through namesakes or household members are likely; check the match "
+        "threshold."
+    ),
+    "no-dedupe-split": N_(
+        "Linkage: some persons were split so that no two records of a provider whose "
+        "de-duplication is switched off are merged."
+    ),
+    "threshold-sensitive": N_(
+        "Linkage: the persons found at the match threshold and at the data-driven threshold "
+        "differ by more than the accepted share: the count of persons, and N-hat, depend on the "
+        "threshold."
+    ),
+    "clusters-span-strata": N_(
+        "Linkage: some persons have records in more than one stratum (region or year); each is "
+        "counted in the stratum of their first identification."
+    ),
+    "threshold-persons": N_(
+        "Linkage: the persons found move by more than the accepted share across the plausible "
+        "match thresholds."
+    ),
+    "threshold-n-hat": N_(
+        "Linkage: N-hat moves by more than the accepted share across the plausible match "
+        "thresholds: the linkage decides the estimate; compare the estimates at the default and "
+        "the data-driven thresholds."
+    ),
+}
+
+
+def published_warning(code: str) -> Message:
+    """The publishable, count-free text of a linkage warning code (:data:`PUBLISHED_WARNINGS`).
+
+    Examples
+    --------
+    >>> str(published_warning("m-prior"))[:37]
+    'Linkage: some match probabilities (m)'
+    >>> str(published_warning("new-code"))
+    'Linkage: warning new-code (see the internal linkage report).'
+    """
+    found = PUBLISHED_WARNINGS.get(code)
+    if found is not None:
+        return found
+    return N_("Linkage: warning {code} (see the internal linkage report).", code=code)
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,8 +139,13 @@ class LinkageResult:
         Default match-probability threshold.
     method : str
     model : dict
-        splink model (m and u probabilities; no data).
+        splink model (m and u probabilities; no data), with how each was obtained
+        (``fl_estimate_training``).
     settings : dict
+    max_cluster_size : int or None
+        Clusters larger than this are split, weakest links first.
+    no_dedupe : tuple of str
+        Providers whose records are never merged with each other.
     """
 
     records: pd.DataFrame
@@ -63,16 +155,128 @@ class LinkageResult:
     method: str
     model: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    max_cluster_size: int | None = None
+    no_dedupe: tuple[str, ...] = ()
+    _cache: dict[float, tuple[np.ndarray, dict[str, int]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def with_threshold(self, threshold: float) -> LinkageResult:
+        """The same linkage with another default threshold."""
+        return dataclasses.replace(self, threshold=float(threshold))
+
+    def _clusters(self, threshold: float | None) -> tuple[np.ndarray, dict[str, int]]:
+        thr = self.threshold if threshold is None else float(threshold)
+        if thr not in self._cache:
+            self._cache[thr] = split_clusters(
+                len(self.records),
+                self.pairs,
+                self.deterministic_pairs,
+                thr,
+                provider=self.records["provider"].to_numpy(),
+                no_dedupe=self.no_dedupe,
+                max_size=self.max_cluster_size,
+            )
+        return self._cache[thr]
 
     def clusters(self, threshold: float | None = None) -> np.ndarray:
-        """Cluster label of each record (connected components of links >= threshold)."""
-        thr = self.threshold if threshold is None else threshold
-        return cluster_labels(len(self.records), self.pairs, self.deterministic_pairs, thr)
+        """Cluster label of each record (connected components of links >= threshold, split
+        where larger than ``max_cluster_size`` or merging records of a ``no_dedupe`` provider)."""
+        return self._clusters(threshold)[0]
 
     @property
     def providers(self) -> list[str]:
         """Providers in order of appearance in the records."""
         return list(dict.fromkeys(self.records["provider"]))
+
+    def data_threshold(self, kind: str = "balanced", *, false_rate: float = 0.01) -> float:
+        """A match threshold chosen from the fitted match probabilities.
+
+        Parameters
+        ----------
+        kind : {"balanced", "false-rate"}
+            ``balanced``: the threshold at which the expected number of false links among the
+            links equals the expected number of true matches left unlinked, so that the count
+            of links, and so of persons, is right on average:
+            ``sum over p >= t of (1 - p) = sum over p < t of p``. ``false-rate``: the lowest
+            threshold at which the expected share of false links among the links,
+            ``mean over p >= t of (1 - p)``, is at most ``false_rate``.
+        false_rate : float
+
+        Returns
+        -------
+        float
+            Never below 0.5 (a link must be more likely than not) nor above 0.999. Both rest on
+            the model's probabilities being calibrated.
+        """
+        p = np.sort(self.pairs["match_probability"].to_numpy(float))[::-1]
+        if not len(p):
+            return self.threshold
+        if kind == "balanced":
+            false = np.cumsum(1 - p)  # expected false links when the first k+1 are linked
+            missed = p.sum() - np.cumsum(p)
+            k = int(np.searchsorted(false - missed, 0.0, side="right"))
+            t = p[min(k, len(p) - 1)]
+        elif kind == "false-rate":
+            rate = np.cumsum(1 - p) / np.arange(1, len(p) + 1)
+            ok = np.flatnonzero(rate <= false_rate)
+            t = p[ok[-1]] if len(ok) else 0.999
+        else:
+            raise ModelSpecificationError(f"kind must be 'balanced' or 'false-rate', not {kind!r}")
+        return float(np.clip(t, 0.5, 0.999))
+
+    def estimated_quality(self, threshold: float | None = None) -> dict[str, float | None]:
+        """Pairwise precision and recall of the links, estimated from the match probabilities.
+
+        Every scored pair is a match with its match probability, every deterministic link with
+        probability 1 (a pair both scored and linked by a rule counts once, as certain). With
+        :math:`L` the pairs linked at ``threshold`` (probability at or above it, or a rule):
+
+        .. math::
+
+            \\widehat{\\text{precision}} = \\frac{1}{|L|}\\sum_{L} p, \\qquad
+            \\widehat{\\text{recall}} = \\frac{\\sum_{L} p}{\\sum_{\\text{all}} p}.
+
+        Both are pairwise (before the links are closed into persons) and rest on the model's
+        probabilities being calibrated; matches in no compared pair are not counted.
+
+        Returns
+        -------
+        dict
+            ``{"precision", "recall"}``, None when there is no link (precision) or no likely
+            match (recall).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> pairs = pd.DataFrame({"unique_id_l": [0, 0, 1], "unique_id_r": [1, 2, 2],
+        ...                       "match_weight": 0.0, "match_probability": [0.99, 0.95, 0.5]})
+        >>> none = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "rule"])
+        >>> res = LinkageResult(pd.DataFrame({"provider": ["a", "b", "c"]}), pairs, none, 0.9,
+        ...                     "probabilistic")
+        >>> {k: round(v, 3) for k, v in res.estimated_quality().items()}
+        {'precision': 0.97, 'recall': 0.795}
+        """
+        thr = self.threshold if threshold is None else float(threshold)
+        scored = self.pairs[["unique_id_l", "unique_id_r", "match_probability"]]
+        rules = self.deterministic_pairs[["unique_id_l", "unique_id_r"]].assign(
+            match_probability=1.0
+        )
+        both = pd.concat([scored, rules], ignore_index=True)
+        lo = np.minimum(both["unique_id_l"].to_numpy(), both["unique_id_r"].to_numpy())
+        hi = np.maximum(both["unique_id_l"].to_numpy(), both["unique_id_r"].to_numpy())
+        p = (
+            pd.DataFrame({"l": lo, "r": hi, "p": both["match_probability"].to_numpy(float)})
+            .groupby(["l", "r"])["p"]
+            .max()
+            .to_numpy()
+        )
+        linked = p[p >= thr]
+        total = float(p.sum())
+        return {
+            "precision": float(linked.mean()) if len(linked) else None,
+            "recall": float(linked.sum()) / total if total > 0 else None,
+        }
 
     def capture_histories(
         self,
@@ -110,30 +314,230 @@ class LinkageResult:
             hist.drop(columns="person"), lists=names, strata=list(strata) if strata else None
         )
 
+    @property
+    def training(self) -> dict[str, Any]:
+        """How each model parameter was obtained (see :class:`.training.Training`)."""
+        return dict(self.model.get("fl_estimate_training", {}))
+
+    def within_provider_merges(self, threshold: float | None = None) -> pd.DataFrame:
+        """Pairs of records of one provider merged into one person, with the evidence.
+
+        Returns
+        -------
+        DataFrame
+            One row per pair of same-provider records in a cluster: ``provider, source_l,
+            record_id_l, source_r, record_id_r`` (the provider's own record numbers, so it can
+            check them), ``link`` (``deterministic: <rule>``, ``probabilistic`` or ``through
+            other records`` when the two were joined only by links to other records),
+            ``match_weight, match_probability`` (of the direct comparison, when there was
+            one), ``name_dice`` (similarity of the keyed name Bloom filters) and ``agree``
+            (the keyed fields that agree: ``name, given, family, dob, yob, doc, phone,
+            sex, region``). Tokens and names never appear.
+        """
+        labels = self.clusters(threshold)
+        thr = self.threshold if threshold is None else threshold
+        rec = self.records
+        frame = pd.DataFrame(
+            {"c": labels, "p": rec["provider"].to_numpy(), "u": rec["unique_id"].to_numpy()}
+        )
+        frame = frame[frame.duplicated(["c", "p"], keep=False)]
+        cols = ["provider", "source_l", "record_id_l", "source_r", "record_id_r", "link",
+                "match_weight", "match_probability", "name_dice", "agree"]  # fmt: skip
+        if frame.empty:
+            return pd.DataFrame(columns=cols)
+        pairs = frame.merge(frame, on=["c", "p"], suffixes=("_l", "_r"))
+        pairs = pairs[pairs["u_l"] < pairs["u_r"]]
+        left, right = pairs["u_l"].to_numpy(np.int64), pairs["u_r"].to_numpy(np.int64)
+        scored = self.pairs.set_index(["unique_id_l", "unique_id_r"])
+        key = pd.MultiIndex.from_arrays([left, right])
+        hit = scored.reindex(key)
+        det = self.deterministic_pairs
+        det_l = det["unique_id_l"].to_numpy(np.int64)
+        det_r = det["unique_id_r"].to_numpy(np.int64)
+        det_rule = pd.Series(
+            det["rule"].to_numpy(),
+            index=pd.MultiIndex.from_arrays([np.minimum(det_l, det_r), np.maximum(det_l, det_r)]),
+        )
+        det_rule = det_rule[~det_rule.index.duplicated()].reindex(key)
+        prob = hit["match_probability"].to_numpy(float)
+        link = np.where(
+            det_rule.notna().to_numpy(),
+            "deterministic: " + det_rule.fillna("").astype(str).to_numpy(),
+            np.where(prob >= thr, "probabilistic", "through other records"),
+        )
+        words = rec[list(BLOOM_COLUMNS)].to_numpy(np.int64)
+        fields = {"name": "key_name", "given": "key_given", "family": "key_family",
+                  "dob": "key_dob", "yob": "key_yob", "doc": "key_doc", "phone": "key_phone",
+                  "sex": "sex", "region": "region"}  # fmt: skip
+        same = {
+            short: (rec[col].to_numpy(object)[left] == rec[col].to_numpy(object)[right])
+            & rec[col].notna().to_numpy()[left]
+            for short, col in fields.items()
+            if col in rec
+        }
+        agree = [
+            ", ".join(short for short, flags in same.items() if flags[i]) for i in range(len(left))
+        ]
+        out = pd.DataFrame(
+            {
+                "provider": pairs["p"].to_numpy(),
+                "source_l": rec["source"].to_numpy()[left] if "source" in rec else None,
+                "record_id_l": rec["record_id"].to_numpy()[left],
+                "source_r": rec["source"].to_numpy()[right] if "source" in rec else None,
+                "record_id_r": rec["record_id"].to_numpy()[right],
+                "link": link,
+                "match_weight": hit["match_weight"].to_numpy(float),
+                "match_probability": prob,
+                "name_dice": bloom_dice(words[left], words[right]),
+                "agree": agree,
+            }
+        )
+        return out.sort_values(["provider", "record_id_l", "record_id_r"]).reset_index(drop=True)
+
+    def warnings(self, threshold: float | None = None) -> list[dict[str, str]]:
+        """What may have gone wrong, one ``{"code", "message"}`` per finding (no identifiers).
+
+        Codes: ``m-prior`` (an ``m`` set from its documented prior), ``u-fallback`` (a ``u`` not
+        seen in the random sample), ``em-session`` (a training session skipped or failed),
+        ``prior-moved`` (the fitted prior differs from the counted one by more than
+        :data:`PRIOR_MOVE_FACTOR`), ``cluster-split`` (clusters larger than
+        ``max_cluster_size`` split), ``no-dedupe-split``, ``threshold-sensitive`` (persons
+        at the threshold and at :meth:`data_threshold` differ by more than
+        :data:`THRESHOLD_SHARE`), ``clusters-span-strata``.
+        """
+        out: list[dict[str, str]] = []
+        training = self.training
+        for s in training.get("sessions", []):
+            if s["status"] == "trained" and s.get("reason"):
+                out.append(
+                    {
+                        "code": "em-session",
+                        "message": (
+                            f"EM training session blocked on {s['rule']} trained on {s['reason']}"
+                        ),
+                    }
+                )
+            elif s["status"] != "trained":
+                out.append({"code": "em-session", "message": (
+                    f"EM training session blocked on {s['rule']} {s['status']}: {s['reason']}; "
+                    f"it would have estimated {', '.join(s['comparisons'])}")})  # fmt: skip
+        levels = training.get("levels", [])
+        m_prior = [lv for lv in levels if lv["m_source"].startswith("prior")]
+        if m_prior:
+            named = "; ".join(
+                f"{lv['comparison']} / {lv['level']} ({lv['m_source'].split(': ', 1)[-1]})"
+                for lv in m_prior
+            )
+            out.append({"code": "m-prior", "message": (
+                f"{len(m_prior)} m probabilit{'y' if len(m_prior) == 1 else 'ies'} not "
+                f"trained, set from documented priors: {named}")})  # fmt: skip
+        u_fall = [lv for lv in levels if lv.get("u_source", "random sample") != "random sample"]
+        if u_fall:
+            named = "; ".join(
+                f"{lv['comparison']} / {lv['level']} from {lv['u_source']}" for lv in u_fall
+            )
+            out.append({"code": "u-fallback", "message": (
+                f"{len(u_fall)} u probabilit{'y' if len(u_fall) == 1 else 'ies'} not seen in "
+                f"the random sample: {named}")})  # fmt: skip
+        prior = training.get("prior", {})
+        if prior.get("fitted") is not None and prior.get("rules"):
+            ratio = prior["fitted"] / prior["rules"]
+            if not 1 / PRIOR_MOVE_FACTOR <= ratio <= PRIOR_MOVE_FACTOR:
+                out.append({"code": "prior-moved", "message": (
+                    f"the prior probability that two records match, fitted to the scored "
+                    f"pairs ({prior['fitted']:.3g}), is {ratio:.3g} times the one counted from "
+                    f"near-certain agreements ({prior['rules']:.3g}): the model or the prior "
+                    "rules' assumed recall may be wrong")})  # fmt: skip
+        _, info = self._clusters(threshold)
+        if info["split_for_size"]:
+            out.append({"code": "cluster-split", "message": (
+                f"{info['split_for_size']} cluster(s) of more than {self.max_cluster_size} "
+                f"records split, weakest links first ({info['links_dropped']} links left out): "
+                "chains of links through namesakes or household members are likely; check the "
+                "threshold")})  # fmt: skip
+        if info["split_for_no_dedupe"]:
+            out.append(
+                {
+                    "code": "no-dedupe-split",
+                    "message": (
+                        f"{info['split_for_no_dedupe']} cluster(s) split so that no two records of "
+                        f"{', '.join(self.no_dedupe)} are merged (de-duplication switched off)"
+                    ),
+                }
+            )
+        if len(self.pairs):
+            thr = self.threshold if threshold is None else threshold
+            auto = self.data_threshold()
+            n_thr = len(np.unique(self.clusters(thr)))
+            n_auto = len(np.unique(self.clusters(auto)))
+            share = abs(n_thr - n_auto) / max(n_auto, 1)
+            if share > THRESHOLD_SHARE:
+                out.append({"code": "threshold-sensitive", "message": (
+                    f"persons found at the match threshold {thr:g} ({n_thr}) and at the "
+                    f"data-driven threshold {auto:.3g} ({n_auto}) differ by {100 * share:.1f}%: "
+                    "many pairs have a match probability between the two (names shared by many "
+                    "people, dates of birth unknown), so the count of persons, and N-hat, "
+                    "depend on the threshold; compare the estimates at both"
+                    " (threshold='auto' uses the data-driven one)")})  # fmt: skip
+        span = self._spanning(threshold)
+        if span:
+            out.append({"code": "clusters-span-strata", "message": (
+                f"{span} cluster(s) hold records of more than one stratum (region or year); "
+                "each person is counted in the stratum of their first identification")})  # fmt: skip
+        return out
+
+    def emit_warnings(self, threshold: float | None = None) -> None:
+        """Raise one :class:`LinkageWarning` listing :meth:`warnings` (if any), except the
+        training notes ``m-prior`` and ``u-fallback``, which the linkage report, its
+        ``warnings.csv`` and the annual run's warnings carry (small countries have them often:
+        a level no EM session saw)."""
+        found = [w for w in self.warnings(threshold) if w["code"] not in REPORT_ONLY]
+        if found:
+            text = "; ".join(w["message"] for w in found[:6])
+            more = f" (and {len(found) - 6} more; see the linkage report)" if len(found) > 6 else ""
+            warnings.warn(f"linkage: {text}{more}", LinkageWarning, stacklevel=3)
+
+    def _spanning(self, threshold: float | None) -> int:
+        rec = self.records
+        if "region" not in rec or "year" not in rec:
+            return 0
+        tmp = pd.DataFrame({"c": self.clusters(threshold), "r": rec["region"], "y": rec["year"]})
+        return int((tmp.groupby("c")[["r", "y"]].nunique() > 1).any(axis=1).sum())
+
     def report(self, threshold: float | None = None) -> dict[str, Any]:
         """Linkage report (counts only; no identifiers and no tokens).
 
-        Keys: ``method, threshold, records, records_by_provider, unlinkable_records,
-        pairs_compared, links_probabilistic, links_deterministic, match_weight_histogram``
-        (bins of width 2 from -30 to 30, open-ended beyond), ``persons, cluster_sizes,
-        duplicates_removed`` (within-provider, by provider), ``clusters_spanning_strata, model``
-        (m and u probabilities per comparison level) and ``training_notes``.
+        Keys: ``method, threshold, data_threshold`` (:meth:`data_threshold`, balanced),
+        ``records, records_by_provider, unlinkable_records, pairs_compared,
+        links_probabilistic, links_deterministic, estimated_quality`` (pairwise precision and
+        recall, :meth:`estimated_quality`), ``match_weight_histogram`` (bins of width 2 from
+        -30 to 30, open-ended beyond), ``persons, cluster_sizes, largest_cluster,
+        clusters_split, duplicates_removed`` (within-provider, by provider),
+        ``within_provider_merges`` (by provider: direct links and merges through other
+        records), ``no_dedupe, clusters_spanning_strata, model`` (m and u per comparison level,
+        with their sources), ``training`` (EM sessions and the prior), ``training_notes`` and
+        ``warnings`` (:meth:`warnings`).
         """
         thr = self.threshold if threshold is None else threshold
-        labels = self.clusters(thr)
+        labels, info = self._clusters(thr)
         rec = self.records
         by_cluster_provider = pd.DataFrame({"c": labels, "p": rec["provider"].to_numpy()})
         distinct = by_cluster_provider.drop_duplicates()
         dup = (by_cluster_provider.groupby("p").size() - distinct.groupby("p").size()).astype(int)
         sizes = pd.Series(labels).value_counts().value_counts().sort_index()
         keys = rec[[c for c in KEY_COLUMNS]].notna().any(axis=1) | (rec["bloom_n"] > 0)
-        span = 0
-        if "region" in rec and "year" in rec:
-            tmp = pd.DataFrame({"c": labels, "r": rec["region"], "y": rec["year"]})
-            span = int((tmp.groupby("c")[["r", "y"]].nunique() > 1).any(axis=1).sum())
+        merges = self.within_provider_merges(thr)
+        by_link = (
+            merges.assign(kind=np.where(merges["link"] == "through other records", "through",
+                                        "direct"))
+            .groupby(["provider", "kind"]).size().unstack(fill_value=0)
+            if len(merges) else pd.DataFrame()
+        )  # fmt: skip
+        training = self.training
         return {
             "method": self.method,
             "threshold": thr,
+            "data_threshold": self.data_threshold() if len(self.pairs) else None,
             "records": len(rec),
             "records_by_provider": {
                 str(k): int(v) for k, v in rec["provider"].value_counts().sort_index().items()
@@ -142,15 +546,24 @@ class LinkageResult:
             "pairs_compared": len(self.pairs),
             "links_probabilistic": int((self.pairs["match_probability"] >= thr).sum()),
             "links_deterministic": len(self.deterministic_pairs),
+            "estimated_quality": self.estimated_quality(thr),
             "match_weight_histogram": match_weight_histogram(
                 self.pairs["match_weight"].to_numpy(float)
             ),
             "persons": len(np.unique(labels)),
             "cluster_sizes": dict(zip(sizes.index.tolist(), sizes.tolist(), strict=True)),
+            "largest_cluster": int(sizes.index.max()) if len(sizes) else 0,
+            "clusters_split": info,
             "duplicates_removed": {str(k): int(v) for k, v in dup.sort_index().items()},
-            "clusters_spanning_strata": span,
+            "within_provider_merges": {
+                str(p): {k: int(v) for k, v in row.items()} for p, row in by_link.iterrows()
+            },
+            "no_dedupe": list(self.no_dedupe),
+            "clusters_spanning_strata": self._spanning(thr),
             "model": model_summary(self.model),
+            "training": {k: v for k, v in training.items() if k != "levels"},
             "training_notes": list(self.model.get("fl_estimate_training_notes", [])),
+            "warnings": self.warnings(thr),
         }
 
 
@@ -176,18 +589,25 @@ def match_weight_histogram(weights: np.ndarray) -> list[dict[str, Any]]:
 
 
 def model_summary(model: dict[str, Any]) -> list[dict[str, Any]]:
-    """m and u probabilities per comparison level of a splink model (null levels left out)."""
+    """m and u probabilities per comparison level of a splink model (null levels left out),
+    with how each was obtained when the model records it (``m_source``, ``u_source``)."""
+    sources = {
+        (lv["comparison"], lv["level"]): lv
+        for lv in model.get("fl_estimate_training", {}).get("levels", [])
+    }
     out = []
     for comp in model.get("comparisons", []):
         for level in comp.get("comparison_levels", []):
             if level.get("is_null_level"):
                 continue
-            out.append(
-                {
-                    "comparison": comp.get("output_column_name"),
-                    "level": level.get("label_for_charts"),
-                    "m": level.get("m_probability"),
-                    "u": level.get("u_probability"),
-                }
-            )
+            row = {
+                "comparison": comp.get("output_column_name"),
+                "level": level.get("label_for_charts"),
+                "m": level.get("m_probability"),
+                "u": level.get("u_probability"),
+            }
+            src = sources.get((row["comparison"], row["level"]))
+            if src is not None:
+                row |= {"m_source": src.get("m_source"), "u_source": src.get("u_source")}
+            out.append(row)
     return out
