@@ -34,6 +34,7 @@ import pandas as pd
 from fl_estimate.mse import LogLinearMSE
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.outputs import check_target
+from fl_estimate.pipeline.cache import FitCache
 from fl_estimate.providers.linkage import LinkageResult
 from fl_estimate.providers.linkrun import (
     DEFAULT_THRESHOLDS,
@@ -108,6 +109,7 @@ def run_link(
     out: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
     internal: str | Path | None = None,
+    cache: FitCache | None = None,
 ) -> LinkRun:
     """``fl-estimate link``: link a config's submissions and write the linkage folder, with N̂
     across the config's match thresholds (``thresholds``, model ``sensitivity_model``).
@@ -123,6 +125,9 @@ def run_link(
     internal : path, optional
         The internal folder (default ``OUT.internal``; see
         :func:`fl_estimate.providers.linkrun.write_link_outputs`).
+    cache : FitCache, optional
+        Where the linkage (the slow step) is cached by its inputs' bytes and settings
+        (:mod:`fl_estimate.pipeline.cache`); the folders are written anew either way.
 
     Examples
     --------
@@ -139,7 +144,11 @@ def run_link(
     inside = Path(internal) if internal is not None else internal_folder(target)
     check_target(target, kind="link", inputs=link_inputs(cfg))  # before any work
     check_target(inside, kind="link-internal", inputs=link_inputs(cfg))
-    linked = link_submissions(cfg, echo=echo)
+    if cache is not None and cache.enabled:
+        key = cache.linkage_key(cfg, link_inputs(cfg))
+        linked = cache.call(key, lambda: link_submissions(cfg, echo=echo))
+    else:
+        linked = link_submissions(cfg, echo=echo)
     sensitivity = linkage_sensitivity(
         linked.result,
         cfg.thresholds,
