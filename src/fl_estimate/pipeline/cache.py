@@ -307,8 +307,8 @@ def run_cache(config: Any, out: str | Path, override: bool | str | Path | None =
         return FitCache(None)
     folder = Path(folder).resolve()
     src = Path(config.path).name
-    for place in (Path(out), internal_folder(out)):
-        place = place.resolve()
+    out = Path(out).resolve()
+    for place in (out, internal_folder(out)):
         if folder == place or place in folder.parents:
             raise InputValidationError(
                 [
