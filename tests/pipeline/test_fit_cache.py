@@ -236,3 +236,36 @@ def test_config_cache_key(
     monkeypatch.delenv("FL_ESTIMATE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_folder() == tmp_path / "xdg" / "fl_estimate"
+
+
+def test_cached_linkage_holds_no_clear_identifier(tmp_path: Path) -> None:
+    """The linkage is cached without the submissions' clear names, dates of birth and documents
+    (the pickle is searched for every family name of the files linked), and a rerun reuses it."""
+    from fl_estimate.pipeline.linkage_sensitivity import run_link
+
+    country = Path(__file__).resolve().parents[2] / "data_samples" / "country"
+    link = tmp_path / "link.toml"
+    text = (country / "link.toml").read_text()
+    text = text.replace('submissions = ["submissions/*.csv", "submissions/*.xlsx"]',
+                        f'submissions = ["{country}/submissions/police_2023-Q*.csv", '
+                        f'"{country}/submissions/iom_2023-Q*.csv"]')  # fmt: skip
+    text = text.replace('registry = "registry.csv"', f'registry = "{country / "registry.csv"}"')
+    text = text.replace('key_file = "linkage.key"', f'key_file = "{country / "linkage.key"}"')
+    link.write_text(text)
+    cache = FitCache(tmp_path / "cache")
+    first = run_link(link, out=tmp_path / "a", cache=cache)
+    assert cache.stored == 2  # the linkage and its N-hat across thresholds
+    names = set()
+    for f in sorted((country / "submissions").glob("police_2023-Q*.csv")):
+        frame = pd.read_csv(f, dtype=str)
+        names |= set(frame["family_name"].dropna()) | set(frame["document_number"].dropna())
+    assert len(names) > 100
+    (entry,) = (tmp_path / "cache" / "linkage").rglob("*.pkl")
+    blob = entry.read_bytes()
+    assert [n for n in names if n.encode() in blob] == []
+    again = FitCache(tmp_path / "cache")
+    second = run_link(link, out=tmp_path / "b", cache=again)
+    assert (again.hits, again.stored) == (2, 0)
+    for rel in first.files:
+        if rel != "manifest.json":
+            assert (first.output / rel).read_bytes() == (second.output / rel).read_bytes(), rel

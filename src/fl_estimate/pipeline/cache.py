@@ -248,7 +248,7 @@ class FitCache:
             fit = capture(fn)
             self.put(key, fit)
         fit.replay()
-        return fit.value  # type: ignore[no-any-return]
+        return fit.value
 
     def linkage_key(self, config: Any, files: list[Path]) -> str:
         """The key of linking a linkage config's submissions: the config's settings and folder,

@@ -25,6 +25,7 @@ The sample country's 2023 files, linked by the deterministic rules only:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from fl_estimate.providers.linkage import LinkageResult
 from fl_estimate.providers.linkrun import (
     DEFAULT_THRESHOLDS,
     LinkConfig,
+    LinkedSubmissions,
     LinkRun,
     internal_folder,
     link_inputs,
@@ -103,6 +105,14 @@ def linkage_sensitivity(
     return pd.DataFrame(rows)
 
 
+def _without_records(linked: LinkedSubmissions) -> LinkedSubmissions:
+    """``linked`` without the accepted submissions' records (clear names, dates of birth,
+    documents): what the fit cache keeps of a linkage. The linkage folder does not read them; the
+    linked records (``linked.result``) are pseudonymised."""
+    accepted = {k: (src, frame.iloc[:0]) for k, (src, frame) in linked.loaded.accepted.items()}
+    return dataclasses.replace(linked, loaded=dataclasses.replace(linked.loaded, accepted=accepted))
+
+
 def run_link(
     config: LinkConfig | str | Path,
     *,
@@ -144,16 +154,20 @@ def run_link(
     inside = Path(internal) if internal is not None else internal_folder(target)
     check_target(target, kind="link", inputs=link_inputs(cfg))  # before any work
     check_target(inside, kind="link-internal", inputs=link_inputs(cfg))
-    if cache is not None and cache.enabled:
+    cache = cache if cache is not None else FitCache(None)
+    if cache.enabled:
         key = cache.linkage_key(cfg, link_inputs(cfg))
-        linked = cache.call(key, lambda: link_submissions(cfg, echo=echo))
+        linked = cache.call(key, lambda: _without_records(link_submissions(cfg, echo=echo)))
     else:
-        linked = link_submissions(cfg, echo=echo)
-    sensitivity = linkage_sensitivity(
-        linked.result,
-        cfg.thresholds,
-        lists=linked.lists,
-        estimator=LogLinearMSE(cfg.sensitivity_model),
+        key, linked = "", link_submissions(cfg, echo=echo)
+    sensitivity = cache.call(
+        cache.key("linkage-sensitivity", linkage=key, model=cfg.sensitivity_model),
+        lambda: linkage_sensitivity(
+            linked.result,
+            cfg.thresholds,
+            lists=linked.lists,
+            estimator=LogLinearMSE(cfg.sensitivity_model),
+        ),
     )
     note = (
         "N-hat across match thresholds from the log-linear model "

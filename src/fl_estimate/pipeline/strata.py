@@ -193,6 +193,11 @@ def fit_stratum(task: StratumTask) -> StratumOutcome:
     t, reason = check_stratum(
         task.table, min_lists=task.min_lists, min_per_list=task.min_per_list, show_counts=False
     )
+    return _outcome(task, t, reason)
+
+
+def _outcome(task: StratumTask, t: CaptureData | None, reason: str | None) -> StratumOutcome:
+    """The outcome of a checked task (``t``: the table to fit, or None and the ``reason``)."""
     out = StratumOutcome(
         task.key,
         dict(task.table.stratum),
@@ -239,14 +244,21 @@ class FitPlan:
         self.cache = cache
         self.tasks: list[StratumTask] = []
         self.keys: list[dict[str, str]] = []
+        self.checked: list[tuple[CaptureData | None, str | None]] = []
         for task in tasks:
             keys: dict[str, str] = {}
             done: dict[str, CachedFit] = {}
             if cache.enabled:
-                t, _ = check_stratum(
-                    task.table, min_lists=task.min_lists, min_per_list=task.min_per_list
+                t, why = check_stratum(
+                    task.table,
+                    min_lists=task.min_lists,
+                    min_per_list=task.min_per_list,
+                    show_counts=False,
                 )
-                for method, opts in task.options.items() if t is not None else ():
+                self.checked.append((t, why))
+                for method, opts in task.options.items():
+                    if t is None:  # not estimable: nothing to fit
+                        break
                     keys[method] = cache.fit_key(t, method, opts, task.seed, task.key)
                     hit = cache.get(keys[method])
                     if hit is not None:
@@ -267,8 +279,8 @@ class FitPlan:
         """Every task's outcome, in order, given the outcomes of :attr:`todo` (in its order)."""
         it = iter(fitted)
         out = []
-        for task, keys, fit in zip(self.tasks, self.keys, self._fit, strict=True):
-            o = next(it) if fit else fit_stratum(task)
+        for i, (task, keys, fit) in enumerate(zip(self.tasks, self.keys, self._fit, strict=True)):
+            o = next(it) if fit else _outcome(task, *self.checked[i])
             for method, key in keys.items():
                 if method not in task.done:
                     self.cache.put(key, o.fits[method])

@@ -18,6 +18,7 @@ warnings               warnings of the estimation, by scope and stratum
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -319,10 +320,8 @@ def sensitivity_table(
         for label, t in variants:
             seed_key = ("sensitivity", *gkey, label)
             seed = key_seed(cfg.seed, *seed_key)
-            r = cache.call(
-                cache.fit_key(t, m, opts, seed, seed_key),
-                lambda t=t, seed=seed: _estimate_or_failed(t, m, seed, opts),
-            )
+            fit = functools.partial(_estimate_or_failed, t, m, seed, opts)
+            r = cache.call(cache.fit_key(t, m, opts, seed, seed_key), fit)
             row = result_row(r)
             rows.append(
                 {
@@ -347,7 +346,9 @@ def top_models_table(cfg: RunConfig, groups: Groups, cache: FitCache | None = No
         if table.n_lists > 6 or cfg.top_models <= 0:
             continue
         key = cache.fit_key(table, "exhaustive-bic", {"top": cfg.top_models}, None, ("top", *gkey))
-        r = cache.call(key, lambda t=table: ExhaustiveSearchMSE("bic").fit(t, top=cfg.top_models))
+        r = cache.call(
+            key, functools.partial(ExhaustiveSearchMSE("bic").fit, table, top=cfg.top_models)
+        )
         if not r.ok:
             continue
         for rec in r.tables["models"].to_dict(orient="records"):
