@@ -1,11 +1,8 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import matplotlib
-import pytest
 
 # The command line's messages follow FL_ESTIMATE_LANG or the locale (fl_estimate.i18n.
 # message_language): the suite's expected messages are English whatever the machine's locale;
@@ -13,6 +10,11 @@ import pytest
 os.environ["FL_ESTIMATE_LANG"] = "en"
 
 matplotlib.use("Agg")
+
+import shutil
+import tempfile
+
+import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
