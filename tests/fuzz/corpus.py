@@ -23,6 +23,7 @@ import contextlib
 import io
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -742,6 +743,12 @@ def _run_cases() -> Iterator[Case]:
         ("utf16-toml", RUN_TOML.encode("utf-16"), ()),
         ("binary-toml", bytes(range(256)), ()),
         ("scheduler-garbage", sub("workers = 1", 'scheduler = "not a url"'), ("scheduler",)),
+        ("cache-number", sub('out = "out"', 'out = "out"\ncache = 3'), ("cache",)),
+        (
+            "cache-inside-out",
+            sub('out = "out"', 'out = "out"\ncache = "out/fits"'),
+            ("[run] cache", "out"),
+        ),
     ]
     pops: list[tuple[str, str | bytes, tuple[str, ...]]] = [
         ("population-text", "region,population\nNorth,lots\nSouth,200000\n", ("row 2",)),
@@ -792,6 +799,20 @@ def _run_cases() -> Iterator[Case]:
         yield Case(
             "histories", name, lambda d, text=text: base(d, hist=text), ("histories.csv", *names)
         )
+
+    def scheduler_unreachable(d: Path) -> list[str]:
+        # a loopback port that nothing listens on: exit 2 before any file is written
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return base(d, toml=sub("workers = 1", f'scheduler = "tcp://127.0.0.1:{port}"'))
+
+    yield Case(
+        "run-toml",
+        "scheduler-unreachable",
+        scheduler_unreachable,
+        ("run.toml", "[executor] scheduler", "tcp://127.0.0.1:"),
+    )
 
     def config_dir(d: Path) -> list[str]:
         (d / "run.toml").mkdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -37,17 +38,29 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def test_two_identical_runs_are_byte_identical_but_the_run_block(
     tmp_path: Path,
     histories: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    a, b = tmp_path / "a", tmp_path / "b"
-    for d in (a, b):
-        assert main(["run", str(_config(d, histories)), "--no-progress"]) == 0
-    sa, sb = _snapshot(a / "out"), _snapshot(b / "out")
-    assert sorted(sa) == sorted(sb)
+    """... whether the fits come from the fit cache or not: a run without the cache, one that
+    fills a new cache and one that takes every fit from it (and fits nothing)."""
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    configs = {d: _config(d, histories) for d in (a, b, c)}
+    for cfg in configs.values():  # the same bytes in each folder
+        cfg.write_text(cfg.read_text().replace("[run]\n", '[run]\ncache = "../fits"\n', 1))
+    assert main(["run", str(configs[a]), "--no-progress", "--no-cache"]) == 0
+    assert "fit cache" not in capsys.readouterr().out
+    for d in (b, c):
+        assert main(["run", str(configs[d]), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"fit cache: 0 fit\(s\) reused, [1-9]\d* new", out), out  # b: cold
+    assert re.search(r"fit cache: [1-9]\d* fit\(s\) reused, 0 new", out), out  # c: all cached
+    sa, sb, sc = _snapshot(a / "out"), _snapshot(b / "out"), _snapshot(c / "out")
+    assert sorted(sa) == sorted(sb) == sorted(sc)
     assert {p.rsplit(".", 1)[1] for p in sa} >= {"csv", "xlsx", "png", "svg", "md", "html"}
     for rel in sa:  # every file but the manifest: tables, workbook, charts, report
-        assert sa[rel] == sb[rel], rel
-    ma, mb = manifest_without_run(a / "out"), manifest_without_run(b / "out")
+        assert sa[rel] == sb[rel] == sc[rel], rel
+    ma, mb, mc = (manifest_without_run(d / "out") for d in (a, b, c))
     assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)
+    assert json.dumps(ma, sort_keys=True) == json.dumps(mc, sort_keys=True)
     # the run-specific fields are all in the "run" block, and only there
     full = json.loads((a / "out" / "manifest.json").read_text())
     assert full["run"]["output"] == str((a / "out").resolve())

@@ -18,11 +18,23 @@ def run_cmd(
         "--lang",
         help="Language of the report: en or fr (default: the config's [report] language, else en).",
     ),
+    cache: bool = typer.Option(
+        True,
+        "--cache/--no-cache",
+        help="Reuse fits cached by earlier runs (the config's [run] cache; docs/config.md).",
+    ),
 ) -> None:
     """Run the annual estimation: strata, national totals, sensitivity, charts and report."""
     from fl_estimate.pipeline.run import run
 
-    res = run(config, out=out, progress=progress, echo=typer.echo, lang=lang)
+    res = run(
+        config,
+        out=out,
+        progress=progress,
+        echo=typer.echo,
+        lang=lang,
+        cache=None if cache else False,
+    )
     typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open report.html)")
 
 

@@ -45,6 +45,8 @@ class RunConfig:
     scheduler: str | None
     truth: Path | None
     language: str = "en"
+    #: the fit cache's folder (None: no cache); see :mod:`fl_estimate.pipeline.cache`
+    cache: Path | None = None
     method_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -72,7 +74,7 @@ class RunConfig:
 
 
 _SECTIONS = {
-    "run": {"title", "seed", "out"},
+    "run": {"title", "seed", "out", "cache"},
     "input": {"capture_histories", "link", "strata", "population", "per"},
     "estimation": {
         "methods",
@@ -160,6 +162,7 @@ def read_run_config(path: str | Path) -> RunConfig:
     title = get("run", "title", str, "Estimates of the number of victims")
     seed = get("run", "seed", int, 20240601)
     out = path_of("run", "out", must_exist=False) or (base / "output")
+    cache = _cache_folder(get("run", "cache", (str, bool), None), base)
     ch = path_of("input", "capture_histories", must_exist=False)
     link = path_of("input", "link")
     if ch is None and link is None:
@@ -294,6 +297,8 @@ def read_run_config(path: str | Path) -> RunConfig:
             problems.extend(exc.problems)
     if not problems:
         problems.extend(_input_problems(ch, link, population, list(strata), merge, src))
+    if not problems and scheduler is not None:
+        problems.extend(_scheduler_problems(scheduler, src))
     if problems:
         raise InputValidationError(problems)
     return RunConfig(
@@ -322,9 +327,60 @@ def read_run_config(path: str | Path) -> RunConfig:
         scheduler=scheduler,
         truth=truth,
         language=language,
+        cache=cache,
         method_options=method_options,
         raw=raw,
     )
+
+
+def _cache_folder(value: str | bool | None, base: Path) -> Path | None:
+    """``[run] cache``: a folder (relative to the config's), ``false`` (no cache), or ``true`` /
+    absent (the default folder, :func:`fl_estimate.pipeline.cache.default_cache_folder`)."""
+    from fl_estimate.pipeline.cache import default_cache_folder
+
+    if value is False:
+        return None
+    if value is None or value is True:
+        return default_cache_folder()
+    return (base / Path(value).expanduser()).resolve()
+
+
+#: Seconds to wait for the Dask scheduler named in ``[executor] scheduler`` while validating.
+SCHEDULER_TIMEOUT = 5.0
+
+
+def _scheduler_problems(
+    address: str, src: str, timeout: float = SCHEDULER_TIMEOUT
+) -> list[Problem]:
+    """Contact the Dask scheduler before any work: a TCP connection first (a refused or silent
+    port fails at once or after ``timeout``), then a client's handshake within ``timeout``."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(address)
+    why = None
+    if url.scheme in ("tcp", "tls"):
+        try:
+            socket.create_connection((url.hostname or "", url.port or 0), timeout=timeout).close()
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+    if why is None:
+        from distributed import Client
+
+        try:
+            Client(address, timeout=timeout, set_as_default=False).close()
+        except (OSError, TimeoutError, ValueError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if why is None:
+        return []
+    return [
+        Problem(
+            f"[executor] scheduler: cannot reach the Dask scheduler at {address} within "
+            f"{timeout:g} s ({why}); start it, correct the address, or remove the key to fit on "
+            "local processes",
+            source=src,
+        )
+    ]
 
 
 def _method_option_problems(

@@ -25,6 +25,7 @@ The sample country's 2023 files, linked by the deterministic rules only:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,12 @@ import pandas as pd
 from fl_estimate.mse import LogLinearMSE
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.outputs import check_target
+from fl_estimate.pipeline.cache import FitCache
 from fl_estimate.providers.linkage import LinkageResult
 from fl_estimate.providers.linkrun import (
     DEFAULT_THRESHOLDS,
     LinkConfig,
+    LinkedSubmissions,
     LinkRun,
     internal_folder,
     link_inputs,
@@ -168,12 +171,21 @@ def sensitivity_warnings(
     return out
 
 
+def _without_records(linked: LinkedSubmissions) -> LinkedSubmissions:
+    """``linked`` without the accepted submissions' records (clear names, dates of birth,
+    documents): what the fit cache keeps of a linkage. The linkage folder does not read them; the
+    linked records (``linked.result``) are pseudonymised."""
+    accepted = {k: (src, frame.iloc[:0]) for k, (src, frame) in linked.loaded.accepted.items()}
+    return dataclasses.replace(linked, loaded=dataclasses.replace(linked.loaded, accepted=accepted))
+
+
 def run_link(
     config: LinkConfig | str | Path,
     *,
     out: str | Path | None = None,
     echo: Callable[[str], None] | None = None,
     internal: str | Path | None = None,
+    cache: FitCache | None = None,
 ) -> LinkRun:
     """``fl-estimate link``: link a config's submissions and write the linkage folder, with N̂
     across the config's match thresholds (``thresholds``, model ``sensitivity_model``).
@@ -189,6 +201,9 @@ def run_link(
     internal : path, optional
         The internal folder (default ``OUT.internal``; see
         :func:`fl_estimate.providers.linkrun.write_link_outputs`).
+    cache : FitCache, optional
+        Where the linkage (the slow step) is cached by its inputs' bytes and settings
+        (:mod:`fl_estimate.pipeline.cache`); the folders are written anew either way.
 
     Examples
     --------
@@ -205,12 +220,20 @@ def run_link(
     inside = Path(internal) if internal is not None else internal_folder(target)
     check_target(target, kind="link", inputs=link_inputs(cfg))  # before any work
     check_target(inside, kind="link-internal", inputs=link_inputs(cfg))
-    linked = link_submissions(cfg, echo=echo)
-    sensitivity = linkage_sensitivity(
-        linked.result,
-        cfg.thresholds,
-        lists=linked.lists,
-        estimator=LogLinearMSE(cfg.sensitivity_model),
+    cache = cache if cache is not None else FitCache(None)
+    if cache.enabled:
+        key = cache.linkage_key(cfg, link_inputs(cfg))
+        linked = cache.call(key, lambda: _without_records(link_submissions(cfg, echo=echo)))
+    else:
+        key, linked = "", link_submissions(cfg, echo=echo)
+    sensitivity = cache.call(
+        cache.key("linkage-sensitivity", linkage=key, model=cfg.sensitivity_model),
+        lambda: linkage_sensitivity(
+            linked.result,
+            cfg.thresholds,
+            lists=linked.lists,
+            estimator=LogLinearMSE(cfg.sensitivity_model),
+        ),
     )
     note = (
         "N-hat across match thresholds from the log-linear model "

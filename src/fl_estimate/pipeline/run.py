@@ -40,8 +40,10 @@ from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import language_of
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.outputs import process_pool, publish_folder, relative_labels, write_manifest
+from fl_estimate.pipeline.cache import FitCache, run_cache
 from fl_estimate.pipeline.config import RunConfig, read_run_config
 from fl_estimate.pipeline.strata import (
+    FitPlan,
     StratumOutcome,
     StratumTask,
     check_stratum,
@@ -66,6 +68,7 @@ class RunResult:
     tables: dict[str, pd.DataFrame]
     files: list[str]
     strata: list[StratumOutcome] = field(repr=False, default_factory=list)
+    cache: FitCache = field(repr=False, default_factory=lambda: FitCache(None))
 
 
 def _groups(
@@ -141,7 +144,7 @@ def _numeric(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load(
-    cfg: RunConfig, stage: Path, private: Path, echo: Callable[[str], None]
+    cfg: RunConfig, stage: Path, private: Path, echo: Callable[[str], None], cache: FitCache
 ) -> tuple[StratifiedCaptureData, list[tuple[str, ReadInfo]]]:
     read: list[tuple[str, ReadInfo]] = []
     hist_path = cfg.capture_histories
@@ -149,7 +152,9 @@ def _load(
         from fl_estimate.pipeline.linkage_sensitivity import run_link
 
         echo(f"linking provider submissions ({cfg.link.name}) ...")
-        link = run_link(cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None)
+        link = run_link(
+            cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None, cache=cache
+        )
         assert link.internal is not None
         hist_path = link.internal / "capture_histories.csv"
         read += [
@@ -201,9 +206,17 @@ def _tasks(
 
 
 def _fit_all(
-    cfg: RunConfig, tasks: list[StratumTask], executor: Executor | None, progress: bool
+    cfg: RunConfig,
+    tasks: list[StratumTask],
+    executor: Executor | None,
+    progress: bool,
+    cache: FitCache,
 ) -> list[StratumOutcome]:
+    plan = FitPlan(tasks, cache)  # what the fit cache holds is not sent to a worker
+    tasks = plan.todo
     results: list[StratumOutcome] = []
+    if not tasks:
+        return plan.outcomes(results)
     with _executor(cfg, executor) as ex:
         it = map(fit_stratum, tasks) if ex is None else ex.map(fit_stratum, tasks)
         if progress:
@@ -216,7 +229,7 @@ def _fit_all(
                     bar.advance(job)
         else:
             results = list(it)
-    return results
+    return plan.outcomes(results)
 
 
 def _totals_from(national: pd.DataFrame) -> str:
@@ -285,6 +298,7 @@ def run(
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
     lang: str | None = None,
+    cache: bool | str | Path | None = None,
 ) -> RunResult:
     """Run the annual estimation from a configuration file.
 
@@ -303,6 +317,9 @@ def run(
         Called with a line of progress text (the command line passes ``typer.echo``).
     lang : str, optional
         Language of the report (``en``, ``fr``); default: the config's ``[report] language``.
+    cache : bool or path, optional
+        The fit cache (:mod:`fl_estimate.pipeline.cache`): False switches it off (``--no-cache``),
+        a path is its folder; default: the config's ``[run] cache``.
 
     Returns
     -------
@@ -315,21 +332,22 @@ def run(
     out_dir = Path(out) if out is not None else cfg.out
     say = echo or (lambda s: None)
     inputs = _every_input(cfg)
+    fit_cache = run_cache(cfg, out_dir, cache)
     with (
         publish_folder(out_dir, kind="run", inputs=inputs) as stage,
         publish_folder(
             internal_folder(out_dir), kind="run-internal", inputs=inputs, mode=0o700
         ) as private,
     ):
-        data, read = _load(cfg, stage, private, say)
+        data, read = _load(cfg, stage, private, say, fit_cache)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
             f"fitting {len(tasks) - len(groups)} strata and {len(groups)} pooled national table(s) ..."
         )
-        done = _fit_all(cfg, tasks, executor, progress)
+        done = _fit_all(cfg, tasks, executor, progress, fit_cache)
         outcomes, national_outcomes = done[: -len(groups)], done[-len(groups) :]
-        tables = build_tables(cfg, data, outcomes, groups, national_outcomes)
+        tables = build_tables(cfg, data, outcomes, groups, national_outcomes, cache=fit_cache)
         if cfg.link is not None:
             tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
         comparison, comparison_label = _comparison(national_outcomes)
@@ -361,7 +379,9 @@ def run(
             config=_manifest_config(cfg),
             run={"output": str(Path(out_dir).resolve())},
         )
-    return RunResult(out_dir, tables, files, list(outcomes))
+    if fit_cache.enabled:
+        say(f"fit cache: {fit_cache.hits} fit(s) reused, {fit_cache.stored} new")
+    return RunResult(out_dir, tables, files, list(outcomes), fit_cache)
 
 
 def _linkage_quality(folder: Path) -> LinkageQuality | None:

@@ -2,25 +2,27 @@
 
 :func:`fit_stratum` is what a worker process runs (a top-level function taking one
 :class:`StratumTask`, so that any ``concurrent.futures`` executor, a Dask cluster's included, can
-run it); it returns a :class:`StratumOutcome`.
+run it); it returns a :class:`StratumOutcome`. :class:`FitPlan` reads what the fit cache
+(:mod:`fl_estimate.pipeline.cache`) already holds before any task goes to a worker.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Hashable, Mapping
+import dataclasses
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning
+from fl_estimate.exceptions import FLEstimateError
 from fl_estimate.mse.api import fit_resolved
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.registry import resolve
+from fl_estimate.pipeline.cache import CachedFit, FitCache, capture
 from fl_estimate.results import EstimationResult
 
-__all__ = ["StratumOutcome", "StratumTask", "check_stratum", "fit_stratum", "n_draws"]
+__all__ = ["FitPlan", "StratumOutcome", "StratumTask", "check_stratum", "fit_stratum", "n_draws"]
 
 
 def check_stratum(
@@ -122,6 +124,8 @@ class StratumOutcome:
     reason: str | None
     results: dict[str, EstimationResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: each method's result and warnings, as the fit cache keeps them
+    fits: dict[str, CachedFit] = field(default_factory=dict, repr=False)
 
     @property
     def estimable(self) -> bool:
@@ -138,7 +142,11 @@ class StratumOutcome:
 
 @dataclass(frozen=True)
 class StratumTask:
-    """What a worker needs to check and fit one table with every method."""
+    """What a worker needs to check and fit one table with every method.
+
+    ``done`` holds the methods already fitted (read from the fit cache by :class:`FitPlan`):
+    :func:`fit_stratum` fits only the others.
+    """
 
     key: tuple[Hashable, ...]
     table: CaptureData
@@ -146,17 +154,50 @@ class StratumTask:
     seed: int
     min_lists: int
     min_per_list: int
+    done: Mapping[str, CachedFit] = field(default_factory=dict)
+
+
+def _fit_method(t: CaptureData, method: str, opts: Mapping[str, Any], seed: int) -> CachedFit:
+    """One method's result on a checked table, and the package warnings it gave.
+
+    An error of the package (no estimate for these data, a model the data cannot identify)
+    becomes a failed result with the reason.
+    """
+    # strata already run in parallel: a bootstrap inside a worker stays on one core
+    extra = {"n_jobs": 1} if opts.get("interval") == "bootstrap" else {}
+
+    def fit() -> EstimationResult:
+        try:
+            # no HeterogeneityWarning from here (worker threads share the warning filters):
+            # the diagnosis is in the result's diagnostics and becomes the stratum's warning
+            return fit_resolved(t, resolve(method, seed=seed, **opts, **extra), warn=False)
+        except FLEstimateError as exc:
+            return EstimationResult.failed(
+                method=method,
+                model="",
+                observed=t.n_observed,
+                reason=str(exc),
+                code="failed",
+                stratum=dict(t.stratum),
+            )
+
+    return capture(fit)
 
 
 def fit_stratum(task: StratumTask) -> StratumOutcome:
     """Check and fit one table with every method (top level: runs in worker processes).
 
-    An error of the package raised by one method (no estimate for these data, a model the
-    data cannot identify) becomes a failed result with the reason; the other methods still run.
+    A method's failure is a failed result with the reason; the other methods still run. The
+    methods in ``task.done`` are not fitted again.
     """
     t, reason = check_stratum(
         task.table, min_lists=task.min_lists, min_per_list=task.min_per_list, show_counts=False
     )
+    return _outcome(task, t, reason)
+
+
+def _outcome(task: StratumTask, t: CaptureData | None, reason: str | None) -> StratumOutcome:
+    """The outcome of a checked task (``t``: the table to fit, or None and the ``reason``)."""
     out = StratumOutcome(
         task.key,
         dict(task.table.stratum),
@@ -166,27 +207,82 @@ def fit_stratum(task: StratumTask) -> StratumOutcome:
     )
     if t is None:
         return out
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FLEstimateWarning)
-        for method, opts in task.options.items():
-            # strata already run in parallel: a bootstrap inside a worker stays on one core
-            extra = {"n_jobs": 1} if opts.get("interval") == "bootstrap" else {}
-            try:
-                # no HeterogeneityWarning from here (worker threads share the warning filters):
-                # the diagnosis is in the result's diagnostics and becomes the stratum's warning
-                res = fit_resolved(t, resolve(method, seed=task.seed, **opts, **extra), warn=False)
-                out.results[method] = res
-                diag = res.diagnostics.get("heterogeneity_diagnosis")
-                if res.diagnostics.get("heterogeneity_flag") and isinstance(diag, dict):
-                    out.warnings.append(f"{method}: {diag['reason']}")
-            except FLEstimateError as exc:
-                out.results[method] = EstimationResult.failed(
-                    method=method,
-                    model="",
-                    observed=t.n_observed,
-                    reason=str(exc),
-                    code="failed",
-                    stratum=dict(t.stratum),
-                )
-    out.warnings += [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
+    caught: list[str] = []
+    for method, opts in task.options.items():
+        fit = task.done.get(method) or _fit_method(t, method, opts, task.seed)
+        out.fits[method] = fit
+        res = out.results[method] = fit.value
+        diag = res.diagnostics.get("heterogeneity_diagnosis")
+        if res.diagnostics.get("heterogeneity_flag") and isinstance(diag, dict):
+            out.warnings.append(f"{method}: {diag['reason']}")
+        caught += fit.messages
+    out.warnings += caught
     return out
+
+
+class FitPlan:
+    """The tasks of a run with what the fit cache already holds, and the fits still to make.
+
+    Each task's table is checked here (cheap); each method's fit of an estimable table is looked
+    up by :meth:`FitCache.fit_key` (table fitted, method, options, seed and the task's key, code
+    versions). ``todo`` are the tasks with a method left to fit (for the executor);
+    :meth:`outcomes` takes their outcomes, stores the new fits and returns every task's outcome
+    in the tasks' order (the others are assembled here, without fitting).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = CaptureData.from_counts(pd.DataFrame(
+    ...     {"A": [1, 0, 1], "B": [0, 1, 1], "count": [9, 8, 2]}))
+    >>> task = StratumTask(("all",), t, {"lp": {}}, 1, 2, 1)
+    >>> plan = FitPlan([task], FitCache(None))
+    >>> len(plan.todo), plan.outcomes([fit_stratum(task) for task in plan.todo])[0].estimable
+    (1, True)
+    """
+
+    def __init__(self, tasks: Sequence[StratumTask], cache: FitCache) -> None:
+        self.cache = cache
+        self.tasks: list[StratumTask] = []
+        self.keys: list[dict[str, str]] = []
+        self.checked: list[tuple[CaptureData | None, str | None]] = []
+        for task in tasks:
+            keys: dict[str, str] = {}
+            done: dict[str, CachedFit] = {}
+            if cache.enabled:
+                t, why = check_stratum(
+                    task.table,
+                    min_lists=task.min_lists,
+                    min_per_list=task.min_per_list,
+                    show_counts=False,
+                )
+                self.checked.append((t, why))
+                for method, opts in task.options.items():
+                    if t is None:  # not estimable: nothing to fit
+                        break
+                    keys[method] = cache.fit_key(t, method, opts, task.seed, task.key)
+                    hit = cache.get(keys[method])
+                    if hit is not None:
+                        done[method] = hit
+            self.tasks.append(dataclasses.replace(task, done=done))
+            self.keys.append(keys)
+        self._fit = [
+            not self.cache.enabled or len(t.done) < len(self.keys[i])
+            for i, t in enumerate(self.tasks)
+        ]
+
+    @property
+    def todo(self) -> list[StratumTask]:
+        """The tasks with a fit to make, in order."""
+        return [t for t, fit in zip(self.tasks, self._fit, strict=True) if fit]
+
+    def outcomes(self, fitted: Iterable[StratumOutcome]) -> list[StratumOutcome]:
+        """Every task's outcome, in order, given the outcomes of :attr:`todo` (in its order)."""
+        it = iter(fitted)
+        out = []
+        for i, (task, keys, fit) in enumerate(zip(self.tasks, self.keys, self._fit, strict=True)):
+            o = next(it) if fit else _outcome(task, *self.checked[i])
+            for method, key in keys.items():
+                if method not in task.done:
+                    self.cache.put(key, o.fits[method])
+            out.append(o)
+        return out

@@ -18,6 +18,7 @@ warnings               warnings of the estimation, by scope and stratum
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ import pandas as pd
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
 from fl_estimate.mse.api import estimate
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
+from fl_estimate.pipeline.cache import FitCache
 from fl_estimate.pipeline.config import RunConfig
 from fl_estimate.pipeline.strata import StratumOutcome, n_draws
 from fl_estimate.results import EstimationResult
@@ -286,9 +288,23 @@ def sensitivity_options(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
-def sensitivity_table(cfg: RunConfig, groups: Groups) -> pd.DataFrame:
+def _estimate_or_failed(t: CaptureData, method: str, seed: int, opts: dict[str, Any]) -> Any:
+    """``estimate``, or a failed result saying why (an error of the package)."""
+    try:
+        return estimate(t, method, seed=seed, **opts)
+    except FLEstimateError as exc:
+        return EstimationResult.failed(
+            method=method, model="", observed=t.n_observed, reason=str(exc), code="failed"
+        )
+
+
+def sensitivity_table(
+    cfg: RunConfig, groups: Groups, cache: FitCache | None = None
+) -> pd.DataFrame:
     """Silverman's robustness checks on the pooled table of each group: each list left out,
-    chosen lists merged (seeds keyed by group and variant)."""
+    chosen lists merged (seeds keyed by group and variant; fits from ``cache`` where it has
+    them)."""
+    cache = cache if cache is not None else FitCache(None)
     rows = []
     m = cfg.headline
     opts = sensitivity_options(cfg)
@@ -302,13 +318,10 @@ def sensitivity_table(cfg: RunConfig, groups: Groups) -> pd.DataFrame:
             if all(x in table.lists for x in grp):
                 variants.append((f"{' + '.join(grp)} merged", table.merge_lists(list(grp))))
         for label, t in variants:
-            seed = key_seed(cfg.seed, "sensitivity", *gkey, label)
-            try:
-                r = estimate(t, m, seed=seed, **opts)
-            except FLEstimateError as exc:
-                r = EstimationResult.failed(
-                    method=m, model="", observed=t.n_observed, reason=str(exc), code="failed"
-                )
+            seed_key = ("sensitivity", *gkey, label)
+            seed = key_seed(cfg.seed, *seed_key)
+            fit = functools.partial(_estimate_or_failed, t, m, seed, opts)
+            r = cache.call(cache.fit_key(t, m, opts, seed, seed_key), fit)
             row = result_row(r)
             rows.append(
                 {
@@ -321,16 +334,21 @@ def sensitivity_table(cfg: RunConfig, groups: Groups) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def top_models_table(cfg: RunConfig, groups: Groups) -> pd.DataFrame:
-    """The ``top_models`` best models by BIC on each group's pooled table (at most 6 lists)."""
+def top_models_table(cfg: RunConfig, groups: Groups, cache: FitCache | None = None) -> pd.DataFrame:
+    """The ``top_models`` best models by BIC on each group's pooled table (at most 6 lists;
+    searches from ``cache`` where it has them)."""
     from fl_estimate.mse.loglinear import ExhaustiveSearchMSE
 
+    cache = cache if cache is not None else FitCache(None)
     group_cols = group_columns(cfg)
     rows: list[dict[str, Any]] = []
     for gkey, table in groups:
         if table.n_lists > 6 or cfg.top_models <= 0:
             continue
-        r = ExhaustiveSearchMSE("bic").fit(table, top=cfg.top_models)
+        key = cache.fit_key(table, "exhaustive-bic", {"top": cfg.top_models}, None, ("top", *gkey))
+        r = cache.call(
+            key, functools.partial(ExhaustiveSearchMSE("bic").fit, table, top=cfg.top_models)
+        )
         if not r.ok:
             continue
         for rec in r.tables["models"].to_dict(orient="records"):
@@ -383,13 +401,16 @@ def build_tables(
     outcomes: Sequence[StratumOutcome],
     groups: Groups,
     national_outcomes: Sequence[StratumOutcome],
+    *,
+    cache: FitCache | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every table of the run (see the module's docstring), by name."""
+    """Every table of the run (see the module's docstring), by name; the sensitivity fits and
+    top-model searches from ``cache`` where it has them."""
     pop = population_table(cfg)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FLEstimateWarning)
-        sensitivity = sensitivity_table(cfg, groups)
-        top = top_models_table(cfg, groups)
+        sensitivity = sensitivity_table(cfg, groups, cache)
+        top = top_models_table(cfg, groups, cache)
     sens_warnings = [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
     return {
         "strata_estimates": strata_estimates_table(cfg, outcomes, pop),
