@@ -39,7 +39,9 @@ from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import language_of
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.outputs import process_pool, publish_folder, relative_labels, write_manifest
+from fl_estimate.outputs.cells import write_csv
 from fl_estimate.pipeline.config import RunConfig, read_run_config
+from fl_estimate.pipeline.published import published_tables
 from fl_estimate.pipeline.strata import (
     StratumOutcome,
     StratumTask,
@@ -321,11 +323,15 @@ def run(
         done = _fit_all(cfg, tasks, executor, progress)
         outcomes, national_outcomes = done[: -len(groups)], done[-len(groups) :]
         tables = build_tables(cfg, data, outcomes, groups, national_outcomes)
+        published, protection = published_tables(cfg, data, outcomes, tables)
+        write_csv(
+            protection.intervals.astype({"key": str, "keys": str}), private / "disclosure_audit.csv"
+        )
         comparison, comparison_label = _comparison(national_outcomes)
         files = write_outputs(
             report_spec(cfg, outcomes, tables, read),
             stage,
-            tables,
+            published,
             pooled=data.collapse().to_frame(),
             comparison=comparison,
             comparison_label=comparison_label,
