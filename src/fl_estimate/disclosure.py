@@ -446,7 +446,7 @@ class LinkedProtection:
     primary : frozenset
         Keys of the counts from 1 to ``threshold - 1`` (0 too with ``suppress_zeros``).
     intervals : DataFrame
-        :func:`audit` of the final pattern: one row per hidden count.
+        :func:`audit` of the final pattern: one row per primary count.
     threshold : int
     """
 
@@ -521,7 +521,7 @@ class _Attacker:
         from scipy import sparse
         from scipy.optimize import linprog
 
-        eq = [k for k in np.flatnonzero(shown) if self.units[k].count]
+        eq = [int(k) for k in np.flatnonzero(shown) if self.units[k].count]
         ub_rows: list[tuple[int, float, float]] = []  # (unit, sign, bound): sign * row <= bound
         for k in np.flatnonzero(shown):
             u = self.units[k]
@@ -536,7 +536,8 @@ class _Attacker:
             kw["A_eq"] = self.matrix[eq]
             kw["b_eq"] = np.array([self.units[k].value for k in eq], dtype=float)
         if ub_rows:
-            kw["A_ub"] = sparse.vstack([self.matrix[k] * s for k, s, _ in ub_rows], format="csr")
+            signs = sparse.diags([s for _, s, _ in ub_rows])
+            kw["A_ub"] = (signs @ self.matrix[[k for k, _, _ in ub_rows]]).tocsr()
             kw["b_ub"] = np.array([b for _, _, b in ub_rows])
         c = self.matrix[target].toarray().ravel()
         binding: set[int] = set()
@@ -589,6 +590,7 @@ def audit(
     *,
     threshold: int = 5,
     suppress_zeros: bool = False,
+    primary_only: bool = False,
 ) -> pd.DataFrame:
     """The protection interval of every hidden count, given every published cell.
 
@@ -604,6 +606,8 @@ def audit(
         Primary counts need an interval at least this wide.
     suppress_zeros : bool
         Zeros are primary too.
+    primary_only : bool
+        Only the primary counts (the others need no interval).
 
     Returns
     -------
@@ -633,10 +637,10 @@ def audit(
     lp = _Attacker(units, len(values))
     rows = []
     for k, u in enumerate(units):
-        if shown[k] or not u.count:
+        primary = _is_primary(u, threshold, suppress_zeros)
+        if shown[k] or not u.count or (primary_only and not primary):
             continue
         low, high, _ = lp.bounds(k, shown)
-        primary = _is_primary(u, threshold, suppress_zeros)
         rows.append(
             {
                 "key": u.keys[0],
@@ -653,12 +657,21 @@ def audit(
     return pd.DataFrame(rows, columns=columns)
 
 
+#: Candidates tried per step (each trial is two LPs).
+_TRIALS = 4
+
+
 def _next_to_hide(
     lp: _Attacker, target: int, hidden: np.ndarray, binding: set[int], width: float
 ) -> int:
-    """The cheapest published unit whose hiding alone widens the target's interval, among those
-    that bind at an optimum or share atoms with the target; when none does alone (a cell that
-    other published cells determine widens nothing by itself), the cheapest of them."""
+    """The next unit to hide so that the target's interval widens.
+
+    Candidates are the published units that bind at an LP optimum or share atoms with the
+    target, cheapest first (those that cannot be hidden left out). The first of the
+    ``_TRIALS`` cheapest whose hiding alone widens the interval is taken; when none does (a
+    cell that other published cells determine widens nothing by itself), the cheapest, and the
+    loop goes on from there.
+    """
     units = lp.units
     near = {
         int(j) for j in np.flatnonzero(~hidden) if set(units[j].atoms) & set(units[target].atoms)
@@ -669,7 +682,7 @@ def _next_to_hide(
     )
     if not candidates:  # only what cannot be hidden bounds it
         raise RuntimeError(f"cannot protect {units[target].keys[0]!r}")
-    for j in candidates:
+    for j in candidates[:_TRIALS]:
         trial = hidden.copy()
         trial[j] = True
         low, high, _ = lp.bounds(target, ~trial)
@@ -745,6 +758,11 @@ def protect_tables(
     hidden_keys = frozenset(key for k in np.flatnonzero(hidden) for key in units[k].keys)
     primary_keys = frozenset(key for k in primary for key in units[k].keys)
     intervals = audit(
-        values, cells, hidden_keys, threshold=threshold, suppress_zeros=suppress_zeros
+        values,
+        cells,
+        hidden_keys,
+        threshold=threshold,
+        suppress_zeros=suppress_zeros,
+        primary_only=True,
     )
     return LinkedProtection(hidden_keys, primary_keys, intervals, threshold)

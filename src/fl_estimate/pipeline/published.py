@@ -112,7 +112,9 @@ def _observed_cells(cfg: RunConfig, atoms: Atoms) -> list[LinkedCell]:
         return cells
     geos = sorted({k[0] for k in atoms.strata}, key=str)
     groups = sorted({k[1] for k in atoms.strata}, key=str)
-    margins = [((g, TOTAL), [k for k in atoms.strata if k[0] == g], 10) for g in geos]
+    margins: list[tuple[tuple[Hashable, Hashable], list[tuple[Hashable, ...]], int]] = [
+        ((g, TOTAL), [k for k in atoms.strata if k[0] == g], 10) for g in geos
+    ]
     margins += [((TOTAL, y), [k for k in atoms.strata if k[1] == y], 100) for y in groups]
     margins.append(((TOTAL, TOTAL), list(atoms.strata), 1000))
     for (r, c), keys, weight in margins:
@@ -272,7 +274,7 @@ def _observed_frames(
     if len(cfg.strata) == 2:
         rows = [*sorted({k[0] for k in atoms.strata}, key=str), TOTAL]
         cols = [*sorted({k[1] for k in atoms.strata}, key=str), TOTAL]
-        cell = {
+        cell: dict[tuple[Hashable, ...], tuple[int, ...]] = {
             **{("observed_by_stratum", r, c): () for r in rows for c in cols},
             **{("observed_by_stratum", *k): atoms.of_strata([k]) for k in atoms.strata},
         }
