@@ -21,16 +21,46 @@ total a last resort), hide those cells, until no bridge is left.
 One-way tables (a Series) have the single equation "cells sum to the total": a lone hidden cell
 is hidden together with the next smallest published cell.
 
+Linked tables
+-------------
+:func:`suppress` protects one table against its own margins. A publication with several tables
+cut from the same people (a table by region and year, the same counts in a table of estimates,
+national totals by year, people on each list, the lists a text names) needs them protected
+together: :func:`protect_tables` takes every published number of the publication as a
+:class:`LinkedCell`, a sum of *atoms* (the finest cross-classified counts, nonnegative; the run
+uses stratum x capture pattern), published either exactly (a count) or as bounds (what a text
+implies, e.g. "list A was used" means at least ``min_per_list`` people on list A).
+
+**Rule** (the protection-interval rule of tau-argus's audit, Hundepool et al. 2012, section
+4.3): for every primary cell (a count from 1 to ``threshold - 1``), an attacker who knows every
+published cell and that the atoms are nonnegative computes, by linear programming, the smallest
+and largest value the cell can take; the interval must be at least ``threshold`` wide
+(``upper - lower >= threshold``). So the cell can be neither recovered nor narrowed to "3 or 4";
+with the cell's true value inside the interval, this is a required sliding protection of
+``threshold``. The bounds are those of the linear relaxation (atoms real, not integer), as in
+tau-argus's audit; an integer attacker can at most round them inwards, which is why the rule is
+applied with no tolerance beyond floating point.
+
+**Augmentation**: cells are protected one by one in a fixed order; while a primary cell's
+interval is too narrow, the cheapest published cell whose constraint binds at either optimum
+(a nonzero dual value) is hidden too. Hiding only widens intervals, so a cell once protected
+stays protected, and the loop ends (at worst with everything hidden). :func:`audit` gives the
+interval of every hidden count, for the footnote's audit and for tests.
+
 References
 ----------
 Cox, L. H. (1980). Suppression methodology and statistical disclosure control. JASA 75, 377-385.
 Castro, J. (2006). Minimum-distance controlled perturbation methods for large-scale tabular data
 protection. EJOR 171, 39-52 (section 2 on cell suppression).
+Hundepool, A., Domingo-Ferrer, J., Franconi, L., Giessing, S., Schulte Nordholt, E., Spicer, K.
+and de Wolf, P.-P. (2012). Statistical Disclosure Control. Wiley (section 4.3, protection
+intervals and the audit of a suppression pattern).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +69,15 @@ import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
 
-__all__ = ["SuppressedTable", "recoverable_cells", "suppress"]
+__all__ = [
+    "LinkedCell",
+    "LinkedProtection",
+    "SuppressedTable",
+    "audit",
+    "protect_tables",
+    "recoverable_cells",
+    "suppress",
+]
 
 TOTAL = "Total"
 PRIMARY = "primary"
@@ -348,3 +386,383 @@ def _suppress_1d(
     out = out.mask(pd.DataFrame({name: flags != ""}, index=index))
     flag_df = pd.DataFrame({name: flags}, index=index)
     return SuppressedTable(out, flag_df, threshold, _notes(flag_df, threshold, zeros))
+
+
+# ---------------------------------------------------------------------------- linked tables
+
+#: A dual value (or cost) this small is zero: the constraint does not bind.
+_DUAL_TOL = 1e-9
+#: Slack of the width rule for floating point in the LP (the bounds of counts are whole or halves).
+_WIDTH_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class LinkedCell:
+    """One published number of a publication, as a sum of atoms.
+
+    Attributes
+    ----------
+    key : hashable
+        Where it is published, e.g. ``("list_totals", "North", 2023, "police")``; unique. Cells
+        with the same atoms are the same number wherever they appear: they are hidden together.
+    atoms : tuple of int
+        Indices of the atoms the number adds up.
+    bounds : (float, float) or None
+        None for a count (its value, the sum of its atoms, is published); ``(low, high)`` for a
+        statement that only bounds the sum (a text such as "list A was used": at least
+        ``min_per_list``), with ``-inf``/``inf`` for a side it leaves open.
+    cost : float or None
+        What hiding it loses; None: the count plus one (a statement: 1); ``inf``: never hidden
+        (something published anyway, in another form).
+    """
+
+    key: Hashable
+    atoms: tuple[int, ...]
+    bounds: tuple[float, float] | None = None
+    cost: float | None = None
+
+
+@dataclass
+class _Unit:
+    """Cells with the same atoms (counts), or one bounding statement: hidden or shown as one."""
+
+    keys: list[Hashable]
+    atoms: tuple[int, ...]
+    low: float
+    high: float
+    count: bool
+    cost: float
+    value: int
+
+
+@dataclass(frozen=True)
+class LinkedProtection:
+    """The result of :func:`protect_tables`.
+
+    Attributes
+    ----------
+    hidden : frozenset
+        Keys of the cells not to publish (primary and secondary).
+    primary : frozenset
+        Keys of the counts from 1 to ``threshold - 1`` (0 too with ``suppress_zeros``).
+    intervals : DataFrame
+        :func:`audit` of the final pattern: one row per primary count.
+    threshold : int
+    """
+
+    hidden: frozenset[Hashable]
+    primary: frozenset[Hashable]
+    intervals: pd.DataFrame
+    threshold: int
+
+    @property
+    def secondary(self) -> frozenset[Hashable]:
+        return self.hidden - self.primary
+
+    def notes(self) -> list[str]:
+        """What was done, in words, for the publication's footnote (no count in them)."""
+        if not self.primary:
+            return [f"No count below {self.threshold}; nothing suppressed."]
+        out = [
+            f"Counts from 1 to {self.threshold - 1} are suppressed; further cells are suppressed "
+            f"so that no suppressed count can be narrowed, from everything published, to fewer "
+            f"than {self.threshold + 1} possible values."
+        ]
+        return out
+
+
+def _units(atoms: np.ndarray, cells: Sequence[LinkedCell]) -> list[_Unit]:
+    """Counts grouped by their atoms, one unit per bounding statement; checks every cell."""
+    units: list[_Unit] = []
+    by_atoms: dict[tuple[int, ...], int] = {}
+    seen: set[Hashable] = set()
+    for c in cells:
+        if c.key in seen:
+            raise ValueError(f"two linked cells have the key {c.key!r}")
+        seen.add(c.key)
+        idx = tuple(sorted(set(c.atoms)))
+        if idx and (idx[0] < 0 or idx[-1] >= len(atoms)):
+            raise ValueError(f"cell {c.key!r} names an atom outside 0..{len(atoms) - 1}")
+        value = int(atoms[list(idx)].sum())
+        if c.bounds is None:
+            cost = float(value + 1 if c.cost is None else c.cost)
+            k = by_atoms.get(idx)
+            if k is None:
+                by_atoms[idx] = len(units)
+                units.append(_Unit([c.key], idx, value, value, True, cost, value))
+            else:
+                units[k].keys.append(c.key)
+                units[k].cost = max(units[k].cost, cost)
+            continue
+        low, high = (float(b) for b in c.bounds)
+        if not low - _WIDTH_TOL <= value <= high + _WIDTH_TOL:
+            raise ValueError(f"cell {c.key!r} bounds its sum {value} by [{low}, {high}]: not true")
+        cost = float(1.0 if c.cost is None else c.cost)
+        units.append(_Unit([c.key], idx, low, high, False, cost, value))
+    return units
+
+
+class _Attacker:
+    """The LP of an attacker who knows the published units and that atoms are nonnegative."""
+
+    def __init__(self, units: list[_Unit], n_atoms: int) -> None:
+        from scipy import sparse
+
+        rows = [k for k, u in enumerate(units) for _ in u.atoms]
+        cols = [a for u in units for a in u.atoms]
+        self.units = units
+        self.matrix = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(units), max(n_atoms, 1))
+        )
+
+    def bounds(self, target: int, shown: np.ndarray) -> tuple[float, float, set[int]]:
+        """Smallest and largest value of unit ``target`` given the units ``shown``; and the
+        shown units whose constraints bind at either optimum."""
+        from scipy import sparse
+        from scipy.optimize import linprog
+
+        eq = [int(k) for k in np.flatnonzero(shown) if self.units[k].count]
+        ub_rows: list[tuple[int, float, float]] = []  # (unit, sign, bound): sign * row <= bound
+        for k in np.flatnonzero(shown):
+            u = self.units[k]
+            if u.count:
+                continue
+            if np.isfinite(u.high):
+                ub_rows.append((int(k), 1.0, u.high))
+            if u.low > 0:
+                ub_rows.append((int(k), -1.0, -u.low))
+        kw: dict[str, Any] = {"bounds": (0, None), "method": "highs"}
+        if eq:
+            kw["A_eq"] = self.matrix[eq]
+            kw["b_eq"] = np.array([self.units[k].value for k in eq], dtype=float)
+        if ub_rows:
+            signs = sparse.diags([s for _, s, _ in ub_rows])
+            kw["A_ub"] = (signs @ self.matrix[[k for k, _, _ in ub_rows]]).tocsr()
+            kw["b_ub"] = np.array([b for _, _, b in ub_rows])
+        c = self.matrix[target].toarray().ravel()
+        binding: set[int] = set()
+        ends = []
+        for sign in (1.0, -1.0):
+            res = linprog(sign * c, **kw)
+            if res.status == 3:  # unbounded: the maximum is infinite
+                ends.append(np.inf)
+                continue
+            if res.status != 0:
+                raise RuntimeError(
+                    f"the audit's LP failed ({res.message}): published cells disagree"
+                )
+            ends.append(sign * float(res.fun))
+            if eq:
+                binding |= {eq[i] for i in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_TOL)}
+            if ub_rows:
+                hit = np.flatnonzero(np.abs(res.ineqlin.marginals) > _DUAL_TOL)
+                binding |= {ub_rows[i][0] for i in hit}
+        return ends[0], ends[1], binding
+
+
+def _shown(units: list[_Unit], hidden: set[Hashable] | frozenset[Hashable]) -> np.ndarray:
+    """A unit is shown when any of its cells is: a number hidden in one table but printed in
+    another is published."""
+    return np.array([any(k not in hidden for k in u.keys) for u in units], dtype=bool)
+
+
+def _is_primary(u: _Unit, threshold: int, zeros: bool) -> bool:
+    return u.count and bool(u.atoms) and (1 <= u.value < threshold or (zeros and u.value == 0))
+
+
+def _check_atoms(atoms: Sequence[int] | np.ndarray, threshold: int) -> np.ndarray:
+    if threshold < 1:
+        raise InputValidationError(
+            [Problem(f"threshold must be at least 1, got {threshold}", "<disclosure>")]
+        )
+    values = np.asarray(atoms)
+    if values.ndim != 1 or (
+        values.size and (values.min() < 0 or (values != np.round(values)).any())
+    ):
+        raise ValueError("atoms must be a 1-d array of nonnegative whole counts")
+    return values.astype(np.int64)
+
+
+def audit(
+    atoms: Sequence[int] | np.ndarray,
+    cells: Sequence[LinkedCell],
+    hidden: set[Hashable] | frozenset[Hashable],
+    *,
+    threshold: int = 5,
+    suppress_zeros: bool = False,
+    primary_only: bool = False,
+) -> pd.DataFrame:
+    """The protection interval of every hidden count, given every published cell.
+
+    Parameters
+    ----------
+    atoms : array of int
+        The atoms' true values (nonnegative whole counts).
+    cells : sequence of LinkedCell
+        Every number of the publication (and every bounding statement).
+    hidden : set of keys
+        The cells not published.
+    threshold : int
+        Primary counts need an interval at least this wide.
+    suppress_zeros : bool
+        Zeros are primary too.
+    primary_only : bool
+        Only the primary counts (the others need no interval).
+
+    Returns
+    -------
+    DataFrame
+        One row per hidden count (cells with the same atoms once), in the order of ``cells``:
+        ``key`` (its first cell), ``keys`` (all of them), ``value``, ``low`` and ``high`` (the
+        attacker's LP bounds), ``width`` (``high - low``), ``primary`` and ``protected``
+        (``width >= threshold``, or True for a secondary cell, which needs no protection).
+
+    Examples
+    --------
+    A 2 x 2 table with its margins, one cell of 1 and the three others hidden: the cell can be
+    anything from 0 to 5 (the smaller of the two margins it is in), width 5.
+
+    >>> a = [1, 4, 5, 9]   # atoms: the four interior cells
+    >>> cells = [LinkedCell(("t", i), (i,)) for i in range(4)]
+    >>> cells += [LinkedCell("r0", (0, 1)), LinkedCell("r1", (2, 3)),
+    ...           LinkedCell("c0", (0, 2)), LinkedCell("c1", (1, 3)),
+    ...           LinkedCell("total", (0, 1, 2, 3))]
+    >>> out = audit(a, cells, {("t", 0), ("t", 1), ("t", 2), ("t", 3)})
+    >>> out.loc[0, ["value", "low", "high", "width", "protected"]].to_dict()
+    {'value': 1, 'low': 0.0, 'high': 5.0, 'width': 5.0, 'protected': True}
+    """
+    values = _check_atoms(atoms, threshold)
+    units = _units(values, cells)
+    shown = _shown(units, hidden)
+    lp = _Attacker(units, len(values))
+    rows = []
+    for k, u in enumerate(units):
+        primary = _is_primary(u, threshold, suppress_zeros)
+        if shown[k] or not u.count or (primary_only and not primary):
+            continue
+        low, high, _ = lp.bounds(k, shown)
+        rows.append(
+            {
+                "key": u.keys[0],
+                "keys": tuple(u.keys),
+                "value": int(u.value),
+                "low": float(low),
+                "high": float(high),
+                "width": float(high - low),
+                "primary": bool(primary),
+                "protected": bool((not primary) or high - low >= threshold - _WIDTH_TOL),
+            }
+        )
+    columns = ["key", "keys", "value", "low", "high", "width", "primary", "protected"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+#: Candidates tried per step (each trial is two LPs).
+_TRIALS = 4
+
+
+def _next_to_hide(
+    lp: _Attacker, target: int, hidden: np.ndarray, binding: set[int], width: float
+) -> int:
+    """The next unit to hide so that the target's interval widens.
+
+    Candidates are the published units that bind at an LP optimum or share atoms with the
+    target, cheapest first (those that cannot be hidden left out). The first of the
+    ``_TRIALS`` cheapest whose hiding alone widens the interval is taken; when none does (a
+    cell that other published cells determine widens nothing by itself), the cheapest, and the
+    loop goes on from there.
+    """
+    units = lp.units
+    near = {
+        int(j) for j in np.flatnonzero(~hidden) if set(units[j].atoms) & set(units[target].atoms)
+    }
+    candidates = sorted(
+        (j for j in (binding | near) - {target} if np.isfinite(units[j].cost)),
+        key=lambda i: (units[i].cost, i),
+    )
+    if not candidates:  # only what cannot be hidden bounds it
+        raise RuntimeError(f"cannot protect {units[target].keys[0]!r}")
+    for j in candidates[:_TRIALS]:
+        trial = hidden.copy()
+        trial[j] = True
+        low, high, _ = lp.bounds(target, ~trial)
+        if high - low > width + _WIDTH_TOL:
+            return j
+    return candidates[0]
+
+
+def protect_tables(
+    atoms: Sequence[int] | np.ndarray,
+    cells: Sequence[LinkedCell],
+    *,
+    threshold: int = 5,
+    suppress_zeros: bool = False,
+) -> LinkedProtection:
+    """Suppress small counts across linked tables so that no count can be narrowed down.
+
+    Every count from 1 to ``threshold - 1`` is hidden (primary); then, cell by cell, while an
+    attacker who knows every published cell can bound a primary cell to an interval narrower
+    than ``threshold`` (LP bounds, see the module's "Linked tables"), the cheapest published
+    cell whose constraint binds is hidden too (secondary). Cells with the same atoms are hidden
+    together, wherever they are published.
+
+    Parameters
+    ----------
+    atoms : array of int
+        The finest counts (nonnegative whole numbers); every cell is a sum of some of them.
+    cells : sequence of LinkedCell
+        Every number the publication holds, and every statement that bounds one.
+    threshold : int
+        Smallest count published; also the width every primary cell's interval must reach.
+    suppress_zeros : bool
+        Also treat zero counts as primary.
+
+    Returns
+    -------
+    LinkedProtection
+
+    Raises
+    ------
+    InputValidationError
+        When the threshold is below 1.
+
+    Examples
+    --------
+    The 2 x 2 table of :func:`audit` with its margins published (hiding a margin costs ten
+    times its value): the cell of 1 is hidden, and then the other three, so that it could be
+    anything from 0 to 5.
+
+    >>> a = [1, 4, 5, 9]
+    >>> cells = [LinkedCell(("t", i), (i,)) for i in range(4)]
+    >>> cells += [LinkedCell(k, i, cost=10 * sum(a[j] for j in i)) for k, i in
+    ...           [("r0", (0, 1)), ("r1", (2, 3)), ("c0", (0, 2)), ("c1", (1, 3)),
+    ...            ("total", (0, 1, 2, 3))]]
+    >>> p = protect_tables(a, cells)
+    >>> sorted(p.hidden, key=str)
+    [('t', 0), ('t', 1), ('t', 2), ('t', 3)]
+    >>> bool(p.intervals["protected"].all())
+    True
+    """
+    values = _check_atoms(atoms, threshold)
+    units = _units(values, cells)
+    primary = [k for k, u in enumerate(units) if _is_primary(u, threshold, suppress_zeros)]
+    hidden = np.zeros(len(units), dtype=bool)
+    hidden[primary] = True
+    lp = _Attacker(units, len(values))
+    for k in primary:
+        while True:
+            low, high, binding = lp.bounds(k, ~hidden)
+            if high - low >= threshold - _WIDTH_TOL:
+                break
+            hidden[_next_to_hide(lp, k, hidden, binding, high - low)] = True
+    hidden_keys = frozenset(key for k in np.flatnonzero(hidden) for key in units[k].keys)
+    primary_keys = frozenset(key for k in primary for key in units[k].keys)
+    intervals = audit(
+        values,
+        cells,
+        hidden_keys,
+        threshold=threshold,
+        suppress_zeros=suppress_zeros,
+        primary_only=True,
+    )
+    return LinkedProtection(hidden_keys, primary_keys, intervals, threshold)

@@ -564,7 +564,10 @@ class CaptureData:
             ) from None
 
     def drop_list(self, name: str) -> CaptureData:
-        """The data without one list; people seen only on that list drop out."""
+        """The data without one list; people seen only on that list drop out.
+
+        A list that was empty stays (empty): dropping one of a stratum's two absent providers
+        must not fail on the other."""
         j = self._index(name)
         if self.n_lists <= 2:
             raise ModelSpecificationError("cannot drop a list: at least 2 lists must remain")
@@ -578,6 +581,7 @@ class CaptureData:
             source=self.source,
             stratum=self.stratum,
             warn_duplicates=False,
+            check_lists=False,
         )
 
     def merge_lists(self, names: Sequence[str], new_name: str | None = None) -> CaptureData:

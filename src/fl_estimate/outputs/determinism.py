@@ -71,6 +71,7 @@ __all__ = [
     "dumps_canonical",
     "folder_listing",
     "manifest_without_run",
+    "move_out_of_output",
     "read_manifest",
     "relative_labels",
     "save_figure",
@@ -397,3 +398,19 @@ def write_manifest(
     text = dumps_canonical(manifest)
     atomic_write_text(path, text)
     return json.loads(text)
+
+
+def move_out_of_output(folder: str | Path, rel: str, dest: str | Path) -> None:
+    """Move the file ``rel`` of the output folder ``folder`` to ``dest`` and drop it from the
+    folder's manifest (its other entries unchanged), so the folder is still recognised as a
+    complete fl_estimate output. Used where a composing run publishes a file in another form
+    (the annual run's jointly disclosure-controlled counts replace the linkage's own table)."""
+    import os
+
+    folder, dest = Path(folder), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(folder / rel, dest)
+    manifest = read_manifest(folder)
+    if manifest is not None and rel in manifest.get("outputs", {}):
+        del manifest["outputs"][rel]
+        atomic_write_text(folder / MANIFEST_NAME, dumps_canonical(manifest))

@@ -39,9 +39,17 @@ import pandas as pd
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import language_of
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
-from fl_estimate.outputs import process_pool, publish_folder, relative_labels, write_manifest
+from fl_estimate.outputs import (
+    move_out_of_output,
+    process_pool,
+    publish_folder,
+    relative_labels,
+    write_manifest,
+)
+from fl_estimate.outputs.cells import write_csv
 from fl_estimate.pipeline.cache import FitCache, run_cache
 from fl_estimate.pipeline.config import RunConfig, read_run_config
+from fl_estimate.pipeline.published import published_tables
 from fl_estimate.pipeline.strata import (
     FitPlan,
     StratumOutcome,
@@ -56,6 +64,9 @@ from fl_estimate.reporting import LinkageQuality, MethodSpec, ReportSpec, write_
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
 from fl_estimate.tabular import ReadInfo, read_table
+
+#: The linkage's table of persons by region and year (published by ``fl-estimate link``).
+PERSONS_TABLE = "persons_by_region_year.csv"
 
 __all__ = ["RunResult", "add_linkage_warnings", "check_stratum", "report_spec", "run"]
 
@@ -350,11 +361,22 @@ def run(
         tables = build_tables(cfg, data, outcomes, groups, national_outcomes, cache=fit_cache)
         if cfg.link is not None:
             tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
+        published, protection = published_tables(cfg, data, outcomes, tables)
+        if (stage / "linkage" / PERSONS_TABLE).is_file():
+            # the same counts as observed_by_stratum, suppressed on their own: two patterns of
+            # suppression over one set of counts could be differenced, so only the jointly
+            # protected table is published (the linkage's own goes to the internal folder)
+            move_out_of_output(
+                stage / "linkage", PERSONS_TABLE, private / "linkage" / PERSONS_TABLE
+            )
+        write_csv(
+            protection.intervals.astype({"key": str, "keys": str}), private / "disclosure_audit.csv"
+        )
         comparison, comparison_label = _comparison(national_outcomes)
         files = write_outputs(
             report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage")),
             stage,
-            tables,
+            published,
             pooled=data.collapse().to_frame(),
             comparison=comparison,
             comparison_label=comparison_label,

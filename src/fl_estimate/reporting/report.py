@@ -187,7 +187,12 @@ def _save(fig: Any, stage: Path, name: str) -> list[str]:
 
 
 def _publishable(spec: ReportSpec, tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The tables as published: rounded, small observed counts suppressed (new frames)."""
+    """The tables as published: rounded, small observed counts suppressed (new frames).
+
+    Tables that come with ``observed_by_stratum_flags`` were protected together by the caller
+    (:func:`fl_estimate.pipeline.published.published_tables`): they are only rounded."""
+    if "observed_by_stratum_flags" in tables:
+        return {name: _round(df) for name, df in tables.items()}
     thr = spec.threshold
     strata_cols = list(spec.strata)
     pub: dict[str, pd.DataFrame] = {}
@@ -350,8 +355,14 @@ def write_outputs(
     dates = None if lang == "en" else "dd/mm/yyyy"
     write_xlsx(sheets, stage / "tables.xlsx", number_formats=True, date_format=dates)
     files.append("tables.xlsx")
+    charted = {  # the charts show what the tables publish: suppressed counts are not drawn
+        name: df.assign(observed=pd.to_numeric(df["observed"], errors="coerce").astype(float))
+        if "observed" in df.columns
+        else df
+        for name, df in pub.items()
+    }
     fig_files, figs = _draw_figures(
-        spec, stage, tables, pooled, comparison, comparison_label, truth
+        spec, stage, charted, pooled, comparison, comparison_label, truth
     )
     files += fig_files
     md, body = _report(spec, pub, figs, stage)
@@ -515,7 +526,7 @@ def _key_lines(spec: ReportSpec, national: pd.DataFrame) -> list[str]:
                 label=label,
                 estimate=_int(r["estimate"], lang),
                 ci=ci,
-                observed=_int(int(r["observed"]), lang),
+                observed="—" if pd.isna(r["observed"]) else _int(int(r["observed"]), lang),
             )
         )
     return lines
