@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["OKABE_ITO", "plot_overlaps"]
 
 
-def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: int = 30) -> Axes:
+def plot_overlaps(
+    data: CaptureData, ax: Axes | None = None, *, max_patterns: int = 30, min_count: int = 1
+) -> Axes:
     """UpSet-style chart of the capture patterns, drawn in one Axes.
 
     Bars (top) give the number of people with each observed pattern, largest first; the dot matrix
@@ -32,6 +34,9 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
     ax : Axes, optional
     max_patterns : int
         Show at most this many patterns (the largest); the title says how many were left out.
+    min_count : int
+        Leave out patterns with fewer people (for a published chart: the disclosure threshold,
+        so that no small count is drawn or printed); the title says so.
 
     Returns
     -------
@@ -41,7 +46,7 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
 
     k = data.n_lists
     order = np.argsort(-data.counts, kind="stable")
-    order = order[data.counts[order] > 0]
+    order = order[data.counts[order] >= max(1, int(min_count))]
     shown = order[:max_patterns]
     m = len(shown)
     if ax is None:
@@ -98,7 +103,9 @@ def plot_overlaps(data: CaptureData, ax: Axes | None = None, *, max_patterns: in
     ax.spines["left"].set_bounds(base, base + top)
     left_out = int((data.counts > 0).sum()) - m
     title = f"Capture patterns: {data.n_observed:,} people on {k} lists"
-    if left_out > 0:
+    if left_out > 0 and min_count > 1:
+        title += f" ({left_out} patterns not shown: the smaller ones, each under {min_count})"
+    elif left_out > 0:
         title += f" ({left_out} smaller patterns not shown)"
     ax.set_title(title, fontsize=10, loc="left")
     return ax

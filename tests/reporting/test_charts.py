@@ -148,6 +148,21 @@ def test_list_overlaps_upset(tmp_path: Path) -> None:
     _check(ax.figure, "list_overlaps", tmp_path)
 
 
+def test_list_overlaps_draws_no_small_count() -> None:
+    """With ``min_count`` (the report passes the disclosure threshold) no pattern of fewer people
+    is drawn, and no printed number is below it: uk_2013 has 25 observed patterns, of which 10
+    hold 1-4 people (counts in the committed table)."""
+    data = read_capture_csv(MSE_DATA / "uk_2013.csv")
+    small = int(((data.counts > 0) & (data.counts < 5)).sum())
+    ax = plot_overlaps(data, min_count=5)  # type: ignore[arg-type]
+    printed = [t.get_text().replace(",", "") for t in ax.texts]
+    numbers = [int(t) for t in printed if t.isdigit()]
+    assert numbers and min(numbers) >= 5
+    assert len(numbers) == int((data.counts >= 5).sum())
+    assert f"({small} patterns not shown" in ax.get_title(loc="left")
+    plt.close(ax.figure)
+
+
 def test_interval_labels_say_the_level() -> None:
     s = _strata()
     axes = plot_trend_by_region(s, level=0.9)

@@ -306,7 +306,11 @@ def _draw_figures(
             )
             files += _save(ax.figure, stage, "method_comparison")
             figs["method_comparison"] = _("Methods compared (national table)")
-        ax = plot_overlaps(CaptureData.from_counts(pooled))  # type: ignore[arg-type]
+        # patterns with fewer people than the disclosure threshold are neither drawn nor printed
+        ax = plot_overlaps(
+            CaptureData.from_counts(pooled),  # type: ignore[arg-type]
+            min_count=spec.threshold,
+        )
         files += _save(ax.figure, stage, "list_overlaps")
         figs["list_overlaps"] = _("How the providers' lists overlap (all strata)")
     return files, figs
