@@ -47,13 +47,15 @@ from fl_estimate.providers.submissions import (
     LoadedSubmissions,
     SubmissionReport,
     age_ok,
-    as_text,
     date_ok,
     elementwise_check,
+    load_files,
     nationality_ok,
     period_bounds,
     problems_from_pandera,
-    read_submission_file,
+    provider_period,
+    provider_regions,
+    read_for_validation,
 )
 from fl_estimate.stats.categories import CASE_TYPES, MEANS, ROLES, STAGES
 
@@ -306,17 +308,10 @@ def validate_case_file(
             [Problem(f"unknown submission type {kind!r}; expected events or perpetrators")]
         )
     spec = CASE_FILE_TYPES[kind]
-    if not isinstance(frame, pd.DataFrame):
-        path = Path(frame)
-        source = source or path.name
-        try:
-            frame = read_submission_file(path)
-        except InputValidationError as exc:
-            return SubmissionReport(source, 0, list(exc.problems)), None
-    else:
-        frame = as_text(frame)
+    frame, source, unreadable = read_for_validation(frame, source)
+    if unreadable is not None:
+        return unreadable, None
     info = frame.attrs.get("read_info")
-    source = source or "<DataFrame>"
     problems = [
         Problem("required column is missing", source, 1, c)
         for c, req, _ in spec
@@ -328,30 +323,19 @@ def validate_case_file(
         for c in frame.columns
         if c not in known
     ]
-    first = {
-        c: str(frame[c].dropna().iloc[0]) if c in frame and frame[c].notna().any() else None
-        for c in ("provider", "period")
-    }
+    provider, period = provider_period(frame)
     if len(frame) == 0:
         problems.append(Problem("no data rows: the file holds only a header", source, 1))
     if problems:
-        return SubmissionReport(
-            source, len(frame), problems, first["provider"], first["period"], info
-        ), None
+        return SubmissionReport(source, len(frame), problems, provider, period, info), None
     frame = frame.reset_index(drop=True)
-    provider = first["provider"]
-    region_list = (
-        (list(regions[provider]) if provider is not None and provider in regions else None)
-        if isinstance(regions, Mapping)
-        else regions
-    )
     try:
-        _schema(kind, region_list, providers).validate(frame, lazy=True)
+        _schema(kind, provider_regions(regions, provider), providers).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         problems.extend(problems_from_pandera(exc.failure_cases, frame, source))
     problems.extend(_row_rules(frame, kind, source))
     problems.sort(key=lambda p: (p.row or 0, p.column or ""))
-    report = SubmissionReport(source, len(frame), problems, provider, first["period"], info)
+    report = SubmissionReport(source, len(frame), problems, provider, period, info)
     return report, None if problems else _canonical(frame, kind)
 
 
@@ -379,12 +363,7 @@ def load_case_files(
     """Validate files in order; keep accepted ones, the later file winning for a provider-period
     (a rejected file changes nothing), as :func:`~fl_estimate.providers.submissions.load_submissions`."""
     out = LoadedCaseFiles(kind=kind)
-    for path in paths:
-        report, frame = validate_case_file(path, kind, regions=regions, providers=providers)
-        out.reports.append(report)
-        if frame is not None:
-            key = (str(report.provider), str(report.period))
-            if key in out.accepted:
-                out.replaced.append((out.accepted[key][0], report.source))
-            out.accepted[key] = (report.source, frame)
+    load_files(
+        paths, lambda p: validate_case_file(p, kind, regions=regions, providers=providers), out
+    )
     return out

@@ -31,7 +31,7 @@ corrected ``_v2`` is used instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -491,6 +491,62 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def read_for_validation(
+    frame: pd.DataFrame | str | Path, source: str | None
+) -> tuple[pd.DataFrame, str, SubmissionReport | None]:
+    """The file (or frame) as text for a validator, the name its problems cite, and the report
+    of a file that cannot be read (one problem, never a traceback; then the frame is empty)."""
+    if isinstance(frame, pd.DataFrame):
+        return _as_text(frame), source or "<DataFrame>", None
+    path = Path(frame)
+    source = source or path.name
+    try:
+        return read_submission_file(path), source, None
+    except Exception as exc:  # unreadable file: one problem, never a traceback
+        problems = (
+            exc.problems
+            if isinstance(exc, InputValidationError)
+            else [Problem(f"cannot read the file ({exc})", source)]
+        )
+        return pd.DataFrame(), source, SubmissionReport(source, 0, list(problems))
+
+
+def provider_period(frame: pd.DataFrame) -> tuple[str | None, str | None]:
+    """The provider and period a file is for: the first value of each column (None if absent)."""
+    first = [
+        str(frame[c].dropna().iloc[0]) if c in frame and frame[c].notna().any() else None
+        for c in ("provider", "period")
+    ]
+    return first[0], first[1]
+
+
+def provider_regions(
+    regions: Sequence[str] | Mapping[str, Sequence[str]] | None, provider: str | None
+) -> Sequence[str] | None:
+    """The regions allowed to ``provider``: all of ``regions``, or its own from a mapping
+    provider -> regions (None: any region, e.g. a provider the registry does not list)."""
+    if isinstance(regions, Mapping):
+        return list(regions[provider]) if provider is not None and provider in regions else None
+    return regions
+
+
+Validator = Callable[[str | Path], tuple[SubmissionReport, pd.DataFrame | None]]
+
+
+def load_files(paths: Iterable[str | Path], validate: Validator, out: LoadedSubmissions) -> None:
+    """Validate files in order into ``out``: accepted ones kept, the later file winning for a
+    provider-period; a rejected file changes nothing (an earlier accepted one stays in use)."""
+    for path in paths:
+        report, frame = validate(path)
+        out.reports.append(report)
+        if frame is None:
+            continue
+        key = (str(report.provider), str(report.period))
+        if key in out.accepted:
+            out.replaced.append((out.accepted[key][0], report.source))
+        out.accepted[key] = (report.source, frame)
+
+
 def validate_submission(
     frame: pd.DataFrame | str | Path,
     *,
@@ -518,22 +574,10 @@ def validate_submission(
         Canonical values (sex ``F/M/other/unknown``, ISO dates, HTCDS exploitation names);
         ``None`` when the file is rejected.
     """
-    if not isinstance(frame, pd.DataFrame):
-        path = Path(frame)
-        source = source or path.name
-        try:
-            frame = read_submission_file(path)
-        except Exception as exc:  # unreadable file: one problem, never a traceback
-            problems = (
-                exc.problems
-                if isinstance(exc, InputValidationError)
-                else [Problem(f"cannot read the file ({exc})", source)]
-            )
-            return SubmissionReport(source, 0, list(problems)), None
-    else:
-        frame = _as_text(frame)
+    frame, source, unreadable = read_for_validation(frame, source)
+    if unreadable is not None:
+        return unreadable, None
     info = frame.attrs.get("read_info")
-    source = source or "<DataFrame>"
     problems: list[Problem] = []
     missing = [c for c in _REQUIRED if c not in frame.columns]
     for c in missing:
@@ -549,25 +593,14 @@ def validate_submission(
         problems.append(
             Problem("give either clear identifiers or pseudonymous keys, not both", source, 1)
         )
-    provider = period = None
-    if "provider" in frame and frame["provider"].notna().any():
-        provider = str(frame["provider"].dropna().iloc[0])
-    if "period" in frame and frame["period"].notna().any():
-        period = str(frame["period"].dropna().iloc[0])
+    provider, period = provider_period(frame)
     if len(frame) == 0:
         problems.append(Problem("no data rows: the file holds only a header", source, 1))
     if missing or len(frame) == 0:
         return SubmissionReport(source, len(frame), problems, provider, period, info), None
 
     frame = frame.reset_index(drop=True)
-    region_list: Sequence[str] | None
-    if isinstance(regions, Mapping):
-        region_list = (
-            list(regions[provider]) if provider is not None and provider in regions else None
-        )
-    else:
-        region_list = regions
-    schema = _schema(region_list, providers)
+    schema = _schema(provider_regions(regions, provider), providers)
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -676,15 +709,7 @@ def load_submissions(
     A rejected file changes nothing (an earlier accepted file for the same period stays in use).
     """
     out = LoadedSubmissions()
-    for path in paths:
-        report, frame = validate_submission(path, regions=regions, providers=providers)
-        out.reports.append(report)
-        if frame is None:
-            continue
-        key = (str(report.provider), str(report.period))
-        if key in out.accepted:
-            out.replaced.append((out.accepted[key][0], report.source))
-        out.accepted[key] = (report.source, frame)
+    load_files(paths, lambda p: validate_submission(p, regions=regions, providers=providers), out)
     return out
 
 
