@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Modules whose docstring examples are run (extend this list).
 MODULES: tuple[str, ...] = (
     # estimators: the method registry and the options
+    "fl_estimate.mse.patterns",
     "fl_estimate.mse.options",
     "fl_estimate.mse.registry",
     "fl_estimate.mse.api",

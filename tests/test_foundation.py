@@ -182,13 +182,13 @@ def test_cli_usage_error_and_version(capsys: pytest.CaptureFixture[str]) -> None
 def test_cli_unexpected_error_exit_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import fl_estimate.mse.data as mdata
+    import fl_estimate.mse.patterns as mpatterns
 
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("kaput")
 
     # the command imports its reader when it runs (fast start-up): patch it where it lives
-    monkeypatch.setattr(mdata, "read_capture_csv", boom)
+    monkeypatch.setattr(mpatterns, "read_capture_arrays", boom)
     assert main(["describe", str(MSE_DATA / "korea.csv")]) == 1
     err = capsys.readouterr().err
     assert "unexpected error (RuntimeError: kaput)" in err and "--debug" in err

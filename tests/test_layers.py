@@ -9,7 +9,7 @@ an edge to that submodule only (not to its parent package's ``__init__``).
 Layers, bottom first; a module may import from its own layer and the ones below:
 
 1. exceptions, _typing, _palette, _io, _version, _figures, seeds, outputs, i18n
-2. data model and results: results, mse.data, disclosure
+2. data model and results: results, mse.data (its pandas-free checks in mse.patterns), disclosure
 3. estimators: the rest of mse, indicators, simulate, stats
 4. providers, plotting, reporting
 5. pipeline (the only place that composes linkage, estimation and reporting)
@@ -41,7 +41,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "fl_estimate.i18n",
         "fl_estimate.tabular",
     ),
-    ("fl_estimate.results", "fl_estimate.mse.data", "fl_estimate.disclosure"),
+    (
+        "fl_estimate.results",
+        "fl_estimate.mse.data",
+        "fl_estimate.mse.patterns",
+        "fl_estimate.disclosure",
+    ),
     ("fl_estimate.mse", "fl_estimate.indicators", "fl_estimate.simulate", "fl_estimate.stats"),
     ("fl_estimate.providers", "fl_estimate.plotting", "fl_estimate.reporting"),
     ("fl_estimate.pipeline",),

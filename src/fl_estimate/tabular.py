@@ -23,14 +23,26 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_, Message, translate
 
-__all__ = ["ReadInfo", "parse_number", "parse_toml", "read_table", "read_text_file", "read_toml"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ReadInfo",
+    "parse_number",
+    "parse_toml",
+    "read_rows",
+    "read_table",
+    "read_text_file",
+    "read_toml",
+]
+
+#: A table as read: the header (stripped) and the rows, each as long as the header.
+Rows = tuple[list[str], list[list[Any]], "ReadInfo"]
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +302,7 @@ def _check_rows(rows: list[list[str]], n: int, source: str, delimiter: str) -> N
         raise InputValidationError(problems)
 
 
-def _read_text(raw: bytes, source: str, dtype: Any) -> tuple[pd.DataFrame, ReadInfo]:
+def _read_text(raw: bytes, source: str) -> Rows:
     notices: list[str] = []
     text, encoding = _decode(raw, source, notices)
     delimiter = _detect_delimiter(text)
@@ -312,18 +324,20 @@ def _read_text(raw: bytes, source: str, dtype: Any) -> tuple[pd.DataFrame, ReadI
                 N_("{file}: decimal commas in {columns}", file=source,
                    columns=", ".join(repr(header[j]) for j in commas))
             )  # fmt: skip
-    frame = pd.DataFrame(rows, columns=header, dtype=dtype)
-    return _drop_unnamed_empty(frame), ReadInfo(encoding, delimiter, decimal, notices)
+    header, rows = _drop_unnamed_empty(header, rows)
+    return header, rows, ReadInfo(encoding, delimiter, decimal, notices)
 
 
-def _drop_unnamed_empty(frame: pd.DataFrame) -> pd.DataFrame:
+def _drop_unnamed_empty(
+    header: list[str], rows: list[list[Any]]
+) -> tuple[list[str], list[list[Any]]]:
     """Drop columns with no header and no value (a trailing separator, Excel's spare columns)."""
     keep = [
-        j
-        for j, c in enumerate(frame.columns)
-        if str(c) != "" or frame.iloc[:, j].map(lambda v: v not in (None, "")).any()
+        j for j, c in enumerate(header) if str(c) != "" or any(r[j] not in (None, "") for r in rows)
     ]
-    return frame.iloc[:, keep] if len(keep) < frame.shape[1] else frame
+    if len(keep) == len(header):
+        return header, rows
+    return [header[j] for j in keep], [[r[j] for j in keep] for r in rows]
 
 
 # ---------------------------------------------------------------- Excel
@@ -343,14 +357,13 @@ def _cell(v: Any, as_text: bool) -> Any:
     return str(v)
 
 
-def _read_xlsx(raw: bytes, source: str, dtype: Any) -> tuple[pd.DataFrame, ReadInfo]:
+def _read_xlsx(raw: bytes, source: str, as_text: bool) -> Rows:
     import zipfile
     from xml.etree.ElementTree import ParseError
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    as_text = dtype is str
     try:  # from the bytes: openpyxl refuses a workbook whose name does not end in .xlsx
         wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         try:
@@ -386,11 +399,81 @@ def _read_xlsx(raw: bytes, source: str, dtype: Any) -> tuple[pd.DataFrame, ReadI
         notices.append(
             N_("{file}: only the first sheet ({sheet!r}) was read", file=source, sheet=sheets[0])
         )
-    frame = pd.DataFrame(records[1:], columns=header, dtype=str if as_text else object)
-    return _drop_unnamed_empty(frame), ReadInfo(None, None, ".", notices, format="xlsx")
+    header, rows = _drop_unnamed_empty(header, records[1:])
+    return header, rows, ReadInfo(None, None, ".", notices, format="xlsx")
 
 
 # ---------------------------------------------------------------- public
+def read_rows(path: str | Path, *, as_text: bool = True, excel: bool = True) -> Rows:
+    """Read a CSV or Excel table as a header and rows of cells, without pandas.
+
+    What :func:`read_table` does, before the rows become a DataFrame (for readers that must
+    start fast, such as ``fl-estimate describe``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` (or any text table) or ``.xlsx``/``.xlsm`` file.
+    as_text : bool
+        Excel cells as text (as :func:`read_table` with ``dtype=str``) or typed.
+    excel : bool
+        Whether a workbook is acceptable.
+
+    Returns
+    -------
+    header : list of str
+        Stripped; duplicates kept.
+    rows : list of list
+        In file order (spreadsheet row = index + 2), each as long as the header.
+    info : ReadInfo
+
+    Raises
+    ------
+    InputValidationError
+        As :func:`read_table`.
+    """
+    path = Path(path)
+    source = path.name or str(path)
+    raw = _file_bytes(
+        path,
+        source,
+        N_("{path} is a folder, not a file: give the path of the table itself", path=str(path)),
+        N_("file not found: {path}", path=str(path)),
+    )
+    kind = _sniff_kind(raw, path)
+    if kind == "xls":
+        raise _fail(
+            N_("{file} is an old Excel .xls workbook (or a password-protected one), which cannot "
+               "be read: save it as Excel .xlsx without password, or {advice}",
+               file=source, advice=_SAVE_AS_CSV),
+            source,
+        )  # fmt: skip
+    if kind == "xlsx":
+        if not excel:
+            raise _fail(
+                N_("{file} is an Excel workbook, but a CSV file is expected here: {advice}",
+                   file=source, advice=_SAVE_AS_CSV),
+                source,
+            )  # fmt: skip
+        header, rows, info = _read_xlsx(raw, source, as_text)
+        if path.suffix.lower() not in _EXCEL_SUFFIXES:
+            info.notices.append(
+                N_("{file} is an Excel workbook despite its name; it was read as one",
+                   file=source)
+            )  # fmt: skip
+    else:
+        if path.suffix.lower() in _EXCEL_SUFFIXES:
+            raise _fail(
+                N_("{file} has an Excel name but is not an Excel workbook: open it and save it "
+                   "again, as .xlsx or as CSV UTF-8", file=source),
+                source,
+            )  # fmt: skip
+        header, rows, info = _read_text(raw, source)
+    for notice in info.notices:
+        log.info("%s", notice)
+    return header, rows, info
+
+
 def read_table(
     path: str | Path, *, dtype: Any = str, excel: bool = True
 ) -> tuple[pd.DataFrame, ReadInfo]:
@@ -430,46 +513,10 @@ def read_table(
     >>> info.describe("fr")                                     # doctest: +SKIP
     'lu comme UTF-8, séparateur « , »'
     """
-    path = Path(path)
-    source = path.name or str(path)
-    raw = _file_bytes(
-        path,
-        source,
-        N_("{path} is a folder, not a file: give the path of the table itself", path=str(path)),
-        N_("file not found: {path}", path=str(path)),
-    )
-    kind = _sniff_kind(raw, path)
-    if kind == "xls":
-        raise _fail(
-            N_("{file} is an old Excel .xls workbook (or a password-protected one), which cannot "
-               "be read: save it as Excel .xlsx without password, or {advice}",
-               file=source, advice=_SAVE_AS_CSV),
-            source,
-        )  # fmt: skip
-    if kind == "xlsx":
-        if not excel:
-            raise _fail(
-                N_("{file} is an Excel workbook, but a CSV file is expected here: {advice}",
-                   file=source, advice=_SAVE_AS_CSV),
-                source,
-            )  # fmt: skip
-        frame, info = _read_xlsx(raw, source, dtype)
-        if path.suffix.lower() not in _EXCEL_SUFFIXES:
-            info.notices.append(
-                N_("{file} is an Excel workbook despite its name; it was read as one",
-                   file=source)
-            )  # fmt: skip
-    else:
-        if path.suffix.lower() in _EXCEL_SUFFIXES:
-            raise _fail(
-                N_("{file} has an Excel name but is not an Excel workbook: open it and save it "
-                   "again, as .xlsx or as CSV UTF-8", file=source),
-                source,
-            )  # fmt: skip
-        frame, info = _read_text(raw, source, dtype)
-    for notice in info.notices:
-        log.info("%s", notice)
-    return frame, info
+    import pandas as pd
+
+    header, rows, info = read_rows(path, as_text=dtype is str, excel=excel)
+    return pd.DataFrame(rows, columns=header, dtype=dtype), info
 
 
 def parse_number(text: str, decimal: str = ",") -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -36,13 +36,29 @@ def describe(
     ),
 ) -> None:
     """Describe a capture table: list sizes, overlaps, pairs that never overlap, patterns."""
-    from fl_estimate.mse.data import CaptureData, read_capture_csv
-    from fl_estimate.results import json_safe
+    # without strata, read, check and describe without pandas (mse.patterns): start-up is most
+    # of this command's time, and importing pandas alone would double it
+    import warnings
 
-    cd = read_capture_csv(data, lists=_split(lists), strata=_split(strata))
-    desc = cd.describe()
+    from fl_estimate.exceptions import DataWarning
+    from fl_estimate.mse.patterns import describe_arrays, merge_patterns, read_capture_arrays
+
+    arrays = read_capture_arrays(data, lists=_split(lists), strata=_split(strata))
+    if arrays.strata:
+        from fl_estimate.mse.data import read_capture_csv
+
+        frames = read_capture_csv(data, lists=_split(lists), strata=_split(strata)).describe()
+        desc = {name: _rows(frame) for name, frame in frames.items()}
+    else:
+        with warnings.catch_warnings():
+            if arrays.records:  # every person is a "duplicate pattern"
+                warnings.simplefilter("ignore", DataWarning)
+            pats, counts = merge_patterns(
+                arrays.lists, arrays.patterns, arrays.counts, source=arrays.source
+            )
+        desc = describe_arrays(arrays.lists, pats, counts)
     if fmt is DescribeFormat.json:
-        typer.echo(json.dumps(json_safe(desc), indent=2))
+        typer.echo(json.dumps(desc, indent=2))
         return
     titles = {
         "overview": "Overview",
@@ -51,12 +67,43 @@ def describe(
         "frequencies": "People seen on exactly k lists",
     }
     for key, title in titles.items():
-        typer.echo(f"{title}\n{desc[key].to_string(index=False)}\n")
-    if isinstance(cd, CaptureData):
+        typer.echo(f"{title}\n{_text_table(desc[key])}\n")
+    if not arrays.strata:
+        overview = desc["overview"][0]
         typer.echo(
-            f"{cd.n_patterns_observed} of {cd.n_patterns_possible} possible capture patterns "
-            "observed."
+            f"{overview['patterns_observed']} of {overview['patterns_possible']} possible capture "
+            "patterns observed."
         )
+
+
+def _rows(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready dicts (NaN as None)."""
+    return [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+def _text_table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a plain text table: a header, right-aligned columns, floats to 3 decimals."""
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return str(v)
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v)
+
+    cells = [[cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(columns)]
+    lines = [" ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += [" ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
 
 
 class OutFormat(StrEnum):

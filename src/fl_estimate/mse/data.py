@@ -25,95 +25,31 @@ from fl_estimate.exceptions import (
     ModelSpecificationError,
     Problem,
 )
-from fl_estimate.tabular import read_table
+from fl_estimate.mse.patterns import (
+    COUNT,
+    MAX_COUNT,
+    MAX_LISTS_FULL_TABLE,
+    check_cells,
+    check_columns,
+    check_full_table,
+    check_n_lists,
+    conventional_order,
+    describe_arrays,
+    lists_without_captures,
+    merge_patterns,
+    read_capture_arrays,
+    spreadsheet_row,
+)
 
-__all__ = ["CaptureData", "StratifiedCaptureData", "read_capture_csv"]
-
-COUNT = "count"
-
-
-def _spreadsheet_row(pos: int) -> int:
-    """Row number as a spreadsheet shows it: header is row 1, first data row is row 2."""
-    return int(pos) + 2
-
-
-def _is_binary(value: Any) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return True
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return False
-    return f in (0.0, 1.0)
-
-
-#: Largest count accepted in one cell of a capture table, and for the sum of a table's counts:
-#: 2**53, the largest integer that every float64 computation of the estimators holds exactly (and
-#: far above any population). A larger count is refused with its row rather than overflowing
-#: int64 silently.
-MAX_COUNT = 2**53
-
-#: Most lists a full-table method (log-linear models, the Bayesian and latent-class methods: every
-#: one builds the 2**K table of capture patterns) accepts. 20 lists make a table of 1,048,576
-#: cells (about 1 GB for the independence fit); each list doubles it.
-MAX_LISTS_FULL_TABLE = 20
-
-
-def _as_int_count(value: Any) -> int | None:
-    """The count as an exact Python int, or None when it is not a whole number in [0, MAX_COUNT].
-
-    Text is parsed exactly ("5000000000000000000" is that integer, not a rounded float); "12.0"
-    and "1e3" are accepted as whole numbers.
-    """
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            n = int(text)
-        except ValueError:
-            try:
-                f = float(text)
-            except ValueError:
-                return None
-            if not np.isfinite(f) or f != int(f):
-                return None
-            n = int(f)
-    else:
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            return None
-        if not np.isfinite(f) or f != int(f):
-            return None
-        n = int(value) if isinstance(value, int | np.integer) else int(f)
-    return n if 0 <= n <= MAX_COUNT else None
-
-
-def _too_large(value: Any) -> bool:
-    try:
-        return abs(float(value)) > MAX_COUNT
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
-def check_full_table(n_lists: int, source: str | None = None) -> None:
-    """Refuse, before allocating, a table of 2**K cells larger than :data:`MAX_LISTS_FULL_TABLE`.
-
-    Raises
-    ------
-    ModelSpecificationError
-        With the number of lists and the memory the table would need.
-    """
-    if n_lists > MAX_LISTS_FULL_TABLE:
-        gib = (2**n_lists) * 8 * (n_lists + 1) / 2**30
-        where = f"{source}: " if source else ""
-        raise ModelSpecificationError(
-            f"{where}{n_lists} lists: the full table of capture patterns has 2^{n_lists} cells "
-            f"(about {gib:,.0f} GiB for the simplest model); methods that fit it accept at most "
-            f"{MAX_LISTS_FULL_TABLE} lists. Merge or drop lists (e.g. small ones), or use "
-            "--method chao or lincoln-petersen"
-        )
+__all__ = [
+    "COUNT",
+    "MAX_COUNT",
+    "MAX_LISTS_FULL_TABLE",
+    "CaptureData",
+    "StratifiedCaptureData",
+    "check_full_table",
+    "read_capture_csv",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,99 +126,21 @@ class CaptureData:
         """
         source = source or "<DataFrame>"
         strata = list(strata or [])
-        problems: list[Problem] = []
         columns = [str(c) for c in table.columns]
-        problems += _check_column_names(columns, source)
-        if count_col not in columns:
-            problems.append(
-                Problem(
-                    f"no {count_col!r} column; expected 0/1 list columns and a {count_col!r} "
-                    "column (use from_records for one row per person)",
-                    source=source,
-                )
-            )
-            raise InputValidationError(problems)
-        for s in strata:
-            if s not in columns:
-                problems.append(Problem("stratum column not found", source=source, column=s))
-        if lists is None:
-            lists = [c for c in columns if c != count_col and c not in strata]
-        else:
-            lists = [str(x) for x in lists]
-            for name in lists:
-                if name not in columns:
-                    problems.append(Problem("list column not found", source=source, column=name))
-        if problems:
-            raise InputValidationError(problems)
-        problems += _check_n_lists(lists, source)
-
+        names, problems = check_columns(
+            columns, lists=lists, count_col=count_col, strata=strata, source=source
+        )
         tbl = table.reset_index(drop=True)
-        list_values = tbl[lists].to_numpy(dtype=object)
-        bad_rows = np.zeros(len(tbl), dtype=bool)
-        for j, name in enumerate(lists):
-            for i, v in enumerate(list_values[:, j]):
-                if not _is_binary(v):
-                    bad_rows[i] = True
-                    problems.append(
-                        Problem(
-                            "list cell must be 0 or 1",
-                            source=source,
-                            row=_spreadsheet_row(i),
-                            column=name,
-                            value=v,
-                        )
-                    )
-        counts = np.zeros(len(tbl), dtype=np.int64)
-        for i, v in enumerate(tbl[count_col].to_numpy(dtype=object)):
-            c = _as_int_count(v)
-            if c is None or c < 0:
-                bad_rows[i] = True
-                problems.append(
-                    Problem(
-                        "count must be a non-negative whole number"
-                        + (f" of at most 2^53 = {MAX_COUNT:,}" if _too_large(v) else ""),
-                        source=source,
-                        row=_spreadsheet_row(i),
-                        column=count_col,
-                        value=v,
-                    )
-                )
-            else:
-                counts[i] = c
-        total = sum(int(c) for c in counts)
-        if total > MAX_COUNT:
-            problems.append(
-                Problem(
-                    f"the counts add up to {total:,}, above the bound {MAX_COUNT:,}",
-                    source=source,
-                    column=count_col,
-                )
-            )
-        pats = np.zeros((len(tbl), len(lists)), dtype=np.uint8)
-        ok = ~bad_rows
-        if ok.any():
-            pats[ok] = np.asarray(
-                [[int(float(v)) for v in row] for row in list_values[ok]], dtype=np.uint8
-            ).reshape(int(ok.sum()), len(lists))
-        for zi in np.flatnonzero(ok & (pats.sum(axis=1) == 0)):
-            i = int(zi)
-            problems.append(
-                Problem(
-                    "the all-zero pattern (on no list) cannot be observed; remove this row",
-                    source=source,
-                    row=_spreadsheet_row(int(i)),
-                    value=int(counts[i]),
-                )
-            )
-        if problems:
-            problems.sort(
-                key=lambda p: (
-                    p.row or 0,
-                    lists.index(p.column) if p.column in lists else len(lists),
-                )
-            )
-            raise InputValidationError(problems)
-
+        tbl.columns = columns
+        pats, counts = check_cells(
+            names,
+            {name: tbl[name].tolist() for name in names},
+            tbl[count_col].tolist(),
+            source=source,
+            count_col=count_col,
+            problems=problems,
+        )
+        lists = names
         if strata:
             return StratifiedCaptureData._from_arrays(
                 lists=tuple(lists),
@@ -345,35 +203,16 @@ class CaptureData:
         check_lists: bool = True,
     ) -> CaptureData:
         """Merge duplicate patterns, sort, and check every list has a capture."""
-        k = len(lists)
-        weights = (1 << np.arange(k, dtype=np.int64)).astype(np.int64)
-        cells = patterns.astype(np.int64) @ weights if len(patterns) else np.zeros(0, np.int64)
-        uniq, inverse = np.unique(cells, return_inverse=True)
-        if warn_duplicates and len(uniq) < len(cells):
-            dup = len(cells) - len(uniq)
-            where = f" in {source}" if source else ""
-            warnings.warn(
-                f"{dup} duplicate capture pattern row(s){where} were merged by adding their counts",
-                DataWarning,
-                stacklevel=3,
-            )
-        merged = np.zeros(len(uniq), dtype=np.int64)
-        np.add.at(merged, inverse, counts.astype(np.int64))
-        pats = ((uniq[:, None] >> np.arange(k)) & 1).astype(np.uint8)
-        obj = cls(lists=lists, patterns=pats, counts=merged, source=source, stratum=dict(stratum))
-        if check_lists:
-            problems = [
-                Problem(
-                    "list has no captures (every count on it is 0); drop it or check the data",
-                    source=source,
-                    column=name,
-                )
-                for name, tot in zip(lists, obj.list_totals().to_numpy(), strict=True)
-                if tot == 0
-            ]
-            if problems:
-                raise InputValidationError(problems)
-        return obj
+        pats, merged = merge_patterns(
+            lists,
+            patterns,
+            counts,
+            source=source,
+            warn_duplicates=warn_duplicates,
+            check_lists=check_lists,
+            stacklevel=4,
+        )
+        return cls(lists=lists, patterns=pats, counts=merged, source=source, stratum=dict(stratum))
 
     # ------------------------------------------------------------------ basic properties
     @property
@@ -447,9 +286,7 @@ class CaptureData:
             counts = self.counts
         df = pd.DataFrame(pats, columns=list(self.lists))
         df[COUNT] = counts.astype(np.int64)
-        # conventional order: by number of lists then lexicographic with list 0 first
-        order = np.lexsort([*(-pats[:, j] for j in reversed(range(self.n_lists))), pats.sum(1)])
-        return df.iloc[order].reset_index(drop=True)
+        return df.iloc[conventional_order(pats)].reset_index(drop=True)
 
     def to_records(self) -> pd.DataFrame:
         """Record-level data: one row per observed person, one 0/1 column per list."""
@@ -526,33 +363,8 @@ class CaptureData:
             ``share_only``), ``overlaps`` (every pair: ``overlap``, ``n_a``, ``n_b``,
             ``never_overlap``), ``frequencies`` (f_k), ``patterns`` (the aggregated table).
         """
-        lists = pd.concat([self.list_totals(), self.singletons()], axis=1)
-        lists["share_only"] = lists["only_this_list"] / lists["n"]
-        lists.index.name = "list"
-        ov = self.pairwise_overlaps()
-        ov["never_overlap"] = ov["overlap"] == 0
-        freq = self.capture_frequencies().to_frame().reset_index()
-        overview = pd.DataFrame(
-            [
-                {
-                    "lists": self.n_lists,
-                    "observed": self.n_observed,
-                    "patterns_observed": self.n_patterns_observed,
-                    "patterns_possible": self.n_patterns_possible,
-                    "singletons": int(self.singletons().sum()),
-                    "pairs_never_overlapping": int(ov["never_overlap"].sum()),
-                    "pairs": len(ov),
-                    **{f"stratum_{k}": v for k, v in self.stratum.items()},
-                }
-            ]
-        )
-        return {
-            "overview": overview,
-            "lists": lists.reset_index(),
-            "overlaps": ov,
-            "frequencies": freq,
-            "patterns": self.to_frame(),
-        }
+        desc = describe_arrays(self.lists, self.patterns, self.counts, self.stratum)
+        return {name: pd.DataFrame(rows) for name, rows in desc.items()}
 
     # ------------------------------------------------------------------ operations
     def _index(self, name: str) -> int:
@@ -636,36 +448,6 @@ class CaptureData:
         )
 
 
-def _check_column_names(columns: Sequence[str], source: str) -> list[Problem]:
-    seen: dict[str, int] = {}
-    problems = []
-    for c in columns:
-        seen[c] = seen.get(c, 0) + 1
-    for c, n in seen.items():
-        if n > 1:
-            problems.append(
-                Problem(
-                    f"duplicate column name (appears {n} times); every list needs its own name",
-                    source=source,
-                    row=1,
-                    column=c,
-                )
-            )
-    return problems
-
-
-def _check_n_lists(lists: Sequence[str], source: str) -> list[Problem]:
-    if len(lists) < 2:
-        return [
-            Problem(
-                f"at least 2 lists are needed for capture-recapture, found {len(lists)}"
-                + (f" ({', '.join(lists)})" if lists else ""),
-                source=source,
-            )
-        ]
-    return []
-
-
 class StratifiedCaptureData(Mapping[tuple[Hashable, ...], CaptureData]):
     """Capture data split by stratum columns: a mapping from stratum key to :class:`CaptureData`.
 
@@ -704,25 +486,16 @@ class StratifiedCaptureData(Mapping[tuple[Hashable, ...], CaptureData]):
                     Problem(
                         "stratum value is missing",
                         source=source,
-                        row=_spreadsheet_row(int(i)),
+                        row=spreadsheet_row(int(i)),
                         column=s,
                     )
                 )
         if problems:
             raise InputValidationError(problems)
-        problems += _check_n_lists(lists, source)
+        problems += check_n_lists(lists, source)
         if problems:
             raise InputValidationError(problems)
-        totals = (patterns.astype(np.int64) * counts[:, None]).sum(axis=0)
-        problems += [
-            Problem(
-                "list has no captures in any stratum; drop it or check the data",
-                source=source,
-                column=name,
-            )
-            for name, tot in zip(lists, totals, strict=True)
-            if tot == 0
-        ]
+        problems += lists_without_captures(lists, patterns, counts, source=source, stratified=True)
         if problems:
             raise InputValidationError(problems)
         tables: dict[tuple[Hashable, ...], CaptureData] = {}
@@ -863,22 +636,23 @@ def read_capture_csv(
         that cannot be read as a table (see :func:`fl_estimate.tabular.read_table`: UTF-8,
         UTF-16 with byte-order mark, Windows-1252 or Latin-1; ``,``, ``;`` or tab separators).
     """
-    path = Path(path)
-    source = path.name
-    df, _info = read_table(path, excel=False)
-    dup = _check_column_names(list(df.columns), source)
-    if dup:
-        raise InputValidationError(dup)
-    for c in df.columns:
-        df[c] = df[c].str.strip()
-    strata = list(strata or [])
-    if records is None:
-        records = count_col not in df.columns
-    if records:
-        return CaptureData.from_records(df, lists=lists, strata=strata or None, source=source)
-    return CaptureData.from_counts(
-        df, lists=lists, count_col=count_col, source=source, strata=strata or None
+    arrays = read_capture_arrays(
+        path, lists=lists, strata=strata, count_col=count_col, records=records
     )
+    with warnings.catch_warnings():
+        if arrays.records:  # every person is a "duplicate pattern"
+            warnings.simplefilter("ignore", DataWarning)
+        if arrays.strata:
+            return StratifiedCaptureData._from_arrays(
+                lists=arrays.lists,
+                patterns=arrays.patterns,
+                counts=arrays.counts,
+                strata_frame=pd.DataFrame(arrays.strata),
+                source=arrays.source,
+            )
+        return CaptureData._build(
+            arrays.lists, arrays.patterns, arrays.counts, source=arrays.source, stratum={}
+        )
 
 
 def iter_tables(
