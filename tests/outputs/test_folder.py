@@ -311,3 +311,58 @@ def test_a_parent_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(OutputFolderError, match="cannot create files beside it"):
         publish(tmp_path / "notes.txt" / "out", "x")
     assert (tmp_path / "notes.txt").read_text() == "keep"
+
+
+# ---------------------------------------------------------------------------- pairs
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_a_published_and_an_internal_folder_are_swapped_together(
+    tmp_path: Path, swap: str
+) -> None:
+    """SIGTERM arriving between the two swaps of a pair is held back until both are done: the
+    pair is never one new folder beside one previous one (short of SIGKILL or a power cut)."""
+    import signal
+
+    from fl_estimate.outputs.folder import publish_folders
+
+    out, inside = tmp_path / "out", tmp_path / "out.internal"
+
+    def pair(content: str, step: object = None) -> None:
+        with publish_folders(
+            [(out, "test", 0o777), (inside, "test-internal", 0o700)],
+            swap=swap,  # type: ignore[arg-type]
+            on_step=step,  # type: ignore[arg-type]
+        ) as (stage, private):
+            for folder, kind in ((stage, "test"), (private, "test-internal")):
+                (folder / "a.txt").write_text(content)
+                write_manifest(folder / "manifest.json", kind=kind, inputs={}, config={})
+
+    pair("old")
+    swaps: list[str] = []
+
+    def step(name: str) -> None:
+        if name == "swapped":
+            swaps.append(name)
+            if len(swaps) == 1:  # between the two swaps
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(_Stopped):
+            pair("new", step)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(swaps) == 2  # the signal was delivered after the second swap
+    assert (out / "a.txt").read_text() == (inside / "a.txt").read_text() == "new"
+    assert oct(inside.resolve().stat().st_mode & 0o777) == oct(0o700)
+    current = {p.name for p in (out, inside)} | {
+        os.readlink(p) for p in (out, inside) if p.is_symlink()
+    }  # the fallback layout: each name links to its current version
+    assert {p.name for p in tmp_path.iterdir()} == current  # the previous pair was removed

@@ -22,7 +22,7 @@ from fl_estimate.outputs.determinism import (
     write_json,
     write_manifest,
 )
-from fl_estimate.outputs.folder import check_target, publish_folder
+from fl_estimate.outputs.folder import check_target, publish_folder, publish_folders
 from fl_estimate.outputs.processes import process_pool, terminate_children_on_signal
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "move_out_of_output",
     "process_pool",
     "publish_folder",
+    "publish_folders",
     "read_manifest",
     "relative_labels",
     "save_figure",

@@ -42,6 +42,12 @@ existing real folder needs two renames (``NAME`` to ``.NAME.old-PID``, then the 
 ``NAME``); SIGINT and SIGTERM are blocked between them, and if the process dies there (SIGKILL,
 power cut) the next run renames ``.NAME.old-PID`` back before anything else.
 
+Pairs
+-----
+:func:`publish_folders` publishes several folders (a run's published and internal folders)
+together: all are locked and staged first, then swapped one after the other with SIGINT and
+SIGTERM held back, and only then are the previous outputs deleted.
+
 Recovery
 --------
 Under the lock, before staging, a run removes what dead runs left beside the target: staging,
@@ -64,6 +70,7 @@ import re
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -78,7 +85,7 @@ from fl_estimate.outputs.determinism import (
     write_manifest,
 )
 
-__all__ = ["SwapMode", "check_target", "exchange_supported", "publish_folder"]
+__all__ = ["SwapMode", "check_target", "exchange_supported", "publish_folder", "publish_folders"]
 
 log = logging.getLogger(__name__)
 
@@ -349,15 +356,37 @@ def _recover(place: Path) -> None:
 
 @contextlib.contextmanager
 def _signals_blocked() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (in this thread) while the swap's few syscalls run."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
+    """Hold SIGINT and SIGTERM back while the swaps' few system calls run.
+
+    On the main thread the two signals' handlers are replaced by one that notes the signal,
+    and the noted signals are raised again once the block ends: a process-directed signal may
+    reach any thread, but Python runs every handler on the main thread, so this defers it
+    whichever thread the kernel chose. On another thread (where handlers cannot be set) the
+    signals are masked in that thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        if not hasattr(signal, "pthread_sigmask"):
+            yield
+            return
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in _BLOCKED}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for sig in dict.fromkeys(pending):
+            signal.raise_signal(sig)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -368,8 +397,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _swap(staging: Path, place: Path, mode: SwapMode, step: Callable[[str], None]) -> None:
-    """Make ``staging`` the output at ``place``; the previous output is deleted afterwards."""
+def _swap(staging: Path, place: Path, mode: SwapMode, step: Callable[[str], None]) -> list[Path]:
+    """Make ``staging`` the output at ``place``; return what holds the previous output (for the
+    caller to delete once every folder of the publication is swapped)."""
     name = place.name
     exists = os.path.lexists(place)
     if mode != "symlink":
@@ -377,11 +407,10 @@ def _swap(staging: Path, place: Path, mode: SwapMode, step: Callable[[str], None
             if not _renameat2(staging, place, _RENAME_NOREPLACE):
                 os.rename(staging, place)  # nothing to replace: one rename is atomic
             step("swapped")
-            return
+            return []
         if _renameat2(staging, place, _RENAME_EXCHANGE):
             step("swapped")
-            _remove(staging, name)  # the previous output, now at the staging path
-            return
+            return [staging]  # the previous output, now at the staging path
         if mode == "exchange":
             raise OSError(errno.ENOTSUP, "RENAME_EXCHANGE is not supported here", str(place))
     version = place.parent / f".{name}.v-{os.getpid()}-{time.time_ns()}"
@@ -403,10 +432,7 @@ def _swap(staging: Path, place: Path, mode: SwapMode, step: Callable[[str], None
             os.rename(old, place)
         raise
     step("swapped")
-    if previous is not None:
-        _remove(place.parent / previous, name)
-    if old is not None:
-        _remove(old, name)
+    return [p for p in (place.parent / previous if previous else None, old) if p is not None]
 
 
 def _ensure_manifest(staging: Path, kind: str, place: Path) -> None:
@@ -480,46 +506,110 @@ def publish_folder(
     ...     sorted(p.name for p in (Path(tmp) / "out").iterdir())
     ['a.csv', 'manifest.json']
     """
+    with publish_folders([(target, kind, mode)], inputs=inputs, swap=swap, on_step=on_step) as (
+        staging,
+    ):
+        yield staging
+
+
+@contextlib.contextmanager
+def publish_folders(
+    targets: Sequence[tuple[str | Path, str, int]],
+    *,
+    inputs: Sequence[str | Path] = (),
+    swap: SwapMode = "auto",
+    on_step: Callable[[str], None] | None = None,
+) -> Iterator[list[Path]]:
+    """Build several output folders (a published one and its internal one) and publish them
+    together: as :func:`publish_folder` for each, with one lock per folder taken before any is
+    staged, and the swaps of all of them done one after the other while SIGINT and SIGTERM are
+    held back, before any previous output is deleted.
+
+    A kill with SIGKILL (or a power cut) can still fall between two of the swaps, a window of one
+    system call: each folder is then complete, one new and one previous. The next run replaces
+    both.
+
+    Parameters
+    ----------
+    targets : sequence of (path, kind, mode)
+        Each folder with its kind and permissions, as :func:`publish_folder`'s ``target``,
+        ``kind`` and ``mode``.
+    inputs, swap, on_step
+        As :func:`publish_folder`.
+
+    Yields
+    ------
+    list of Path
+        The staging folders, in the order of ``targets``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out, inside = Path(tmp) / "out", Path(tmp) / "out.internal"
+    ...     with publish_folders([(out, "demo", 0o777), (inside, "demo", 0o700)]) as stages:
+    ...         [p.name.startswith(".out") for p in stages]
+    ...     sorted(p.name for p in Path(tmp).iterdir())
+    [True, True]
+    ['out', 'out.internal']
+    """
     step = on_step or (lambda name: None)
-    place = _place(target)
-    _check_inputs(place, inputs)
-    lock = _RunLock(place)
+    places = [_place(t) for t, _kind, _mode in targets]
+    for place in places:
+        _check_inputs(place, inputs)
+    locks: list[_RunLock] = []
+    made: list[Path] = []  # staging folders this call created (only those are removed)
+    previous: list[tuple[Path, str]] = []  # what holds the previous outputs once swapped
+    stagings = [p.parent / f".{p.name}.staging-{os.getpid()}" for p in places]
     try:
-        place.parent.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-    except OutputFolderError:
-        raise
-    except OSError as exc:  # read-only, no permission, full...
-        raise OutputFolderError(
-            place, f"cannot create files beside it in {place.parent} ({exc.strerror})"
-        ) from exc
-    staging = place.parent / f".{place.name}.staging-{os.getpid()}"
-    try:
+        for place in places:
+            lock = _RunLock(place)
+            try:
+                place.parent.mkdir(parents=True, exist_ok=True)
+                lock.acquire()
+            except OutputFolderError:
+                raise
+            except OSError as exc:  # read-only, no permission, full...
+                raise OutputFolderError(
+                    place, f"cannot create files beside it in {place.parent} ({exc.strerror})"
+                ) from exc
+            locks.append(lock)
         step("locked")
-        _recover(place)
+        for place in places:
+            _recover(place)
         step("recovered")
-        check_target(place, kind=kind, inputs=inputs)
-        staging.mkdir(mode=mode)
+        for place, (_t, kind, _m) in zip(places, targets, strict=True):
+            check_target(place, kind=kind, inputs=inputs)
+        for staging, (_t, _k, mode) in zip(stagings, targets, strict=True):
+            staging.mkdir(mode=mode)
+            made.append(staging)
         try:
-            yield staging
+            yield stagings
             step("staged")
-            _ensure_manifest(staging, kind, place)
-            check_target(place, kind=kind, inputs=inputs)  # again: files may have been added
+            for staging, place, (_t, kind, _m) in zip(stagings, places, targets, strict=True):
+                _ensure_manifest(staging, kind, place)
+                check_target(place, kind=kind, inputs=inputs)  # again: files may have been added
         except OSError as exc:
             if exc.errno in _FULL:
                 raise OutputFolderError(
-                    place,
+                    places[0],
                     f"the disk is full ({exc.strerror}) while writing the new output; the "
                     "previous output is unchanged",
                 ) from exc
             raise
         with _signals_blocked():
-            _swap(staging, place, swap, step)
-            _fsync_dir(place.parent)
+            for staging, place in zip(stagings, places, strict=True):
+                previous += [(p, place.name) for p in _swap(staging, place, swap, step)]
+            for parent in dict.fromkeys(p.parent for p in places):
+                _fsync_dir(parent)
         step("done")
     finally:
         try:
-            if os.path.lexists(staging):
-                _remove(staging, place.name)
+            for path, name in previous:  # also when a held-back signal ends the run here
+                _remove(path, name)
+            for staging, place in zip(stagings, places, strict=True):
+                if staging in made and os.path.lexists(staging):
+                    _remove(staging, place.name)
         finally:
-            lock.release()
+            for lock in reversed(locks):
+                lock.release()

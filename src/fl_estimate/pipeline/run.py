@@ -42,7 +42,7 @@ from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.outputs import (
     move_out_of_output,
     process_pool,
-    publish_folder,
+    publish_folders,
     relative_labels,
     write_manifest,
 )
@@ -344,12 +344,10 @@ def run(
     say = echo or (lambda s: None)
     inputs = _every_input(cfg)
     fit_cache = run_cache(cfg, out_dir, cache)
-    with (
-        publish_folder(out_dir, kind="run", inputs=inputs) as stage,
-        publish_folder(
-            internal_folder(out_dir), kind="run-internal", inputs=inputs, mode=0o700
-        ) as private,
-    ):
+    with publish_folders(
+        [(out_dir, "run", 0o777), (internal_folder(out_dir), "run-internal", 0o700)],
+        inputs=inputs,
+    ) as (stage, private):
         data, read = _load(cfg, stage, private, say, fit_cache)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)

@@ -63,7 +63,7 @@ import pandas as pd
 from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.outputs import publish_folder, relative_labels, write_json, write_manifest
+from fl_estimate.outputs import publish_folders, relative_labels, write_json, write_manifest
 from fl_estimate.outputs.cells import write_csv, write_xlsx
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
 from fl_estimate.providers.pseudonymise import (
@@ -748,10 +748,9 @@ def write_link_outputs(
     inside = Path(internal) if internal is not None else internal_folder(target)
     inputs = [*files, *_config_inputs(cfg)]
     internal_written: list[str] = []
-    with (
-        publish_folder(target, kind="link", inputs=inputs) as stage,
-        publish_folder(inside, kind="link-internal", inputs=inputs, mode=0o700) as private,
-    ):
+    with publish_folders(
+        [(target, "link", 0o777), (inside, "link-internal", 0o700)], inputs=inputs
+    ) as (stage, private):
 
         def put_csv(folder: Path, name: str, frame: pd.DataFrame) -> None:
             write_csv(frame, folder / name)
