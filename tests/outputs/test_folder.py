@@ -320,9 +320,7 @@ class _Stopped(Exception):
     pass
 
 
-def test_a_published_and_an_internal_folder_are_swapped_together(
-    tmp_path: Path, swap: str
-) -> None:
+def test_a_published_and_an_internal_folder_are_swapped_together(tmp_path: Path, swap: str) -> None:
     """SIGTERM arriving between the two swaps of a pair is held back until both are done: the
     pair is never one new folder beside one previous one (short of SIGKILL or a power cut)."""
     import signal
