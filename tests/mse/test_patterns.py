@@ -97,3 +97,17 @@ def test_describe_with_strata_and_json(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["describe", str(p), "--strata", "region"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Overview\nregion lists observed")
+
+
+def test_capture_table_problems_in_french(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the reader's messages come from the catalogs: a French user reads them in French, with
+    # file, row, column and value as in English
+    p = tmp_path / "mauvais.csv"
+    p.write_text("A,B,count\n1,2,3\n0,0,4\n")
+    monkeypatch.setenv("FL_ESTIMATE_LANG", "fr")
+    assert main(["describe", str(p)]) == 2
+    err = capsys.readouterr().err.replace("\u00a0", " ")  # French puts a no-break space before ':'
+    assert "mauvais.csv, ligne 2, colonne 'B' : une cellule de liste doit valoir 0 ou 1" in err
+    assert "ligne 3 : le profil tout à zéro (sur aucune liste) ne peut pas être observé" in err

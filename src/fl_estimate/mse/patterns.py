@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.tabular import read_rows
 
 __all__ = [
@@ -151,7 +152,7 @@ def check_column_names(columns: Sequence[str], source: str) -> list[Problem]:
         seen[c] = seen.get(c, 0) + 1
     return [
         Problem(
-            f"duplicate column name (appears {n} times); every list needs its own name",
+            N_("duplicate column name (appears {n} times); every list needs its own name", n=n),
             source=source,
             row=1,
             column=c,
@@ -164,13 +165,13 @@ def check_column_names(columns: Sequence[str], source: str) -> list[Problem]:
 def check_n_lists(lists: Sequence[str], source: str) -> list[Problem]:
     """A problem when fewer than 2 lists are given."""
     if len(lists) < 2:
-        return [
-            Problem(
-                f"at least 2 lists are needed for capture-recapture, found {len(lists)}"
-                + (f" ({', '.join(lists)})" if lists else ""),
-                source=source,
-            )
-        ]
+        message = (
+            N_("at least 2 lists are needed for capture-recapture, found {n} ({names})",
+               n=len(lists), names=", ".join(lists))
+            if lists
+            else N_("at least 2 lists are needed for capture-recapture, found {n}", n=0)
+        )  # fmt: skip
+        return [Problem(message, source=source)]
     return []
 
 
@@ -212,22 +213,25 @@ def check_columns(
     if count_col not in columns:
         problems.append(
             Problem(
-                f"no {count_col!r} column; expected 0/1 list columns and a {count_col!r} "
-                "column (use from_records for one row per person)",
+                N_(
+                    "no {count!r} column; expected 0/1 list columns and a {count!r} column "
+                    "(use from_records for one row per person)",
+                    count=count_col,
+                ),
                 source=source,
             )
         )
         raise InputValidationError(problems)
     for s in strata:
         if s not in columns:
-            problems.append(Problem("stratum column not found", source=source, column=s))
+            problems.append(Problem(N_("stratum column not found"), source=source, column=s))
     if lists is None:
         lists = [c for c in columns if c != count_col and c not in strata]
     else:
         lists = [str(x) for x in lists]
         for name in lists:
             if name not in columns:
-                problems.append(Problem("list column not found", source=source, column=name))
+                problems.append(Problem(N_("list column not found"), source=source, column=name))
     if problems:
         raise InputValidationError(problems)
     return list(lists), check_n_lists(lists, source)
@@ -280,7 +284,7 @@ def check_cells(
                 bad[i] = True
                 problems.append(
                     Problem(
-                        "list cell must be 0 or 1",
+                        N_("list cell must be 0 or 1"),
                         source=source,
                         row=spreadsheet_row(i),
                         column=name,
@@ -295,8 +299,12 @@ def check_cells(
             bad[i] = True
             problems.append(
                 Problem(
-                    "count must be a non-negative whole number"
-                    + (f" of at most 2^53 = {MAX_COUNT:,}" if _too_large(v) else ""),
+                    N_(
+                        "count must be a non-negative whole number of at most 2^53 = {max}",
+                        max=format(MAX_COUNT, ","),
+                    )
+                    if _too_large(v)
+                    else N_("count must be a non-negative whole number"),
                     source=source,
                     row=spreadsheet_row(i),
                     column=count_col,
@@ -309,7 +317,11 @@ def check_cells(
     if total > MAX_COUNT:
         problems.append(
             Problem(
-                f"the counts add up to {total:,}, above the bound {MAX_COUNT:,}",
+                N_(
+                    "the counts add up to {total}, above the bound {max}",
+                    total=format(total, ","),
+                    max=format(MAX_COUNT, ","),
+                ),
                 source=source,
                 column=count_col,
             )
@@ -319,7 +331,7 @@ def check_cells(
         if zero[i] and not bad[i]:
             problems.append(
                 Problem(
-                    "the all-zero pattern (on no list) cannot be observed; remove this row",
+                    N_("the all-zero pattern (on no list) cannot be observed; remove this row"),
                     source=source,
                     row=spreadsheet_row(i),
                     value=int(counts[i]),
@@ -382,9 +394,9 @@ def lists_without_captures(
     ``stratified``)."""
     totals = (patterns.astype(np.int64) * counts[:, None]).sum(axis=0)
     text = (
-        "list has no captures in any stratum; drop it or check the data"
+        N_("list has no captures in any stratum; drop it or check the data")
         if stratified
-        else "list has no captures (every count on it is 0); drop it or check the data"
+        else N_("list has no captures (every count on it is 0); drop it or check the data")
     )
     return [
         Problem(text, source=source, column=name)
