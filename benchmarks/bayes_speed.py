@@ -18,7 +18,8 @@ Prints three tables (markdown):
 4. PyMC models compiled once per shape (``--pymc``): Bayesian thresholding of kosovo in a fresh
    process (the CLI, twice: the second run has PyTensor's on-disk cache warm), then in one
    process the time of the first ``BayesLogLinear`` fit of a shape and of each further table
-   of the same shape (strata, replicates).
+   of the same shape (strata, replicates), with PyMC's sampler and with nutpie's when it is
+   installed (``sampler="nutpie"``).
 
 Usage: ``python benchmarks/bayes_speed.py [--quick] [--pymc] [--lcmcr-only]`` (``--quick``: 3
 tables only; ``--pymc``: table 4 only; ``--lcmcr-only``: table 1 only).
@@ -220,17 +221,28 @@ def pymc_reuse() -> None:
         simulate(10_000 + 1_000 * i, list(data.lists), capture_probs=0.25, seed=i).data
         for i in range(4)
     ]
+    import importlib.util
+
     model = BayesLogLinear()  # every two-list interaction, N(0, 1): the thresholding's first fit
-    print("| table (same shape: 4 lists, 6 interactions) | s | of which sampling s | estimate |")
-    print("|---|---|---|---|")
-    for i, tab in enumerate(tables):
-        t = time.perf_counter()
-        res = model.fit(tab, seed=1)
-        wall = time.perf_counter() - t
-        stats = res.draws["sample_stats"]
-        sampling = float(stats.attrs.get("sampling_time", float("nan")))
-        label = "first (compiles)" if i == 0 else f"table {i + 1} (reuses)"
-        print(f"| {label} | {wall:.2f} | {sampling:.2f} | {res.estimate:,.0f} |", flush=True)
+    samplers = ["pymc"] + (["nutpie"] if importlib.util.find_spec("nutpie") else [])
+    print(
+        "| sampler | table (same shape: 4 lists, 6 interactions) | s | of which sampling s | estimate |"
+    )
+    print("|---|---|---|---|---|")
+    for sampler in samplers:
+        for i, tab in enumerate(tables):
+            t = time.perf_counter()
+            res = model.fit(tab, seed=1, sampler=sampler)
+            wall = time.perf_counter() - t
+            stats = res.draws["sample_stats"]
+            sampling = float(stats.attrs.get("sampling_time", float("nan")))
+            label = "first (compiles)" if i == 0 else f"table {i + 1} (reuses)"
+            print(
+                f"| {sampler} | {label} | {wall:.2f} | {sampling:.2f} | {res.estimate:,.0f} |",
+                flush=True,
+            )
+    if len(samplers) == 1:
+        print("\n(nutpie is not installed: pip install 'fl_estimate[fast]' for its rows)")
     print()
 
 

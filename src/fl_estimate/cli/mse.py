@@ -186,6 +186,12 @@ def mse(
     draws: int | None = typer.Option(
         None, "--draws", help="Posterior draws per chain (Bayesian methods)."
     ),
+    sampler: str | None = typer.Option(
+        None,
+        "--sampler",
+        help="PyMC methods: pymc (default) | nutpie (faster sampling after a 10-40 s compile per "
+        "model shape; needs fl_estimate[fast]).",
+    ),
     strata: str | None = typer.Option(
         None, "--strata", help="Comma-separated stratum columns: one estimate per stratum."
     ),
@@ -222,6 +228,7 @@ def mse(
         interactions=interactions,
         chains=chains,
         draws=draws,
+        sampler=sampler,
         covariates=covariates,
         by=_split(by),
     )
