@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
+from babel.messages.catalog import Message as PoEntry
 from babel.messages.extract import DEFAULT_KEYWORDS, DEFAULT_MAPPING, extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
@@ -141,6 +142,30 @@ def _placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 
 
+def _forms(value: object) -> tuple[str, ...]:
+    """The msgid or msgstr of an entry as a tuple (plural entries hold one per form)."""
+    return (
+        tuple(str(v or "") for v in value)
+        if isinstance(value, list | tuple)
+        else (str(value or ""),)
+    )
+
+
+def _untranslated(message: PoEntry) -> bool:
+    """An empty or fuzzy translation, or a plural entry with an empty form."""
+    return message.fuzzy or not all(_forms(message.string))
+
+
+def _bad_placeholders(message: PoEntry) -> bool:
+    """A translation whose ``{placeholders}`` differ from the msgid's (a plural form may leave
+    out ones of the msgid, as French ``un problème`` for ``{n} problem``, but adds none)."""
+    ids = [_placeholders(i) for i in _forms(message.id)]
+    strings = [_placeholders(t) for t in _forms(message.string) if t]
+    if len(ids) == 1:
+        return any(t != ids[0] for t in strings)
+    return any(not t <= set().union(*ids) for t in strings)
+
+
 @dataclass(frozen=True)
 class CatalogCheck:
     """What is wrong with one language's catalog (all empty when it is complete and current)."""
@@ -175,12 +200,12 @@ def check(
         have = {m.id for m in catalog if m.id}
         untranslated, bad = [], []
         for m in catalog:
-            if not m.id or not isinstance(m.id, str):
+            if not m.id:
                 continue
-            if m.string and _placeholders(str(m.string)) != _placeholders(m.id):
-                bad.append(m.id)
-            if lang != "en" and (not m.string or m.fuzzy):
-                untranslated.append(m.id)
+            if _bad_placeholders(m):
+                bad.append(_forms(m.id)[0])
+            if lang != "en" and _untranslated(m):
+                untranslated.append(_forms(m.id)[0])
         mo = po_path(lang, "mo")
         stale = not mo.exists() or _mo_messages(mo.read_bytes()) != _mo_messages(
             compile_mo(catalog)
@@ -212,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(render_po(catalog))
         path.with_suffix(".mo").write_bytes(compile_mo(catalog))
-        todo = [m.id for m in catalog if m.id and lang != "en" and (not m.string or m.fuzzy)]
+        todo = [m.id for m in catalog if m.id and lang != "en" and _untranslated(m)]
         sys.stdout.write(f"{path}: {len(catalog)} strings, {len(todo)} to translate\n")
         for msgid in todo:
             sys.stdout.write(f"  - {msgid!r}\n")
