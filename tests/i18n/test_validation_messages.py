@@ -14,7 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fl_estimate.exceptions import InputValidationError, LinkageKeyError, Problem
+from fl_estimate.exceptions import (
+    InputValidationError,
+    LinkageKeyError,
+    ModelSpecificationError,
+    Problem,
+)
 from fl_estimate.i18n import Message, join_or, render_error, render_problem, translate
 from fl_estimate.i18n import catalogs as catalogs_module
 from fl_estimate.providers.casefiles import validate_case_file
@@ -343,3 +348,28 @@ def test_catalog_check_catches_an_untranslated_plural_form(
     (result,) = catalogs_module.check(["fr"])
     assert result.untranslated == ["REJECTED ({n} problem)"]
     assert result.stale_mo  # the committed .mo still has the form
+
+
+def test_method_option_errors_in_the_run_config_are_french(tmp_path: Path) -> None:
+    """A method option out of range in the run config: the config's framing and the estimator
+    registry's message (mse.options / mse.registry) are both in French."""
+    from fl_estimate.mse.registry import resolve
+
+    run = _config_error(
+        "run", "[estimation]\nmethods = ['stepwise']\n[estimation.stepwise]\npthresh = 5.0\n",
+        tmp_path,
+    )  # fmt: skip
+    (problem,) = [p for p in run.problems if "pthresh" in p.message]
+    assert str(problem.message) == (
+        "[estimation.stepwise] stepwise: option pthresh=5.0 is not valid: expected a p-value "
+        "cut-off strictly between 0 and 1 (e.g. 0.02)"
+    )
+    assert translate(problem.message, "fr") == (
+        f"[estimation.stepwise] stepwise{NB}: l'option pthresh=5.0 n'est pas valide{NB}: "
+        f"attendu{NB}: un seuil de p-valeur strictement compris entre 0 et 1 (par ex. 0.02)"
+    )
+    with pytest.raises(ModelSpecificationError) as exc:
+        resolve("chao", interval="bootstrap")
+    assert render_error(exc.value, "fr").startswith(
+        "la méthode 'chao' donne seulement un intervalle de forme explicite (Wald log-normal)"
+    )

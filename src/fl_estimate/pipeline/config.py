@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.i18n import N_, join_or
+from fl_estimate.i18n import N_, join_or, message_of
 from fl_estimate.tabular import read_toml
 
 __all__ = ["RunConfig", "read_run_config"]
@@ -479,7 +479,12 @@ def _method_option_problems(
             section = f"[estimation.{m}]" if m in method_options else "[estimation]"
             problems.append(
                 Problem(
-                    N_("{section} {method}: {error}", section=section, method=m, error=str(exc)),
+                    N_(
+                        "{section} {method}: {error}",
+                        section=section,
+                        method=m,
+                        error=message_of(exc),
+                    ),
                     source=src,
                 )
             )
