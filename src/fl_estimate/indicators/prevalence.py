@@ -34,6 +34,7 @@ from fl_estimate.exceptions import (
     Problem,
     SmallSampleWarning,
 )
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.survey import CI_METHODS, BaseDesign, DesignSpec, load_design
 
 if TYPE_CHECKING:
@@ -267,9 +268,9 @@ class SurveyPrevalence:
             dsg = spec.build(table, source=source)
         outcomes = self.outcomes or default_outcomes or _guess_outcomes(table)
         problems = [
-            Problem("outcome column not in the data", source, None, o)
+            Problem(N_("outcome column not in the data"), source, None, o)
             for o in outcomes if o not in table.columns
-        ] + [Problem("domain column not in the data", source, None, c)
+        ] + [Problem(N_("domain column not in the data"), source, None, c)
              for b in self.by for c in b if c not in table.columns]  # fmt: skip
         problems += _duplicate_ids(table, source)
         if problems:
@@ -373,11 +374,11 @@ def _duplicate_ids(table: pd.DataFrame, source: str) -> list[Problem]:
             continue
         ids = table[c]
         for i in np.flatnonzero(ids.isna().to_numpy() | (ids.astype(str).str.strip() == "")):
-            problems.append(Problem("respondent id is missing", source, int(i) + 2, c))
+            problems.append(Problem(N_("respondent id is missing"), source, int(i) + 2, c))
         dup = ids.duplicated(keep="first") & ids.notna()
         for i in np.flatnonzero(dup.to_numpy())[:10]:
             problems.append(
-                Problem("duplicate respondent id (each respondent once)", source, int(i) + 2, c,
+                Problem(N_("duplicate respondent id (each respondent once)"), source, int(i) + 2, c,
                         ids.iloc[i])
             )  # fmt: skip
     return problems
@@ -395,15 +396,15 @@ def _as_float(col: pd.Series, name: str, source: str) -> np.ndarray:
         if text.any():
             rows = np.flatnonzero(text)
             raise InputValidationError(
-                [Problem("outcome must be 0/1, true/false, yes/no, or empty or 'indeterminate' "
-                         "when unknown", source, int(i) + 2, name, col.iloc[i])
+                [Problem(N_("outcome must be 0/1, true/false, yes/no, or empty or 'indeterminate' "
+                         "when unknown"), source, int(i) + 2, name, col.iloc[i])
                  for i in rows[:10]]
             )  # fmt: skip
     bad = ~np.isnan(vals) & ~np.isin(vals, (0.0, 1.0))
     if bad.any():
         rows = np.flatnonzero(bad)
         raise InputValidationError(
-            [Problem("outcome must be 0/1, true/false or empty", source, int(i) + 2, name,
+            [Problem(N_("outcome must be 0/1, true/false or empty"), source, int(i) + 2, name,
                      col.iloc[i]) for i in rows[:10]]
         )  # fmt: skip
     return vals

@@ -31,6 +31,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, as_generator
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 
 __all__ = [
     "LonelyPSU",
@@ -159,12 +160,17 @@ class StageVariance:
                     raise InputValidationError(
                         [
                             Problem(
-                                f"{int(lonely.sum())} strata have only one PSU; set "
-                                "lonely_psu='certainty', 'remove' or 'average'",
-                                self.source, None, self.strata_name,
+                                N_(
+                                    "{n} strata have only one PSU; set lonely_psu='certainty', "
+                                    "'remove' or 'average'",
+                                    n=int(lonely.sum()),
+                                ),
+                                self.source,
+                                None,
+                                self.strata_name,
                             )
                         ]
-                    )  # fmt: skip
+                    )
                 if self.lonely_psu == "average":
                     ok = int((~lonely).sum())
                     v *= npar / ok if ok else 0.0
