@@ -373,3 +373,24 @@ def test_method_option_errors_in_the_run_config_are_french(tmp_path: Path) -> No
     assert render_error(exc.value, "fr").startswith(
         "la méthode 'chao' donne seulement un intervalle de forme explicite (Wald log-normal)"
     )
+
+
+def test_warning_lines_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line's warning line is framed in French, and a warning raised with a Message
+    is translated; English is unchanged."""
+    import warnings
+
+    from fl_estimate.cli import _show_warning
+    from fl_estimate.exceptions import DataWarning
+    from fl_estimate.i18n import N_
+
+    warning = DataWarning(N_("required column is missing"))
+    _show_warning(warning, DataWarning, "x.py", 1)
+    _show_warning(warning, DataWarning, "x.py", 1, lang="fr")
+    _show_warning(DataWarning("plain text"), DataWarning, "x.py", 1, lang="fr")
+    assert capsys.readouterr().err.splitlines() == [
+        "fl-estimate: warning: required column is missing",
+        f"fl-estimate: avertissement{NB}: colonne obligatoire manquante",
+        f"fl-estimate: avertissement{NB}: plain text",
+    ]
+    assert warnings.showwarning is not _show_warning  # main() installs it only while it runs

@@ -276,14 +276,19 @@ class CaseRecordScorer:
         fw = framework if isinstance(framework, Framework) else load_framework(framework)
         if fw.id not in ("ilo11", "icls2018", "delphi2009"):
             raise ModelSpecificationError(
-                f"the crosswalk has no column for framework {fw.id!r}; use ilo11, icls2018 or "
-                "delphi2009"
+                N_(
+                    "the crosswalk has no column for framework {id!r}; use ilo11, icls2018 "
+                    "or delphi2009",
+                    id=fw.id,
+                )
             )
         if standard not in ("ctdc", "htcds"):
-            raise ModelSpecificationError(f"standard must be 'ctdc' or 'htcds', not {standard!r}")
+            raise ModelSpecificationError(
+                N_("standard must be 'ctdc' or 'htcds', not {standard!r}", standard=standard)
+            )
         if absent not in ("unknown", "no_if_informative"):
             raise ModelSpecificationError(
-                f"absent must be 'unknown' or 'no_if_informative', not {absent!r}"
+                N_("absent must be 'unknown' or 'no_if_informative', not {absent!r}", absent=absent)
             )
         self.framework = fw
         self.standard = standard

@@ -298,7 +298,11 @@ def load_framework(name_or_path: str | Path) -> Framework:
         path = Path(name)
         if not path.exists():
             raise ModelSpecificationError(
-                f"unknown framework {name!r}: not one of {', '.join(shipped)} and no such file"
+                N_(
+                    "unknown framework {name!r}: not one of {shipped} and no such file",
+                    name=name,
+                    shipped=", ".join(shipped),
+                )
             )
         text = path.read_text(encoding="utf-8")
         source = str(path)

@@ -202,14 +202,21 @@ class SurveyPrevalence:
     ) -> None:
         if ci_method not in CI_METHODS:
             raise ModelSpecificationError(
-                f"unknown ci_method {ci_method!r}; expected one of {', '.join(CI_METHODS)}"
+                N_(
+                    "unknown ci_method {ci_method!r}; expected one of {methods}",
+                    ci_method=ci_method,
+                    methods=", ".join(CI_METHODS),
+                )
             )
         if missing not in ("exclude", "as_absent", "as_present"):
             raise ModelSpecificationError(
-                f"missing must be exclude, as_absent or as_present, not {missing!r}"
+                N_(
+                    "missing must be exclude, as_absent or as_present, not {missing!r}",
+                    missing=missing,
+                )
             )
         if not 0 < level < 1:
-            raise ModelSpecificationError(f"level must be in (0, 1), not {level}")
+            raise ModelSpecificationError(N_("level must be in (0, 1), not {level}", level=level))
         self.outcomes = list(outcomes) if outcomes is not None else None
         # each entry: one column, or several crossed ("region*sex" or a tuple of names)
         self.by: list[tuple[str, ...]] = [
@@ -223,13 +230,18 @@ class SurveyPrevalence:
         self.min_n = int(min_n)
         self.min_clusters = int(min_clusters)
         if self.min_n < 1:
-            raise ModelSpecificationError(f"min_n (--min-n) must be at least 1, got {min_n!r}")
+            raise ModelSpecificationError(
+                N_("min_n (--min-n) must be at least 1, got {min_n!r}", min_n=min_n)
+            )
         if self.min_clusters < 1:
             raise ModelSpecificationError(
-                f"min_clusters (--min-clusters) must be at least 1, got {min_clusters!r}"
+                N_(
+                    "min_clusters (--min-clusters) must be at least 1, got {min_clusters!r}",
+                    min_clusters=min_clusters,
+                )
             )
         if not (np.isfinite(self.per) and self.per > 0):
-            raise ModelSpecificationError(f"per must be a positive number, got {per!r}")
+            raise ModelSpecificationError(N_("per must be a positive number, got {per!r}", per=per))
 
     def fit(
         self,
@@ -263,7 +275,7 @@ class SurveyPrevalence:
             else:
                 table = data
             if design is None:
-                raise ModelSpecificationError("a design is needed: pass design=design.toml")
+                raise ModelSpecificationError(N_("a design is needed: pass design=design.toml"))
             spec = design if isinstance(design, DesignSpec) else load_design(design)
             dsg = spec.build(table, source=source)
         outcomes = self.outcomes or default_outcomes or _guess_outcomes(table)
@@ -416,5 +428,5 @@ def _guess_outcomes(table: pd.DataFrame) -> list[str]:
             inds = [k[: -len(":answer")] for k in table.columns if str(k).endswith(":answer")]
             return [c, *inds]
     raise ModelSpecificationError(
-        "no outcome column found (forced_labour, trafficking_victim, indicated): pass outcomes="
+        N_("no outcome column found (forced_labour, trafficking_victim, indicated): pass outcomes=")
     )

@@ -134,7 +134,9 @@ class SurveyDesign(BaseDesign):
         source: str = "<DataFrame>",
     ) -> None:
         if lonely_psu not in ("fail", "certainty", "remove", "average"):
-            raise ModelSpecificationError(f"unknown lonely_psu option {lonely_psu!r}")
+            raise ModelSpecificationError(
+                N_("unknown lonely_psu option {lonely_psu!r}", lonely_psu=lonely_psu)
+            )
         problems: list[Problem] = []
         data = data.reset_index(drop=True)
         n = len(data)
@@ -389,7 +391,11 @@ class ReplicateDesign(BaseDesign):
             rep = data[list(repweights)].to_numpy(dtype=float)
         if rep.ndim != 2 or rep.shape[0] != n:
             raise ModelSpecificationError(
-                f"replicate weights must be (rows={n}, replicates); got {rep.shape}"
+                N_(
+                    "replicate weights must be (rows={n}, replicates); got {shape}",
+                    n=n,
+                    shape=rep.shape,
+                )
             )
         if not np.all(np.isfinite(rep)):
             i, j = np.argwhere(~np.isfinite(rep))[0]

@@ -251,7 +251,7 @@ def replicate_weights(
     if type == "JK1":
         if len(n_h) > 1:
             raise ModelSpecificationError(
-                "JK1 ignores strata; use type='JKn' for a stratified design"
+                N_("JK1 ignores strata; use type='JKn' for a stratified design")
             )
         mult = np.full((npsu, npsu), npsu / (npsu - 1.0))
         np.fill_diagonal(mult, 0.0)
@@ -281,4 +281,6 @@ def replicate_weights(
                 counts[:, r] = np.bincount(draws[:, r], minlength=nh)
             mult[members] = counts * nh / (nh - 1.0)
         return w[:, None] * mult[psu], 1.0 / (replicates - 1), 1.0
-    raise ModelSpecificationError(f"unknown replicate type {type!r}; use JK1, JKn, bootstrap")
+    raise ModelSpecificationError(
+        N_("unknown replicate type {type!r}; use JK1, JKn, bootstrap", type=type)
+    )
