@@ -95,9 +95,13 @@ def extract(source_dir: str | Path = SOURCE_DIR) -> Catalog:
     return template
 
 
-def update(lang: str, template: Catalog) -> Catalog:
+def update(lang: str, template: Catalog, fallbacks: Iterable[Catalog] = ()) -> Catalog:
     """The catalog of ``lang`` brought in line with ``template``: translations kept, new strings
-    added untranslated, changed ones marked fuzzy, strings no longer in the sources dropped."""
+    added untranslated, changed ones marked fuzzy, strings no longer in the sources dropped.
+
+    A string left untranslated (or fuzzy) takes its translation from the first of ``fallbacks``
+    (catalogs of the same language, e.g. another branch's ``.po`` when two branches added
+    strings at the same time) that has a complete one."""
     path = po_path(lang)
     if path.exists():
         with open(path, "rb") as fh:
@@ -106,6 +110,16 @@ def update(lang: str, template: Catalog) -> Catalog:
         catalog = Catalog(locale=lang, domain=DOMAIN)
     catalog.update(template, update_creation_date=False)
     catalog.obsolete.clear()
+    for m in catalog:
+        if not m.id or not _untranslated(m):
+            continue
+        found = next(
+            (f for fb in fallbacks if (f := fb.get(m.id)) is not None and not _untranslated(f)),
+            None,
+        )
+        if found is not None:
+            m.string = found.string
+            m.flags.discard("fuzzy")
     return _header(catalog)
 
 
@@ -130,6 +144,7 @@ def _read(path: Path, lang: str) -> Catalog:
 
 def _mo_messages(data: bytes) -> dict[object, object]:
     """Translations held by a ``.mo`` (its header, which names the Babel version, left out)."""
+
     def frozen(v: object) -> object:  # plural forms come as lists
         return tuple(v) if isinstance(v, list | tuple) else v
 
@@ -227,12 +242,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Extract, update every ``.po`` and compile every ``.mo``; list what still needs a translator.
 
     Returns 1 when a French string is untranslated (so ``make i18n`` says so), else 0.
+
+    ``--merge-from FILE.po ...`` fills untranslated strings from those catalogs (each applied to
+    the language its header names): after merging two branches that both added strings, take
+    either side's ``.po``, then run this with the other side's ``.po`` files.
     """
-    del argv
+    args = list(argv or [])
+    extra: dict[str, list[Catalog]] = {}
+    if args[:1] == ["--merge-from"]:
+        for name in args[1:]:
+            with open(name, "rb") as fh:
+                other = read_po(fh, domain=DOMAIN)
+            extra.setdefault(str(other.locale.language if other.locale else ""), []).append(other)
+    elif args:
+        sys.stderr.write("usage: python -m fl_estimate.i18n.catalogs [--merge-from FILE.po ...]\n")
+        return 2
     template = extract()
     status = 0
     for lang in LANGUAGES:
-        catalog = update(lang, template)
+        catalog = update(lang, template, extra.get(lang, ()))
         path = po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(render_po(catalog))
