@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_
 
 __all__ = [
     "LinkedCell",
@@ -137,14 +138,18 @@ class SuppressedTable:
 def _check(table: pd.DataFrame, threshold: int, source: str) -> np.ndarray:
     problems = []
     if threshold < 1:
-        problems.append(Problem(f"threshold must be at least 1, got {threshold}", source))
+        problems.append(
+            Problem(
+                N_("threshold must be at least 1, got {threshold}", threshold=threshold), source
+            )
+        )
     values = table.to_numpy(dtype=float, na_value=np.nan)
     for i, j in zip(
         *np.nonzero(~np.isfinite(values) | (values < 0) | (values != np.round(values))), strict=True
     ):
         problems.append(
             Problem(
-                "expected a non-negative whole count",
+                N_("expected a non-negative whole count"),
                 source,
                 int(i) + 2,
                 str(table.columns[j]),
@@ -573,7 +578,12 @@ def _is_primary(u: _Unit, threshold: int, zeros: bool) -> bool:
 def _check_atoms(atoms: Sequence[int] | np.ndarray, threshold: int) -> np.ndarray:
     if threshold < 1:
         raise InputValidationError(
-            [Problem(f"threshold must be at least 1, got {threshold}", "<disclosure>")]
+            [
+                Problem(
+                    N_("threshold must be at least 1, got {threshold}", threshold=threshold),
+                    "<disclosure>",
+                )
+            ]
         )
     values = np.asarray(atoms)
     if values.ndim != 1 or (

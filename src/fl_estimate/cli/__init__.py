@@ -13,6 +13,7 @@ rerun with ``--debug``.
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 from collections.abc import Sequence
@@ -85,8 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         # the package's warnings are for the user: one line each on stderr, never an exception
         warnings.simplefilter("always", FLEstimateWarning)
-        warnings.showwarning = _show_warning
+        warnings.showwarning = functools.partial(_show_warning, lang=_lang(args))
         return _run(args, debug)
+
+
+def _lang(args: Sequence[str]) -> str:
+    """The language of the messages (English unless ``--lang``, FL_ESTIMATE_LANG or the locale
+    say otherwise; see :func:`fl_estimate.i18n.message_language`)."""
+    from fl_estimate.i18n import message_language
+
+    return message_language(args)
 
 
 def _show_warning(
@@ -96,9 +105,17 @@ def _show_warning(
     lineno: int,
     file: object = None,
     line: str | None = None,
+    lang: str = "en",
 ) -> None:
     if issubclass(category, FLEstimateWarning):
-        typer.echo(f"fl-estimate: warning: {' '.join(str(message).split())}", err=True)
+        if lang == "en":
+            typer.echo(f"fl-estimate: warning: {' '.join(str(message).split())}", err=True)
+            return
+        from fl_estimate.i18n import message_of, translate, translator
+
+        text = translate(message_of(message) if isinstance(message, Warning) else message, lang)
+        prefix = translator(lang).gettext("warning: ")
+        typer.echo(f"fl-estimate: {prefix}{' '.join(text.split())}", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,19 +52,24 @@ def _read_table(path: Path) -> pd.DataFrame:
         )  # fmt: skip
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise InputValidationError(
-            [Problem(f"cannot read as a table: {' '.join(str(exc).split())}", str(path))]
+            [
+                Problem(
+                    N_("cannot read as a table: {error}", error=" ".join(str(exc).split())),
+                    str(path),
+                )
+            ]
         ) from exc
 
 
 def _check_ids(ids: pd.Series, source: str, column: str) -> None:
     """Refuse missing and duplicate respondent ids, naming their rows."""
     problems = [
-        Problem("respondent id is missing", source, int(i) + 2, column)
+        Problem(N_("respondent id is missing"), source, int(i) + 2, column)
         for i in ids.index[ids.isna() | (ids.astype(str).str.strip() == "")]
     ]
     dup = ids.duplicated(keep="first") & ids.notna()
     problems += [
-        Problem("duplicate respondent id (each respondent once)", source, int(i) + 2, column,
+        Problem(N_("duplicate respondent id (each respondent once)"), source, int(i) + 2, column,
                 ids.loc[i])
         for i in ids.index[dup][:10]
     ]  # fmt: skip
@@ -112,7 +118,7 @@ def score(
         if framework:
             raise
         raise InputValidationError(
-            [Problem(f"[mapping] framework: {exc.one_line()}", mapping.name)]
+            [Problem(N_("[mapping] framework: {error}", error=exc.one_line()), mapping.name)]
         ) from None
     res = scorer.score(df, m, source=data.name)
     table = res.to_frame()

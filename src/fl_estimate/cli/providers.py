@@ -27,11 +27,19 @@ def check(
         None, "--registry", help="Provider registry CSV: also check providers and regions."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        help="Language of the reports: en or fr (default: FL_ESTIMATE_LANG, then the locale).",
+    ),
 ) -> None:
     """Validate submission files and print one report per file (exit 2 if any is rejected)."""
     from fl_estimate.exceptions import InputValidationError
+    from fl_estimate.i18n import N_, language_of, message_language, translator
     from fl_estimate.providers.registry import ProviderRegistry
     from fl_estimate.providers.submissions import validate_submission
+
+    lang = language_of(lang) if lang else message_language()
 
     reg = ProviderRegistry.read_csv(registry) if registry else None
     reports = [
@@ -46,16 +54,24 @@ def check(
         typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
         for r in reports:
-            typer.echo(r.to_text())
+            typer.echo(r.to_text(lang))
         n_bad = sum(not r.accepted for r in reports)
-        typer.echo(f"{len(reports) - n_bad} accepted, {n_bad} rejected")
+        typer.echo(
+            translator(lang)
+            .gettext("{accepted} accepted, {rejected} rejected")
+            .format(accepted=len(reports) - n_bad, rejected=n_bad)
+        )
     rejected = [r for r in reports if not r.accepted]
     if rejected:
         # the reports are on stdout; the error line (file, row, column) on stderr, exit 2
         raise InputValidationError(
             [p for r in rejected for p in r.problems],
-            summary=f"{len(rejected)} of {len(reports)} file(s) rejected "
-            f"({', '.join(r.source for r in rejected)})",
+            summary=N_(
+                "{rejected} of {files} file(s) rejected ({names})",
+                rejected=len(rejected),
+                files=len(reports),
+                names=", ".join(r.source for r in rejected),
+            ),
         )
 
 
@@ -71,12 +87,13 @@ def pseudonymise(
     """Replace a submission's identifiers by pseudonymous keys (for providers sending keys only)."""
     from fl_estimate._io import atomic_write_text
     from fl_estimate.exceptions import InputValidationError
+    from fl_estimate.i18n import N_
     from fl_estimate.providers.pseudonymise import Pseudonymiser
     from fl_estimate.providers.submissions import read_submission_file, validate_submission
 
     report, clean = validate_submission(infile)
     if clean is None:
-        raise InputValidationError(report.problems, summary=f"{infile.name} rejected")
+        raise InputValidationError(report.problems, summary=N_("{file} rejected", file=infile.name))
     pseudo = Pseudonymiser.from_env(key_env, key_file)
     raw = read_submission_file(infile)
     out = pseudo.pseudonymise(raw)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import gettext
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -59,8 +59,11 @@ __all__ = [
     "format_int",
     "format_number",
     "format_percent",
+    "join_or",
+    "join_semicolons",
     "language_of",
     "message_language",
+    "message_of",
     "relabel_columns",
     "render_error",
     "render_problem",
@@ -129,6 +132,31 @@ def N_(msgid: str, /, **params: Any) -> Message:
         Placeholder values; a value that is a :class:`Message` is translated with the text.
     """
     return Message(msgid, params)
+
+
+def _chain(items: Iterable[Any], pair: Callable[[str, str], Message]) -> str:
+    first, *rest = (i if isinstance(i, Message) else str(i) for i in items)
+    text: str = first
+    for item in rest:
+        text = pair(text, item)
+    return text
+
+
+def join_or(items: Iterable[Any]) -> str:
+    """``a``, ``a or b``, ``a or b or c`` as a :class:`Message` (``ou`` in French)."""
+    return _chain(items, lambda a, b: N_("{first} or {second}", first=a, second=b))
+
+
+def join_semicolons(items: Iterable[Any]) -> str:
+    """``a; b; c`` as a :class:`Message` whose items stay translatable (``a ; b`` in French)."""
+    return _chain(items, lambda a, b: N_("{first}; {second}", first=a, second=b))
+
+
+def message_of(error: BaseException) -> str:
+    """The :class:`Message` an error was raised with (``str(error)`` loses it), else its text."""
+    if len(error.args) == 1 and isinstance(error.args[0], Message):
+        return error.args[0]
+    return str(error)
 
 
 def language_of(lang: str) -> str:
@@ -421,7 +449,7 @@ def render_error(error: FLEstimateError, lang: str, max_problems: int = 1) -> st
         return error.one_line(max_problems)
     _ = translator(lang).gettext
     if not isinstance(error, InputValidationError):
-        return _one_line(translate(str(error), lang))
+        return _one_line(translate(message_of(error), lang))
     n = len(error.problems)
     sources = sorted({str(p.source) for p in error.problems if p.source})
     headline = translator(lang).ngettext(

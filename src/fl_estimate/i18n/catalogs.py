@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
+from babel.messages.catalog import Message as PoEntry
 from babel.messages.extract import DEFAULT_KEYWORDS, DEFAULT_MAPPING, extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
@@ -94,9 +95,13 @@ def extract(source_dir: str | Path = SOURCE_DIR) -> Catalog:
     return template
 
 
-def update(lang: str, template: Catalog) -> Catalog:
+def update(lang: str, template: Catalog, fallbacks: Iterable[Catalog] = ()) -> Catalog:
     """The catalog of ``lang`` brought in line with ``template``: translations kept, new strings
-    added untranslated, changed ones marked fuzzy, strings no longer in the sources dropped."""
+    added untranslated, changed ones marked fuzzy, strings no longer in the sources dropped.
+
+    A string left untranslated (or fuzzy) takes its translation from the first of ``fallbacks``
+    (catalogs of the same language, e.g. another branch's ``.po`` when two branches added
+    strings at the same time) that has a complete one."""
     path = po_path(lang)
     if path.exists():
         with open(path, "rb") as fh:
@@ -105,6 +110,16 @@ def update(lang: str, template: Catalog) -> Catalog:
         catalog = Catalog(locale=lang, domain=DOMAIN)
     catalog.update(template, update_creation_date=False)
     catalog.obsolete.clear()
+    for m in catalog:
+        if not m.id or not _untranslated(m):
+            continue
+        found = next(
+            (f for fb in fallbacks if (f := fb.get(m.id)) is not None and not _untranslated(f)),
+            None,
+        )
+        if found is not None:
+            m.string = found.string
+            m.flags.discard("fuzzy")
     return _header(catalog)
 
 
@@ -129,6 +144,7 @@ def _read(path: Path, lang: str) -> Catalog:
 
 def _mo_messages(data: bytes) -> dict[object, object]:
     """Translations held by a ``.mo`` (its header, which names the Babel version, left out)."""
+
     def frozen(v: object) -> object:  # plural forms come as lists
         return tuple(v) if isinstance(v, list | tuple) else v
 
@@ -139,6 +155,30 @@ def _mo_messages(data: bytes) -> dict[object, object]:
 
 def _placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
+
+
+def _forms(value: object) -> tuple[str, ...]:
+    """The msgid or msgstr of an entry as a tuple (plural entries hold one per form)."""
+    return (
+        tuple(str(v or "") for v in value)
+        if isinstance(value, list | tuple)
+        else (str(value or ""),)
+    )
+
+
+def _untranslated(message: PoEntry) -> bool:
+    """An empty or fuzzy translation, or a plural entry with an empty form."""
+    return message.fuzzy or not all(_forms(message.string))
+
+
+def _bad_placeholders(message: PoEntry) -> bool:
+    """A translation whose ``{placeholders}`` differ from the msgid's (a plural form may leave
+    out ones of the msgid, as French ``un problème`` for ``{n} problem``, but adds none)."""
+    ids = [_placeholders(i) for i in _forms(message.id)]
+    strings = [_placeholders(t) for t in _forms(message.string) if t]
+    if len(ids) == 1:
+        return any(t != ids[0] for t in strings)
+    return any(not t <= set().union(*ids) for t in strings)
 
 
 @dataclass(frozen=True)
@@ -175,12 +215,12 @@ def check(
         have = {m.id for m in catalog if m.id}
         untranslated, bad = [], []
         for m in catalog:
-            if not m.id or not isinstance(m.id, str):
+            if not m.id:
                 continue
-            if m.string and _placeholders(str(m.string)) != _placeholders(m.id):
-                bad.append(m.id)
-            if lang != "en" and (not m.string or m.fuzzy):
-                untranslated.append(m.id)
+            if _bad_placeholders(m):
+                bad.append(_forms(m.id)[0])
+            if lang != "en" and _untranslated(m):
+                untranslated.append(_forms(m.id)[0])
         mo = po_path(lang, "mo")
         stale = not mo.exists() or _mo_messages(mo.read_bytes()) != _mo_messages(
             compile_mo(catalog)
@@ -202,17 +242,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Extract, update every ``.po`` and compile every ``.mo``; list what still needs a translator.
 
     Returns 1 when a French string is untranslated (so ``make i18n`` says so), else 0.
+
+    ``--merge-from FILE.po ...`` fills untranslated strings from those catalogs (each applied to
+    the language its header names): after merging two branches that both added strings, take
+    either side's ``.po``, then run this with the other side's ``.po`` files.
     """
-    del argv
+    args = list(argv or [])
+    extra: dict[str, list[Catalog]] = {}
+    if args[:1] == ["--merge-from"]:
+        for name in args[1:]:
+            with open(name, "rb") as fh:
+                other = read_po(fh, domain=DOMAIN)
+            extra.setdefault(str(other.locale.language if other.locale else ""), []).append(other)
+    elif args:
+        sys.stderr.write("usage: python -m fl_estimate.i18n.catalogs [--merge-from FILE.po ...]\n")
+        return 2
     template = extract()
     status = 0
     for lang in LANGUAGES:
-        catalog = update(lang, template)
+        catalog = update(lang, template, extra.get(lang, ()))
         path = po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(render_po(catalog))
         path.with_suffix(".mo").write_bytes(compile_mo(catalog))
-        todo = [m.id for m in catalog if m.id and lang != "en" and (not m.string or m.fuzzy)]
+        todo = [m.id for m in catalog if m.id and lang != "en" and _untranslated(m)]
         sys.stdout.write(f"{path}: {len(catalog)} strings, {len(todo)} to translate\n")
         for msgid in todo:
             sys.stdout.write(f"  - {msgid!r}\n")

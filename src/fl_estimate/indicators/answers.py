@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_
 
 __all__ = [
     "DK",
@@ -102,8 +103,8 @@ def status_matrix(
         for i in np.flatnonzero(bad)[:20]:
             problems.append(
                 Problem(
-                    "indicator value must be True/False/1/0, empty, or one of "
-                    + ", ".join(STATUS_CODE),
+                    N_("indicator value must be True/False/1/0, empty, or one of {codes}",
+                       codes=", ".join(STATUS_CODE)),
                     source, int(i) + 2, k, vals[i],
                 )
             )  # fmt: skip

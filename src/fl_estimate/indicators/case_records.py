@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.frameworks import Framework, load_framework
 from fl_estimate.indicators.scoring import IndicatorScorer, ScoredRecords
 
@@ -103,7 +104,9 @@ def _binary_problems(df: pd.DataFrame, cols: list[str], source: str) -> list[Pro
         v = pd.to_numeric(df[c], errors="coerce")
         bad = (df[c].notna() & ~v.isin([0, 1])).to_numpy()
         for i in np.flatnonzero(bad)[:5]:
-            problems.append(Problem("expected 1, 0 or empty", source, int(i) + 2, c, df[c].iloc[i]))
+            problems.append(
+                Problem(N_("expected 1, 0 or empty"), source, int(i) + 2, c, df[c].iloc[i])
+            )
     return problems
 
 
@@ -117,10 +120,10 @@ def read_ctdc(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.exists():
-        raise InputValidationError([Problem("file not found", str(p))])
+        raise InputValidationError([Problem(N_("file not found"), str(p))])
     df = pd.read_csv(p, low_memory=False)
     problems = [
-        Problem("required CTDC column missing", str(p), 1, c) for c in _CTDC_REQUIRED
+        Problem(N_("required CTDC column missing"), str(p), 1, c) for c in _CTDC_REQUIRED
         if c not in df.columns
     ]  # fmt: skip
     if not problems:
@@ -212,9 +215,17 @@ def validate_htcds(records: pd.DataFrame, *, source: str = "<DataFrame>") -> pd.
             for x in parts:
                 if x not in ok:
                     problems.append(
-                        Problem(f"not an HTCDS v2.0 value (expected one of {', '.join(allowed)})",
-                                source, i + 2, field_name, x)
-                    )  # fmt: skip
+                        Problem(
+                            N_(
+                                "not an HTCDS v2.0 value (expected one of {allowed})",
+                                allowed=", ".join(allowed),
+                            ),
+                            source,
+                            i + 2,
+                            field_name,
+                            x,
+                        )
+                    )
             fixed.append(sep.join(parts))
         out[field_name] = pd.array(fixed, dtype=object)
     if problems:
@@ -265,14 +276,19 @@ class CaseRecordScorer:
         fw = framework if isinstance(framework, Framework) else load_framework(framework)
         if fw.id not in ("ilo11", "icls2018", "delphi2009"):
             raise ModelSpecificationError(
-                f"the crosswalk has no column for framework {fw.id!r}; use ilo11, icls2018 or "
-                "delphi2009"
+                N_(
+                    "the crosswalk has no column for framework {id!r}; use ilo11, icls2018 "
+                    "or delphi2009",
+                    id=fw.id,
+                )
             )
         if standard not in ("ctdc", "htcds"):
-            raise ModelSpecificationError(f"standard must be 'ctdc' or 'htcds', not {standard!r}")
+            raise ModelSpecificationError(
+                N_("standard must be 'ctdc' or 'htcds', not {standard!r}", standard=standard)
+            )
         if absent not in ("unknown", "no_if_informative"):
             raise ModelSpecificationError(
-                f"absent must be 'unknown' or 'no_if_informative', not {absent!r}"
+                N_("absent must be 'unknown' or 'no_if_informative', not {absent!r}", absent=absent)
             )
         self.framework = fw
         self.standard = standard
@@ -286,7 +302,7 @@ class CaseRecordScorer:
             missing = [c for c in cw["ctdc_2017"] if c and c not in records.columns]
             if missing:
                 raise InputValidationError(
-                    [Problem("CTDC column missing", source, 1, c) for c in missing]
+                    [Problem(N_("CTDC column missing"), source, 1, c) for c in missing]
                 )
             for _, r in cw.iterrows():
                 if r["ctdc_2017"]:
@@ -294,7 +310,7 @@ class CaseRecordScorer:
         else:
             if "vic_MethodsOfControl" not in records.columns:
                 raise InputValidationError(
-                    [Problem("HTCDS column missing", source, 1, "vic_MethodsOfControl")]
+                    [Problem(N_("HTCDS column missing"), source, 1, "vic_MethodsOfControl")]
                 )
             rec = validate_htcds(records, source=source)
             sets = rec["vic_MethodsOfControl"].map(

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.tabular import parse_toml
 
 __all__ = [
@@ -252,12 +253,21 @@ def _check_params(
         if k not in spec:
             problems.append(
                 Problem(
-                    f"unknown parameter for rule {rule!r}; known: {', '.join(spec) or 'none'}",
-                    source, line, f"parameters.{k}", v,
+                    N_(
+                        "unknown parameter for rule {rule!r}; known: {known}",
+                        rule=rule,
+                        known=", ".join(spec) or "none",
+                    ),
+                    source,
+                    line,
+                    f"parameters.{k}",
+                    v,
                 )
-            )  # fmt: skip
+            )
         elif not spec[k][0](v):
-            problems.append(Problem(f"expected {spec[k][1]}", source, line, f"parameters.{k}", v))
+            problems.append(
+                Problem(N_("expected {spec}", spec=spec[k][1]), source, line, f"parameters.{k}", v)
+            )
     return problems
 
 
@@ -288,7 +298,11 @@ def load_framework(name_or_path: str | Path) -> Framework:
         path = Path(name)
         if not path.exists():
             raise ModelSpecificationError(
-                f"unknown framework {name!r}: not one of {', '.join(shipped)} and no such file"
+                N_(
+                    "unknown framework {name!r}: not one of {shipped} and no such file",
+                    name=name,
+                    shipped=", ".join(shipped),
+                )
             )
         text = path.read_text(encoding="utf-8")
         source = str(path)
@@ -307,23 +321,28 @@ def parse_framework(text: str, source: str = "<framework>") -> Framework:
     problems: list[Problem] = []
     fw = doc.get("framework")
     if not isinstance(fw, dict):
-        problems.append(Problem("missing [framework] table", source))
+        problems.append(Problem(N_("missing [framework] table"), source))
         fw = {}
     for k in ("id", "title", "source", "version", "rule"):
         if not isinstance(fw.get(k), str) or not fw.get(k):
-            problems.append(Problem("required text missing", source, None, f"framework.{k}"))
+            problems.append(Problem(N_("required text missing"), source, None, f"framework.{k}"))
     for k in fw:
         if k not in _FRAMEWORK_KEYS:
-            problems.append(Problem("unknown key", source, None, f"framework.{k}"))
+            problems.append(Problem(N_("unknown key"), source, None, f"framework.{k}"))
     rule = fw.get("rule", "")
     if rule and rule not in RULES:
         problems.append(
-            Problem(f"unknown rule; expected one of {', '.join(RULES)}", source, None,
-                    "framework.rule", rule)
-        )  # fmt: skip
+            Problem(
+                N_("unknown rule; expected one of {values}", values=", ".join(RULES)),
+                source,
+                None,
+                "framework.rule",
+                rule,
+            )
+        )
     for k in doc:
         if k not in ("framework", "parameters", "dimensions", "indicators"):
-            problems.append(Problem("unknown top-level table", source, None, k))
+            problems.append(Problem(N_("unknown top-level table"), source, None, k))
     params = dict(doc.get("parameters", {}))
     pconf = params.pop("confidence", {})
     if rule in RULES:
@@ -331,17 +350,21 @@ def parse_framework(text: str, source: str = "<framework>") -> Framework:
     for k, v in pconf.items():
         if v not in CONFIDENCE:
             problems.append(
-                Problem(f"expected one of {', '.join(CONFIDENCE)}", source, None,
+                Problem(N_("expected one of {values}", values=', '.join(CONFIDENCE)), source, None,
                         f"parameters.confidence.{k}", v)
             )  # fmt: skip
     dims: list[tuple[str, str]] = []
     for j, d in enumerate(doc.get("dimensions", []), 1):
         if not isinstance(d, dict) or not isinstance(d.get("id"), str):
-            problems.append(Problem(f"dimension #{j} needs an id", source, None, "dimensions"))
+            problems.append(
+                Problem(N_("dimension #{j} needs an id", j=j), source, None, "dimensions")
+            )
             continue
         if d["id"] in dict(dims):
             problems.append(
-                Problem("duplicate dimension id", source, _line_of(text, d["id"]), "id", d["id"])
+                Problem(
+                    N_("duplicate dimension id"), source, _line_of(text, d["id"]), "id", d["id"]
+                )
             )
         dims.append((d["id"], str(d.get("name", d["id"]))))
     dim_ids = {d for d, _ in dims}
@@ -349,50 +372,86 @@ def parse_framework(text: str, source: str = "<framework>") -> Framework:
     seen: set[str] = set()
     raw = doc.get("indicators", [])
     if not raw:
-        problems.append(Problem("no [[indicators]]", source))
+        problems.append(Problem(N_("no [[indicators]]"), source))
     kinds = KINDS.get(rule, ())
     for j, d in enumerate(raw, 1):
         iid = d.get("id") if isinstance(d, dict) else None
         if not isinstance(iid, str) or not iid:
-            problems.append(Problem(f"indicator #{j} needs an id", source, None, "indicators"))
+            problems.append(
+                Problem(N_("indicator #{j} needs an id", j=j), source, None, "indicators")
+            )
             continue
         line = _line_of(text, iid)
 
         def bad(
             msg: str, col: str, val: object = None, line: int | None = line, iid: str = iid
         ) -> None:
-            problems.append(Problem(f"indicator {iid}: {msg}", source, line, col, val))
+            problems.append(
+                Problem(
+                    N_("indicator {iid}: {problem}", iid=iid, problem=msg), source, line, col, val
+                )
+            )
 
         if iid in seen:
-            bad("duplicate id", "id", iid)
+            bad(N_("duplicate id"), "id", iid)
         seen.add(iid)
         for k in d:
             if k not in _INDICATOR_KEYS:
-                bad(f"unknown key (known: {', '.join(sorted(_INDICATOR_KEYS))})", k)
+                bad(
+                    N_(
+                        "unknown key (known: {known})",
+                        known=", ".join(sorted(_INDICATOR_KEYS)),
+                    ),
+                    k,
+                )
         kind = d.get("kind")
         if kind not in kinds:
-            bad(f"kind must be one of {', '.join(kinds)} for rule {rule!r}", "kind", kind)
+            bad(
+                N_(
+                    "kind must be one of {kinds} for rule {rule!r}",
+                    kinds=", ".join(kinds),
+                    rule=rule,
+                ),
+                "kind",
+                kind,
+            )
         dim = d.get("dimension")
         if dim is not None and dim not in dim_ids:
-            bad(f"unknown dimension; known: {', '.join(sorted(dim_ids))}", "dimension", dim)
+            bad(
+                N_("unknown dimension; known: {dim_ids}", dim_ids=", ".join(sorted(dim_ids))),
+                "dimension",
+                dim,
+            )
         if dim is None and (
             (rule == "paired_dimensions" and kind == "involuntariness")
             or (rule == "delphi" and kind == "indicator")
         ):
-            bad("needs a dimension", "dimension")
+            bad(N_("needs a dimension"), "dimension")
         strength = d.get("strength")
         if strength is not None and strength not in STRENGTHS:
-            bad(f"strength must be one of {', '.join(STRENGTHS)}", "strength", strength)
+            bad(
+                N_("strength must be one of {values}", values=", ".join(STRENGTHS)),
+                "strength",
+                strength,
+            )
         if rule == "delphi" and kind == "indicator" and strength is None:
-            bad("needs a strength (the Delphi rule counts strong/medium/weak)", "strength")
+            bad(N_("needs a strength (the Delphi rule counts strong/medium/weak)"), "strength")
         conf = d.get("confidence", "recalled")
         if conf not in CONFIDENCE:
-            bad(f"confidence must be one of {', '.join(CONFIDENCE)}", "confidence", conf)
+            bad(
+                N_("confidence must be one of {values}", values=", ".join(CONFIDENCE)),
+                "confidence",
+                conf,
+            )
         pop = d.get("population", "adults")
         if pop not in POPULATIONS:
-            bad(f"population must be one of {', '.join(POPULATIONS)}", "population", pop)
+            bad(
+                N_("population must be one of {values}", values=", ".join(POPULATIONS)),
+                "population",
+                pop,
+            )
         if not isinstance(d.get("text"), str) or not d.get("text"):
-            bad("needs a text", "text")
+            bad(N_("needs a text"), "text")
         inds.append(
             Indicator(
                 id=iid, kind=str(kind), text=str(d.get("text", "")), dimension=dim,
@@ -405,7 +464,7 @@ def parse_framework(text: str, source: str = "<framework>") -> Framework:
             for dd in params.get(key, []) or []:
                 if dd not in dim_ids:
                     problems.append(
-                        Problem("unknown dimension", source, None, f"parameters.{key}", dd)
+                        Problem(N_("unknown dimension"), source, None, f"parameters.{key}", dd)
                     )
     if problems:
         raise InputValidationError(problems)

@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.answers import MISSING, NO, STATUS_CODE, YES
 from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
 from fl_estimate.tabular import parse_toml
@@ -169,41 +170,72 @@ class Mapping:
             ind = by_id.get(im.id)
             if ind is None:
                 close = [k for k in by_id if k.lower().startswith(im.id.lower()[:6])][:3]
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                hint = N_(" (did you mean {names}?)", names=", ".join(close)) if close else ""
                 problems.append(
-                    Problem(f"unknown indicator for framework {fw.id}{hint}", self.source,
-                            im.line, "id", im.id)
-                )  # fmt: skip
+                    Problem(
+                        N_("unknown indicator for framework {id}{hint}", id=fw.id, hint=hint),
+                        self.source,
+                        im.line,
+                        "id",
+                        im.id,
+                    )
+                )
                 continue
             if fw.rule == "paired_dimensions" and ind.kind == "penalty":
                 if im.dimension is None:
                     problems.append(
                         Problem(
-                            "a penalty needs the dimension it was applied in "
-                            f"(dimension = one of {', '.join(fw.dimension_ids)})",
-                            self.source, im.line, "dimension",
+                            N_(
+                                "a penalty needs the dimension it was applied in (dimension = one of "
+                                "{dimension_ids})",
+                                dimension_ids=", ".join(fw.dimension_ids),
+                            ),
+                            self.source,
+                            im.line,
+                            "dimension",
                         )
-                    )  # fmt: skip
+                    )
                     continue
                 if im.dimension not in fw.dimension_ids:
                     problems.append(
-                        Problem(f"unknown dimension; expected {', '.join(fw.dimension_ids)}",
-                                self.source, im.line, "dimension", im.dimension)
-                    )  # fmt: skip
+                        Problem(
+                            N_(
+                                "unknown dimension; expected {dimension_ids}",
+                                dimension_ids=", ".join(fw.dimension_ids),
+                            ),
+                            self.source,
+                            im.line,
+                            "dimension",
+                            im.dimension,
+                        )
+                    )
                     continue
             elif im.dimension is not None and im.dimension != ind.dimension:
                 problems.append(
                     Problem(
-                        f"{im.id} belongs to dimension {ind.dimension}, not {im.dimension}",
-                        self.source, im.line, "dimension", im.dimension,
+                        N_(
+                            "{id} belongs to dimension {dimension}, not {mapped}",
+                            id=im.id,
+                            dimension=ind.dimension,
+                            mapped=im.dimension,
+                        ),
+                        self.source,
+                        im.line,
+                        "dimension",
+                        im.dimension,
                     )
-                )  # fmt: skip
+                )
             key = im.key(fw)
             if key in seen:
                 problems.append(
-                    Problem(f"{key} is mapped twice (also line {seen[key]})", self.source,
-                            im.line, "id", im.id)
-                )  # fmt: skip
+                    Problem(
+                        N_("{key} is mapped twice (also line {seen})", key=key, seen=seen[key]),
+                        self.source,
+                        im.line,
+                        "id",
+                        im.id,
+                    )
+                )
             seen[key] = im.line
         mapped = {k for k in seen if k in keys}
         if not self.allow_unmeasured_dimensions:
@@ -212,7 +244,7 @@ class Mapping:
         for col in (self.id_column, self.age_column, self.person_column, *(self.keep or ())):
             if col and col not in data.columns:
                 problems.append(
-                    Problem("column named in [mapping] is not in the data", source, None, col)
+                    Problem(N_("column named in [mapping] is not in the data"), source, None, col)
                 )
         unused_codes: list[str] = []
         computed: dict[tuple[int, str], np.ndarray] = {}
@@ -221,10 +253,17 @@ class Mapping:
                 if c.variable not in data.columns:
                     problems.append(
                         Problem(
-                            f"variable of indicator {im.key(fw)} is not a column of {source}",
-                            self.source, im.line, "variable", c.variable,
+                            N_(
+                                "variable of indicator {indicator} is not a column of {source}",
+                                indicator=im.key(fw),
+                                source=source,
+                            ),
+                            self.source,
+                            im.line,
+                            "variable",
+                            c.variable,
                         )
-                    )  # fmt: skip
+                    )
                     continue
                 series = data[c.variable]
                 st, unknown, present = _status(series, c.codes)
@@ -233,11 +272,19 @@ class Mapping:
                     rows = np.flatnonzero(unknown & (series == val).to_numpy(dtype=bool))
                     problems.append(
                         Problem(
-                            f"answer not covered by the codes of {im.key(fw)} "
-                            f"({_codes_text(c.codes)}); {len(rows)} row(s), first shown",
-                            source, int(rows[0]) + 2, c.variable, val,
+                            N_(
+                                "answer not covered by the codes of {indicator} ({codes}); {rows} row(s), "
+                                "first shown",
+                                indicator=im.key(fw),
+                                codes=_codes_text(c.codes),
+                                rows=len(rows),
+                            ),
+                            source,
+                            int(rows[0]) + 2,
+                            c.variable,
+                            val,
                         )
-                    )  # fmt: skip
+                    )
                 for kind in ("yes", "no"):
                     missing_codes = [v for v in c.codes.get(kind, ()) if
                                      _norm([v], series)[0] not in present]  # fmt: skip
@@ -355,7 +402,8 @@ def _rule_needs(fw: Framework, mapped: set[str], m: Mapping) -> list[Problem]:
     def need(msg: str) -> None:
         out.append(
             Problem(
-                msg + " (map it, or set allow_unmeasured_dimensions = true in [mapping])",
+                N_("{problem} (map it, or set allow_unmeasured_dimensions = true in [mapping])",
+                   problem=msg),
                 m.source, None, "indicator",
             )
         )  # fmt: skip
@@ -367,29 +415,45 @@ def _rule_needs(fw: Framework, mapped: set[str], m: Mapping) -> list[Problem]:
         for d in fw.dimension_ids:
             inv = [i.id for i in adults if i.kind == "involuntariness" and i.dimension == d]
             if not set(inv) & mapped:
-                need(f"no involuntariness indicator of dimension {d} is mapped, so {d} "
-                     "can never be positive")  # fmt: skip
+                need(
+                    N_(
+                        "no involuntariness indicator of dimension {d} is mapped, so {d} can "
+                        "never be positive",
+                        d=d,
+                    )
+                )
             pens = {f"{i.id}@{d}" for i in adults if i.kind == "penalty"}
             ok = pen_any if fw.parameters.get("pairing") == "any" else bool(pens & mapped)
             if not ok:
-                need(f"no penalty applied in dimension {d} is mapped, so {d} can never be "
-                     "positive")  # fmt: skip
+                need(
+                    N_(
+                        "no penalty applied in dimension {d} is mapped, so {d} can never be "
+                        "positive",
+                        d=d,
+                    )
+                )
     elif fw.rule == "involuntariness_and_coercion":
         for kind in ("involuntariness", "coercion"):
             if not {i.id for i in adults if i.kind == kind} & mapped:
-                need(f"no {kind} element is mapped: nobody could be in forced labour")
+                need(N_("no {kind} element is mapped: nobody could be in forced labour", kind=kind))
         if m.age_column and not {i.id for i in fw.indicators if i.kind == "child_route"} & mapped:
-            need("age_column is set but no route of forced labour of children is mapped")
+            need(N_("age_column is set but no route of forced labour of children is mapped"))
     elif fw.rule == "delphi":
         p = fw.parameters
         for group in ("recruitment_dimensions", "exploitation_dimensions",
                       "destination_dimensions"):  # fmt: skip
             dims = p.get(group, [])
             if not any(i.dimension in dims and i.id in mapped for i in fw.indicators):
-                need(f"no indicator of the {group.split('_')[0]} dimensions "
-                     f"({', '.join(dims)}) is mapped: nobody could be a victim")  # fmt: skip
+                need(
+                    N_(
+                        "no indicator of the {group} dimensions ({dims}) is mapped: nobody "
+                        "could be a victim",
+                        group=group.split("_")[0],
+                        dims=", ".join(dims),
+                    )
+                )
     elif not mapped:
-        need("no indicator is mapped")
+        need(N_("no indicator is mapped"))
     return out
 
 
@@ -425,24 +489,30 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
     for k in doc:
         if k not in ("mapping", "codes", "indicator"):
             problems.append(
-                Problem("unknown table (expected [mapping], [codes], [[indicator]])", source,
+                Problem(N_("unknown table (expected [mapping], [codes], [[indicator]])"), source,
                         None, k)
             )  # fmt: skip
     for k in head:
         if k not in _MAPPING_KEYS:
-            problems.append(Problem("unknown key in [mapping]", source, None, k))
+            problems.append(Problem(N_("unknown key in [mapping]"), source, None, k))
     if not isinstance(head.get("framework"), str):
-        problems.append(Problem("[mapping] needs framework = \"<id or path>\"", source, None,
+        problems.append(Problem(N_("[mapping] needs framework = \"<id or path>\""), source, None,
                                 "framework"))  # fmt: skip
     defaults: dict[str, tuple[Any, ...]] = {"yes": (1,), "no": (0,)}
     for k, v in doc.get("codes", {}).items():
         if k not in CODE_KINDS:
-            problems.append(Problem(f"unknown code kind; expected {', '.join(CODE_KINDS)}",
-                                    source, None, f"codes.{k}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    N_("unknown code kind; expected {values}", values=", ".join(CODE_KINDS)),
+                    source,
+                    None,
+                    f"codes.{k}",
+                )
+            )
             continue
         c = _as_codes(v)
         if c is None:
-            problems.append(Problem("expected a list of codes", source, None, f"codes.{k}", v))
+            problems.append(Problem(N_("expected a list of codes"), source, None, f"codes.{k}", v))
             continue
         defaults[k] = c
     kinds_of: dict[str, list[str]] = {}
@@ -452,28 +522,43 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
     for v, kinds in kinds_of.items():
         if len(kinds) > 1 and "codes" in doc:
             problems.append(
-                Problem(f"code {v} is given for {' and '.join(kinds)}: each code means one thing",
-                        source, None, "codes", v)
-            )  # fmt: skip
+                Problem(
+                    N_(
+                        "code {v} is given for {kinds}: each code means one thing",
+                        v=v,
+                        kinds=" and ".join(kinds),
+                    ),
+                    source,
+                    None,
+                    "codes",
+                    v,
+                )
+            )
     inds: list[IndicatorMap] = []
     count: dict[str, int] = {}
     for j, raw in enumerate(doc.get("indicator", []), 1):
         iid = raw.get("id") if isinstance(raw, dict) else None
         if not isinstance(iid, str):
-            problems.append(Problem(f"[[indicator]] #{j} needs an id", source, None, "id"))
+            problems.append(Problem(N_("[[indicator]] #{j} needs an id", j=j), source, None, "id"))
             continue
         line = _line(text, iid, count.get(iid, 0))
         count[iid] = count.get(iid, 0) + 1
         for k in raw:
             if k not in _IND_KEYS:
-                problems.append(Problem(f"unknown key (known: {', '.join(sorted(_IND_KEYS))})",
-                                        source, line, k))  # fmt: skip
+                problems.append(
+                    Problem(
+                        N_("unknown key (known: {known})", known=", ".join(sorted(_IND_KEYS))),
+                        source,
+                        line,
+                        k,
+                    )
+                )
         own = {}
         for kind in CODE_KINDS:
             if kind in raw:
                 c = _as_codes(raw[kind])
                 if c is None:
-                    problems.append(Problem("expected a list of codes", source, line, kind,
+                    problems.append(Problem(N_("expected a list of codes"), source, line, kind,
                                             raw[kind]))  # fmt: skip
                 else:
                     own[kind] = c
@@ -483,11 +568,13 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
         kinds_given = [k for k in ("variable", "any_of", "all_of") if k in raw]
         if len(kinds_given) != 1:
             problems.append(
-                Problem("give exactly one of variable, any_of, all_of", source, line, "variable")
+                Problem(
+                    N_("give exactly one of variable, any_of, all_of"), source, line, "variable"
+                )
             )
         elif kinds_given[0] == "variable":
             if not isinstance(raw["variable"], str):
-                problems.append(Problem("expected a column name", source, line, "variable",
+                problems.append(Problem(N_("expected a column name"), source, line, "variable",
                                         raw["variable"]))  # fmt: skip
             else:
                 conds.append(Condition(raw["variable"], base))
@@ -495,27 +582,27 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
             combine = kinds_given[0]
             items = raw[combine]
             if not isinstance(items, list) or not items:
-                problems.append(Problem("expected a list of {variable = ...} tables", source,
+                problems.append(Problem(N_("expected a list of {variable = ...} tables"), source,
                                         line, combine))  # fmt: skip
                 items = []
             for it in items:
                 if not isinstance(it, dict) or not isinstance(it.get("variable"), str):
-                    problems.append(Problem("each item needs variable = \"<column>\"", source,
+                    problems.append(Problem(N_("each item needs variable = \"<column>\""), source,
                                             line, combine, it))  # fmt: skip
                     continue
                 for k in it:
                     if k not in _COND_KEYS:
-                        problems.append(Problem("unknown key in condition", source, line, k))
+                        problems.append(Problem(N_("unknown key in condition"), source, line, k))
                 sub = {kd: _as_codes(it[kd]) or () for kd in CODE_KINDS if kd in it}
                 conds.append(Condition(it["variable"], {**base, **sub}))
         dim = raw.get("dimension")
         if dim is not None and not isinstance(dim, str):
-            problems.append(Problem("expected a dimension id", source, line, "dimension", dim))
+            problems.append(Problem(N_("expected a dimension id"), source, line, "dimension", dim))
             dim = None
         inds.append(IndicatorMap(iid, dim, tuple(conds), combine, line))
     keep = head.get("keep")
     if keep is not None and not (isinstance(keep, list) and all(isinstance(x, str) for x in keep)):
-        problems.append(Problem("keep must be a list of column names", source, None, "keep"))
+        problems.append(Problem(N_("keep must be a list of column names"), source, None, "keep"))
         keep = None
     if problems:
         raise InputValidationError(problems)

@@ -34,6 +34,7 @@ from fl_estimate.exceptions import (
     Problem,
     SmallSampleWarning,
 )
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.survey import CI_METHODS, BaseDesign, DesignSpec, load_design
 
 if TYPE_CHECKING:
@@ -201,14 +202,21 @@ class SurveyPrevalence:
     ) -> None:
         if ci_method not in CI_METHODS:
             raise ModelSpecificationError(
-                f"unknown ci_method {ci_method!r}; expected one of {', '.join(CI_METHODS)}"
+                N_(
+                    "unknown ci_method {ci_method!r}; expected one of {methods}",
+                    ci_method=ci_method,
+                    methods=", ".join(CI_METHODS),
+                )
             )
         if missing not in ("exclude", "as_absent", "as_present"):
             raise ModelSpecificationError(
-                f"missing must be exclude, as_absent or as_present, not {missing!r}"
+                N_(
+                    "missing must be exclude, as_absent or as_present, not {missing!r}",
+                    missing=missing,
+                )
             )
         if not 0 < level < 1:
-            raise ModelSpecificationError(f"level must be in (0, 1), not {level}")
+            raise ModelSpecificationError(N_("level must be in (0, 1), not {level}", level=level))
         self.outcomes = list(outcomes) if outcomes is not None else None
         # each entry: one column, or several crossed ("region*sex" or a tuple of names)
         self.by: list[tuple[str, ...]] = [
@@ -222,13 +230,18 @@ class SurveyPrevalence:
         self.min_n = int(min_n)
         self.min_clusters = int(min_clusters)
         if self.min_n < 1:
-            raise ModelSpecificationError(f"min_n (--min-n) must be at least 1, got {min_n!r}")
+            raise ModelSpecificationError(
+                N_("min_n (--min-n) must be at least 1, got {min_n!r}", min_n=min_n)
+            )
         if self.min_clusters < 1:
             raise ModelSpecificationError(
-                f"min_clusters (--min-clusters) must be at least 1, got {min_clusters!r}"
+                N_(
+                    "min_clusters (--min-clusters) must be at least 1, got {min_clusters!r}",
+                    min_clusters=min_clusters,
+                )
             )
         if not (np.isfinite(self.per) and self.per > 0):
-            raise ModelSpecificationError(f"per must be a positive number, got {per!r}")
+            raise ModelSpecificationError(N_("per must be a positive number, got {per!r}", per=per))
 
     def fit(
         self,
@@ -262,14 +275,14 @@ class SurveyPrevalence:
             else:
                 table = data
             if design is None:
-                raise ModelSpecificationError("a design is needed: pass design=design.toml")
+                raise ModelSpecificationError(N_("a design is needed: pass design=design.toml"))
             spec = design if isinstance(design, DesignSpec) else load_design(design)
             dsg = spec.build(table, source=source)
         outcomes = self.outcomes or default_outcomes or _guess_outcomes(table)
         problems = [
-            Problem("outcome column not in the data", source, None, o)
+            Problem(N_("outcome column not in the data"), source, None, o)
             for o in outcomes if o not in table.columns
-        ] + [Problem("domain column not in the data", source, None, c)
+        ] + [Problem(N_("domain column not in the data"), source, None, c)
              for b in self.by for c in b if c not in table.columns]  # fmt: skip
         problems += _duplicate_ids(table, source)
         if problems:
@@ -373,11 +386,11 @@ def _duplicate_ids(table: pd.DataFrame, source: str) -> list[Problem]:
             continue
         ids = table[c]
         for i in np.flatnonzero(ids.isna().to_numpy() | (ids.astype(str).str.strip() == "")):
-            problems.append(Problem("respondent id is missing", source, int(i) + 2, c))
+            problems.append(Problem(N_("respondent id is missing"), source, int(i) + 2, c))
         dup = ids.duplicated(keep="first") & ids.notna()
         for i in np.flatnonzero(dup.to_numpy())[:10]:
             problems.append(
-                Problem("duplicate respondent id (each respondent once)", source, int(i) + 2, c,
+                Problem(N_("duplicate respondent id (each respondent once)"), source, int(i) + 2, c,
                         ids.iloc[i])
             )  # fmt: skip
     return problems
@@ -395,15 +408,15 @@ def _as_float(col: pd.Series, name: str, source: str) -> np.ndarray:
         if text.any():
             rows = np.flatnonzero(text)
             raise InputValidationError(
-                [Problem("outcome must be 0/1, true/false, yes/no, or empty or 'indeterminate' "
-                         "when unknown", source, int(i) + 2, name, col.iloc[i])
+                [Problem(N_("outcome must be 0/1, true/false, yes/no, or empty or 'indeterminate' "
+                         "when unknown"), source, int(i) + 2, name, col.iloc[i])
                  for i in rows[:10]]
             )  # fmt: skip
     bad = ~np.isnan(vals) & ~np.isin(vals, (0.0, 1.0))
     if bad.any():
         rows = np.flatnonzero(bad)
         raise InputValidationError(
-            [Problem("outcome must be 0/1, true/false or empty", source, int(i) + 2, name,
+            [Problem(N_("outcome must be 0/1, true/false or empty"), source, int(i) + 2, name,
                      col.iloc[i]) for i in rows[:10]]
         )  # fmt: skip
     return vals
@@ -415,5 +428,5 @@ def _guess_outcomes(table: pd.DataFrame) -> list[str]:
             inds = [k[: -len(":answer")] for k in table.columns if str(k).endswith(":answer")]
             return [c, *inds]
     raise ModelSpecificationError(
-        "no outcome column found (forced_labour, trafficking_victim, indicated): pass outcomes="
+        N_("no outcome column found (forced_labour, trafficking_victim, indicated): pass outcomes=")
     )

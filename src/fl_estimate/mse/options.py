@@ -29,6 +29,7 @@ import numpy as np
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 
 __all__ = [
     "BOOTSTRAP_INTERVALS",
@@ -49,21 +50,31 @@ BOOTSTRAP_INTERVALS = ("bca", "percentile")
 
 
 def invalid_option(name: str, value: Any, expected: str) -> ModelSpecificationError:
-    """The error for an option with a value it cannot take (names option, value, expectation)."""
-    return ModelSpecificationError(f"option {name}={value!r} is not valid: expected {expected}")
+    """The error for an option with a value it cannot take (names option, value, expectation;
+    ``expected`` is best a :class:`~fl_estimate.i18n.Message`, translated with the rest)."""
+    return ModelSpecificationError(
+        N_(
+            "option {name}={value!r} is not valid: expected {expected}",
+            name=name,
+            value=value,
+            expected=expected,
+        )
+    )
 
 
 def check_level(level: Any) -> float:
     """``level`` as a float strictly between 0 and 1, or :class:`ModelSpecificationError`."""
     ok = isinstance(level, int | float | np.floating) and not isinstance(level, bool)
     if not ok or not 0.0 < float(level) < 1.0:
-        raise invalid_option("level", level, "a number strictly between 0 and 1 (e.g. 0.95)")
+        raise invalid_option("level", level, N_("a number strictly between 0 and 1 (e.g. 0.95)"))
     return float(level)
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise invalid_option(name, value, "one of " + ", ".join(repr(a) for a in allowed))
+        raise invalid_option(
+            name, value, N_("one of {values}", values=", ".join(repr(a) for a in allowed))
+        )
 
 
 def _positive_int(name: str, value: Any, *, optional: bool = False) -> None:
@@ -71,7 +82,11 @@ def _positive_int(name: str, value: Any, *, optional: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise invalid_option(
-            name, value, "a whole number >= 1" + (" or None (the default)" if optional else "")
+            name,
+            value,
+            N_("a whole number >= 1 or None (the default)")
+            if optional
+            else N_("a whole number >= 1"),
         )
 
 
@@ -80,7 +95,7 @@ def _check_seed(seed: Any) -> None:
         return
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise invalid_option(
-            "seed", seed, "a whole number >= 0, a numpy Generator or SeedSequence, or None"
+            "seed", seed, N_("a whole number >= 0, a numpy Generator or SeedSequence, or None")
         )
 
 
@@ -149,7 +164,9 @@ class IntervalOptions:
         _positive_int("n_jobs", self.n_jobs, optional=True)
         if self.executor is not None and not callable(getattr(self.executor, "map", None)):
             raise invalid_option(
-                "executor", self.executor, "a concurrent.futures.Executor (with .map) or None"
+                "executor",
+                self.executor,
+                N_("a concurrent.futures.Executor (with .map) or None"),
             )
 
     @classmethod
@@ -174,7 +191,7 @@ class IntervalOptions:
             For a keyword that is not an interval option, naming the valid ones.
         """
         if options is not None and not isinstance(options, IntervalOptions):
-            raise invalid_option("options", options, "an IntervalOptions or None")
+            raise invalid_option("options", options, N_("an IntervalOptions or None"))
         base = options if options is not None else cls()
         return base.merged(**kwargs)
 

@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.options import IntervalOptions, check_level, invalid_option
 
 if TYPE_CHECKING:
@@ -177,13 +178,13 @@ def _load(target: str) -> Any:
     return _import(target)
 
 
-_LOGLINEAR_TEXT = "Wald, profile-likelihood or bootstrap intervals"
-_CLOSED_FORM_TEXT = "a closed-form (log-normal Wald) interval"
-_CREDIBLE_TEXT = "an equal-tailed credible interval"
+_LOGLINEAR_TEXT = N_("Wald, profile-likelihood or bootstrap intervals")
+_CLOSED_FORM_TEXT = N_("a closed-form (log-normal Wald) interval")
+_CREDIBLE_TEXT = N_("an equal-tailed credible interval")
 _CLOSEDP_INTERVALS = ("profile", "wald", "bootstrap")
-_CLOSEDP_TEXT = "profile-likelihood, Wald (log-normal) or bootstrap intervals"
+_CLOSEDP_TEXT = N_("profile-likelihood, Wald (log-normal) or bootstrap intervals")
 _COVARIATE_INTERVALS = ("wald", "wald-n", "bootstrap")
-_COVARIATE_TEXT = "Wald (log-normal or normal on N) or bootstrap intervals"
+_COVARIATE_TEXT = N_("Wald (log-normal or normal on N) or bootstrap intervals")
 _COV = "fl_estimate.mse.covariates"
 
 
@@ -375,9 +376,14 @@ def get(method: str) -> MethodSpec:
     spec = _BY_NAME.get(_normalise(str(method)))
     if spec is None:
         close = difflib.get_close_matches(_normalise(str(method)), list(_BY_NAME), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = N_(" (did you mean {name!r}?)", name=close[0]) if close else ""
         raise ModelSpecificationError(
-            f"unknown method {method!r}{hint}; choose one of {', '.join(available_methods())}"
+            N_(
+                "unknown method {method!r}{hint}; choose one of {methods}",
+                method=method,
+                hint=hint,
+                methods=", ".join(available_methods()),
+            )
         )
     return spec
 
@@ -423,28 +429,48 @@ def _valid_options(spec: MethodSpec) -> tuple[list[str], list[str]]:
 def _unknown_option(spec: MethodSpec, name: str) -> ModelSpecificationError:
     if name in spec.fixed:
         return ModelSpecificationError(
-            f"method {spec.name!r} fixes {name}={spec.fixed[name]!r}; "
-            f"use method 'exhaustive' to choose {name}"
+            N_(
+                "method {method!r} fixes {name}={value!r}; use method 'exhaustive' to choose {name}",
+                method=spec.name,
+                name=name,
+                value=spec.fixed[name],
+            )
         )
     ctor, fit_opts = _valid_options(spec)
     close = difflib.get_close_matches(name, ctor + fit_opts, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
+    hint = N_("; did you mean {name!r}?", name=close[0]) if close else "."
     listing = (
-        f"{', '.join(ctor)} (constructor); " if ctor else ""
-    ) + f"{', '.join(fit_opts)} (fit)"
+        N_("{options} (constructor); {fit_options} (fit)", options=", ".join(ctor),
+           fit_options=", ".join(fit_opts))
+        if ctor
+        else N_("{fit_options} (fit)", fit_options=", ".join(fit_opts))
+    )  # fmt: skip
     return ModelSpecificationError(
-        f"method {spec.name!r} takes no option {name!r} (--{name.replace('_', '-')}){hint} "
-        f"Its options: {listing}"
+        N_(
+            "method {method!r} takes no option {name!r} (--{flag}){hint} Its options: {listing}",
+            method=spec.name,
+            name=name,
+            flag=name.replace("_", "-"),
+            hint=hint,
+            listing=listing,
+        )
     )
 
 
 def _check_interval(spec: MethodSpec, value: Any) -> None:
     if value not in spec.intervals:
         kinds = ", ".join(repr(k) for k in spec.intervals)
+        must = N_("one of {values}", values=kinds) if len(spec.intervals) > 1 else kinds
         raise ModelSpecificationError(
-            f"method {spec.name!r} gives {spec.interval_text} only: interval must be "
-            f"{'one of ' if len(spec.intervals) > 1 else ''}{kinds}, got {value!r} "
-            f"(drop --interval for the default, {spec.intervals[0]!r})"
+            N_(
+                "method {method!r} gives {intervals} only: interval must be {must}, got "
+                "{value!r} (drop --interval for the default, {default!r})",
+                method=spec.name,
+                intervals=spec.interval_text,
+                must=must,
+                value=value,
+                default=spec.intervals[0],
+            )
         )
 
 
@@ -471,15 +497,15 @@ def _positive_finite(v: Any) -> bool:
 #: The range of each numeric option, whatever the method (checked by :func:`resolve` before any
 #: fit): ``name -> (test, what is expected)``.
 OPTION_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "pthresh": (_open_unit, "a p-value cut-off strictly between 0 and 1 (e.g. 0.02)"),
-    "n_boot": (_whole_at_least(1), "a whole number of bootstrap replicates, at least 1"),
-    "chains": (_whole_at_least(1), "a whole number of MCMC chains, at least 1"),
-    "draws": (_whole_at_least(1), "a whole number of posterior draws per chain, at least 1"),
-    "tune": (_whole_at_least(0), "a whole number of tuning steps, at least 0"),
-    "top_models": (_whole_at_least(1), "a whole number of models, at least 1"),
-    "max_order": (_whole_at_least(1), "an interaction order of at least 1"),
-    "theta": (_positive_finite, "a positive finite number"),
-    "seed": (_whole_at_least(0), "a non-negative whole number"),
+    "pthresh": (_open_unit, N_("a p-value cut-off strictly between 0 and 1 (e.g. 0.02)")),
+    "n_boot": (_whole_at_least(1), N_("a whole number of bootstrap replicates, at least 1")),
+    "chains": (_whole_at_least(1), N_("a whole number of MCMC chains, at least 1")),
+    "draws": (_whole_at_least(1), N_("a whole number of posterior draws per chain, at least 1")),
+    "tune": (_whole_at_least(0), N_("a whole number of tuning steps, at least 0")),
+    "top_models": (_whole_at_least(1), N_("a whole number of models, at least 1")),
+    "max_order": (_whole_at_least(1), N_("an interaction order of at least 1")),
+    "theta": (_positive_finite, N_("a positive finite number")),
+    "seed": (_whole_at_least(0), N_("a non-negative whole number")),
 }
 
 
@@ -539,8 +565,13 @@ def resolve(method: str, **options: Any) -> Resolved:
     ]
     if missing:
         raise ModelSpecificationError(
-            f"method {spec.name!r} needs option {missing[0]!r} "
-            f"(--{missing[0].replace('_', '-')}): {spec.summary}"
+            N_(
+                "method {method!r} needs option {name!r} (--{flag}): {summary}",
+                method=spec.name,
+                name=missing[0],
+                flag=missing[0].replace("_", "-"),
+                summary=spec.summary,
+            )
         )
     ctor = {k: v for k, v in given.items() if k in ctor_names}
     fit_kwargs = {k: v for k, v in given.items() if k in fit_names and k not in ctor}
@@ -548,7 +579,7 @@ def resolve(method: str, **options: Any) -> Resolved:
         whole = fit_kwargs.pop(OPTIONS, None)
         fields = {k: fit_kwargs.pop(k) for k in IntervalOptions.names() if k in fit_kwargs}
         if whole is not None and not isinstance(whole, IntervalOptions):
-            raise invalid_option(OPTIONS, whole, "an IntervalOptions")
+            raise invalid_option(OPTIONS, whole, N_("an IntervalOptions"))
         fit_kwargs[OPTIONS] = IntervalOptions.build(whole, **fields)
     elif INTERVAL not in _parameters(spec.load().fit, 2):
         fit_kwargs.pop(INTERVAL, None)  # one interval kind only: checked above, nothing to pass

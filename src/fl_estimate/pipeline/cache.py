@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 from fl_estimate._version import __version__
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.outputs import dumps_canonical
 
@@ -313,14 +314,22 @@ def run_cache(config: Any, out: str | Path, override: bool | str | Path | None =
             raise InputValidationError(
                 [
                     Problem(
-                        f"[run] cache: the fit cache folder {folder} is inside the output folder "
-                        f"{place}, which every run replaces; name a folder outside it",
+                        N_(
+                            "[run] cache: the fit cache folder {folder} is inside the output "
+                            "folder {place}, which every run replaces; name a folder outside it",
+                            folder=folder,
+                            place=place,
+                        ),
                         source=src,
                     )
                 ]
             )
     if folder.exists() and not folder.is_dir():
         raise InputValidationError(
-            [Problem(f"[run] cache: {folder} is a file, not a folder", source=src)]
+            [
+                Problem(
+                    N_("[run] cache: {folder} is a file, not a folder", folder=folder), source=src
+                )
+            ]
         )
     return FitCache(folder)

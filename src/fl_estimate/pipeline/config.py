@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_, join_or, message_of
 from fl_estimate.tabular import read_toml
 
 __all__ = ["RunConfig", "read_run_config"]
@@ -120,13 +121,17 @@ def read_run_config(path: str | Path) -> RunConfig:
         if sec not in _SECTIONS:
             problems.append(
                 Problem(
-                    f"unknown section [{sec}]; expected one of {', '.join(sorted(_SECTIONS))}",
+                    N_(
+                        "unknown section [{sec}]; expected one of {sections}",
+                        sec=sec,
+                        sections=", ".join(sorted(_SECTIONS)),
+                    ),
                     source=src,
                 )
             )
             continue
         if not isinstance(val, dict):
-            problems.append(Problem(f"[{sec}] must be a table", source=src))
+            problems.append(Problem(N_("[{sec}] must be a table", sec=sec), source=src))
             continue
         for key, sub in val.items():
             if sec == "estimation" and isinstance(sub, dict):
@@ -134,8 +139,11 @@ def read_run_config(path: str | Path) -> RunConfig:
             if key not in _SECTIONS[sec]:
                 problems.append(
                     Problem(
-                        f"unknown key {where(sec, key)}; expected one of "
-                        f"{', '.join(sorted(_SECTIONS[sec]))}",
+                        N_(
+                            "unknown key {key}; expected one of {keys}",
+                            key=where(sec, key),
+                            keys=", ".join(sorted(_SECTIONS[sec])),
+                        ),
                         source=src,
                     )
                 )
@@ -145,8 +153,18 @@ def read_run_config(path: str | Path) -> RunConfig:
         if val is default:
             return default
         if not isinstance(val, typ) or (isinstance(val, bool) and typ in (int, (int,))):
-            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-            problems.append(Problem(f"{where(sec, key)} must be {names}, got {val!r}", source=src))
+            names = join_or(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            problems.append(
+                Problem(
+                    N_(
+                        "{key} must be {names}, got {value!r}",
+                        key=where(sec, key),
+                        names=names,
+                        value=val,
+                    ),
+                    source=src,
+                )
+            )
             return default
         return val
 
@@ -156,7 +174,11 @@ def read_run_config(path: str | Path) -> RunConfig:
             return None
         p = (base / val).resolve()
         if must_exist and not p.exists():
-            problems.append(Problem(f"{where(sec, key)}: file not found: {p}", source=src))
+            problems.append(
+                Problem(
+                    N_("{key}: file not found: {path}", key=where(sec, key), path=p), source=src
+                )
+            )
         return p
 
     title = get("run", "title", str, "Estimates of the number of victims")
@@ -168,27 +190,36 @@ def read_run_config(path: str | Path) -> RunConfig:
     if ch is None and link is None:
         problems.append(
             Problem(
-                "[input] needs capture_histories (one row per linked person) or link (a linkage "
-                "configuration to run first)",
+                N_(
+                    "[input] needs capture_histories (one row per linked person) or link (a linkage "
+                    "configuration to run first)"
+                ),
                 source=src,
             )
         )
     if ch is not None and link is None and not ch.exists():
-        problems.append(Problem(f"[input] capture_histories: file not found: {ch}", source=src))
+        problems.append(
+            Problem(N_("[input] capture_histories: file not found: {path}", path=ch), source=src)
+        )
     strata = get("input", "strata", list, ["region", "year"])
     population = path_of("input", "population")
     per = get("input", "per", int, 100000)
     methods = get("estimation", "methods", list, ["stepwise"])
     if not methods:
-        problems.append(Problem("[estimation] methods must name at least one method", source=src))
+        problems.append(
+            Problem(N_("[estimation] methods must name at least one method"), source=src)
+        )
     from fl_estimate.mse.api import available_methods
 
     for m in methods:
         if m not in available_methods():
             problems.append(
                 Problem(
-                    f"[estimation] methods: unknown method {m!r}; choose from "
-                    f"{', '.join(available_methods())}",
+                    N_(
+                        "[estimation] methods: unknown method {method!r}; choose from {methods}",
+                        method=m,
+                        methods=", ".join(available_methods()),
+                    ),
                     source=src,
                 )
             )
@@ -200,9 +231,12 @@ def read_run_config(path: str | Path) -> RunConfig:
         if key not in methods:
             problems.append(
                 Problem(
-                    f"[estimation.{key}]: {key!r} is not one of the methods "
-                    f"({', '.join(map(str, methods))}); a method's own options go in "
-                    "[estimation.<method>]",
+                    N_(
+                        "[estimation.{key}]: {key!r} is not one of the methods ({methods}); a "
+                        "method's own options go in [estimation.<method>]",
+                        key=key,
+                        methods=", ".join(map(str, methods)),
+                    ),
                     source=src,
                 )
             )
@@ -212,14 +246,20 @@ def read_run_config(path: str | Path) -> RunConfig:
     if interval is not None and interval not in ("wald", "profile", "bootstrap"):
         problems.append(
             Problem(
-                f"[estimation] interval must be wald, profile or bootstrap, got {interval!r}",
+                N_(
+                    "[estimation] interval must be wald, profile or bootstrap, got {interval!r}",
+                    interval=interval,
+                ),
                 source=src,
             )
         )
     level = get("estimation", "level", float, None)
     if level is not None and not 0 < level < 1:
         problems.append(
-            Problem(f"[estimation] level must be between 0 and 1, got {level!r}", source=src)
+            Problem(
+                N_("[estimation] level must be between 0 and 1, got {level!r}", level=level),
+                source=src,
+            )
         )
     n_boot = get("estimation", "n_boot", int, None)
     chains = get("estimation", "chains", int, None)
@@ -227,7 +267,10 @@ def read_run_config(path: str | Path) -> RunConfig:
     for key, val in (("n_boot", n_boot), ("chains", chains), ("draws", draws)):
         if val is not None and val < 1:
             problems.append(
-                Problem(f"[estimation] {key} must be at least 1, got {val!r}", source=src)
+                Problem(
+                    N_("[estimation] {key} must be at least 1, got {value!r}", key=key, value=val),
+                    source=src,
+                )
             )
     min_lists = get("estimation", "min_lists", int, 3)
     min_per_list = get("estimation", "min_per_list", int, 5)
@@ -236,8 +279,10 @@ def read_run_config(path: str | Path) -> RunConfig:
     if not all(isinstance(g, list) and len(g) >= 2 for g in merge):
         problems.append(
             Problem(
-                "[sensitivity] merge must be a list of lists of at least two list names, e.g. "
-                '[["ngo", "iom"]]',
+                N_(
+                    "[sensitivity] merge must be a list of lists of at least two list names, e.g. "
+                    '[["ngo", "iom"]]'
+                ),
                 source=src,
             )
         )
@@ -246,10 +291,18 @@ def read_run_config(path: str | Path) -> RunConfig:
     threshold = get("disclosure", "threshold", int, 5)
     if threshold < 1:
         problems.append(
-            Problem(f"[disclosure] threshold must be at least 1, got {threshold!r}", source=src)
+            Problem(
+                N_(
+                    "[disclosure] threshold must be at least 1, got {threshold!r}",
+                    threshold=threshold,
+                ),
+                source=src,
+            )
         )
     if per <= 0:
-        problems.append(Problem(f"[input] per must be positive, got {per!r}", source=src))
+        problems.append(
+            Problem(N_("[input] per must be positive, got {per!r}", per=per), source=src)
+        )
     workers = get("executor", "workers", int, None)
     scheduler = get("executor", "scheduler", str, None) or None
     truth = path_of("report", "truth")
@@ -259,7 +312,11 @@ def read_run_config(path: str | Path) -> RunConfig:
     if language.split("_")[0] not in LANGUAGES:
         problems.append(
             Problem(
-                f"[report] language must be one of {', '.join(LANGUAGES)}, got {language!r}",
+                N_(
+                    "[report] language must be one of {languages}, got {language!r}",
+                    languages=", ".join(LANGUAGES),
+                    language=language,
+                ),
                 source=src,
             )
         )
@@ -272,7 +329,12 @@ def read_run_config(path: str | Path) -> RunConfig:
         ("[executor] workers", workers, 1),
     ):
         if val is not None and val < low:
-            problems.append(Problem(f"{key} must be at least {low}, got {val!r}", source=src))
+            problems.append(
+                Problem(
+                    N_("{key} must be at least {low}, got {value!r}", key=key, low=low, value=val),
+                    source=src,
+                )
+            )
     if scheduler is not None:
         from urllib.parse import urlparse
 
@@ -282,8 +344,11 @@ def read_run_config(path: str | Path) -> RunConfig:
         if not url.scheme or not url.netloc or (needs_port and url.port is None):
             problems.append(
                 Problem(
-                    f"[executor] scheduler must be an address such as tcp://host:8786, got "
-                    f"{scheduler!r}",
+                    N_(
+                        "[executor] scheduler must be an address such as tcp://host:8786, got "
+                        "{scheduler!r}",
+                        scheduler=scheduler,
+                    ),
                     source=src,
                 )
             )
@@ -375,9 +440,14 @@ def _scheduler_problems(
         return []
     return [
         Problem(
-            f"[executor] scheduler: cannot reach the Dask scheduler at {address} within "
-            f"{timeout:g} s ({why}); start it, correct the address, or remove the key to fit on "
-            "local processes",
+            N_(
+                "[executor] scheduler: cannot reach the Dask scheduler at {address} "
+                "within {timeout:g} s ({why}); start it, correct the address, or "
+                "remove the key to fit on local processes",
+                address=address,
+                timeout=timeout,
+                why=why,
+            ),
             source=src,
         )
     ]
@@ -407,7 +477,17 @@ def _method_option_problems(
             resolve(m, **opts)
         except ModelSpecificationError as exc:
             section = f"[estimation.{m}]" if m in method_options else "[estimation]"
-            problems.append(Problem(f"{section} {m}: {exc}", source=src))
+            problems.append(
+                Problem(
+                    N_(
+                        "{section} {method}: {error}",
+                        section=section,
+                        method=m,
+                        error=message_of(exc),
+                    ),
+                    source=src,
+                )
+            )
     return problems
 
 
@@ -436,8 +516,12 @@ def _input_problems(
         if missing:
             return [
                 Problem(
-                    f"stratum column named in {src} [input] strata not found (columns: "
-                    f"{', '.join(frame.columns)})",
+                    N_(
+                        "stratum column named in {src} [input] strata not found (columns: "
+                        "{columns})",
+                        src=src,
+                        columns=", ".join(frame.columns),
+                    ),
                     source=histories.name,
                     row=1,
                     column=m,
@@ -464,8 +548,11 @@ def _input_problems(
             if unknown:
                 problems.append(
                     Problem(
-                        f"[sensitivity] merge names {', '.join(map(repr, unknown))}, not a list "
-                        f"(lists: {', '.join(lists)})",
+                        N_(
+                            "[sensitivity] merge names {names}, not a list (lists: {lists})",
+                            names=", ".join(map(repr, unknown)),
+                            lists=", ".join(lists),
+                        ),
                         source=src,
                         value=unknown,
                     )
@@ -491,7 +578,9 @@ def _population_problems(
     if need:
         return [
             Problem(
-                "column not found; the population file needs the stratum columns and 'population'",
+                N_(
+                    "column not found; the population file needs the stratum columns and 'population'"
+                ),
                 source=src,
                 row=1,
                 column=c,
@@ -510,12 +599,13 @@ def _population_problems(
             n = -1
         if n <= 0:
             problems.append(
-                Problem("population must be a positive whole number", source=src, row=row,
+                Problem(N_("population must be a positive whole number"), source=src, row=row,
                         column="population", value=pop)
             )  # fmt: skip
         if key in seen:
             problems.append(
-                Problem(f"a second row for {', '.join(key)} (first: row {seen[key]})",
+                Problem(N_("a second row for {stratum} (first: row {first})", stratum=", ".join(key),
+                           first=seen[key]),
                         source=src, row=row)
             )  # fmt: skip
         seen.setdefault(key, row)
@@ -523,8 +613,12 @@ def _population_problems(
         for key in sorted(keys - set(seen)):
             problems.append(
                 Problem(
-                    f"no population for the stratum {', '.join(key)} "
-                    f"({', '.join(strata)}): every estimated stratum needs one",
+                    N_(
+                        "no population for the stratum {stratum} ({strata}): every estimated "
+                        "stratum needs one",
+                        stratum=", ".join(key),
+                        strata=", ".join(strata),
+                    ),
                     source=src,
                 )
             )

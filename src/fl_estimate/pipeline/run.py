@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.i18n import language_of
+from fl_estimate.i18n import N_, language_of
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.outputs import (
     move_out_of_output,
@@ -184,7 +184,10 @@ def _load(
         raise InputValidationError(
             [
                 Problem(
-                    f"stratum column not found (columns: {', '.join(df.columns)})",
+                    N_(
+                        "stratum column not found (columns: {columns})",
+                        columns=", ".join(df.columns),
+                    ),
                     source=hist_path.name,
                     row=1,
                     column=m,

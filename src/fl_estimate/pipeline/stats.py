@@ -24,7 +24,7 @@ import pandas as pd
 
 from fl_estimate._io import atomic_write_text
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.i18n import N_, language_of
+from fl_estimate.i18n import N_, join_or, language_of
 from fl_estimate.outputs import publish_folder, relative_labels, write_manifest
 from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
 from fl_estimate.providers.casefiles import load_case_files
@@ -87,7 +87,11 @@ def _files(
     for pattern in patterns:
         matched = sorted(glob.glob(str(base / pattern)))
         if not matched:
-            problems.append(Problem(f"[stats] {key}: no file matches {pattern!r}", src))
+            problems.append(
+                Problem(
+                    N_("[stats] {key}: no file matches {pattern!r}", key=key, pattern=pattern), src
+                )
+            )
         for m in matched:
             out.setdefault(Path(m).resolve(), None)
     return tuple(out)
@@ -108,12 +112,17 @@ def read_stats_config(path: str | Path) -> StatsConfig:
     problems: list[Problem] = []
     if not isinstance(sec, dict):
         raise InputValidationError(
-            [Problem("expected a [stats] table (see docs/statistics.md)", src)]
+            [Problem(N_("expected a [stats] table (see docs/statistics.md)"), src)]
         )
     for key in sorted(set(sec) - STATS_KEYS):
         problems.append(
             Problem(
-                f"unknown key [stats] {key}; expected one of {', '.join(sorted(STATS_KEYS))}", src
+                N_(
+                    "unknown key [stats] {key}; expected one of {keys}",
+                    key=key,
+                    keys=", ".join(sorted(STATS_KEYS)),
+                ),
+                src,
             )
         )
 
@@ -123,8 +132,19 @@ def read_stats_config(path: str | Path) -> StatsConfig:
         if val is not default and (
             not isinstance(val, typ) or (isinstance(val, bool) and typ is int)
         ):
-            names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
-            problems.append(Problem(f"[{table}] {key} must be {names}, got {val!r}", src))
+            names = join_or(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            problems.append(
+                Problem(
+                    N_(
+                        "[{table}] {key} must be {names}, got {value!r}",
+                        table=table,
+                        key=key,
+                        names=names,
+                        value=val,
+                    ),
+                    src,
+                )
+            )
             return default
         return val
 
@@ -135,7 +155,7 @@ def read_stats_config(path: str | Path) -> StatsConfig:
     link_text = get("stats", "link", str, None) or get("input", "link", str, None)
     link = (base / link_text).resolve() if link_text else None
     if link is not None and not link.exists():
-        problems.append(Problem(f"[stats] link: file not found: {link}", src))
+        problems.append(Problem(N_("[stats] link: file not found: {link}", link=link), src))
     registry_text = get("stats", "registry", str, None)
     registry = (base / registry_text).resolve() if registry_text else None
     as_of = get("stats", "as_of", str, None)
@@ -147,16 +167,30 @@ def read_stats_config(path: str | Path) -> StatsConfig:
             registry = lcfg.resolve(lcfg.registry).resolve()
         as_of = as_of or lcfg.as_of
     if registry is not None and not registry.exists():
-        problems.append(Problem(f"[stats] registry: file not found: {registry}", src))
+        problems.append(
+            Problem(N_("[stats] registry: file not found: {registry}", registry=registry), src)
+        )
     levels = get("stats", "levels", list, ["quarter", "half-year", "year"])
     for level in levels:
         if level not in LEVELS:
             problems.append(
-                Problem(f"[stats] levels: {level!r} is not one of {', '.join(LEVELS)}", src)
+                Problem(
+                    N_(
+                        "[stats] levels: {level!r} is not one of {levels}",
+                        level=level,
+                        levels=", ".join(LEVELS),
+                    ),
+                    src,
+                )
             )
     threshold = get("stats", "threshold", int, None) or get("disclosure", "threshold", int, 5)
     if threshold < 1:
-        problems.append(Problem(f"[stats] threshold must be at least 1, got {threshold}", src))
+        problems.append(
+            Problem(
+                N_("[stats] threshold must be at least 1, got {threshold}", threshold=threshold),
+                src,
+            )
+        )
     language = get("stats", "language", str, None) or get("report", "language", str, "en")
     try:
         language = language_of(language)
@@ -176,7 +210,9 @@ def read_stats_config(path: str | Path) -> StatsConfig:
     perpetrators = _files(patterns("perpetrators"), base, "perpetrators", src, problems)
     if link is None and not (victims or events or perpetrators):
         problems.append(
-            Problem("[stats] needs link (or [input] link), victims, events or perpetrators", src)
+            Problem(
+                N_("[stats] needs link (or [input] link), victims, events or perpetrators"), src
+            )
         )
     if problems:
         raise InputValidationError(problems)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.mse.api import estimate
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.pipeline.cache import FitCache
@@ -92,8 +93,10 @@ def population_table(cfg: RunConfig) -> pd.DataFrame | None:
         raise InputValidationError(
             [
                 Problem(
-                    "column not found; the population file needs the stratum columns and "
-                    "'population'",
+                    N_(
+                        "column not found; the population file needs the stratum columns and "
+                        "'population'"
+                    ),
                     source=cfg.population.name,
                     row=1,
                     column=c,

@@ -27,7 +27,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,21 +36,35 @@ import pandas as pd
 import pandera.pandas as pa
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_, Message
 from fl_estimate.outputs.cells import is_formula_like
 from fl_estimate.providers.pseudonymise import normalise_date
 from fl_estimate.providers.submissions import (
+    AGE_BAND_EXPECTED,
     AGE_BANDS,
+    AGE_EXPECTED,
+    COUNTRY_EXPECTED,
+    DATE_EXPECTED,
+    EXPLOITATION_EXPECTED,
     EXPLOITATION_FORMS,
+    NO_DATA_ROWS,
     NOT_FORMULA,
+    ONE_PROVIDER_EXPECTED,
+    PERIOD_EXPECTED,
     PERIOD_PATTERN,
+    REQUIRED_COLUMN_MISSING,
     SEX_ALIASES,
+    SEX_EXPECTED,
     LoadedSubmissions,
     SubmissionReport,
+    age_band_contradiction,
     age_ok,
     date_ok,
     elementwise_check,
     load_files,
     nationality_ok,
+    one_of,
+    one_of_regions,
     period_bounds,
     problems_from_pandera,
     provider_period,
@@ -143,38 +157,35 @@ def _one_of(allowed: Iterable[str], error: str) -> pa.Check:
     return elementwise_check(lambda v: _key(v) in allowed, error)
 
 
-def _choice(allowed: Sequence[str] | None, what: str) -> list[pa.Check]:
-    return (
-        []
-        if allowed is None
-        else [pa.Check.isin(list(allowed), error=f"{what} {', '.join(allowed)}")]
-    )
+def _choice(
+    allowed: Sequence[str] | None, what: Callable[[Iterable[str]], Message]
+) -> list[pa.Check]:
+    return [] if allowed is None else [pa.Check.isin(list(allowed), error=what(allowed))]
 
 
 def _schema(
     kind: str, regions: Sequence[str] | None, providers: Sequence[str] | None
 ) -> pa.DataFrameSchema:
-    date = elementwise_check(date_ok, "a date YYYY-MM-DD or DD/MM/YYYY")
-    case_type = _one_of(CASE_TYPE_ALIASES, f"one of {', '.join(CASE_TYPES)}")
+    date = elementwise_check(date_ok, DATE_EXPECTED)
+    case_type = _one_of(CASE_TYPE_ALIASES, one_of(CASE_TYPES))
     columns: dict[str, pa.Column] = {
-        "provider": pa.Column(None, nullable=False, checks=_choice(providers, "one of")),
+        "provider": pa.Column(None, nullable=False, checks=_choice(providers, one_of)),
         "period": pa.Column(None, nullable=False, checks=pa.Check(
             lambda s: s.str.fullmatch(PERIOD_PATTERN).fillna(False),
-            error="a period YYYY-Qn (quarter) or YYYY (year)")),
+            error=PERIOD_EXPECTED)),
         _ID_COLUMN[kind]: pa.Column(None, nullable=False, unique=True, report_duplicates="all"),
-        "region": pa.Column(None, nullable=False, checks=_choice(regions, "one of the regions")),
+        "region": pa.Column(None, nullable=False, checks=_choice(regions, one_of_regions)),
         "date_recorded": pa.Column(None, nullable=False, checks=date),
     }  # fmt: skip
     if kind == "events":
         columns |= {
             "case_type": pa.Column(None, nullable=False, checks=case_type),
             "exploitation": pa.Column(None, nullable=True, required=False, checks=elementwise_check(
-                _list_ok(_EXPLOIT), "HTCDS forms of exploitation joined with ';' (e.g. "
-                "ForcedLabour;SexualExploitation), or Unknown")),
+                _list_ok(_EXPLOIT), EXPLOITATION_EXPECTED)),
             "means": pa.Column(None, nullable=True, required=False, checks=elementwise_check(
-                _list_ok(MEANS), f"means joined with ';': {', '.join(MEANS)}")),
+                _list_ok(MEANS), N_("means joined with ';': {means}", means=", ".join(MEANS)))),
             "victims": pa.Column(None, nullable=True, required=False, checks=elementwise_check(
-                lambda v: str(v).isdigit(), "a whole number of persons (0 or more)")),
+                lambda v: str(v).isdigit(), N_("a whole number of persons (0 or more)"))),
         }  # fmt: skip
     else:
         columns |= {
@@ -182,13 +193,13 @@ def _schema(
             "offence": pa.Column(None, nullable=False, checks=case_type),
             "stage": pa.Column(None, nullable=False, checks=_one_of(STAGES, ", ".join(STAGES))),
             "sex": pa.Column(None, nullable=False, checks=pa.Check(
-                lambda s: s.str.lower().isin(list(SEX_ALIASES)), error="F, M, other or unknown")),
+                lambda s: s.str.lower().isin(list(SEX_ALIASES)), error=SEX_EXPECTED)),
             "age": pa.Column(None, nullable=True, required=False,
-                             checks=elementwise_check(age_ok, "a whole number of years from 0 to 120")),
+                             checks=elementwise_check(age_ok, AGE_EXPECTED)),
             "age_band": pa.Column(None, nullable=True, required=False, checks=pa.Check(
-                lambda s: s.isna() | s.str.lower().isin(AGE_BANDS), error="child, adult or unknown")),
+                lambda s: s.isna() | s.str.lower().isin(AGE_BANDS), error=AGE_BAND_EXPECTED)),
             "citizenship": pa.Column(None, nullable=False, checks=elementwise_check(
-                nationality_ok, "an ISO 3166-1 country code (alpha-3, or alpha-2) or unknown")),
+                nationality_ok, COUNTRY_EXPECTED)),
             "role": pa.Column(None, nullable=True, required=False,
                               checks=_one_of(ROLES, ", ".join(ROLES))),
         }  # fmt: skip
@@ -203,7 +214,7 @@ def _schema(
     return pa.DataFrameSchema(
         columns,
         strict=False,
-        checks=[pa.Check(one_provider, error="one provider and one period per file")],
+        checks=[pa.Check(one_provider, error=ONE_PROVIDER_EXPECTED)],
     )
 
 
@@ -218,8 +229,8 @@ def _row_rules(frame: pd.DataFrame, kind: str, source: str) -> list[Problem]:
             start, end = period_bounds(period)
             if not start <= pd.Timestamp(iso) <= end:
                 problems.append(
-                    Problem(f"date_recorded must fall inside the period {period}", source, row,
-                            "date_recorded", when)
+                    Problem(N_("date_recorded must fall inside the period {period}",
+                               period=period), source, row, "date_recorded", when)
                 )  # fmt: skip
         if kind == "events":
             ctype = CASE_TYPE_ALIASES.get(_key(rec.get("case_type")))
@@ -227,25 +238,26 @@ def _row_rules(frame: pd.DataFrame, kind: str, source: str) -> list[Problem]:
                 for col in ("exploitation", "means"):
                     if rec.get(col) is not None:
                         problems.append(
-                            Problem(f"{col} is for trafficking cases only: leave it empty for "
-                                    "smuggling of migrants (or set case_type to "
-                                    "trafficking_in_persons)", source, row, col, rec[col])
+                            Problem(N_("{column} is for trafficking cases only: leave it empty "
+                                       "for smuggling of migrants (or set case_type to "
+                                       "trafficking_in_persons)", column=col),
+                                    source, row, col, rec[col])
                         )  # fmt: skip
             elif ctype == "trafficking_in_persons" and rec.get("exploitation") is None:
                 problems.append(
-                    Problem("a trafficking case needs its form(s) of exploitation (Unknown "
-                            "when not known)", source, row, "exploitation")
+                    Problem(N_("a trafficking case needs its form(s) of exploitation (Unknown "
+                               "when not known)"), source, row, "exploitation")
                 )  # fmt: skip
         else:
             age, band = rec.get("age"), rec.get("age_band")
             if age is None and band is None:
-                problems.append(Problem("age or age_band must be given", source, row, "age"))
+                problems.append(Problem(N_("age or age_band must be given"), source, row, "age"))
             elif age is not None and age_ok(age) and isinstance(band, str):
                 expected = "child" if float(age) < 18 else "adult"
                 if band.lower() in ("child", "adult") and band.lower() != expected:
                     problems.append(
-                        Problem(f"age {int(float(age))} contradicts age_band {band!r} (expected "
-                                f"{expected!r})", source, row, "age_band", band)
+                        Problem(age_band_contradiction(int(float(age)), band), source, row,
+                                "age_band", band)
                     )  # fmt: skip
     return problems
 
@@ -305,7 +317,14 @@ def validate_case_file(
     """
     if kind not in CASE_FILE_TYPES:
         raise InputValidationError(
-            [Problem(f"unknown submission type {kind!r}; expected events or perpetrators")]
+            [
+                Problem(
+                    N_(
+                        "unknown submission type {kind!r}; expected events or perpetrators",
+                        kind=kind,
+                    )
+                )
+            ]
         )
     spec = CASE_FILE_TYPES[kind]
     frame, source, unreadable = read_for_validation(frame, source)
@@ -313,26 +332,32 @@ def validate_case_file(
         return unreadable, None
     info = frame.attrs.get("read_info")
     problems = [
-        Problem("required column is missing", source, 1, c)
+        Problem(REQUIRED_COLUMN_MISSING, source, 1, c)
         for c, req, _ in spec
         if req and c not in frame.columns
     ]
     known = {c for c, _, _ in spec}
     problems += [
-        Problem(f"unknown column in a file of {kind} (see docs/statistics.md)", source, 1, c)
+        Problem(
+            N_("unknown column in a file of {kind} (see docs/statistics.md)", kind=kind),
+            source,
+            1,
+            c,
+        )
         for c in frame.columns
         if c not in known
     ]
     provider, period = provider_period(frame)
     if len(frame) == 0:
-        problems.append(Problem("no data rows: the file holds only a header", source, 1))
+        problems.append(Problem(NO_DATA_ROWS, source, 1))
     if problems:
         return SubmissionReport(source, len(frame), problems, provider, period, info), None
     frame = frame.reset_index(drop=True)
+    schema = _schema(kind, provider_regions(regions, provider), providers)
     try:
-        _schema(kind, provider_regions(regions, provider), providers).validate(frame, lazy=True)
+        schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        problems.extend(problems_from_pandera(exc.failure_cases, frame, source))
+        problems.extend(problems_from_pandera(exc.failure_cases, frame, source, schema))
     problems.extend(_row_rules(frame, kind, source))
     problems.sort(key=lambda p: (p.row or 0, p.column or ""))
     report = SubmissionReport(source, len(frame), problems, provider, period, info)

@@ -63,6 +63,7 @@ import pandas as pd
 from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import suppress
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.outputs import publish_folders, relative_labels, write_json, write_manifest
 from fl_estimate.outputs.cells import write_csv, write_xlsx
 from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
@@ -167,14 +168,16 @@ def read_link_config(path: str | Path) -> LinkConfig:
     doc = read_toml(path)
     table = doc.get("linkage")
     if not isinstance(table, dict):
-        raise InputValidationError([Problem("expected a [linkage] table", src)])
+        raise InputValidationError([Problem(N_("expected a [linkage] table"), src)])
     problems = []
     values: dict[str, Any] = {}
     for key, value in table.items():
         want = _TYPES.get(key)
         if want is None:
             problems.append(
-                Problem(f"unknown setting (known: {', '.join(_TYPES)})", src, column=key)
+                Problem(
+                    N_("unknown setting (known: {known})", known=", ".join(_TYPES)), src, column=key
+                )
             )
             continue
         if key == "threshold" and value == "auto":
@@ -187,20 +190,22 @@ def read_link_config(path: str | Path) -> LinkConfig:
         if want is list and isinstance(value, str):
             value = [value]
         if not isinstance(value, want) or isinstance(value, bool):
-            problems.append(Problem(f"expected a {want.__name__}", src, column=key, value=value))
+            problems.append(
+                Problem(N_("expected a {type}", type=want.__name__), src, column=key, value=value)
+            )
             continue
         values[key] = value
     if "submissions" not in values and not any(p.column == "submissions" for p in problems):
-        problems.append(Problem("required setting is missing", src, column="submissions"))
+        problems.append(Problem(N_("required setting is missing"), src, column="submissions"))
     if values.get("threshold", 0.9) != "auto" and not 0 < values.get("threshold", 0.9) < 1:
         problems.append(
-            Problem("expected a probability between 0 and 1, or \"auto\"", src,
+            Problem(N_("expected a probability between 0 and 1, or \"auto\""), src,
                     column="threshold", value=values["threshold"])
         )  # fmt: skip
     problems.extend(_check_values(values, src, path.resolve().parent))
     if values.get("method", "probabilistic") not in ("probabilistic", "deterministic"):
         problems.append(
-            Problem("expected probabilistic or deterministic", src, column="method",
+            Problem(N_("expected probabilistic or deterministic"), src, column="method",
                     value=values["method"])
         )  # fmt: skip
     if problems:
@@ -220,71 +225,75 @@ def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]
         bad = [t for t in ts if not _probability(t)]
         if not ts or bad:
             problems.append(
-                Problem("expected a non-empty list of probabilities between 0 and 1 (exclusive)",
-                        src, column="thresholds", value=bad or ts)
+                Problem(N_("expected a non-empty list of probabilities between 0 and 1 "
+                           "(exclusive)"), src, column="thresholds", value=bad or ts)
             )  # fmt: skip
     plausible = values.get("plausible_thresholds", [0.8, 0.99])
     bad = [t for t in plausible if not _probability(t)]
     if bad or len(plausible) != 2:
         problems.append(
-            Problem("expected two probabilities between 0 and 1: [lowest, highest]", src,
+            Problem(N_("expected two probabilities between 0 and 1: [lowest, highest]"), src,
                     column="plausible_thresholds", value=bad[0] if bad else plausible)
         )  # fmt: skip
     if values.get("max_cluster_size", 12) < 0 or values.get("max_cluster_size", 12) == 1:
-        problems.append(Problem("expected 0 (no limit) or at least 2", src,
+        problems.append(Problem(N_("expected 0 (no limit) or at least 2"), src,
                                 column="max_cluster_size", value=values["max_cluster_size"]))  # fmt: skip
     if not 0 < values.get("sensitivity_share", 0.05) < 1:
-        problems.append(Problem("expected a share between 0 and 1", src,
+        problems.append(Problem(N_("expected a share between 0 and 1"), src,
                                 column="sensitivity_share", value=values["sensitivity_share"]))  # fmt: skip
     if values.get("linkage_draws", 0) < 0:
-        problems.append(Problem("expected 0 (off) or a number of draws", src,
+        problems.append(Problem(N_("expected 0 (off) or a number of draws"), src,
                                 column="linkage_draws", value=values["linkage_draws"]))  # fmt: skip
     bad_names = [v for v in values.get("no_dedupe", []) if not isinstance(v, str)]
     if bad_names:
-        problems.append(Problem("expected provider names", src, column="no_dedupe",
+        problems.append(Problem(N_("expected provider names"), src, column="no_dedupe",
                                 value=bad_names[0]))  # fmt: skip
     if "as_of" in values:
         try:
             date.fromisoformat(values["as_of"])
         except ValueError:
             problems.append(
-                Problem("expected a date as YYYY-MM-DD", src, column="as_of",
+                Problem(N_("expected a date as YYYY-MM-DD"), src, column="as_of",
                         value=values["as_of"])
             )  # fmt: skip
     if values.get("suppression_threshold", 5) < 1:
         problems.append(
-            Problem("expected a whole number of at least 1", src,
+            Problem(N_("expected a whole number of at least 1"), src,
                     column="suppression_threshold", value=values["suppression_threshold"])
         )  # fmt: skip
     if values.get("seed", 1) < 0:
         problems.append(
-            Problem("expected a non-negative whole number", src, column="seed",
+            Problem(N_("expected a non-negative whole number"), src, column="seed",
                     value=values["seed"])
         )  # fmt: skip
     for key in ("submissions", "strata"):
         if key in values and not all(isinstance(v, str) and v for v in values[key]):
-            problems.append(Problem("expected a list of names", src, column=key,
+            problems.append(Problem(N_("expected a list of names"), src, column=key,
                                     value=values[key]))  # fmt: skip
     if "strata" in values and all(isinstance(v, str) for v in values["strata"]):
         unknown = [v for v in values["strata"] if v not in STRATUM_COLUMNS]
         if unknown:
             problems.append(
-                Problem(f"unknown stratum column(s) {', '.join(unknown)}; expected some of "
-                        f"{', '.join(STRATUM_COLUMNS)}", src, column="strata", value=unknown)
+                Problem(N_("unknown stratum column(s) {unknown}; expected some of {columns}",
+                           unknown=", ".join(unknown), columns=", ".join(STRATUM_COLUMNS)),
+                        src, column="strata", value=unknown)
             )  # fmt: skip
     for key in ("registry", "key_file"):
         if key not in values:
             continue
         p = Path(values[key]) if Path(values[key]).is_absolute() else base / values[key]
         if not p.is_file():
-            what = "is a folder, not a file" if p.is_dir() else "file not found"
-            problems.append(Problem(f"{what}: {p}", src, column=key, value=values[key]))
+            what = N_("is a folder, not a file") if p.is_dir() else N_("file not found")
+            problems.append(
+                Problem(N_("{what}: {path}", what=what, path=p), src, column=key,
+                        value=values[key])
+            )  # fmt: skip
     for pattern in values.get("submissions", []):
         if isinstance(pattern, str) and pattern:
             full = pattern if Path(pattern).is_absolute() else str(base / pattern)
             if not any(Path(m).is_file() for m in glob.glob(full)):
                 problems.append(
-                    Problem("no file matches", src, column="submissions", value=pattern)
+                    Problem(N_("no file matches"), src, column="submissions", value=pattern)
                 )
     return problems
 
@@ -308,7 +317,7 @@ def _expand(cfg: LinkConfig) -> list[Path]:
         matched = sorted(glob.glob(str(cfg.resolve(pattern))))
         if not matched:
             problems.append(
-                Problem("no file matches", "link config", column="submissions", value=pattern)
+                Problem(N_("no file matches"), "link config", column="submissions", value=pattern)
             )
         files.extend(Path(m) for m in matched)
     if problems:
@@ -469,14 +478,14 @@ def link_submissions(
     records = loaded.records()
     if records.empty:
         raise InputValidationError(
-            [Problem("no accepted submission to link", "config", column="submissions")]
+            [Problem(N_("no accepted submission to link"), "config", column="submissions")]
         )
     known = set(registry.providers) if registry else set(records["provider"])
     unknown = [p for p in cfg.no_dedupe if p not in known]
     if unknown:
         raise InputValidationError(
-            [Problem(f"not a provider (providers: {', '.join(sorted(known))})", "config",
-                     column="no_dedupe", value=p) for p in unknown]
+            [Problem(N_("not a provider (providers: {known})", known=", ".join(sorted(known))),
+                     "config", column="no_dedupe", value=p) for p in unknown]
         )  # fmt: skip
     needs_key = any(c in records and records[c].notna().any() for c in IDENTIFIER_COLUMNS)
     pseudo = None
@@ -630,21 +639,25 @@ def check_key_fingerprints(
         if FINGERPRINT_COLUMN in frame:
             values = {str(v) for v in frame[FINGERPRINT_COLUMN].dropna()}
             given = values.pop() if len(values) == 1 else ("several" if values else None)
-        for name, fp in (("the registry's key_fingerprint", listed), (source, given)):
+        for name, fp in ((N_("the registry's key_fingerprint"), listed), (source, given)):
             if fp is None:
                 continue
             if ours is not None and fp != ours:
-                bad.append(f"provider {provider} ({name}: {fp}) does not match the linkage key "
-                           f"({ours})")  # fmt: skip
+                bad.append(N_("provider {provider} ({name}: {fingerprint}) does not match the "
+                              "linkage key ({ours})", provider=provider, name=name,
+                              fingerprint=fp, ours=ours))  # fmt: skip
             elif ours is None and listed is not None and fp != listed:
-                bad.append(f"provider {provider}: {source} fingerprint {fp} differs from the "
-                           f"registry's ({listed})")  # fmt: skip
+                bad.append(N_("provider {provider}: {source} fingerprint {fingerprint} differs "
+                              "from the registry's ({listed})", provider=provider, source=source,
+                              fingerprint=fp, listed=listed))  # fmt: skip
     if bad:
         raise LinkageKeyError(
-            "pseudonymous keys made with another key: "
-            + "; ".join(dict.fromkeys(bad))
-            + ". Ask the provider to pseudonymise again with the current key, or correct the "
-            "registry's key_fingerprint"
+            N_(
+                "pseudonymous keys made with another key: {details}. Ask the provider to "
+                "pseudonymise again with the current key, or correct the registry's "
+                "key_fingerprint",
+                details=join_semicolons(dict.fromkeys(bad)),
+            )
         )
 
 

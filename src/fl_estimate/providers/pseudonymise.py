@@ -27,6 +27,7 @@ import pandas as pd
 from anyascii import anyascii
 
 from fl_estimate.exceptions import LinkageKeyError
+from fl_estimate.i18n import N_, message_of
 
 __all__ = [
     "BLOOM_BITS",
@@ -340,9 +341,12 @@ class Pseudonymiser:
         raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
         if len(raw) < _MIN_KEY_BYTES:
             raise LinkageKeyError(
-                f"the linkage key must be at least {_MIN_KEY_BYTES} bytes long "
-                f'(got {len(raw)}); generate one with `python -c "import secrets; '
-                'print(secrets.token_hex(32))"`'
+                N_(
+                    "the linkage key must be at least {min} bytes long (got {n}); generate one "
+                    'with `python -c "import secrets; print(secrets.token_hex(32))"`',
+                    min=_MIN_KEY_BYTES,
+                    n=len(raw),
+                )
             )
 
         def mac(message: bytes) -> hmac.HMAC:
@@ -383,16 +387,24 @@ class Pseudonymiser:
             try:
                 return cls(key)
             except LinkageKeyError as exc:
-                raise LinkageKeyError(f"key file {key_file}: {exc}") from None
+                raise LinkageKeyError(
+                    N_("key file {path}: {error}", path=key_file, error=message_of(exc))
+                ) from None
         value = os.environ.get(env_var)
         if not value or not value.strip():
             raise LinkageKeyError(
-                f"no linkage key: set the environment variable {env_var} or give a key file"
+                N_(
+                    "no linkage key: set the environment variable {variable} or give a key file",
+                    variable=env_var,
+                )
             )
         try:
             return cls(value.strip())
         except LinkageKeyError as exc:
-            raise LinkageKeyError(f"environment variable {env_var}: {exc}") from None
+            raise LinkageKeyError(
+                N_("environment variable {variable}: {error}", variable=env_var,
+                   error=message_of(exc))
+            ) from None  # fmt: skip
 
     # -- tokens -----------------------------------------------------------------------------
     def token(self, field: str, value: str | None) -> str | None:
@@ -521,16 +533,24 @@ def read_key_file(path: str | Path) -> bytes:
     try:
         text = read_text_file(path, what="key file")
     except InputValidationError as exc:
-        raise LinkageKeyError(f"key file {path}: {exc.problems[0].message}") from None
+        raise LinkageKeyError(
+            N_("key file {path}: {error}", path=path, error=exc.problems[0].message)
+        ) from None
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
-        raise LinkageKeyError(f"key file {path} is empty; it must hold the key on one line")
+        raise LinkageKeyError(
+            N_("key file {path} is empty; it must hold the key on one line", path=path)
+        )
     if len(lines) > 1:
         raise LinkageKeyError(
-            f"key file {path} has {len(lines)} non-empty lines; it must hold the key alone on "
-            "one line (remove comments and old keys)"
+            N_(
+                "key file {path} has {n} non-empty lines; it must hold the key alone on one line "
+                "(remove comments and old keys)",
+                path=path,
+                n=len(lines),
+            )
         )
     try:
         return lines[0].encode("utf-8")
     except UnicodeEncodeError:  # pragma: no cover - decoded from UTF-8 above
-        raise LinkageKeyError(f"key file {path} is not UTF-8 text") from None
+        raise LinkageKeyError(N_("key file {path} is not UTF-8 text", path=path)) from None

@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.providers.submissions import period_bounds
 
 __all__ = ["ENTITY_TYPES", "SUBMISSION_TYPES", "ProviderRegistry"]
@@ -95,7 +96,7 @@ class ProviderRegistry:
         problems: list[Problem] = []
         for col in ("provider", "entity_type", "frequency", "regions", "first_period"):
             if col not in frame.columns:
-                problems.append(Problem("required column is missing", source, 1, col))
+                problems.append(Problem(N_("required column is missing"), source, 1, col))
         if problems:
             raise InputValidationError(problems)
         frame = frame.reset_index(drop=True).copy()
@@ -103,39 +104,45 @@ class ProviderRegistry:
             r = i + 2
             if str(row["entity_type"]) not in ENTITY_TYPES:
                 problems.append(
-                    Problem(f"expected one of {', '.join(ENTITY_TYPES)}", source, r,
-                            "entity_type", row["entity_type"])
+                    Problem(N_("expected {what}", what=N_("one of {values}",
+                               values=", ".join(ENTITY_TYPES))), source, r, "entity_type",
+                            row["entity_type"])
                 )  # fmt: skip
             if str(row["frequency"]) not in _FREQUENCIES:
                 problems.append(
                     Problem(
-                        "expected quarterly or annual", source, r, "frequency", row["frequency"]
+                        N_("expected quarterly or annual"),
+                        source,
+                        r,
+                        "frequency",
+                        row["frequency"],
                     )
                 )
             fp = str(row["first_period"])
             ok = len(fp) == 4 if row["frequency"] == "annual" else len(fp) == 7 and "-Q" in fp
             if not (ok and fp[:4].isdigit()):
                 problems.append(
-                    Problem("expected YYYY (annual) or YYYY-Qn (quarterly)", source, r,
+                    Problem(N_("expected YYYY (annual) or YYYY-Qn (quarterly)"), source, r,
                             "first_period", fp)
                 )  # fmt: skip
             fpk = str(row.get("key_fingerprint") or "")
             if fpk and not re.fullmatch(r"[0-9a-f]{16}", fpk):
                 problems.append(
-                    Problem("expected the key fingerprint printed by `fl-estimate submissions "
-                            "pseudonymise` (16 lower-case hex digits) or nothing", source, r,
-                            "key_fingerprint", fpk)
+                    Problem(N_("expected the key fingerprint printed by `fl-estimate "
+                               "submissions pseudonymise` (16 lower-case hex digits) or nothing"),
+                            source, r, "key_fingerprint", fpk)
                 )  # fmt: skip
             sends = [t.strip() for t in str(row.get("sends") or "victims").split(";")]
             if not sends or any(t not in SUBMISSION_TYPES for t in sends):
                 problems.append(
-                    Problem(f"expected submission types joined with ';' from "
-                            f"{', '.join(SUBMISSION_TYPES)}", source, r, "sends", row.get("sends"))
+                    Problem(N_("expected submission types joined with ';' from {types}",
+                               types=", ".join(SUBMISSION_TYPES)), source, r, "sends",
+                            row.get("sends"))
                 )  # fmt: skip
         if frame["provider"].duplicated().any():
             for i in frame.index[frame["provider"].duplicated()]:
                 problems.append(
-                    Problem("provider listed twice", source, int(i) + 2, "provider",
+                    Problem(N_("provider listed twice"), source, int(i) + 2, "provider",
                             frame.at[i, "provider"])
                 )  # fmt: skip
         if problems:

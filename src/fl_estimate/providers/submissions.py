@@ -42,6 +42,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_, Message, render_problem, translator
 from fl_estimate.outputs.cells import is_formula_like
 from fl_estimate.providers.pseudonymise import (
     BLOOM_BITS,
@@ -123,7 +124,7 @@ _REQUIRED = [c for c, req, _ in SUBMISSION_COLUMNS if req]
 CODE_COLUMNS = (
     "provider", "period", "record_id", "region", "sex", "age_band", "nationality", "exploitation",
 )  # fmt: skip
-_NOT_FORMULA = (
+_NOT_FORMULA = N_(
     "a code that does not start with =, +, -, @, a tab or a carriage return (a spreadsheet "
     "would read it as a formula)"
 )
@@ -168,6 +169,30 @@ AGE_HEAPED_TOLERANCE = 3
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection); a code
 #: field (provider, record_id, region) starting with one is refused.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+# What a check expects (``expected ...`` in a problem), shared with the case files.
+PERIOD_EXPECTED = N_("a period YYYY-Qn (quarter) or YYYY (year)")
+DATE_EXPECTED = N_("a date YYYY-MM-DD or DD/MM/YYYY")
+SEX_EXPECTED = N_("F, M, other or unknown")
+AGE_EXPECTED = N_("a whole number of years from 0 to 120")
+AGE_BAND_EXPECTED = N_("child, adult or unknown")
+COUNTRY_EXPECTED = N_("an ISO 3166-1 country code (alpha-3, or alpha-2) or unknown")
+EXPLOITATION_EXPECTED = N_(
+    "HTCDS forms of exploitation joined with ';' (e.g. ForcedLabour;SexualExploitation), or Unknown"
+)
+ONE_PROVIDER_EXPECTED = N_("one provider and one period per file")
+REQUIRED_COLUMN_MISSING = N_("required column is missing")
+NO_DATA_ROWS = N_("no data rows: the file holds only a header")
+
+
+def one_of(values: Iterable[str]) -> Message:
+    """``one of a, b, c`` (what a check of allowed codes expects)."""
+    return N_("one of {values}", values=", ".join(values))
+
+
+def one_of_regions(regions: Iterable[str]) -> Message:
+    """``one of the regions North, South``."""
+    return N_("one of the regions {regions}", regions=", ".join(regions))
 
 
 def _iso_countries() -> frozenset[str]:
@@ -217,36 +242,36 @@ def _row_rules(frame: pd.DataFrame, source: str) -> list[Problem]:
         age_n = float(age) if age is not None and _int_ok(age) else None
         if age is None and band is None and dob is None:
             problems.append(
-                Problem("age, age_band or date_of_birth must be given", source, row, "age")
+                Problem(N_("age, age_band or date_of_birth must be given"), source, row, "age")
             )
         if isinstance(period, str) and _PERIOD.fullmatch(period) and ident_iso is not None:
             start, end = period_bounds(period)
             if not start <= pd.Timestamp(ident_iso) <= end:
                 problems.append(
-                    Problem(f"date_identified must fall inside the period {period}", source, row,
-                            "date_identified", ident)
+                    Problem(N_("date_identified must fall inside the period {period}", period=period),
+                            source, row, "date_identified", ident)
                 )  # fmt: skip
         dob_year = _birth_year_only(dob)
         if dob_year is not None:  # the year only: it can be checked against the limits alone
             if dob_year < EARLIEST_BIRTH[:4]:
                 problems.append(
-                    Problem(f"date_of_birth before {EARLIEST_BIRTH[:4]}", source, row,
-                            "date_of_birth", REDACTED)
+                    Problem(N_("date_of_birth before {year}", year=EARLIEST_BIRTH[:4]), source,
+                            row, "date_of_birth", REDACTED)
                 )  # fmt: skip
             elif ident_iso is not None and dob_year > ident_iso[:4]:
                 problems.append(
-                    Problem("date_of_birth must be before date_identified", source, row,
+                    Problem(N_("date_of_birth must be before date_identified"), source, row,
                             "date_of_birth", REDACTED)
                 )  # fmt: skip
         if dob_iso is not None:
             if dob_iso < EARLIEST_BIRTH:
                 problems.append(
-                    Problem(f"date_of_birth before {EARLIEST_BIRTH[:4]}", source, row,
-                            "date_of_birth", REDACTED)
+                    Problem(N_("date_of_birth before {year}", year=EARLIEST_BIRTH[:4]), source,
+                            row, "date_of_birth", REDACTED)
                 )  # fmt: skip
             elif ident_iso is not None and dob_iso >= ident_iso:
                 problems.append(
-                    Problem("date_of_birth must be before date_identified", source, row,
+                    Problem(N_("date_of_birth must be before date_identified"), source, row,
                             "date_of_birth", REDACTED)
                 )  # fmt: skip
             elif ident_iso is not None and age_n is not None:
@@ -255,17 +280,23 @@ def _row_rules(frame: pd.DataFrame, source: str) -> list[Problem]:
                 heaped = age_n % 5 == 0
                 if abs(implied - age_n) > (AGE_HEAPED_TOLERANCE if heaped else AGE_TOLERANCE):
                     problems.append(
-                        Problem(f"age {int(age_n)} does not match date_of_birth (age {implied} "
-                                "on date_identified)", source, row, "age", age)
+                        Problem(N_("age {age} does not match date_of_birth (age {implied} on "
+                                   "date_identified)", age=int(age_n), implied=implied),
+                                source, row, "age", age)
                     )  # fmt: skip
         if age_n is not None and isinstance(band, str) and band.lower() in ("child", "adult"):
-            expected = "child" if age_n < 18 else "adult"
-            if band.lower() != expected:
+            if band.lower() != ("child" if age_n < 18 else "adult"):
                 problems.append(
-                    Problem(f"age {int(age_n)} contradicts age_band {band!r} (expected "
-                            f"{expected!r})", source, row, "age_band", band)
+                    Problem(age_band_contradiction(int(age_n), band), source, row, "age_band", band)
                 )  # fmt: skip
     return problems
+
+
+def age_band_contradiction(age: int, band: str) -> Message:
+    """The message of an age that contradicts its age band (victim and perpetrator files)."""
+    expected = "child" if age < 18 else "adult"
+    return N_("age {age} contradicts age_band {band!r} (expected {expected!r})", age=age,
+              band=band, expected=expected)  # fmt: skip
 
 
 def _elementwise(fn: Any, error: str) -> pa.Check:
@@ -292,13 +323,13 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             nullable=False,
             checks=[]
             if providers is None
-            else [pa.Check.isin(list(providers), error=f"one of {', '.join(providers)}")],
+            else [pa.Check.isin(list(providers), error=one_of(providers))],
         ),
         "period": pa.Column(None,
             nullable=False,
             checks=pa.Check(
                 lambda s: s.str.fullmatch(_PERIOD.pattern).fillna(False),
-                error="a period YYYY-Qn (quarter) or YYYY (year)",
+                error=PERIOD_EXPECTED,
             ),
         ),
         "record_id": pa.Column(None, nullable=False, unique=True, report_duplicates="all",
@@ -308,42 +339,39 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             nullable=False,
             checks=[]
             if regions is None
-            else [pa.Check.isin(list(regions), error=f"one of the regions {', '.join(regions)}")],
+            else [pa.Check.isin(list(regions), error=one_of_regions(regions))],
         ),
         "date_identified": pa.Column(None,
             nullable=False,
-            checks=_elementwise(_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY"),
+            checks=_elementwise(_date_ok, DATE_EXPECTED),
         ),
         "sex": pa.Column(None,
             nullable=False,
             checks=pa.Check(
                 lambda s: s.str.lower().isin(list(_SEX_ALIASES)),
-                error="F, M, other or unknown",
+                error=SEX_EXPECTED,
             ),
         ),
         "age": pa.Column(None, nullable=True, required=False,
-            checks=_elementwise(_int_ok, "a whole number of years from 0 to 120"),
+            checks=_elementwise(_int_ok, AGE_EXPECTED),
         ),
         "age_band": pa.Column(None, nullable=True, required=False,
             checks=pa.Check(
-                lambda s: s.isna() | s.str.lower().isin(AGE_BANDS), error="child, adult or unknown"
+                lambda s: s.isna() | s.str.lower().isin(AGE_BANDS), error=AGE_BAND_EXPECTED
             ),
         ),
         "nationality": pa.Column(None,
             nullable=False,
-            checks=_elementwise(
-                _nationality_ok, "an ISO 3166-1 country code (alpha-3, or alpha-2) or unknown"
-            ),
+            checks=_elementwise(_nationality_ok, COUNTRY_EXPECTED),
         ),
         "exploitation": pa.Column(None,
             nullable=False,
-            checks=_elementwise(exploit_ok, "HTCDS forms of exploitation joined with ';' "
-                                "(e.g. ForcedLabour;SexualExploitation), or Unknown"),
+            checks=_elementwise(exploit_ok, EXPLOITATION_EXPECTED),
         ),
         "date_of_birth": pa.Column(None, nullable=True, required=False,
             checks=_elementwise(
-                _birth_date_ok, "a date YYYY-MM-DD or DD/MM/YYYY, or the year YYYY when the day "
-                "is not known"),
+                _birth_date_ok, N_("a date YYYY-MM-DD or DD/MM/YYYY, or the year YYYY when the "
+                                  "day is not known")),
         ),
     }  # fmt: skip
     for c in CODE_COLUMNS:
@@ -359,7 +387,10 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
             required=False,
             checks=pa.Check(
                 lambda s, p=pattern: s.isna() | s.str.fullmatch(p.pattern).fillna(False),
-                error=f"a pseudonymous key made by fl_estimate ({len_hex} lower-case hex digits)",
+                error=N_(
+                    "a pseudonymous key made by fl_estimate ({digits} lower-case hex digits)",
+                    digits=len_hex,
+                ),
             ),
         )
 
@@ -369,7 +400,7 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
         required=False,
         checks=pa.Check(
             lambda s: s.isna() | s.str.fullmatch(r"[0-9a-f]{16}").fillna(False),
-            error="a key fingerprint made by fl_estimate (16 lower-case hex digits)",
+            error=N_("a key fingerprint made by fl_estimate (16 lower-case hex digits)"),
         ),
     )
 
@@ -380,7 +411,7 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
         columns,
         strict=False,
         checks=[
-            pa.Check(one_provider, error="one provider and one period per file"),
+            pa.Check(one_provider, error=ONE_PROVIDER_EXPECTED),
         ],
     )
 
@@ -440,11 +471,21 @@ class SubmissionReport:
             **({"read_as": self.read_info.to_dict()} if self.read_info is not None else {}),
         }
 
-    def to_text(self) -> str:
+    def to_text(self, lang: str = "en") -> str:
+        """The report as lines of text in ``lang``: the file, its rows and status, one line per
+        problem (:func:`fl_estimate.i18n.render_problem`)."""
+        t = translator(lang)
         n = len(self.problems)
-        status = "accepted" if self.accepted else f"REJECTED ({n} problem{'s' if n != 1 else ''})"
-        head = f"{self.source}: {self.n_rows} rows, {status}"
-        return "\n".join([head, *[f"  - {p}" for p in self.problems]])
+        status = (
+            t.gettext("accepted")
+            if self.accepted
+            else t.ngettext("REJECTED ({n} problem)", "REJECTED ({n} problems)", n).format(n=n)
+        )
+        # English says "rows" even for one row (kept as it was)
+        head = t.ngettext(
+            "{source}: {rows} rows, {status}", "{source}: {rows} rows, {status}", self.n_rows
+        ).format(source=self.source, rows=self.n_rows, status=status)
+        return "\n".join([head, *[f"  - {render_problem(p, lang)}" for p in self.problems]])
 
 
 def read_submission_file(path: str | Path) -> pd.DataFrame:
@@ -506,7 +547,7 @@ def read_for_validation(
         problems = (
             exc.problems
             if isinstance(exc, InputValidationError)
-            else [Problem(f"cannot read the file ({exc})", source)]
+            else [Problem(N_("cannot read the file ({error})", error=str(exc)), source)]
         )
         return pd.DataFrame(), source, SubmissionReport(source, 0, list(problems))
 
@@ -581,21 +622,23 @@ def validate_submission(
     problems: list[Problem] = []
     missing = [c for c in _REQUIRED if c not in frame.columns]
     for c in missing:
-        problems.append(Problem("required column is missing", source, 1, c))
+        problems.append(Problem(REQUIRED_COLUMN_MISSING, source, 1, c))
     unknown = [c for c in frame.columns if c not in _KNOWN]
     for c in unknown:
         problems.append(
-            Problem("unknown column (see the submission format in docs/providers.md)", source, 1, c)
+            Problem(
+                N_("unknown column (see the submission format in docs/providers.md)"), source, 1, c
+            )
         )
     has_clear = any(c in frame.columns for c in IDENTIFIER_COLUMNS)
     has_keys = any(c in frame.columns for c in KEY_COLUMNS)
     if has_clear and has_keys:
         problems.append(
-            Problem("give either clear identifiers or pseudonymous keys, not both", source, 1)
+            Problem(N_("give either clear identifiers or pseudonymous keys, not both"), source, 1)
         )
     provider, period = provider_period(frame)
     if len(frame) == 0:
-        problems.append(Problem("no data rows: the file holds only a header", source, 1))
+        problems.append(Problem(NO_DATA_ROWS, source, 1))
     if missing or len(frame) == 0:
         return SubmissionReport(source, len(frame), problems, provider, period, info), None
 
@@ -604,7 +647,7 @@ def validate_submission(
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        problems.extend(_problems_from_pandera(exc.failure_cases, frame, source))
+        problems.extend(_problems_from_pandera(exc.failure_cases, frame, source, schema))
     problems.extend(_row_rules(frame, source))
     problems.sort(key=lambda p: (p.row or 0, p.column or ""))
     if problems:
@@ -612,7 +655,18 @@ def validate_submission(
     return SubmissionReport(source, len(frame), [], provider, period, info), _canonical(frame)
 
 
-def _problems_from_pandera(fc: pd.DataFrame, frame: pd.DataFrame, source: str) -> list[Problem]:
+def _problems_from_pandera(
+    fc: pd.DataFrame,
+    frame: pd.DataFrame,
+    source: str,
+    schema: pa.DataFrameSchema | None = None,
+) -> list[Problem]:
+    """Pandera's failure cases as problems; a check's ``error`` that is a
+    :class:`~fl_estimate.i18n.Message` in ``schema`` stays one (translatable)."""
+    messages: dict[str, Any] = {}
+    if schema is not None:
+        checks = [*schema.checks, *(c for col in schema.columns.values() for c in col.checks)]
+        messages = {str(c.error): c.error for c in checks if isinstance(c.error, Message)}
     out: list[Problem] = []
     for rec in fc.to_dict("records"):
         column = rec.get("column")
@@ -624,15 +678,15 @@ def _problems_from_pandera(fc: pd.DataFrame, frame: pd.DataFrame, source: str) -
         check = str(rec.get("check"))
         value = rec.get("failure_case")
         if check == "not_nullable":
-            message = "a value is required"
+            message = N_("a value is required")
             value = None
         elif check.startswith("field_uniqueness") or check == "field_uniqueness":
-            message = "must be unique in the file (duplicate record_id)"
+            message = N_("must be unique in the file (duplicate record_id)")
         elif check.startswith("column_in_dataframe"):
-            message = "required column is missing"
+            message = REQUIRED_COLUMN_MISSING
             row = 1
         else:
-            message = f"expected {check}"
+            message = N_("expected {what}", what=messages.get(check, check))
         if rec.get("schema_context") == "DataFrameSchema" and row is not None:
             # a frame-wide check failing on a row: name the row, show no value
             value = None

@@ -19,6 +19,7 @@ import fl_estimate.indicators.scoring.delphi as delphi
 import fl_estimate.indicators.scoring.involuntariness_and_coercion as involuntariness_and_coercion
 import fl_estimate.indicators.scoring.paired_dimensions as paired_dimensions
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.answers import NO, STATUS_DTYPE, YES, status_matrix
 from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
 from fl_estimate.indicators.mapping import Mapping as MappingFile
@@ -91,7 +92,10 @@ class IndicatorScorer:
     ) -> None:
         if missing not in ("indeterminate", "as_absent"):
             raise ModelSpecificationError(
-                f"missing must be 'indeterminate' or 'as_absent', not {missing!r}"
+                N_(
+                    "missing must be 'indeterminate' or 'as_absent', not {missing!r}",
+                    missing=missing,
+                )
             )
         fw = framework if isinstance(framework, Framework) else load_framework(framework)
         if parameters:
@@ -176,7 +180,7 @@ class IndicatorScorer:
         child = np.zeros(n, bool)
         if age is not None:
             if age not in indicators.columns:
-                raise ModelSpecificationError(f"age column {age!r} is not in the data")
+                raise ModelSpecificationError(N_("age column {age!r} is not in the data", age=age))
             a = pd.to_numeric(indicators[age], errors="coerce").to_numpy(dtype=float)
             child = a < self.framework.parameters.get("child_age", 18)
         if keep is None:

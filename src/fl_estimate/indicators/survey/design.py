@@ -50,6 +50,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.survey.estimates import BaseDesign, as_list
 from fl_estimate.indicators.survey.variance import (
     LonelyPSU,
@@ -68,7 +69,10 @@ def _column(data: pd.DataFrame, name: str, source: str, problems: list[Problem])
     if name not in data.columns:
         problems.append(
             Problem(
-                f"design column not in the data (columns: {', '.join(map(str, data.columns))})",
+                N_(
+                    "design column not in the data (columns: {columns})",
+                    columns=", ".join(map(str, data.columns)),
+                ),
                 source=source,
                 column=name,
             )
@@ -130,7 +134,9 @@ class SurveyDesign(BaseDesign):
         source: str = "<DataFrame>",
     ) -> None:
         if lonely_psu not in ("fail", "certainty", "remove", "average"):
-            raise ModelSpecificationError(f"unknown lonely_psu option {lonely_psu!r}")
+            raise ModelSpecificationError(
+                N_("unknown lonely_psu option {lonely_psu!r}", lonely_psu=lonely_psu)
+            )
         problems: list[Problem] = []
         data = data.reset_index(drop=True)
         n = len(data)
@@ -138,7 +144,14 @@ class SurveyDesign(BaseDesign):
         fpc_cols = as_list(fpc)
         if fpc_cols and id_cols and len(fpc_cols) > len(id_cols):
             problems.append(
-                Problem(f"{len(fpc_cols)} fpc columns for {len(id_cols)} stages", source=source)
+                Problem(
+                    N_(
+                        "{fpc_cols} fpc columns for {id_cols} stages",
+                        fpc_cols=len(fpc_cols),
+                        id_cols=len(id_cols),
+                    ),
+                    source=source,
+                )
             )
         for c in [*id_cols, *fpc_cols]:
             _column(data, c, source, problems)
@@ -149,14 +162,14 @@ class SurveyDesign(BaseDesign):
         for c in [*id_cols, *([strata] if strata else [])]:
             miss = data[c].isna().to_numpy()
             for i in np.flatnonzero(miss)[:20]:
-                problems.append(Problem("missing design value", source, int(i) + 2, c))
+                problems.append(Problem(N_("missing design value"), source, int(i) + 2, c))
         w = None
         if wcol is not None:
             w = pd.to_numeric(wcol, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             for i in np.flatnonzero(~np.isfinite(w) | (w < 0))[:20]:
                 problems.append(
                     Problem(
-                        "weight must be a non-negative number", source, int(i) + 2, weights,
+                        N_("weight must be a non-negative number"), source, int(i) + 2, weights,
                         wcol.iloc[i],
                     )
                 )  # fmt: skip
@@ -188,8 +201,8 @@ class SurveyDesign(BaseDesign):
                     raise InputValidationError(
                         [
                             Problem(
-                                "the same PSU id appears in more than one stratum; pass "
-                                "nest=True if ids are only unique within strata",
+                                N_("the same PSU id appears in more than one stratum; pass "
+                                "nest=True if ids are only unique within strata"),
                                 source, None, id_cols[0], bad,
                             )
                         ]
@@ -217,7 +230,9 @@ class SurveyDesign(BaseDesign):
                 bad = ~np.isfinite(f) | (f <= 0)
                 for i in np.flatnonzero(bad)[:20]:
                     problems.append(
-                        Problem("fpc must be a positive number", source, int(i) + 2, fpc_cols[s])
+                        Problem(
+                            N_("fpc must be a positive number"), source, int(i) + 2, fpc_cols[s]
+                        )
                     )
                 self._N_stage.append(f)
             else:
@@ -237,12 +252,19 @@ class SurveyDesign(BaseDesign):
                     raise InputValidationError(
                         [
                             Problem(
-                                f"population size {Ns[i]:g} is smaller than the "
-                                f"{self._n_stage[s][i]:g} units sampled at this stage",
-                                source, i + 2, fpc_cols[s], data[fpc_cols[s]].iloc[i],
+                                N_(
+                                    "population size {size:g} is smaller than the {sampled:g} units sampled "
+                                    "at this stage",
+                                    size=Ns[i],
+                                    sampled=self._n_stage[s][i],
+                                ),
+                                source,
+                                i + 2,
+                                fpc_cols[s],
+                                data[fpc_cols[s]].iloc[i],
                             )
                         ]
-                    )  # fmt: skip
+                    )
         if w is None:
             if fpc_cols:
                 prob = np.ones(n)
@@ -363,18 +385,22 @@ class ReplicateDesign(BaseDesign):
             missing = [c for c in repweights if c not in data.columns]
             if missing:
                 raise InputValidationError(
-                    [Problem("replicate-weight column not in the data", source, None, c)
+                    [Problem(N_("replicate-weight column not in the data"), source, None, c)
                      for c in missing]
                 )  # fmt: skip
             rep = data[list(repweights)].to_numpy(dtype=float)
         if rep.ndim != 2 or rep.shape[0] != n:
             raise ModelSpecificationError(
-                f"replicate weights must be (rows={n}, replicates); got {rep.shape}"
+                N_(
+                    "replicate weights must be (rows={n}, replicates); got {shape}",
+                    n=n,
+                    shape=rep.shape,
+                )
             )
         if not np.all(np.isfinite(rep)):
             i, j = np.argwhere(~np.isfinite(rep))[0]
             raise InputValidationError(
-                [Problem("replicate weight is missing or not a number", source, int(i) + 2,
+                [Problem(N_("replicate weight is missing or not a number"), source, int(i) + 2,
                          f"replicate {int(j) + 1}")]
             )  # fmt: skip
         if weights is None:
@@ -463,7 +489,7 @@ class DesignSpec:
                 reps = [c for c in data.columns if str(c).startswith(cols)]
                 if not reps:
                     raise InputValidationError(
-                        [Problem("no replicate-weight column starts with this prefix", source,
+                        [Problem(N_("no replicate-weight column starts with this prefix"), source,
                                  None, cols)]
                     )  # fmt: skip
             else:
@@ -510,18 +536,30 @@ def load_design(path: str | Path | dict[str, Any]) -> DesignSpec:
     problems: list[Problem] = []
     for k in doc:
         if k not in ("design", "replicates"):
-            problems.append(Problem("unknown table (expected [design], [replicates])", source,
+            problems.append(Problem(N_("unknown table (expected [design], [replicates])"), source,
                                     None, k))  # fmt: skip
     d = doc.get("design", {})
     r = doc.get("replicates")
     for k in d:
         if k not in _DESIGN_KEYS:
-            problems.append(Problem(f"unknown key; known: {', '.join(sorted(_DESIGN_KEYS))}",
-                                    source, None, f"design.{k}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    N_("unknown key; known: {known}", known=", ".join(sorted(_DESIGN_KEYS))),
+                    source,
+                    None,
+                    f"design.{k}",
+                )
+            )
     for k in r or {}:
         if k not in _REP_KEYS:
-            problems.append(Problem(f"unknown key; known: {', '.join(sorted(_REP_KEYS))}",
-                                    source, None, f"replicates.{k}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    N_("unknown key; known: {known}", known=", ".join(sorted(_REP_KEYS))),
+                    source,
+                    None,
+                    f"replicates.{k}",
+                )
+            )
 
     def strs(v: Any, key: str) -> tuple[str, ...]:
         if v is None:
@@ -530,15 +568,17 @@ def load_design(path: str | Path | dict[str, Any]) -> DesignSpec:
             return (v,)
         if isinstance(v, list) and all(isinstance(x, str) for x in v):
             return tuple(v)
-        problems.append(Problem("expected a column name or a list of them", source, None, key, v))
+        problems.append(
+            Problem(N_("expected a column name or a list of them"), source, None, key, v)
+        )
         return ()
 
     for key in ("weights", "strata"):
         if key in d and not isinstance(d[key], str):
-            problems.append(Problem("expected a column name", source, None, f"design.{key}",
+            problems.append(Problem(N_("expected a column name"), source, None, f"design.{key}",
                                     d[key]))  # fmt: skip
     if d.get("lonely_psu", "fail") not in ("fail", "certainty", "remove", "average"):
-        problems.append(Problem("expected fail, certainty, remove or average", source, None,
+        problems.append(Problem(N_("expected fail, certainty, remove or average"), source, None,
                                 "design.lonely_psu", d.get("lonely_psu")))  # fmt: skip
     spec = DesignSpec(
         weights=d.get("weights") if isinstance(d.get("weights"), str) else None,

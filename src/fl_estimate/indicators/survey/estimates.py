@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from fl_estimate.exceptions import ModelSpecificationError, SmallSampleWarning
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.survey.variance import expit, logit
 
 __all__ = ["CI_METHODS", "BaseDesign", "SurveyStat", "as_list", "korn_graubard"]
@@ -116,7 +117,9 @@ def as_list(x: str | Sequence[str] | None) -> list[str]:
 def _values(data: pd.DataFrame, y: str | Sequence[float] | np.ndarray) -> tuple[str, np.ndarray]:
     if isinstance(y, str):
         if y not in data.columns:
-            raise ModelSpecificationError(f"variable {y!r} is not a column of the survey data")
+            raise ModelSpecificationError(
+                N_("variable {y!r} is not a column of the survey data", y=y)
+            )
         col = data[y]
         name = y
     else:
@@ -124,7 +127,11 @@ def _values(data: pd.DataFrame, y: str | Sequence[float] | np.ndarray) -> tuple[
         name = getattr(y, "name", None) or "y"
         if len(col) != len(data):
             raise ModelSpecificationError(
-                f"variable has {len(col)} values but the design has {len(data)} rows"
+                N_(
+                    "variable has {values} values but the design has {rows} rows",
+                    values=len(col),
+                    rows=len(data),
+                )
             )
     if col.dtype == bool or str(col.dtype) == "boolean":
         vals = col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
@@ -144,13 +151,17 @@ def _domain_mask(
         parts = []
         for k, v in domain.items():
             if k not in data.columns:
-                raise ModelSpecificationError(f"domain column {k!r} is not in the survey data")
+                raise ModelSpecificationError(
+                    N_("domain column {k!r} is not in the survey data", k=k)
+                )
             mask &= (data[k] == v).to_numpy(dtype=bool, na_value=False)
             parts.append(f"{k}={v}")
         return ",".join(parts), mask
     arr = np.asarray(domain)
     if arr.dtype != bool or arr.shape != (n,):
-        raise ModelSpecificationError("a domain must be a dict {column: value} or a boolean mask")
+        raise ModelSpecificationError(
+            N_("a domain must be a dict {column: value} or a boolean mask")
+        )
     return str(getattr(domain, "name", None) or "domain"), arr
 
 
@@ -310,7 +321,11 @@ class BaseDesign(ABC):
         """
         if method not in CI_METHODS:
             raise ModelSpecificationError(
-                f"unknown interval method {method!r}; expected one of {', '.join(CI_METHODS)}"
+                N_(
+                    "unknown interval method {method!r}; expected one of {methods}",
+                    method=method,
+                    methods=", ".join(CI_METHODS),
+                )
             )
         return self._ratio_stat("proportion", y, None, domain, level, method=method, df=df)
 
@@ -338,7 +353,11 @@ class BaseDesign(ABC):
             bad = ok & ~np.isin(yv, (0.0, 1.0))
             if bad.any():
                 raise ModelSpecificationError(
-                    f"proportion of {yname!r}: values must be 0/1 (found {yv[bad][0]!r})"
+                    N_(
+                        "proportion of {variable!r}: values must be 0/1 (found {value!r})",
+                        variable=yname,
+                        value=yv[bad][0],
+                    )
                 )
         d = ok.astype(float)
         a = np.where(ok, yv, 0.0)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, as_generator
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 
 __all__ = [
     "LonelyPSU",
@@ -159,12 +160,17 @@ class StageVariance:
                     raise InputValidationError(
                         [
                             Problem(
-                                f"{int(lonely.sum())} strata have only one PSU; set "
-                                "lonely_psu='certainty', 'remove' or 'average'",
-                                self.source, None, self.strata_name,
+                                N_(
+                                    "{n} strata have only one PSU; set lonely_psu='certainty', "
+                                    "'remove' or 'average'",
+                                    n=int(lonely.sum()),
+                                ),
+                                self.source,
+                                None,
+                                self.strata_name,
                             )
                         ]
-                    )  # fmt: skip
+                    )
                 if self.lonely_psu == "average":
                     ok = int((~lonely).sum())
                     v *= npar / ok if ok else 0.0
@@ -245,7 +251,7 @@ def replicate_weights(
     if type == "JK1":
         if len(n_h) > 1:
             raise ModelSpecificationError(
-                "JK1 ignores strata; use type='JKn' for a stratified design"
+                N_("JK1 ignores strata; use type='JKn' for a stratified design")
             )
         mult = np.full((npsu, npsu), npsu / (npsu - 1.0))
         np.fill_diagonal(mult, 0.0)
@@ -275,4 +281,6 @@ def replicate_weights(
                 counts[:, r] = np.bincount(draws[:, r], minlength=nh)
             mult[members] = counts * nh / (nh - 1.0)
         return w[:, None] * mult[psu], 1.0 / (replicates - 1), 1.0
-    raise ModelSpecificationError(f"unknown replicate type {type!r}; use JK1, JKn, bootstrap")
+    raise ModelSpecificationError(
+        N_("unknown replicate type {type!r}; use JK1, JKn, bootstrap", type=type)
+    )
