@@ -302,7 +302,11 @@ def main() -> None:
             f"peers not installed in {RLIB}: {', '.join(missing)}: their rows hold recorded times."
         )
     print()
-    rows = []
+    print(
+        "| task | fl_estimate (s) | R peer (s) | ratio | estimates side by side (N-hat, 95% interval) | notes |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |", flush=True)
+    rows = []  # each row is printed as soon as its task is done
     for task in tasks:
         live = task.peer is not None and rscript is not None and available.get(task.peer, False)
         ours: list[Run] = []
@@ -337,13 +341,8 @@ def main() -> None:
                 notes(task, ours, theirs),
             )
         )
+        print("| " + " | ".join(rows[-1]) + " |", flush=True)
 
-    print(
-        "| task | fl_estimate (s) | R peer (s) | ratio | estimates side by side (N-hat, 95% interval) | notes |"
-    )
-    print("| --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
     print()
     print("load average (1, 5, 15 min) at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(
