@@ -18,6 +18,7 @@ Records 0-1 and 1-2 are linked, 3 stands alone: two persons.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -225,7 +226,7 @@ def generation_clusters(
     counted = np.ones(n, dtype=bool)
     info = {"split_for_size": 0, "split_for_no_dedupe": 0, "links_dropped": 0}
     offset = 0
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in pairwise(bounds):
         if hi <= lo:
             continue
         own, more = split_clusters(

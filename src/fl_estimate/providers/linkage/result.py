@@ -24,6 +24,7 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -324,9 +325,7 @@ class LinkageResult:
         if missing:
             raise ModelSpecificationError(f"stratum columns {missing} not in the records")
         labels, _, counted = self._linked(threshold)
-        return capture_histories(
-            self.records, labels, strata=strata, lists=lists, counted=counted
-        )
+        return capture_histories(self.records, labels, strata=strata, lists=lists, counted=counted)
 
     def capture_data(
         self,
@@ -608,7 +607,7 @@ class LinkageResult:
         bounds = [0, *self.generations, len(self.records)]
         extra = self.model.get("fl_estimate_generations", [])
         out = []
-        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        for i, (lo, hi) in enumerate(pairwise(bounds)):
             mine = labels[lo:hi][counted[lo:hi]]
             entry: dict[str, Any] = {
                 "records": hi - lo,
