@@ -66,6 +66,20 @@ def test_later_records_never_change_earlier_clusters() -> None:
     assert len(set(split_clusters(7, pairs, NONE, 0.9)[0][:4].tolist())) == 1
 
 
+def test_each_generation_holds_the_ones_before() -> None:
+    """Three generations (0-1, 2-3, 4-5): a record of the third finding a record of the second
+    that had itself found the first joins that first person; the second generation's own new
+    person (3) stays as it was when the third came."""
+    pairs = _pairs([(0, 1, 9.0), (1, 2, 9.0), (2, 4, 9.0), (3, 5, 9.0), (0, 3, 1.0)])
+    pairs.loc[4, "match_probability"] = 0.5  # below the threshold: never a link
+    two, _, counted_two = generation_clusters(4, pairs[pairs["unique_id_r"] < 4], NONE, 0.9, [2])
+    three, _, counted = generation_clusters(6, pairs, NONE, 0.9, [2, 4])
+    assert three[:4].tolist() == two.tolist() == [0, 0, 0, 1]
+    assert three.tolist() == [0, 0, 0, 1, 0, 1]
+    assert counted[:4].tolist() == counted_two.tolist() == [True, True, False, True]
+    assert counted.tolist() == [True, True, False, True, False, False]
+
+
 def test_found_again_respects_no_dedupe() -> None:
     """A later record of a ``no_dedupe`` provider never joins an earlier person holding one of
     that provider's records: it is a new person (counted)."""

@@ -11,7 +11,8 @@ everything the earlier linkage found:
   pairs compared are matches, is fitted again to the new pairs (the EM update of
   :func:`.training.fit_prior`, m and u held), as a full linkage fits its own;
 * **the pairs**: pairs of two earlier records keep their match weights; new records are compared
-  (the same blocking rules, through splink) with each other and with the earlier records;
+  (the same blocking rules, through splink) with each other and with the earlier records, the
+  term-frequency adjustments of those pairs counted over every record;
 * **the persons**: the earlier records' clusters stay as they were at every threshold
   (:func:`.clusters.generation_clusters`). New records are clustered among themselves; a new
   cluster linked to an earlier record is that earlier person found again: the person stays
