@@ -4,7 +4,8 @@
    subprocess, start-up included) on the sample country: a cold run (empty cache), an unchanged
    rerun (target: under 10 s on 2 cores) and the sample country plus one year (2024 submissions
    made by fl_estimate.providers.synthetic and added to a copy of the country; target: under 40% of
-   the cold run).
+   the cold run). The plus-one-year run extends the cached linkage of 2021-2023 (incremental
+   linkage: earlier persons held) and fits only 2024's tables.
 1. The sample country (data_samples/country.toml: linkage of 64 provider files, 24 strata, stepwise +
    independence, 1,000 bootstrap replicates each, sensitivity and top models).
 2. A larger generated country: 8 regions x 10 years x 6 lists (simulated with fl_estimate.simulate,
@@ -91,6 +92,20 @@ def _cli_run(cfg: Path, out: Path, cache: Path) -> tuple[float, str]:
     return secs, found.group(1) if found else ""
 
 
+def _linkage_generations(folder: Path) -> str:
+    """How the linkage of a run was made: "linked anew", or the records it added to a cached
+    linkage (the internal linkage report's ``generations``)."""
+    import json
+
+    report = json.loads((folder / "linkage_report.json").read_text(encoding="utf-8"))
+    gens = report["linkage"].get("generations")
+    if not gens:
+        return "linked anew"
+    last = gens[-1]
+    return (f"linkage extended: {last['records']} new records, {last['found_again']} found "
+            f"again, {last['new_persons']} new persons")  # fmt: skip
+
+
 def incremental_rows(tmp: Path) -> list[tuple[str, float, str]]:
     """Cold run, unchanged rerun and plus one year of the sample country, one process each."""
     cache = tmp / "fit-cache"
@@ -99,6 +114,8 @@ def incremental_rows(tmp: Path) -> list[tuple[str, float, str]]:
     cold, cold_info = _cli_run(base, tmp / "out-cold", cache)
     again, again_info = _cli_run(base, tmp / "out-again", cache)
     more, more_info = _cli_run(plus, tmp / "out-plus", cache)
+    linkage = _linkage_generations(tmp / "out-plus.internal" / "linkage")
+    more_info += f"; {linkage}"
     return [
         ("sample country, cold (empty fit cache)", cold, cold_info),
         ("sample country, unchanged rerun", again, again_info),

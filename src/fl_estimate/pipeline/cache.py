@@ -10,7 +10,12 @@ fits nothing, and adding a year fits only the new year's strata and pooled table
 
 The linkage of provider submissions (:func:`fl_estimate.providers.linkrun.link_submissions`) is
 cached the same way, by the bytes of every input file, the linkage configuration, the key's
-fingerprint and the completeness date.
+fingerprint and the completeness date. A linkage index (``FOLDER/linkage-index/<key>.json``, by
+the settings that change the persons linked) lists the cached linkages with their submission
+files' digests: a run whose submissions are an earlier linkage's, byte for byte, plus new
+periods extends that linkage instead of linking everything again
+(:func:`fl_estimate.providers.linkrun.extend_submissions`; docs/config.md, "Incremental
+linkage").
 
 Layout: ``FOLDER/<kind>/<first two hex digits>/<key>.pkl`` (pickles written atomically), the
 folder mode 0700: it holds fitted results and the pseudonymised linkage, as internal as
@@ -37,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -49,6 +55,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fl_estimate._io import atomic_write_text
 from fl_estimate._version import __version__
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
 from fl_estimate.i18n import N_
@@ -251,29 +258,99 @@ class FitCache:
         fit.replay()
         return fit.value
 
-    def linkage_key(self, config: Any, files: list[Path]) -> str:
-        """The key of linking a linkage config's submissions: the config's settings and folder,
-        every input file's name (relative to the config's folder) and SHA-256, the key's fingerprint and the
-        completeness date (``as_of``, else today)."""
-        from fl_estimate.providers.pseudonymise import Pseudonymiser
-
+    @staticmethod
+    def _digests(config: Any, files: list[Path]) -> dict[str, str]:
+        """Each input file's SHA-256 by its path relative to the config's folder."""
         base = Path(config.base_dir)
-        inputs = {}
+        out = {}
         for f in files:
             rel = os.path.relpath(Path(f).resolve(), base.resolve())
-            inputs[Path(rel).as_posix()] = hashlib.sha256(Path(f).read_bytes()).hexdigest()
+            out[Path(rel).as_posix()] = hashlib.sha256(Path(f).read_bytes()).hexdigest()
+        return out
+
+    @staticmethod
+    def _fingerprint(config: Any) -> str | None:
+        from fl_estimate.providers.pseudonymise import Pseudonymiser
+
         try:
             key_file = config.resolve(config.key_file) if config.key_file else None
-            fingerprint = Pseudonymiser.from_env(config.key_env, key_file).fingerprint
+            return Pseudonymiser.from_env(config.key_env, key_file).fingerprint
         except FLEstimateError:  # no key, or a bad one: linking says so (and is not cached)
-            fingerprint = None
+            return None
+
+    def linkage_key(self, config: Any, files: list[Path]) -> str:
+        """The key of linking a linkage config's submissions: the config's settings and folder,
+        every input file's name (relative to the config's folder) and SHA-256, the key's
+        fingerprint and the completeness date (``as_of``, else today)."""
         return self.key(
             "linkage",
             settings=asdict(config),  # its folder too: the linked records name their files
-            inputs=inputs,
-            key_fingerprint=fingerprint,
+            inputs=self._digests(config, files),
+            key_fingerprint=self._fingerprint(config),
             as_of=config.as_of or date.today().isoformat(),
         )
+
+    def _family(self, config: Any, files: list[Path]) -> tuple[Path, dict[str, str]]:
+        """The index file of the linkages an incremental linkage of ``config`` may extend (the
+        same linking settings, registry, key file and key fingerprint, wherever the config's
+        folder is), and the current submission files' digests."""
+        from fl_estimate.providers.linkrun import REMADE_SETTINGS, submission_inputs
+
+        assert self.folder is not None
+        digests = self._digests(config, files)
+        subs = set(submission_inputs(config))
+        own = self._digests(config, [Path(config.path)]) if config.path else {}
+        settings = {k: v for k, v in asdict(config).items() if k not in REMADE_SETTINGS}
+        family = self.key(
+            "linkage-index",
+            settings=settings,
+            others={k: v for k, v in digests.items() if k not in subs and k not in own},
+            key_fingerprint=self._fingerprint(config),
+        )
+        kind, digest = family.split("/")
+        return self.folder / kind / f"{digest}.json", {k: digests[k] for k in subs}
+
+    def remember_linkage(self, config: Any, files: list[Path], key: str) -> None:
+        """Note in the linkage index that ``key`` links these submission files (a small JSON
+        file beside the pickles, not counted in ``hits`` or ``stored``)."""
+        if self.folder is None:
+            return
+        path, subs = self._family(config, files)
+        entries = self._index(path)
+        if any(e.get("key") == key for e in entries):
+            return
+        entries.append({"key": key, "inputs": subs})
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write_text(path, dumps_canonical({"linkages": entries}, digits=None))
+        except OSError as exc:  # a full or read-only cache never ends the run
+            log.warning("fit cache: could not write %s (%s)", path, exc)
+
+    @staticmethod
+    def _index(path: Path) -> list[dict[str, Any]]:
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("linkages", [])
+        except (OSError, ValueError, AttributeError):
+            return []
+        return [e for e in found if isinstance(e, dict) and isinstance(e.get("inputs"), dict)]
+
+    def earlier_linkage(self, config: Any, files: list[Path]) -> tuple[Any, set[str]] | None:
+        """The largest cached linkage of the same settings whose every submission file is still
+        an input with the same bytes, and those files (relative paths); None when there is none
+        (then everything is linked)."""
+        if self.folder is None:
+            return None
+        path, subs = self._family(config, files)
+        fits = [
+            e for e in self._index(path)
+            if e["inputs"] and len(e["inputs"]) < len(subs)
+            and all(subs.get(k) == v for k, v in e["inputs"].items())
+        ]  # fmt: skip
+        for entry in sorted(fits, key=lambda e: -len(e["inputs"])):
+            found = self.get(str(entry["key"]))
+            if found is not None:
+                return found.value, set(entry["inputs"])
+        return None
 
 
 def run_cache(config: Any, out: str | Path, override: bool | str | Path | None = None) -> FitCache:

@@ -43,6 +43,7 @@ from fl_estimate.providers.linkrun import (
     LinkConfig,
     LinkedSubmissions,
     LinkRun,
+    extend_submissions,
     internal_folder,
     link_inputs,
     link_submissions,
@@ -179,6 +180,20 @@ def _without_records(linked: LinkedSubmissions) -> LinkedSubmissions:
     return dataclasses.replace(linked, loaded=dataclasses.replace(linked.loaded, accepted=accepted))
 
 
+def _link(
+    cfg: LinkConfig, cache: FitCache, files: list[Path], echo: Callable[[str], None] | None
+) -> LinkedSubmissions:
+    """The config's submissions linked: by extending the largest cached linkage they extend
+    (``incremental``, the default: earlier periods' persons held), else all of them."""
+    if cfg.incremental:
+        found = cache.earlier_linkage(cfg, files)
+        if found is not None:
+            extended = extend_submissions(cfg, *found, echo=echo)
+            if extended is not None:
+                return extended
+    return link_submissions(cfg, echo=echo)
+
+
 def run_link(
     config: LinkConfig | str | Path,
     *,
@@ -203,7 +218,10 @@ def run_link(
         :func:`fl_estimate.providers.linkrun.write_link_outputs`).
     cache : FitCache, optional
         Where the linkage (the slow step) is cached by its inputs' bytes and settings
-        (:mod:`fl_estimate.pipeline.cache`); the folders are written anew either way.
+        (:mod:`fl_estimate.pipeline.cache`); the folders are written anew either way. With a
+        cache and ``incremental = true`` (the default), submissions that add new periods to a
+        cached linkage's (its files unchanged) are linked against it, its persons held
+        (docs/config.md, "Incremental linkage").
 
     Examples
     --------
@@ -222,8 +240,10 @@ def run_link(
     check_target(inside, kind="link-internal", inputs=link_inputs(cfg))
     cache = cache if cache is not None else FitCache(None)
     if cache.enabled:
-        key = cache.linkage_key(cfg, link_inputs(cfg))
-        linked = cache.call(key, lambda: _without_records(link_submissions(cfg, echo=echo)))
+        files = link_inputs(cfg)
+        key = cache.linkage_key(cfg, files)
+        linked = cache.call(key, lambda: _without_records(_link(cfg, cache, files, echo)))
+        cache.remember_linkage(cfg, files, key)
     else:
         key, linked = "", link_submissions(cfg, echo=echo)
     sensitivity = cache.call(

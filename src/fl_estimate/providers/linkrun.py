@@ -84,13 +84,16 @@ from fl_estimate.tabular import read_toml
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "REMADE_SETTINGS",
     "LinkConfig",
     "LinkRun",
     "LinkedSubmissions",
+    "extend_submissions",
     "internal_folder",
     "link_inputs",
     "link_submissions",
     "read_link_config",
+    "submission_inputs",
     "write_link_outputs",
 ]
 
@@ -104,6 +107,16 @@ STRATUM_COLUMNS = (
         if c not in IDENTIFIER_COLUMNS and c not in KEY_COLUMNS
     ),
 )
+
+#: Settings of a linkage config that do not change how files are linked (the files are compared
+#: by their bytes; completeness, outputs and the tables across thresholds are made again by every
+#: run): an earlier linkage whose other settings are the same can be extended with new
+#: submissions (:func:`extend_submissions`).
+REMADE_SETTINGS = (
+    "submissions", "as_of", "incremental", "output", "base_dir", "path", "thresholds",
+    "plausible_thresholds", "sensitivity_share", "linkage_draws", "sensitivity_model",
+    "suppression_threshold",
+)  # fmt: skip
 
 #: Match-probability thresholds of the N̂-across-thresholds table.
 DEFAULT_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
@@ -131,6 +144,7 @@ class LinkConfig:
     suppression_threshold: int = 5
     sensitivity_model: str | None = None
     seed: int = 1
+    incremental: bool = True
     base_dir: str = "."
     path: str | None = None
 
@@ -158,6 +172,7 @@ _TYPES: dict[str, Any] = {
     "suppression_threshold": int,
     "sensitivity_model": str,
     "seed": int,
+    "incremental": bool,
 }
 
 
@@ -189,7 +204,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
             value = value.isoformat()
         if want is list and isinstance(value, str):
             value = [value]
-        if not isinstance(value, want) or isinstance(value, bool):
+        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
             problems.append(
                 Problem(N_("expected a {type}", type=want.__name__), src, column=key, value=value)
             )
@@ -433,24 +448,7 @@ class LinkedSubmissions:
     log: list[str]
 
 
-def link_submissions(
-    config: LinkConfig | str | Path, *, echo: Callable[[str], None] | None = None
-) -> LinkedSubmissions:
-    """Validate, check completeness, pseudonymise and link the submissions of a linkage config.
-
-    Parameters
-    ----------
-    config : LinkConfig or path
-        The config, or a TOML file holding it.
-    echo : callable, optional
-        Called with each log line (the CLI prints them).
-
-    Raises
-    ------
-    InputValidationError
-        A pattern matching no file, or no accepted submission.
-    """
-    cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+def _logger(echo: Callable[[str], None] | None) -> tuple[list[str], Callable[[str], None]]:
     log: list[str] = []
 
     def say(msg: str) -> None:
@@ -458,15 +456,16 @@ def link_submissions(
         if echo is not None:
             echo(msg)
 
+    return log, say
+
+
+def _registry(cfg: LinkConfig) -> ProviderRegistry | None:
     if cfg.key_file:  # a bad key file is refused before any submission is read
         Pseudonymiser.from_env(cfg.key_env, cfg.resolve(cfg.key_file))
-    registry = ProviderRegistry.read_csv(cfg.resolve(cfg.registry)) if cfg.registry else None
-    files = _expand(cfg)
-    loaded = load_submissions(
-        files,
-        regions=registry.regions_of() if registry else None,
-        providers=registry.providers if registry else None,
-    )
+    return ProviderRegistry.read_csv(cfg.resolve(cfg.registry)) if cfg.registry else None
+
+
+def _say_loaded(loaded: LoadedSubmissions, files: list[Path], say: Callable[[str], None]) -> None:
     used = loaded.report_frame()
     say(
         f"{len(files)} submission files: {int((used['status'] == 'used').sum())} used, "
@@ -475,11 +474,16 @@ def link_submissions(
     )
     for r in loaded.rejected:
         say(f"rejected {r.source}: {len(r.problems)} problem(s); see validation_problems.csv")
-    records = loaded.records()
-    if records.empty:
-        raise InputValidationError(
-            [Problem(N_("no accepted submission to link"), "config", column="submissions")]
-        )
+
+
+def _prepare(
+    cfg: LinkConfig,
+    loaded: LoadedSubmissions,
+    registry: ProviderRegistry | None,
+    records: pd.DataFrame,
+) -> pd.DataFrame:
+    """``records`` (accepted, of ``loaded``) pseudonymised with the config's key, after the
+    checks of the settings that name providers and of the key's fingerprints."""
     known = set(registry.providers) if registry else set(records["provider"])
     unknown = [p for p in cfg.no_dedupe if p not in known]
     if unknown:
@@ -489,27 +493,27 @@ def link_submissions(
         )  # fmt: skip
     needs_key = any(c in records and records[c].notna().any() for c in IDENTIFIER_COLUMNS)
     pseudo = None
-    if needs_key:
-        pseudo = Pseudonymiser.from_env(
-            cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
-        )
-    if pseudo is None and (cfg.key_file or os.environ.get(cfg.key_env)):
+    if needs_key or cfg.key_file or os.environ.get(cfg.key_env):
         pseudo = Pseudonymiser.from_env(
             cfg.key_env, cfg.resolve(cfg.key_file) if cfg.key_file else None
         )
     check_key_fingerprints(loaded, registry, pseudo)
-    prepared = prepare_records(records, pseudo)
-    del records  # clear identifiers go no further
-    linker = RecordLinker(
-        method=cfg.method,
-        threshold=cfg.threshold,
-        seed=cfg.seed,
-        no_dedupe=tuple(cfg.no_dedupe),
-        max_cluster_size=cfg.max_cluster_size or None,
-    )
-    result = linker.fit(prepared)
-    lists = registry.providers if registry else sorted(set(prepared["provider"]))
-    lists = [p for p in lists if p in set(prepared["provider"])]
+    return prepare_records(records, pseudo)
+
+
+def _linked(
+    cfg: LinkConfig,
+    files: list[Path],
+    loaded: LoadedSubmissions,
+    registry: ProviderRegistry | None,
+    result: LinkageResult,
+    log: list[str],
+    say: Callable[[str], None],
+) -> LinkedSubmissions:
+    """The linked submissions of a fitted linkage: lists, report and completeness."""
+    present = set(result.records["provider"])
+    lists = registry.providers if registry else sorted(present)
+    lists = [p for p in lists if p in present]
     link_report = result.report()
     say(
         f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
@@ -529,6 +533,141 @@ def link_submissions(
     return LinkedSubmissions(
         cfg, files, loaded, registry, result, lists, completeness, link_report, log
     )
+
+
+def _no_records() -> InputValidationError:
+    return InputValidationError(
+        [Problem(N_("no accepted submission to link"), "config", column="submissions")]
+    )
+
+
+def link_submissions(
+    config: LinkConfig | str | Path, *, echo: Callable[[str], None] | None = None
+) -> LinkedSubmissions:
+    """Validate, check completeness, pseudonymise and link the submissions of a linkage config.
+
+    Parameters
+    ----------
+    config : LinkConfig or path
+        The config, or a TOML file holding it.
+    echo : callable, optional
+        Called with each log line (the CLI prints them).
+
+    Raises
+    ------
+    InputValidationError
+        A pattern matching no file, or no accepted submission.
+    """
+    cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    log, say = _logger(echo)
+    registry = _registry(cfg)
+    files = _expand(cfg)
+    loaded = load_submissions(
+        files,
+        regions=registry.regions_of() if registry else None,
+        providers=registry.providers if registry else None,
+    )
+    _say_loaded(loaded, files, say)
+    records = loaded.records()
+    if records.empty:
+        raise _no_records()
+    prepared = _prepare(cfg, loaded, registry, records)
+    del records  # clear identifiers go no further
+    linker = RecordLinker(
+        method=cfg.method,
+        threshold=cfg.threshold,
+        seed=cfg.seed,
+        no_dedupe=tuple(cfg.no_dedupe),
+        max_cluster_size=cfg.max_cluster_size or None,
+    )
+    return _linked(cfg, files, loaded, registry, linker.fit(prepared), log, say)
+
+
+def submission_inputs(config: LinkConfig, files: list[Path] | None = None) -> dict[str, Path]:
+    """The submission files of a config (default: those its patterns match now) by their path
+    relative to its folder (POSIX)."""
+    base = Path(config.base_dir).resolve()
+    found = _expand(config) if files is None else files
+    return {Path(os.path.relpath(Path(f).resolve(), base)).as_posix(): Path(f) for f in found}
+
+
+def extend_submissions(
+    config: LinkConfig | str | Path,
+    base: LinkedSubmissions,
+    unchanged: set[str],
+    *,
+    echo: Callable[[str], None] | None = None,
+) -> LinkedSubmissions | None:
+    """The submissions of ``config`` linked by adding its new files to an earlier linkage.
+
+    Parameters
+    ----------
+    config : LinkConfig or path
+    base : LinkedSubmissions
+        An earlier linkage of the same settings (its accepted frames may be empty: only their
+        reports and the pseudonymised records of ``base.result`` are read).
+    unchanged : set of str
+        The files (relative to each config's folder, :func:`submission_inputs`) of ``base``
+        that are still inputs, byte for byte: they are not read again.
+
+    Returns
+    -------
+    LinkedSubmissions or None
+        None, saying why, when the earlier linkage cannot be extended: one of its files is no
+        longer an input, there is no new file, or a new accepted file is for a period that does
+        not start after the last period of the earlier linkage (a late or replaced submission:
+        earlier strata would change, so everything is linked again). Otherwise the new files'
+        records linked by :func:`fl_estimate.providers.linkage.incremental.extend_linkage`.
+    """
+    from fl_estimate.providers.linkage.incremental import extend_linkage
+    from fl_estimate.providers.submissions import load_files, period_bounds, validate_submission
+
+    cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
+    log, say = _logger(echo)
+    inputs = submission_inputs(cfg)
+    earlier = submission_inputs(base.config, base.files)
+    before = dict(zip(earlier, base.loaded.reports, strict=True))
+    if not set(earlier) <= unchanged or not set(inputs) - unchanged:
+        return None
+    registry = _registry(cfg)
+    kept = {src: frame for src, frame in base.loaded.accepted.values()}
+    names = {path: rel for rel, path in inputs.items()}
+
+    def validate(path: str | Path) -> tuple[Any, pd.DataFrame | None]:
+        rel = names[Path(path)]
+        if rel in unchanged:
+            report = before[rel]
+            return report, (kept.get(report.source, pd.DataFrame()) if report.accepted else None)
+        return validate_submission(
+            path,
+            regions=registry.regions_of() if registry else None,
+            providers=registry.providers if registry else None,
+        )
+
+    files = list(inputs.values())
+    loaded = LoadedSubmissions()
+    load_files(files, validate, loaded)
+    new_sources = {path.name for rel, path in inputs.items() if rel not in unchanged}
+    last = max(period_bounds(p)[1] for _, p in base.loaded.accepted)
+    fresh = {k: v for k, v in loaded.accepted.items() if v[0] in new_sources}
+    early = [(src, k[1]) for k, (src, _) in fresh.items() if period_bounds(k[1])[0] <= last]
+    if early:
+        say(
+            f"linking every submission again: {early[0][0]} is for {early[0][1]}, which does not "
+            f"start after the earlier linkage's last period (ending {last:%Y-%m-%d})"
+        )
+        return None
+    _say_loaded(loaded, files, say)
+    records = LoadedSubmissions(accepted=fresh).records()
+    prepared = _prepare(cfg, loaded, registry, records) if len(records) else records
+    del records  # clear identifiers go no further
+    result = extend_linkage(base.result, prepared) if len(prepared) else base.result
+    say(
+        f"{len(prepared)} new records of {len(fresh)} new submission(s) linked against the "
+        f"earlier linkage of {len(base.result.records)} records, whose model and persons are "
+        'held (docs/config.md, "Incremental linkage")'
+    )
+    return _linked(cfg, files, loaded, registry, result, log, say)
 
 
 def internal_folder(out: str | Path) -> Path:

@@ -18,6 +18,7 @@ Records 0-1 and 1-2 are linked, 3 stands alone: two persons.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,13 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["capture_histories", "cluster_labels", "split_clusters", "union_pairs"]
+__all__ = [
+    "capture_histories",
+    "cluster_labels",
+    "generation_clusters",
+    "split_clusters",
+    "union_pairs",
+]
 
 
 def union_pairs(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -144,22 +151,148 @@ def split_clusters(
     return _first_order(new), info
 
 
+def _within(frame: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
+    """The pairs of ``frame`` with both records in ``[lo, hi)``, numbered from ``lo``."""
+    left = frame["unique_id_l"].to_numpy(np.int64)
+    right = frame["unique_id_r"].to_numpy(np.int64)
+    keep = (left >= lo) & (left < hi) & (right >= lo) & (right < hi)
+    out = frame[keep].copy()
+    out["unique_id_l"] = left[keep] - lo
+    out["unique_id_r"] = right[keep] - lo
+    return out
+
+
+def _reaching_back(
+    frame: pd.DataFrame, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which pairs of ``frame`` join a record before ``lo`` to one in ``[lo, hi)`` (a mask), and
+    their earlier and later records."""
+    a = frame["unique_id_l"].to_numpy(np.int64)
+    b = frame["unique_id_r"].to_numpy(np.int64)
+    early, late = np.minimum(a, b), np.maximum(a, b)
+    keep = (early < lo) & (late >= lo) & (late < hi)
+    return keep, early[keep], late[keep]
+
+
+def generation_clusters(
+    n: int,
+    pairs: pd.DataFrame,
+    deterministic_pairs: pd.DataFrame,
+    threshold: float,
+    starts: Sequence[int],
+    *,
+    provider: np.ndarray | None = None,
+    no_dedupe: Sequence[str] = (),
+    max_size: int | None = None,
+) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
+    """Clusters of records linked in generations, each earlier one held as it was.
+
+    Records ``0..starts[0]-1`` are the first generation (linked together once), records
+    ``starts[0]..starts[1]-1`` the second (added later), and so on. Each generation's clusters
+    are made from its own links alone (:func:`split_clusters`), so the clusters of the earlier
+    generations are exactly those they had before the later records came. A cluster of a later
+    generation with a link (at or above ``threshold``, or deterministic) to an earlier record is
+    a person found again: it joins the earlier cluster of its strongest such link (deterministic
+    first, then by match weight; never one that would hold two records of a ``no_dedupe``
+    provider) and its records are not *counted* (they change neither the earlier person's
+    capture history nor its stratum: see :func:`capture_histories`). Two earlier clusters are
+    never merged.
+
+    Returns
+    -------
+    labels : ndarray
+        0..k-1 in order of each cluster's first record.
+    info : dict
+        As :func:`split_clusters`, summed over generations.
+    counted : ndarray of bool
+        False for the records of clusters found again.
+
+    Examples
+    --------
+    Records 0-1 are the first generation; 2 (linked to 1) and 3 come later:
+
+    >>> pairs = pd.DataFrame({"unique_id_l": [0, 1], "unique_id_r": [1, 2],
+    ...                       "match_weight": [9.0, 8.0], "match_probability": [0.99, 0.98]})
+    >>> none = pd.DataFrame({"unique_id_l": [], "unique_id_r": []})
+    >>> labels, _, counted = generation_clusters(4, pairs, none, 0.9, [2])
+    >>> labels.tolist(), counted.tolist()
+    ([0, 0, 0, 1], [True, True, False, True])
+    """
+    bounds = [0, *[int(s) for s in starts], n]
+    prov = np.asarray(provider, dtype=object) if provider is not None else None
+    blocked = set(no_dedupe) if prov is not None else set()
+    p = pairs[pairs["match_probability"] >= threshold]
+    labels = np.zeros(n, dtype=np.int64)
+    counted = np.ones(n, dtype=bool)
+    info = {"split_for_size": 0, "split_for_no_dedupe": 0, "links_dropped": 0}
+    offset = 0
+    for lo, hi in pairwise(bounds):
+        if hi <= lo:
+            continue
+        own, more = split_clusters(
+            hi - lo,
+            _within(p, lo, hi),
+            _within(deterministic_pairs, lo, hi),
+            threshold,
+            provider=None if prov is None else prov[lo:hi],
+            no_dedupe=no_dedupe,
+            max_size=max_size,
+        )
+        info = {k: info[k] + more[k] for k in info}
+        # links back to earlier records, strongest first (deterministic ones are certain)
+        _, det_e, det_l = _reaching_back(deterministic_pairs, lo, hi)
+        back, prob_e, prob_l = _reaching_back(p, lo, hi)
+        weight = np.concatenate(
+            [np.full(len(det_e), np.inf), p["match_weight"].to_numpy(float)[back]]
+        )
+        early = np.concatenate([det_e, prob_e])
+        late = np.concatenate([det_l, prob_l])
+        order = np.lexsort((late, early, -weight))
+        joined: dict[int, int] = {}
+        for e, lt in zip(early[order].tolist(), late[order].tolist(), strict=True):
+            cluster = int(own[lt - lo])
+            if cluster in joined:
+                continue
+            if blocked:
+                assert prov is not None
+                mine = set(prov[lo:hi][own == cluster]) & blocked
+                theirs = set(prov[:lo][labels[:lo] == labels[e]]) & blocked
+                if mine & theirs:
+                    continue
+            joined[cluster] = int(labels[e])
+        found = np.array([joined.get(int(c), -1) for c in own], dtype=np.int64)
+        again = found >= 0
+        labels[lo:hi] = np.where(again, found, offset + own)
+        counted[lo:hi] = ~again
+        offset = max(offset + int(own.max()) + 1, int(labels[:hi].max()) + 1)
+    return _first_order(labels), info, counted
+
+
 def _first_order(labels: np.ndarray) -> np.ndarray:
     """Labels renumbered 0..k-1 in order of each cluster's first record."""
     return pd.factorize(labels)[0].astype(np.int64)
 
 
 def capture_histories(
-    records: pd.DataFrame, labels: np.ndarray, *, strata: Sequence[str], lists: Sequence[str]
+    records: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    strata: Sequence[str],
+    lists: Sequence[str],
+    counted: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per cluster: ``person``, 0/1 per list (provider), and the stratum columns.
 
     A person's stratum is that of their earliest identification (ties: first record); persons
-    are numbered ``P000001...`` in stratum, date and record order.
+    are numbered ``P000001...`` in stratum, date and record order. ``counted`` (boolean per
+    record, default all): the records that make the histories; the others (records of a later
+    generation finding an earlier person again, :func:`generation_clusters`) are left out.
     """
     strata, lists = list(strata), list(lists)
     rec = records[["unique_id", "provider", "date_identified", *strata]].copy()
     rec["cluster"] = labels
+    if counted is not None:
+        rec = rec[np.asarray(counted, dtype=bool)]
     rec = rec.sort_values(["cluster", "date_identified", "unique_id"], kind="stable")
     first = rec.drop_duplicates("cluster")[["cluster", "date_identified", "unique_id", *strata]]
     flags = pd.crosstab(rec["cluster"], rec["provider"]).clip(upper=1)

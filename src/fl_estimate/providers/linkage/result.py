@@ -24,6 +24,7 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,11 @@ import pandas as pd
 from fl_estimate.exceptions import LinkageWarning, ModelSpecificationError
 from fl_estimate.i18n import N_, Message
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
-from fl_estimate.providers.linkage.clusters import capture_histories, split_clusters
+from fl_estimate.providers.linkage.clusters import (
+    capture_histories,
+    generation_clusters,
+    split_clusters,
+)
 from fl_estimate.providers.linkage.prepare import BLOOM_COLUMNS
 from fl_estimate.providers.pseudonymise import KEY_COLUMNS, bloom_dice
 
@@ -146,6 +151,11 @@ class LinkageResult:
         Clusters larger than this are split, weakest links first.
     no_dedupe : tuple of str
         Providers whose records are never merged with each other.
+    generations : tuple of int
+        Where each later generation of records starts (empty: the records were linked
+        together once). A linkage extended with new records
+        (:func:`fl_estimate.providers.linkage.incremental.extend_linkage`) holds the earlier
+        records' persons as they were: see :func:`.clusters.generation_clusters`.
     """
 
     records: pd.DataFrame
@@ -157,7 +167,8 @@ class LinkageResult:
     settings: dict[str, Any] = field(default_factory=dict)
     max_cluster_size: int | None = None
     no_dedupe: tuple[str, ...] = ()
-    _cache: dict[float, tuple[np.ndarray, dict[str, int]]] = field(
+    generations: tuple[int, ...] = ()
+    _cache: dict[float, tuple[np.ndarray, dict[str, int], np.ndarray | None]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -166,18 +177,33 @@ class LinkageResult:
         return dataclasses.replace(self, threshold=float(threshold))
 
     def _clusters(self, threshold: float | None) -> tuple[np.ndarray, dict[str, int]]:
+        labels, info, _ = self._linked(threshold)
+        return labels, info
+
+    def _linked(
+        self, threshold: float | None
+    ) -> tuple[np.ndarray, dict[str, int], np.ndarray | None]:
+        """Labels, split counts and the counted records (None: all) at a threshold."""
         thr = self.threshold if threshold is None else float(threshold)
         if thr not in self._cache:
-            self._cache[thr] = split_clusters(
-                len(self.records),
-                self.pairs,
-                self.deterministic_pairs,
-                thr,
-                provider=self.records["provider"].to_numpy(),
-                no_dedupe=self.no_dedupe,
-                max_size=self.max_cluster_size,
-            )
+            args = (len(self.records), self.pairs, self.deterministic_pairs, thr)
+            kw: dict[str, Any] = {
+                "provider": self.records["provider"].to_numpy(),
+                "no_dedupe": self.no_dedupe,
+                "max_size": self.max_cluster_size,
+            }
+            if self.generations:
+                self._cache[thr] = generation_clusters(*args, self.generations, **kw)
+            else:
+                self._cache[thr] = (*split_clusters(*args, **kw), None)
         return self._cache[thr]
+
+    def counted(self, threshold: float | None = None) -> np.ndarray:
+        """Whether each record makes its person's capture history: all of them, except records
+        of a later generation that found a person of an earlier one again (see
+        ``generations``)."""
+        found = self._linked(threshold)[2]
+        return np.ones(len(self.records), dtype=bool) if found is None else found
 
     def clusters(self, threshold: float | None = None) -> np.ndarray:
         """Cluster label of each record (connected components of links >= threshold, split
@@ -298,7 +324,8 @@ class LinkageResult:
         missing = [s for s in strata if s not in self.records]
         if missing:
             raise ModelSpecificationError(f"stratum columns {missing} not in the records")
-        return capture_histories(self.records, self.clusters(threshold), strata=strata, lists=lists)
+        labels, _, counted = self._linked(threshold)
+        return capture_histories(self.records, labels, strata=strata, lists=lists, counted=counted)
 
     def capture_data(
         self,
@@ -534,7 +561,7 @@ class LinkageResult:
             if len(merges) else pd.DataFrame()
         )  # fmt: skip
         training = self.training
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "threshold": thr,
             "data_threshold": self.data_threshold() if len(self.pairs) else None,
@@ -565,6 +592,32 @@ class LinkageResult:
             "training_notes": list(self.model.get("fl_estimate_training_notes", [])),
             "warnings": self.warnings(thr),
         }
+        if self.generations:
+            out["generations"] = self.generation_report(thr)
+        return out
+
+    def generation_report(self, threshold: float | None = None) -> list[dict[str, Any]]:
+        """One entry per generation of records (see ``generations``): ``records``,
+        ``found_again`` (records that found a person of an earlier generation, counted there and
+        not again), ``new_persons``, and for the later generations how they were linked
+        (``pairs_scored``, ``deterministic_links``, ``prior``: the prior match probability
+        refitted to their pairs; the m and u probabilities are the first generation's)."""
+        labels, _, counted = self._linked(threshold)
+        assert counted is not None
+        bounds = [0, *self.generations, len(self.records)]
+        extra = self.model.get("fl_estimate_generations", [])
+        out = []
+        for i, (lo, hi) in enumerate(pairwise(bounds)):
+            mine = labels[lo:hi][counted[lo:hi]]
+            entry: dict[str, Any] = {
+                "records": hi - lo,
+                "found_again": int((~counted[lo:hi]).sum()),
+                "new_persons": len(np.unique(mine)),
+            }
+            if i and i - 1 < len(extra):
+                entry |= extra[i - 1]
+            out.append(entry)
+        return out
 
 
 def match_weight_histogram(weights: np.ndarray) -> list[dict[str, Any]]:

@@ -115,13 +115,20 @@ def rules_prior(records: pd.DataFrame, rules: Sequence[Rule], recall: float) -> 
 
 
 def fit_prior(
-    match_weight: np.ndarray, prior: float, n_records: int, *, tol: float = 1e-7
+    match_weight: np.ndarray,
+    prior: float,
+    n_records: int,
+    *,
+    tol: float = 1e-7,
+    pairs: float | None = None,
 ) -> tuple[float, int]:
     """The prior that agrees with the scored pairs: EM update with ``m`` and ``u`` held.
 
     With prior ``λ``, pair ``i`` has match probability ``p_i(λ)`` (its Bayes factor times the
     prior odds); pairs not scored are taken as non-matches. The update ``λ ← Σ p_i(λ) / (n(n-1)/2)``
-    is iterated to its fixed point. Returns the prior and the number of iterations.
+    is iterated to its fixed point. Returns the prior and the number of iterations. ``pairs``:
+    the number of pairs the scored ones were drawn from, when not all ``n(n-1)/2`` (records
+    added to a linkage are compared with each other and with the earlier records only).
 
     Two sure matches among the 6 pairs of 4 records (weights computed with prior 0.01):
 
@@ -129,7 +136,7 @@ def fit_prior(
     >>> round(lam, 3)
     0.333
     """
-    total = _total_pairs(n_records)
+    total = _total_pairs(n_records) if pairs is None else float(pairs)
     if total <= 0 or not len(match_weight):
         return prior, 0
     base = np.asarray(match_weight, float) - logit2(prior)
