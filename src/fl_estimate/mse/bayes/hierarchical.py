@@ -209,6 +209,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
             "chains": options.chains,
             "draws": options.draws,
             "tune": options.tune,
+            "sampler": options.sampler,
             "chain_seeds": seeds,
         }
         model_name = "hierarchical log-linear, partially pooled main effects"

@@ -296,6 +296,7 @@ def sample_nuts(
         initvals=dict(inputs.initvals) or None,
         model=model,
         compile_kwargs={"mode": o.compile_mode},
+        nuts_sampler="pymc",  # PyMC's own; left unset, PyMC picks nutpie when it is installed
     )
 
 
@@ -690,6 +691,7 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             "tune": options.tune,
             "target_accept": options.target_accept,
             "compile_mode": options.compile_mode,
+            "sampler": options.sampler,
             "chain_seeds": seeds,
         }
         if minus_inf:
