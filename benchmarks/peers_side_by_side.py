@@ -259,6 +259,9 @@ def notes(task: Task, ours: list[Run], theirs: list[Run]) -> str:
     if any(sampled):
         share = statistics.median(s / r.wall for s, r in zip(sampled, ours, strict=True))
         out.append(f"ours: PyMC sampling {statistics.median(sampled):.1f} s = {share:.0%} of wall")
+    external = set(re.findall(r"NUTS\[(\w+)\]", ours[-1].stderr))  # pm.sample's external sampler
+    if external:
+        out.append(f"ours: sampled by {', '.join(sorted(external))} (no sampling time printed)")
     if "rhat_N" in diag:
         out.append(f"ours: R-hat {diag['rhat_N']:.3f}, ESS bulk {diag['ess_bulk_N']:.0f}")
     if task.key == "lcmcr":
