@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.i18n import N_
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +39,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     checked it (encoding, separator, ragged rows, folders, binary files: errors naming the file)."""
     import pandas as pd
 
+    from fl_estimate.i18n import N_
     from fl_estimate.tabular import read_table
 
     _frame, info = read_table(path)
@@ -63,6 +63,8 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def _check_ids(ids: pd.Series, source: str, column: str) -> None:
     """Refuse missing and duplicate respondent ids, naming their rows."""
+    from fl_estimate.i18n import N_
+
     problems = [
         Problem(N_("respondent id is missing"), source, int(i) + 2, column)
         for i in ids.index[ids.isna() | (ids.astype(str).str.strip() == "")]
@@ -105,6 +107,7 @@ def score(
     """Score survey answers: each indicator, dimension, classification and the reason."""
     from fl_estimate._io import atomic_open
     from fl_estimate.exceptions import FLEstimateError
+    from fl_estimate.i18n import N_
     from fl_estimate.indicators.mapping import load_mapping
     from fl_estimate.indicators.scoring import IndicatorScorer
 
