@@ -28,7 +28,7 @@ from scipy.optimize import linprog
 from fl_estimate.disclosure import LinkedCell, audit, protect_tables
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.pipeline.config import RunConfig
-from fl_estimate.pipeline.published import published_tables
+from fl_estimate.pipeline.published import linked_cells, published_tables
 from fl_estimate.pipeline.strata import StratumTask, fit_stratum
 from fl_estimate.pipeline.tables import build_tables
 
@@ -269,6 +269,49 @@ def test_no_small_count_can_be_narrowed_from_all_published_tables(country) -> No
         # a whole number standing alone (not a decimal such as p = 0.049, not part of a name
         # such as Gamma3.5) other than a parameter of the run would be a count of people
         assert not re.search(r"(?<![\w.])\d+(?![\w.])", _PARAMETERS.sub("", text)), text
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(countries())
+def test_no_secondary_suppression_is_needless(country) -> None:  # type: ignore[no-untyped-def]
+    """Every secondary cell is needed: published again on its own, it would let some primary
+    count be narrowed below the threshold (the audit's LP on the cells with it shown). So
+    secondary suppression is minimal cell by cell, not only sufficient."""
+    records, _, threshold, min_per_list = country
+    cfg = _config(threshold, min_per_list)
+    data = CaptureData.from_records(records, strata=list(cfg.strata))
+    keys = sorted(data.keys(), key=lambda k: tuple(str(v) for v in k))
+    opts = {m: cfg.options_for(m) for m in cfg.methods}
+    outcomes = [
+        fit_stratum(StratumTask(k, data[k], opts, 1, cfg.min_lists, cfg.min_per_list)) for k in keys
+    ]
+    groups = sorted(data.collapse(keep=["year"]).items(), key=lambda kv: str(kv[0]))
+    national = [
+        fit_stratum(StratumTask(("national", *g), t, opts, 1, cfg.min_lists, cfg.min_per_list))
+        for g, t in groups
+    ]
+    tables = build_tables(cfg, data, outcomes, groups, national)
+    atoms, cells = linked_cells(cfg, data, outcomes, tables)
+    p = protect_tables(atoms.values, cells, threshold=threshold)
+    assert p.intervals["protected"].all()
+    by_atoms: dict[tuple[int, ...], set] = {}  # cells with the same atoms are one number
+    for c in cells:
+        if c.bounds is None:
+            by_atoms.setdefault(tuple(sorted(set(c.atoms))), set()).add(c.key)
+    seen = set()
+    for c in cells:
+        if c.key not in p.secondary or c.key in seen:
+            continue
+        same = by_atoms[tuple(sorted(set(c.atoms)))] if c.bounds is None else {c.key}
+        seen |= same
+        again = audit(atoms.values, cells, p.hidden - same, threshold=threshold, primary_only=True)
+        assert not again["protected"].all(), c.key
 
 
 def test_the_2x2_table_closed_form() -> None:
