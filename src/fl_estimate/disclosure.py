@@ -629,6 +629,15 @@ class _Attacker:
                 binding |= {int(i) for i in np.flatnonzero((np.abs(duals) > _DUAL_TOL) & shown)}
         return ends[0], ends[1], binding
 
+    def widens(self, target: int, shown: np.ndarray, low: float, high: float) -> bool:
+        """Whether unit ``target``'s interval given ``shown`` is wider than ``[low, high]``
+        (one LP when the maximum already is)."""
+        self._show(shown)
+        self._objective(target)
+        if self._solve(self._hs.ObjSense.kMaximize)[0] > high + _WIDTH_TOL:
+            return True
+        return self._solve(self._hs.ObjSense.kMinimize)[0] < low - _WIDTH_TOL
+
 
 def _shown(units: list[_Unit], hidden: set[Hashable] | frozenset[Hashable]) -> np.ndarray:
     """A unit is shown when any of its cells is: a number hidden in one table but printed in
@@ -733,12 +742,12 @@ def _intervals(
     return pd.DataFrame(rows, columns=columns)
 
 
-#: Candidates tried per step (each trial is two LPs).
+#: Candidates tried per step (each trial is one or two LPs).
 _TRIALS = 4
 
 
 def _next_to_hide(
-    lp: _Attacker, target: int, hidden: np.ndarray, binding: set[int], width: float
+    lp: _Attacker, target: int, hidden: np.ndarray, binding: set[int], low: float, high: float
 ) -> int:
     """The next unit to hide so that the target's interval widens.
 
@@ -761,8 +770,7 @@ def _next_to_hide(
     for j in candidates[:_TRIALS]:
         trial = hidden.copy()
         trial[j] = True
-        low, high, _ = lp.bounds(target, ~trial)
-        if high - low > width + _WIDTH_TOL:
+        if lp.widens(target, ~trial, low, high):
             return j
     return candidates[0]
 
@@ -848,7 +856,7 @@ def _protect(lp: _Attacker, k: int, hidden: np.ndarray, threshold: int, *, quick
         low, high, binding = lp.bounds(k, ~hidden)
         if high - low >= threshold - _WIDTH_TOL:
             return
-        hidden[_next_to_hide(lp, k, hidden, binding, high - low)] = True
+        hidden[_next_to_hide(lp, k, hidden, binding, low, high)] = True
 
 
 def _release(lp: _Attacker, primary: list[int], hidden: np.ndarray, threshold: int) -> None:
