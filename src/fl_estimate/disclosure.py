@@ -44,8 +44,18 @@ applied with no tolerance beyond floating point.
 **Augmentation**: cells are protected one by one in a fixed order; while a primary cell's
 interval is too narrow, the cheapest published cell whose constraint binds at either optimum
 (a nonzero dual value) is hidden too. Hiding only widens intervals, so a cell once protected
-stays protected, and the loop ends (at worst with everything hidden). :func:`audit` gives the
-interval of every hidden count, for the footnote's audit and for tests.
+stays protected, and the loop ends (at worst with everything hidden). **Release**: then each
+secondary cell, the most costly first, is published again when every primary interval stays
+wide enough with it shown; showing only narrows intervals, so a cell refused once stays refused
+and the final pattern is minimal cell by cell (no secondary cell can be shown again alone).
+:func:`audit` gives the interval of every hidden count, for the footnote's audit and for tests.
+
+**The LP** is one HiGHS model (``highspy``) built once, every unit a row: hiding or showing a
+cell changes its row's bounds, a new cell to bound changes the objective, and each solve starts
+from the last basis (primal simplex). Every solution is kept: a point that satisfies the shown
+rows stays possible when cells are hidden, so a cell whose values over the kept points (the
+true atoms among them) already spread over ``threshold`` needs no LP; the final audit solves
+every primary cell exactly, and augmentation resumes, LPs only, if a kept point misled it.
 
 References
 ----------
@@ -572,14 +582,31 @@ class _Attacker:
             del self._rows[1], self._sat[1]  # never the truth
         self._stacked = None
 
-    def spread(self, target: int, shown: np.ndarray) -> float:
-        """Width of the target's values over the kept points possible given ``shown``."""
+    def _values(self, target: int, shown: np.ndarray) -> np.ndarray:
+        """The target's values at the kept points possible given ``shown``."""
         if self._stacked is None:
             self._stacked = (np.array(self._rows), ~np.array(self._sat))
         rows, unsat = self._stacked
-        ok = ~unsat[:, shown].any(axis=1)
-        values = rows[ok, target]
+        return rows[~unsat[:, shown].any(axis=1), target]
+
+    def spread(self, target: int, shown: np.ndarray) -> float:
+        """Width of the target's values over the kept points possible given ``shown``."""
+        values = self._values(target, shown)
         return float(values.max() - values.min())
+
+    def wide(self, target: int, shown: np.ndarray, width: float) -> bool:
+        """Whether the target's interval given ``shown`` is at least ``width`` wide: the kept
+        points' spread, else the LP maximum against the points' minimum (one LP), else both
+        LP ends."""
+        values = self._values(target, shown)
+        if values.max() - values.min() >= width:
+            return True
+        self._show(shown)
+        self._objective(target)
+        high = self._solve(self._hs.ObjSense.kMaximize)[0]
+        if high - values.min() >= width:
+            return True
+        return high - self._solve(self._hs.ObjSense.kMinimize)[0] >= width
 
     def _show(self, shown: np.ndarray) -> None:
         inf = self._hs.kHighsInf
@@ -872,14 +899,13 @@ def _release(lp: _Attacker, primary: list[int], hidden: np.ndarray, threshold: i
     is_primary = np.zeros(len(hidden), dtype=bool)
     is_primary[primary] = True
     units = lp.units
+    order = list(primary)  # the primary cell that stopped the last release is asked first
     for j in sorted(np.flatnonzero(hidden & ~is_primary), key=lambda i: (-units[i].cost, i)):
         trial = ~hidden
         trial[j] = True
-        for k in primary:
-            if lp.spread(k, trial) >= threshold - _WIDTH_TOL:
-                continue
-            low, high, _ = lp.bounds(k, trial)
-            if high - low < threshold - _WIDTH_TOL:
+        for n, k in enumerate(order):
+            if not lp.wide(k, trial, threshold - _WIDTH_TOL):
+                order.insert(0, order.pop(n))
                 break
         else:
             hidden[j] = False
