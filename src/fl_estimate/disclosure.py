@@ -44,8 +44,18 @@ applied with no tolerance beyond floating point.
 **Augmentation**: cells are protected one by one in a fixed order; while a primary cell's
 interval is too narrow, the cheapest published cell whose constraint binds at either optimum
 (a nonzero dual value) is hidden too. Hiding only widens intervals, so a cell once protected
-stays protected, and the loop ends (at worst with everything hidden). :func:`audit` gives the
-interval of every hidden count, for the footnote's audit and for tests.
+stays protected, and the loop ends (at worst with everything hidden). **Release**: then each
+secondary cell, the most costly first, is published again when every primary interval stays
+wide enough with it shown; showing only narrows intervals, so a cell refused once stays refused
+and the final pattern is minimal cell by cell (no secondary cell can be shown again alone).
+:func:`audit` gives the interval of every hidden count, for the footnote's audit and for tests.
+
+**The LP** is one HiGHS model (``highspy``) built once, every unit a row: hiding or showing a
+cell changes its row's bounds, a new cell to bound changes the objective, and each solve starts
+from the last basis (primal simplex). Every solution is kept: a point that satisfies the shown
+rows stays possible when cells are hidden, so a cell whose values over the kept points (the
+true atoms among them) already spread over ``threshold`` needs no LP; the final audit solves
+every primary cell exactly, and augmentation resumes, LPs only, if a kept point misled it.
 
 References
 ----------
@@ -508,61 +518,157 @@ def _units(atoms: np.ndarray, cells: Sequence[LinkedCell]) -> list[_Unit]:
 
 
 class _Attacker:
-    """The LP of an attacker who knows the published units and that atoms are nonnegative."""
+    """The LP of an attacker who knows the published units and that atoms are nonnegative.
 
-    def __init__(self, units: list[_Unit], n_atoms: int) -> None:
+    One HiGHS model is built once with every unit as a row: a shown count's row is fixed at its
+    value, a shown statement's row has its bounds, a hidden unit's row is free. Showing or hiding
+    a unit changes its row's bounds and a new target changes the objective; every solve starts
+    from the previous optimal basis (a warm-started simplex), so a bound costs a few simplex
+    iterations instead of a model built and presolved from nothing.
+
+    Every optimal solution is kept (:meth:`spread`): a point that satisfies the rows of a set of
+    shown units is a possible truth for every pattern that shows no more of them, so the spread
+    of a target over the kept points that satisfy today's shown rows is a lower bound of its
+    interval's width, and a target already wide enough over them needs no LP. The true atoms are
+    the first point.
+    """
+
+    #: Kept points at most (the oldest go first); a row is satisfied to this tolerance.
+    _MAX_POINTS = 4096
+    _FEASIBLE_TOL = 1e-6
+
+    def __init__(self, units: list[_Unit], n_atoms: int, truth: np.ndarray) -> None:
+        import highspy
         from scipy import sparse
 
         rows = [k for k, u in enumerate(units) for _ in u.atoms]
         cols = [a for u in units for a in u.atoms]
+        n = max(n_atoms, 1)
         self.units = units
-        self.matrix = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(units), max(n_atoms, 1))
-        )
+        self.matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(units), n))
+        self.low = np.array([u.low for u in units], dtype=float)
+        self.high = np.array([u.high for u in units], dtype=float)
+        self.n_solves = 0
+        self._hs = highspy
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("presolve", "off")  # tiny models, re-solved warm: presolve only costs
+        # primal simplex: a new objective or a row set free keeps the last basis primal feasible,
+        # so the warm start holds (the dual simplex would restart, ~30 times the iterations)
+        h.setOptionValue("simplex_strategy", 4)
+        inf = highspy.kHighsInf
+        h.addVars(n, np.zeros(n), np.full(n, inf))
+        if units:
+            m = self.matrix
+            h.addRows(
+                len(units),
+                np.full(len(units), -inf),
+                np.full(len(units), inf),
+                m.nnz,
+                m.indptr[:-1].astype(np.int32),
+                m.indices.astype(np.int32),
+                m.data.astype(float),
+            )
+        self._h = h
+        self._shown = np.zeros(len(units), dtype=bool)
+        self._cost_atoms: np.ndarray = np.zeros(0, dtype=np.int32)
+        self._rows: list[np.ndarray] = []  # each kept point's row values
+        self._sat: list[np.ndarray] = []  # and which rows' bounds it satisfies
+        self._stacked: tuple[np.ndarray, np.ndarray] | None = None
+        self._keep(np.asarray(truth, dtype=float))
+
+    def _keep(self, x: np.ndarray) -> None:
+        r = self.matrix @ np.pad(x, (0, self.matrix.shape[1] - len(x)))
+        tol = self._FEASIBLE_TOL
+        self._rows.append(r)
+        self._sat.append((r >= self.low - tol) & (r <= self.high + tol))
+        if len(self._rows) > self._MAX_POINTS:
+            del self._rows[1], self._sat[1]  # never the truth
+        self._stacked = None
+
+    def _values(self, target: int, shown: np.ndarray) -> np.ndarray:
+        """The target's values at the kept points possible given ``shown``."""
+        if self._stacked is None:
+            self._stacked = (np.array(self._rows), ~np.array(self._sat))
+        rows, unsat = self._stacked
+        return rows[~unsat[:, shown].any(axis=1), target]
+
+    def spread(self, target: int, shown: np.ndarray) -> float:
+        """Width of the target's values over the kept points possible given ``shown``."""
+        values = self._values(target, shown)
+        return float(values.max() - values.min())
+
+    def wide(self, target: int, shown: np.ndarray, width: float) -> bool:
+        """Whether the target's interval given ``shown`` is at least ``width`` wide: the kept
+        points' spread, else the LP maximum against the points' minimum (one LP), else both
+        LP ends."""
+        values = self._values(target, shown)
+        if values.max() - values.min() >= width:
+            return True
+        self._show(shown)
+        self._objective(target)
+        high = self._solve(self._hs.ObjSense.kMaximize)[0]
+        if high - values.min() >= width:
+            return True
+        return high - self._solve(self._hs.ObjSense.kMinimize)[0] >= width
+
+    def _show(self, shown: np.ndarray) -> None:
+        inf = self._hs.kHighsInf
+        for k in np.flatnonzero(shown != self._shown):
+            lo, hi = (self.low[k], self.high[k]) if shown[k] else (-inf, inf)
+            self._h.changeRowBounds(int(k), max(lo, -inf), min(hi, inf))
+        self._shown = shown.copy()
+
+    def _objective(self, target: int) -> None:
+        new = np.array(self.units[target].atoms, dtype=np.int32)
+        old = np.setdiff1d(self._cost_atoms, new).astype(np.int32)
+        if len(old):
+            self._h.changeColsCost(len(old), old, np.zeros(len(old)))
+        if len(new):
+            self._h.changeColsCost(len(new), new, np.ones(len(new)))
+        self._cost_atoms = new
+
+    def _solve(self, sense: Any) -> tuple[float, np.ndarray | None]:
+        """Optimum and row duals (None: unbounded)."""
+        hs, h = self._hs, self._h
+        h.changeObjectiveSense(sense)
+        h.run()
+        self.n_solves += 1
+        status = h.getModelStatus()
+        unbounded = (hs.HighsModelStatus.kUnbounded, hs.HighsModelStatus.kUnboundedOrInfeasible)
+        if status in unbounded and sense == hs.ObjSense.kMaximize:
+            return np.inf, None  # the true atoms are feasible: unbounded, not infeasible
+        if status != hs.HighsModelStatus.kOptimal:
+            raise RuntimeError(
+                f"the audit's LP failed ({h.modelStatusToString(status)}): published cells disagree"
+            )
+        sol = h.getSolution()
+        self._keep(np.array(sol.col_value))
+        return float(h.getInfo().objective_function_value), np.array(sol.row_dual)
 
     def bounds(self, target: int, shown: np.ndarray) -> tuple[float, float, set[int]]:
         """Smallest and largest value of unit ``target`` given the units ``shown``; and the
         shown units whose constraints bind at either optimum."""
-        from scipy import sparse
-        from scipy.optimize import linprog
-
-        eq = [int(k) for k in np.flatnonzero(shown) if self.units[k].count]
-        ub_rows: list[tuple[int, float, float]] = []  # (unit, sign, bound): sign * row <= bound
-        for k in np.flatnonzero(shown):
-            u = self.units[k]
-            if u.count:
-                continue
-            if np.isfinite(u.high):
-                ub_rows.append((int(k), 1.0, u.high))
-            if u.low > 0:
-                ub_rows.append((int(k), -1.0, -u.low))
-        kw: dict[str, Any] = {"bounds": (0, None), "method": "highs"}
-        if eq:
-            kw["A_eq"] = self.matrix[eq]
-            kw["b_eq"] = np.array([self.units[k].value for k in eq], dtype=float)
-        if ub_rows:
-            signs = sparse.diags([s for _, s, _ in ub_rows])
-            kw["A_ub"] = (signs @ self.matrix[[k for k, _, _ in ub_rows]]).tocsr()
-            kw["b_ub"] = np.array([b for _, _, b in ub_rows])
-        c = self.matrix[target].toarray().ravel()
+        self._show(shown)
+        self._objective(target)
         binding: set[int] = set()
         ends = []
-        for sign in (1.0, -1.0):
-            res = linprog(sign * c, **kw)
-            if res.status == 3:  # unbounded: the maximum is infinite
-                ends.append(np.inf)
-                continue
-            if res.status != 0:
-                raise RuntimeError(
-                    f"the audit's LP failed ({res.message}): published cells disagree"
-                )
-            ends.append(sign * float(res.fun))
-            if eq:
-                binding |= {eq[i] for i in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_TOL)}
-            if ub_rows:
-                hit = np.flatnonzero(np.abs(res.ineqlin.marginals) > _DUAL_TOL)
-                binding |= {ub_rows[i][0] for i in hit}
+        for sense in (self._hs.ObjSense.kMinimize, self._hs.ObjSense.kMaximize):
+            value, duals = self._solve(sense)
+            ends.append(value)
+            if duals is not None:
+                binding |= {int(i) for i in np.flatnonzero((np.abs(duals) > _DUAL_TOL) & shown)}
         return ends[0], ends[1], binding
+
+    def widens(self, target: int, shown: np.ndarray, low: float, high: float) -> bool:
+        """Whether unit ``target``'s interval given ``shown`` is wider than ``[low, high]``
+        (one LP when the maximum already is)."""
+        self._show(shown)
+        self._objective(target)
+        if self._solve(self._hs.ObjSense.kMaximize)[0] > high + _WIDTH_TOL:
+            return True
+        return self._solve(self._hs.ObjSense.kMinimize)[0] < low - _WIDTH_TOL
 
 
 def _shown(units: list[_Unit], hidden: set[Hashable] | frozenset[Hashable]) -> np.ndarray:
@@ -643,11 +749,17 @@ def audit(
     """
     values = _check_atoms(atoms, threshold)
     units = _units(values, cells)
-    shown = _shown(units, hidden)
-    lp = _Attacker(units, len(values))
+    lp = _Attacker(units, len(values), values)
+    return _intervals(lp, _shown(units, hidden), threshold, suppress_zeros, primary_only)
+
+
+def _intervals(
+    lp: _Attacker, shown: np.ndarray, threshold: int, zeros: bool, primary_only: bool
+) -> pd.DataFrame:
+    """:func:`audit`'s frame from an attacker's LP."""
     rows = []
-    for k, u in enumerate(units):
-        primary = _is_primary(u, threshold, suppress_zeros)
+    for k, u in enumerate(lp.units):
+        primary = _is_primary(u, threshold, zeros)
         if shown[k] or not u.count or (primary_only and not primary):
             continue
         low, high, _ = lp.bounds(k, shown)
@@ -667,12 +779,12 @@ def audit(
     return pd.DataFrame(rows, columns=columns)
 
 
-#: Candidates tried per step (each trial is two LPs).
+#: Candidates tried per step (each trial is one or two LPs).
 _TRIALS = 4
 
 
 def _next_to_hide(
-    lp: _Attacker, target: int, hidden: np.ndarray, binding: set[int], width: float
+    lp: _Attacker, target: int, hidden: np.ndarray, binding: set[int], low: float, high: float
 ) -> int:
     """The next unit to hide so that the target's interval widens.
 
@@ -695,8 +807,7 @@ def _next_to_hide(
     for j in candidates[:_TRIALS]:
         trial = hidden.copy()
         trial[j] = True
-        low, high, _ = lp.bounds(target, ~trial)
-        if high - low > width + _WIDTH_TOL:
+        if lp.widens(target, ~trial, low, high):
             return j
     return candidates[0]
 
@@ -758,21 +869,53 @@ def protect_tables(
     primary = [k for k, u in enumerate(units) if _is_primary(u, threshold, suppress_zeros)]
     hidden = np.zeros(len(units), dtype=bool)
     hidden[primary] = True
-    lp = _Attacker(units, len(values))
+    lp = _Attacker(units, len(values), values)
     for k in primary:
-        while True:
-            low, high, binding = lp.bounds(k, ~hidden)
-            if high - low >= threshold - _WIDTH_TOL:
-                break
-            hidden[_next_to_hide(lp, k, hidden, binding, high - low)] = True
+        _protect(lp, k, hidden, threshold, quick=True)
+    _release(lp, primary, hidden, threshold)
+    intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
+    if not intervals["protected"].all():  # a kept point a hair outside a row: LPs only
+        for k in primary:
+            _protect(lp, k, hidden, threshold, quick=False)
+        intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
     hidden_keys = frozenset(key for k in np.flatnonzero(hidden) for key in units[k].keys)
     primary_keys = frozenset(key for k in primary for key in units[k].keys)
-    intervals = audit(
-        values,
-        cells,
-        hidden_keys,
-        threshold=threshold,
-        suppress_zeros=suppress_zeros,
-        primary_only=True,
-    )
     return LinkedProtection(hidden_keys, primary_keys, intervals, threshold)
+
+
+def _protect(lp: _Attacker, k: int, hidden: np.ndarray, threshold: int, *, quick: bool) -> None:
+    """Hide further units (``hidden`` is changed in place) until unit ``k``'s interval is at
+    least ``threshold`` wide; ``quick``: the kept points' spread, when wide enough, stands for
+    the LP (the final audit checks it)."""
+    while True:
+        if quick and lp.spread(k, ~hidden) >= threshold - _WIDTH_TOL:
+            return
+        low, high, binding = lp.bounds(k, ~hidden)
+        if high - low >= threshold - _WIDTH_TOL:
+            return
+        hidden[_next_to_hide(lp, k, hidden, binding, low, high)] = True
+
+
+def _release(lp: _Attacker, primary: list[int], hidden: np.ndarray, threshold: int) -> None:
+    """Publish again every secondary unit that is not needed (``hidden`` changed in place).
+
+    Augmentation protects one primary cell at a time, so a cell hidden for an early one may be
+    needless once later ones have hidden theirs. Secondary units are tried in turn, the most
+    costly first (margins and totals before interior cells): one is shown again when every
+    primary interval stays at least ``threshold`` wide with it shown (the kept points' spread,
+    or the LP where the points do not show it). Showing a unit only narrows intervals, so every
+    primary cell stays protected after each step, as after augmentation.
+    """
+    is_primary = np.zeros(len(hidden), dtype=bool)
+    is_primary[primary] = True
+    units = lp.units
+    order = list(primary)  # the primary cell that stopped the last release is asked first
+    for j in sorted(np.flatnonzero(hidden & ~is_primary), key=lambda i: (-units[i].cost, i)):
+        trial = ~hidden
+        trial[j] = True
+        for n, k in enumerate(order):
+            if not lp.wide(k, trial, threshold - _WIDTH_TOL):
+                order.insert(0, order.pop(n))
+                break
+        else:
+            hidden[j] = False

@@ -6,6 +6,7 @@ deficiencies.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,12 @@ __all__ = ["OKABE_ITO", "plot_overlaps"]
 
 
 def plot_overlaps(
-    data: CaptureData, ax: Axes | None = None, *, max_patterns: int = 30, min_count: int = 1
+    data: CaptureData,
+    ax: Axes | None = None,
+    *,
+    max_patterns: int = 30,
+    min_count: int = 1,
+    hidden: Collection[Hashable] = (),
 ) -> Axes:
     """UpSet-style chart of the capture patterns, drawn in one Axes.
 
@@ -37,6 +43,11 @@ def plot_overlaps(
     min_count : int
         Leave out patterns with fewer people (for a published chart: the disclosure threshold,
         so that no small count is drawn or printed); the title says so.
+    hidden : collection
+        What disclosure control suppresses (:func:`fl_estimate.pipeline.published.chart_hidden`):
+        patterns, as tuples of the names of their lists, are not drawn (they keep their place
+        among the ``max_patterns`` largest: no smaller pattern takes it); a list's name: its
+        total is not printed; ``"Total"``: the number of people is not printed.
 
     Returns
     -------
@@ -47,7 +58,8 @@ def plot_overlaps(
     k = data.n_lists
     order = np.argsort(-data.counts, kind="stable")
     order = order[data.counts[order] >= max(1, int(min_count))]
-    shown = order[:max_patterns]
+    names = [tuple(data.lists[j] for j in np.flatnonzero(p)) for p in data.patterns]
+    shown = np.array([i for i in order[:max_patterns] if names[i] not in hidden], dtype=int)
     m = len(shown)
     if ax is None:
         _, ax = subplots((max(6.0, 0.32 * m + 2.5), 4.8))
@@ -70,10 +82,15 @@ def plot_overlaps(
         on = data.patterns[shown, j].astype(bool)
         ax.scatter(x[~on], np.full((~on).sum(), yj), s=28, color="0.82", zorder=2)
         ax.scatter(x[on], np.full(on.sum(), yj), s=28, color="0.1", zorder=3)
+        label = (
+            data.lists[j]
+            if data.lists[j] in hidden
+            else f"{data.lists[j]} ({int(totals.iloc[j]):,})"
+        )
         ax.text(
             -0.8,
             yj,
-            f"{data.lists[j]} ({int(totals.iloc[j]):,})",
+            label,
             ha="right",
             va="center",
             fontsize=8,
@@ -102,8 +119,11 @@ def plot_overlaps(
         ax.spines[side].set_visible(False)
     ax.spines["left"].set_bounds(base, base + top)
     left_out = int((data.counts > 0).sum()) - m
-    title = f"Capture patterns: {data.n_observed:,} people on {k} lists"
-    if left_out > 0 and min_count > 1:
+    people = "people" if "Total" in hidden else f"{data.n_observed:,} people"
+    title = f"Capture patterns: {people} on {k} lists"
+    if left_out > 0 and any(n in hidden for n in names):
+        title += f" ({left_out} patterns not shown: the smaller ones and those suppressed)"
+    elif left_out > 0 and min_count > 1:
         title += f" ({left_out} patterns not shown: the smaller ones, each under {min_count})"
     elif left_out > 0:
         title += f" ({left_out} smaller patterns not shown)"

@@ -6,8 +6,10 @@ from the *published frames* alone, not from :func:`fl_estimate.pipeline.publishe
 it reads every published count (observed_by_stratum with its margins, the observed column of
 the strata, national and sensitivity tables, list totals) and what the texts say (lists_used,
 the status of a stratum not estimated, the national sum of strata that adds the observed of the
-strata without an estimate), writes them as linear constraints on the atoms (people by stratum
-and capture pattern, nonnegative), and for every count from 1 to threshold - 1 asks
+strata without an estimate) and what the report's list-overlaps chart prints (pooled patterns,
+pooled list totals, the number of people, read by the chart's rule and ``chart_hidden``), writes
+them as linear constraints on the atoms (people by stratum and capture pattern, nonnegative),
+and for every count from 1 to threshold - 1 asks
 ``scipy.optimize.linprog`` (HiGHS) for its smallest and largest value. The rule: the count is
 blank in every published table, and its interval is at least ``threshold`` wide.
 """
@@ -28,7 +30,12 @@ from scipy.optimize import linprog
 from fl_estimate.disclosure import LinkedCell, audit, protect_tables
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.pipeline.config import RunConfig
-from fl_estimate.pipeline.published import published_tables
+from fl_estimate.pipeline.published import (
+    CHART_PATTERNS,
+    chart_hidden,
+    linked_cells,
+    published_tables,
+)
 from fl_estimate.pipeline.strata import StratumTask, fit_stratum
 from fl_estimate.pipeline.tables import build_tables
 
@@ -80,8 +87,8 @@ def _run(cfg: RunConfig, records: pd.DataFrame):  # type: ignore[no-untyped-def]
     groups = sorted(data.collapse(keep=["year"]).items(), key=lambda kv: str(kv[0]))
     national = [fit(("national", *g), t) for g, t in groups]
     tables = build_tables(cfg, data, outcomes, groups, national)
-    pub, _ = published_tables(cfg, data, outcomes, tables)
-    return data, tables, pub
+    pub, protection = published_tables(cfg, data, outcomes, tables)
+    return data, tables, pub, chart_hidden(protection.hidden)
 
 
 class Attacker:
@@ -172,6 +179,26 @@ def _read_published(att: Attacker, cfg: RunConfig, pub: dict[str, pd.DataFrame])
     _read_sum_of_strata(att, pub, in_year)
 
 
+def _read_chart(att: Attacker, threshold: int, hidden) -> None:  # type: ignore[no-untyped-def]
+    """What the report's list-overlaps chart prints (``plot_overlaps(min_count=threshold,
+    hidden=)``): the ``CHART_PATTERNS`` largest pooled patterns of at least ``threshold``
+    people less those suppressed, each list's pooled total, the number of people."""
+    pooled = {p: sum(att.truth[att.index[(s, p)]] for s in att.strata) for p in att.patterns}
+    order = sorted(att.patterns, key=lambda p: -pooled[p])  # stable, as np.argsort(stable)
+    drawn = [p for p in order if pooled[p] >= threshold][:CHART_PATTERNS]
+    for p in drawn:
+        names = tuple(x for x, on in zip(att.lists, p, strict=True) if on)
+        if names not in hidden:
+            att.add(att.atoms(att.strata, lambda q, p=p: q == p), pooled[p], pooled[p])
+    for name in att.lists:
+        if name not in hidden:
+            a = att.atoms(att.strata, att.on(name))
+            att.add(a, a @ att.truth, a @ att.truth)
+    if "Total" not in hidden:
+        a = att.atoms(att.strata)
+        att.add(a, a @ att.truth, a @ att.truth)
+
+
 def _other_list(att: Attacker, name: str):  # type: ignore[no-untyped-def]
     j = att.lists.index(name)
     return lambda p: any(v for i, v in enumerate(p) if i != j)
@@ -245,9 +272,10 @@ def countries(draw):  # type: ignore[no-untyped-def]
 def test_no_small_count_can_be_narrowed_from_all_published_tables(country) -> None:  # type: ignore[no-untyped-def]
     records, lists, threshold, min_per_list = country
     cfg = _config(threshold, min_per_list)
-    data, _, pub = _run(cfg, records)
+    data, _, pub, in_chart = _run(cfg, records)
     att = Attacker(data, lists)
     _read_published(att, cfg, pub)
+    _read_chart(att, threshold, in_chart)
     small = []  # every count of people from 1 to threshold - 1 that a table holds
     for s in att.strata:
         small.append(att.atoms([s]))
@@ -259,6 +287,8 @@ def test_no_small_count_can_be_narrowed_from_all_published_tables(country) -> No
         ]
     for region in {s[0] for s in att.strata}:
         small.append(att.atoms([s for s in att.strata if s[0] == region]))
+    small += [att.atoms(att.strata, lambda q, p=p: q == p) for p in att.patterns]  # the chart's
+    small += [att.atoms(att.strata, att.on(name)) for name in lists]
     for a in small:
         value = a @ att.truth
         if not 1 <= value < threshold:
@@ -269,6 +299,49 @@ def test_no_small_count_can_be_narrowed_from_all_published_tables(country) -> No
         # a whole number standing alone (not a decimal such as p = 0.049, not part of a name
         # such as Gamma3.5) other than a parameter of the run would be a count of people
         assert not re.search(r"(?<![\w.])\d+(?![\w.])", _PARAMETERS.sub("", text)), text
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(countries())
+def test_no_secondary_suppression_is_needless(country) -> None:  # type: ignore[no-untyped-def]
+    """Every secondary cell is needed: published again on its own, it would let some primary
+    count be narrowed below the threshold (the audit's LP on the cells with it shown). So
+    secondary suppression is minimal cell by cell, not only sufficient."""
+    records, _, threshold, min_per_list = country
+    cfg = _config(threshold, min_per_list)
+    data = CaptureData.from_records(records, strata=list(cfg.strata))
+    keys = sorted(data.keys(), key=lambda k: tuple(str(v) for v in k))
+    opts = {m: cfg.options_for(m) for m in cfg.methods}
+    outcomes = [
+        fit_stratum(StratumTask(k, data[k], opts, 1, cfg.min_lists, cfg.min_per_list)) for k in keys
+    ]
+    groups = sorted(data.collapse(keep=["year"]).items(), key=lambda kv: str(kv[0]))
+    national = [
+        fit_stratum(StratumTask(("national", *g), t, opts, 1, cfg.min_lists, cfg.min_per_list))
+        for g, t in groups
+    ]
+    tables = build_tables(cfg, data, outcomes, groups, national)
+    atoms, cells = linked_cells(cfg, data, outcomes, tables)
+    p = protect_tables(atoms.values, cells, threshold=threshold)
+    assert p.intervals["protected"].all()
+    by_atoms: dict[tuple[int, ...], set] = {}  # cells with the same atoms are one number
+    for c in cells:
+        if c.bounds is None:
+            by_atoms.setdefault(tuple(sorted(set(c.atoms))), set()).add(c.key)
+    seen = set()
+    for c in cells:
+        if c.key not in p.secondary or c.key in seen:
+            continue
+        same = by_atoms[tuple(sorted(set(c.atoms)))] if c.bounds is None else {c.key}
+        seen |= same
+        again = audit(atoms.values, cells, p.hidden - same, threshold=threshold, primary_only=True)
+        assert not again["protected"].all(), c.key
 
 
 def test_the_2x2_table_closed_form() -> None:

@@ -163,6 +163,28 @@ def test_list_overlaps_draws_no_small_count() -> None:
     plt.close(ax.figure)
 
 
+def test_list_overlaps_leaves_out_what_disclosure_control_hides() -> None:
+    """``hidden`` (from :func:`fl_estimate.pipeline.published.chart_hidden`): a suppressed
+    pattern is not drawn and no smaller one takes its place, a suppressed list total is not
+    printed beside its list, "Total" takes the number of people out of the title."""
+    data = read_capture_csv(MSE_DATA / "uk_2013.csv")
+    names = [tuple(data.lists[j] for j in np.flatnonzero(p)) for p in data.patterns]
+    big = int(np.argmax(data.counts))
+    n_big = int((data.counts >= 5).sum())
+    first = data.lists[0]
+    ax = plot_overlaps(data, min_count=5, hidden={names[big], first, "Total"})  # type: ignore[arg-type]
+    printed = [t.get_text().replace(",", "") for t in ax.texts]
+    numbers = [int(t) for t in printed if t.isdigit()]
+    assert len(numbers) == n_big - 1 and int(data.counts[big]) not in numbers
+    assert first in printed and not any(t.startswith(f"{first} (") for t in printed)
+    title = ax.get_title(loc="left")
+    assert title.startswith("Capture patterns: people on") and "those suppressed" in title
+    plt.close(ax.figure)
+    few = plot_overlaps(data, min_count=5, max_patterns=3, hidden={names[big]})  # type: ignore[arg-type]
+    assert len([t for t in few.texts if t.get_text().replace(",", "").isdigit()]) == 2
+    plt.close(few.figure)
+
+
 def test_interval_labels_say_the_level() -> None:
     s = _strata()
     axes = plot_trend_by_region(s, level=0.9)

@@ -24,10 +24,18 @@ status (text)              "lists with fewer than m people: A": A from 1 to m - 
 national estimate          the sum of strata adds the observed of strata without an       1e5
                            estimate: the national estimate minus the strata's published
                            estimates bounds their observed (within the rounding)
+list_overlaps (chart)      a pooled pattern (all strata) it can draw (at least            v+1
+                           ``threshold`` people, the ``CHART_PATTERNS`` largest); one it
+                           cannot: at most ``threshold - 1`` or the smallest drawable     inf
+                           (a statement); a list's pooled total; the number of people     [2]
 =========================  =============================================================  =====
 
 [1] a stratum ``v + 1``, a region's total ``10 (v + 1)``, a year's total ``100 (v + 1)``, the
 grand total ``1000 (v + 1)``: interior cells go before totals, and the national totals last.
+[2] a list's pooled total ``10 (v + 1)``; the number of people is the grand total. The chart
+leaves out what is hidden (:func:`chart_hidden`, ``plot_overlaps(hidden=)``); a small pooled
+pattern is a count like any other (primary). Without the chart in the system, a list total
+hidden in one stratum only was its pooled total minus the others' (issue 19).
 The lists a stratum used are as good as published by its having an estimate at all (a stratum
 is estimated only when every list has 0 or at least ``min_per_list`` people), so they are never
 hidden. A status that must be hidden becomes "not estimable (reason withheld: disclosure
@@ -52,7 +60,15 @@ from fl_estimate.pipeline.config import RunConfig
 from fl_estimate.pipeline.strata import StratumOutcome
 from fl_estimate.pipeline.tables import group_columns
 
-__all__ = ["SUPPRESSED", "WITHHELD", "Atoms", "linked_cells", "published_tables"]
+__all__ = [
+    "CHART_PATTERNS",
+    "SUPPRESSED",
+    "WITHHELD",
+    "Atoms",
+    "chart_hidden",
+    "linked_cells",
+    "published_tables",
+]
 
 #: The flag of a suppressed cell (one word for primary and secondary alike).
 SUPPRESSED = "suppressed"
@@ -255,7 +271,55 @@ def linked_cells(
     cells += _estimate_cells(
         cfg, atoms, outcomes, tables["strata_estimates"], tables["national_estimates"]
     )
+    cells += _overlap_cells(cfg, atoms)
     return atoms, cells
+
+
+#: Patterns the report's list-overlaps chart draws at most (``plot_overlaps(max_patterns=)``).
+CHART_PATTERNS = 30
+
+
+def _overlap_cells(cfg: RunConfig, atoms: Atoms) -> list[LinkedCell]:
+    """What the list-overlaps chart prints: the pooled patterns of all strata it can draw (at
+    least ``threshold`` people, the ``CHART_PATTERNS`` largest), each list's pooled total, the
+    number of people; a pattern it cannot draw is at most the threshold - 1 or the smallest
+    pattern drawn (a statement); a small pooled pattern is a count like any other (primary)."""
+    p = len(atoms.patterns)
+    of_pattern = [atoms.of_strata(atoms.strata, np.arange(p) == j) for j in range(p)]
+    pooled = np.array([atoms.total(a) for a in of_pattern])
+    drawable = np.sort(pooled[pooled >= cfg.threshold])[::-1]
+    full = len(drawable) > CHART_PATTERNS
+    smallest = int(drawable[CHART_PATTERNS - 1]) if full else cfg.threshold
+    cap = float(max(cfg.threshold - 1, smallest if full else 0))
+    cells = []
+    for j, a in enumerate(of_pattern):
+        key = ("list_overlaps", "pattern", _pattern_names(atoms, j))
+        v = int(pooled[j])
+        if 0 < v < cfg.threshold or (v >= cfg.threshold and v >= smallest):
+            cells.append(LinkedCell(key, a, cost=v + 1))
+        else:
+            cells.append(LinkedCell(key, a, (0.0, cap), cost=_NEVER))
+    for name in atoms.lists:
+        a = atoms.of_strata(atoms.strata, atoms.on_list(name))
+        cells.append(LinkedCell(("list_overlaps", "list", name), a, cost=10 * (atoms.total(a) + 1)))
+    a = atoms.of_strata(atoms.strata)
+    cells.append(LinkedCell(("list_overlaps", TOTAL), a, cost=1000 * (atoms.total(a) + 1)))
+    return cells
+
+
+def _pattern_names(atoms: Atoms, j: int) -> tuple[str, ...]:
+    return tuple(x for x, on in zip(atoms.lists, atoms.patterns[j], strict=True) if on)
+
+
+def chart_hidden(hidden: frozenset[Hashable]) -> frozenset[Hashable]:
+    """What the list-overlaps chart must leave out (``plot_overlaps(hidden=)``): the patterns
+    (tuples of list names), the lists whose totals (names) and ``TOTAL`` (the number of people)
+    that disclosure control hides."""
+    out: set[Hashable] = set()
+    for key in hidden:
+        if isinstance(key, tuple) and key[:1] == ("list_overlaps",):
+            out.add(key[2] if len(key) == 3 else TOTAL)
+    return frozenset(out)
 
 
 def _mask_column(df: pd.DataFrame, table: str, hidden: frozenset[Hashable]) -> pd.DataFrame:

@@ -49,7 +49,7 @@ from fl_estimate.outputs import (
 from fl_estimate.outputs.cells import write_csv
 from fl_estimate.pipeline.cache import FitCache, run_cache
 from fl_estimate.pipeline.config import RunConfig, read_run_config
-from fl_estimate.pipeline.published import published_tables
+from fl_estimate.pipeline.published import chart_hidden, published_tables
 from fl_estimate.pipeline.strata import (
     FitPlan,
     StratumOutcome,
@@ -382,6 +382,7 @@ def run(
             comparison=comparison,
             comparison_label=comparison_label,
             truth=pd.read_csv(cfg.truth) if cfg.truth is not None else None,
+            overlaps_hidden=chart_hidden(protection.hidden),
         )
         if "stats" in cfg.raw:  # the periodic statistics (IC-TIP): statistics/ beside the report
             from fl_estimate.pipeline.stats import run_section

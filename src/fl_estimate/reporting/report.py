@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,7 @@ def _draw_figures(
     comparison: pd.DataFrame | None,
     comparison_label: str,
     truth: pd.DataFrame | None,
+    overlaps_hidden: Collection[Hashable] = (),
 ) -> tuple[list[str], dict[str, str]]:
     """Draw and save the charts; returns (files, {figure name: caption})."""
     from fl_estimate._figures import detached
@@ -310,6 +311,7 @@ def _draw_figures(
         ax = plot_overlaps(
             CaptureData.from_counts(pooled),  # type: ignore[arg-type]
             min_count=spec.threshold,
+            hidden=overlaps_hidden,
         )
         files += _save(ax.figure, stage, "list_overlaps")
         figs["list_overlaps"] = _("How the providers' lists overlap (all strata)")
@@ -325,6 +327,7 @@ def write_outputs(
     comparison: pd.DataFrame | None = None,
     comparison_label: str = "",
     truth: pd.DataFrame | None = None,
+    overlaps_hidden: Collection[Hashable] = (),
 ) -> list[str]:
     """Write tables, figures and the report into ``stage``; return the file names written.
 
@@ -346,6 +349,9 @@ def write_outputs(
         for the chart of methods compared; ``comparison_label`` names the table.
     truth : DataFrame, optional
         True sizes by stratum (simulated data: stratum columns and ``N``), drawn on the charts.
+    overlaps_hidden : collection, optional
+        What disclosure control suppresses in the chart of list overlaps (patterns, list totals,
+        the number of people: :func:`fl_estimate.plotting.plot_overlaps`'s ``hidden``).
     """
     files: list[str] = []
     pub = _publishable(spec, tables)
@@ -366,7 +372,7 @@ def write_outputs(
         for name, df in pub.items()
     }
     fig_files, figs = _draw_figures(
-        spec, stage, charted, pooled, comparison, comparison_label, truth
+        spec, stage, charted, pooled, comparison, comparison_label, truth, overlaps_hidden
     )
     files += fig_files
     md, body = _report(spec, pub, figs, stage)
