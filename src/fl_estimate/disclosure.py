@@ -47,6 +47,12 @@ interval is too narrow, the cheapest published cell whose constraint binds at ei
 stays protected, and the loop ends (at worst with everything hidden). :func:`audit` gives the
 interval of every hidden count, for the footnote's audit and for tests.
 
+**Relations**: what an attacker knows about the atoms besides the published cells, when that
+is not a sum being published: :class:`AtomRelation` is a linear constraint with coefficients of
+either sign (e.g. two tables cut from the same people by different characteristics have equal
+totals in every region and period, which lets each table keep atoms of its own characteristic
+instead of the full cross-classification). Relations are never hidden.
+
 References
 ----------
 Cox, L. H. (1980). Suppression methodology and statistical disclosure control. JASA 75, 377-385.
@@ -60,7 +66,7 @@ intervals and the audit of a suppression pattern).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +76,7 @@ import pandas as pd
 from fl_estimate.exceptions import InputValidationError, Problem
 
 __all__ = [
+    "AtomRelation",
     "LinkedCell",
     "LinkedProtection",
     "SuppressedTable",
@@ -422,6 +429,24 @@ class LinkedCell:
     cost: float | None = None
 
 
+@dataclass(frozen=True)
+class AtomRelation:
+    """A linear constraint on the atoms that the attacker knows: ``low <= sum(coef * atom) <=
+    high`` (``low == high`` for an equation). Never hidden, never a cell.
+
+    Attributes
+    ----------
+    terms : tuple of (int, float)
+        ``(atom index, coefficient)`` pairs.
+    low, high : float
+        The bounds (``-inf``/``inf`` for a side left open).
+    """
+
+    terms: tuple[tuple[int, float], ...]
+    low: float = 0.0
+    high: float = 0.0
+
+
 @dataclass
 class _Unit:
     """Cells with the same atoms (counts), or one bounding statement: hidden or shown as one."""
@@ -503,60 +528,98 @@ def _units(atoms: np.ndarray, cells: Sequence[LinkedCell]) -> list[_Unit]:
 
 
 class _Attacker:
-    """The LP of an attacker who knows the published units and that atoms are nonnegative."""
+    """The LP of an attacker who knows the published units and that atoms are nonnegative.
 
-    def __init__(self, units: list[_Unit], n_atoms: int) -> None:
+    One HiGHS model is kept for all the questions: a row per unit (its published value, or
+    free when hidden) and per relation, the atoms as columns; a question changes the objective
+    and the rows of the units shown or hidden since the last one, and the dual simplex starts
+    from the last basis (hundreds of questions cost little more than one solve)."""
+
+    def __init__(
+        self, units: list[_Unit], n_atoms: int, relations: Sequence[AtomRelation] = ()
+    ) -> None:
+        import highspy
         from scipy import sparse
 
+        self.units = units
+        n = max(n_atoms, 1)
         rows = [k for k, u in enumerate(units) for _ in u.atoms]
         cols = [a for u in units for a in u.atoms]
-        self.units = units
-        self.matrix = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(units), max(n_atoms, 1))
-        )
+        data = [1.0] * len(rows)
+        for k, r in enumerate(relations):
+            rows += [len(units) + k] * len(r.terms)
+            cols += [a for a, _ in r.terms]
+            data += [float(c) for _, c in r.terms]
+        n_rows = len(units) + len(relations)
+        full = sparse.csr_matrix((data, (rows, cols)), shape=(n_rows, n))
+        inf = highspy.kHighsInf
+        self._inf = inf
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")  # keeps the basis from one question to the next
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("simplex_strategy", 1)  # serial dual simplex: small LPs, many of them
+        h.addVars(n, np.zeros(n), np.full(n, inf))
+        low = np.array([-inf] * len(units) + [r.low if np.isfinite(r.low) else -inf
+                                              for r in relations], dtype=float)  # fmt: skip
+        high = np.array([inf] * len(units) + [r.high if np.isfinite(r.high) else inf
+                                              for r in relations], dtype=float)  # fmt: skip
+        if n_rows:
+            h.addRows(n_rows, low, high, full.nnz, full.indptr[:-1].astype(np.int32),
+                      full.indices.astype(np.int32), full.data)  # fmt: skip
+        self.h = h
+        self._shown = np.zeros(len(units), dtype=bool)  # every unit's row starts free
+        self._cost: list[int] = []
+
+    def _show(self, shown: np.ndarray) -> None:
+        changed = np.flatnonzero(shown != self._shown)
+        if not len(changed):
+            return
+        low = np.empty(len(changed))
+        high = np.empty(len(changed))
+        for i, k in enumerate(changed):
+            u = self.units[k]
+            if shown[k]:
+                low[i] = u.low if np.isfinite(u.low) else -self._inf
+                high[i] = u.high if np.isfinite(u.high) else self._inf
+            else:
+                low[i], high[i] = -self._inf, self._inf
+        self.h.changeRowsBounds(len(changed), changed.astype(np.int32), low, high)
+        self._shown = shown.copy()
 
     def bounds(self, target: int, shown: np.ndarray) -> tuple[float, float, set[int]]:
         """Smallest and largest value of unit ``target`` given the units ``shown``; and the
         shown units whose constraints bind at either optimum."""
-        from scipy import sparse
-        from scipy.optimize import linprog
+        import highspy
 
-        eq = [int(k) for k in np.flatnonzero(shown) if self.units[k].count]
-        ub_rows: list[tuple[int, float, float]] = []  # (unit, sign, bound): sign * row <= bound
-        for k in np.flatnonzero(shown):
-            u = self.units[k]
-            if u.count:
-                continue
-            if np.isfinite(u.high):
-                ub_rows.append((int(k), 1.0, u.high))
-            if u.low > 0:
-                ub_rows.append((int(k), -1.0, -u.low))
-        kw: dict[str, Any] = {"bounds": (0, None), "method": "highs"}
-        if eq:
-            kw["A_eq"] = self.matrix[eq]
-            kw["b_eq"] = np.array([self.units[k].value for k in eq], dtype=float)
-        if ub_rows:
-            signs = sparse.diags([s for _, s, _ in ub_rows])
-            kw["A_ub"] = (signs @ self.matrix[[k for k, _, _ in ub_rows]]).tocsr()
-            kw["b_ub"] = np.array([b for _, _, b in ub_rows])
-        c = self.matrix[target].toarray().ravel()
+        h = self.h
+        self._show(shown)
+        atoms = list(self.units[target].atoms)
+        if self._cost:
+            h.changeColsCost(len(self._cost), np.array(self._cost, dtype=np.int32),
+                             np.zeros(len(self._cost)))  # fmt: skip
+        if atoms:
+            h.changeColsCost(len(atoms), np.array(atoms, dtype=np.int32), np.ones(len(atoms)))
+        self._cost = atoms
         binding: set[int] = set()
         ends = []
-        for sign in (1.0, -1.0):
-            res = linprog(sign * c, **kw)
-            if res.status == 3:  # unbounded: the maximum is infinite
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            h.changeObjectiveSense(sense)
+            h.run()
+            status = h.getModelStatus()
+            if status in (highspy.HighsModelStatus.kUnbounded,
+                          highspy.HighsModelStatus.kUnboundedOrInfeasible):  # fmt: skip
                 ends.append(np.inf)
                 continue
-            if res.status != 0:
+            if status != highspy.HighsModelStatus.kOptimal:
                 raise RuntimeError(
-                    f"the audit's LP failed ({res.message}): published cells disagree"
+                    f"the audit's LP failed ({h.modelStatusToString(status)}): published cells "
+                    "disagree"
                 )
-            ends.append(sign * float(res.fun))
-            if eq:
-                binding |= {eq[i] for i in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_TOL)}
-            if ub_rows:
-                hit = np.flatnonzero(np.abs(res.ineqlin.marginals) > _DUAL_TOL)
-                binding |= {ub_rows[i][0] for i in hit}
+            ends.append(float(h.getInfo().objective_function_value))
+            duals = np.asarray(h.getSolution().row_dual)[: len(self.units)]
+            hit = np.flatnonzero((np.abs(duals) > _DUAL_TOL) & shown)
+            binding |= {int(k) for k in hit}
         return ends[0], ends[1], binding
 
 
@@ -583,6 +646,15 @@ def _check_atoms(atoms: Sequence[int] | np.ndarray, threshold: int) -> np.ndarra
     return values.astype(np.int64)
 
 
+def _check_relations(values: np.ndarray, relations: Sequence[AtomRelation]) -> None:
+    for k, r in enumerate(relations):
+        if any(a < 0 or a >= len(values) for a, _ in r.terms):
+            raise ValueError(f"relation {k} names an atom outside 0..{len(values) - 1}")
+        total = float(sum(c * values[a] for a, c in r.terms))
+        if not r.low - _WIDTH_TOL <= total <= r.high + _WIDTH_TOL:
+            raise ValueError(f"relation {k} bounds {total} by [{r.low}, {r.high}]: not true")
+
+
 def audit(
     atoms: Sequence[int] | np.ndarray,
     cells: Sequence[LinkedCell],
@@ -591,6 +663,7 @@ def audit(
     threshold: int = 5,
     suppress_zeros: bool = False,
     primary_only: bool = False,
+    relations: Sequence[AtomRelation] = (),
 ) -> pd.DataFrame:
     """The protection interval of every hidden count, given every published cell.
 
@@ -608,6 +681,8 @@ def audit(
         Zeros are primary too.
     primary_only : bool
         Only the primary counts (the others need no interval).
+    relations : sequence of AtomRelation
+        What else the attacker knows about the atoms (always true, never hidden).
 
     Returns
     -------
@@ -632,9 +707,10 @@ def audit(
     {'value': 1, 'low': 0.0, 'high': 5.0, 'width': 5.0, 'protected': True}
     """
     values = _check_atoms(atoms, threshold)
+    _check_relations(values, relations)
     units = _units(values, cells)
     shown = _shown(units, hidden)
-    lp = _Attacker(units, len(values))
+    lp = _Attacker(units, len(values), relations)
     rows = []
     for k, u in enumerate(units):
         primary = _is_primary(u, threshold, suppress_zeros)
@@ -697,6 +773,8 @@ def protect_tables(
     *,
     threshold: int = 5,
     suppress_zeros: bool = False,
+    relations: Sequence[AtomRelation] = (),
+    start: Iterable[Hashable] = (),
 ) -> LinkedProtection:
     """Suppress small counts across linked tables so that no count can be narrowed down.
 
@@ -716,6 +794,11 @@ def protect_tables(
         Smallest count published; also the width every primary cell's interval must reach.
     suppress_zeros : bool
         Also treat zero counts as primary.
+    relations : sequence of AtomRelation
+        What else the attacker knows about the atoms (see the module's "Relations").
+    start : iterable of keys
+        Cells hidden from the start (secondary unless primary), e.g. the pattern a faster
+        table-by-table method found; the LP then only adds to it.
 
     Returns
     -------
@@ -744,11 +827,14 @@ def protect_tables(
     True
     """
     values = _check_atoms(atoms, threshold)
+    _check_relations(values, relations)
     units = _units(values, cells)
     primary = [k for k, u in enumerate(units) if _is_primary(u, threshold, suppress_zeros)]
     hidden = np.zeros(len(units), dtype=bool)
     hidden[primary] = True
-    lp = _Attacker(units, len(values))
+    first = set(start)
+    hidden[[k for k, u in enumerate(units) if first & set(u.keys)]] = True
+    lp = _Attacker(units, len(values), relations)
     for k in primary:
         while True:
             low, high, binding = lp.bounds(k, ~hidden)
@@ -764,5 +850,6 @@ def protect_tables(
         threshold=threshold,
         suppress_zeros=suppress_zeros,
         primary_only=True,
+        relations=relations,
     )
     return LinkedProtection(hidden_keys, primary_keys, intervals, threshold)
