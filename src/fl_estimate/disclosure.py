@@ -558,7 +558,9 @@ class _Attacker:
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")  # keeps the basis from one question to the next
         h.setOptionValue("threads", 1)
-        h.setOptionValue("simplex_strategy", 1)  # serial dual simplex: small LPs, many of them
+        # primal simplex: a question changes the objective, and hiding a unit frees its row; both
+        # leave the last basis primal feasible
+        h.setOptionValue("simplex_strategy", 4)
         h.addVars(n, np.zeros(n), np.full(n, inf))
         low = np.array([-inf] * len(units) + [r.low if np.isfinite(r.low) else -inf
                                               for r in relations], dtype=float)  # fmt: skip

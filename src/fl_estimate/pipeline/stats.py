@@ -31,8 +31,8 @@ from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xls
 from fl_estimate.providers.casefiles import load_case_files
 from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_COLUMNS
 from fl_estimate.providers.registry import ProviderRegistry
-from fl_estimate.providers.submissions import load_submissions
-from fl_estimate.stats.categories import LEVELS
+from fl_estimate.providers.submissions import EXPLOITATION_FORMS, load_submissions
+from fl_estimate.stats.categories import LEVELS, MULTIPLE
 from fl_estimate.stats.labels import category_label, table_title
 from fl_estimate.stats.release import release_tables
 from fl_estimate.stats.tables import PublishedTable, victim_persons
@@ -319,6 +319,7 @@ def statistics_release(
         threshold=threshold,
         regions=regions,
         country=country,
+        forms=(*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown"),
     )
 
 

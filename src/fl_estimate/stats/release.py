@@ -64,6 +64,11 @@ def _group(codes: pd.Series, country: str) -> pd.Series:
     return up.where(up == "UNKNOWN", up.map(lambda c: "national" if c == country else "foreign"))
 
 
+def _forms_present(frame: pd.DataFrame) -> tuple[str, ...]:
+    present = set(exploitation_group(frame["exploitation"]))
+    return (*sorted(present - {MULTIPLE, "Unknown"}), MULTIPLE, "Unknown")
+
+
 def _victim_system(name: str, v: pd.DataFrame, forms: tuple[str, ...]) -> System:
     v = v.copy()
     v["age_group"] = v["age_group"] if "age_group" in v else age_group(v)
@@ -138,7 +143,8 @@ def release_tables(
         ISO 3166-1 alpha-3 code of the publishing country: citizenship is also published as
         nationals / foreigners.
     forms : tuple of str, optional
-        Columns of the exploitation tables (default: the HTCDS forms, several, unknown).
+        Columns of the exploitation tables, in order (the pipeline gives the HTCDS forms,
+        several, unknown; default: the groups present, by name, then several and unknown).
 
     Returns
     -------
@@ -146,17 +152,13 @@ def release_tables(
         Keyed ``<table>_<level>``, in the order of the module's list.
     protection : LinkedProtection
     """
-    from fl_estimate.providers.submissions import EXPLOITATION_FORMS
-
-    if forms is None:
-        forms = (*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown")
     systems: list[System] = []
     specs: list[TableSpec] = []
     group = None if country is None else {c: c for c in CITIZENSHIP_GROUPS}
     for unit, frame in (("records", victims), ("persons", persons)):
         if frame is None or frame.empty:
             continue
-        s = _victim_system(unit, frame, forms)
+        s = _victim_system(unit, frame, forms or _forms_present(frame))
         systems.append(s)
         nat = s.attributes[1].values
         for level in levels:
@@ -174,7 +176,7 @@ def release_tables(
                 )  # fmt: skip
             specs.append(
                 TableSpec(f"victims_exploitation_{unit}_{level}", unit, "exploitation_group",
-                          level, _column("value"), forms, drop_empty=True)
+                          level, _column("value"), s.attributes[2].values, drop_empty=True)
             )  # fmt: skip
     if events is not None and len(events):
         ev = events.assign(
