@@ -82,13 +82,17 @@ class Attacker:
         self.rows.append((a, low, high))
 
     def bounds(self, a: np.ndarray) -> tuple[float, float]:
+        from scipy import sparse
+
         eq = [(r, lo) for r, lo, hi in self.rows if lo == hi]
         ub = [(r, hi) for r, lo, hi in self.rows if lo < hi and np.isfinite(hi)]
         kw: dict = {"bounds": (0, None), "method": "highs"}
         if eq:
-            kw |= {"A_eq": np.array([r for r, _ in eq]), "b_eq": [b for _, b in eq]}
+            kw |= {"A_eq": sparse.csr_matrix(np.array([r for r, _ in eq])),
+                   "b_eq": [b for _, b in eq]}  # fmt: skip
         if ub:
-            kw |= {"A_ub": np.array([r for r, _ in ub]), "b_ub": [b for _, b in ub]}
+            kw |= {"A_ub": sparse.csr_matrix(np.array([r for r, _ in ub])),
+                   "b_ub": [b for _, b in ub]}  # fmt: skip
         low, high = linprog(a, **kw), linprog(-a, **kw)
         assert low.status == 0 and high.status in (0, 3)
         return low.fun, (np.inf if high.status == 3 else -high.fun)
@@ -194,7 +198,7 @@ def _kind_of(table: str) -> str:
 
 @st.composite
 def releases(draw):  # type: ignore[no-untyped-def]
-    n = draw(st.integers(3, 16))
+    n = draw(st.integers(3, 14))
     rows = []
     for i in range(n):
         sex, age = draw(st.sampled_from(SEX_AGE))
@@ -206,14 +210,14 @@ def releases(draw):  # type: ignore[no-untyped-def]
             "person": draw(st.integers(0, max(1, n * 2 // 3))),
         })  # fmt: skip
     victims = pd.DataFrame(rows)
-    m = draw(st.integers(0, 10))
+    m = draw(st.integers(0, 8))
     events = pd.DataFrame([
         {"region": draw(st.sampled_from(REGIONS)), "date_recorded": draw(st.sampled_from(QUARTERS)),
          "case_type": draw(st.sampled_from(["trafficking_in_persons"] * 2 + ["smuggling_of_migrants"])),
          "means": draw(st.sampled_from(["fraud", "deception", "fraud;deception", None]))}
         for _ in range(m)
     ], columns=["region", "date_recorded", "case_type", "means"])  # fmt: skip
-    k = draw(st.integers(0, 10))
+    k = draw(st.integers(0, 8))
     perps = pd.DataFrame([
         {"region": draw(st.sampled_from(REGIONS)), "date_recorded": draw(st.sampled_from(QUARTERS)),
          "offence": draw(st.sampled_from(["trafficking_in_persons", "smuggling_of_migrants"])),
@@ -269,7 +273,7 @@ def _cell(kind: str, table: str, period: str, region: str, column: str):  # type
 
 
 @settings(
-    max_examples=12,
+    max_examples=6,
     deadline=None,
     derandomize=True,
     phases=(Phase.explicit, Phase.generate),  # no shrinking: a failing release is shown as drawn
@@ -307,13 +311,9 @@ def test_no_hidden_count_can_be_narrowed_from_all_published_tables(release) -> N
                 in_h = (lambda v: v["q"] <= 2) if h == 1 else (lambda v: v["q"] == 3)
                 att.add(att.select(lambda v: (v["kind"] == kind) & in_h(v)), 0.0, 0.0)  # noqa: B023
     truth = np.array(att.truth)
-    checked = 0
-    for a in hidden:
-        value = a @ truth
-        if not 1 <= value < threshold:
-            continue
+    small = [a for a in hidden if 1 <= a @ truth < threshold]
+    assert len(small) == sum(int((t.flags == "primary").to_numpy().sum()) for t in tables.values())
+    for a in {a.tobytes(): a for a in small}.values():  # a count in several tables: once
         low, high = att.bounds(a)
-        assert high - low >= threshold - TOL, (value, low, high)
-        checked += 1
-    assert checked == sum(int((t.flags == "primary").to_numpy().sum()) for t in tables.values())
+        assert high - low >= threshold - TOL, (a @ truth, low, high)
     assert protection.intervals.empty or protection.intervals["protected"].all()
