@@ -298,10 +298,10 @@ class LinkRun:
     report: dict[str, Any]
     rejected: list[str]
     internal: Path | None = None
+    internal_files: list[str] = field(default_factory=list)
     #: The linkage in memory (confidential), for a caller that reuses it (the annual run's
     #: statistics count linked persons with it instead of linking again).
     linked: LinkedSubmissions | None = field(default=None, repr=False, compare=False)
-    internal_files: list[str] = field(default_factory=list)
 
 
 def _expand(cfg: LinkConfig) -> list[Path]:
