@@ -48,6 +48,7 @@ MODULES = [
     "fl_estimate.providers.submissions",
     "fl_estimate.stats.labels",
     "fl_estimate.stats.tables",
+    "fl_estimate.stats.release",
     pytest.param("fl_estimate.providers.linkage.model", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_sensitivity", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_uncertainty", marks=pytest.mark.slow),

@@ -57,6 +57,12 @@ rows stays possible when cells are hidden, so a cell whose values over the kept 
 true atoms among them) already spread over ``threshold`` needs no LP; the final audit solves
 every primary cell exactly, and augmentation resumes, LPs only, if a kept point misled it.
 
+**Relations**: what an attacker knows about the atoms besides the published cells, when that
+is not a sum being published: :class:`AtomRelation` is a linear constraint with coefficients of
+either sign (e.g. two tables cut from the same people by different characteristics have equal
+totals in every region and period, which lets each table keep atoms of its own characteristic
+instead of the full cross-classification). Relations are never hidden.
+
 References
 ----------
 Cox, L. H. (1980). Suppression methodology and statistical disclosure control. JASA 75, 377-385.
@@ -70,7 +76,7 @@ intervals and the audit of a suppression pattern).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +87,7 @@ from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_
 
 __all__ = [
+    "AtomRelation",
     "LinkedCell",
     "LinkedProtection",
     "SuppressedTable",
@@ -437,6 +444,24 @@ class LinkedCell:
     cost: float | None = None
 
 
+@dataclass(frozen=True)
+class AtomRelation:
+    """A linear constraint on the atoms that the attacker knows: ``low <= sum(coef * atom) <=
+    high`` (``low == high`` for an equation). Never hidden, never a cell.
+
+    Attributes
+    ----------
+    terms : tuple of (int, float)
+        ``(atom index, coefficient)`` pairs.
+    low, high : float
+        The bounds (``-inf``/``inf`` for a side left open).
+    """
+
+    terms: tuple[tuple[int, float], ...]
+    low: float = 0.0
+    high: float = 0.0
+
+
 @dataclass
 class _Unit:
     """Cells with the same atoms (counts), or one bounding statement: hidden or shown as one."""
@@ -537,7 +562,13 @@ class _Attacker:
     _MAX_POINTS = 4096
     _FEASIBLE_TOL = 1e-6
 
-    def __init__(self, units: list[_Unit], n_atoms: int, truth: np.ndarray) -> None:
+    def __init__(
+        self,
+        units: list[_Unit],
+        n_atoms: int,
+        truth: np.ndarray,
+        relations: Sequence[AtomRelation] = (),
+    ) -> None:
         import highspy
         from scipy import sparse
 
@@ -570,6 +601,10 @@ class _Attacker:
                 m.indices.astype(np.int32),
                 m.data.astype(float),
             )
+        for r in relations:  # rows after the units', their bounds never change
+            idx = np.array([a for a, _ in r.terms], dtype=np.int32)
+            coef = np.array([float(c) for _, c in r.terms], dtype=float)
+            h.addRow(max(r.low, -inf), min(r.high, inf), len(idx), idx, coef)
         self._h = h
         self._shown = np.zeros(len(units), dtype=bool)
         self._cost_atoms: np.ndarray = np.zeros(0, dtype=np.int32)
@@ -699,6 +734,15 @@ def _check_atoms(atoms: Sequence[int] | np.ndarray, threshold: int) -> np.ndarra
     return values.astype(np.int64)
 
 
+def _check_relations(values: np.ndarray, relations: Sequence[AtomRelation]) -> None:
+    for k, r in enumerate(relations):
+        if any(a < 0 or a >= len(values) for a, _ in r.terms):
+            raise ValueError(f"relation {k} names an atom outside 0..{len(values) - 1}")
+        total = float(sum(c * values[a] for a, c in r.terms))
+        if not r.low - _WIDTH_TOL <= total <= r.high + _WIDTH_TOL:
+            raise ValueError(f"relation {k} bounds {total} by [{r.low}, {r.high}]: not true")
+
+
 def audit(
     atoms: Sequence[int] | np.ndarray,
     cells: Sequence[LinkedCell],
@@ -707,6 +751,7 @@ def audit(
     threshold: int = 5,
     suppress_zeros: bool = False,
     primary_only: bool = False,
+    relations: Sequence[AtomRelation] = (),
 ) -> pd.DataFrame:
     """The protection interval of every hidden count, given every published cell.
 
@@ -724,6 +769,8 @@ def audit(
         Zeros are primary too.
     primary_only : bool
         Only the primary counts (the others need no interval).
+    relations : sequence of AtomRelation
+        What else the attacker knows about the atoms (see the module's "Relations").
 
     Returns
     -------
@@ -748,8 +795,9 @@ def audit(
     {'value': 1, 'low': 0.0, 'high': 5.0, 'width': 5.0, 'protected': True}
     """
     values = _check_atoms(atoms, threshold)
+    _check_relations(values, relations)
     units = _units(values, cells)
-    lp = _Attacker(units, len(values), values)
+    lp = _Attacker(units, len(values), values, relations)
     return _intervals(lp, _shown(units, hidden), threshold, suppress_zeros, primary_only)
 
 
@@ -818,6 +866,8 @@ def protect_tables(
     *,
     threshold: int = 5,
     suppress_zeros: bool = False,
+    relations: Sequence[AtomRelation] = (),
+    start: Iterable[Hashable] = (),
 ) -> LinkedProtection:
     """Suppress small counts across linked tables so that no count can be narrowed down.
 
@@ -837,6 +887,12 @@ def protect_tables(
         Smallest count published; also the width every primary cell's interval must reach.
     suppress_zeros : bool
         Also treat zero counts as primary.
+    relations : sequence of AtomRelation
+        What else the attacker knows about the atoms (see the module's "Relations").
+    start : iterable of keys
+        Cells hidden from the start (secondary unless primary), e.g. the pattern a faster
+        table-by-table method found; the LP adds to it, and the release pass may show again
+        those not needed.
 
     Returns
     -------
@@ -865,11 +921,14 @@ def protect_tables(
     True
     """
     values = _check_atoms(atoms, threshold)
+    _check_relations(values, relations)
     units = _units(values, cells)
     primary = [k for k, u in enumerate(units) if _is_primary(u, threshold, suppress_zeros)]
     hidden = np.zeros(len(units), dtype=bool)
     hidden[primary] = True
-    lp = _Attacker(units, len(values), values)
+    first = set(start)
+    hidden[[k for k, u in enumerate(units) if first & set(u.keys)]] = True
+    lp = _Attacker(units, len(values), values, relations)
     for k in primary:
         _protect(lp, k, hidden, threshold, quick=True)
     _release(lp, primary, hidden, threshold)

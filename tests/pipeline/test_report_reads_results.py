@@ -382,3 +382,48 @@ def test_linkage_quality_section_prints_no_small_count(tmp_path: Path, wald_run:
     assert lines[-1] == "No linkage warning."
     assert not any(re.search(r"\b[1-4] persons|from \d+ to", t) for t in lines), lines
     assert len(lines) == 4  # the two ranges are left out
+
+
+def test_statistics_section_links_the_tables_in_english_and_french(
+    tmp_path: Path, wald_run: RunResult
+) -> None:
+    """Issue 22 point 4: the periodic statistics written beside the report have a section of
+    their own, in the report's language, linking their document, workbook and every table (in
+    the HTML page too); without them, no such section."""
+    import dataclasses
+
+    from fl_estimate.reporting import StatisticsSection
+
+    tables = (
+        ("Identified victims by sex and age group (records, by year)",
+         "statistics/victims_sex_age_records_year.csv"),
+        ("Cases: trafficking in persons and smuggling of migrants (by year)",
+         "statistics/cases_type_year.csv"),
+    )  # fmt: skip
+    section = StatisticsSection("statistics", tables, linked=True)
+    spec = dataclasses.replace(
+        report_spec(_config_of(wald_run), wald_run.strata, wald_run.tables), statistics=section
+    )
+    for lang, title, words in (
+        ("en", "Periodic statistics (IC-TIP)", "persons the linkage above made"),
+        ("fr", "Statistiques périodiques (IC-TIP)", "personnes, celles que l'appariement"),
+    ):
+        stage = tmp_path / lang
+        stage.mkdir()
+        pooled = pd.DataFrame({"police": [1, 0], "ngo": [0, 1], "iom": [1, 1], "count": [3, 4]})
+        write_outputs(dataclasses.replace(spec, language=lang), stage, wald_run.tables,
+                      pooled=pooled)  # fmt: skip
+        lines = _section((stage / "report.md").read_text(encoding="utf-8"), title)
+        assert "[statistics/statistics.md](statistics/statistics.md)" in lines[0]
+        assert "(statistics/statistics.xlsx)" in lines[0] and " 2 " in lines[0]
+        assert lines[1] == f"- [{tables[0][0]}]({tables[0][1]})"  # nested item: "  - [..]"
+        assert words in lines[3]
+        assert "6" in lines[4]  # threshold 5: at least 6 possible values
+        page = (stage / "report.html").read_text(encoding="utf-8")
+        assert f"<h2>{title}</h2>" in page
+        assert "<a href='statistics/cases_type_year.csv'>" in page
+    plain = tmp_path / "none"
+    plain.mkdir()
+    write_outputs(dataclasses.replace(spec, statistics=None), plain, wald_run.tables,
+                  pooled=pooled)  # fmt: skip
+    assert "IC-TIP" not in (plain / "report.md").read_text(encoding="utf-8")

@@ -29,14 +29,28 @@ _PROBE = """<script>window.addEventListener('load', function () {
 });</script>"""
 
 
+#: How many times the shared run linked the victim files (the statistics reuse its linkage).
+LINKAGES: list[int] = []
+
+
 @pytest.fixture(scope="module")
 def french_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from unittest import mock
+
+    from fl_estimate.pipeline import linkage_sensitivity
     from fl_estimate.pipeline.run import run
+    from fl_estimate.providers import linkrun
 
     out = tmp_path_factory.mktemp("pays") / "out"
-    with warnings.catch_warnings():
+    calls = mock.Mock(wraps=linkrun.link_submissions)
+    with (
+        warnings.catch_warnings(),
+        mock.patch.object(linkrun, "link_submissions", calls),
+        mock.patch.object(linkage_sensitivity, "link_submissions", calls),
+    ):
         warnings.simplefilter("ignore", DeprecationWarning)  # SearchMSE alias in tables (main)
-        run(ROOT / "data_samples" / "pays.toml", out=out, progress=False)
+        run(ROOT / "data_samples" / "pays.toml", out=out, progress=False, cache=False)
+    LINKAGES.append(calls.call_count)
     return out
 
 
@@ -130,3 +144,14 @@ def test_french_run_has_the_periodic_statistics(french_run: Path) -> None:
     assert "## Victimes identifiées par sexe et groupe d'âge (personnes appariées, par année)" in md
     assert "## Réponse pénale, traite des personnes : personnes par étape (par semestre)" in md
     assert (french_run / "statistics" / "cases_type_half-year.csv").exists()
+    assert (french_run / "statistics" / "victims_sex_age_persons_year.csv").exists()
+    assert (french_run / "statistics" / "perpetrators_sex_trafficking_year.csv").exists()
+    assert "## Auteurs de traite des personnes par étape et sexe (par année)" in md
+    assert LINKAGES == [1]  # the statistics count persons with the run's own linkage
+    report = (french_run / "report.md").read_text(encoding="utf-8")
+    assert "## Statistiques périodiques (IC-TIP)" in report
+    assert "[statistics/statistics.md](statistics/statistics.md)" in report
+    assert "(statistics/victims_sex_age_persons_year.csv)" in report
+    page = (french_run / "report.html").read_text(encoding="utf-8")
+    assert "<a href='statistics/statistics.md'>" in page
+    assert not (french_run / "statistics_audit.csv").exists()  # the audit holds hidden counts

@@ -94,7 +94,7 @@ _SECTIONS = {
     # the periodic statistics (fl_estimate.pipeline.stats; read and checked there)
     "stats": {
         "title", "out", "link", "victims", "events", "perpetrators", "registry", "levels",
-        "as_of", "threshold", "language",
+        "as_of", "threshold", "language", "country",
     },
 }  # fmt: skip
 

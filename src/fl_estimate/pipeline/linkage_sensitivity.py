@@ -173,10 +173,18 @@ def sensitivity_warnings(
 
 
 def _without_records(linked: LinkedSubmissions) -> LinkedSubmissions:
-    """``linked`` without the accepted submissions' records (clear names, dates of birth,
-    documents): what the fit cache keeps of a linkage. The linkage folder does not read them; the
-    linked records (``linked.result``) are pseudonymised."""
-    accepted = {k: (src, frame.iloc[:0]) for k, (src, frame) in linked.loaded.accepted.items()}
+    """``linked`` without the accepted submissions' identifiers (clear names, dates of birth,
+    documents, and the pseudonymous keys): what the fit cache keeps of a linkage. The linkage
+    folder does not read them; the linked records (``linked.result``) are pseudonymised. The
+    records' characteristics (region, dates, sex, age, nationality, forms of exploitation) stay:
+    the periodic statistics count them."""
+    from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_COLUMNS
+
+    drop = {*IDENTIFIER_COLUMNS, *KEY_COLUMNS}
+    accepted = {
+        k: (src, frame.drop(columns=[c for c in frame.columns if c in drop]))
+        for k, (src, frame) in linked.loaded.accepted.items()
+    }
     return dataclasses.replace(linked, loaded=dataclasses.replace(linked.loaded, accepted=accepted))
 
 
@@ -280,7 +288,7 @@ def run_link(
     for w in found:
         if echo is not None:
             echo(f"warning ({w['code']}): {w['message']}")
-    return write_link_outputs(
+    written = write_link_outputs(
         linked,
         out=target,
         internal=inside,
@@ -289,3 +297,4 @@ def run_link(
         sensitivity_warnings=found,
         uncertainty=uncertainty,
     )
+    return dataclasses.replace(written, linked=linked)

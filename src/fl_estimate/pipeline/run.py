@@ -32,6 +32,7 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,13 @@ from fl_estimate.pipeline.strata import (
 from fl_estimate.pipeline.tables import build_tables, group_columns, headline_level
 from fl_estimate.providers.linkage import published_warning
 from fl_estimate.providers.linkrun import internal_folder
-from fl_estimate.reporting import LinkageQuality, MethodSpec, ReportSpec, write_outputs
+from fl_estimate.reporting import (
+    LinkageQuality,
+    MethodSpec,
+    ReportSpec,
+    StatisticsSection,
+    write_outputs,
+)
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
 from fl_estimate.tabular import ReadInfo, read_table
@@ -156,9 +163,11 @@ def _numeric(df: pd.DataFrame) -> pd.DataFrame:
 
 def _load(
     cfg: RunConfig, stage: Path, private: Path, echo: Callable[[str], None], cache: FitCache
-) -> tuple[StratifiedCaptureData, list[tuple[str, ReadInfo]]]:
+) -> tuple[StratifiedCaptureData, list[tuple[str, ReadInfo]], Any]:
+    """The capture data, how each input was read, and the linkage in memory (None without)."""
     read: list[tuple[str, ReadInfo]] = []
     hist_path = cfg.capture_histories
+    linked = None
     if cfg.link is not None:
         from fl_estimate.pipeline.linkage_sensitivity import run_link
 
@@ -174,6 +183,7 @@ def _load(
             if r.get("read_as")
         ]
         echo(f"  {len(link.rejected)} file(s) rejected" if link.rejected else "  all files used")
+        linked = link.linked
     assert hist_path is not None  # read_run_config requires one of the two
     frame, info = read_table(hist_path, excel=False)
     if cfg.link is None:
@@ -200,7 +210,7 @@ def _load(
         df, strata=list(cfg.strata), id_col=id_col, source=hist_path.name
     )
     assert isinstance(data, StratifiedCaptureData)
-    return data, read
+    return data, read, linked
 
 
 def _tasks(
@@ -264,9 +274,11 @@ def report_spec(
     tables: dict[str, pd.DataFrame],
     inputs: Sequence[tuple[str, ReadInfo]] = (),
     linkage: LinkageQuality | None = None,
+    statistics: StatisticsSection | None = None,
 ) -> ReportSpec:
     """What the report says about the run, read from its results and configuration (and the
-    linkage's published summary, when the run linked submissions)."""
+    linkage's published summary, when the run linked submissions; the periodic statistics'
+    section, when it wrote them)."""
     specs = [
         MethodSpec.from_results(m, [o.results[m] for o in outcomes if o.has_estimate(m)])
         for m in cfg.methods
@@ -282,6 +294,7 @@ def report_spec(
         language=cfg.language,
         inputs=tuple(inputs),
         linkage=linkage,
+        statistics=statistics,
     )
 
 
@@ -351,7 +364,7 @@ def run(
         [(out_dir, "run", 0o777), (internal_folder(out_dir), "run-internal", 0o700)],
         inputs=inputs,
     ) as (stage, private):
-        data, read = _load(cfg, stage, private, say, fit_cache)
+        data, read, linked = _load(cfg, stage, private, say, fit_cache)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
@@ -374,8 +387,9 @@ def run(
             protection.intervals.astype({"key": str, "keys": str}), private / "disclosure_audit.csv"
         )
         comparison, comparison_label = _comparison(national_outcomes)
+        stats_files, section = _statistics(cfg, stage, private, linked, say)
         files = write_outputs(
-            report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage")),
+            report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage"), section),
             stage,
             published,
             pooled=data.collapse().to_frame(),
@@ -384,10 +398,7 @@ def run(
             truth=pd.read_csv(cfg.truth) if cfg.truth is not None else None,
             overlaps_hidden=chart_hidden(protection.hidden),
         )
-        if "stats" in cfg.raw:  # the periodic statistics (IC-TIP): statistics/ beside the report
-            from fl_estimate.pipeline.stats import run_section
-
-            files += run_section(cfg.path, stage / "statistics", language=cfg.language, echo=say)
+        files += stats_files
         write_manifest(
             stage / "manifest.json",
             kind="run",
@@ -406,6 +417,26 @@ def run(
     if fit_cache.enabled:
         say(f"fit cache: {fit_cache.hits} fit(s) reused, {fit_cache.stored} new")
     return RunResult(out_dir, tables, files, list(outcomes), fit_cache)
+
+
+def _statistics(
+    cfg: RunConfig, stage: Path, private: Path, linked: Any, echo: Callable[[str], None]
+) -> tuple[list[str], StatisticsSection | None]:
+    """The periodic statistics (IC-TIP) in ``statistics/`` beside the report, when the config
+    has a ``[stats]``: the persons from the run's own linkage (no second linkage); the audit of
+    their disclosure control in the internal folder."""
+    if "stats" not in cfg.raw:
+        return [], None
+    from fl_estimate.pipeline.stats import run_section
+
+    written = run_section(
+        cfg.path, stage / "statistics", language=cfg.language, echo=echo, linked=linked
+    )
+    audit = written.protection.intervals
+    if len(audit):
+        write_csv(audit.astype({"key": str, "keys": str}), private / "statistics_audit.csv")
+    section = StatisticsSection("statistics", tuple(written.headings), written.linked)
+    return written.files, section
 
 
 def _linkage_quality(folder: Path) -> LinkageQuality | None:

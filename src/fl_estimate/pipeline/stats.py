@@ -18,11 +18,12 @@ import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from fl_estimate._io import atomic_write_text
+from fl_estimate.disclosure import LinkedProtection
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_, join_or, language_of
 from fl_estimate.outputs import publish_folder, relative_labels, write_manifest
@@ -31,25 +32,25 @@ from fl_estimate.providers.casefiles import load_case_files
 from fl_estimate.providers.pseudonymise import IDENTIFIER_COLUMNS, KEY_COLUMNS
 from fl_estimate.providers.registry import ProviderRegistry
 from fl_estimate.providers.submissions import EXPLOITATION_FORMS, load_submissions
-from fl_estimate.stats.categories import CASE_TYPES, LEVELS, MEANS, MULTIPLE, STAGES
+from fl_estimate.stats.categories import LEVELS, MULTIPLE
 from fl_estimate.stats.labels import category_label, table_title
-from fl_estimate.stats.tables import (
-    SEX_AGE,
-    PublishedTable,
-    age_group,
-    count_blocks,
-    exploitation_group,
-    victim_persons,
-)
+from fl_estimate.stats.release import release_tables
+from fl_estimate.stats.tables import PublishedTable, victim_persons
 from fl_estimate.tabular import read_toml
+
+if TYPE_CHECKING:
+    from fl_estimate.providers.linkrun import LinkedSubmissions
 
 __all__ = [
     "STATS_KEYS",
     "StatsConfig",
     "StatsResult",
+    "WrittenStatistics",
+    "linked_victims",
     "read_stats_config",
     "run_section",
     "run_stats",
+    "statistics_release",
     "statistics_tables",
     "write_statistics",
 ]  # fmt: skip
@@ -57,7 +58,7 @@ __all__ = [
 #: Keys of the ``[stats]`` table.
 STATS_KEYS = frozenset(
     {"title", "out", "link", "victims", "events", "perpetrators", "registry", "levels", "as_of",
-     "threshold", "language"}
+     "threshold", "language", "country"}
 )  # fmt: skip
 
 
@@ -78,6 +79,8 @@ class StatsConfig:
     threshold: int
     language: str
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    #: ISO 3166-1 alpha-3 code of the publishing country (citizenship: nationals / foreigners).
+    country: str | None = None
 
 
 def _files(
@@ -214,13 +217,31 @@ def read_stats_config(path: str | Path) -> StatsConfig:
                 N_("[stats] needs link (or [input] link), victims, events or perpetrators"), src
             )
         )
+    country = _country_code(get("stats", "country", str, None), src, problems)
     if problems:
         raise InputValidationError(problems)
     title = get("stats", "title", str, None) or get("run", "title", str, "Statistics")
     return StatsConfig(
         path.resolve(), title, out, link, victims, events, perpetrators, registry,
-        tuple(levels), as_of, threshold, language, raw,
+        tuple(levels), as_of, threshold, language, raw, country,
     )  # fmt: skip
+
+
+def _country_code(value: str | None, src: str, problems: list[Problem]) -> str | None:
+    """``[stats] country`` as an ISO 3166-1 alpha-3 code (alpha-2 accepted)."""
+    if value is None:
+        return None
+    import pycountry
+
+    found = pycountry.countries.get(alpha_3=value.upper()) or pycountry.countries.get(
+        alpha_2=value.upper()
+    )
+    if found is None:
+        problems.append(
+            Problem(f"[stats] country must be an ISO 3166-1 country code, got {value!r}", src)
+        )
+        return None
+    return str(found.alpha_3)
 
 
 @dataclass
@@ -240,27 +261,48 @@ def _without_identifiers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in (*IDENTIFIER_COLUMNS, *KEY_COLUMNS) if c in frame])
 
 
-def load_inputs(cfg: StatsConfig, echo: Callable[[str], None] | None = None) -> StatsInputs:
-    """Validate and read every file; link the victims when a linkage config is given."""
+def linked_victims(linked: LinkedSubmissions) -> pd.DataFrame:
+    """The victim records of a linkage without identifiers, with their person (cluster)."""
+    labels = linked.result.clusters()
+    ids = linked.result.records[["source", "record_id"]].assign(person=labels)
+    return _without_identifiers(linked.loaded.records()).merge(
+        ids, on=["source", "record_id"], how="left", validate="one_to_one"
+    )
+
+
+def load_inputs(
+    cfg: StatsConfig,
+    echo: Callable[[str], None] | None = None,
+    *,
+    linked: LinkedSubmissions | None = None,
+) -> StatsInputs:
+    """Validate and read every file; link the victims when a linkage config is given.
+
+    Parameters
+    ----------
+    cfg : StatsConfig
+    echo : callable, optional
+        Called with each line of progress.
+    linked : LinkedSubmissions, optional
+        The linkage of ``cfg.link`` already made (the annual run's): its records and persons
+        are used instead of linking again.
+    """
     say = echo or (lambda s: None)
     registry = ProviderRegistry.read_csv(cfg.registry) if cfg.registry else None
     regions = registry.regions_of() if registry else None
     providers = registry.providers if registry else None
     received: dict[str, list[tuple[str, str]]] = {}
     rejected: list[str] = []
-    linked = False
+    linked_run = False
     if cfg.link is not None:
-        from fl_estimate.providers.linkrun import link_submissions
+        if linked is None:
+            from fl_estimate.providers.linkrun import link_submissions
 
-        say(f"linking the victim files of {cfg.link.name} ...")
-        link = link_submissions(cfg.link)
-        labels = link.result.clusters()
-        ids = link.result.records[["source", "record_id"]].assign(person=labels)
-        victims = _without_identifiers(link.loaded.records()).merge(
-            ids, on=["source", "record_id"], how="left", validate="one_to_one"
-        )
-        linked = True
-        loaded_v = link.loaded
+            say(f"linking the victim files of {cfg.link.name} ...")
+            linked = link_submissions(cfg.link)
+        victims = linked_victims(linked)
+        linked_run = True
+        loaded_v = linked.loaded
     else:
         loaded_v = load_submissions(cfg.victims, regions=regions, providers=providers)
         victims = _without_identifiers(loaded_v.records())
@@ -277,74 +319,44 @@ def load_inputs(cfg: StatsConfig, echo: Callable[[str], None] | None = None) -> 
             for p in r.problems:
                 say(f"  - {p}")
     return StatsInputs(
-        victims, linked, frames["events"], frames["perpetrators"], registry, received, rejected
-    )
-
-
-def _by_frequency(categories: pd.Series, first: tuple[str, ...]) -> tuple[str, ...]:
-    """``first`` codes, then the others by decreasing count (ties by name), ``UNKNOWN`` last."""
-    counts = categories.value_counts()
-    rest = sorted((c for c in counts.index if c not in first and c != "UNKNOWN"),
-                  key=lambda c: (-counts[c], c))  # fmt: skip
-    return (*first, *rest, *(("UNKNOWN",) if "UNKNOWN" in counts.index else ()))
+        victims, linked_run, frames["events"], frames["perpetrators"], registry, received,
+        rejected,
+    )  # fmt: skip
 
 
 def statistics_tables(
-    inputs: StatsInputs, *, levels: tuple[str, ...], threshold: int
+    inputs: StatsInputs,
+    *,
+    levels: tuple[str, ...],
+    threshold: int,
+    country: str | None = None,
 ) -> dict[str, PublishedTable]:
     """Every table, keyed ``<table>_<unit>_<level>`` (unit ``records`` or ``persons`` for the
-    victim tables), after disclosure control."""
+    victim tables), all protected together (:func:`fl_estimate.stats.release.release_tables`)."""
+    return statistics_release(inputs, levels=levels, threshold=threshold, country=country)[0]
+
+
+def statistics_release(
+    inputs: StatsInputs,
+    *,
+    levels: tuple[str, ...],
+    threshold: int,
+    country: str | None = None,
+) -> tuple[dict[str, PublishedTable], LinkedProtection]:
+    """:func:`statistics_tables` and the joint protection (its audit of every hidden count)."""
     regions = inputs.registry.regions if inputs.registry is not None else None
-    out: dict[str, PublishedTable] = {}
-    victim_units = {"records": inputs.victims.copy()}
-    if inputs.linked and len(inputs.victims):
-        victim_units["persons"] = victim_persons(inputs.victims)
-    forms = (*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown")
-    for unit, v in victim_units.items():
-        if v.empty:
-            continue
-        v = v.copy()
-        v["age_group"] = v["age_group"] if "age_group" in v else age_group(v)
-        v["sex_age"] = v["sex"].astype(str) + "|" + v["age_group"].astype(str)
-        v["exploitation_group"] = exploitation_group(v["exploitation"])
-        v["nationality"] = v["nationality"].astype(str).str.upper()
-        nat = _by_frequency(v["nationality"], ())
-        for level in levels:
-            kw: dict[str, Any] = {
-                "level": level, "threshold": threshold, "regions": regions, "drop_empty": True,
-            }  # fmt: skip
-            date = "date_identified"
-            out[f"victims_sex_age_{unit}_{level}"] = count_blocks(v, date, "sex_age", SEX_AGE, **kw)
-            out[f"victims_citizenship_{unit}_{level}"] = count_blocks(
-                v, date, "nationality", nat, **kw
-            )
-            out[f"victims_exploitation_{unit}_{level}"] = count_blocks(
-                v, date, "exploitation_group", forms, **kw
-            )
-    ev, pe = inputs.events, inputs.perpetrators
-    for level in levels:
-        kw = {"level": level, "threshold": threshold, "regions": regions}
-        if len(ev):
-            out[f"cases_type_{level}"] = count_blocks(
-                ev, "date_recorded", "case_type", CASE_TYPES, **kw
-            )
-            tip = ev[ev["case_type"] == "trafficking_in_persons"].assign(
-                means=lambda d: d["means"].fillna("unknown") if "means" in d else "unknown"
-            )
-            if len(tip):
-                out[f"cases_means_{level}"] = count_blocks(
-                    tip, "date_recorded", "means", MEANS, split=";", drop_empty=True, **kw
-                )
-        for offence, name in (
-            ("trafficking_in_persons", "trafficking"),
-            ("smuggling_of_migrants", "smuggling"),
-        ):
-            part = pe[pe["offence"] == offence] if len(pe) else pe
-            if len(part):
-                out[f"justice_{name}_{level}"] = count_blocks(
-                    part, "date_recorded", "stage", STAGES, **kw
-                )
-    return out
+    persons = victim_persons(inputs.victims) if inputs.linked and len(inputs.victims) else None
+    return release_tables(
+        inputs.victims if len(inputs.victims) else None,
+        persons,
+        inputs.events,
+        inputs.perpetrators,
+        levels=levels,
+        threshold=threshold,
+        regions=regions,
+        country=country,
+        forms=(*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown"),
+    )
 
 
 def completeness_table(inputs: StatsInputs, as_of: str | None) -> pd.DataFrame | None:
@@ -385,9 +397,9 @@ _TEXT = {
     "no_link": N_("The victim files were not linked: only counts of records are published."),
     "disclosure": N_(
         "Cells from 1 to {low} are hidden (c), with as many other cells as needed so that no "
-        "hidden cell can be worked out from its table's totals. Tables for different periods "
-        "(a quarter and its half-year) are protected separately: publish one level per release, "
-        "or check them together."
+        "hidden count can be narrowed, from everything these tables publish (every table, "
+        "period and level together: a half-year is the sum of its quarters, the same victims "
+        "appear in several tables), to fewer than {values} possible values."
     ),
     "level_quarter": N_("by quarter"),
     "level_half-year": N_("by half-year"),
@@ -435,20 +447,59 @@ def _markdown(frame: pd.DataFrame) -> list[str]:
     return [head, rule, *("| " + " | ".join(r) + " |" for r in cells[1:]), ""]
 
 
+@dataclass
+class WrittenStatistics:
+    """What :func:`write_statistics` wrote.
+
+    Attributes
+    ----------
+    files : list of str
+        File names inside the folder.
+    headings : list of (str, str)
+        Each table's heading in the language and its CSV file name, in order.
+    linked : bool
+        Whether the victims were also counted as linked persons.
+    protection : LinkedProtection
+        The joint disclosure control: hidden cells and the audit of every primary count
+        (internal: the audit holds the hidden counts).
+    """
+
+    files: list[str]
+    headings: list[tuple[str, str]]
+    linked: bool
+    protection: LinkedProtection
+
+
 def write_statistics(
-    cfg: StatsConfig, folder: Path, *, echo: Callable[[str], None] | None = None
-) -> list[str]:
-    """Load, tabulate and write the statistics into ``folder`` (created); return the files."""
+    cfg: StatsConfig,
+    folder: Path,
+    *,
+    echo: Callable[[str], None] | None = None,
+    linked: LinkedSubmissions | None = None,
+) -> WrittenStatistics:
+    """Load, tabulate and write the statistics into ``folder`` (created).
+
+    ``linked``: the linkage of ``cfg.link`` already made (the annual run's), used instead of
+    linking again.
+    """
     lang = cfg.language
-    inputs = load_inputs(cfg, echo)
-    tables = statistics_tables(inputs, levels=cfg.levels, threshold=cfg.threshold)
+    inputs = load_inputs(cfg, echo, linked=linked)
+    if echo is not None:
+        echo("disclosure control across the statistics tables ...")
+    tables, protection = statistics_release(
+        inputs, levels=cfg.levels, threshold=cfg.threshold, country=cfg.country
+    )
     folder.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
+    headings: list[tuple[str, str]] = []
     sheets: dict[str, pd.DataFrame] = {}
     md = [f"# {escape_markdown_html(cfg.title)}", "", _TEXT["intro"].render(lang), ""]
     md += [f"- {_TEXT['records'].render(lang)}"]
     md += [f"- {_TEXT['persons' if inputs.linked else 'no_link'].render(lang)}", ""]
-    md += [_TEXT["disclosure"].render(lang).format(low=cfg.threshold - 1), ""]
+    md += [
+        _TEXT["disclosure"].render(lang).format(low=cfg.threshold - 1, values=cfg.threshold + 1),
+        "",
+    ]
     if inputs.rejected:
         md += [_TEXT["rejected"].render(lang).format(files=", ".join(inputs.rejected)), ""]
     for name, table in tables.items():
@@ -460,6 +511,7 @@ def write_statistics(
         if unit:
             detail.insert(0, _TEXT[f"unit_{unit}"].render(lang))
         md += [f"## {heading} ({', '.join(detail)})", ""]
+        headings.append((f"{heading} ({', '.join(detail)})", f"{name}.csv"))
         labelled = _labelled(table, lang)
         md += _markdown(labelled)
         sheets[name] = labelled
@@ -477,21 +529,36 @@ def write_statistics(
     write_xlsx(sheets, folder / "statistics.xlsx")
     atomic_write_text(folder / "statistics.md", "\n".join(md))
     files += ["statistics.xlsx", "statistics.md"]
-    return files
+    return WrittenStatistics(files, headings, inputs.linked, protection)
 
 
 def run_section(
-    config: str | Path, folder: Path, *, language: str, echo: Callable[[str], None] | None = None
-) -> list[str]:
+    config: str | Path,
+    folder: Path,
+    *,
+    language: str,
+    echo: Callable[[str], None] | None = None,
+    linked: LinkedSubmissions | None = None,
+) -> WrittenStatistics:
     """The statistics as a section of the annual run: written into ``folder`` (the run's
-    ``statistics/``) in the run's language; returns the files relative to the run's folder.
-    Called by :func:`fl_estimate.pipeline.run.run` when its configuration has a ``[stats]``."""
+    ``statistics/``) in the run's language, from the run's linkage (``linked``) when it made
+    one; the files are relative to the run's folder. Called by
+    :func:`fl_estimate.pipeline.run.run` when its configuration has a ``[stats]``."""
     import dataclasses
 
     cfg = dataclasses.replace(read_stats_config(config), language=language_of(language))
     if echo is not None:
         echo("periodic statistics (IC-TIP) ...")
-    return [f"{folder.name}/{f}" for f in write_statistics(cfg, folder, echo=echo)]
+    if linked is not None and (
+        cfg.link is None
+        or linked.config.path is None
+        or Path(linked.config.path).resolve() != cfg.link
+    ):
+        linked = None  # [stats] names another linkage than the run's
+    written = write_statistics(cfg, folder, echo=echo, linked=linked)
+    written.files = [f"{folder.name}/{f}" for f in written.files]
+    written.headings = [(h, f"{folder.name}/{f}") for h, f in written.headings]
+    return written
 
 
 def stats_inputs(cfg: StatsConfig) -> list[Path]:
@@ -531,7 +598,7 @@ def run_stats(
     target = Path(out) if out is not None else cfg.out
     inputs = stats_inputs(cfg)
     with publish_folder(target, kind="stats", inputs=inputs) as stage:
-        files = write_statistics(cfg, stage, echo=echo)
+        files = write_statistics(cfg, stage, echo=echo).files
         labels = relative_labels(inputs, cfg.path.parent)
         write_manifest(stage / "manifest.json", kind="stats", inputs=labels, config=cfg.raw)
         files.append("manifest.json")

@@ -323,6 +323,9 @@ class LinkRun:
     rejected: list[str]
     internal: Path | None = None
     internal_files: list[str] = field(default_factory=list)
+    #: The linkage in memory (confidential), for a caller that reuses it (the annual run's
+    #: statistics count linked persons with it instead of linking again).
+    linked: LinkedSubmissions | None = field(default=None, repr=False, compare=False)
 
 
 def _expand(cfg: LinkConfig) -> list[Path]:

@@ -11,12 +11,13 @@ from fl_estimate.reporting.charts import (
     plot_trend_by_region,
 )
 from fl_estimate.reporting.report import write_outputs
-from fl_estimate.reporting.spec import LinkageQuality, MethodSpec, ReportSpec
+from fl_estimate.reporting.spec import LinkageQuality, MethodSpec, ReportSpec, StatisticsSection
 
 __all__ = [
     "LinkageQuality",
     "MethodSpec",
     "ReportSpec",
+    "StatisticsSection",
     "plot_indicator_prevalence",
     "plot_national_trend",
     "plot_regional_comparison",

@@ -634,6 +634,47 @@ def _input_lines(spec: ReportSpec) -> list[str]:
     ]
 
 
+def _statistics_section(spec: ReportSpec) -> tuple[str, str, str]:
+    """The section on the periodic statistics: heading, Markdown and HTML (links to them)."""
+    st = spec.statistics
+    assert st is not None
+    _ = translator(spec.language).gettext
+    doc, book = f"{st.folder}/{st.document}", f"{st.folder}/{st.workbook}"
+    lead = _(
+        "Counts of the identified victims, cases and perpetrators the providers recorded, by "
+        "region and period, classified as in the IC-TIP (International Classification for "
+        "Administrative Data on Trafficking in Persons): counts of what was recorded, not "
+        "estimates. {n} tables, with their notes, in {document} and {workbook}; one CSV each:"
+    )
+    how = (
+        _("Victims are counted as records and as the persons the linkage above made of them.")
+        if st.linked
+        else _("The victim files were not linked: the victims are counted as records only.")
+    )
+    sdc = _(
+        "The statistics tables are protected together (every table, period and level): no "
+        "hidden count can be narrowed from all of them to fewer than {values} possible values."
+    ).format(values=spec.threshold + 1)
+    title = _("Periodic statistics (IC-TIP)")
+    e = escape_markdown_html
+    md_lead = e(lead).format(n=len(st.tables), document=f"[{e(doc)}]({doc})",
+                          workbook=f"[{e(book)}]({book})")  # fmt: skip
+    md = [f"- {md_lead}", *(f"  - [{e(h)}]({f})" for h, f in st.tables), f"- {e(how)}",
+          f"- {e(sdc)}"]  # fmt: skip
+
+    def a(href: str, text: str) -> str:
+        return f"<a href='{html.escape(href)}'>{html.escape(text)}</a>"
+
+    html_lead = html.escape(lead).format(n=len(st.tables), document=a(doc, doc),
+                                         workbook=a(book, book))  # fmt: skip
+    items = "".join(f"<li>{a(f, h)}</li>" for h, f in st.tables)
+    body = (
+        f"<h2>{html.escape(title)}</h2><ul><li>{html_lead}<ul>{items}</ul></li>"
+        f"<li>{html.escape(how)}</li><li>{html.escape(sdc)}</li></ul>"
+    )
+    return title, "\n".join(md), body
+
+
 def _report(
     spec: ReportSpec, pub: dict[str, pd.DataFrame], figs: dict[str, str], stage: Path
 ) -> tuple[str, str]:
@@ -666,8 +707,11 @@ def _report(
     if len(pub["top_models"]):
         tables.append((_("Top models by BIC"), pub["top_models"]))
     md = [f"# {escape_markdown_html(spec.title)}\n"]
+    stats = _statistics_section(spec) if spec.statistics is not None else None
     for title, text in sections:
         md.append(f"## {escape_markdown_html(title)}\n\n{escape_markdown_html(text)}\n")
+    if stats is not None:
+        md.append(f"## {escape_markdown_html(stats[0])}\n\n{stats[1]}\n")
     for name, caption in figs.items():
         cap = escape_markdown_html(caption)
         md.append(f"## {cap}\n\n![{cap}]({name}.png)\n")
@@ -701,6 +745,8 @@ def _report(
     for title, text in sections:
         items = "".join(f"<li>{_inline(line[2:])}</li>" for line in text.splitlines())
         parts.append(f"<h2>{html.escape(title)}</h2><ul>{items}</ul>")
+    if stats is not None:
+        parts.append(stats[2])
     for name, caption in figs.items():
         b64 = base64.b64encode((stage / f"{name}.png").read_bytes()).decode()
         parts.append(

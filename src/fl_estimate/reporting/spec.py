@@ -24,7 +24,14 @@ from typing import Any, Literal
 from fl_estimate.results import METHOD_FAMILIES, EstimationResult
 from fl_estimate.tabular import ReadInfo
 
-__all__ = ["LinkageQuality", "MethodSpec", "ReportSpec", "TotalsFrom", "percent"]
+__all__ = [
+    "LinkageQuality",
+    "MethodSpec",
+    "ReportSpec",
+    "StatisticsSection",
+    "TotalsFrom",
+    "percent",
+]
 
 #: Where the intervals of national totals (sums of strata) come from.
 TotalsFrom = Literal["bootstrap replicates", "posterior draws", "not available", "mixed"]
@@ -169,6 +176,32 @@ class LinkageQuality:
 
 
 @dataclass(frozen=True)
+class StatisticsSection:
+    """The periodic statistics (IC-TIP) written beside the report, for its section on them.
+
+    Attributes
+    ----------
+    folder : str
+        Their folder, relative to the report (``statistics``).
+    tables : tuple of (str, str)
+        Each table's heading in the report's language and its CSV file (relative to the
+        report), in order.
+    linked : bool
+        Whether the victims are also counted as linked persons.
+    document : str
+        The statistics' own document (``statistics.md``) inside ``folder``.
+    workbook : str
+        The workbook inside ``folder``.
+    """
+
+    folder: str
+    tables: tuple[tuple[str, str], ...]
+    linked: bool = False
+    document: str = "statistics.md"
+    workbook: str = "statistics.xlsx"
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     """What the report says about the results.
 
@@ -198,6 +231,8 @@ class ReportSpec:
     linkage : LinkageQuality, optional
         The linkage's quality, when the run linked provider submissions (a section of the
         report).
+    statistics : StatisticsSection, optional
+        The periodic statistics written beside the report (a section linking them).
     """
 
     title: str
@@ -210,3 +245,4 @@ class ReportSpec:
     language: str = "en"
     inputs: tuple[tuple[str, ReadInfo], ...] = ()
     linkage: LinkageQuality | None = None
+    statistics: StatisticsSection | None = None

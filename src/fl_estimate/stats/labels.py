@@ -75,6 +75,8 @@ CATEGORY_LABELS: dict[str, Message] = {
     "ngo_service_provider": N_("NGO or service provider"),
     "international_organisation": N_("international organisation"),
     "hotline": N_("hotline"),
+    "national": N_("nationals"),
+    "foreign": N_("foreigners"),
     "victims": N_("victims"),
     "events": N_("events"),
     "perpetrators": N_("perpetrators"),
@@ -92,6 +94,15 @@ TABLE_TITLES: dict[str, Message] = {
     ),
     "justice_smuggling": N_("Criminal-justice response, smuggling of migrants: persons by stage"),
     "completeness": N_("Reporting entities: what each provider sent for each period"),
+    "victims_citizenship_group": N_("Identified victims: nationals and foreigners"),
+    "perpetrators_sex_trafficking": N_("Perpetrators of trafficking in persons by stage and sex"),
+    "perpetrators_sex_smuggling": N_("Perpetrators of smuggling of migrants by stage and sex"),
+    "perpetrators_citizenship_trafficking": N_(
+        "Perpetrators of trafficking in persons by stage and citizenship"
+    ),
+    "perpetrators_citizenship_smuggling": N_(
+        "Perpetrators of smuggling of migrants by stage and citizenship"
+    ),
 }
 
 
