@@ -608,26 +608,33 @@ class _Attacker:
         self._h = h
         self._shown = np.zeros(len(units), dtype=bool)
         self._cost_atoms: np.ndarray = np.zeros(0, dtype=np.int32)
-        self._rows: list[np.ndarray] = []  # each kept point's row values
-        self._sat: list[np.ndarray] = []  # and which rows' bounds it satisfies
-        self._stacked: tuple[np.ndarray, np.ndarray] | None = None
+        # kept points, in arrays that grow by doubling (restacking lists at every question
+        # cost quadratic time): each point's row values, and which rows' bounds it breaks
+        self._rows = np.zeros((16, len(units)))
+        self._unsat = np.zeros((16, len(units)), dtype=bool)
+        self._n_points = 0
+        self._next_slot = 1  # once full, points replace the oldest in turn (never the truth)
         self._keep(np.asarray(truth, dtype=float))
 
     def _keep(self, x: np.ndarray) -> None:
         r = self.matrix @ np.pad(x, (0, self.matrix.shape[1] - len(x)))
         tol = self._FEASIBLE_TOL
-        self._rows.append(r)
-        self._sat.append((r >= self.low - tol) & (r <= self.high + tol))
-        if len(self._rows) > self._MAX_POINTS:
-            del self._rows[1], self._sat[1]  # never the truth
-        self._stacked = None
+        if self._n_points < self._MAX_POINTS:
+            slot = self._n_points
+            if slot == len(self._rows):
+                self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+                self._unsat = np.concatenate([self._unsat, np.zeros_like(self._unsat)])
+            self._n_points += 1
+        else:
+            slot = self._next_slot
+            self._next_slot = self._next_slot % (self._MAX_POINTS - 1) + 1
+        self._rows[slot] = r
+        self._unsat[slot] = (r < self.low - tol) | (r > self.high + tol)
 
     def _values(self, target: int, shown: np.ndarray) -> np.ndarray:
         """The target's values at the kept points possible given ``shown``."""
-        if self._stacked is None:
-            self._stacked = (np.array(self._rows), ~np.array(self._sat))
-        rows, unsat = self._stacked
-        return rows[~unsat[:, shown].any(axis=1), target]
+        n = self._n_points
+        return self._rows[:n, target][~self._unsat[:n][:, shown].any(axis=1)]
 
     def spread(self, target: int, shown: np.ndarray) -> float:
         """Width of the target's values over the kept points possible given ``shown``."""
@@ -680,7 +687,9 @@ class _Attacker:
             )
         sol = h.getSolution()
         self._keep(np.array(sol.col_value))
-        return float(h.getInfo().objective_function_value), np.array(sol.row_dual)
+        # the units' rows (the relations' rows follow them and are never hidden)
+        duals = np.array(sol.row_dual)[: len(self.units)]
+        return float(h.getInfo().objective_function_value), duals
 
     def bounds(self, target: int, shown: np.ndarray) -> tuple[float, float, set[int]]:
         """Smallest and largest value of unit ``target`` given the units ``shown``; and the

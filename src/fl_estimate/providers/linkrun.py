@@ -676,7 +676,9 @@ def extend_submissions(
 def internal_folder(out: str | Path) -> Path:
     """The internal folder that goes with output folder ``out``: ``OUT.internal`` beside it."""
     out = Path(out)
-    return out.with_name(f"{out.name}.internal")
+    if not out.name:  # ".", "..", "/": name the folder it is (which is then refused as output)
+        out = out.resolve()
+    return out.with_name(f"{out.name}.internal") if out.name else out / ".internal"
 
 
 def _summary(
