@@ -610,9 +610,13 @@ class _Attacker:
         self._cost_atoms: np.ndarray = np.zeros(0, dtype=np.int32)
         # kept points, in arrays that grow by doubling (restacking lists at every question
         # cost quadratic time): each point's row values, and which rows' bounds it breaks
+        # which rows' bounds a point breaks is a bitset (64 rows a word): the test "does a
+        # point break a shown row" is then a few words per point, not a row per point
         self._rows = np.zeros((16, len(units)))
-        self._unsat = np.zeros((16, len(units)), dtype=bool)
+        self._unsat = np.zeros((16, _n_words(len(units))), dtype=np.uint64)
         self._n_points = 0
+        self._version = 0  # changes whenever a point is kept
+        self._possible: tuple[bytes, int, np.ndarray] | None = None  # last shown's points
         self._next_slot = 1  # once full, points replace the oldest in turn (never the truth)
         self._keep(np.asarray(truth, dtype=float))
 
@@ -629,12 +633,20 @@ class _Attacker:
             slot = self._next_slot
             self._next_slot = self._next_slot % (self._MAX_POINTS - 1) + 1
         self._rows[slot] = r
-        self._unsat[slot] = (r < self.low - tol) | (r > self.high + tol)
+        self._unsat[slot] = _bitset((r < self.low - tol) | (r > self.high + tol))
+        self._version += 1
 
     def _values(self, target: int, shown: np.ndarray) -> np.ndarray:
-        """The target's values at the kept points possible given ``shown``."""
+        """The target's values at the kept points possible given ``shown``.
+
+        Which points are possible is kept for the last ``shown`` until a point is added: the
+        release pass asks about every primary cell with the same ``shown``."""
         n = self._n_points
-        return self._rows[:n, target][~self._unsat[:n][:, shown].any(axis=1)]
+        key = shown.tobytes()
+        if self._possible is None or self._possible[:2] != (key, self._version):
+            ok = ~(self._unsat[:n] & _bitset(shown)).any(axis=1)
+            self._possible = (key, self._version, ok)
+        return self._rows[:n, target][self._possible[2]]
 
     def spread(self, target: int, shown: np.ndarray) -> float:
         """Width of the target's values over the kept points possible given ``shown``."""
@@ -713,6 +725,16 @@ class _Attacker:
         if self._solve(self._hs.ObjSense.kMaximize)[0] > high + _WIDTH_TOL:
             return True
         return self._solve(self._hs.ObjSense.kMinimize)[0] < low - _WIDTH_TOL
+
+
+def _n_words(n_bits: int) -> int:
+    return max(1, -(-n_bits // 64))
+
+
+def _bitset(mask: np.ndarray) -> np.ndarray:
+    """A boolean vector as 64-bit words (bit order of :func:`numpy.packbits`)."""
+    packed = np.packbits(mask)
+    return np.pad(packed, (0, 8 * _n_words(len(mask)) - len(packed))).view(np.uint64)
 
 
 def _shown(units: list[_Unit], hidden: set[Hashable] | frozenset[Hashable]) -> np.ndarray:
