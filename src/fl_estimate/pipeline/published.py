@@ -47,7 +47,7 @@ counts are below the threshold.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,7 @@ from fl_estimate.mse.data import StratifiedCaptureData
 from fl_estimate.pipeline.config import RunConfig
 from fl_estimate.pipeline.strata import StratumOutcome
 from fl_estimate.pipeline.tables import group_columns
+from fl_estimate.stats.protect import Partner
 
 __all__ = [
     "CHART_PATTERNS",
@@ -67,6 +68,7 @@ __all__ = [
     "Atoms",
     "chart_hidden",
     "linked_cells",
+    "persons_partner",
     "published_tables",
 ]
 
@@ -425,6 +427,7 @@ def published_tables(
     data: StratifiedCaptureData,
     outcomes: Sequence[StratumOutcome],
     tables: dict[str, pd.DataFrame],
+    protect: Callable[[Partner], LinkedProtection] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], LinkedProtection]:
     """The run's tables as published, protected together, and the protection (its audit).
 
@@ -437,6 +440,10 @@ def published_tables(
         The strata's outcomes (not the pooled national fits).
     tables : dict of DataFrame
         :func:`fl_estimate.pipeline.tables.build_tables`'s tables (not modified).
+    protect : callable, optional
+        Protects the run's cells with another publication's: given the run as a
+        :class:`fl_estimate.stats.protect.Partner` (:func:`persons_partner`), returns the joint
+        protection (the periodic statistics' linked persons count the run's people again).
 
     Returns
     -------
@@ -449,5 +456,28 @@ def published_tables(
         cells (:func:`fl_estimate.disclosure.audit`).
     """
     atoms, cells = linked_cells(cfg, data, outcomes, tables)
-    protection = protect_tables(atoms.values, cells, threshold=cfg.threshold)
+    if protect is None:
+        protection = protect_tables(atoms.values, cells, threshold=cfg.threshold)
+    else:
+        protection = _own(protect(persons_partner(cfg, atoms, cells)), cells)
     return _apply(cfg, atoms, tables, protection.hidden), protection
+
+
+def persons_partner(cfg: RunConfig, atoms: Atoms, cells: Sequence[LinkedCell]) -> Partner:
+    """The run's cells as the statistics' partner (:class:`fl_estimate.stats.protect.Partner`):
+    with strata by region and year, each stratum's people are the linked persons first
+    identified in that region and year."""
+    totals: dict[tuple[str, str], tuple[int, ...]] = {}
+    if set(cfg.strata) == {"region", "year"}:
+        r, y = cfg.strata.index("region"), cfg.strata.index("year")
+        totals = {(str(k[r]), str(k[y])): atoms.of_strata([k]) for k in atoms.strata}
+    return Partner(atoms.values, tuple(cells), totals)
+
+
+def _own(joint: LinkedProtection, cells: Sequence[LinkedCell]) -> LinkedProtection:
+    """The part of a joint protection that concerns the run's ``cells``."""
+    keys = {c.key for c in cells}
+    audit = joint.intervals
+    if len(audit):
+        audit = audit[[k in keys for k in audit["key"]]].reset_index(drop=True)
+    return LinkedProtection(joint.hidden & keys, joint.primary & keys, audit, joint.threshold)

@@ -375,7 +375,9 @@ def run(
         tables = build_tables(cfg, data, outcomes, groups, national_outcomes, cache=fit_cache)
         if cfg.link is not None:
             tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
-        published, protection = published_tables(cfg, data, outcomes, tables)
+        written: list[Any] = []  # the statistics, when the run's tables are protected with them
+        joint = _joint_statistics(cfg, stage, linked, say, written)
+        published, protection = published_tables(cfg, data, outcomes, tables, protect=joint)
         if (stage / "linkage" / PERSONS_TABLE).is_file():
             # the same counts as observed_by_stratum, suppressed on their own: two patterns of
             # suppression over one set of counts could be differenced, so only the jointly
@@ -387,7 +389,9 @@ def run(
             protection.intervals.astype({"key": str, "keys": str}), private / "disclosure_audit.csv"
         )
         comparison, comparison_label = _comparison(national_outcomes)
-        stats_files, section = _statistics(cfg, stage, private, linked, say)
+        stats_files, section = _statistics(
+            cfg, stage, private, linked, say, written[0] if written else None
+        )
         files = write_outputs(
             report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage"), section),
             stage,
@@ -419,19 +423,53 @@ def run(
     return RunResult(out_dir, tables, files, list(outcomes), fit_cache)
 
 
+def _joint_statistics(
+    cfg: RunConfig, stage: Path, linked: Any, echo: Callable[[str], None], written: list[Any]
+) -> Callable[[Any], Any] | None:
+    """With a ``[stats]`` and the run's own linkage, the statistics' linked persons count the
+    run's people again (``observed_by_stratum``): the protection of the run's tables, made in
+    one LP with the statistics (:func:`fl_estimate.pipeline.published.published_tables`'s
+    ``protect``), which are written on the way into ``statistics/`` (appended to ``written``).
+    Two patterns over the same counts, made apart, could be differenced."""
+    if "stats" not in cfg.raw or linked is None:
+        return None
+    from fl_estimate.pipeline.stats import run_section
+
+    def protect(partner: Any) -> Any:
+        w = run_section(
+            cfg.path,
+            stage / "statistics",
+            language=cfg.language,
+            echo=echo,
+            linked=linked,
+            partner=partner,
+        )
+        written.append(w)
+        return w.protection
+
+    return protect
+
+
 def _statistics(
-    cfg: RunConfig, stage: Path, private: Path, linked: Any, echo: Callable[[str], None]
+    cfg: RunConfig,
+    stage: Path,
+    private: Path,
+    linked: Any,
+    echo: Callable[[str], None],
+    written: Any = None,
 ) -> tuple[list[str], StatisticsSection | None]:
     """The periodic statistics (IC-TIP) in ``statistics/`` beside the report, when the config
-    has a ``[stats]``: the persons from the run's own linkage (no second linkage); the audit of
+    has a ``[stats]``: the persons from the run's own linkage (no second linkage), already
+    ``written`` when protected with the run's tables (:func:`_joint_statistics`); the audit of
     their disclosure control in the internal folder."""
     if "stats" not in cfg.raw:
         return [], None
     from fl_estimate.pipeline.stats import run_section
 
-    written = run_section(
-        cfg.path, stage / "statistics", language=cfg.language, echo=echo, linked=linked
-    )
+    if written is None:
+        written = run_section(
+            cfg.path, stage / "statistics", language=cfg.language, echo=echo, linked=linked
+        )
     audit = written.protection.intervals
     if len(audit):
         write_csv(audit.astype({"key": str, "keys": str}), private / "statistics_audit.csv")

@@ -34,6 +34,7 @@ from fl_estimate.providers.registry import ProviderRegistry
 from fl_estimate.providers.submissions import EXPLOITATION_FORMS, load_submissions
 from fl_estimate.stats.categories import LEVELS, MULTIPLE
 from fl_estimate.stats.labels import category_label, table_title
+from fl_estimate.stats.protect import Partner
 from fl_estimate.stats.release import release_tables
 from fl_estimate.stats.tables import PublishedTable, victim_persons
 from fl_estimate.tabular import read_toml
@@ -264,7 +265,9 @@ def _without_identifiers(frame: pd.DataFrame) -> pd.DataFrame:
 def linked_victims(linked: LinkedSubmissions) -> pd.DataFrame:
     """The victim records of a linkage without identifiers, with their person (cluster)."""
     labels = linked.result.clusters()
-    ids = linked.result.records[["source", "record_id"]].assign(person=labels)
+    # unique_id (the linkage's record order) breaks ties of date as the linkage's capture
+    # histories do, so a person's first record is the one that places them in a stratum
+    ids = linked.result.records[["source", "record_id", "unique_id"]].assign(person=labels)
     return _without_identifiers(linked.loaded.records()).merge(
         ids, on=["source", "record_id"], how="left", validate="one_to_one"
     )
@@ -342,8 +345,10 @@ def statistics_release(
     levels: tuple[str, ...],
     threshold: int,
     country: str | None = None,
+    partner: Partner | None = None,
 ) -> tuple[dict[str, PublishedTable], LinkedProtection]:
-    """:func:`statistics_tables` and the joint protection (its audit of every hidden count)."""
+    """:func:`statistics_tables` and the joint protection (its audit of every hidden count);
+    ``partner``: the annual run's tables, protected with the linked persons."""
     regions = inputs.registry.regions if inputs.registry is not None else None
     persons = victim_persons(inputs.victims) if inputs.linked and len(inputs.victims) else None
     return release_tables(
@@ -356,6 +361,7 @@ def statistics_release(
         regions=regions,
         country=country,
         forms=(*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown"),
+        partner=partner,
     )
 
 
@@ -476,18 +482,20 @@ def write_statistics(
     *,
     echo: Callable[[str], None] | None = None,
     linked: LinkedSubmissions | None = None,
+    partner: Partner | None = None,
 ) -> WrittenStatistics:
     """Load, tabulate and write the statistics into ``folder`` (created).
 
     ``linked``: the linkage of ``cfg.link`` already made (the annual run's), used instead of
-    linking again.
+    linking again; ``partner``: the annual run's tables, protected with the linked persons
+    (:class:`fl_estimate.stats.protect.Partner`; the protection returned holds its cells too).
     """
     lang = cfg.language
     inputs = load_inputs(cfg, echo, linked=linked)
     if echo is not None:
         echo("disclosure control across the statistics tables ...")
     tables, protection = statistics_release(
-        inputs, levels=cfg.levels, threshold=cfg.threshold, country=cfg.country
+        inputs, levels=cfg.levels, threshold=cfg.threshold, country=cfg.country, partner=partner
     )
     folder.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
@@ -539,6 +547,7 @@ def run_section(
     language: str,
     echo: Callable[[str], None] | None = None,
     linked: LinkedSubmissions | None = None,
+    partner: Partner | None = None,
 ) -> WrittenStatistics:
     """The statistics as a section of the annual run: written into ``folder`` (the run's
     ``statistics/``) in the run's language, from the run's linkage (``linked``) when it made
@@ -555,7 +564,7 @@ def run_section(
         or Path(linked.config.path).resolve() != cfg.link
     ):
         linked = None  # [stats] names another linkage than the run's
-    written = write_statistics(cfg, folder, echo=echo, linked=linked)
+    written = write_statistics(cfg, folder, echo=echo, linked=linked, partner=partner)
     written.files = [f"{folder.name}/{f}" for f in written.files]
     written.headings = [(h, f"{folder.name}/{f}") for h, f in written.headings]
     return written

@@ -56,7 +56,14 @@ from fl_estimate.disclosure import (
 from fl_estimate.stats.categories import LEVELS
 from fl_estimate.stats.tables import PublishedTable, period_label
 
-__all__ = ["Attribute", "System", "TableSpec", "finest_level", "protect_statistics"]
+__all__ = [
+    "Attribute",
+    "Partner",
+    "System",
+    "TableSpec",
+    "finest_level",
+    "protect_statistics",
+]
 
 #: Cost factor of a cell by its period level: finer periods are hidden first.
 _LEVEL_WEIGHT = {"quarter": 1.0, "half-year": 2.0, "year": 4.0}
@@ -159,6 +166,60 @@ class TableSpec:
     columns: tuple[str, ...]
     margins: bool = True
     drop_empty: bool = False
+
+
+@dataclass(frozen=True)
+class Partner:
+    """Another publication's tables that count the same linked persons (the annual run's), to
+    be protected in one LP with the statistics of the persons.
+
+    Attributes
+    ----------
+    atoms : array of int
+        The partner's atoms (e.g. the run's people by stratum and capture pattern).
+    cells : sequence of LinkedCell
+        Every published cell of the partner, over its own atoms (keys distinct from the
+        statistics' ``(table, period, region, column)`` keys).
+    totals : dict of (str, str) to tuple of int
+        For a region and a year, the partner's atoms whose sum is the number of linked persons
+        first identified there then: the same number as the persons' atoms of that region and
+        year (an equation the LP is given, checked on the true counts).
+    """
+
+    atoms: np.ndarray
+    cells: tuple[LinkedCell, ...]
+    totals: dict[tuple[str, str], tuple[int, ...]]
+
+
+def _with_partner(
+    counts: np.ndarray,
+    atoms: _Atoms,
+    systems: Sequence[System],
+    cells: list[LinkedCell],
+    relations: list[AtomRelation],
+    partner: Partner,
+) -> np.ndarray:
+    """The partner's atoms appended after the statistics' (``cells`` and ``relations`` extended
+    in place): its cells, and for each of its totals the equation with the persons' atoms."""
+    offset = len(counts)
+    cells += [
+        LinkedCell(c.key, tuple(a + offset for a in c.atoms), c.bounds, c.cost)
+        for c in partner.cells
+    ]
+    first = next(s for s in systems if s.name == "persons").attributes[0].column
+    f = atoms.frame
+    own = f[(f["system"] == "persons") & (f["attribute"] == first)]
+    by_key = own.groupby([own["region"].astype(str), own["fine"].str[:4]]).groups
+    both = np.concatenate([counts, np.asarray(partner.atoms, dtype=np.int64)])
+    for key, theirs in partner.totals.items():
+        ours = [int(i) for i in by_key.get(key, [])]
+        terms = tuple((a + offset, 1.0) for a in theirs) + tuple((i, -1.0) for i in ours)
+        if not terms:
+            continue
+        if int(both[[a for a, _ in terms]].dot([w for _, w in terms])) != 0:
+            raise ValueError(f"the partner's persons of {key} are not the statistics' persons")
+        relations.append(AtomRelation(terms))
+    return both
 
 
 @dataclass
@@ -326,6 +387,7 @@ def protect_statistics(
     threshold: int,
     regions: Sequence[str],
     start: Sequence[Hashable] = (),
+    partner: Partner | None = None,
 ) -> tuple[dict[str, PublishedTable], LinkedProtection]:
     """Every table of the release, protected together.
 
@@ -343,18 +405,23 @@ def protect_statistics(
     start : sequence of keys
         Cells ``(table, period, region, column)`` hidden from the start (a faster table-by-table
         pattern); the LP adds to them.
+    partner : Partner, optional
+        Another publication's cells counting the same linked persons: protected in the LP of
+        the persons (a system named ``persons``), or alone without one; the protection
+        returned covers its cells either way.
 
     Returns
     -------
     tables : dict of str to PublishedTable
     protection : LinkedProtection
         The cells hidden and the audit of every primary count (keys ``(table, period, region,
-        column)``).
+        column)``, and the partner's keys).
     """
     levels = sorted({s.level for s in specs}, key=LEVELS.index)
     fine = finest_level(levels)
     tables: dict[str, PublishedTable] = {}
     parts: list[LinkedProtection] = []
+    partnered = False
     for group in _components(systems):  # systems that share no relation
         atoms = _atoms(group, list(regions), fine)
         by_name = {s.name: s for s in group}
@@ -369,13 +436,19 @@ def protect_statistics(
                 value = int(atoms.counts[list(idx)].sum())
                 cells.append(LinkedCell(key, idx, cost=_cost(value, r, c, lay.spec.level)))
         relations = _relations(group, atoms)
+        counts = atoms.counts
+        if partner is not None and "persons" in by_name:
+            counts = _with_partner(counts, atoms, group, cells, relations, partner)
+            partnered = True
         found = [
-            _protect_part(atoms.counts, c, r, threshold, start)
-            for c, r in _split(len(atoms.counts), cells, relations)
+            _protect_part(counts, c, r, threshold, start)
+            for c, r in _split(len(counts), cells, relations)
         ]
         protection = _merged(found, threshold)
         parts.append(protection)
         tables |= {lay.spec.name: _published(lay, atoms, protection, threshold) for lay in layouts}
+    if partner is not None and not partnered:  # no linked persons: the partner alone
+        parts.append(protect_tables(partner.atoms, list(partner.cells), threshold=threshold))
     ordered = {spec.name: tables[spec.name] for spec in specs}
     return ordered, _merged(parts, threshold)
 

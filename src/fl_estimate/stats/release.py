@@ -39,9 +39,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from fl_estimate.disclosure import LinkedProtection
+from fl_estimate.disclosure import LinkedProtection, protect_tables
 from fl_estimate.stats.categories import CASE_TYPES, LEVELS, MEANS, MULTIPLE, SEXES, STAGES
-from fl_estimate.stats.protect import Attribute, System, TableSpec, protect_statistics
+from fl_estimate.stats.protect import Attribute, Partner, System, TableSpec, protect_statistics
 from fl_estimate.stats.tables import SEX_AGE, PublishedTable, age_group, exploitation_group
 
 __all__ = ["CITIZENSHIP_GROUPS", "OFFENCES", "release_tables"]
@@ -119,6 +119,7 @@ def release_tables(
     regions: Sequence[str] | None = None,
     country: str | None = None,
     forms: tuple[str, ...] | None = None,
+    partner: Partner | None = None,
 ) -> tuple[dict[str, PublishedTable], LinkedProtection]:
     """Every table of the release (see the module's docstring), protected together.
 
@@ -145,6 +146,9 @@ def release_tables(
     forms : tuple of str, optional
         Columns of the exploitation tables, in order (the pipeline gives the HTCDS forms,
         several, unknown; default: the groups present, by name, then several and unknown).
+    partner : Partner, optional
+        Another publication counting the same linked persons, protected with them
+        (:func:`fl_estimate.stats.protect.protect_statistics`).
 
     Returns
     -------
@@ -233,10 +237,12 @@ def release_tables(
                               drop_empty=True),
                 ]  # fmt: skip
     if not specs:
+        if partner is not None:  # the partner's cells are protected all the same
+            return {}, protect_tables(partner.atoms, list(partner.cells), threshold=threshold)
         return {}, LinkedProtection(frozenset(), frozenset(), pd.DataFrame(), threshold)
     if regions is None:
         present: set[str] = set()
         for s in systems:
             present |= set(s.units["region"].astype(str))
         regions = sorted(present)
-    return protect_statistics(systems, specs, threshold=threshold, regions=regions)
+    return protect_statistics(systems, specs, threshold=threshold, regions=regions, partner=partner)

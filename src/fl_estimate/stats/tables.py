@@ -95,7 +95,7 @@ def victim_persons(records: pd.DataFrame) -> pd.DataFrame:
     ``records`` needs ``person, region, date_identified, sex, nationality, exploitation`` (and
     ``age``/``age_band``); rows are ordered by date, then ``source`` and ``record_id`` if given.
     """
-    order = [c for c in ("date_identified", "source", "record_id") if c in records]
+    order = [c for c in ("date_identified", "unique_id", "source", "record_id") if c in records]
     rec = records.sort_values(["person", *order], kind="stable").copy()
     rec["age_group"] = age_group(rec)
     known = rec.assign(
