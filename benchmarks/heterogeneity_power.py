@@ -16,7 +16,9 @@ unless ``--seed``) and writes, per replicate, the statistics the candidate rules
   for the lower-bound validity of the default policy.
 
 Calibrate a rule on one seed, report it on another (``benchmarks/mse_validation.py`` reports the
-implemented diagnosis). Usage: python benchmarks/heterogeneity_power.py --reps 60 --seed S --out f
+implemented diagnosis). Usage: python benchmarks/heterogeneity_power.py --reps 100 [--seed S]
+--out stats.csv, then ``--out stats.csv --summarise`` prints each rule's false alarms / power per
+class (benchmarks/results/heterogeneity_power_seed*.txt).
 """
 
 from __future__ import annotations
@@ -127,13 +129,59 @@ def one_rep(args: tuple[int, int, int]) -> dict | None:
     return row
 
 
+def rules(d: pd.DataFrame) -> dict[str, pd.Series]:
+    """The candidate rules (True: fires) on the raw statistics."""
+    d = d.copy()
+    if "p_fwd_poisson" not in d:  # files made before the Poisson2 column was added (seed 1001)
+        d["p_fwd_poisson"] = np.nan
+    p = {c: d[c].fillna(1.0) for c in ("p_fwd", "p_fwd_darroch", "p_fwd_poisson", "p_add_darroch")}
+    n = d["observed"]
+    factor = (d["k"] - 1) / d["k"]
+    chao_k_low = n + factor * (d["chao_low"] - n)
+    return {
+        "fwd Gamma3.5 (old)": p["p_fwd"] < 0.05,
+        "fwd Darroch (new)": p["p_fwd_darroch"] < 0.05,
+        "fwd Poisson2": p["p_fwd_poisson"] < 0.05,
+        "Darroch|Poisson2 at .025": (p["p_fwd_darroch"] < 0.025) | (p["p_fwd_poisson"] < 0.025),
+        "add Darroch to stepwise": p["p_add_darroch"] < 0.05,
+        "stepwise < Chao K-sample low": d["step_est"] < chao_k_low,
+        "leave-one-out z > 2": d["z_loo"] > 2.0,
+    }
+
+
+def summarise(d: pd.DataFrame) -> pd.DataFrame:
+    """Per class: false alarms (homogeneous) or power where stepwise is > 20% low, per rule."""
+    hom = d["class"].str.startswith("homogeneous")
+    low = d["step_est"] < 0.8 * d["truth"]
+    fired = rules(d)
+    if "p_fwd_poisson" not in d:
+        fired = {k: v for k, v in fired.items() if "Poisson2" not in k}
+    rows = []
+    for name, g in d.groupby("class", sort=False):
+        use = g.index if hom[g.index[0]] else g.index[low[g.index]]
+        row = {"class": name, "tables": len(g), "counted": len(use)}
+        row["measure"] = "false alarms" if hom[g.index[0]] else "power (stepwise >20% low)"
+        for label, f in fired.items():
+            row[label] = float(f[use].mean()) if len(use) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=60)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="CSV of the statistics per replicate")
+    ap.add_argument("--summarise", action="store_true", help="only print the table of --out")
     args = ap.parse_args()
+    pd.set_option("display.width", 250)
+    if args.summarise:
+        d = pd.read_csv(args.out)
+        print(f"seed {d['seed'].iloc[0]}: {len(d)} tables; Monte Carlo error of a share p over m")
+        print("counted tables: sqrt(p (1 - p) / m)\n")
+        print(summarise(d).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return
     master = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
     jobs = [(c, r, master) for c in range(len(DESIGN_CLASSES)) for r in range(args.reps)]
     t0 = time.perf_counter()

@@ -26,9 +26,12 @@ stepwise with the selection-repeating BCa bootstrap and the 2-class latent-class
 ``--bayes`` also LCMCR (2 chains) and dga (K <= 5).
 
 Usage: .venv/bin/python benchmarks/mse_validation.py [--reps 200] [--seed S] [--jobs 2]
-       [--slow-every 10] [--n-boot 200] [--bayes] [--classes 0,1,...] [--out reps.csv]
-100 replicates per class took 3,874 s on 2 cores shared with other work (the time is printed at the
-end); 200 would take about twice that: over the 30-minute target of issue 20.
+       [--slow-every 10] [--n-boot 200] [--bayes] [--classes 0,1,...] [--out reps.csv] [--fast]
+The full set: 100 replicates per class took 3,874 s on 2 cores shared with other work; 200 would
+take about twice that, over the 30-minute target of issue 20. ``--fast --slow-every 0`` runs the
+default policy and what it is built from (independence, stepwise, Chao's two forms): 200 replicates
+per class in the time printed at the end (wall and CPU seconds: the machine is shared, so CPU is
+the figure to compare; benchmarks/results/mse_validation_fast_seed*.txt).
 """
 
 from __future__ import annotations
