@@ -16,6 +16,7 @@ import pytest
 
 from fl_estimate.exceptions import HeterogeneityWarning, ModelSpecificationError
 from fl_estimate.mse import estimate, read_capture_csv
+from fl_estimate.mse.closed_form import ChaoLowerBound
 from fl_estimate.mse.default import LOWER_BOUND, DefaultMSE
 from fl_estimate.mse.heterogeneity.design import ClosedpModel
 from fl_estimate.mse.heterogeneity.diagnosis import diagnose_heterogeneity, heterogeneity_column
@@ -117,3 +118,59 @@ def test_design_family_draws_are_reproducible(index: int) -> None:
         pytest.skip(f"degenerate draw: {exc}")
     assert sim_a.truth == a.population_size
     np.testing.assert_array_equal(sim_a.data.cell_counts(), sim_b.data.cell_counts())
+
+
+def _logit_normal(seed: int) -> object:
+    """5 lists, N = 5000, logit-normal catchability with sd 1.5 (strong heterogeneity)."""
+    rng = np.random.default_rng(500 + seed)
+    return simulate(
+        5000,
+        5,
+        capture_probs=[0.08, 0.1, 0.12, 0.1, 0.15],
+        individual_logit=rng.normal(0.0, 1.5, 5000),
+        seed=seed,
+    )
+
+
+def test_darroch_column_is_the_default_and_finds_strong_heterogeneity() -> None:
+    # strong logit-normal heterogeneity, large N: Darroch's column must flag at least 18 of 20
+    # tables (P(X < 18) < 0.1% if its power were 0.99; measured 20 of 20), where Gamma3.5's flagged
+    # 9 of 20 (the reason for the switch: its column is nearly linear in the number of lists).
+    # Every lower bound the default reports there is below the truth (measured 20 of 20; the
+    # K-sample Chao form and the stepwise estimate are both below N under heterogeneity).
+    fired = 0
+    for seed in range(20):
+        sim = _logit_normal(seed)
+        diag = diagnose_heterogeneity(sim.data)
+        assert diag.column == "darroch"
+        fired += diag.flag
+        res = DefaultMSE().fit(sim.data)
+        assert (res.status == LOWER_BOUND) is diag.flag
+        if diag.flag:
+            assert res.ci_low <= res.estimate <= sim.truth
+    assert fired >= 18
+
+
+def test_chao_k_sample_form() -> None:
+    # Chao (1987) for K samples: n + (K - 1) / K f1^2 / (2 f2); the unobserved count and its sd
+    # scale by (K - 1) / K, so the log-normal interval's factor C is unchanged (exact identities)
+    data = read_capture_csv(MSE_DATA / "uk_2013.csv")
+    plain, ksam = ChaoLowerBound().fit(data), ChaoLowerBound(k_sample=True).fit(data)
+    n, f = data.n_observed, 5 / 6
+    assert ksam.estimate == pytest.approx(n + f * 2492**2 / (2 * 241), rel=1e-12)
+    for a, b in zip(plain.interval, ksam.interval, strict=True):
+        assert b - n == pytest.approx(f * (a - n), rel=1e-12)
+
+
+def test_chao_k_sample_is_unbiased_without_heterogeneity() -> None:
+    # equal lists, homogeneous: E[f1^2 / (2 f2)] (K-1)/K = E[f0] to first order, so over 30 tables
+    # of N = 20000 the mean relative error of the K-sample form is within 1% (its sd per table is
+    # about 1.1%, so the mean's is 0.2%; measured -0.4%), while the plain form puts f0 K/(K-1) = 5/4
+    # times too high (measured +10.6% on N; asserted > 5%)
+    errs, plain = [], []
+    for seed in range(30):
+        sim = simulate(20000, 5, capture_probs=0.15, seed=seed)
+        errs.append(ChaoLowerBound(k_sample=True).fit(sim.data).estimate / sim.truth - 1)
+        plain.append(ChaoLowerBound().fit(sim.data).estimate / sim.truth - 1)
+    assert abs(np.mean(errs)) < 0.01
+    assert np.mean(plain) > 0.05

@@ -166,9 +166,23 @@ class ChaoLowerBound(_ClosedForm):
     bias-corrected form ``n + f1 (f1 - 1) / 2`` is used. Variance from Chao (1987) (for ``f2 = 0``
     the bias-corrected form's); log-normal interval on the unobserved count. It is a lower bound
     under heterogeneous catchability, not an estimate of N under a model.
+
+    Parameters
+    ----------
+    k_sample : bool
+        Use Chao's (1987) form for K samples, ``n + (K - 1) / K * f1^2 / (2 f2)`` (the unobserved
+        count and its standard deviation scale by ``(K - 1) / K``, and so the interval). Under
+        homogeneous catchability with equal lists it is unbiased, otherwise a lower bound; the
+        form without the factor is larger by ``K / (K - 1)`` and can exceed N when nobody differs
+        (``benchmarks/heterogeneity_power.py``: where the diagnosis fired, its lower limit was
+        above N in up to 15% of a class's tables). The default policy uses it; ``False`` (the
+        default) keeps method ``chao``'s published figures.
     """
 
     method = "chao"
+
+    def __init__(self, k_sample: bool = False) -> None:
+        self.k_sample = k_sample
 
     def estimate_from(self, data: CaptureData, level: float) -> EstimationResult:
         f = data.capture_frequencies()
@@ -184,5 +198,10 @@ class ChaoLowerBound(_ClosedForm):
             est = n + f1 * (f1 - 1) / 2
             var = f1 * (f1 - 1) / 2 + f1 * (2 * f1 - 1) ** 2 / 4 - f1**4 / (4 * est)
             form = "n + f1(f1-1)/2 (bias-corrected, f2 = 0)"
+        if self.k_sample and data.n_lists > 1:
+            factor = (data.n_lists - 1) / data.n_lists
+            est = n + factor * (est - n)
+            var *= factor**2
+            form = f"{data.n_lists - 1}/{data.n_lists} x ({form})"
         model = f"Chao lower bound, {form}"
         return _closed_form(self.method, data, model, est, var, level, {"f1": f1, "f2": f2})

@@ -7,7 +7,8 @@ Policy (docs/mse.md, "Which estimate to trust"):
    diagnose_heterogeneity`) on tables of 3 or more lists.
 3. Quiet: report the stepwise result (its ``diagnostics`` carry the diagnosis).
    Fires: report a **lower bound**: ``status`` and ``status_code`` ``"lower_bound"``, ``estimate`` the
-   larger of Chao's lower bound and the stepwise estimate, ``ci_low`` the lower confidence limit of
+   larger of Chao's lower bound (his K-sample form, ``n + (K-1)/K f1^2/(2 f2)``:
+   ``ChaoLowerBound(k_sample=True)``) and the stepwise estimate, ``ci_low`` the lower confidence limit of
    that larger one, ``ci_high`` ``None`` (no model the data support bounds N above), the reason in
    ``interval_notes``; the stepwise and Chao results are in ``tables``.
 
@@ -123,7 +124,7 @@ class DefaultMSE(LogLinearEstimator):
                     "policy": "selected model (heterogeneity diagnosis quiet)",
                 },
             )
-        chao = ChaoLowerBound().fit(data, level=options.level)
+        chao = ChaoLowerBound(k_sample=True).fit(data, level=options.level)
         return lower_bound_result(
             selected,
             chao,

@@ -1,0 +1,200 @@
+"""Candidate heterogeneity tests on the randomised design family: raw statistics per replicate.
+
+Draws designs fresh from :data:`fl_estimate.simulate.DESIGN_CLASSES` (master seed new each run
+unless ``--seed``) and writes, per replicate, the statistics the candidate rules of issue 20 use:
+
+- ``p_fwd``: the forward-selection diagnosis' one-sided p-value (Gamma3.5 column competing with
+  the two-list interactions);
+- ``p_add_gamma`` / ``p_add_darroch``: one-sided LR p-value of adding the heterogeneity column to
+  the stepwise-selected model (no competition with further pairs);
+- ``z_chao``: (log unobserved of Chao's bound - log unobserved of stepwise) / the stepwise model's
+  se of the log unobserved count (large: the selected estimate is below Chao's bound);
+- ``z_loo``: log of the stepwise estimate on all lists minus the mean of the leave-one-list-out
+  stepwise estimates, over the full fit's se of the log unobserved count (heterogeneity makes the
+  estimate rise as lists are added);
+- the stepwise estimate, Chao's bound and its lower limit, the Mth Gamma3.5 extension's estimate,
+  for the lower-bound validity of the default policy.
+
+Calibrate a rule on one seed, report it on another (``benchmarks/mse_validation.py`` reports the
+implemented diagnosis). Usage: python benchmarks/heterogeneity_power.py --reps 100 [--seed S]
+--out stats.csv, then ``--out stats.csv --summarise`` prints each rule's false alarms / power per
+class (benchmarks/results/heterogeneity_power_seed*.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from scipy.stats import norm  # noqa: E402
+
+from fl_estimate.exceptions import InputValidationError  # noqa: E402
+from fl_estimate.mse.closed_form import ChaoLowerBound  # noqa: E402
+from fl_estimate.mse.heterogeneity.diagnosis import (  # noqa: E402
+    diagnose_heterogeneity,
+    heterogeneity_column,
+)
+from fl_estimate.mse.loglinear import Table, design, irls  # noqa: E402
+from fl_estimate.mse.loglinear.selection import stepwise  # noqa: E402
+from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
+
+
+def _extension(table: Table, model, kind: str) -> tuple[float, float, float]:
+    """(one-sided p of adding the column to the model, extended estimate, its se log unobs)."""
+    terms = [0, *[1 << j for j in range(table.k)], *sorted(model)]
+    x = design(table, terms)
+    y = table.y
+    _b0, _m, d0, _i, c0 = irls(x, y)
+    xh = np.column_stack([x, heterogeneity_column(table.k, kind)])
+    b1, m1, d1, _i, c1 = irls(xh, y)
+    if not (c0 and c1) or np.max(np.abs(b1)) > 20 or xh.shape[0] - xh.shape[1] < 1:
+        return np.nan, np.nan, np.nan
+    lr = max(d0 - d1, 0.0)
+    p = float(norm.sf(np.sqrt(lr))) if b1[-1] > 0 else 1.0
+    w = np.sqrt(m1)[:, None] * xh
+    try:
+        cov = np.linalg.inv(w.T @ w)
+        se = float(np.sqrt(cov[0, 0]))
+    except np.linalg.LinAlgError:
+        se = np.nan
+    return p, table.n + float(np.exp(b1[0])), se
+
+
+def one_rep(args: tuple[int, int, int]) -> dict | None:
+    cls_index, rep, master = args
+    cls = DESIGN_CLASSES[cls_index]
+    ss = np.random.SeedSequence(master, spawn_key=(cls_index, rep))
+    d = draw_design(cls, ss)
+    try:
+        sim = simulate_design(d, ss)
+    except InputValidationError:
+        return None
+    data = sim.data
+    if data.n_observed < 10:
+        return None
+    t0 = time.process_time()
+    table = Table.from_data(data)
+    try:
+        sw = stepwise(table).fit
+    except Exception:
+        return None
+    est, se = sw.estimate, sw.se_log_unobserved
+    z = norm.ppf(0.975)
+    chao = ChaoLowerBound().fit(data)
+    row = {
+        "class": cls.name,
+        "rep": rep,
+        "k": d.k,
+        "truth": sim.truth,
+        "observed": data.n_observed,
+        "family": d.person_effects.get("family", "none"),
+        "step_est": est,
+        "step_low": table.n + sw.unobserved * np.exp(-z * se),
+        "step_high": table.n + sw.unobserved * np.exp(z * se),
+        "step_se": se,
+        "chao_est": chao.estimate,
+        "chao_low": chao.ci_low,
+        "p_fwd": diagnose_heterogeneity(data).p_value,
+        "p_fwd_darroch": diagnose_heterogeneity(data, column="darroch").p_value,
+        "p_fwd_poisson": diagnose_heterogeneity(data, column="poisson").p_value,
+    }
+    for kind in ("gamma", "darroch"):
+        p, e, s = _extension(table, sw.model, kind)
+        row[f"p_add_{kind}"] = p
+        row[f"ext_{kind}_est"] = e
+        row[f"ext_{kind}_low"] = (
+            table.n + (e - table.n) * np.exp(-z * s) if np.isfinite(s) else np.nan
+        )
+    u_chao = max(chao.estimate - table.n, 1e-9)
+    row["z_chao"] = (np.log(u_chao) - np.log(sw.unobserved)) / se if se > 0 else np.nan
+    loo = []
+    for name in data.lists:
+        try:
+            loo.append(stepwise(Table.from_data(data.drop_list(name))).fit.estimate)
+        except Exception:
+            continue
+    row["loo_mean"] = float(np.exp(np.mean(np.log(loo)))) if loo else np.nan
+    row["z_loo"] = (np.log(est) - np.log(row["loo_mean"])) / (se * sw.unobserved / est)
+    row["cpu"] = time.process_time() - t0
+    return row
+
+
+def rules(d: pd.DataFrame) -> dict[str, pd.Series]:
+    """The candidate rules (True: fires) on the raw statistics."""
+    d = d.copy()
+    if "p_fwd_poisson" not in d:  # files made before the Poisson2 column was added (seed 1001)
+        d["p_fwd_poisson"] = np.nan
+    p = {c: d[c].fillna(1.0) for c in ("p_fwd", "p_fwd_darroch", "p_fwd_poisson", "p_add_darroch")}
+    n = d["observed"]
+    factor = (d["k"] - 1) / d["k"]
+    chao_k_low = n + factor * (d["chao_low"] - n)
+    return {
+        "fwd Gamma3.5 (old)": p["p_fwd"] < 0.05,
+        "fwd Darroch (new)": p["p_fwd_darroch"] < 0.05,
+        "fwd Poisson2": p["p_fwd_poisson"] < 0.05,
+        "Darroch|Poisson2 at .025": (p["p_fwd_darroch"] < 0.025) | (p["p_fwd_poisson"] < 0.025),
+        "add Darroch to stepwise": p["p_add_darroch"] < 0.05,
+        "stepwise < Chao K-sample low": d["step_est"] < chao_k_low,
+        "leave-one-out z > 2": d["z_loo"] > 2.0,
+    }
+
+
+def summarise(d: pd.DataFrame) -> pd.DataFrame:
+    """Per class: false alarms (homogeneous) or power where stepwise is > 20% low, per rule."""
+    hom = d["class"].str.startswith("homogeneous")
+    low = d["step_est"] < 0.8 * d["truth"]
+    fired = rules(d)
+    if "p_fwd_poisson" not in d:
+        fired = {k: v for k, v in fired.items() if "Poisson2" not in k}
+    rows = []
+    for name, g in d.groupby("class", sort=False):
+        use = g.index if hom[g.index[0]] else g.index[low[g.index]]
+        row = {"class": name, "tables": len(g), "counted": len(use)}
+        row["measure"] = "false alarms" if hom[g.index[0]] else "power (stepwise >20% low)"
+        for label, f in fired.items():
+            row[label] = float(f[use].mean()) if len(use) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--out", required=True, help="CSV of the statistics per replicate")
+    ap.add_argument("--summarise", action="store_true", help="only print the table of --out")
+    args = ap.parse_args()
+    pd.set_option("display.width", 250)
+    if args.summarise:
+        d = pd.read_csv(args.out)
+        print(f"seed {d['seed'].iloc[0]}: {len(d)} tables; Monte Carlo error of a share p over m")
+        print("counted tables: sqrt(p (1 - p) / m)\n")
+        print(summarise(d).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return
+    master = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+    jobs = [(c, r, master) for c in range(len(DESIGN_CLASSES)) for r in range(args.reps)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        rows = [r for r in pool.map(one_rep, jobs, chunksize=4) if r is not None]
+    df = pd.DataFrame(rows)
+    df["seed"] = master
+    df.to_csv(args.out, index=False)
+    print(
+        f"seed {master}: {len(df)} replicates, {time.perf_counter() - t0:.0f} s wall, "
+        f"{df['cpu'].sum():.0f} s CPU in workers"
+    )
+
+
+if __name__ == "__main__":
+    main()
