@@ -78,7 +78,7 @@ ESS_MIN = 400.0
 #: the C backend on a cold cache (measured: about 20 s vs 100 s for a 3-list model).
 DEFAULT_COMPILE_MODE = "NUMBA"
 #: The NUTS implementations :class:`NutsOptions` offers.
-SAMPLERS = ("pymc", "nutpie")
+SAMPLERS = ("pymc", "nutpie", "imh")
 
 
 def check_count(name: str, value: Any, low: int) -> int:

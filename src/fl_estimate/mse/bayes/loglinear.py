@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from fl_estimate.mse.bayes.common import (
     chain_seeds,
     result_from_draws,
 )
+from fl_estimate.mse.bayes.imh import LaplacePosterior, imh_problems, laplace_mode, sample_imh
 from fl_estimate.results import EstimationResult
 
 if TYPE_CHECKING:
@@ -221,7 +222,9 @@ def significant_interactions(result: EstimationResult, threshold: float = 2.0) -
 class ModelInputs:
     """What a PyMC model needs from one table: its shape (``key``: the model is compiled once
     per key and process) and the values of its ``pm.Data`` inputs and data-dependent starting
-    values."""
+    values; for the independence sampler (``sampler="imh"``), the posterior itself when it is
+    a Poisson log-linear one with normal or flat priors (else None), and the names of the
+    coefficients (``coords``: ``list`` and ``interaction``)."""
 
     key: tuple[Any, ...]
     pairs: list[tuple[int, ...]]
@@ -230,6 +233,8 @@ class ModelInputs:
     values: dict[str, np.ndarray]
     initvals: dict[str, Any]
     n_observed: int
+    posterior: LaplacePosterior | None = None
+    coords: dict[str, list[str]] = field(default_factory=dict)
 
 
 #: Most compiled models kept in a process (least recently used dropped first).
@@ -272,6 +277,8 @@ def sample_nuts(
     are set on every call.
     """
     o = options
+    if o.sampler == "imh":
+        return _sample_imh(inputs, build, what=what, seeds=seeds, options=o)
     if o.sampler == "nutpie":
         return _sample_nutpie(inputs, build, what=what, seeds=seeds, options=o)
     import pymc as pm
@@ -298,6 +305,79 @@ def sample_nuts(
         compile_kwargs={"mode": o.compile_mode},
         nuts_sampler="pymc",  # PyMC's own; left unset, PyMC picks nutpie when it is installed
     )
+
+
+def _sample_imh(
+    inputs: ModelInputs,
+    build: Callable[[], Any],
+    *,
+    what: str,
+    seeds: list[int],
+    options: NutsOptions,
+) -> Any:
+    """:func:`sample_nuts` with the exact independence Metropolis–Hastings sampler of
+    :mod:`fl_estimate.mse.bayes.imh` (t proposal from the Laplace approximation, numpy only,
+    nothing compiled). When the model is not a Poisson log-linear one with normal or flat
+    priors (the horseshoe, the hierarchical model), or when :func:`~fl_estimate.mse.bayes.imh.
+    imh_problems` finds the proposal poor (low acceptance, chains that disagree), the model
+    is sampled by PyMC's NUTS instead, with the same seeds, and one INFO log line says why.
+    The tree's ``posterior.attrs["sampler"]`` says which sampler drew it and
+    ``attrs["imh_fallback"]`` why NUTS did, if it did."""
+    post = inputs.posterior
+    if post is None:
+        why = "the independence sampler takes normal or flat priors only"
+    else:
+        fit = sample_imh(
+            post, chains=options.chains, draws=options.draws, tune=options.tune, seeds=seeds
+        )
+        problems = imh_problems(fit)
+        if not problems:
+            log.info(
+                "independence Metropolis-Hastings for %s: acceptance %.0f%%-%.0f%%, thin %d",
+                what,
+                100 * fit.acceptance.min(),
+                100 * fit.acceptance.max(),
+                fit.thin,
+            )
+            return _imh_tree(fit, inputs.coords)
+        why = "; ".join(problems)
+    log.info("sampling %s by PyMC's NUTS instead of the independence sampler: %s", what, why)
+    tree = sample_nuts(
+        inputs, build, what=what, seeds=seeds, options=replace(options, sampler="pymc")
+    )
+    tree["posterior"].attrs["sampler"] = "pymc"
+    tree["posterior"].attrs["imh_fallback"] = why
+    return tree
+
+
+def _imh_tree(fit: Any, coords: dict[str, list[str]]) -> Any:
+    """The ArviZ tree of an independence-sampler fit, shaped as PyMC's: ``posterior`` with
+    ``z`` (whitened), ``intercept``, ``beta`` (dim ``list``), ``gamma`` (dim
+    ``interaction``, when there are interactions); ``sample_stats`` with ``diverging`` (all
+    False: no trajectories) and ``accepted`` (the chain moved since the previous kept draw)."""
+    import arviz as az
+
+    k = len(coords["list"])
+    theta = fit.theta
+    post = {"z": fit.z, "intercept": theta[..., 0], "beta": theta[..., 1 : 1 + k]}
+    dims = {"beta": ["list"], "z": ["z_dim_0"]}
+    if coords["interaction"]:
+        post["gamma"] = theta[..., 1 + k :]
+        dims["gamma"] = ["interaction"]
+    stats = {"diverging": np.zeros(fit.accepted.shape, dtype=bool), "accepted": fit.accepted}
+    tree = az.from_dict(
+        {"posterior": post, "sample_stats": stats},
+        coords={k_: v for k_, v in coords.items() if v},
+        dims=dims,
+    )
+    tree["posterior"].attrs.update(
+        sampler="imh",
+        acceptance=[round(float(a), 4) for a in fit.acceptance],
+        thin=int(fit.thin),
+        proposal_df=float(fit.df),
+        pilot_ess_share=round(float(fit.pilot_ess), 4),
+    )
+    return tree
 
 
 _NUTPIE: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
@@ -563,10 +643,11 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
         values: dict[str, np.ndarray] = {"y_obs": y}
         initvals: dict[str, Any] = {}
         tau0 = None
+        post = None
         if p.prior in ("normal", "flat"):
             design = np.hstack([np.ones((y.size, 1)), x, xi])
-            mode, chol = laplace_mode(design, y, self._precision(design.shape[1], k))
-            values |= {"mode": mode, "linv_t": np.linalg.inv(chol).T}
+            post = LaplacePosterior.from_counts(design, y, self._precision(design.shape[1], k))
+            values |= {"mode": post.mode, "linv_t": post.linv_t}
         else:
             tot = max(y.sum(), 1.0)
             values |= {"xbar": (y @ x) / tot, "xibar": (y @ xi) / tot}
@@ -580,7 +661,11 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             tuple(sorted((n, str(v)) for n, v in p.settings().items())),
             tau0,
         )
-        return ModelInputs(key, pairs, x, xi, values, initvals, data.n_observed)
+        coords = {
+            "list": list(data.lists),
+            "interaction": [term_label(t, data.lists) for t in pairs],
+        }
+        return ModelInputs(key, pairs, x, xi, values, initvals, data.n_observed, post, coords)
 
     def _precision(self, n_par: int, k: int) -> np.ndarray:
         """Prior precision of (intercept, main effects, interactions); 0 = flat."""
@@ -725,47 +810,6 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             advice=advice,
             stacklevel=4,
         )
-
-
-def laplace_mode(
-    design: np.ndarray, y: np.ndarray, prec: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mode and Cholesky factor of the Hessian of the negative log posterior of a Poisson
-    log-linear model with independent normal priors of precision ``prec`` (0 = flat).
-
-    Damped Newton from the independence-like start; when the mode is at infinity (a flat
-    main effect of an empty list) the last finite iterate is used, which is still a good
-    whitening transform.
-    """
-    theta = np.zeros(design.shape[1])
-    theta[0] = np.log(max(y.mean(), 0.5))
-
-    def obj(t: np.ndarray) -> float:
-        eta = design @ t
-        return float(np.sum(np.exp(eta) - y * eta) + 0.5 * np.sum(prec * t * t))
-
-    f = obj(theta)
-    ridge = 1e-8 * np.eye(theta.size)
-    for _ in range(100):
-        mu = np.exp(design @ theta)
-        grad = design.T @ (mu - y) + prec * theta
-        hess = design.T @ (mu[:, None] * design) + np.diag(prec) + ridge
-        step = np.linalg.solve(hess, grad)
-        t = 1.0
-        while t > 1e-6:
-            cand = theta - t * step
-            fc = obj(cand)
-            if np.isfinite(fc) and fc <= f:
-                break
-            t /= 2
-        else:
-            break
-        theta, f_old, f = cand, f, fc
-        if abs(f_old - f) < 1e-10 * max(1.0, abs(f)):
-            break
-    mu = np.exp(design @ theta)
-    hess = design.T @ (mu[:, None] * design) + np.diag(prec) + ridge
-    return theta, np.linalg.cholesky(hess)
 
 
 def _horseshoe_global_scale(p: _Priors, n_terms: int, n_obs: int) -> float:
