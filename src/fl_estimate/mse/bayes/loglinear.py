@@ -42,6 +42,7 @@ from fl_estimate.mse.bayes.common import (
     add_posterior_var,
     chain_diagnostics,
     chain_seeds,
+    numpy_only_xarray,
     result_from_draws,
 )
 from fl_estimate.mse.bayes.imh import LaplacePosterior, imh_problems, laplace_mode, sample_imh
@@ -355,7 +356,7 @@ def _imh_tree(fit: Any, coords: dict[str, list[str]]) -> Any:
     ``z`` (whitened), ``intercept``, ``beta`` (dim ``list``), ``gamma`` (dim
     ``interaction``, when there are interactions); ``sample_stats`` with ``diverging`` (all
     False: no trajectories) and ``accepted`` (the chain moved since the previous kept draw)."""
-    import arviz as az
+    from arviz_base import from_dict
 
     k = len(coords["list"])
     theta = fit.theta
@@ -365,11 +366,12 @@ def _imh_tree(fit: Any, coords: dict[str, list[str]]) -> Any:
         post["gamma"] = theta[..., 1 + k :]
         dims["gamma"] = ["interaction"]
     stats = {"diverging": np.zeros(fit.accepted.shape, dtype=bool), "accepted": fit.accepted}
-    tree = az.from_dict(
-        {"posterior": post, "sample_stats": stats},
-        coords={k_: v for k_, v in coords.items() if v},
-        dims=dims,
-    )
+    with numpy_only_xarray():
+        tree = from_dict(
+            {"posterior": post, "sample_stats": stats},
+            coords={k_: v for k_, v in coords.items() if v},
+            dims=dims,
+        )
     tree["posterior"].attrs.update(
         sampler="imh",
         acceptance=[round(float(a), 4) for a in fit.acceptance],

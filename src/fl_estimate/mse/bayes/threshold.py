@@ -67,8 +67,6 @@ from fl_estimate.exceptions import DataWarning, EstimateDoesNotExistError, Model
 from fl_estimate.mse.bayes.common import NutsEstimator, NutsOptions
 from fl_estimate.mse.bayes.loglinear import BayesLogLinear, significant_interactions
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.loglinear import check_existence
-from fl_estimate.mse.loglinear.terms import parse_model
 from fl_estimate.results import EstimationResult
 
 __all__ = ["BayesThresholdMSE", "eligible_triples"]
@@ -242,6 +240,10 @@ class BayesThresholdMSE(NutsEstimator[CaptureData]):
             diag["eligible_triples"] = ", ".join(triples) or "none"
             step = "no eligible triples (no three lists with all three pairs kept)"
             if triples and self.prior == "improper":
+                # the log-linear package loads scipy.stats: only the flat prior needs it
+                from fl_estimate.mse.loglinear import check_existence
+                from fl_estimate.mse.loglinear.terms import parse_model
+
                 chk = check_existence(data, parse_model(pairs + triples + minus_inf, data.lists))
                 if chk.ok:
                     step = ""
@@ -318,6 +320,9 @@ def _merge(a: list[str], b: list[str]) -> list[str]:
 
 def _check_pairwise_start(data: CaptureData) -> None:
     """The reference's start check for the improper prior: every two-list interaction."""
+    from fl_estimate.mse.loglinear import check_existence
+    from fl_estimate.mse.loglinear.terms import parse_model
+
     model = parse_model([f"{a}:{b}" for a, b in combinations(data.lists, 2)], data.lists)
     chk = check_existence(data, model)
     if not chk.ok:
