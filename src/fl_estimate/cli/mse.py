@@ -190,7 +190,8 @@ def mse(
         None,
         "--sampler",
         help="PyMC methods: pymc (default) | nutpie (faster sampling after a 10-40 s compile per "
-        "model shape; needs fl_estimate[fast]).",
+        "model shape; needs fl_estimate[fast]) | imh (bayes-loglinear, bayes-threshold: exact "
+        "independence Metropolis-Hastings in numpy, nothing compiled; NUTS when it mixes poorly).",
     ),
     strata: str | None = typer.Option(
         None, "--strata", help="Comma-separated stratum columns: one estimate per stratum."

@@ -134,11 +134,16 @@ class NutsOptions:
         PyTensor mode (``"NUMBA"`` default, ``"FAST_RUN"`` for the C backend).
     progress : bool
         PyMC's progress bar.
-    sampler : {"pymc", "nutpie"}
+    sampler : {"pymc", "nutpie", "imh"}
         The NUTS implementation: PyMC's own (the reference, default) or nutpie's (Rust; the
         extra ``fl_estimate[fast]``), which samples the same posterior several times faster
         once the model is compiled (numba, 10-40 s per model shape and process): worth it when
         a process fits many tables of one shape (strata, replicates, the validation study).
+        ``"imh"``: the exact independence Metropolis–Hastings sampler of
+        :mod:`fl_estimate.mse.bayes.imh` (t proposal from the Laplace approximation, numpy,
+        nothing compiled: milliseconds per fit) for the normal- and flat-prior models of
+        ``BayesLogLinear`` and ``BayesThresholdMSE``; PyMC's NUTS samples instead when the
+        proposal mixes poorly and for the other models (``diagnostics["sampler_used"]``).
 
     Raises
     ------

@@ -64,6 +64,7 @@ __all__ = [
     "parse_interactions",
     "sample_nuts",
     "sample_unobserved",
+    "sampler_diagnostics",
     "significant_interactions",
     "term_label",
 ]
@@ -349,6 +350,20 @@ def _sample_imh(
     tree["posterior"].attrs["sampler"] = "pymc"
     tree["posterior"].attrs["imh_fallback"] = why
     return tree
+
+
+def sampler_diagnostics(tree: Any, asked: str) -> dict[str, Any]:
+    """What a fit's ``diagnostics`` say about the sampler: ``sampler_used`` (``asked``, or
+    ``"pymc"`` when the independence sampler fell back to NUTS), and for ``"imh"`` the
+    chains' ``imh_acceptance`` and ``imh_thin``, or ``imh_fallback``: why NUTS ran instead."""
+    attrs = tree["posterior"].attrs
+    out: dict[str, Any] = {"sampler_used": attrs.get("sampler", asked)}
+    if "imh_fallback" in attrs:
+        out["imh_fallback"] = attrs["imh_fallback"]
+    if out["sampler_used"] == "imh":
+        out["imh_acceptance"] = list(attrs["acceptance"])
+        out["imh_thin"] = int(attrs["thin"])
+    return out
 
 
 def _imh_tree(fit: Any, coords: dict[str, list[str]]) -> Any:
@@ -766,6 +781,7 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             "divergences": divergences,
             "max_rhat_coefficients": float(np.nanmax(coef["rhat"])) if len(coef) else float("nan"),
             "posterior_mean_unobserved_rate": float(np.exp(a).mean()),
+            **sampler_diagnostics(idata, options.sampler),
         }
         if self.priors.prior == "flat":
             extra["minus_infinite_interactions"] = ", ".join(minus_inf) or "none"
