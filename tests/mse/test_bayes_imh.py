@@ -71,12 +71,13 @@ def test_imh_agrees_with_pymc_run_beside_it():
     # 4 combined MCSEs.
     data = read_capture_csv(MSE_DATA / "spina_bifida_ny.csv")
     model = BayesLogLinear(["S1:S2"])
-    nuts = model.fit(data, seed=1, chains=4, draws=1000, tune=500)
-    imh = model.fit(data, seed=2, **FAST)
+    nuts = model.fit(data, seed=1, chains=4, draws=1000, tune=500, sampler="pymc")
+    imh = model.fit(data, seed=2, chains=4, draws=1000, tune=500)  # the default, "auto"
     ref = {"estimate": nuts.estimate, "ci_low": nuts.ci_low, "ci_high": nuts.ci_high}
     ref |= {k: nuts.diagnostics[k] for k in ("mcse_median_N", "mcse_low_N", "mcse_high_N")}
     _within_mcse(imh, ref, "spina_bifida_ny")
     assert nuts.diagnostics["sampler_used"] == "pymc"
+    assert imh.diagnostics["sampler_used"] == "imh"
     assert set(imh.draws["posterior"].data_vars) == set(nuts.draws["posterior"].data_vars)
 
 
@@ -215,7 +216,8 @@ def test_poor_proposal_falls_back_to_pymc(monkeypatch, caplog):
     assert any("PyMC's NUTS instead" in r.getMessage() for r in caplog.records)
 
 
-def test_horseshoe_prior_is_sampled_by_pymc_when_imh_is_asked(monkeypatch):
+@pytest.mark.parametrize("asked", ["imh", "auto"])
+def test_horseshoe_prior_is_sampled_by_pymc(monkeypatch, asked):
     # the independence sampler takes normal and flat priors only
     data = read_capture_csv(MSE_DATA / "spina_bifida_ny.csv")
     seen = []
@@ -229,8 +231,8 @@ def test_horseshoe_prior_is_sampled_by_pymc_when_imh_is_asked(monkeypatch):
 
     monkeypatch.setattr(loglinear, "sample_nuts", spy)
     with pytest.raises(RuntimeError, match="NUTS would run"):
-        BayesLogLinear(prior="horseshoe").fit(data, seed=1, sampler="imh")
-    assert seen == ["imh", "pymc"]
+        BayesLogLinear(prior="horseshoe").fit(data, seed=1, sampler=asked)
+    assert seen == [asked, "pymc"]
 
 
 @pytest.mark.parametrize("phi", [0.0, 0.9])

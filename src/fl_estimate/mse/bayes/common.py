@@ -84,7 +84,7 @@ ESS_MIN = 400.0
 #: the C backend on a cold cache (measured: about 20 s vs 100 s for a 3-list model).
 DEFAULT_COMPILE_MODE = "NUMBA"
 #: The NUTS implementations :class:`NutsOptions` offers.
-SAMPLERS = ("pymc", "nutpie", "imh")
+SAMPLERS = ("auto", "pymc", "nutpie", "imh")
 
 
 def check_count(name: str, value: Any, low: int) -> int:
@@ -134,16 +134,18 @@ class NutsOptions:
         PyTensor mode (``"NUMBA"`` default, ``"FAST_RUN"`` for the C backend).
     progress : bool
         PyMC's progress bar.
-    sampler : {"pymc", "nutpie", "imh"}
-        The NUTS implementation: PyMC's own (the reference, default) or nutpie's (Rust; the
-        extra ``fl_estimate[fast]``), which samples the same posterior several times faster
-        once the model is compiled (numba, 10-40 s per model shape and process): worth it when
-        a process fits many tables of one shape (strata, replicates, the validation study).
-        ``"imh"``: the exact independence Metropolis–Hastings sampler of
-        :mod:`fl_estimate.mse.bayes.imh` (t proposal from the Laplace approximation, numpy,
-        nothing compiled: milliseconds per fit) for the normal- and flat-prior models of
-        ``BayesLogLinear`` and ``BayesThresholdMSE``; PyMC's NUTS samples instead when the
-        proposal mixes poorly and for the other models (``diagnostics["sampler_used"]``).
+    sampler : {"auto", "pymc", "nutpie", "imh"}
+        Which sampler draws the posterior. ``"imh"``: the exact independence
+        Metropolis–Hastings sampler of :mod:`fl_estimate.mse.bayes.imh` (t proposal from the
+        Laplace approximation, numpy, nothing compiled: milliseconds per fit) for the normal-
+        and flat-prior models of ``BayesLogLinear`` and ``BayesThresholdMSE``, with PyMC's
+        NUTS instead when its proposal mixes poorly (low acceptance, chains that disagree) and
+        for the other models. ``"pymc"``: PyMC's own NUTS, the reference of the tests.
+        ``"nutpie"``: nutpie's NUTS (Rust; the extra ``fl_estimate[fast]``), which samples the
+        same posterior several times faster once the model is compiled (numba, 10-40 s per
+        model shape and process). ``"auto"`` (default): ``"imh"`` where it applies (so NUTS
+        when the proposal is poor), ``"pymc"`` elsewhere (the horseshoe prior, the
+        hierarchical model). ``diagnostics["sampler_used"]`` says which one drew the draws.
 
     Raises
     ------
@@ -160,7 +162,7 @@ class NutsOptions:
     cores: int = 1
     compile_mode: str = DEFAULT_COMPILE_MODE
     progress: bool = False
-    sampler: str = "pymc"
+    sampler: str = "auto"
 
     def __post_init__(self) -> None:
         for name, low in (("chains", 1), ("draws", 1), ("tune", 0), ("cores", 1)):
@@ -207,7 +209,7 @@ class NutsEstimator[DataT](ABC):
         cores: int = 1,
         compile_mode: str = DEFAULT_COMPILE_MODE,
         progress: bool = False,
-        sampler: str = "pymc",
+        sampler: str = "auto",
     ) -> EstimationResult:
         """Sample the posterior by NUTS and summarise N.
 

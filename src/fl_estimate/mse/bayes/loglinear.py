@@ -269,7 +269,10 @@ def sample_nuts(
     seeds: list[int],
     options: NutsOptions,
 ) -> Any:
-    """``pm.sample`` with ``options`` (chains, draws, tune, target acceptance, cores, compile
+    """The draws of the model of ``inputs`` by ``options.sampler`` (``"auto"``: the
+    independence sampler of :func:`_sample_imh` when ``inputs.posterior`` is given, else
+    PyMC's NUTS; ``"nutpie"``: :func:`_sample_nutpie`); for ``"pymc"``, ``pm.sample`` with
+    ``options`` (chains, draws, tune, target acceptance, cores, compile
     mode, progress bar) and the chain seeds ``seeds`` on the compiled model of ``inputs.key``
     (:func:`compiled_model`) after setting its data to ``inputs.values``; one INFO log line
     says whether the model of ``what`` is compiled or reused. Returns the PyMC DataTree.
@@ -279,7 +282,13 @@ def sample_nuts(
     are set on every call.
     """
     o = options
-    if o.sampler == "imh":
+    if o.sampler == "auto" and inputs.posterior is None:
+        tree = sample_nuts(
+            inputs, build, what=what, seeds=seeds, options=replace(o, sampler="pymc")
+        )
+        tree["posterior"].attrs["sampler"] = "pymc"
+        return tree
+    if o.sampler in ("imh", "auto"):
         return _sample_imh(inputs, build, what=what, seeds=seeds, options=o)
     if o.sampler == "nutpie":
         return _sample_nutpie(inputs, build, what=what, seeds=seeds, options=o)
