@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.mse.bayes import convergence as cv
 from fl_estimate.mse.bayes.common import (
     DEFAULT_COMPILE_MODE,
     NutsEstimator,
     NutsOptions,
     add_posterior_var,
-    chain_diagnostics,
     chain_seeds,
     numpy_only_xarray,
     result_from_draws,
@@ -870,7 +870,12 @@ def _coef_table(post: Any, level: float) -> pd.DataFrame:
     def add(term: str, kind: str, x: np.ndarray) -> None:
         flat = x.ravel()
         mean, sd = float(flat.mean()), float(flat.std(ddof=1))
-        d = chain_diagnostics(x) if x.shape[1] > 3 else {}
+        # R-hat and bulk ESS only (as chain_diagnostics computes them; the MCSEs of quantiles
+        # it adds cost more than the fit)
+        ok = x.shape[1] > 3 and np.ptp(x) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rhat = cv.rhat(x) if ok and x.shape[0] > 1 else float("nan")
+            ess = cv.ess_bulk(x) if ok else float("nan")
         rows.append(
             {
                 "term": term,
@@ -880,8 +885,8 @@ def _coef_table(post: Any, level: float) -> pd.DataFrame:
                 "q_low": float(np.quantile(flat, a)),
                 "q_high": float(np.quantile(flat, 1 - a)),
                 "z": abs(mean) / sd if sd > 0 else float("inf"),
-                "rhat": d.get("rhat_N", float("nan")),
-                "ess_bulk": d.get("ess_bulk_N", float("nan")),
+                "rhat": rhat,
+                "ess_bulk": ess,
             }
         )
 
