@@ -36,9 +36,11 @@ The improper prior, as in the reference:
 Differences from the reference: it samples with MCMCpack's random-walk Metropolis (1,000
 burn-in, 10,000 draws, one chain, fixed seed) and, under the proper prior, puts ``N(0, 10^4)``
 priors on intercept and main effects where this puts flat ones (the reference calls its choice
-an implementation device for the flat prior). Here NUTS runs several chains on whitened
-coordinates, so R-hat and ESS are reported and the Monte Carlo error of the ratios and of N is
-far smaller; ``tables["threshold_statistics"]["mcse_ratio"]`` gives it and
+an implementation device for the flat prior). Here several chains run on whitened
+coordinates (by default the exact independence Metropolis–Hastings sampler of
+:mod:`fl_estimate.mse.bayes.imh`, PyMC's NUTS when its proposal mixes poorly or with
+``sampler="pymc"``), so R-hat and ESS are reported and the Monte Carlo error of the ratios and
+of N is far smaller; ``tables["threshold_statistics"]["mcse_ratio"]`` gives it and
 ``diagnostics["near_threshold"]`` names the terms whose decision is within two of it.
 
 Where a ratio sits on the threshold the two can keep different terms, and N then differs by far
