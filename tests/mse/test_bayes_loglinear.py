@@ -36,7 +36,8 @@ PYMC_TUNING_OVERFLOW = "ignore:overflow encountered in dot:RuntimeWarning"
 @pytest.fixture(scope="module")
 def spina_full():
     data = read_capture_csv(MSE_DATA / "spina_bifida_ny.csv")
-    return data, BayesLogLinear().fit(data, seed=1, chains=4, draws=500, tune=500)
+    # PyMC's NUTS, the reference (the default, sampler="auto", is the independence sampler here)
+    return data, BayesLogLinear().fit(data, seed=1, chains=4, draws=500, tune=500, sampler="pymc")
 
 
 @pytest.mark.parametrize(
@@ -88,8 +89,8 @@ def test_same_seed_same_result_whether_compiled_or_reused(spina_full, caplog):
     other = simulate(3000, list(data.lists), capture_probs=0.3, seed=4).data
     name = "fl_estimate.mse.bayes.loglinear"
     with caplog.at_level(logging.INFO, logger=name):
-        between = BayesLogLinear().fit(other, seed=1, chains=4, draws=500, tune=500)
-        again = BayesLogLinear().fit(data, seed=1, chains=4, draws=500, tune=500)
+        between = BayesLogLinear().fit(other, seed=1, chains=4, draws=500, tune=500, sampler="pymc")
+        again = BayesLogLinear().fit(data, seed=1, chains=4, draws=500, tune=500, sampler="pymc")
     notes = [r.getMessage() for r in caplog.records if r.name == name]
     assert len(notes) == 2 and all(m.startswith("reusing the compiled") for m in notes), notes
     np.testing.assert_array_equal(
@@ -132,7 +133,9 @@ def test_nutpie_samples_the_same_posterior_and_reuses_its_compile(spina_full, ca
 
 def test_unknown_sampler_is_named():
     data = read_capture_csv(MSE_DATA / "spina_bifida_ny.csv")
-    with pytest.raises(ModelSpecificationError, match="sampler must be one of pymc, nutpie"):
+    with pytest.raises(
+        ModelSpecificationError, match="sampler must be one of auto, pymc, nutpie, imh"
+    ):
         BayesLogLinear().fit(data, sampler="stan")
 
 
@@ -151,7 +154,7 @@ def test_compile_notice_is_one_log_record_not_stderr(capsys, caplog):
     # module's logger, which the caller (the CLI) may show or not.
     data = read_capture_csv(MSE_DATA / "spina_bifida_ny.csv")
     with caplog.at_level(logging.INFO, logger="fl_estimate.mse.bayes.loglinear"):
-        res = BayesLogLinear().fit(data, chains=4, draws=250, seed=3)
+        res = BayesLogLinear().fit(data, chains=4, draws=250, seed=3, sampler="pymc")
     assert res.method == "bayes-loglinear" and res.diagnostics["draws_per_chain"] == 250
     ours = [r for r in caplog.records if r.name == "fl_estimate.mse.bayes.loglinear"]
     assert len(ours) == 1 and "PyMC model for 3 lists" in ours[0].getMessage()

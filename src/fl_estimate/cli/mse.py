@@ -189,8 +189,10 @@ def mse(
     sampler: str | None = typer.Option(
         None,
         "--sampler",
-        help="PyMC methods: pymc (default) | nutpie (faster sampling after a 10-40 s compile per "
-        "model shape; needs fl_estimate[fast]).",
+        help="PyMC methods: auto (default: imh where it applies, else pymc) | imh (bayes-loglinear, "
+        "bayes-threshold: exact independence Metropolis-Hastings in numpy, nothing compiled; "
+        "PyMC's NUTS when it mixes poorly) | pymc | nutpie (faster NUTS after a 10-40 s compile "
+        "per model shape; needs fl_estimate[fast]).",
     ),
     strata: str | None = typer.Option(
         None, "--strata", help="Comma-separated stratum columns: one estimate per stratum."

@@ -427,8 +427,10 @@ def render_problem(problem: Problem, lang: str) -> str:
     if problem.column is not None:
         where.append(_("column {column}").format(column=repr(problem.column)))
     message = translate(problem.message, lang)
-    value = "" if problem.value is None else " " + _("(value {value})").format(
-        value=repr(problem.value)
+    value = (
+        ""
+        if problem.value is None
+        else " " + _("(value {value})").format(value=repr(problem.value))
     )
     colon = _(": ")
     return f"{', '.join(where)}{colon}{message}{value}" if where else f"{message}{value}"
@@ -452,9 +454,7 @@ def render_error(error: FLEstimateError, lang: str, max_problems: int = 1) -> st
         return _one_line(translate(message_of(error), lang))
     n = len(error.problems)
     sources = sorted({str(p.source) for p in error.problems if p.source})
-    headline = translator(lang).ngettext(
-        "{n} problem found", "{n} problems found", n
-    ).format(n=n)
+    headline = translator(lang).ngettext("{n} problem found", "{n} problems found", n).format(n=n)
     if sources:
         headline = _("{headline} in {where}").format(headline=headline, where=", ".join(sources))
     default = f"{n} problem{'s' if n != 1 else ''} found"

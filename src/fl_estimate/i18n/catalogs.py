@@ -148,9 +148,7 @@ def _mo_messages(data: bytes) -> dict[object, object]:
     def frozen(v: object) -> object:  # plural forms come as lists
         return tuple(v) if isinstance(v, list | tuple) else v
 
-    return {
-        (m.context, frozen(m.id)): frozen(m.string) for m in read_mo(io.BytesIO(data)) if m.id
-    }
+    return {(m.context, frozen(m.id)): frozen(m.string) for m in read_mo(io.BytesIO(data)) if m.id}
 
 
 def _placeholders(text: str) -> set[str]:

@@ -17,7 +17,10 @@ The three PyMC estimators (``BayesLogLinear``, ``BayesHierarchicalLogLinear``,
 that object to the class's :meth:`~NutsEstimator.fit_with`.
 
 This module imports none of the estimators (they import it), and ArviZ only inside the
-functions that need it.
+functions that need it, and then only its data half (``arviz_base``, for the trees); the
+diagnostics are ArviZ's estimators written in numpy (:mod:`fl_estimate.mse.bayes.convergence`),
+so a fit loads neither ``arviz_stats`` (and ``scipy.stats``) nor the plotting half
+(matplotlib).
 
 Examples
 --------
@@ -35,7 +38,8 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +48,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ConvergenceWarning, ModelSpecificationError
+from fl_estimate.mse.bayes import convergence as cv
 from fl_estimate.mse.options import check_level
 from fl_estimate.results import EstimationResult, provenance
 
@@ -65,6 +70,7 @@ __all__ = [
     "check_count",
     "convergence_problems",
     "draws_to_datatree",
+    "numpy_only_xarray",
     "plot_trace",
     "result_from_draws",
     "several_modes",
@@ -78,7 +84,7 @@ ESS_MIN = 400.0
 #: the C backend on a cold cache (measured: about 20 s vs 100 s for a 3-list model).
 DEFAULT_COMPILE_MODE = "NUMBA"
 #: The NUTS implementations :class:`NutsOptions` offers.
-SAMPLERS = ("pymc", "nutpie")
+SAMPLERS = ("auto", "pymc", "nutpie", "imh")
 
 
 def check_count(name: str, value: Any, low: int) -> int:
@@ -128,11 +134,18 @@ class NutsOptions:
         PyTensor mode (``"NUMBA"`` default, ``"FAST_RUN"`` for the C backend).
     progress : bool
         PyMC's progress bar.
-    sampler : {"pymc", "nutpie"}
-        The NUTS implementation: PyMC's own (the reference, default) or nutpie's (Rust; the
-        extra ``fl_estimate[fast]``), which samples the same posterior several times faster
-        once the model is compiled (numba, 10-40 s per model shape and process): worth it when
-        a process fits many tables of one shape (strata, replicates, the validation study).
+    sampler : {"auto", "pymc", "nutpie", "imh"}
+        Which sampler draws the posterior. ``"imh"``: the exact independence
+        Metropolis–Hastings sampler of :mod:`fl_estimate.mse.bayes.imh` (t proposal from the
+        Laplace approximation, numpy, nothing compiled: milliseconds per fit) for the normal-
+        and flat-prior models of ``BayesLogLinear`` and ``BayesThresholdMSE``, with PyMC's
+        NUTS instead when its proposal mixes poorly (low acceptance, chains that disagree) and
+        for the other models. ``"pymc"``: PyMC's own NUTS, the reference of the tests.
+        ``"nutpie"``: nutpie's NUTS (Rust; the extra ``fl_estimate[fast]``), which samples the
+        same posterior several times faster once the model is compiled (numba, 10-40 s per
+        model shape and process). ``"auto"`` (default): ``"imh"`` where it applies (so NUTS
+        when the proposal is poor), ``"pymc"`` elsewhere (the horseshoe prior, the
+        hierarchical model). ``diagnostics["sampler_used"]`` says which one drew the draws.
 
     Raises
     ------
@@ -149,7 +162,7 @@ class NutsOptions:
     cores: int = 1
     compile_mode: str = DEFAULT_COMPILE_MODE
     progress: bool = False
-    sampler: str = "pymc"
+    sampler: str = "auto"
 
     def __post_init__(self) -> None:
         for name, low in (("chains", 1), ("draws", 1), ("tune", 0), ("cores", 1)):
@@ -196,7 +209,7 @@ class NutsEstimator[DataT](ABC):
         cores: int = 1,
         compile_mode: str = DEFAULT_COMPILE_MODE,
         progress: bool = False,
-        sampler: str = "pymc",
+        sampler: str = "auto",
     ) -> EstimationResult:
         """Sample the posterior by NUTS and summarise N.
 
@@ -260,8 +273,6 @@ def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, flo
     >>> d["chains"], d["draws_per_chain"], round(d["rhat_N"], 2), d["ess_bulk_N"] > 1500
     (4, 500, 1.0, True)
     """
-    import arviz as az
-
     x = np.asarray(n_draws, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"n_draws must have shape (chains, draws), got {x.shape}")
@@ -279,13 +290,12 @@ def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, flo
         )
         return out
     with np.errstate(invalid="ignore", divide="ignore"):
-        rhat = float(az.rhat(x)) if x.shape[0] > 1 else float("nan")
-        out["rhat_N"] = rhat
-        out["ess_bulk_N"] = float(az.ess(x, method="bulk"))
-        out["ess_tail_N"] = float(az.ess(x, method="tail", prob=(0.05, 0.95)))
-        out["mcse_median_N"] = float(az.mcse(x, method="quantile", prob=0.5))
-        out["mcse_low_N"] = float(az.mcse(x, method="quantile", prob=a))
-        out["mcse_high_N"] = float(az.mcse(x, method="quantile", prob=1 - a))
+        out["rhat_N"] = cv.rhat(x) if x.shape[0] > 1 else float("nan")
+        out["ess_bulk_N"] = cv.ess_bulk(x)
+        out["ess_tail_N"] = cv.ess_tail(x, (0.05, 0.95))
+        out["mcse_median_N"] = cv.mcse_quantile(x, 0.5)
+        out["mcse_low_N"] = cv.mcse_quantile(x, a)
+        out["mcse_high_N"] = cv.mcse_quantile(x, 1 - a)
     return out
 
 
@@ -458,9 +468,10 @@ def draws_to_datatree(variables: Mapping[str, np.ndarray], **attrs: Any) -> Any:
     >>> float(az.summary(tree).loc["N", "mean"]), tree["posterior"].attrs["method"]
     (3.5, 'demo')
     """
-    import arviz as az
+    from arviz_base import from_dict
 
-    tree = az.from_dict({"posterior": {k: np.asarray(v) for k, v in variables.items()}})
+    with numpy_only_xarray():
+        tree = from_dict({"posterior": {k: np.asarray(v) for k, v in variables.items()}})
     for k, v in attrs.items():
         tree["posterior"].attrs[k] = v
     return tree
@@ -470,9 +481,47 @@ def add_posterior_var(tree: Any, name: str, values: np.ndarray, dims: Sequence[s
     """Add ``values`` (shape (chain, draw, *dims)) to ``tree["posterior"]`` as ``name``."""
     import xarray as xr
 
-    ds = tree["posterior"].to_dataset()
-    ds[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
-    tree["posterior"] = xr.DataTree(ds)
+    with numpy_only_xarray():
+        ds = tree["posterior"].to_dataset()
+        ds[name] = xr.DataArray(values, dims=("chain", "draw", *dims))
+        tree["posterior"] = xr.DataTree(ds)
+
+
+@contextmanager
+def numpy_only_xarray() -> Iterator[None]:
+    """Build xarray objects from numpy arrays without xarray importing dask.
+
+    When dask is installed (``distributed`` is a dependency), xarray imports ``dask.array``
+    the first time it wraps any array, only to ask whether the array is a dask one: about
+    1.3 CPU-s of a fresh process, as much as a whole Bayesian thresholding fit. While no dask
+    array can exist (``dask.array`` not imported yet), the answer is no; inside this block
+    xarray is told so through its cache of array modules
+    (``xarray.namedarray.pycompat._cached_duck_array_modules``), and the entry is removed on
+    exit, so code after the block finds dask as usual. Does nothing once ``dask.array`` is
+    imported, or if xarray's internals differ from those of xarray 2024-2026.
+    """
+    import sys
+
+    try:
+        from xarray.namedarray import pycompat
+
+        cache = pycompat._cached_duck_array_modules
+        stub = object.__new__(pycompat.DuckArrayModule)
+    except (ImportError, AttributeError):
+        yield
+        return
+    if "dask.array" in sys.modules or "dask" in cache:
+        yield
+        return
+    from packaging.version import Version
+
+    stub.module, stub.version, stub.type, stub.available = None, Version("0"), (), False
+    cache["dask"] = stub
+    try:
+        yield
+    finally:
+        if cache.get("dask") is stub:
+            del cache["dask"]
 
 
 def chain_seeds(seed: SeedLike, chains: int) -> tuple[list[int], np.random.Generator]:

@@ -26,6 +26,7 @@ from fl_estimate.mse.bayes.loglinear import (
     design_matrix,
     parse_interactions,
     sample_unobserved,
+    sampler_diagnostics,
     term_label,
 )
 from fl_estimate.results import EstimationResult
@@ -198,6 +199,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
         add_posterior_var(idata, "N_stratum", n_s, dims=("stratum",))
         add_posterior_var(idata, "N", n_s.sum(axis=-1))
         divergences = sampled.divergences
+        used = sampler_diagnostics(idata, options.sampler)  # "imh" falls back to NUTS here
         settings = {
             "interactions": self.interactions
             if isinstance(self.interactions, str | None)
@@ -227,7 +229,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
                 seed=options.seed,
                 settings=settings,
                 idata=None,
-                extra_diagnostics={"divergences": divergences},
+                extra_diagnostics={"divergences": divergences, **used},
                 advice="increase draws and tune, or target_accept",
                 stacklevel=stacklevel,
             )
@@ -253,7 +255,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
             seed=options.seed,
             settings=settings,
             idata=idata,
-            extra_diagnostics={"divergences": divergences, "n_strata": len(keys)},
+            extra_diagnostics={"divergences": divergences, "n_strata": len(keys), **used},
             tables={"strata": pd.DataFrame(rows)},
             advice="increase draws and tune, or target_accept",
             stacklevel=stacklevel,

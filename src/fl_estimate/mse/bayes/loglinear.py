@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -35,15 +35,17 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.mse.bayes import convergence as cv
 from fl_estimate.mse.bayes.common import (
     DEFAULT_COMPILE_MODE,
     NutsEstimator,
     NutsOptions,
     add_posterior_var,
-    chain_diagnostics,
     chain_seeds,
+    numpy_only_xarray,
     result_from_draws,
 )
+from fl_estimate.mse.bayes.imh import LaplacePosterior, imh_problems, laplace_mode, sample_imh
 from fl_estimate.results import EstimationResult
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ __all__ = [
     "parse_interactions",
     "sample_nuts",
     "sample_unobserved",
+    "sampler_diagnostics",
     "significant_interactions",
     "term_label",
 ]
@@ -221,7 +224,9 @@ def significant_interactions(result: EstimationResult, threshold: float = 2.0) -
 class ModelInputs:
     """What a PyMC model needs from one table: its shape (``key``: the model is compiled once
     per key and process) and the values of its ``pm.Data`` inputs and data-dependent starting
-    values."""
+    values; for the independence sampler (``sampler="imh"``), the posterior itself when it is
+    a Poisson log-linear one with normal or flat priors (else None), and the names of the
+    coefficients (``coords``: ``list`` and ``interaction``)."""
 
     key: tuple[Any, ...]
     pairs: list[tuple[int, ...]]
@@ -230,6 +235,8 @@ class ModelInputs:
     values: dict[str, np.ndarray]
     initvals: dict[str, Any]
     n_observed: int
+    posterior: LaplacePosterior | None = None
+    coords: dict[str, list[str]] = field(default_factory=dict)
 
 
 #: Most compiled models kept in a process (least recently used dropped first).
@@ -262,7 +269,10 @@ def sample_nuts(
     seeds: list[int],
     options: NutsOptions,
 ) -> Any:
-    """``pm.sample`` with ``options`` (chains, draws, tune, target acceptance, cores, compile
+    """The draws of the model of ``inputs`` by ``options.sampler`` (``"auto"``: the
+    independence sampler of :func:`_sample_imh` when ``inputs.posterior`` is given, else
+    PyMC's NUTS; ``"nutpie"``: :func:`_sample_nutpie`); for ``"pymc"``, ``pm.sample`` with
+    ``options`` (chains, draws, tune, target acceptance, cores, compile
     mode, progress bar) and the chain seeds ``seeds`` on the compiled model of ``inputs.key``
     (:func:`compiled_model`) after setting its data to ``inputs.values``; one INFO log line
     says whether the model of ``what`` is compiled or reused. Returns the PyMC DataTree.
@@ -272,6 +282,14 @@ def sample_nuts(
     are set on every call.
     """
     o = options
+    if o.sampler == "auto" and inputs.posterior is None:
+        tree = sample_nuts(
+            inputs, build, what=what, seeds=seeds, options=replace(o, sampler="pymc")
+        )
+        tree["posterior"].attrs["sampler"] = "pymc"
+        return tree
+    if o.sampler in ("imh", "auto"):
+        return _sample_imh(inputs, build, what=what, seeds=seeds, options=o)
     if o.sampler == "nutpie":
         return _sample_nutpie(inputs, build, what=what, seeds=seeds, options=o)
     import pymc as pm
@@ -298,6 +316,94 @@ def sample_nuts(
         compile_kwargs={"mode": o.compile_mode},
         nuts_sampler="pymc",  # PyMC's own; left unset, PyMC picks nutpie when it is installed
     )
+
+
+def _sample_imh(
+    inputs: ModelInputs,
+    build: Callable[[], Any],
+    *,
+    what: str,
+    seeds: list[int],
+    options: NutsOptions,
+) -> Any:
+    """:func:`sample_nuts` with the exact independence Metropolis–Hastings sampler of
+    :mod:`fl_estimate.mse.bayes.imh` (t proposal from the Laplace approximation, numpy only,
+    nothing compiled). When the model is not a Poisson log-linear one with normal or flat
+    priors (the horseshoe, the hierarchical model), or when :func:`~fl_estimate.mse.bayes.imh.
+    imh_problems` finds the proposal poor (low acceptance, chains that disagree), the model
+    is sampled by PyMC's NUTS instead, with the same seeds, and one INFO log line says why.
+    The tree's ``posterior.attrs["sampler"]`` says which sampler drew it and
+    ``attrs["imh_fallback"]`` why NUTS did, if it did."""
+    post = inputs.posterior
+    if post is None:
+        why = "the independence sampler takes normal or flat priors only"
+    else:
+        fit = sample_imh(
+            post, chains=options.chains, draws=options.draws, tune=options.tune, seeds=seeds
+        )
+        problems = imh_problems(fit)
+        if not problems:
+            log.info(
+                "independence Metropolis-Hastings for %s: acceptance %.0f%%-%.0f%%, thin %d",
+                what,
+                100 * fit.acceptance.min(),
+                100 * fit.acceptance.max(),
+                fit.thin,
+            )
+            return _imh_tree(fit, inputs.coords)
+        why = "; ".join(problems)
+    log.info("sampling %s by PyMC's NUTS instead of the independence sampler: %s", what, why)
+    tree = sample_nuts(
+        inputs, build, what=what, seeds=seeds, options=replace(options, sampler="pymc")
+    )
+    tree["posterior"].attrs["sampler"] = "pymc"
+    tree["posterior"].attrs["imh_fallback"] = why
+    return tree
+
+
+def sampler_diagnostics(tree: Any, asked: str) -> dict[str, Any]:
+    """What a fit's ``diagnostics`` say about the sampler: ``sampler_used`` (``asked``, or
+    ``"pymc"`` when the independence sampler fell back to NUTS), and for ``"imh"`` the
+    chains' ``imh_acceptance`` and ``imh_thin``, or ``imh_fallback``: why NUTS ran instead."""
+    attrs = tree["posterior"].attrs
+    out: dict[str, Any] = {"sampler_used": attrs.get("sampler", asked)}
+    if "imh_fallback" in attrs:
+        out["imh_fallback"] = attrs["imh_fallback"]
+    if out["sampler_used"] == "imh":
+        out["imh_acceptance"] = list(attrs["acceptance"])
+        out["imh_thin"] = int(attrs["thin"])
+    return out
+
+
+def _imh_tree(fit: Any, coords: dict[str, list[str]]) -> Any:
+    """The ArviZ tree of an independence-sampler fit, shaped as PyMC's: ``posterior`` with
+    ``z`` (whitened), ``intercept``, ``beta`` (dim ``list``), ``gamma`` (dim
+    ``interaction``, when there are interactions); ``sample_stats`` with ``diverging`` (all
+    False: no trajectories) and ``accepted`` (the chain moved since the previous kept draw)."""
+    from arviz_base import from_dict
+
+    k = len(coords["list"])
+    theta = fit.theta
+    post = {"z": fit.z, "intercept": theta[..., 0], "beta": theta[..., 1 : 1 + k]}
+    dims = {"beta": ["list"], "z": ["z_dim_0"]}
+    if coords["interaction"]:
+        post["gamma"] = theta[..., 1 + k :]
+        dims["gamma"] = ["interaction"]
+    stats = {"diverging": np.zeros(fit.accepted.shape, dtype=bool), "accepted": fit.accepted}
+    with numpy_only_xarray():
+        tree = from_dict(
+            {"posterior": post, "sample_stats": stats},
+            coords={k_: v for k_, v in coords.items() if v},
+            dims=dims,
+        )
+    tree["posterior"].attrs.update(
+        sampler="imh",
+        acceptance=[round(float(a), 4) for a in fit.acceptance],
+        thin=int(fit.thin),
+        proposal_df=float(fit.df),
+        pilot_ess_share=round(float(fit.pilot_ess), 4),
+    )
+    return tree
 
 
 _NUTPIE: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
@@ -563,10 +669,11 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
         values: dict[str, np.ndarray] = {"y_obs": y}
         initvals: dict[str, Any] = {}
         tau0 = None
+        post = None
         if p.prior in ("normal", "flat"):
             design = np.hstack([np.ones((y.size, 1)), x, xi])
-            mode, chol = laplace_mode(design, y, self._precision(design.shape[1], k))
-            values |= {"mode": mode, "linv_t": np.linalg.inv(chol).T}
+            post = LaplacePosterior.from_counts(design, y, self._precision(design.shape[1], k))
+            values |= {"mode": post.mode, "linv_t": post.linv_t}
         else:
             tot = max(y.sum(), 1.0)
             values |= {"xbar": (y @ x) / tot, "xibar": (y @ xi) / tot}
@@ -580,7 +687,11 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             tuple(sorted((n, str(v)) for n, v in p.settings().items())),
             tau0,
         )
-        return ModelInputs(key, pairs, x, xi, values, initvals, data.n_observed)
+        coords = {
+            "list": list(data.lists),
+            "interaction": [term_label(t, data.lists) for t in pairs],
+        }
+        return ModelInputs(key, pairs, x, xi, values, initvals, data.n_observed, post, coords)
 
     def _precision(self, n_par: int, k: int) -> np.ndarray:
         """Prior precision of (intercept, main effects, interactions); 0 = flat."""
@@ -679,6 +790,7 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             "divergences": divergences,
             "max_rhat_coefficients": float(np.nanmax(coef["rhat"])) if len(coef) else float("nan"),
             "posterior_mean_unobserved_rate": float(np.exp(a).mean()),
+            **sampler_diagnostics(idata, options.sampler),
         }
         if self.priors.prior == "flat":
             extra["minus_infinite_interactions"] = ", ".join(minus_inf) or "none"
@@ -727,47 +839,6 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
         )
 
 
-def laplace_mode(
-    design: np.ndarray, y: np.ndarray, prec: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mode and Cholesky factor of the Hessian of the negative log posterior of a Poisson
-    log-linear model with independent normal priors of precision ``prec`` (0 = flat).
-
-    Damped Newton from the independence-like start; when the mode is at infinity (a flat
-    main effect of an empty list) the last finite iterate is used, which is still a good
-    whitening transform.
-    """
-    theta = np.zeros(design.shape[1])
-    theta[0] = np.log(max(y.mean(), 0.5))
-
-    def obj(t: np.ndarray) -> float:
-        eta = design @ t
-        return float(np.sum(np.exp(eta) - y * eta) + 0.5 * np.sum(prec * t * t))
-
-    f = obj(theta)
-    ridge = 1e-8 * np.eye(theta.size)
-    for _ in range(100):
-        mu = np.exp(design @ theta)
-        grad = design.T @ (mu - y) + prec * theta
-        hess = design.T @ (mu[:, None] * design) + np.diag(prec) + ridge
-        step = np.linalg.solve(hess, grad)
-        t = 1.0
-        while t > 1e-6:
-            cand = theta - t * step
-            fc = obj(cand)
-            if np.isfinite(fc) and fc <= f:
-                break
-            t /= 2
-        else:
-            break
-        theta, f_old, f = cand, f, fc
-        if abs(f_old - f) < 1e-10 * max(1.0, abs(f)):
-            break
-    mu = np.exp(design @ theta)
-    hess = design.T @ (mu[:, None] * design) + np.diag(prec) + ridge
-    return theta, np.linalg.cholesky(hess)
-
-
 def _horseshoe_global_scale(p: _Priors, n_terms: int, n_obs: int) -> float:
     """Horseshoe global scale: ``p.global_scale``, or ``(1 / max(D - 1, 1)) / sqrt(n)``."""
     if p.global_scale is not None:
@@ -799,7 +870,12 @@ def _coef_table(post: Any, level: float) -> pd.DataFrame:
     def add(term: str, kind: str, x: np.ndarray) -> None:
         flat = x.ravel()
         mean, sd = float(flat.mean()), float(flat.std(ddof=1))
-        d = chain_diagnostics(x) if x.shape[1] > 3 else {}
+        # R-hat and bulk ESS only (as chain_diagnostics computes them; the MCSEs of quantiles
+        # it adds cost more than the fit)
+        ok = x.shape[1] > 3 and np.ptp(x) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rhat = cv.rhat(x) if ok and x.shape[0] > 1 else float("nan")
+            ess = cv.ess_bulk(x) if ok else float("nan")
         rows.append(
             {
                 "term": term,
@@ -809,8 +885,8 @@ def _coef_table(post: Any, level: float) -> pd.DataFrame:
                 "q_low": float(np.quantile(flat, a)),
                 "q_high": float(np.quantile(flat, 1 - a)),
                 "z": abs(mean) / sd if sd > 0 else float("inf"),
-                "rhat": d.get("rhat_N", float("nan")),
-                "ess_bulk": d.get("ess_bulk_N", float("nan")),
+                "rhat": rhat,
+                "ess_bulk": ess,
             }
         )
 

@@ -36,9 +36,11 @@ The improper prior, as in the reference:
 Differences from the reference: it samples with MCMCpack's random-walk Metropolis (1,000
 burn-in, 10,000 draws, one chain, fixed seed) and, under the proper prior, puts ``N(0, 10^4)``
 priors on intercept and main effects where this puts flat ones (the reference calls its choice
-an implementation device for the flat prior). Here NUTS runs several chains on whitened
-coordinates, so R-hat and ESS are reported and the Monte Carlo error of the ratios and of N is
-far smaller; ``tables["threshold_statistics"]["mcse_ratio"]`` gives it and
+an implementation device for the flat prior). Here several chains run on whitened
+coordinates (by default the exact independence Metropolis–Hastings sampler of
+:mod:`fl_estimate.mse.bayes.imh`, PyMC's NUTS when its proposal mixes poorly or with
+``sampler="pymc"``), so R-hat and ESS are reported and the Monte Carlo error of the ratios and
+of N is far smaller; ``tables["threshold_statistics"]["mcse_ratio"]`` gives it and
 ``diagnostics["near_threshold"]`` names the terms whose decision is within two of it.
 
 Where a ratio sits on the threshold the two can keep different terms, and N then differs by far
@@ -67,8 +69,6 @@ from fl_estimate.exceptions import DataWarning, EstimateDoesNotExistError, Model
 from fl_estimate.mse.bayes.common import NutsEstimator, NutsOptions
 from fl_estimate.mse.bayes.loglinear import BayesLogLinear, significant_interactions
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.loglinear import check_existence
-from fl_estimate.mse.loglinear.terms import parse_model
 from fl_estimate.results import EstimationResult
 
 __all__ = ["BayesThresholdMSE", "eligible_triples"]
@@ -242,6 +242,10 @@ class BayesThresholdMSE(NutsEstimator[CaptureData]):
             diag["eligible_triples"] = ", ".join(triples) or "none"
             step = "no eligible triples (no three lists with all three pairs kept)"
             if triples and self.prior == "improper":
+                # the log-linear package loads scipy.stats: only the flat prior needs it
+                from fl_estimate.mse.loglinear import check_existence
+                from fl_estimate.mse.loglinear.terms import parse_model
+
                 chk = check_existence(data, parse_model(pairs + triples + minus_inf, data.lists))
                 if chk.ok:
                     step = ""
@@ -318,6 +322,9 @@ def _merge(a: list[str], b: list[str]) -> list[str]:
 
 def _check_pairwise_start(data: CaptureData) -> None:
     """The reference's start check for the improper prior: every two-list interaction."""
+    from fl_estimate.mse.loglinear import check_existence
+    from fl_estimate.mse.loglinear.terms import parse_model
+
     model = parse_model([f"{a}:{b}" for a, b in combinations(data.lists, 2)], data.lists)
     chk = check_existence(data, model)
     if not chk.ok:
