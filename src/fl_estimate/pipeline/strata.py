@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fl_estimate.exceptions import FLEstimateError
+from fl_estimate.i18n import N_, message_of
 from fl_estimate.mse.api import fit_resolved
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.registry import resolve
@@ -176,7 +177,7 @@ def _fit_method(t: CaptureData, method: str, opts: Mapping[str, Any], seed: int)
                 method=method,
                 model="",
                 observed=t.n_observed,
-                reason=str(exc),
+                reason=message_of(exc),
                 code="failed",
                 stratum=dict(t.stratum),
             )
@@ -214,7 +215,7 @@ def _outcome(task: StratumTask, t: CaptureData | None, reason: str | None) -> St
         res = out.results[method] = fit.value
         diag = res.diagnostics.get("heterogeneity_diagnosis")
         if res.diagnostics.get("heterogeneity_flag") and isinstance(diag, dict):
-            out.warnings.append(f"{method}: {diag['reason']}")
+            out.warnings.append(N_("{method}: {reason}", method=method, reason=diag["reason"]))
         caught += fit.messages
     out.warnings += caught
     return out

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, message_of
 from fl_estimate.mse.api import estimate
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.pipeline.cache import FitCache
@@ -414,7 +414,9 @@ def build_tables(
         warnings.simplefilter("always", FLEstimateWarning)
         sensitivity = sensitivity_table(cfg, groups, cache)
         top = top_models_table(cfg, groups, cache)
-    sens_warnings = [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
+    sens_warnings = [
+        message_of(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)
+    ]
     return {
         "strata_estimates": strata_estimates_table(cfg, outcomes, pop),
         "national_estimates": national_estimates_table(cfg, outcomes, national_outcomes, pop),

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.bayes.common import (
     NutsEstimator,
     NutsOptions,
@@ -228,7 +229,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
                 settings=settings,
                 idata=None,
                 extra_diagnostics={"divergences": divergences},
-                advice="increase draws and tune, or target_accept",
+                advice=N_("increase draws and tune, or target_accept"),
                 stacklevel=stacklevel,
             )
             out[key] = res
@@ -255,7 +256,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
             idata=idata,
             extra_diagnostics={"divergences": divergences, "n_strata": len(keys)},
             tables={"strata": pd.DataFrame(rows)},
-            advice="increase draws and tune, or target_accept",
+            advice=N_("increase draws and tune, or target_accept"),
             stacklevel=stacklevel,
         )
         out["total"] = total
