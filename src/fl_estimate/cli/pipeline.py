@@ -6,25 +6,28 @@ from pathlib import Path
 
 import typer
 
+from fl_estimate.i18n import N_
+
 
 def run_cmd(
-    config: Path = typer.Argument(..., help="Run configuration (TOML); see docs/config.md."),
+    config: Path = typer.Argument(..., help=N_("Run configuration (TOML); see docs/config.md.")),
     out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default: the config's [run] out). Replaced whole."
+        None, "--out", help=N_("Output folder (default: the config's [run] out). Replaced whole.")
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=N_("Progress bar.")),
     lang: str | None = typer.Option(
         None,
         "--lang",
-        help="Language of the report: en or fr (default: the config's [report] language, else en).",
+        help=N_(
+            "Language of the report: en or fr (default: the config's [report] language, else en)."
+        ),
     ),
     cache: bool = typer.Option(
         True,
         "--cache/--no-cache",
-        help="Reuse fits cached by earlier runs (the config's [run] cache; docs/config.md).",
+        help=N_("Reuse fits cached by earlier runs (the config's [run] cache; docs/config.md)."),
     ),
 ) -> None:
-    """Run the annual estimation: strata, national totals, sensitivity, charts and report."""
     from fl_estimate.pipeline.run import run
 
     res = run(
@@ -39,4 +42,9 @@ def run_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run_cmd)
+    app.command(
+        "run",
+        help=N_(
+            "Run the annual estimation: strata, national totals, sensitivity, charts and report."
+        ),
+    )(run_cmd)

@@ -297,7 +297,7 @@ def _estimate_or_failed(t: CaptureData, method: str, seed: int, opts: dict[str, 
         return estimate(t, method, seed=seed, **opts)
     except FLEstimateError as exc:
         return EstimationResult.failed(
-            method=method, model="", observed=t.n_observed, reason=str(exc), code="failed"
+            method=method, model="", observed=t.n_observed, reason=message_of(exc), code="failed"
         )
 
 
