@@ -124,9 +124,9 @@ def _show_warning(
         if lang == "en":
             typer.echo(f"fl-estimate: warning: {' '.join(str(message).split())}", err=True)
             return
-        from fl_estimate.i18n import message_of, translate, translator
-
         import re
+
+        from fl_estimate.i18n import message_of, translate, translator
 
         text = translate(message_of(message) if isinstance(message, Warning) else message, lang)
         prefix = translator(lang).gettext("warning: ")
@@ -154,14 +154,14 @@ def _invoke(args: list[str]) -> None:
     ``--help`` texts too (:mod:`fl_estimate.cli.usage`); English goes straight to typer."""
     lang = _lang(args)
     if lang == "en":
-        app(args=args, prog_name="fl-estimate")
+        app(args=args, prog_name="fl-estimate", obj={"lang": lang})
         return
     from fl_estimate.cli.usage import click_language, translate_help
 
     command = typer.main.get_command(app)
     translate_help(command, lang)
     with click_language(lang):
-        command(args=args, prog_name="fl-estimate")
+        command(args=args, prog_name="fl-estimate", obj={"lang": lang})
 
 
 def _run(args: list[str], debug: bool) -> int:

@@ -10,6 +10,7 @@ from fl_estimate.i18n import N_
 
 
 def run_cmd(
+    ctx: typer.Context,
     config: Path = typer.Argument(..., help=N_("Run configuration (TOML); see docs/config.md.")),
     out: Path | None = typer.Option(
         None, "--out", help=N_("Output folder (default: the config's [run] out). Replaced whole.")
@@ -28,17 +29,20 @@ def run_cmd(
         help=N_("Reuse fits cached by earlier runs (the config's [run] cache; docs/config.md)."),
     ),
 ) -> None:
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.run import run
+
+    echo = echo_in(message_lang(ctx))
 
     res = run(
         config,
         out=out,
         progress=progress,
-        echo=typer.echo,
+        echo=echo,
         lang=lang,
         cache=None if cache else False,
     )
-    typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open report.html)")
+    echo(N_("wrote {n} files to {folder}/ (open report.html)", n=len(res.files), folder=res.out))
 
 
 def register(app: typer.Typer) -> None:

@@ -133,15 +133,18 @@ def template(
 
 
 def link(
+    ctx: typer.Context,
     config: Path = typer.Argument(..., help=N_("Linkage config (TOML; see docs/config.md).")),
     out: Path | None = typer.Option(
         None, "--out", help=N_("Output folder (default: from config).")
     ),
 ) -> None:
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.linkage_sensitivity import run_link
 
-    run = run_link(config, out=out, echo=typer.echo)
-    typer.echo(f"wrote {len(run.files)} files to {run.output}")
+    echo = echo_in(message_lang(ctx))
+    run = run_link(config, out=out, echo=echo)
+    echo(N_("wrote {n} files to {folder}", n=len(run.files), folder=run.output))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from fl_estimate.i18n import N_
 
 
 def stats_cmd(
+    ctx: typer.Context,
     config: Path = typer.Argument(
         ..., help=N_("A TOML file with a [stats] table (the annual run's config can hold it).")
     ),
@@ -20,10 +21,12 @@ def stats_cmd(
         None, "--lang", help=N_("Language of the headings: en or fr (default: the config's).")
     ),
 ) -> None:
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.stats import run_stats
 
-    res = run_stats(config, out=out, lang=lang, echo=typer.echo)
-    typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open statistics.md)")
+    echo = echo_in(message_lang(ctx))
+    res = run_stats(config, out=out, lang=lang, echo=echo)
+    echo(N_("wrote {n} files to {folder}/ (open statistics.md)", n=len(res.files), folder=res.out))
 
 
 def register(app: typer.Typer) -> None:

@@ -26,7 +26,14 @@ from typing import Any
 
 from fl_estimate.i18n import N_, translate, translator
 
-__all__ = ["TYPER_MESSAGES", "click_language", "show_usage_error", "translate_help"]
+__all__ = [
+    "TYPER_MESSAGES",
+    "click_language",
+    "echo_in",
+    "message_lang",
+    "show_usage_error",
+    "translate_help",
+]
 
 #: typer.core's gettext strings (what ``--help`` and a wrong command print), for extraction.
 TYPER_MESSAGES = (
@@ -172,3 +179,21 @@ def translate_help(command: Any, lang: str) -> None:
             param.help = translate(param.help, lang)  # type: ignore[attr-defined]
     for sub in getattr(command, "commands", {}).values():
         translate_help(sub, lang)
+
+
+def message_lang(ctx: Any) -> str:
+    """The language of the messages of the command running in ``ctx`` (what
+    :func:`fl_estimate.cli.main` found: ``--lang``, ``FL_ESTIMATE_LANG``, the locale)."""
+    from fl_estimate.i18n import message_language
+
+    obj = getattr(ctx, "obj", None)
+    return obj["lang"] if isinstance(obj, dict) and "lang" in obj else message_language()
+
+
+def echo_in(lang: str) -> Any:
+    """``typer.echo`` of progress lines in ``lang`` (catalog messages; English as they are)."""
+    import typer
+
+    if lang == "en":
+        return typer.echo
+    return lambda text: typer.echo(translate(text, lang))

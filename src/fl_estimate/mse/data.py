@@ -384,9 +384,7 @@ class CaptureData:
         must not fail on the other."""
         j = self._index(name)
         if self.n_lists <= 2:
-            raise ModelSpecificationError(
-                N_("cannot drop a list: at least 2 lists must remain")
-            )
+            raise ModelSpecificationError(N_("cannot drop a list: at least 2 lists must remain"))
         keep = [i for i in range(self.n_lists) if i != j]
         pats = self.patterns[:, keep]
         on_some = pats.sum(axis=1) > 0

@@ -371,11 +371,14 @@ def merge_patterns(
     if warn_duplicates and len(uniq) < len(cells):
         n = len(cells) - len(uniq)
         warnings.warn(
-            N_("{n} duplicate capture pattern row(s) in {source} were merged by adding their "
-               "counts", n=n, source=source)
+            N_(
+                "{n} duplicate capture pattern row(s) in {source} were merged by adding their "
+                "counts",
+                n=n,
+                source=source,
+            )
             if source
-            else N_("{n} duplicate capture pattern row(s) were merged by adding their counts",
-                    n=n),
+            else N_("{n} duplicate capture pattern row(s) were merged by adding their counts", n=n),
             DataWarning,
             stacklevel=stacklevel,
         )
