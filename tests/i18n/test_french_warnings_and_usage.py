@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pickle
 import re
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fl_estimate.cli import main
@@ -23,6 +25,10 @@ from fl_estimate.exceptions import (
 from fl_estimate.i18n import Message, message_of, translate
 from fl_estimate.mse import read_capture_csv
 from tests._refs import MSE_DATA
+from tests.pipeline.test_report_reads_results import (  # noqa: F401 (histories: a fixture)
+    histories,
+    write_config,
+)
 
 NB = "\u00a0"  # French puts a no-break space before ':' and ';'
 HARE = str(MSE_DATA / "snowshoe_hare.csv")
@@ -221,3 +227,55 @@ def test_usage_messages_still_match_typer() -> None:
         assert f'_("{msgid.msgid}")' in source, msgid.msgid
     assert 'f"No such option: {' in inspect.getsource(exceptions)
     assert 'f"Got unexpected extra argument(s) ({extra_args})"' in inspect.getsource(core)
+
+
+def test_annual_run_in_french_progress_and_status_values(
+    tmp_path: Path,
+    histories: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``fl-estimate run --lang fr``: the progress lines are French, and the report's tables and
+    the workbook show statuses, interval kinds, kinds and variants in French while the CSV files
+    keep the codes; the English run prints the lines of before."""
+    import openpyxl
+
+    cfg = write_config(tmp_path / "fr", histories, 'methods = ["stepwise"]\ninterval = "wald"')
+    assert main(["run", str(cfg), "--no-progress", "--no-cache", "--lang", "fr"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ajustement de \d+ strates et de \d+ table\(s\) nationale\(s\) agrégée\(s\)"
+                     r" \.\.\.$", out, re.M), out  # fmt: skip
+    assert re.search(r"^\d+ fichiers écrits dans .+/ \(ouvrez report\.html\)$", out, re.M), out
+    folder = tmp_path / "fr" / "out"
+    sens = pd.read_csv(folder / "sensitivity.csv")
+    assert set(sens["variant"]) == {"all lists"} and set(sens["status"]) == {"ok"}
+    assert set(pd.read_csv(folder / "national_estimates.csv")["kind"]) >= {"sum of strata"}
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    assert "| toutes les listes | stepwise |" in report
+    assert "| somme des strates | stepwise |" in report
+    assert "intervalle de Wald sur le logarithme du nombre non observé" in report
+    assert "| estimé |" in report and "| ok |" not in report and "Project-Id" not in report
+    book = openpyxl.load_workbook(folder / "tables.xlsx", read_only=True)
+    rows = list(book["sensitivity"].values)
+    status = rows[0].index("statut")
+    assert {r[status] for r in rows[1:]} == {"estimé"}
+
+    cfg = write_config(tmp_path / "en", histories, 'methods = ["stepwise"]\ninterval = "wald"')
+    assert main(["run", str(cfg), "--no-progress", "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^fitting \d+ strata and \d+ pooled national table\(s\) \.\.\.$", out, re.M)
+    assert re.search(r"^wrote \d+ files to .+/ \(open report\.html\)$", out, re.M), out
+    report = (tmp_path / "en" / "out" / "report.md").read_text(encoding="utf-8")
+    assert "| all lists | stepwise |" in report and "| ok |" in report
+
+
+def test_problem_lines_of_the_statistics_in_french() -> None:
+    """A rejected file's problems in the progress lines of ``fl-estimate stats``."""
+    from fl_estimate.exceptions import Problem
+    from fl_estimate.i18n import N_, problem_message, render_problem
+
+    p = Problem(N_("a value is required"), source="affaires.csv", row=3, column="case_type")
+    line = N_("  - {problem}", problem=problem_message(p))
+    assert line == "  - affaires.csv, row 3, column 'case_type': a value is required"
+    assert translate(line, "fr") == "  - " + render_problem(p, "fr")
+    assert "ligne 3" in translate(line, "fr")
+    assert pickle.loads(pickle.dumps(line)) == line
