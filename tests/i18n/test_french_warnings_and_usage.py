@@ -279,3 +279,37 @@ def test_problem_lines_of_the_statistics_in_french() -> None:
     assert translate(line, "fr") == "  - " + render_problem(p, "fr")
     assert "ligne 3" in translate(line, "fr")
     assert pickle.loads(pickle.dumps(line)) == line
+
+
+def test_perpetrators_by_stage_and_age_group() -> None:
+    """The IC-TIP perpetrator table by stage and age group: under the joint disclosure control
+    (a small cell hidden), age from ``age`` or ``age_band``, French title and headings."""
+    from fl_estimate.stats.labels import category_label, table_title
+    from fl_estimate.stats.release import release_tables
+
+    perps = pd.DataFrame(
+        {
+            "region": ["Nord"] * 7 + ["Sud"] * 5,
+            "date_recorded": ["2023-03-01"] * 12,
+            "offence": ["trafficking_in_persons"] * 12,
+            "stage": ["suspected"] * 12,
+            "sex": ["M"] * 12,
+            "citizenship": ["NER"] * 12,
+            "age": [30, 40, 50, 35, 45, 16, None, 30, 31, 32, 33, 34],
+            "age_band": [None] * 6 + ["child"] + [None] * 5,
+        }
+    )
+    tables, protection = release_tables(None, None, None, perps, levels=("year",), threshold=3)
+    table = tables["perpetrators_age_trafficking_year"].publication()
+    assert {"suspected|child", "suspected|adult"} <= set(table.columns)
+    by_region = table.droplevel("period")  # one period: the year 2023
+    assert by_region.loc["Sud", "suspected|adult"] == "5"  # 5 adults: published
+    assert by_region.loc["Nord", "suspected|child"] == "c"  # 2 children: below 3, hidden
+    assert by_region.loc["Nord", "suspected|adult"] == "c"  # else Total - adults gives it away
+    assert bool(protection.intervals["protected"].all())
+    assert table_title("perpetrators_age_trafficking", "fr") == (
+        "Auteurs de traite des personnes par étape et groupe d'âge"
+    )
+    assert category_label("suspected|child", "fr") == (
+        f"{translate('suspected', 'fr')}, {translate('child', 'fr')}"
+    )
