@@ -6,8 +6,8 @@ tables) go through :func:`fl_estimate.stats.release.release_tables`. The audit h
 from the *published tables* alone, not from the package's atoms: its unknowns are the full
 cross-classification of each kind of unit (victims by region x quarter x sex and age group x
 citizenship x form of exploitation; cases by region x quarter x type x set of means;
-perpetrators by region x quarter x offence x stage x sex x citizenship), nonnegative, with what a
-reader of the method also knows (a region's linked persons of a quarter are at most its records
+perpetrators by region x quarter x offence x stage x sex x citizenship x age group), nonnegative,
+with what a reader of the method also knows (a region's linked persons of a quarter are at most its records
 of that quarter). Every published cell is an equation; for every hidden count from 1 to
 threshold - 1, ``scipy.optimize.linprog`` (HiGHS) gives its smallest and largest value. The
 rule: no published cell lies in 1..threshold - 1, and every such hidden count keeps an interval at
@@ -164,6 +164,8 @@ def _column_pred(table: str, column: str):  # type: ignore[no-untyped-def]
     stage, value = column.split("|")
     if table.startswith("perpetrators_sex"):
         return lambda v: (v["offence"] == offence) & (v["stage"] == stage) & (v["sex"] == value)
+    if table.startswith("perpetrators_age"):
+        return lambda v: (v["offence"] == offence) & (v["stage"] == stage) & (v["age"] == value)
     group = {"NER": "national", "MLI": "foreign"}
     return lambda v: (
         (v["offence"] == offence) & (v["stage"] == stage) & (v["cit"].map(group) == value)
@@ -187,6 +189,8 @@ def _universe(table: str) -> list[str]:
         return [f"{s}|{x}" for s in stages for x in "FM"]
     if table.startswith("perpetrators_citizenship"):
         return [f"{s}|{x}" for s in stages for x in ("national", "foreign")]
+    if table.startswith("perpetrators_age"):
+        return [f"{s}|{x}" for s in stages for x in ("child", "adult")]
     return []
 
 
@@ -222,9 +226,10 @@ def releases(draw):  # type: ignore[no-untyped-def]
         {"region": draw(st.sampled_from(REGIONS)), "date_recorded": draw(st.sampled_from(QUARTERS)),
          "offence": draw(st.sampled_from(["trafficking_in_persons", "smuggling_of_migrants"])),
          "stage": draw(st.sampled_from(["suspected", "prosecuted", "convicted"])),
-         "sex": draw(st.sampled_from(["F", "M"])), "citizenship": draw(st.sampled_from(["NER", "MLI"]))}
+         "sex": draw(st.sampled_from(["F", "M"])), "citizenship": draw(st.sampled_from(["NER", "MLI"])),
+         "age_band": draw(st.sampled_from(["child", "adult"]))}
         for _ in range(k)
-    ], columns=["region", "date_recorded", "offence", "stage", "sex", "citizenship"])  # fmt: skip
+    ], columns=["region", "date_recorded", "offence", "stage", "sex", "citizenship", "age_band"])  # fmt: skip
     threshold = draw(st.integers(3, 5))
     linked = draw(st.booleans())
     return victims, events, perps, threshold, linked
@@ -244,11 +249,12 @@ def _attacker(victims, events, perps, linked) -> Attacker:  # type: ignore[no-un
               if e.case_type == types[0] else frozenset()}
              for e in events.itertuples()]  # fmt: skip
     att.add_kind("events", combos, units)
-    combos = [dict(zip(("region", "q", "offence", "stage", "sex", "cit"), c, strict=True))
+    combos = [dict(zip(("region", "q", "offence", "stage", "sex", "cit", "age"), c, strict=True))
               for c in product(REGIONS, (1, 2, 3), types, ("suspected", "prosecuted", "convicted"),
-                               ("F", "M"), ("NER", "MLI"))]  # fmt: skip
+                               ("F", "M"), ("NER", "MLI"), ("child", "adult"))]  # fmt: skip
     units = [{"region": p.region, "q": _quarter(p.date_recorded), "offence": p.offence,
-              "stage": p.stage, "sex": p.sex, "cit": p.citizenship} for p in perps.itertuples()]  # fmt: skip
+              "stage": p.stage, "sex": p.sex, "cit": p.citizenship, "age": p.age_band}
+             for p in perps.itertuples()]  # fmt: skip
     att.add_kind("perpetrators", combos, units)
     if linked:
         for r, q in product(REGIONS, (1, 2, 3)):  # persons of a region and quarter <= records

@@ -22,6 +22,7 @@ import typer
 
 from fl_estimate._version import __version__
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning
+from fl_estimate.i18n import N_
 
 __all__ = ["app", "main"]
 
@@ -30,7 +31,7 @@ MAX_PROBLEMS_ON_LINE = 5
 
 app = typer.Typer(
     name="fl-estimate",
-    help=(
+    help=N_(
         "Estimate how many victims of forced labour and trafficking there are, from overlapping "
         "lists of identified victims (multiple systems estimation) and from surveys.\n\n"
         "Start with `fl-estimate describe DATA.csv` to see what a capture table holds, then "
@@ -52,13 +53,25 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        False, "--version", callback=_version_callback, is_eager=True, help=N_("Print the version.")
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="Show the full traceback when something goes wrong."
+        False, "--debug", help=N_("Show the full traceback when something goes wrong.")
+    ),
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        help=N_(
+            "Language of the messages: en or fr (default: FL_ESTIMATE_LANG, then the locale). "
+            "`run`, `stats` and `submissions` also take --lang for what they write."
+        ),
     ),
 ) -> None:
     """fl-estimate: prevalence estimates of forced labour and human trafficking."""
+    if lang is not None:
+        from fl_estimate.i18n import language_of
+
+        language_of(lang)  # an unknown language is an error (exit 2), not English in silence
 
 
 # One module per layer, imported statically (the order is the order of --help).
@@ -111,11 +124,15 @@ def _show_warning(
         if lang == "en":
             typer.echo(f"fl-estimate: warning: {' '.join(str(message).split())}", err=True)
             return
+        import re
+
         from fl_estimate.i18n import message_of, translate, translator
 
         text = translate(message_of(message) if isinstance(message, Warning) else message, lang)
         prefix = translator(lang).gettext("warning: ")
-        typer.echo(f"fl-estimate: {prefix}{' '.join(text.split())}", err=True)
+        # one line; the no-break spaces of French punctuation (`` :``) are kept
+        text = re.sub(r"[ \t\r\n]+", " ", text).strip()
+        typer.echo(f"fl-estimate: {prefix}{text}", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -132,11 +149,26 @@ def _error_line(exc: FLEstimateError, args: list[str]) -> str:
     return f"fl-estimate: {_('error: ')}{render_error(exc, lang, MAX_PROBLEMS_ON_LINE)}"
 
 
+def _invoke(args: list[str]) -> None:
+    """The command line in the language of the messages: click's usage errors and the
+    ``--help`` texts too (:mod:`fl_estimate.cli.usage`); English goes straight to typer."""
+    lang = _lang(args)
+    if lang == "en":
+        app(args=args, prog_name="fl-estimate", obj={"lang": lang})
+        return
+    from fl_estimate.cli.usage import click_language, translate_help
+
+    command = typer.main.get_command(app)
+    translate_help(command, lang)
+    with click_language(lang):
+        command(args=args, prog_name="fl-estimate", obj={"lang": lang})
+
+
 def _run(args: list[str], debug: bool) -> int:
     try:
         # standalone mode: typer/click handle --help, --version and usage errors (exit 2) and
         # always finish with SystemExit; errors raised by our commands propagate to here.
-        app(args=args, prog_name="fl-estimate")
+        _invoke(args)
     except SystemExit as exc:
         code = exc.code
         if code is None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from fl_estimate.i18n import N_
+
 #: (label, method, options) run by the demo
 DEMO_METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("independence, profile", "independence", {"interval": "profile"}),
@@ -88,8 +90,6 @@ def demo(
     data: Path = typer.Option(DEFAULT_DATA, "--data", help="Capture table to use."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates."),
 ) -> None:
-    """Quick look at a real table (UK 2013): descriptives, overlap chart, estimates by several
-    methods. The annual main job is `fl-estimate run data_samples/country.toml` (make demo)."""
     files = run_demo(data, out, n_boot=n_boot)
     typer.echo(f"wrote {len(files)} files to {out}/")
     for f in files:
@@ -97,4 +97,11 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command(
+        "demo",
+        help=N_(
+            "Quick look at a real table (UK 2013): descriptives, overlap chart, estimates by "
+            "several methods. The annual main job is `fl-estimate run data_samples/country.toml` "
+            "(make demo)."
+        ),
+    )(demo)

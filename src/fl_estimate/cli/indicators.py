@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from fl_estimate.exceptions import InputValidationError, Problem
+from fl_estimate.i18n import N_
 
 if TYPE_CHECKING:
     import pandas as pd
 
 indicators_app = typer.Typer(
-    help=(
+    help=N_(
         "Score survey answers against the forced-labour and trafficking frameworks and estimate "
         "prevalence per 1,000 from a survey design.\n\n"
         "`fl-estimate indicators score DATA.csv --framework ilo2012 --mapping map.toml --out "
@@ -104,7 +105,6 @@ def score(
         "or as_absent (minimum counts).",
     ),
 ) -> None:
-    """Score survey answers: each indicator, dimension, classification and the reason."""
     from fl_estimate._io import atomic_open
     from fl_estimate.exceptions import FLEstimateError
     from fl_estimate.i18n import N_
@@ -160,7 +160,6 @@ def prevalence(
     ),
     fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, csv or json."),
 ) -> None:
-    """Prevalence per 1,000 with design-based intervals, overall and by domain."""
     from fl_estimate.exceptions import SmallSampleWarning
     from fl_estimate.indicators.prevalence import SurveyPrevalence, load_design
 
@@ -188,7 +187,6 @@ def prevalence(
 
 
 def frameworks() -> None:
-    """List the frameworks shipped with the package (id, rule, source, version)."""
     from fl_estimate.indicators.frameworks import available_frameworks, load_framework
 
     for fid in available_frameworks():
@@ -198,15 +196,25 @@ def frameworks() -> None:
 def template(
     framework: str = typer.Argument(..., help="Framework id or file."),
 ) -> None:
-    """Print a mapping-file skeleton listing every indicator of a framework."""
     from fl_estimate.indicators.mapping import mapping_template
 
     typer.echo(mapping_template(framework))
 
 
 def register(app: typer.Typer) -> None:
-    indicators_app.command("score")(score)
-    indicators_app.command("prevalence")(prevalence)
-    indicators_app.command("frameworks")(frameworks)
-    indicators_app.command("template")(template)
+    indicators_app.command(
+        "score",
+        help=N_("Score survey answers: each indicator, dimension, classification and the reason."),
+    )(score)
+    indicators_app.command(
+        "prevalence",
+        help=N_("Prevalence per 1,000 with design-based intervals, overall and by domain."),
+    )(prevalence)
+    indicators_app.command(
+        "frameworks",
+        help=N_("List the frameworks shipped with the package (id, rule, source, version)."),
+    )(frameworks)
+    indicators_app.command(
+        "template", help=N_("Print a mapping-file skeleton listing every indicator of a framework.")
+    )(template)
     app.add_typer(indicators_app, name="indicators")

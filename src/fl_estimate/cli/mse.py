@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from fl_estimate.i18n import N_
+
 if TYPE_CHECKING:
     from fl_estimate.mse.registry import Resolved
     from fl_estimate.results import EstimationResult
@@ -35,7 +37,6 @@ def describe(
         None, "--lists", help="Comma-separated list columns (default: all but count and strata)."
     ),
 ) -> None:
-    """Describe a capture table: list sizes, overlaps, pairs that never overlap, patterns."""
     # without strata, read, check and describe without pandas (mse.patterns): start-up is most
     # of this command's time, and importing pandas alone would double it
     import warnings
@@ -199,12 +200,6 @@ def mse(
     ),
     fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table | json | csv."),
 ) -> None:
-    """Estimate the total population (observed + never observed) from overlapping lists.
-
-    With --format json it prints one JSON object (a list of them with --strata) with at least
-    method, model, observed, estimate, ci_low, ci_high, interval_kind, level and status ("ok" or
-    the reason there is no estimate).
-    """
     from fl_estimate.exceptions import ModelSpecificationError
     from fl_estimate.mse.api import fit_resolved
     from fl_estimate.mse.data import CaptureData, check_full_table, iter_tables, read_capture_csv
@@ -288,5 +283,18 @@ def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratifie
 
 
 def register(app: typer.Typer) -> None:
-    app.command("describe")(describe)
-    app.command("mse")(mse)
+    app.command(
+        "describe",
+        help=N_(
+            "Describe a capture table: list sizes, overlaps, pairs that never overlap, patterns."
+        ),
+    )(describe)
+    app.command(
+        "mse",
+        help=N_(
+            "Estimate the total population (observed + never observed) from overlapping lists.\n\n"
+            "With --format json it prints one JSON object (a list of them with --strata) with at "
+            "least method, model, observed, estimate, ci_low, ci_high, interval_kind, level and "
+            'status ("ok" or the reason there is no estimate).'
+        ),
+    )(mse)

@@ -6,37 +6,49 @@ from pathlib import Path
 
 import typer
 
+from fl_estimate.i18n import N_
+
 
 def run_cmd(
-    config: Path = typer.Argument(..., help="Run configuration (TOML); see docs/config.md."),
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help=N_("Run configuration (TOML); see docs/config.md.")),
     out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default: the config's [run] out). Replaced whole."
+        None, "--out", help=N_("Output folder (default: the config's [run] out). Replaced whole.")
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help=N_("Progress bar.")),
     lang: str | None = typer.Option(
         None,
         "--lang",
-        help="Language of the report: en or fr (default: the config's [report] language, else en).",
+        help=N_(
+            "Language of the report: en or fr (default: the config's [report] language, else en)."
+        ),
     ),
     cache: bool = typer.Option(
         True,
         "--cache/--no-cache",
-        help="Reuse fits cached by earlier runs (the config's [run] cache; docs/config.md).",
+        help=N_("Reuse fits cached by earlier runs (the config's [run] cache; docs/config.md)."),
     ),
 ) -> None:
-    """Run the annual estimation: strata, national totals, sensitivity, charts and report."""
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.run import run
+
+    echo = echo_in(message_lang(ctx))
 
     res = run(
         config,
         out=out,
         progress=progress,
-        echo=typer.echo,
+        echo=echo,
         lang=lang,
         cache=None if cache else False,
     )
-    typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open report.html)")
+    echo(N_("wrote {n} files to {folder}/ (open report.html)", n=len(res.files), folder=res.out))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run_cmd)
+    app.command(
+        "run",
+        help=N_(
+            "Run the annual estimation: strata, national totals, sensitivity, charts and report."
+        ),
+    )(run_cmd)

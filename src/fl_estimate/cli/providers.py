@@ -10,30 +10,34 @@ from pathlib import Path
 
 import typer
 
+from fl_estimate.i18n import N_
+
 #: The default of ``--key-env`` (``fl_estimate.providers.pseudonymise.KEY_ENV_VAR``; a test checks
 #: that the two agree: importing the providers layer here would slow every command's start).
 KEY_ENV_VAR = "FL_ESTIMATE_LINKAGE_KEY"
 
 submissions_app = typer.Typer(
-    help="Check provider submission files (format: docs/providers.md).",
+    help=N_("Check provider submission files (format: docs/providers.md)."),
     no_args_is_help=True,
 )
 
 
-@submissions_app.command("check")
+@submissions_app.command(
+    "check",
+    help=N_("Validate submission files and print one report per file (exit 2 if any is rejected)."),
+)
 def check(
-    files: list[Path] = typer.Argument(..., help="Submission files (CSV or Excel)."),
+    files: list[Path] = typer.Argument(..., help=N_("Submission files (CSV or Excel).")),
     registry: Path | None = typer.Option(
-        None, "--registry", help="Provider registry CSV: also check providers and regions."
+        None, "--registry", help=N_("Provider registry CSV: also check providers and regions.")
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
+    as_json: bool = typer.Option(False, "--json", help=N_("Print the reports as JSON.")),
     lang: str | None = typer.Option(
         None,
         "--lang",
-        help="Language of the reports: en or fr (default: FL_ESTIMATE_LANG, then the locale).",
+        help=N_("Language of the reports: en or fr (default: FL_ESTIMATE_LANG, then the locale)."),
     ),
 ) -> None:
-    """Validate submission files and print one report per file (exit 2 if any is rejected)."""
     from fl_estimate.exceptions import InputValidationError
     from fl_estimate.i18n import N_, language_of, message_language, translator
     from fl_estimate.providers.registry import ProviderRegistry
@@ -75,16 +79,26 @@ def check(
         )
 
 
-@submissions_app.command("pseudonymise")
+@submissions_app.command(
+    "pseudonymise",
+    help=N_(
+        "Replace a submission's identifiers by pseudonymous keys (for providers sending keys only)."
+    ),
+)
 def pseudonymise(
-    infile: Path = typer.Argument(..., help="Submission with clear identifiers (CSV or Excel)."),
-    outfile: Path = typer.Argument(..., help="Where to write the file with keys instead (CSV)."),
-    key_file: Path | None = typer.Option(None, "--key-file", help="File holding the linkage key."),
+    infile: Path = typer.Argument(
+        ..., help=N_("Submission with clear identifiers (CSV or Excel).")
+    ),
+    outfile: Path = typer.Argument(
+        ..., help=N_("Where to write the file with keys instead (CSV).")
+    ),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help=N_("File holding the linkage key.")
+    ),
     key_env: str = typer.Option(
-        KEY_ENV_VAR, "--key-env", help="Environment variable holding the key (if no key file)."
+        KEY_ENV_VAR, "--key-env", help=N_("Environment variable holding the key (if no key file).")
     ),
 ) -> None:
-    """Replace a submission's identifiers by pseudonymous keys (for providers sending keys only)."""
     from fl_estimate._io import atomic_write_text
     from fl_estimate.exceptions import InputValidationError
     from fl_estimate.i18n import N_
@@ -101,15 +115,17 @@ def pseudonymise(
     typer.echo(f"{len(out)} rows pseudonymised -> {outfile}")
 
 
-@submissions_app.command("template")
+@submissions_app.command(
+    "template",
+    help=N_("Write a provider's Excel template for one period (drop-down lists, locked header)."),
+)
 def template(
-    registry: Path = typer.Option(..., "--registry", help="Provider registry CSV."),
-    provider: str = typer.Option(..., "--provider", help="Provider code, as in the registry."),
-    period: str = typer.Option(..., "--period", help="YYYY-Qn (quarterly) or YYYY (annual)."),
-    lang: str = typer.Option("en", "--lang", help="Language of the template: en or fr."),
-    out: Path = typer.Option(..., "--out", help="The .xlsx file to write."),
+    registry: Path = typer.Option(..., "--registry", help=N_("Provider registry CSV.")),
+    provider: str = typer.Option(..., "--provider", help=N_("Provider code, as in the registry.")),
+    period: str = typer.Option(..., "--period", help=N_("YYYY-Qn (quarterly) or YYYY (annual).")),
+    lang: str = typer.Option("en", "--lang", help=N_("Language of the template: en or fr.")),
+    out: Path = typer.Option(..., "--out", help=N_("The .xlsx file to write.")),
 ) -> None:
-    """Write a provider's Excel template for one period (drop-down lists, locked header)."""
     from fl_estimate.providers.template import write_template
 
     path = write_template(registry, provider, period, lang, out)
@@ -117,16 +133,25 @@ def template(
 
 
 def link(
-    config: Path = typer.Argument(..., help="Linkage config (TOML; see docs/config.md)."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (default: from config)."),
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help=N_("Linkage config (TOML; see docs/config.md).")),
+    out: Path | None = typer.Option(
+        None, "--out", help=N_("Output folder (default: from config).")
+    ),
 ) -> None:
-    """Validate, pseudonymise and link submissions; write capture histories and the report."""
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.linkage_sensitivity import run_link
 
-    run = run_link(config, out=out, echo=typer.echo)
-    typer.echo(f"wrote {len(run.files)} files to {run.output}")
+    echo = echo_in(message_lang(ctx))
+    run = run_link(config, out=out, echo=echo)
+    echo(N_("wrote {n} files to {folder}", n=len(run.files), folder=run.output))
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(submissions_app, name="submissions")
-    app.command("link")(link)
+    app.command(
+        "link",
+        help=N_(
+            "Validate, pseudonymise and link submissions; write capture histories and the report."
+        ),
+    )(link)

@@ -6,25 +6,34 @@ from pathlib import Path
 
 import typer
 
+from fl_estimate.i18n import N_
+
 
 def stats_cmd(
+    ctx: typer.Context,
     config: Path = typer.Argument(
-        ..., help="A TOML file with a [stats] table (the annual run's config can hold it)."
+        ..., help=N_("A TOML file with a [stats] table (the annual run's config can hold it).")
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default: [stats] out, else the run's out + _stats)."
+        None, "--out", help=N_("Output folder (default: [stats] out, else the run's out + _stats).")
     ),
     lang: str | None = typer.Option(
-        None, "--lang", help="Language of the headings: en or fr (default: the config's)."
+        None, "--lang", help=N_("Language of the headings: en or fr (default: the config's).")
     ),
 ) -> None:
-    """Periodic administrative statistics (IC-TIP): victims, cases, criminal-justice response
-    and provider completeness by region and period, after disclosure control."""
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.stats import run_stats
 
-    res = run_stats(config, out=out, lang=lang, echo=typer.echo)
-    typer.echo(f"wrote {len(res.files)} files to {res.out}/ (open statistics.md)")
+    echo = echo_in(message_lang(ctx))
+    res = run_stats(config, out=out, lang=lang, echo=echo)
+    echo(N_("wrote {n} files to {folder}/ (open statistics.md)", n=len(res.files), folder=res.out))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("stats")(stats_cmd)
+    app.command(
+        "stats",
+        help=N_(
+            "Periodic administrative statistics (IC-TIP): victims, cases, criminal-justice "
+            "response and provider completeness by region and period, after disclosure control."
+        ),
+    )(stats_cmd)

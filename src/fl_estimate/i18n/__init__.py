@@ -64,6 +64,7 @@ __all__ = [
     "language_of",
     "message_language",
     "message_of",
+    "problem_message",
     "relabel_columns",
     "render_error",
     "render_problem",
@@ -434,6 +435,29 @@ def render_problem(problem: Problem, lang: str) -> str:
     )
     colon = _(": ")
     return f"{', '.join(where)}{colon}{message}{value}" if where else f"{message}{value}"
+
+
+class _ProblemMessage(Message):
+    """A :class:`Problem` as a message: English ``str(problem)``, rendered by :func:`render_problem`."""
+
+    problem: Problem
+
+    def __new__(cls, problem: Problem) -> _ProblemMessage:
+        self = super().__new__(cls, "{problem}", {"problem": str(problem)})
+        self.problem = problem
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_ProblemMessage, (self.problem,))
+
+    def render(self, lang: str) -> str:
+        return render_problem(self.problem, lang)
+
+
+def problem_message(problem: Problem) -> Message:
+    """``problem`` as a :class:`Message` (to put in a progress line or another message): its
+    English text is ``str(problem)``, :func:`translate` gives :func:`render_problem`'s."""
+    return _ProblemMessage(problem)
 
 
 def render_error(error: FLEstimateError, lang: str, max_problems: int = 1) -> str:

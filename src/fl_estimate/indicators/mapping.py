@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import DataWarning, InputValidationError, Problem
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.indicators.answers import MISSING, NO, STATUS_CODE, YES
 from fl_estimate.indicators.frameworks import Framework, indicator_keys, load_framework
 from fl_estimate.tabular import parse_toml
@@ -290,14 +290,24 @@ class Mapping:
                                      _norm([v], series)[0] not in present]  # fmt: skip
                     if missing_codes and len(data):
                         unused_codes.append(
-                            f"{c.variable} ({im.key(fw)}): {kind} code(s) "
-                            f"{', '.join(map(str, missing_codes))}"
-                        )
+                            N_("{variable} ({key}): yes code(s) {codes}", variable=c.variable,
+                               key=im.key(fw), codes=", ".join(map(str, missing_codes)))
+                            if kind == "yes"
+                            else N_("{variable} ({key}): no code(s) {codes}",
+                                    variable=c.variable, key=im.key(fw),
+                                    codes=", ".join(map(str, missing_codes)))
+                        )  # fmt: skip
         if unused_codes and not problems:
             warnings.warn(
-                f"mapping {self.source}: codes never seen in {source}: "
-                + "; ".join(unused_codes[:10])
-                + (f"; and {len(unused_codes) - 10} more" if len(unused_codes) > 10 else ""),
+                N_(
+                    "mapping {mapping}: codes never seen in {source}: {codes}{more}",
+                    mapping=self.source,
+                    source=source,
+                    codes=join_semicolons(unused_codes[:10]),
+                    more=N_("; and {n} more", n=len(unused_codes) - 10)
+                    if len(unused_codes) > 10
+                    else "",
+                ),
                 DataWarning,
                 stacklevel=4,
             )

@@ -343,8 +343,17 @@ class SurveyPrevalence:
         small = s.n < self.min_n or s.n_clusters < self.min_clusters
         if small:
             warnings.warn(
-                f"{outcome} in {by}={value}: {s.n} respondents in {s.n_clusters} clusters "
-                f"(thresholds {self.min_n} and {self.min_clusters}): unreliable estimate",
+                N_(
+                    "{outcome} in {by}={value}: {n} respondents in {clusters} clusters "
+                    "(thresholds {min_n} and {min_clusters}): unreliable estimate",
+                    outcome=outcome,
+                    by=by,
+                    value=value,
+                    n=s.n,
+                    clusters=s.n_clusters,
+                    min_n=self.min_n,
+                    min_clusters=self.min_clusters,
+                ),
                 SmallSampleWarning,
                 stacklevel=4,
             )

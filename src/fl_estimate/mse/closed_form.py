@@ -23,6 +23,7 @@ from scipy.stats import norm
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.options import check_level
 from fl_estimate.results import EstimationResult, provenance
@@ -72,8 +73,13 @@ def _closed_form(
 def _two_lists(data: CaptureData, method: str) -> tuple[int, int, int]:
     if data.n_lists != 2:
         raise ModelSpecificationError(
-            f"{method} needs exactly 2 lists, these data have {data.n_lists} "
-            f"({', '.join(data.lists)}); merge or drop lists first, or use a log-linear method"
+            N_(
+                "{method} needs exactly 2 lists, these data have {n} ({lists}); merge or drop "
+                "lists first, or use a log-linear method",
+                method=method,
+                n=data.n_lists,
+                lists=", ".join(data.lists),
+            )
         )
     tot = data.list_totals()
     n1, n2 = int(tot.iloc[0]), int(tot.iloc[1])

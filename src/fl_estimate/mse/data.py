@@ -25,6 +25,7 @@ from fl_estimate.exceptions import (
     ModelSpecificationError,
     Problem,
 )
+from fl_estimate.i18n import N_
 from fl_estimate.mse.patterns import (
     COUNT,
     MAX_COUNT,
@@ -372,8 +373,9 @@ class CaptureData:
             return self.lists.index(name)
         except ValueError:
             raise ModelSpecificationError(
-                f"unknown list {name!r}; the lists are {', '.join(self.lists)}"
-            ) from None
+                N_("unknown list {name!r}; the lists are {lists}", name=name,
+                   lists=", ".join(self.lists))
+            ) from None  # fmt: skip
 
     def drop_list(self, name: str) -> CaptureData:
         """The data without one list; people seen only on that list drop out.
@@ -382,7 +384,7 @@ class CaptureData:
         must not fail on the other."""
         j = self._index(name)
         if self.n_lists <= 2:
-            raise ModelSpecificationError("cannot drop a list: at least 2 lists must remain")
+            raise ModelSpecificationError(N_("cannot drop a list: at least 2 lists must remain"))
         keep = [i for i in range(self.n_lists) if i != j]
         pats = self.patterns[:, keep]
         on_some = pats.sum(axis=1) > 0
@@ -403,13 +405,15 @@ class CaptureData:
         """
         idx = [self._index(n) for n in names]
         if len(set(idx)) < 2:
-            raise ModelSpecificationError("merge_lists needs at least two different lists")
+            raise ModelSpecificationError(N_("merge_lists needs at least two different lists"))
         new_name = new_name or "".join(names)
         others = [i for i in range(self.n_lists) if i not in idx]
         if new_name in [self.lists[i] for i in others]:
-            raise ModelSpecificationError(f"merged list name {new_name!r} is already a list")
+            raise ModelSpecificationError(
+                N_("merged list name {name!r} is already a list", name=new_name)
+            )
         if len(others) + 1 < 2:
-            raise ModelSpecificationError("merging would leave fewer than 2 lists")
+            raise ModelSpecificationError(N_("merging would leave fewer than 2 lists"))
         first = min(idx)
         order: list[int | None] = []
         for i in range(self.n_lists):
@@ -435,8 +439,9 @@ class CaptureData:
             return NotImplemented
         if other.lists != self.lists:
             raise ModelSpecificationError(
-                f"cannot add tables with different lists: {self.lists} and {other.lists}"
-            )
+                N_("cannot add tables with different lists: {a} and {b}", a=self.lists,
+                   b=other.lists)
+            )  # fmt: skip
         return CaptureData._build(
             self.lists,
             np.vstack([self.patterns, other.patterns]),
@@ -547,8 +552,9 @@ class StratifiedCaptureData(Mapping[tuple[Hashable, ...], CaptureData]):
         for k in keep:
             if k not in self.strata:
                 raise ModelSpecificationError(
-                    f"unknown stratum column {k!r}; the strata are {', '.join(self.strata)}"
-                )
+                    N_("unknown stratum column {name!r}; the strata are {strata}", name=k,
+                       strata=", ".join(self.strata))
+                )  # fmt: skip
         groups: dict[tuple[Hashable, ...], list[CaptureData]] = {}
         for key, tab in self._tables.items():
             sub = tuple(v for s, v in zip(self.strata, key, strict=True) if s in keep)

@@ -37,6 +37,7 @@ from scipy.stats import chi2
 
 from fl_estimate._typing import SeedLike, as_generator
 from fl_estimate.exceptions import HeterogeneityWarning, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.results import EstimationResult, provenance
 
@@ -137,8 +138,12 @@ class LatentClassMSE:
         # free parameters: C*K capture probabilities, C-1 weights, and N
         if self.n_classes * k + self.n_classes > (1 << k) - 1:
             raise ModelSpecificationError(
-                f"{self.n_classes} latent classes over {k} lists have more parameters than the "
-                "table has cells; use fewer classes or more lists"
+                N_(
+                    "{n} latent classes over {k} lists have more parameters than the table has "
+                    "cells; use fewer classes or more lists",
+                    n=self.n_classes,
+                    k=k,
+                )
             )
         x = _patterns(k)
         y = data.cell_counts().astype(float)

@@ -136,12 +136,16 @@ def check_full_table(n_lists: int, source: str | None = None) -> None:
 
     if n_lists > MAX_LISTS_FULL_TABLE:
         gib = (2**n_lists) * 8 * (n_lists + 1) / 2**30
-        where = f"{source}: " if source else ""
+        text = N_(
+            "{n} lists: the full table of capture patterns has 2^{n} cells (about {gib:,.0f} GiB "
+            "for the simplest model); methods that fit it accept at most {most} lists. Merge or "
+            "drop lists (e.g. small ones), or use --method chao or lincoln-petersen",
+            n=n_lists,
+            gib=gib,
+            most=MAX_LISTS_FULL_TABLE,
+        )
         raise ModelSpecificationError(
-            f"{where}{n_lists} lists: the full table of capture patterns has 2^{n_lists} cells "
-            f"(about {gib:,.0f} GiB for the simplest model); methods that fit it accept at most "
-            f"{MAX_LISTS_FULL_TABLE} lists. Merge or drop lists (e.g. small ones), or use "
-            "--method chao or lincoln-petersen"
+            N_("{source}: {step}", source=source, step=text) if source else text
         )
 
 
@@ -365,10 +369,16 @@ def merge_patterns(
     cells = patterns.astype(np.int64) @ weights if len(patterns) else np.zeros(0, np.int64)
     uniq, inverse = np.unique(cells, return_inverse=True)
     if warn_duplicates and len(uniq) < len(cells):
-        where = f" in {source}" if source else ""
+        n = len(cells) - len(uniq)
         warnings.warn(
-            f"{len(cells) - len(uniq)} duplicate capture pattern row(s){where} were merged by "
-            "adding their counts",
+            N_(
+                "{n} duplicate capture pattern row(s) in {source} were merged by adding their "
+                "counts",
+                n=n,
+                source=source,
+            )
+            if source
+            else N_("{n} duplicate capture pattern row(s) were merged by adding their counts", n=n),
             DataWarning,
             stacklevel=stacklevel,
         )

@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 from fl_estimate._io import atomic_write_text
 from fl_estimate._version import __version__
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, message_of
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.outputs import dumps_canonical
 
@@ -152,7 +152,10 @@ def capture(fn: Callable[[], Any]) -> CachedFit:
         warnings.simplefilter("always", FLEstimateWarning)
         value = fn()
     kept = tuple(
-        (w.category, str(w.message)) for w in caught if issubclass(w.category, FLEstimateWarning)
+        # the Message, not its English text: a French report translates the warning
+        (w.category, message_of(w.message))
+        for w in caught
+        if issubclass(w.category, FLEstimateWarning)
     )
     return CachedFit(value, kept)
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fl_estimate.i18n import N_
 from fl_estimate.mse import LogLinearMSE
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.outputs import check_target
@@ -287,7 +288,7 @@ def run_link(
     found = sensitivity_warnings(sensitivity, cfg.plausible_thresholds, share=cfg.sensitivity_share)
     for w in found:
         if echo is not None:
-            echo(f"warning ({w['code']}): {w['message']}")
+            echo(N_("warning ({code}): {message}", code=w["code"], message=w["message"]))
     written = write_link_outputs(
         linked,
         out=target,

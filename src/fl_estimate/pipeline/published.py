@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.disclosure import TOTAL, LinkedCell, LinkedProtection, protect_tables
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.data import StratifiedCaptureData
 from fl_estimate.pipeline.config import RunConfig
 from fl_estimate.pipeline.strata import StratumOutcome
@@ -75,8 +76,8 @@ __all__ = [
 #: The flag of a suppressed cell (one word for primary and secondary alike).
 SUPPRESSED = "suppressed"
 #: The status of a not-estimable stratum whose reason would narrow a small count.
-WITHHELD = "not estimable (reason withheld: disclosure control)"
-_ESTIMATE_WITHHELD = "estimate withheld (disclosure control)"
+WITHHELD = N_("not estimable (reason withheld: disclosure control)")
+_ESTIMATE_WITHHELD = N_("estimate withheld (disclosure control)")
 _NEVER = np.inf  # cost of what is published anyway: never hidden
 
 
@@ -399,9 +400,9 @@ def _apply(
     for i in national.index:
         if ("national_estimates", i, "estimate") in hidden:
             national.loc[i, blank] = np.nan
-            note = str(national.loc[i, "note"] or "")
+            note = national.loc[i, "note"] or ""
             national.loc[i, "note"] = (
-                f"{note}; {_ESTIMATE_WITHHELD}" if note else _ESTIMATE_WITHHELD
+                join_semicolons([note, _ESTIMATE_WITHHELD]) if note else _ESTIMATE_WITHHELD
             )
     lists = tables["list_totals"].copy()
     for name in atoms.lists:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.i18n import N_, language_of
+from fl_estimate.i18n import N_, language_of, translate
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.outputs import (
     move_out_of_output,
@@ -171,7 +171,7 @@ def _load(
     if cfg.link is not None:
         from fl_estimate.pipeline.linkage_sensitivity import run_link
 
-        echo(f"linking provider submissions ({cfg.link.name}) ...")
+        echo(N_("linking provider submissions ({config}) ...", config=cfg.link.name))
         link = run_link(
             cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None, cache=cache
         )
@@ -182,7 +182,11 @@ def _load(
             for r in link.report.get("submissions", [])
             if r.get("read_as")
         ]
-        echo(f"  {len(link.rejected)} file(s) rejected" if link.rejected else "  all files used")
+        echo(
+            N_("  {n} file(s) rejected", n=len(link.rejected))
+            if link.rejected
+            else N_("  all files used")
+        )
         linked = link.linked
     assert hist_path is not None  # read_run_config requires one of the two
     frame, info = read_table(hist_path, excel=False)
@@ -247,7 +251,8 @@ def _fit_all(
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
-                job = bar.add_task("strata", total=len(tasks))
+                # the bar's word in the report's language (the command line's, with --lang)
+                job = bar.add_task(translate(N_("strata"), cfg.language), total=len(tasks))
                 for o in it:
                     results.append(o)
                     bar.advance(job)
@@ -368,7 +373,11 @@ def run(
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
         say(
-            f"fitting {len(tasks) - len(groups)} strata and {len(groups)} pooled national table(s) ..."
+            N_(
+                "fitting {strata} strata and {national} pooled national table(s) ...",
+                strata=len(tasks) - len(groups),
+                national=len(groups),
+            )
         )
         done = _fit_all(cfg, tasks, executor, progress, fit_cache)
         outcomes, national_outcomes = done[: -len(groups)], done[-len(groups) :]
@@ -419,7 +428,13 @@ def run(
             run={"output": str(Path(out_dir).resolve())},
         )
     if fit_cache.enabled:
-        say(f"fit cache: {fit_cache.hits} fit(s) reused, {fit_cache.stored} new")
+        say(
+            N_(
+                "fit cache: {hits} fit(s) reused, {stored} new",
+                hits=fit_cache.hits,
+                stored=fit_cache.stored,
+            )
+        )
     return RunResult(out_dir, tables, files, list(outcomes), fit_cache)
 
 

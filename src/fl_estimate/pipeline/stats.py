@@ -25,7 +25,7 @@ import pandas as pd
 from fl_estimate._io import atomic_write_text
 from fl_estimate.disclosure import LinkedProtection
 from fl_estimate.exceptions import InputValidationError, Problem
-from fl_estimate.i18n import N_, join_or, language_of
+from fl_estimate.i18n import N_, join_or, language_of, problem_message
 from fl_estimate.outputs import publish_folder, relative_labels, write_manifest
 from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
 from fl_estimate.providers.casefiles import load_case_files
@@ -301,7 +301,7 @@ def load_inputs(
         if linked is None:
             from fl_estimate.providers.linkrun import link_submissions
 
-            say(f"linking the victim files of {cfg.link.name} ...")
+            say(N_("linking the victim files of {config} ...", config=cfg.link.name))
             linked = link_submissions(cfg.link)
         victims = linked_victims(linked)
         linked_run = True
@@ -318,9 +318,9 @@ def load_inputs(
         received[kind] = list(loaded.accepted)
         rejected += [r.source for r in loaded.rejected]
         for r in loaded.rejected:
-            say(f"rejected {r.source}: {len(r.problems)} problem(s)")
+            say(N_("rejected {file}: {n} problem(s)", file=r.source, n=len(r.problems)))
             for p in r.problems:
-                say(f"  - {p}")
+                say(N_("  - {problem}", problem=problem_message(p)))
     return StatsInputs(
         victims, linked_run, frames["events"], frames["perpetrators"], registry, received,
         rejected,
@@ -493,7 +493,7 @@ def write_statistics(
     lang = cfg.language
     inputs = load_inputs(cfg, echo, linked=linked)
     if echo is not None:
-        echo("disclosure control across the statistics tables ...")
+        echo(N_("disclosure control across the statistics tables ..."))
     tables, protection = statistics_release(
         inputs, levels=cfg.levels, threshold=cfg.threshold, country=cfg.country, partner=partner
     )
@@ -557,7 +557,7 @@ def run_section(
 
     cfg = dataclasses.replace(read_stats_config(config), language=language_of(language))
     if echo is not None:
-        echo("periodic statistics (IC-TIP) ...")
+        echo(N_("periodic statistics (IC-TIP) ..."))
     if linked is not None and (
         cfg.link is None
         or linked.config.path is None

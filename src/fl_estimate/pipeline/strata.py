@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fl_estimate.exceptions import FLEstimateError
+from fl_estimate.i18n import N_, message_of
 from fl_estimate.mse.api import fit_resolved
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.registry import resolve
@@ -69,13 +70,19 @@ def check_stratum(
     if t.n_lists < min_lists or (tot > 0).sum() < min_lists:
         return (
             None,
-            f"only {int((tot > 0).sum())} lists with captures (at least {min_lists} needed)",
+            N_(
+                "only {n} lists with captures (at least {needed} needed)",
+                n=int((tot > 0).sum()),
+                needed=min_lists,
+            ),
         )
     small = [f"{k} ({v})" if show_counts else str(k) for k, v in tot.items() if v < min_per_list]
     if small:
-        return None, (
-            f"lists with fewer than {min_per_list} people: {', '.join(small)}; merge or drop "
-            "these lists for this stratum, or pool strata"
+        return None, N_(
+            "lists with fewer than {m} people: {lists}; merge or drop these lists for this "
+            "stratum, or pool strata",
+            m=min_per_list,
+            lists=", ".join(small),
         )
     ov = t.pairwise_overlaps()
     isolated = [
@@ -84,9 +91,10 @@ def check_stratum(
         if ov[(ov.list_a == name) | (ov.list_b == name)]["overlap"].sum() == 0
     ]
     if isolated:
-        return None, (
-            f"list(s) {', '.join(isolated)} overlap no other list: their share of the unobserved "
-            "cannot be estimated"
+        return None, N_(
+            "list(s) {lists} overlap no other list: their share of the unobserved cannot be "
+            "estimated",
+            lists=", ".join(isolated),
         )
     return t, None
 
@@ -176,7 +184,7 @@ def _fit_method(t: CaptureData, method: str, opts: Mapping[str, Any], seed: int)
                 method=method,
                 model="",
                 observed=t.n_observed,
-                reason=str(exc),
+                reason=message_of(exc),
                 code="failed",
                 stratum=dict(t.stratum),
             )
@@ -214,7 +222,7 @@ def _outcome(task: StratumTask, t: CaptureData | None, reason: str | None) -> St
         res = out.results[method] = fit.value
         diag = res.diagnostics.get("heterogeneity_diagnosis")
         if res.diagnostics.get("heterogeneity_flag") and isinstance(diag, dict):
-            out.warnings.append(f"{method}: {diag['reason']}")
+            out.warnings.append(N_("{method}: {reason}", method=method, reason=diag["reason"]))
         caught += fit.messages
     out.warnings += caught
     return out

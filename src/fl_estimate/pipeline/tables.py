@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import FLEstimateError, FLEstimateWarning, InputValidationError, Problem
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, Message, join_semicolons, message_of
 from fl_estimate.mse.api import estimate
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.pipeline.cache import FitCache
@@ -66,6 +66,18 @@ RESULT_COLUMNS = (
     "model",
     "status",
 )
+
+
+def _frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """``pd.DataFrame(rows)``, with the columns that hold catalog messages (statuses, notes,
+    warnings) kept as objects: a string column would keep their English text only, and the
+    report translates them."""
+    table = pd.DataFrame(rows, columns=columns)
+    for c in table.columns:
+        values = [r.get(c) for r in rows]
+        if any(isinstance(v, Message) for v in values):
+            table[c] = pd.Series(values, index=table.index, dtype=object)
+    return table
 
 
 def result_row(r: EstimationResult) -> dict[str, Any]:
@@ -135,13 +147,13 @@ def strata_estimates_table(
                     "method": cfg.headline,
                     "observed": o.observed,
                     "model": "",
-                    "status": f"not estimable: {o.reason}",
+                    "status": N_("not estimable: {reason}", reason=o.reason),
                 }
             )
             continue
         for r in o.results.values():
             rows.append({**base, **result_row(r), "observed": o.observed})
-    table = pd.DataFrame(rows)
+    table = _frame(rows)
     for c in ("estimate", "ci_low", "ci_high", "level"):
         table[c] = pd.to_numeric(table[c], errors="coerce")
     return _add_rates(table, pop, list(cfg.strata), cfg.per)
@@ -216,13 +228,19 @@ def _totals_rows(cfg: RunConfig, outcomes: Sequence[StratumOutcome]) -> list[dic
             lo = float(sum(p.ci_low if p.ci_low is not None else p.observed for p in parts))
             hi, kind = None, "lower-bound"
             notes.append(
-                f"{len(bounded)} stratum/strata support only a lower bound (capture heterogeneity):"
-                " the total is a lower bound, with no upper limit"
+                N_(
+                    "{n} stratum/strata support only a lower bound (capture heterogeneity): the "
+                    "total is a lower bound, with no upper limit",
+                    n=len(bounded),
+                )
             )
         if not_est:
             notes.append(
-                f"{len(not_est)} stratum/strata without an estimate: their observed people "
-                "are added as they are (no dark figure)"
+                N_(
+                    "{n} stratum/strata without an estimate: their observed people are added as "
+                    "they are (no dark figure)",
+                    n=len(not_est),
+                )
             )
         rows.append(
             {
@@ -237,7 +255,7 @@ def _totals_rows(cfg: RunConfig, outcomes: Sequence[StratumOutcome]) -> list[dic
                 "level": level,
                 "strata": len(members),
                 "strata_not_estimable": len(not_est),
-                "note": "; ".join(notes),
+                "note": join_semicolons(notes) if notes else "",
             }
         )
     return rows
@@ -273,9 +291,7 @@ def national_estimates_table(
     pop: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """The sum of strata beside the pooled national fits, per group (e.g. per year)."""
-    table = pd.DataFrame(
-        [*_totals_rows(cfg, outcomes), *_national_fit_rows(cfg, national_outcomes)]
-    )
+    table = _frame([*_totals_rows(cfg, outcomes), *_national_fit_rows(cfg, national_outcomes)])
     return _add_rates(table, pop, group_columns(cfg), cfg.per)
 
 
@@ -297,7 +313,7 @@ def _estimate_or_failed(t: CaptureData, method: str, seed: int, opts: dict[str, 
         return estimate(t, method, seed=seed, **opts)
     except FLEstimateError as exc:
         return EstimationResult.failed(
-            method=method, model="", observed=t.n_observed, reason=str(exc), code="failed"
+            method=method, model="", observed=t.n_observed, reason=message_of(exc), code="failed"
         )
 
 
@@ -314,14 +330,17 @@ def sensitivity_table(
     group_cols = group_columns(cfg)
     for gkey, table in groups:
         g = dict(zip(group_cols, gkey, strict=True))
-        variants: list[tuple[str, CaptureData]] = [("all lists", table)]
+        variants: list[tuple[str, CaptureData]] = [(N_("all lists"), table)]
         if cfg.leave_one_out and table.n_lists > 3:
-            variants += [(f"without {name}", table.drop_list(name)) for name in table.lists]
+            variants += [
+                (N_("without {list}", list=name), table.drop_list(name)) for name in table.lists
+            ]
         for grp in cfg.merge:
             if all(x in table.lists for x in grp):
-                variants.append((f"{' + '.join(grp)} merged", table.merge_lists(list(grp))))
+                merged = N_("{lists} merged", lists=" + ".join(grp))
+                variants.append((merged, table.merge_lists(list(grp))))
         for label, t in variants:
-            seed_key = ("sensitivity", *gkey, label)
+            seed_key = ("sensitivity", *gkey, str(label))
             seed = key_seed(cfg.seed, *seed_key)
             fit = functools.partial(_estimate_or_failed, t, m, seed, opts)
             r = cache.call(cache.fit_key(t, m, opts, seed, seed_key), fit)
@@ -334,7 +353,7 @@ def sensitivity_table(
                     **{k: v for k, v in row.items() if k != "method"},
                 }
             )
-    return pd.DataFrame(rows)
+    return _frame(rows)
 
 
 def top_models_table(cfg: RunConfig, groups: Groups, cache: FitCache | None = None) -> pd.DataFrame:
@@ -384,7 +403,9 @@ def warnings_table(
     sensitivity_warnings: Sequence[str],
 ) -> pd.DataFrame:
     """Every warning of the estimation once, with where it came from."""
-    rows = [{"scope": "stratum", **o.stratum, "warning": w} for o in outcomes for w in o.warnings]
+    rows: list[dict[str, Any]] = [
+        {"scope": "stratum", **o.stratum, "warning": w} for o in outcomes for w in o.warnings
+    ]
     rows += [
         {"scope": "national fit", **o.stratum, "warning": w}
         for o in national_outcomes
@@ -392,7 +413,7 @@ def warnings_table(
     ]
     rows += [{"scope": "sensitivity", "warning": w} for w in sensitivity_warnings]
     return (
-        pd.DataFrame(rows, columns=["scope", *strata_cols, "warning"])
+        _frame(rows, columns=["scope", *strata_cols, "warning"])
         .drop_duplicates()
         .reset_index(drop=True)
     )
@@ -414,7 +435,9 @@ def build_tables(
         warnings.simplefilter("always", FLEstimateWarning)
         sensitivity = sensitivity_table(cfg, groups, cache)
         top = top_models_table(cfg, groups, cache)
-    sens_warnings = [str(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
+    sens_warnings = [
+        message_of(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)
+    ]
     return {
         "strata_estimates": strata_estimates_table(cfg, outcomes, pop),
         "national_estimates": national_estimates_table(cfg, outcomes, national_outcomes, pop),

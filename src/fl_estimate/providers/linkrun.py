@@ -471,12 +471,23 @@ def _registry(cfg: LinkConfig) -> ProviderRegistry | None:
 def _say_loaded(loaded: LoadedSubmissions, files: list[Path], say: Callable[[str], None]) -> None:
     used = loaded.report_frame()
     say(
-        f"{len(files)} submission files: {int((used['status'] == 'used').sum())} used, "
-        f"{int((used['status'] == 'replaced').sum())} replaced by a later file, "
-        f"{len(loaded.rejected)} rejected"
+        N_(
+            "{files} submission files: {used} used, {replaced} replaced by a later file, "
+            "{rejected} rejected",
+            files=len(files),
+            used=int((used["status"] == "used").sum()),
+            replaced=int((used["status"] == "replaced").sum()),
+            rejected=len(loaded.rejected),
+        )
     )
     for r in loaded.rejected:
-        say(f"rejected {r.source}: {len(r.problems)} problem(s); see validation_problems.csv")
+        say(
+            N_(
+                "rejected {file}: {n} problem(s); see validation_problems.csv",
+                file=r.source,
+                n=len(r.problems),
+            )
+        )
 
 
 def _prepare(
@@ -519,12 +530,18 @@ def _linked(
     lists = [p for p in lists if p in present]
     link_report = result.report()
     say(
-        f"{link_report['records']} records, {link_report['pairs_compared']} pairs compared, "
-        f"{link_report['persons']} persons at match probability >= {result.threshold:g}"
-        + (" (data-driven threshold)" if cfg.threshold == "auto" else "")
+        N_(
+            "{records} records, {pairs} pairs compared, {persons} persons at match probability "
+            ">= {threshold:g}{auto}",
+            records=link_report["records"],
+            pairs=link_report["pairs_compared"],
+            persons=link_report["persons"],
+            threshold=result.threshold,
+            auto=N_(" (data-driven threshold)") if cfg.threshold == "auto" else "",
+        )
     )
     for w in link_report["warnings"]:
-        say(f"warning ({w['code']}): {w['message']}")
+        say(N_("warning ({code}): {message}", code=w["code"], message=w["message"]))
     as_of = cfg.as_of or date.today().isoformat()
     completeness = (
         registry.completeness(loaded.accepted.keys(), as_of) if registry is not None else None
@@ -532,7 +549,7 @@ def _linked(
     if completeness is not None:
         late = completeness[completeness["status"] == "late"]
         for p, q in zip(late["provider"], late["period"], strict=True):
-            say(f"late: {p} {q}")
+            say(N_("late: {provider} {period}", provider=p, period=q))
     return LinkedSubmissions(
         cfg, files, loaded, registry, result, lists, completeness, link_report, log
     )

@@ -39,7 +39,30 @@ from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xls
 from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
 from fl_estimate.results import INTERVAL_KINDS
 
-__all__ = ["METHOD_WORDS", "write_outputs"]
+__all__ = ["METHOD_WORDS", "VALUE_LABELS", "write_outputs"]
+
+#: Codes in the published tables' text columns and the words a report in another language
+#: prints for them (the CSV files keep the codes, as they keep the column names). Other texts in
+#: those columns (statuses, notes, warnings, variants) are catalog messages themselves.
+VALUE_LABELS: dict[str, str] = {
+    "ok": N_("estimated"),
+    "lower_bound": N_("lower bound only"),
+    "lower-bound": N_("lower bound"),
+    "none": N_("none"),
+    "failed": N_("failed"),
+    "sum of strata": N_("sum of strata"),
+    "national fit (strata pooled)": N_("national fit (strata pooled)"),
+    "stratum": N_("stratum"),
+    "national fit": N_("national fit"),
+    "sensitivity": N_("sensitivity"),
+    "linkage": N_("linkage"),
+    "linkage sensitivity": N_("linkage sensitivity"),
+    **INTERVAL_KINDS,
+}
+#: The published columns whose values :data:`VALUE_LABELS` and the catalogs translate.
+_TEXT_COLUMNS = frozenset(
+    {"status", "status_code", "interval_kind", "kind", "scope", "note", "warning", "variant"}
+)
 
 #: What each method is, in the report's words (keyed by its name in ``fl_estimate.mse.estimate``).
 METHOD_WORDS: dict[str, str] = {
@@ -136,16 +159,33 @@ def _fmt(v: float, lang: str) -> str:
     return format_number(v, lang, 0 if abs(v) >= 100 else 2)
 
 
+def _value_label(v: Any, lang: str) -> Any:
+    if not isinstance(v, str) or not v:  # gettext("") is the catalog's header
+        return v
+    return translate(VALUE_LABELS.get(str(v), v), lang)
+
+
+def _relabel(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A copy with :data:`VALUE_LABELS` and catalog messages in ``lang`` in the text columns, and
+    the columns' labels as headings (what a reader sees: the xlsx sheets and report tables)."""
+    d = df.copy()
+    for c in d.columns:
+        if str(c) in _TEXT_COLUMNS and not pd.api.types.is_numeric_dtype(d[c]):
+            d[c] = pd.Series([_value_label(v, lang) for v in d[c]], index=d.index, dtype=object)
+    return relabel_columns(d, lang)
+
+
 def _localise(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """In a language other than English: whole numbers grouped as the language does (years
-    excepted) and the columns' labels as headings. English tables are left as they are."""
+    excepted), codes and messages in the language, and the columns' labels as headings.
+    English tables are left as they are."""
     if lang == "en":
         return df
     d = df.copy()
     for c in d.columns:
         if d[c].dtype.kind in "iu" and "year" not in str(c) and (d[c].abs() >= 10000).any():
             d[c] = d[c].map(lambda v: format_number(v, lang, 0))
-    return relabel_columns(d, lang)
+    return _relabel(d, lang)
 
 
 def _md_table(df: pd.DataFrame, max_rows: int = 60, lang: str = "en") -> str:
@@ -361,7 +401,7 @@ def write_outputs(
     # the workbook for readers: headings in the language, numbers kept as numbers with a display
     # format (Excel groups them in the reader's locale), day-first dates outside English
     lang = spec.language
-    sheets = pub if lang == "en" else {k: relabel_columns(v, lang) for k, v in pub.items()}
+    sheets = pub if lang == "en" else {k: _relabel(v, lang) for k, v in pub.items()}
     dates = None if lang == "en" else "dd/mm/yyyy"
     write_xlsx(sheets, stage / "tables.xlsx", number_formats=True, date_format=dates)
     files.append("tables.xlsx")

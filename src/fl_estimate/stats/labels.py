@@ -103,6 +103,12 @@ TABLE_TITLES: dict[str, Message] = {
     "perpetrators_citizenship_smuggling": N_(
         "Perpetrators of smuggling of migrants by stage and citizenship"
     ),
+    "perpetrators_age_trafficking": N_(
+        "Perpetrators of trafficking in persons by stage and age group"
+    ),
+    "perpetrators_age_smuggling": N_(
+        "Perpetrators of smuggling of migrants by stage and age group"
+    ),
 }
 
 

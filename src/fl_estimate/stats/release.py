@@ -12,10 +12,11 @@ Tables (one per period level; ``<unit>`` is ``records`` or ``persons`` for the v
 ``justice_<offence>``                  perpetrator records by stage
 ``perpetrators_sex_<offence>``         by stage and sex [1]
 ``perpetrators_citizenship_<offence>`` by stage and citizenship (or nationals/foreigners) [1]
+``perpetrators_age_<offence>``         by stage and age group (child, adult, unknown) [1]
 =====================================  =================================================
 
-[1] At the coarsest level configured only (the year, usually): by stage, sex or citizenship and
-region, a quarter's cells would nearly all be below the threshold.
+[1] At the coarsest level configured only (the year, usually): by stage, sex, citizenship or age
+group and region, a quarter's cells would nearly all be below the threshold.
 
 Every cell of every table goes through :func:`fl_estimate.stats.protect.protect_statistics`.
 
@@ -40,7 +41,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 from fl_estimate.disclosure import LinkedProtection, protect_tables
-from fl_estimate.stats.categories import CASE_TYPES, LEVELS, MEANS, MULTIPLE, SEXES, STAGES
+from fl_estimate.stats.categories import (
+    AGE_GROUPS,
+    CASE_TYPES,
+    LEVELS,
+    MEANS,
+    MULTIPLE,
+    SEXES,
+    STAGES,
+)
 from fl_estimate.stats.protect import Attribute, Partner, System, TableSpec, protect_statistics
 from fl_estimate.stats.tables import SEX_AGE, PublishedTable, age_group, exploitation_group
 
@@ -133,7 +142,8 @@ def release_tables(
     events : DataFrame or None
         Case records: ``region, date_recorded, case_type`` and ``means``.
     perpetrators : DataFrame or None
-        Perpetrator records: ``region, date_recorded, offence, stage, sex, citizenship``.
+        Perpetrator records: ``region, date_recorded, offence, stage, sex, citizenship`` and
+        ``age`` or ``age_band`` (the age group is ``unknown`` without either).
     levels : sequence of str
         Period levels published (``quarter``, ``half-year``, ``year``).
     threshold : int
@@ -202,13 +212,17 @@ def release_tables(
                               _column("value"), MEANS, margins=False, drop_empty=True)
                 )  # fmt: skip
     if perpetrators is not None and len(perpetrators):
-        pe = perpetrators.assign(citizenship=perpetrators["citizenship"].astype(str).str.upper())
+        pe = perpetrators.assign(
+            citizenship=perpetrators["citizenship"].astype(str).str.upper(),
+            age_group=age_group(perpetrators),
+        )
         offences = ("trafficking_in_persons", "smuggling_of_migrants", "unknown")
         cit = _by_frequency(pe["citizenship"])
         systems.append(
             System("perpetrators", pe, "date_recorded", ("offence", "stage"),
                    {"offence": offences, "stage": STAGES},
-                   (Attribute("sex", SEXES), Attribute("citizenship", cit)))
+                   (Attribute("sex", SEXES), Attribute("citizenship", cit),
+                    Attribute("age_group", AGE_GROUPS)))
         )  # fmt: skip
         mapped = (
             None
@@ -234,6 +248,10 @@ def release_tables(
                     TableSpec(f"perpetrators_citizenship_{name}_{level}", "perpetrators",
                               "citizenship", level, _staged(offence, mapped),
                               tuple(f"{s}|{x}" for s in STAGES for x in cit_cols),
+                              drop_empty=True),
+                    TableSpec(f"perpetrators_age_{name}_{level}", "perpetrators", "age_group",
+                              level, _staged(offence),
+                              tuple(f"{s}|{x}" for s in STAGES for x in AGE_GROUPS),
                               drop_empty=True),
                 ]  # fmt: skip
     if not specs:

@@ -462,9 +462,17 @@ class BaseDesign(ABC):
 def _warn_small(s: SurveyStat, min_n: int, min_clusters: int) -> bool:
     if s.n < min_n or s.n_clusters < min_clusters:
         warnings.warn(
-            f"domain {s.domain} of {s.variable}: {s.n} respondents in {s.n_clusters} "
-            f"first-stage units (thresholds: {min_n} respondents, {min_clusters} units); "
-            "the estimate and its interval are unreliable",
+            N_(
+                "domain {domain} of {variable}: {n} respondents in {clusters} first-stage units "
+                "(thresholds: {min_n} respondents, {min_clusters} units); the estimate and its "
+                "interval are unreliable",
+                domain=s.domain,
+                variable=s.variable,
+                n=s.n,
+                clusters=s.n_clusters,
+                min_n=min_n,
+                min_clusters=min_clusters,
+            ),
             SmallSampleWarning,
             stacklevel=3,
         )

@@ -48,6 +48,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ConvergenceWarning, ModelSpecificationError
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.bayes import convergence as cv
 from fl_estimate.mse.options import check_level
 from fl_estimate.results import EstimationResult, provenance
@@ -310,11 +311,19 @@ def convergence_problems(diag: Mapping[str, Any]) -> list[str]:
     msgs = []
     rhat = diag.get("rhat_N")
     if rhat is not None and np.isfinite(rhat) and rhat > RHAT_MAX:
-        msgs.append(f"R-hat of N is {rhat:.3f} (> {RHAT_MAX}): the chains disagree")
-    for key, name in (("ess_bulk_N", "bulk"), ("ess_tail_N", "tail")):
-        ess = diag.get(key)
-        if ess is not None and np.isfinite(ess) and ess < ESS_MIN:
-            msgs.append(f"{name} ESS of N is {ess:.0f} (< {ESS_MIN:.0f})")
+        msgs.append(
+            N_(
+                "R-hat of N is {rhat:.3f} (> {limit}): the chains disagree",
+                rhat=rhat,
+                limit=RHAT_MAX,
+            )
+        )
+    ess = diag.get("ess_bulk_N")
+    if ess is not None and np.isfinite(ess) and ess < ESS_MIN:
+        msgs.append(N_("bulk ESS of N is {ess:.0f} (< {limit:.0f})", ess=ess, limit=ESS_MIN))
+    ess = diag.get("ess_tail_N")
+    if ess is not None and np.isfinite(ess) and ess < ESS_MIN:
+        msgs.append(N_("tail ESS of N is {ess:.0f} (< {limit:.0f})", ess=ess, limit=ESS_MIN))
     return msgs
 
 
@@ -392,7 +401,7 @@ def result_from_draws(
     idata: Any = None,
     extra_diagnostics: Mapping[str, Any] | None = None,
     tables: Mapping[str, pd.DataFrame] | None = None,
-    advice: str = "run longer chains (increase draws or thin) or more chains",
+    advice: str = N_("run longer chains (increase draws or thin) or more chains"),
     warn: bool = True,
     interval_notes: str | None = None,
     stacklevel: int = 3,
@@ -427,9 +436,15 @@ def result_from_draws(
         diag.update(extra_diagnostics)
     if problems and warn:
         warnings.warn(
-            f"{method} on {data.source}{_stratum_text(data)}: "
-            + "; ".join(problems)
-            + f". The estimate is not reliable yet: {advice}.",
+            N_(
+                "{method} on {source}{stratum}: {problems}. The estimate is not reliable yet: "
+                "{advice}.",
+                method=method,
+                source=data.source,
+                stratum=_stratum_text(data),
+                problems=join_semicolons(problems),
+                advice=advice,
+            ),
             ConvergenceWarning,
             stacklevel=stacklevel,
         )

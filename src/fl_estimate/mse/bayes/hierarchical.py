@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.bayes.common import (
     NutsEstimator,
     NutsOptions,
@@ -230,7 +231,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
                 settings=settings,
                 idata=None,
                 extra_diagnostics={"divergences": divergences, **used},
-                advice="increase draws and tune, or target_accept",
+                advice=N_("increase draws and tune, or target_accept"),
                 stacklevel=stacklevel,
             )
             out[key] = res
@@ -257,7 +258,7 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
             idata=idata,
             extra_diagnostics={"divergences": divergences, "n_strata": len(keys), **used},
             tables={"strata": pd.DataFrame(rows)},
-            advice="increase draws and tune, or target_accept",
+            advice=N_("increase draws and tune, or target_accept"),
             stacklevel=stacklevel,
         )
         out["total"] = total

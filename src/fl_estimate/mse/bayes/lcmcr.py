@@ -28,6 +28,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.bayes.common import (
     ESS_MIN,
     RHAT_MAX,
@@ -805,21 +806,31 @@ class LCMCR:
     @staticmethod
     def _advice(plan: _RunPlan, sweeps: int) -> str:
         """What to type next when the chains did not converge."""
-        if plan.adapt:
-            more = (
-                f"each chain ran {sweeps:,} sweeps (the max_sweeps limit); rerun with "
-                f"fit(data, max_sweeps={4 * plan.max_sweeps}) "
-            )
-        else:
-            more = (
-                f"rerun with more sweeps, e.g. fit(data, thin={2 * plan.thin}, "
-                f"burnin={2 * plan.burnin}) or with adapt=True, "
-            )
         kept = plan.chains * plan.draws
-        if kept < 2 * ESS_MIN:
-            more += f"with more draws (ESS cannot exceed the {kept} draws kept) "
-        return (
-            more + "and compare the chain medians in result.tables['chains']; if chains settle "
-            "on different values the posterior is multimodal and no single estimate should "
-            "be reported"
+        draws = (
+            N_("with more draws (ESS cannot exceed the {kept} draws kept) ", kept=kept)
+            if kept < 2 * ESS_MIN
+            else ""
+        )
+        compare = N_(
+            "and compare the chain medians in result.tables['chains']; if chains settle on "
+            "different values the posterior is multimodal and no single estimate should be "
+            "reported"
+        )
+        if plan.adapt:
+            return N_(
+                "each chain ran {sweeps:,} sweeps (the max_sweeps limit); rerun with "
+                "fit(data, max_sweeps={max_sweeps}) {draws}{compare}",
+                sweeps=sweeps,
+                max_sweeps=4 * plan.max_sweeps,
+                draws=draws,
+                compare=compare,
+            )
+        return N_(
+            "rerun with more sweeps, e.g. fit(data, thin={thin}, burnin={burnin}) or with "
+            "adapt=True, {draws}{compare}",
+            thin=2 * plan.thin,
+            burnin=2 * plan.burnin,
+            draws=draws,
+            compare=compare,
         )

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.bayes import convergence as cv
 from fl_estimate.mse.bayes.common import (
     DEFAULT_COMPILE_MODE,
@@ -817,11 +818,12 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
         model_name += f" ({self.priors.prior} prior on interactions)" if terms else ""
         if minus_inf:
             model_name += f"; {', '.join(minus_inf)} at minus infinity (margin zero)"
-        advice = "increase draws and tune, or target_accept"
+        advice = N_("increase draws and tune, or target_accept")
         if divergences:
-            advice = (
-                f"{divergences} divergent transitions: raise target_accept (e.g. 0.99) or use "
-                "prior='normal' with a smaller prior_scale"
+            advice = N_(
+                "{divergences} divergent transitions: raise target_accept (e.g. 0.99) or use "
+                "prior='normal' with a smaller prior_scale",
+                divergences=divergences,
             )
         return result_from_draws(
             method=self.method,

@@ -66,6 +66,7 @@ import pandas as pd
 
 from fl_estimate._typing import spawn_seeds
 from fl_estimate.exceptions import DataWarning, EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.bayes.common import NutsEstimator, NutsOptions
 from fl_estimate.mse.bayes.loglinear import BayesLogLinear, significant_interactions
 from fl_estimate.mse.data import CaptureData
@@ -250,13 +251,17 @@ class BayesThresholdMSE(NutsEstimator[CaptureData]):
                 if chk.ok:
                     step = ""
                 else:
-                    step = (
+                    step = N_(
                         "not fitted: with the flat prior the model of the kept pairs and all "
-                        "eligible triples has an improper posterior ("
-                        + chk.reason(parse_model(pairs + triples + minus_inf, data.lists))
-                        + "); the order-2 analysis is returned"
+                        "eligible triples has an improper posterior ({reason}); the order-2 "
+                        "analysis is returned",
+                        reason=chk.reason(parse_model(pairs + triples + minus_inf, data.lists)),
                     )
-                    warnings.warn(f"{data.source}: {step}", DataWarning, stacklevel=3)
+                    warnings.warn(
+                        N_("{source}: {step}", source=data.source, step=step),
+                        DataWarning,
+                        stacklevel=3,
+                    )
             elif triples:
                 step = ""
             if not step:

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.design import ClosedpModel, closedp_catalogue
 from fl_estimate.mse.heterogeneity.fitting import PoissonFit, Support, fit_removing_negative
@@ -552,8 +553,11 @@ class ClosedpResult:
         ok = [f for f in self.fits if f.usable and (behavioural or not f.model.behavioural)]
         if not ok:
             raise ModelSpecificationError(
-                "no model of the closed-population family gave a usable estimate on this table "
-                f"({', '.join(f'{f.label}: {f.flag}' for f in self.fits)})"
+                N_(
+                    "no model of the closed-population family gave a usable estimate on this "
+                    "table ({fits})",
+                    fits=", ".join(f"{f.label}: {f.flag}" for f in self.fits),
+                )
             )
         return min(ok, key=lambda f: getattr(f, key))
 

@@ -54,6 +54,7 @@ import numpy as np
 from scipy.stats import norm
 
 from fl_estimate.exceptions import HeterogeneityWarning, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.design import ClosedpModel
 from fl_estimate.mse.loglinear import Table, design, irls
@@ -167,13 +168,17 @@ def diagnose_heterogeneity(
     """
     if not 0 < alpha < 1 or not 0 < pair_level < 1:
         raise ModelSpecificationError(
-            f"alpha and pair_level must lie in (0, 1), got {alpha} and {pair_level}"
+            N_(
+                "alpha and pair_level must lie in (0, 1), got {alpha} and {pair_level}",
+                alpha=alpha,
+                pair_level=pair_level,
+            )
         )
     table = Table.from_data(data)
     k = table.k
     if k < 3:
         raise ModelSpecificationError(
-            f"the heterogeneity diagnosis needs at least 3 lists, these data have {k}"
+            N_("the heterogeneity diagnosis needs at least 3 lists, these data have {k}", k=k)
         )
     base = design(table, [0, *[1 << j for j in range(k)]])
     pairs = {
@@ -221,23 +226,28 @@ def diagnose_heterogeneity(
     label = ClosedpModel("Mh", h=column, theta=theta).label.removeprefix("Mh ")
     kept = [pairs[c] for c in chosen if c != "h"]
     if flag:
-        reason = (
-            f"people seen on several lists are more common than any pattern of list dependence "
-            f"explains (heterogeneity column {label}, one-sided p = {p_value:.2g} < {alpha:g}): "
-            "some people are much harder to find than others, so a log-linear estimate is too low"
+        reason = N_(
+            "people seen on several lists are more common than any pattern of list dependence "
+            "explains (heterogeneity column {label}, one-sided p = {p:.2g} < {alpha:g}): "
+            "some people are much harder to find than others, so a log-linear estimate is too low",
+            label=label,
+            p=p_value,
+            alpha=alpha,
         )
     elif np.isnan(p_value) and h_boundary:
-        reason = (
+        reason = N_(
             "the heterogeneity column has no finite estimate on these data (its fit heads to a "
             "boundary), so heterogeneity could not be tested"
         )
     elif np.isnan(p_value):
-        reason = "the table has too few cells to test for heterogeneity of catchability"
+        reason = N_("the table has too few cells to test for heterogeneity of catchability")
     else:
-        reason = (
-            f"no sign of heterogeneity beyond list dependence (heterogeneity column {label}, "
-            f"one-sided p = {p_value:.2g} against the selected interactions); heterogeneity of a "
-            "group almost never caught would leave no such sign"
+        reason = N_(
+            "no sign of heterogeneity beyond list dependence (heterogeneity column {label}, "
+            "one-sided p = {p:.2g} against the selected interactions); heterogeneity of a "
+            "group almost never caught would leave no such sign",
+            label=label,
+            p=p_value,
         )
     return HeterogeneityDiagnosis(
         flag=flag,
@@ -259,9 +269,13 @@ def check_heterogeneity(data: CaptureData, *, warn: bool = True) -> Heterogeneit
     diag = diagnose_heterogeneity(data)
     if diag.flag and warn:
         warnings.warn(
-            f"{data.source}: {diag.reason}. Read a log-linear estimate as a lower bound; the "
-            "default method ('default') reports it as one, and the heterogeneity models "
-            "(methods 'mth', 'closedp', 'latent-class') show how much higher N may be.",
+            N_(
+                "{source}: {reason}. Read a log-linear estimate as a lower bound; the default "
+                "method ('default') reports it as one, and the heterogeneity models (methods "
+                "'mth', 'closedp', 'latent-class') show how much higher N may be.",
+                source=data.source,
+                reason=diag.reason,
+            ),
             HeterogeneityWarning,
             stacklevel=4,
         )

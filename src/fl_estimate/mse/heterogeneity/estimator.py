@@ -26,6 +26,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.closedp import (
     ClosedpFit,
@@ -134,8 +135,11 @@ def _interval_parts(
     if interval == "profile":
         if fit.model.behavioural:
             raise ModelSpecificationError(
-                f"{fit.model.label} has no profile-likelihood interval; use interval='wald' "
-                "or 'bootstrap'"
+                N_(
+                    "{model} has no profile-likelihood interval; use interval='wald' or "
+                    "'bootstrap'",
+                    model=fit.model.label,
+                )
             )
         return {"profile": profile_interval(fit.model, data, fit.estimate, level=level)}
     if interval == "bootstrap":

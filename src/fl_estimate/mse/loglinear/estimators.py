@@ -37,6 +37,7 @@ from typing import Any, Unpack
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
 from fl_estimate.mse.loglinear.result import failed_result, fit_result, require_table
@@ -246,8 +247,9 @@ class StepwiseMSE(LogLinearEstimator):
     def __init__(self, pthresh: float = 0.02, criterion: str = "pvalue") -> None:
         if criterion not in ("pvalue", "aic", "bic"):
             raise ModelSpecificationError(
-                f"criterion must be 'pvalue', 'aic' or 'bic', got {criterion!r}"
-            )
+                N_("criterion must be 'pvalue', 'aic' or 'bic', got {criterion!r}",
+                   criterion=criterion)
+            )  # fmt: skip
         self.pthresh = pthresh
         self.criterion = criterion
 
@@ -293,7 +295,9 @@ class ExhaustiveSearchMSE(RankingEstimator):
 
     def __init__(self, criterion: str = "bic", max_order: int = 2) -> None:
         if criterion not in ("aic", "bic"):
-            raise ModelSpecificationError(f"criterion must be 'aic' or 'bic', got {criterion!r}")
+            raise ModelSpecificationError(
+                N_("criterion must be 'aic' or 'bic', got {criterion!r}", criterion=criterion)
+            )
         self.criterion = criterion
         self.max_order = max_order
 
@@ -301,9 +305,12 @@ class ExhaustiveSearchMSE(RankingEstimator):
         """Refuse a catalogue too large to enumerate (more than 6 lists with pairs)."""
         if data.n_lists > MAX_SEARCH_LISTS and self.max_order >= 2:
             raise ModelSpecificationError(
-                f"exhaustive search over {data.n_lists} lists is too large "
-                f"(2^{data.n_lists * (data.n_lists - 1) // 2} models); use method 'stepwise', "
-                "'auto' or 'search' (greedy search, not exhaustive)"
+                N_(
+                    "exhaustive search over {n} lists is too large (2^{pairs} models); use "
+                    "method 'stepwise', 'auto' or 'search' (greedy search, not exhaustive)",
+                    n=data.n_lists,
+                    pairs=data.n_lists * (data.n_lists - 1) // 2,
+                )
             )
 
     def search_diagnostics(self, res: SearchResult) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.table import Table, design, reduce_model
 from fl_estimate.mse.loglinear.terms import Model, model_label, term_label
@@ -71,25 +72,35 @@ class ExistenceCheck:
         parts = []
         if self.code & 1:
             parts.append(
-                f"model '{label}' has no maximum-likelihood estimate on these data, even allowing "
-                "interactions at minus infinity (the Fienberg–Rinaldo condition fails: the observed "
-                "margins can only be matched with further cells fitted at zero)"
-            )
-        if self.code & 2:
-            parts.append(
-                f"model '{label}' is not identifiable: {self.rank_deficiency} parameter(s) cannot "
-                "be determined from the cells left"
-                + (
-                    f" once the cells of the non-overlapping term(s) {b} are fixed at zero"
-                    if b
-                    else ""
+                N_(
+                    "model '{label}' has no maximum-likelihood estimate on these data, even "
+                    "allowing interactions at minus infinity (the Fienberg–Rinaldo condition "
+                    "fails: the observed margins can only be matched with further cells fitted "
+                    "at zero)",
+                    label=label,
                 )
             )
-        hint = (
-            "; remove an interaction that involves a sparse list, merge lists with little overlap, "
-            "or use a model-selection method that skips such models"
+        if self.code & 2:
+            zero = (
+                N_(" once the cells of the non-overlapping term(s) {terms} are fixed at zero",
+                   terms=b)
+                if b
+                else ""
+            )  # fmt: skip
+            parts.append(
+                N_(
+                    "model '{label}' is not identifiable: {n} parameter(s) cannot be determined "
+                    "from the cells left{zero}",
+                    label=label,
+                    n=self.rank_deficiency,
+                    zero=zero,
+                )
+            )
+        return N_(
+            "{problems}; remove an interaction that involves a sparse list, merge lists with "
+            "little overlap, or use a model-selection method that skips such models",
+            problems=join_semicolons(parts) if parts else "",
         )
-        return "; ".join(parts) + hint
 
 
 def lp_objective(a: np.ndarray, t: np.ndarray) -> float:

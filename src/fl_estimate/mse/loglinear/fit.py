@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.existence import check_existence, code_name
 from fl_estimate.mse.loglinear.table import Table, design, reduce_model
@@ -380,10 +381,13 @@ def inverse_information(x: np.ndarray, mu: np.ndarray, model_text: str) -> np.nd
         cov = np.full_like(info, np.nan)
     if not np.isfinite(cov).all():
         raise EstimateDoesNotExistError(
-            f"model '{model_text}': the Fisher information is singular at the fitted values "
-            "(some fitted cells are zero to machine precision), so its parameters and their "
-            "standard errors are not determined; remove an interaction that involves a sparse "
-            "list, or use a model-selection method that skips such models",
+            N_(
+                "model '{model}': the Fisher information is singular at the fitted values (some "
+                "fitted cells are zero to machine precision), so its parameters and their "
+                "standard errors are not determined; remove an interaction that involves a "
+                "sparse list, or use a model-selection method that skips such models",
+                model=model_text,
+            ),
             code="not-identifiable",
         )
     return cov

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.fit import LogLinearFit
 from fl_estimate.mse.loglinear.intervals import bootstrap, profile_interval, wald_log_interval
@@ -138,8 +139,12 @@ def _bootstrap(fit: LogLinearFit, procedure: Procedure, options: IntervalOptions
     n_ok = options.n_boot - boot.n_failed
     if n_ok < max(10, options.n_boot // 2):
         raise EstimateDoesNotExistError(
-            f"only {n_ok} of {options.n_boot} bootstrap replicates gave an estimate; "
-            "no bootstrap interval",
+            N_(
+                "only {n_ok} of {n_boot} bootstrap replicates gave an estimate; no bootstrap "
+                "interval",
+                n_ok=n_ok,
+                n_boot=options.n_boot,
+            ),
             code="bootstrap-failed",
         )
     lim = (

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.special import pdtr, pdtrc
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
 from fl_estimate.mse.loglinear.grid import ManyFits, fit_many
 from fl_estimate.mse.loglinear.table import Table
@@ -180,7 +181,7 @@ def exhaustive_search(
     vals = fits.criterion(criterion, table.n)
     if not np.isfinite(vals).any():
         raise EstimateDoesNotExistError(
-            f"all {len(models)} models were refused (no existing, identifiable MLE)",
+            N_("all {n} models were refused (no existing, identifiable MLE)", n=len(models)),
             code="no-model",
         )
     best = int(np.argmin(vals))

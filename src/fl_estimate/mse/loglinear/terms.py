@@ -32,6 +32,7 @@ from itertools import combinations
 from typing import TypeAlias
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 
 __all__ = [
     "Model",
@@ -154,12 +155,13 @@ def parse_model(
                     idx = [int(c) - 1 for c in g]
                 except ValueError:
                     raise ModelSpecificationError(
-                        f"cannot read generator {g!r} in {spec!r}"
+                        N_("cannot read generator {g!r} in {spec!r}", g=g, spec=spec)
                     ) from None
                 if any(j < 0 or j >= len(lists) for j in idx):
                     raise ModelSpecificationError(
-                        f"generator {g!r} names a list number outside 1..{len(lists)}"
-                    )
+                        N_("generator {g!r} names a list number outside 1..{n}", g=g,
+                           n=len(lists))
+                    )  # fmt: skip
                 if len(idx) >= 2:
                     out.append(sum(1 << j for j in idx))
             return closure(out)
@@ -170,19 +172,30 @@ def parse_model(
         names = [n.strip() for n in raw]
         if any(not n for n in names):
             raise ModelSpecificationError(
-                f"term {':'.join(raw)!r} in {spec!r} has an empty list name; write terms as A:B "
-                "joined with +"
+                N_(
+                    "term {term!r} in {spec!r} has an empty list name; write terms as A:B joined "
+                    "with +",
+                    term=":".join(raw),
+                    spec=spec,
+                )
             )
         unknown = [n for n in names if n not in index]
         if unknown:
             raise ModelSpecificationError(
-                f"unknown list {unknown[0]!r} in term {':'.join(names)!r}; "
-                f"the lists are {', '.join(lists)}"
+                N_(
+                    "unknown list {name!r} in term {term!r}; the lists are {lists}",
+                    name=unknown[0],
+                    term=":".join(names),
+                    lists=", ".join(lists),
+                )
             )
         if len(set(names)) < 2:
             raise ModelSpecificationError(
-                f"term {':'.join(names)!r} is not an interaction (needs two or more lists); "
-                "main effects are always in the model"
+                N_(
+                    "term {term!r} is not an interaction (needs two or more lists); main effects "
+                    "are always in the model",
+                    term=":".join(names),
+                )
             )
         terms.append(sum(1 << index[n] for n in names))
     return closure(terms)
@@ -205,7 +218,7 @@ def hierarchical_models(n_lists: int, max_order: int = 2) -> Iterator[Model]:
     level by level, so the catalogue depends only on the list count and the maximum order.
     """
     if max_order < 1:
-        raise ModelSpecificationError("max_order must be at least 1")
+        raise ModelSpecificationError(N_("max_order must be at least 1"))
     max_order = min(max_order, n_lists)
     levels = [[t for t in all_terms(n_lists, r) if order(t) == r] for r in range(2, max_order + 1)]
 

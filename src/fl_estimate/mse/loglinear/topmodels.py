@@ -29,6 +29,7 @@ import pandas as pd
 
 from fl_estimate._typing import spawn_seeds
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.estimators import (
     ExhaustiveSearchMSE,
@@ -274,7 +275,9 @@ def top_models_bca(
     order = order[np.isfinite(vals[order])]
     if n_top is not None:
         if n_top < 1:
-            raise ModelSpecificationError(f"the number of top models must be positive, got {n_top}")
+            raise ModelSpecificationError(
+                N_("the number of top models must be positive, got {n}", n=n_top)
+            )
         order = order[:n_top]
     models = [search.fits.models[i] for i in order]
     estimate = float(search.fits.estimate[order[0]])
@@ -426,8 +429,10 @@ class BicMSE(ExhaustiveSearchMSE):
             return _amend(res, method_name, extra)
         if options.bootstrap != "nonparametric" or options.boot_interval != "bca":
             raise ModelSpecificationError(
-                "the top-models bootstrap after BIC selection is nonparametric with BCa limits "
-                "(as in MultipleSystemsEstimation); drop --bootstrap/--boot-interval"
+                N_(
+                    "the top-models bootstrap after BIC selection is nonparametric with BCa "
+                    "limits (as in MultipleSystemsEstimation); drop --bootstrap/--boot-interval"
+                )
             )
         self.check_size(data)
         table = Table.from_data(data)
