@@ -49,7 +49,7 @@ def french_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mock.patch.object(linkage_sensitivity, "link_submissions", calls),
     ):
         warnings.simplefilter("ignore", DeprecationWarning)  # SearchMSE alias in tables (main)
-        run(ROOT / "data_samples" / "pays.toml", out=out, progress=False, cache=False)
+        run(ROOT / "data_samples" / "pays.toml", out=out, progress=False, cache=out.parent / "fits")
     LINKAGES.append(calls.call_count)
     return out
 
@@ -95,12 +95,19 @@ def test_french_workbook_keeps_numbers_as_numbers(french_run: Path) -> None:
 
 
 def test_english_run_unchanged_words(french_run: Path, tmp_path: Path) -> None:
-    """The same config with --lang en gives the English report."""
+    """The same config with --lang en gives the English report (the French run's fit cache:
+    the fits are the same in any language, and the suite's time is the French sample's)."""
     from fl_estimate.pipeline.run import run
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        run(ROOT / "data_samples" / "pays.toml", out=tmp_path / "en", progress=False, lang="en")
+        run(
+            ROOT / "data_samples" / "pays.toml",
+            out=tmp_path / "en",
+            progress=False,
+            lang="en",
+            cache=french_run.parent / "fits",
+        )
     md = (tmp_path / "en" / "report.md").read_text(encoding="utf-8")
     assert "## Key figures" in md and "| ci_low |" in md and "Chiffres clés" not in md
 
