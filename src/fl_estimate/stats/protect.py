@@ -39,6 +39,7 @@ quarters go before years. Bounds are those of the linear relaxation, as in tau-a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ from fl_estimate.disclosure import (
 )
 from fl_estimate.stats.categories import LEVELS
 from fl_estimate.stats.tables import PublishedTable, period_label
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Attribute",
@@ -183,7 +186,8 @@ class Partner:
     totals : dict of (str, str) to tuple of int
         For a region and a year, the partner's atoms whose sum is the number of linked persons
         first identified there then: the same number as the persons' atoms of that region and
-        year (an equation the LP is given, checked on the true counts).
+        year (an equation the LP is given where the true counts agree; where they do not, a
+        warning is logged and the two stay in one LP without it).
     """
 
     atoms: np.ndarray
@@ -217,7 +221,10 @@ def _with_partner(
         if not terms:
             continue
         if int(both[[a for a, _ in terms]].dot([w for _, w in terms])) != 0:
-            raise ValueError(f"the partner's persons of {key} are not the statistics' persons")
+            # counted apart (e.g. records the statistics leave out): not the same number, so
+            # no equation; both tables stay in this LP
+            logger.warning("the run's and the statistics' persons differ in one stratum")
+            continue
         relations.append(AtomRelation(terms))
     return both
 
