@@ -245,16 +245,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     the language its header names): after merging two branches that both added strings, take
     either side's ``.po``, then run this with the other side's ``.po`` files.
     """
-    args = list(argv or [])
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fl_estimate.i18n.catalogs")
+    parser.add_argument("--merge-from", nargs="+", default=[], metavar="FILE.po")
+    args = parser.parse_args(list(argv or []))  # a usage error exits 2 (argparse)
     extra: dict[str, list[Catalog]] = {}
-    if args[:1] == ["--merge-from"]:
-        for name in args[1:]:
-            with open(name, "rb") as fh:
-                other = read_po(fh, domain=DOMAIN)
-            extra.setdefault(str(other.locale.language if other.locale else ""), []).append(other)
-    elif args:
-        sys.stderr.write("usage: python -m fl_estimate.i18n.catalogs [--merge-from FILE.po ...]\n")
-        return 2
+    for name in args.merge_from:
+        with open(name, "rb") as fh:
+            other = read_po(fh, domain=DOMAIN)
+        extra.setdefault(str(other.locale.language if other.locale else ""), []).append(other)
     template = extract()
     status = 0
     for lang in LANGUAGES:

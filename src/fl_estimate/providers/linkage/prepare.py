@@ -107,6 +107,8 @@ def prepare_records(
         .where(nat.notna(), None)
         .map(lambda v: None if v is None else str(v).strip().upper())
     )
+    # "XXX" is ICAO Doc 9303's code for an unspecified nationality (travel documents), "UNK"
+    # the usual "unknown": both mean no information, not a country
     out["nationality"] = nat.where(~nat.isin(["", "UNKNOWN", "UNK", "XXX"]), None).astype(object)
     out["age"] = pd.to_numeric(
         frame["age"] if "age" in frame else pd.Series(np.nan, index=frame.index), errors="coerce"
