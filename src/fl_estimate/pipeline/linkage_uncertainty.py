@@ -188,7 +188,10 @@ def linkage_uncertainty(
             m = len(ok)
             bar = ok[:, 0].mean()
             within = float((ok[:, 1] ** 2).mean())
-            between = float(ok[:, 0].var(ddof=1))
+            # draws that all give the same estimate have no between-draw variance; the variance
+            # about a rounded mean would be ~1e-30 instead of 0 (last-bit noise of the mean)
+            same = bool(np.all(ok[:, 0] == ok[0, 0]))
+            between = 0.0 if same else float(ok[:, 0].var(ddof=1))
             total = within + (1 + 1 / m) * between
             row |= {
                 "n_hat_draws": float(np.exp(bar)),
