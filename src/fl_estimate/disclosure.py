@@ -76,7 +76,8 @@ intervals and the audit of a suppression pattern).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable, Sequence
+import logging
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,8 @@ import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AtomRelation",
@@ -488,12 +491,19 @@ class LinkedProtection:
     intervals : DataFrame
         :func:`audit` of the final pattern: one row per primary count.
     threshold : int
+    pattern : mapping of key to (int, bool)
+        Every cell's value and whether it is hidden: the publication as it went out, to be held
+        by the next one (``protect_tables(previous=)``).
+    held : int
+        Cells whose pattern was held from the previous publication (hidden or shown as then).
     """
 
     hidden: frozenset[Hashable]
     primary: frozenset[Hashable]
     intervals: pd.DataFrame
     threshold: int
+    pattern: Mapping[Hashable, tuple[int, bool]] = field(default_factory=dict)
+    held: int = 0
 
     @property
     def secondary(self) -> frozenset[Hashable]:
@@ -899,6 +909,7 @@ def protect_tables(
     suppress_zeros: bool = False,
     relations: Sequence[AtomRelation] = (),
     start: Iterable[Hashable] = (),
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> LinkedProtection:
     """Suppress small counts across linked tables so that no count can be narrowed down.
 
@@ -924,6 +935,15 @@ def protect_tables(
         Cells hidden from the start (secondary unless primary), e.g. the pattern a faster
         table-by-table method found; the LP adds to it, and the release pass may show again
         those not needed.
+    previous : mapping of key to (int, bool), optional
+        The previous publication's cells (:attr:`LinkedProtection.pattern`: value, hidden).
+        A cell published again with the same value keeps its pattern: hidden then, hidden now
+        (never shown again by the release pass); shown then, it is known to anyone who read
+        that publication, so it is never hidden now. An earlier year's tables thus stay as they
+        were published when a year is added, and no cell hidden then can be differenced from
+        the two publications together. When a new small count can only be protected by hiding
+        a cell shown before, the shown cells are not held (logged) and the protection is made
+        as without them; cells hidden before stay hidden.
 
     Returns
     -------
@@ -955,22 +975,82 @@ def protect_tables(
     _check_relations(values, relations)
     units = _units(values, cells)
     primary = [k for k, u in enumerate(units) if _is_primary(u, threshold, suppress_zeros)]
-    hidden = np.zeros(len(units), dtype=bool)
-    hidden[primary] = True
-    first = set(start)
-    hidden[[k for k, u in enumerate(units) if first & set(u.keys)]] = True
-    lp = _Attacker(units, len(values), values, relations)
-    for k in primary:
-        _protect(lp, k, hidden, threshold, quick=True)
-    _release(lp, primary, hidden, threshold)
-    intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
-    if not intervals["protected"].all():  # a kept point a hair outside a row: LPs only
-        for k in primary:
-            _protect(lp, k, hidden, threshold, quick=False)
-        intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
+    kept, shown = _held(units, previous or {}, set(primary))
+    args = (units, values, relations, primary, set(start), kept)
+    try:
+        hidden, intervals = _suppress_linked(*args, shown, threshold, suppress_zeros)
+    except RuntimeError:
+        if not shown:
+            raise
+        log.warning(
+            "a new small count can only be protected by hiding cells shown in the previous "
+            "publication: those cells are not held (cells hidden before stay hidden)"
+        )
+        shown = set()
+        hidden, intervals = _suppress_linked(*args, shown, threshold, suppress_zeros)
     hidden_keys = frozenset(key for k in np.flatnonzero(hidden) for key in units[k].keys)
     primary_keys = frozenset(key for k in primary for key in units[k].keys)
-    return LinkedProtection(hidden_keys, primary_keys, intervals, threshold)
+    pattern = {key: (u.value, bool(hidden[k])) for k, u in enumerate(units) for key in u.keys}
+    return LinkedProtection(
+        hidden_keys, primary_keys, intervals, threshold, pattern, len(kept) + len(shown)
+    )
+
+
+def _held(
+    units: list[_Unit], previous: Mapping[Hashable, tuple[int, bool]], primary: set[int]
+) -> tuple[set[int], set[int]]:
+    """Units published before with the same value: those hidden then, those shown then (a
+    unit is hidden when any of its cells was)."""
+    kept: set[int] = set()
+    shown: set[int] = set()
+    if not previous:
+        return kept, shown
+    for k, u in enumerate(units):
+        before = [previous[key][1] for key in u.keys if previous.get(key, (None,))[0] == u.value]
+        if not before:
+            continue
+        if any(before):
+            kept.add(k)
+        elif k not in primary:  # shown before yet small now: only if the threshold changed
+            shown.add(k)
+    return kept, shown
+
+
+def _suppress_linked(
+    units: list[_Unit],
+    values: np.ndarray,
+    relations: Sequence[AtomRelation],
+    primary: list[int],
+    start: set[Hashable],
+    kept: set[int],
+    shown: set[int],
+    threshold: int,
+    suppress_zeros: bool,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`protect_tables`' pattern (primary, augmentation, release) and its audit; units in
+    ``kept`` hidden and never released, units in ``shown`` never hidden."""
+    hidden = np.zeros(len(units), dtype=bool)
+    hidden[primary] = True
+    hidden[[k for k, u in enumerate(units) if start & set(u.keys)]] = True
+    hidden[sorted(kept)] = True
+    hidden[sorted(shown)] = False  # known from the previous publication (never primary)
+    costs = [u.cost for u in units]
+    for k in shown:
+        units[k].cost = np.inf
+    try:
+        lp = _Attacker(units, len(values), values, relations)
+        for k in primary:
+            _protect(lp, k, hidden, threshold, quick=True)
+        _release(lp, primary, hidden, threshold, kept)
+        intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
+        if not intervals["protected"].all():  # a kept point a hair outside a row: LPs only
+            for k in primary:
+                _protect(lp, k, hidden, threshold, quick=False)
+            intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
+    finally:
+        for u, c in zip(units, costs, strict=True):
+            u.cost = c
+    return hidden, intervals
 
 
 def _protect(lp: _Attacker, k: int, hidden: np.ndarray, threshold: int, *, quick: bool) -> None:
@@ -986,7 +1066,13 @@ def _protect(lp: _Attacker, k: int, hidden: np.ndarray, threshold: int, *, quick
         hidden[_next_to_hide(lp, k, hidden, binding, low, high)] = True
 
 
-def _release(lp: _Attacker, primary: list[int], hidden: np.ndarray, threshold: int) -> None:
+def _release(
+    lp: _Attacker,
+    primary: list[int],
+    hidden: np.ndarray,
+    threshold: int,
+    kept: set[int] | frozenset[int] = frozenset(),
+) -> None:
     """Publish again every secondary unit that is not needed (``hidden`` changed in place).
 
     Augmentation protects one primary cell at a time, so a cell hidden for an early one may be
@@ -1001,6 +1087,8 @@ def _release(lp: _Attacker, primary: list[int], hidden: np.ndarray, threshold: i
     units = lp.units
     order = list(primary)  # the primary cell that stopped the last release is asked first
     for j in sorted(np.flatnonzero(hidden & ~is_primary), key=lambda i: (-units[i].cost, i)):
+        if j in kept:  # hidden in the previous publication: stays hidden
+            continue
         trial = ~hidden
         trial[j] = True
         for n, k in enumerate(order):

@@ -355,6 +355,49 @@ class FitCache:
                 return found.value, set(entry["inputs"])
         return None
 
+    def _publication_path(self, series: Mapping[str, Any]) -> Path:
+        assert self.folder is not None
+        text = dumps_canonical(dict(series), digits=None, indent=0)
+        return self.folder / "publication" / f"{hashlib.sha256(text.encode()).hexdigest()}.pkl"
+
+    def previous_publication(
+        self, series: Mapping[str, Any]
+    ) -> dict[Hashable, tuple[int, bool]] | None:
+        """The suppression pattern of the last publication of ``series`` (every cell's value
+        and whether it was hidden: :attr:`fl_estimate.disclosure.LinkedProtection.pattern`), or
+        None. Keyed by the series alone (not by the code's version: an upgrade between two
+        years keeps last year's pattern); not counted in ``hits``."""
+        if self.folder is None:
+            return None
+        try:
+            with self._publication_path(series).open("rb") as fh:
+                found = pickle.load(fh)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # unreadable: the pattern is made afresh (and logged)
+            log.warning("fit cache: previous publication unreadable (%s)", type(exc).__name__)
+            return None
+        return found if isinstance(found, dict) else None
+
+    def remember_publication(
+        self, series: Mapping[str, Any], pattern: Mapping[Hashable, tuple[int, bool]]
+    ) -> None:
+        """Keep ``pattern`` as the last publication of ``series`` (written atomically; not
+        counted in ``stored``)."""
+        if self.folder is None:
+            return
+        path = self._publication_path(series)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.parent.mkdir(exist_ok=True, mode=0o700)
+            with tmp.open("wb") as fh:
+                pickle.dump(dict(pattern), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError as exc:  # a full or read-only cache never ends the run
+            tmp.unlink(missing_ok=True)
+            log.warning("fit cache: could not write %s (%s)", path, exc)
+
 
 def run_cache(config: Any, out: str | Path, override: bool | str | Path | None = None) -> FitCache:
     """The fit cache of an annual run writing to ``out``.

@@ -47,7 +47,7 @@ counts are below the threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -429,6 +429,7 @@ def published_tables(
     outcomes: Sequence[StratumOutcome],
     tables: dict[str, pd.DataFrame],
     protect: Callable[[Partner], LinkedProtection] | None = None,
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], LinkedProtection]:
     """The run's tables as published, protected together, and the protection (its audit).
 
@@ -445,6 +446,10 @@ def published_tables(
         Protects the run's cells with another publication's: given the run as a
         :class:`fl_estimate.stats.protect.Partner` (:func:`persons_partner`), returns the joint
         protection (the periodic statistics' linked persons count the run's people again).
+    previous : mapping, optional
+        The previous publication's suppression pattern (:attr:`LinkedProtection.pattern`),
+        held for every cell published again with the same value
+        (:func:`fl_estimate.disclosure.protect_tables`); ``protect`` holds its own.
 
     Returns
     -------
@@ -454,11 +459,12 @@ def published_tables(
         ``observed_by_stratum_flags``; statuses and national estimates withheld where needed.
     protection : LinkedProtection
         What was hidden, and the audit: every hidden count's interval given all published
-        cells (:func:`fl_estimate.disclosure.audit`).
+        cells (:func:`fl_estimate.disclosure.audit`); its ``pattern`` is the whole
+        publication's (with ``protect``, the partner's cells too), for the next one to hold.
     """
     atoms, cells = linked_cells(cfg, data, outcomes, tables)
     if protect is None:
-        protection = protect_tables(atoms.values, cells, threshold=cfg.threshold)
+        protection = protect_tables(atoms.values, cells, threshold=cfg.threshold, previous=previous)
     else:
         protection = _own(protect(persons_partner(cfg, atoms, cells)), cells)
     return _apply(cfg, atoms, tables, protection.hidden), protection
@@ -476,9 +482,13 @@ def persons_partner(cfg: RunConfig, atoms: Atoms, cells: Sequence[LinkedCell]) -
 
 
 def _own(joint: LinkedProtection, cells: Sequence[LinkedCell]) -> LinkedProtection:
-    """The part of a joint protection that concerns the run's ``cells``."""
+    """The part of a joint protection that concerns the run's ``cells`` (its ``pattern`` stays
+    the joint publication's, for the next publication to hold)."""
     keys = {c.key for c in cells}
     audit = joint.intervals
     if len(audit):
         audit = audit[[k in keys for k in audit["key"]]].reset_index(drop=True)
-    return LinkedProtection(joint.hidden & keys, joint.primary & keys, audit, joint.threshold)
+    return LinkedProtection(
+        joint.hidden & keys, joint.primary & keys, audit, joint.threshold, joint.pattern,
+        joint.held,
+    )  # fmt: skip

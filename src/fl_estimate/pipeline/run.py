@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -385,8 +385,15 @@ def run(
         if cfg.link is not None:
             tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
         written: list[Any] = []  # the statistics, when the run's tables are protected with them
-        joint = _joint_statistics(cfg, stage, linked, say, written)
-        published, protection = published_tables(cfg, data, outcomes, tables, protect=joint)
+        # last publication's suppression pattern, held where a cell is published again with
+        # the same value (an earlier year's tables stay as published when a year is added)
+        series = _series(cfg)
+        previous = fit_cache.previous_publication(series)
+        joint = _joint_statistics(cfg, stage, linked, say, written, previous)
+        published, protection = published_tables(
+            cfg, data, outcomes, tables, protect=joint, previous=previous
+        )
+        pattern = dict(protection.pattern)
         if (stage / "linkage" / PERSONS_TABLE).is_file():
             # the same counts as observed_by_stratum, suppressed on their own: two patterns of
             # suppression over one set of counts could be differenced, so only the jointly
@@ -398,9 +405,10 @@ def run(
             protection.intervals.astype({"key": str, "keys": str}), private / "disclosure_audit.csv"
         )
         comparison, comparison_label = _comparison(national_outcomes)
-        stats_files, section = _statistics(
-            cfg, stage, private, linked, say, written[0] if written else None
+        stats_files, section, stats_pattern = _statistics(
+            cfg, stage, private, linked, say, written[0] if written else None, previous
         )
+        pattern |= stats_pattern
         files = write_outputs(
             report_spec(cfg, outcomes, tables, read, _linkage_quality(stage / "linkage"), section),
             stage,
@@ -427,6 +435,7 @@ def run(
             config=_manifest_config(cfg),
             run={"output": str(Path(out_dir).resolve())},
         )
+    fit_cache.remember_publication(series, pattern)  # once published
     if fit_cache.enabled:
         say(
             N_(
@@ -438,8 +447,25 @@ def run(
     return RunResult(out_dir, tables, files, list(outcomes), fit_cache)
 
 
+def _series(cfg: RunConfig) -> dict[str, Any]:
+    """What makes two runs publications of one series, whose suppression pattern the later
+    holds: the title, the strata, the disclosure threshold and whether the statistics are part
+    of it (not the folders or the data: the next year's run is in another folder, with more)."""
+    return {
+        "title": cfg.title,
+        "strata": list(cfg.strata),
+        "threshold": cfg.threshold,
+        "statistics": "stats" in cfg.raw,
+    }
+
+
 def _joint_statistics(
-    cfg: RunConfig, stage: Path, linked: Any, echo: Callable[[str], None], written: list[Any]
+    cfg: RunConfig,
+    stage: Path,
+    linked: Any,
+    echo: Callable[[str], None],
+    written: list[Any],
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> Callable[[Any], Any] | None:
     """With a ``[stats]`` and the run's own linkage, the statistics' linked persons count the
     run's people again (``observed_by_stratum``): the protection of the run's tables, made in
@@ -458,6 +484,7 @@ def _joint_statistics(
             echo=echo,
             linked=linked,
             partner=partner,
+            previous=previous,
         )
         written.append(w)
         return w.protection
@@ -472,24 +499,31 @@ def _statistics(
     linked: Any,
     echo: Callable[[str], None],
     written: Any = None,
-) -> tuple[list[str], StatisticsSection | None]:
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
+) -> tuple[list[str], StatisticsSection | None, dict[Hashable, tuple[int, bool]]]:
     """The periodic statistics (IC-TIP) in ``statistics/`` beside the report, when the config
     has a ``[stats]``: the persons from the run's own linkage (no second linkage), already
     ``written`` when protected with the run's tables (:func:`_joint_statistics`); the audit of
-    their disclosure control in the internal folder."""
+    their disclosure control in the internal folder; and the statistics' suppression pattern
+    (``previous``: the last publication's, held)."""
     if "stats" not in cfg.raw:
-        return [], None
+        return [], None, {}
     from fl_estimate.pipeline.stats import run_section
 
     if written is None:
         written = run_section(
-            cfg.path, stage / "statistics", language=cfg.language, echo=echo, linked=linked
+            cfg.path,
+            stage / "statistics",
+            language=cfg.language,
+            echo=echo,
+            linked=linked,
+            previous=previous,
         )
     audit = written.protection.intervals
     if len(audit):
         write_csv(audit.astype({"key": str, "keys": str}), private / "statistics_audit.csv")
     section = StatisticsSection("statistics", tuple(written.headings), written.linked)
-    return written.files, section
+    return written.files, section, dict(written.protection.pattern)
 
 
 def _linkage_quality(folder: Path) -> LinkageQuality | None:

@@ -15,7 +15,7 @@ are used too); see ``docs/statistics.md``.
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -346,9 +346,11 @@ def statistics_release(
     threshold: int,
     country: str | None = None,
     partner: Partner | None = None,
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> tuple[dict[str, PublishedTable], LinkedProtection]:
     """:func:`statistics_tables` and the joint protection (its audit of every hidden count);
-    ``partner``: the annual run's tables, protected with the linked persons."""
+    ``partner``: the annual run's tables, protected with the linked persons; ``previous``: the
+    previous publication's pattern, held (:func:`fl_estimate.disclosure.protect_tables`)."""
     regions = inputs.registry.regions if inputs.registry is not None else None
     persons = victim_persons(inputs.victims) if inputs.linked and len(inputs.victims) else None
     return release_tables(
@@ -362,6 +364,7 @@ def statistics_release(
         country=country,
         forms=(*(f for f in EXPLOITATION_FORMS if f != "Unknown"), MULTIPLE, "Unknown"),
         partner=partner,
+        previous=previous,
     )
 
 
@@ -483,19 +486,27 @@ def write_statistics(
     echo: Callable[[str], None] | None = None,
     linked: LinkedSubmissions | None = None,
     partner: Partner | None = None,
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> WrittenStatistics:
     """Load, tabulate and write the statistics into ``folder`` (created).
 
     ``linked``: the linkage of ``cfg.link`` already made (the annual run's), used instead of
     linking again; ``partner``: the annual run's tables, protected with the linked persons
-    (:class:`fl_estimate.stats.protect.Partner`; the protection returned holds its cells too).
+    (:class:`fl_estimate.stats.protect.Partner`; the protection returned holds its cells too);
+    ``previous``: the previous publication's suppression pattern, held where a cell is
+    published again with the same value.
     """
     lang = cfg.language
     inputs = load_inputs(cfg, echo, linked=linked)
     if echo is not None:
         echo(N_("disclosure control across the statistics tables ..."))
     tables, protection = statistics_release(
-        inputs, levels=cfg.levels, threshold=cfg.threshold, country=cfg.country, partner=partner
+        inputs,
+        levels=cfg.levels,
+        threshold=cfg.threshold,
+        country=cfg.country,
+        partner=partner,
+        previous=previous,
     )
     folder.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
@@ -548,6 +559,7 @@ def run_section(
     echo: Callable[[str], None] | None = None,
     linked: LinkedSubmissions | None = None,
     partner: Partner | None = None,
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> WrittenStatistics:
     """The statistics as a section of the annual run: written into ``folder`` (the run's
     ``statistics/``) in the run's language, from the run's linkage (``linked``) when it made
@@ -564,7 +576,9 @@ def run_section(
         or Path(linked.config.path).resolve() != cfg.link
     ):
         linked = None  # [stats] names another linkage than the run's
-    written = write_statistics(cfg, folder, echo=echo, linked=linked, partner=partner)
+    written = write_statistics(
+        cfg, folder, echo=echo, linked=linked, partner=partner, previous=previous
+    )
     written.files = [f"{folder.name}/{f}" for f in written.files]
     written.headings = [(h, f"{folder.name}/{f}") for h, f in written.headings]
     return written

@@ -40,7 +40,7 @@ quarters go before years. Bounds are those of the linear relaxation, as in tau-a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,6 +395,7 @@ def protect_statistics(
     regions: Sequence[str],
     start: Sequence[Hashable] = (),
     partner: Partner | None = None,
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> tuple[dict[str, PublishedTable], LinkedProtection]:
     """Every table of the release, protected together.
 
@@ -416,6 +417,10 @@ def protect_statistics(
         Another publication's cells counting the same linked persons: protected in the LP of
         the persons (a system named ``persons``), or alone without one; the protection
         returned covers its cells either way.
+    previous : mapping, optional
+        The previous publication's pattern (:attr:`LinkedProtection.pattern`): cells published
+        again with the same value are hidden or shown as then
+        (:func:`fl_estimate.disclosure.protect_tables`).
 
     Returns
     -------
@@ -448,14 +453,18 @@ def protect_statistics(
             counts = _with_partner(counts, atoms, group, cells, relations, partner)
             partnered = True
         found = [
-            _protect_part(counts, c, r, threshold, start)
+            _protect_part(counts, c, r, threshold, start, previous or {})
             for c, r in _split(len(counts), cells, relations)
         ]
         protection = _merged(found, threshold)
         parts.append(protection)
         tables |= {lay.spec.name: _published(lay, atoms, protection, threshold) for lay in layouts}
     if partner is not None and not partnered:  # no linked persons: the partner alone
-        parts.append(protect_tables(partner.atoms, list(partner.cells), threshold=threshold))
+        parts.append(
+            protect_tables(
+                partner.atoms, list(partner.cells), threshold=threshold, previous=previous
+            )
+        )
     ordered = {spec.name: tables[spec.name] for spec in specs}
     return ordered, _merged(parts, threshold)
 
@@ -490,6 +499,7 @@ def _protect_part(
     relations: list[AtomRelation],
     threshold: int,
     start: Sequence[Hashable],
+    previous: Mapping[Hashable, tuple[int, bool]],
 ) -> LinkedProtection:
     """:func:`fl_estimate.disclosure.protect_tables` on one component, its atoms renumbered."""
     used = sorted({a for c in cells for a in c.atoms} | {a for r in relations for a, _ in r.terms})
@@ -497,8 +507,10 @@ def _protect_part(
     values = counts[used]
     sums = [int(values[[local[a] for a in c.atoms]].sum()) for c in cells]
     keys = {c.key for c in cells}
-    if not any(1 <= v < threshold for v in sums) and not keys & set(start):
-        return LinkedProtection(frozenset(), frozenset(), pd.DataFrame(), threshold)
+    kept = {k for k, (_, hidden) in previous.items() if hidden} & keys
+    if not any(1 <= v < threshold for v in sums) and not keys & (set(start) | kept):
+        pattern = {c.key: (v, False) for c, v in zip(cells, sums, strict=True)}
+        return LinkedProtection(frozenset(), frozenset(), pd.DataFrame(), threshold, pattern)
     return protect_tables(
         values,
         [LinkedCell(c.key, tuple(local[a] for a in c.atoms), c.bounds, c.cost) for c in cells],
@@ -507,6 +519,7 @@ def _protect_part(
             AtomRelation(tuple((local[a], w) for a, w in r.terms), r.low, r.high) for r in relations
         ],
         start=[k for k in start if k in keys],
+        previous=previous,
     )
 
 
@@ -525,6 +538,8 @@ def _merged(parts: Sequence[LinkedProtection], threshold: int) -> LinkedProtecti
         frozenset().union(*(p.primary for p in parts)),
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
         threshold,
+        {k: v for p in parts for k, v in p.pattern.items()},
+        sum(p.held for p in parts),
     )
 
 

@@ -36,7 +36,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import pandas as pd
 
@@ -129,6 +129,7 @@ def release_tables(
     country: str | None = None,
     forms: tuple[str, ...] | None = None,
     partner: Partner | None = None,
+    previous: Mapping[Hashable, tuple[int, bool]] | None = None,
 ) -> tuple[dict[str, PublishedTable], LinkedProtection]:
     """Every table of the release (see the module's docstring), protected together.
 
@@ -256,11 +257,15 @@ def release_tables(
                 ]  # fmt: skip
     if not specs:
         if partner is not None:  # the partner's cells are protected all the same
-            return {}, protect_tables(partner.atoms, list(partner.cells), threshold=threshold)
+            return {}, protect_tables(
+                partner.atoms, list(partner.cells), threshold=threshold, previous=previous
+            )
         return {}, LinkedProtection(frozenset(), frozenset(), pd.DataFrame(), threshold)
     if regions is None:
         present: set[str] = set()
         for s in systems:
             present |= set(s.units["region"].astype(str))
         regions = sorted(present)
-    return protect_statistics(systems, specs, threshold=threshold, regions=regions, partner=partner)
+    return protect_statistics(
+        systems, specs, threshold=threshold, regions=regions, partner=partner, previous=previous
+    )
