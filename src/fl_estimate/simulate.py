@@ -388,7 +388,8 @@ def _person_effects(design: Design, size: int, rng: np.random.Generator) -> np.n
     elif family == "logit-normal":
         e = rng.normal(0.0, pe["sd"], size)
     else:
-        u = np.clip(rng.beta(*pe["shapes"], size), 1e-6, 1 - 1e-6)
+        a, b = (float(x) for x in pe["shapes"])
+        u = np.clip(rng.beta(a, b, size), 1e-6, 1 - 1e-6)
         e = np.log(u) - np.log1p(-u)
     return e - e.mean()
 
@@ -464,7 +465,7 @@ def simulate_design(design: Design, seed: int | np.random.SeedSequence | None) -
     return simulate(
         design.population_size,
         design.lists,
-        capture_probs=probs,
+        capture_probs=probs.tolist(),
         dependence=design.dependence,
         individual_logit=effects,
         seed=rng,
@@ -619,7 +620,7 @@ def simulate_covariates(
         keys, p = _shares(name, levels)
         idx = rng_levels.choice(len(keys), size=n, p=p)
         offsets += _covariate_offsets(name, keys, effects.get(name, {}), names)[idx]
-        values[name] = pd.Categorical.from_codes(idx, categories=keys)
+        values[name] = pd.Categorical.from_codes(idx, categories=pd.Index(keys))
         truth_by[name] = pd.Series(
             np.bincount(idx, minlength=len(keys)), index=pd.Index(keys, name=name), name="N"
         )
@@ -799,7 +800,7 @@ def simulate_covariate_design(
         design.population_size,
         design.lists,
         covariates={"group": dict(zip(levels, design.shares, strict=True))},
-        capture_probs=probs,
+        capture_probs=probs.tolist(),
         effects={"group": dict(zip(levels, effects.tolist(), strict=True))},
         missing=design.missing,
         missing_by_list=design.missing_by_list,

@@ -153,8 +153,11 @@ def join_semicolons(items: Iterable[Any]) -> str:
     return _chain(items, lambda a, b: N_("{first}; {second}", first=a, second=b))
 
 
-def message_of(error: BaseException) -> str:
-    """The :class:`Message` an error was raised with (``str(error)`` loses it), else its text."""
+def message_of(error: BaseException | str) -> str:
+    """The :class:`Message` an error was raised with (``str(error)`` loses it), else its text
+    (a warning's message may be a plain string)."""
+    if isinstance(error, str):
+        return error
     if len(error.args) == 1 and isinstance(error.args[0], Message):
         return error.args[0]
     return str(error)

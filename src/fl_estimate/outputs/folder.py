@@ -385,8 +385,8 @@ def _signals_blocked() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
-        for sig in dict.fromkeys(pending):
-            signal.raise_signal(sig)
+        for held in dict.fromkeys(pending):
+            signal.raise_signal(held)
 
 
 def _fsync_dir(folder: Path) -> None:

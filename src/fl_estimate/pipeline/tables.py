@@ -72,7 +72,7 @@ def _frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     """``pd.DataFrame(rows)``, with the columns that hold catalog messages (statuses, notes,
     warnings) kept as objects: a string column would keep their English text only, and the
     report translates them."""
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=None if columns is None else list(columns))
     for c in table.columns:
         values = [r.get(c) for r in rows]
         if any(isinstance(v, Message) for v in values):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -311,8 +311,8 @@ def _relations(systems: Sequence[System], atoms: _Atoms) -> list[AtomRelation]:
                 many = [(int(j), 1.0) for j in other[k]]
                 out.append(AtomRelation((*many, *((i, -1.0) for i in of)), 0.0, np.inf))
                 for j in other[k]:
-                    terms = ((int(j), 1.0), *((i, -1.0) for i in of))
-                    out.append(AtomRelation(terms, -np.inf, 0.0))
+                    pair = ((int(j), 1.0), *((i, -1.0) for i in of))
+                    out.append(AtomRelation(pair, -np.inf, 0.0))
     names = {s.name: s for s in systems}
     if "persons" in names and "records" in names:
         p = groups[("persons", names["persons"].attributes[0].column)]
@@ -359,13 +359,16 @@ def _layout(spec: TableSpec, systems: dict[str, System], atoms: _Atoms) -> _Layo
     regions = list(dict.fromkeys(f.loc[f["system"] == spec.system, "region"]))
     periods = sorted(own["period"].unique())
     cells: dict[tuple[str, str, str], tuple[int, ...]] = {}
-    for (p, r, c), idx in own.groupby(["period", "region", "column"], sort=False).groups.items():
+    by_cell = own.groupby(["period", "region", "column"], sort=False).groups
+    for key, idx in by_cell.items():
+        p, r, c = cast(tuple[str, str, str], key)
         cells[(p, r, c)] = tuple(int(i) for i in idx)
         if spec.margins:
             cells.setdefault((p, TOTAL, c), ())
             cells[(p, TOTAL, c)] += tuple(int(i) for i in idx)
     if spec.margins:
-        for (p, r), idx in tot.groupby(["period", "region"], sort=False).groups.items():
+        for key, idx in tot.groupby(["period", "region"], sort=False).groups.items():
+            p, r = cast(tuple[str, str], key)
             cells[(p, r, TOTAL)] = tuple(int(i) for i in idx)
             cells.setdefault((p, TOTAL, TOTAL), ())
             cells[(p, TOTAL, TOTAL)] += tuple(int(i) for i in idx)

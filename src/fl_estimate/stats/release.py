@@ -36,7 +36,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import pandas as pd
 
@@ -68,6 +68,10 @@ def _by_frequency(categories: pd.Series) -> tuple[str, ...]:
     return (*rest, *(("UNKNOWN",) if "UNKNOWN" in counts.index else ()))
 
 
+#: A table's column of the atoms (a function of the atoms' frame).
+_Column = Callable[[pd.DataFrame], pd.Series]
+
+
 def _group(codes: pd.Series, country: str) -> pd.Series:
     up = codes.astype(str).str.upper()
     return up.where(up == "UNKNOWN", up.map(lambda c: "national" if c == country else "foreign"))
@@ -92,7 +96,7 @@ def _victim_system(name: str, v: pd.DataFrame, forms: tuple[str, ...]) -> System
     return System(name, v, "date_identified", attributes=attrs)
 
 
-def _column(field: str, mapping: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _column(field: str, mapping: dict[str, str] | None = None) -> _Column:
     def f(atoms: pd.DataFrame) -> pd.Series:
         values = atoms[field]
         return values.map(mapping) if mapping is not None else values
@@ -100,7 +104,7 @@ def _column(field: str, mapping: dict[str, str] | None = None):  # type: ignore[
     return f
 
 
-def _staged(offence: str, mapping: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _staged(offence: str, mapping: dict[str, str] | None = None) -> _Column:
     """Column ``stage|value`` of the atoms of ``offence`` (None for the others)."""
 
     def f(atoms: pd.DataFrame) -> pd.Series:
@@ -110,7 +114,7 @@ def _staged(offence: str, mapping: dict[str, str] | None = None):  # type: ignor
     return f
 
 
-def _stage_of(offence: str):  # type: ignore[no-untyped-def]
+def _stage_of(offence: str) -> _Column:
     def f(atoms: pd.DataFrame) -> pd.Series:
         return atoms["stage"].where(atoms["offence"] == offence)
 
@@ -183,7 +187,7 @@ def release_tables(
                 TableSpec(f"victims_citizenship_{unit}_{level}", unit, "nationality", level,
                           _column("value"), nat, drop_empty=True),
             ]  # fmt: skip
-            if group is not None:
+            if group is not None and country is not None:
                 mapped = dict(zip(nat, _group(pd.Series(nat, dtype=object), country), strict=True))
                 specs.append(
                     TableSpec(f"victims_citizenship_group_{unit}_{level}", unit, "nationality",
@@ -225,7 +229,7 @@ def release_tables(
                    (Attribute("sex", SEXES), Attribute("citizenship", cit),
                     Attribute("age_group", AGE_GROUPS)))
         )  # fmt: skip
-        mapped = (
+        cit_map = (
             None
             if country is None
             else dict(zip(cit, _group(pd.Series(cit), country), strict=True))
@@ -247,7 +251,7 @@ def release_tables(
                               _staged(offence), tuple(f"{s}|{x}" for s in STAGES for x in SEXES),
                               drop_empty=True),
                     TableSpec(f"perpetrators_citizenship_{name}_{level}", "perpetrators",
-                              "citizenship", level, _staged(offence, mapped),
+                              "citizenship", level, _staged(offence, cit_map),
                               tuple(f"{s}|{x}" for s in STAGES for x in cit_cols),
                               drop_empty=True),
                     TableSpec(f"perpetrators_age_{name}_{level}", "perpetrators", "age_group",
