@@ -157,3 +157,31 @@ def test_region_names_cannot_inject_html_or_formulas(
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     assert any(c.value == "'" + evil["North"] for c in cells)
+
+
+def test_the_runs_workers_are_spawned_not_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The annual run's worker pool uses the ``spawn`` start method: forked after the linkage
+    (DuckDB's threads), a worker fitting ``bayes-threshold`` on a 10-year synthetic country
+    crashed with a segmentation fault while importing xarray (benchmarks/country_scale.py
+    --scale 0.4, twice in two runs; with spawn, the same run exits 0)."""
+    import importlib
+    from contextlib import contextmanager
+
+    from fl_estimate.pipeline.config import RunConfig
+
+    run_module = importlib.import_module("fl_estimate.pipeline.run")
+
+    seen: list[str] = []
+
+    @contextmanager
+    def pool(max_workers=None, mp_context=None, **kw):  # type: ignore[no-untyped-def]
+        seen.append(mp_context.get_start_method() if mp_context is not None else "default")
+        yield None
+
+    monkeypatch.setattr(run_module, "process_pool", pool)
+    cfg = object.__new__(RunConfig)
+    object.__setattr__(cfg, "scheduler", None)
+    object.__setattr__(cfg, "workers", 2)
+    with run_module._executor(cfg, None):
+        pass
+    assert seen == ["spawn"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
@@ -117,7 +118,12 @@ def _executor(cfg: RunConfig, executor: Executor | None) -> Iterator[Executor | 
     if workers <= 1:
         yield None
         return
-    with process_pool(max_workers=workers) as pool:
+    # spawned, not forked: by now the run has linked (DuckDB's threads) and may have protected
+    # tables (HiGHS); a forked worker inherits that state mid-flight, and a Bayesian stratum fit
+    # of a linked country crashed its worker with a segmentation fault while importing xarray
+    # (the run ended with BrokenProcessPool). Spawned workers import afresh, once per pool.
+    spawn = multiprocessing.get_context("spawn")
+    with process_pool(max_workers=workers, mp_context=spawn) as pool:
         yield pool
 
 
