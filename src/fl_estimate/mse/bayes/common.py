@@ -513,7 +513,8 @@ def numpy_only_xarray() -> Iterator[None]:
     xarray is told so through its cache of array modules
     (``xarray.namedarray.pycompat._cached_duck_array_modules``), and the entry is removed on
     exit, so code after the block finds dask as usual. Does nothing once ``dask.array`` is
-    imported, or if xarray's internals differ from those of xarray 2024-2026.
+    imported, or if xarray's internals differ from those of xarray 2024-2026. Also installs
+    :func:`_dask_check_without_import` (once, for the process).
     """
     import sys
 
@@ -530,6 +531,7 @@ def numpy_only_xarray() -> Iterator[None]:
         return
     from packaging.version import Version
 
+    _dask_check_without_import()
     stub.module, stub.version, stub.type, stub.available = None, Version("0"), (), False
     cache["dask"] = stub
     try:
@@ -537,6 +539,33 @@ def numpy_only_xarray() -> Iterator[None]:
     finally:
         if cache.get("dask") is stub:
             del cache["dask"]
+
+
+def _dask_check_without_import() -> None:
+    """Let xarray tell a numpy array from a dask one without importing ``dask.base``.
+
+    xarray 2026 asks ``dask.base.is_dask_collection`` about every array it converts (in
+    ``DataArray.to_numpy``, index creation, ...), importing ``dask.base`` (0.15 CPU-s: jinja2,
+    yaml, psutil) when dask is installed. dask's function is False for any object without a
+    ``__dask_graph__`` attribute; ``xarray.namedarray.utils.is_dask_collection`` is replaced,
+    for the process, by a function that gives that answer itself and calls xarray's own
+    otherwise: the same answer for every object, without the import for plain arrays. Does
+    nothing if xarray has no such function or it is already replaced.
+    """
+    try:
+        from xarray.namedarray import utils as xr_utils
+
+        original = xr_utils.is_dask_collection
+    except (ImportError, AttributeError):
+        return
+    if getattr(original, "_fl_estimate_wrapper", False):
+        return
+
+    def is_dask_collection(x: object) -> bool:
+        return hasattr(x, "__dask_graph__") and original(x)
+
+    is_dask_collection._fl_estimate_wrapper = True  # type: ignore[attr-defined]
+    xr_utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]
 
 
 def chain_seeds(seed: SeedLike, chains: int) -> tuple[list[int], np.random.Generator]:
