@@ -106,7 +106,9 @@ def check_count(name: str, value: Any, low: int) -> int:
     except (TypeError, ValueError):
         whole = False
     if isinstance(value, bool) or not whole:
-        raise ModelSpecificationError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise ModelSpecificationError(
+            N_("{name} must be an integer >= {low}, got {value!r}", name=name, low=low, value=value)
+        )
     return int(value)
 
 
@@ -171,15 +173,22 @@ class NutsOptions:
         object.__setattr__(self, "level", check_level(self.level))
         if self.sampler not in SAMPLERS:
             raise ModelSpecificationError(
-                f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
+                N_(
+                    "sampler must be one of {samplers}, got {sampler!r}",
+                    samplers=", ".join(SAMPLERS),
+                    sampler=self.sampler,
+                )
             )
         if self.sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
             raise ModelSpecificationError(
-                "sampler 'nutpie' needs the nutpie package: pip install 'fl_estimate[fast]'"
+                N_("sampler 'nutpie' needs the nutpie package: pip install 'fl_estimate[fast]'")
             )
         if not (isinstance(self.target_accept, int | float) and 0 < self.target_accept < 1):
             raise ModelSpecificationError(
-                f"target_accept must be strictly between 0 and 1, got {self.target_accept!r}"
+                N_(
+                    "target_accept must be strictly between 0 and 1, got {value!r}",
+                    value=self.target_accept,
+                )
             )
 
     def with_seed(self, seed: SeedLike) -> NutsOptions:

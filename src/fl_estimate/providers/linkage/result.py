@@ -487,8 +487,8 @@ class LinkageResult:
                     "the prior probability that two records match, fitted to the scored "
                     "pairs ({fitted}), is {ratio} times the one counted from near-certain "
                     "agreements ({rules}): the model or the prior rules' assumed recall may be "
-                    "wrong", fitted=f"{prior['fitted']:.3g}", ratio=f"{ratio:.3g}",
-                    rules=f"{prior['rules']:.3g}")})  # fmt: skip
+                    "wrong", fitted=format(prior['fitted'], ".3g"), ratio=format(ratio, ".3g"),
+                    rules=format(prior['rules'], ".3g"))})  # fmt: skip
         _, info = self._clusters(threshold)
         if info["split_for_size"]:
             out.append({"code": "cluster-split", "message": N_(
@@ -521,8 +521,8 @@ class LinkageResult:
                     "have a match probability between the two (names shared by many people, "
                     "dates of birth unknown), so the count of persons, and N-hat, depend on "
                     "the threshold; compare the estimates at both (threshold='auto' uses the "
-                    "data-driven one)", thr=f"{thr:g}", n_thr=n_thr, auto=f"{auto:.3g}",
-                    n_auto=n_auto, share=f"{100 * share:.1f}")})  # fmt: skip
+                    "data-driven one)", thr=format(thr, "g"), n_thr=n_thr, auto=format(auto, ".3g"),
+                    n_auto=n_auto, share=format(100 * share, ".1f"))})  # fmt: skip
         span = self._spanning(threshold)
         if span:
             out.append({"code": "clusters-span-strata", "message": N_(
