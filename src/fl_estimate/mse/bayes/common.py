@@ -626,7 +626,10 @@ def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
         n = np.asarray(result.draws["posterior"]["N"].to_numpy(), dtype=float)
     except (TypeError, KeyError) as exc:
         raise ModelSpecificationError(
-            f"{result.method} results have no MCMC draws of N to trace (exact or non-MCMC method)"
+            N_(
+                "{method} results have no MCMC draws of N to trace (exact or non-MCMC method)",
+                method=result.method,
+            )
         ) from exc
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3))

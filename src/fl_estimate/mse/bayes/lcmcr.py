@@ -418,21 +418,34 @@ class LCMCR:
         if data.n_lists < 2:
             raise ModelSpecificationError("LCMCR needs at least 2 lists")
         if data.n_observed == 0:
-            raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
+            raise ModelSpecificationError(
+                N_("{source}: no one observed; nothing to estimate", source=data.source)
+            )
         self._check_counts(**{k: o[k] for k in ("chains", "draws", "thin", "burnin", "max_sweeps")})
         tempering, temperatures, hottest = o["tempering"], o["temperatures"], o["hottest"]
         if tempering not in ("auto", "always", "never"):
             raise ModelSpecificationError(
-                f"tempering must be 'auto', 'always' or 'never', got {tempering!r}"
+                N_("tempering must be 'auto', 'always' or 'never', got {value!r}", value=tempering)
             )
         if int(temperatures) != temperatures or temperatures < 2 or not 0 < hottest < 1:
             raise ModelSpecificationError(
-                f"temperatures must be an integer >= 2 and hottest in (0, 1), got "
-                f"{temperatures!r}, {hottest!r}"
+                N_(
+                    "temperatures must be an integer >= 2 and hottest in (0, 1), got "
+                    "{temperatures!r}, {hottest!r}",
+                    temperatures=temperatures,
+                    hottest=hottest,
+                )
             )
         every = o["swap_every"]
         if int(every) != every or every < 1:
-            raise ModelSpecificationError(f"swap_every must be an integer >= 1, got {every!r}")
+            raise ModelSpecificationError(
+                N_(
+                    "{name} must be an integer >= {low}, got {value!r}",
+                    name="swap_every",
+                    low=1,
+                    value=every,
+                )
+            )
         capped = self.max_unobserved_ratio is not None
         if tempering == "always" and capped:
             raise ModelSpecificationError(
