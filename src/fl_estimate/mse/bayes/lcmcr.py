@@ -416,7 +416,7 @@ class LCMCR:
     def _plan(self, data: CaptureData, **o: Any) -> _RunPlan:
         """Check the table and the run options of :meth:`fit` before any sampling."""
         if data.n_lists < 2:
-            raise ModelSpecificationError("LCMCR needs at least 2 lists")
+            raise ModelSpecificationError(N_("LCMCR needs at least 2 lists"))
         if data.n_observed == 0:
             raise ModelSpecificationError(
                 N_("{source}: no one observed; nothing to estimate", source=data.source)

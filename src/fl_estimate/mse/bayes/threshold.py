@@ -225,7 +225,7 @@ class BayesThresholdMSE(NutsEstimator[CaptureData]):
         if not isinstance(data, CaptureData):
             raise TypeError("fit() takes one CaptureData table")
         if self.max_order == 3 and data.n_lists < 3:
-            raise ModelSpecificationError("three-list interactions need at least three lists")
+            raise ModelSpecificationError(N_("three-list interactions need at least three lists"))
         if self.prior == "improper":
             _check_pairwise_start(data)
         # children 0 and 1 as before max_order 3 existed, so earlier results are unchanged

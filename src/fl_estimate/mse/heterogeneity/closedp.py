@@ -569,7 +569,9 @@ class ClosedpResult:
         """
         key = {"aic": "aic", "bic": "bic"}.get(criterion.lower())
         if key is None:
-            raise ModelSpecificationError(f"criterion must be 'AIC' or 'BIC', got {criterion!r}")
+            raise ModelSpecificationError(
+                N_("criterion must be 'AIC' or 'BIC', got {value!r}", value=criterion)
+            )
         ok = [f for f in self.fits if f.usable and (behavioural or not f.model.behavioural)]
         if not ok:
             raise ModelSpecificationError(
@@ -693,7 +695,10 @@ class ClosedPopulationModels:
             for m in self.models:
                 if not isinstance(m, ClosedpModel):
                     raise ModelSpecificationError(
-                        f"models must be ClosedpModel objects, got {type(m).__name__}"
+                        N_(
+                            "models must be ClosedpModel objects, got {kind}",
+                            kind=type(m).__name__,
+                        )
                     )
 
     def fit(

@@ -268,7 +268,11 @@ class ClosedpModel:
         for mask in self.interactions:
             if mask >> k:
                 raise ModelSpecificationError(
-                    f"interaction term {mask} refers to a list beyond the table's {k}"
+                    N_(
+                        "interaction term {mask} refers to a list beyond the table's {k}",
+                        mask=mask,
+                        k=k,
+                    )
                 )
             cols.append(((cells & mask) == mask).astype(float))
             names.append(_term_text(mask, lists))

@@ -88,7 +88,7 @@ def heterogeneity_column(k: int, kind: str = "gamma", theta: float | None = None
     """
     if kind not in ("gamma", "darroch", "poisson"):
         raise ModelSpecificationError(
-            f"unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson"
+            N_("unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson", kind=kind)
         )
     x, _ = ClosedpModel("Mth", h=kind, theta=theta).design(k)
     return x[:, -1]
