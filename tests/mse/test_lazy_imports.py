@@ -138,3 +138,36 @@ def test_xarray_dask_check_gives_the_same_answers() -> None:
         "print(json.dumps([v, before, plain, lazy, utils.is_dask_collection is wrapped]))"
     )
     assert found == [3.0, False, False, True, True]
+
+
+def test_default_estimate_and_bayesian_thresholding_load_neither_scipy_stats_nor_optimize() -> None:
+    """What ``fl-estimate mse kosovo.csv`` runs (the default method, Wald interval, the
+    heterogeneity check) and Bayesian thresholding with the independence sampler: scipy.stats
+    and scipy.optimize stay unimported (0.5 and 0.2 s of a fresh process, issue 23)."""
+    data = Path(__file__).resolve().parents[1] / "data" / "mse" / "kosovo.csv"
+    loaded = _fresh(
+        "import json, sys\n"
+        "from fl_estimate.mse import estimate, read_capture_csv\n"
+        "from fl_estimate.mse.heterogeneity.diagnosis import diagnose_heterogeneity\n"
+        f"d = read_capture_csv({str(data)!r})\n"
+        "r = estimate(d)\n"
+        "diagnose_heterogeneity(d)\n"
+        "t = estimate(d, method='bayes-threshold', seed=1, sampler='imh', draws=200)\n"
+        "print(json.dumps([round(r.estimate), r.interval_kind, t.estimate > 0, "
+        "[m for m in ('scipy.stats', 'scipy.optimize', 'dask.base') if m in sys.modules]]))"
+    )
+    assert loaded[1:] == ["wald-log", True, []]
+
+
+def test_normal_quantiles_are_scipy_stats_own() -> None:
+    """The Wald and BCa intervals call ``scipy.special.ndtri`` / ``ndtr``, the functions
+    ``scipy.stats.norm.ppf`` / ``cdf`` evaluate: bit-identical."""
+    import numpy as np
+    from scipy.special import ndtr, ndtri
+    from scipy.stats import norm
+
+    q = np.array([0.0, 1e-12, 0.025, 0.5, 0.8, 0.975, 0.995, 1.0])
+    assert np.array_equal(ndtri(q), norm.ppf(q))
+    x = np.array([-40.0, -3.0, -1.96, 0.0, 0.3, 2.5, 40.0])
+    assert np.array_equal(ndtr(x), norm.cdf(x))
+    assert ndtri(0.5 + 0.95 / 2) == norm.ppf(0.5 + 0.95 / 2)
