@@ -213,3 +213,22 @@ def test_closed_population_boundary_notes_in_french() -> None:
         "la vraisemblance profilée reste au-dessus du seuil jusqu'à N = 12,345 : les données ne "
         "bornent pas N par le haut ; la borne inférieure est l'effectif observé"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "french", "english"),
+    [
+        (["demo", "--out"], "Erreur : L'option '--out' demande un argument.",
+         "Error: Option '--out' requires an argument."),
+        (["run", "--progress=x", "cfg.toml"],
+         "Erreur : L'option '--progress' ne prend pas de valeur.",
+         "Error: Option '--progress' does not take a value."),
+    ],
+)  # fmt: skip
+def test_option_usage_errors_in_french(
+    args: list[str], french: str, english: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--lang", "fr", *args]) == 2
+    assert _flat(capsys.readouterr().err).rstrip().endswith(french)
+    assert main(args) == 2
+    assert capsys.readouterr().err.rstrip().endswith(english)

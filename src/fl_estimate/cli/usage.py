@@ -54,6 +54,8 @@ TYPER_MESSAGES = (
 _HELP_OPTION = N_("Show this message and exit.")
 _EXTRA_ARGS = re.compile(r"Got unexpected extra argument\(s\) \((?P<args>.*)\)", re.S)
 _NOT_VALID = re.compile(r"Value (?P<value>.*) is not a valid (?P<label>\w+)\.", re.S)
+_NEEDS_VALUE = re.compile(r"Option (?P<name>'.*') requires (?:an argument|(?P<n>\d+) arguments)\.")
+_NO_VALUE = re.compile(r"Option (?P<name>'.*') does not take a value\.")
 _NOT_ONE_OF = re.compile(r"(?:Value error, )?(?P<value>.*) is not one of (?P<choices>.*)\.", re.S)
 
 
@@ -142,6 +144,12 @@ def usage_message(exc: Any, lang: str) -> str:
         return _("Invalid value for {param_hint}: {message}").format(
             param_hint=hint, message=message
         )
+    if m := _NEEDS_VALUE.fullmatch(exc.message):
+        if m["n"] is None:
+            return _("Option {name} requires an argument.").format(name=m["name"])
+        return _("Option {name} requires {n} arguments.").format(name=m["name"], n=m["n"])
+    if m := _NO_VALUE.fullmatch(exc.message):
+        return _("Option {name} does not take a value.").format(name=m["name"])
     if m := _EXTRA_ARGS.fullmatch(exc.message):
         return _("Got unexpected extra argument(s) ({args})").format(args=m["args"])
     return translate(exc.message, lang)
