@@ -232,3 +232,20 @@ def test_option_usage_errors_in_french(
     assert _flat(capsys.readouterr().err).rstrip().endswith(french)
     assert main(args) == 2
     assert capsys.readouterr().err.rstrip().endswith(english)
+
+
+def test_estimate_summary_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    """``fl-estimate --lang fr mse`` prints the result's headings, interval words and numbers in
+    French (``4 400``, ``Intervalle à 95 %``); the English summary is the text of before."""
+    assert main(["--lang", "fr", "mse", KOSOVO]) == 0
+    out = _flat(capsys.readouterr().out)
+    assert out.startswith("Estimation de la taille de la population ===")
+    for text in ("Observés 4 400", "Intervalle à 95 % au moins 12 541,3 (pas de borne supérieure)",
+                 "Type d'intervalle intervalle de Wald", "Remarque sur l'intervalle Seulement une "
+                 "borne inférieure : les personnes vues sur plusieurs listes"):  # fmt: skip
+        assert text in out, text
+    assert main(["mse", KOSOVO]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Population size estimate\n")
+    assert "95% interval              at least 12,541.3 (no upper limit)" in out
+    assert "Interval note             Only a lower bound: people seen on several lists" in out

@@ -125,6 +125,7 @@ class OutFormat(StrEnum):
 
 
 def mse(
+    ctx: typer.Context,
     data: Path = typer.Argument(
         ..., help=N_("Capture table CSV: 0/1 list columns plus `count`, or one row per person.")
     ),
@@ -229,6 +230,7 @@ def mse(
     ),
     fmt: OutFormat = typer.Option(OutFormat.table, "--format", help=N_("table | json | csv.")),
 ) -> None:
+    from fl_estimate.cli.usage import message_lang
     from fl_estimate.exceptions import ModelSpecificationError
     from fl_estimate.mse.api import fit_resolved
     from fl_estimate.mse.data import CaptureData, check_full_table, iter_tables, read_capture_csv
@@ -259,7 +261,7 @@ def mse(
         by=_split(by),
     )
     if call.spec.records:
-        _fit_records(data, call, strata=strata, fmt=fmt)
+        _fit_records(data, call, strata=strata, fmt=fmt, lang=message_lang(ctx))
         return
     cd = read_capture_csv(data, strata=_split(strata))
     if not call.spec.target.startswith("fl_estimate.mse.closed_form"):
@@ -278,10 +280,12 @@ def mse(
             typer.echo("")
         return
     results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]
-    _print_results(results, fmt, stratified=not isinstance(cd, CaptureData))
+    _print_results(results, fmt, stratified=not isinstance(cd, CaptureData), lang=message_lang(ctx))
 
 
-def _fit_records(data: Path, call: Resolved, *, strata: str | None, fmt: OutFormat) -> None:
+def _fit_records(
+    data: Path, call: Resolved, *, strata: str | None, fmt: OutFormat, lang: str = "en"
+) -> None:
     """A covariate method: the file is one row per person (0/1 list columns, covariates)."""
     from fl_estimate.exceptions import ModelSpecificationError
     from fl_estimate.tabular import read_table
@@ -293,10 +297,12 @@ def _fit_records(data: Path, call: Resolved, *, strata: str | None, fmt: OutForm
         )
     records, _info = read_table(data)
     result = call.build().fit(records, source=data.name, **call.fit_kwargs)
-    _print_results([result], fmt, stratified=False)
+    _print_results([result], fmt, stratified=False, lang=lang)
 
 
-def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratified: bool) -> None:
+def _print_results(
+    results: list[EstimationResult], fmt: OutFormat, *, stratified: bool, lang: str = "en"
+) -> None:
     import pandas as pd
 
     if fmt is OutFormat.json:
@@ -307,7 +313,7 @@ def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratifie
         typer.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
     else:
         for r in results:
-            typer.echo(str(r.summary()))
+            typer.echo(str(r.summary(lang)))
             typer.echo("")
 
 
