@@ -268,8 +268,13 @@ def mse(
         check_full_table(len(cd.lists), data.name)  # before any table of 2**K cells is built
     if max_order is not None and max_order > len(cd.lists):
         raise ModelSpecificationError(
-            f"option max_order={max_order} is not valid: {data.name} has {len(cd.lists)} lists, "
-            "so interactions are of order 2 to at most the number of lists"
+            N_(
+                "option max_order={max_order} is not valid: {file} has {k} lists, so interactions "
+                "are of order 2 to at most the number of lists",
+                max_order=max_order,
+                file=data.name,
+                k=len(cd.lists),
+            )
         )
     if call.spec.name == "closedp" and fmt is OutFormat.table:
         from fl_estimate.mse.heterogeneity import ClosedPopulationModels
@@ -292,8 +297,11 @@ def _fit_records(
 
     if strata is not None:
         raise ModelSpecificationError(
-            f"method {call.spec.name!r} models covariates within one table; --strata does not "
-            "apply (use post-stratified with --by for per-level estimates)"
+            N_(
+                "method {method!r} models covariates within one table; --strata does not apply "
+                "(use post-stratified with --by for per-level estimates)",
+                method=call.spec.name,
+            )
         )
     records, _info = read_table(data)
     result = call.build().fit(records, source=data.name, **call.fit_kwargs)
