@@ -268,9 +268,11 @@ class EstimationResult:
         )
         return pd.DataFrame([row])
 
-    def summary(self) -> Summary:
-        """Readable summary: text in a terminal (``print``), HTML in Jupyter."""
-        return Summary(self)
+    def summary(self, lang: str = "en") -> Summary:
+        """Readable summary: text in a terminal (``print``), HTML in Jupyter; headings, notes and
+        numbers in ``lang`` (``"fr"``: ``8 500 000``, ``intervalle à 95 %``; the diagnostics keep
+        their names and values)."""
+        return Summary(self, lang)
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
@@ -301,32 +303,53 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 class Summary:
     """Text and HTML rendering of an :class:`EstimationResult`."""
 
-    def __init__(self, result: EstimationResult) -> None:
+    def __init__(self, result: EstimationResult, lang: str = "en") -> None:
         self.result = result
+        self.lang = lang
+
+    def _say(self, text: str) -> str:
+        from fl_estimate.i18n import translate
+
+        return str(text) if self.lang == "en" else translate(text, self.lang)
+
+    def _num(self, x: float | None) -> str:
+        if self.lang == "en" or x is None or (isinstance(x, float) and not math.isfinite(x)):
+            return _fmt(x)
+        from fl_estimate.i18n import format_number
+
+        return format_number(x, self.lang, 1)
 
     def _rows(self) -> list[tuple[str, str]]:
-        r = self.result
+        from fl_estimate.i18n import format_int, format_percent
+
+        r, say, num = self.result, self._say, self._num
+        en = self.lang == "en"
         kind = INTERVAL_KINDS.get(r.interval_kind or "", r.interval_kind or "")
+        level = f"{r.level:.0%}" if en else format_percent(r.level, self.lang, 0)
         rows = [
-            ("Method", r.method),
-            ("Model", r.model),
-            ("Observed", f"{r.observed:,}"),
-            ("Estimate N", _fmt(r.estimate)),
+            (say(N_("Method")), r.method),
+            (say(N_("Model")), r.model),
+            (say(N_("Observed")), f"{r.observed:,}" if en else format_int(r.observed, self.lang)),
+            (say(N_("Estimate N")), num(r.estimate)),
             (
-                f"{r.level:.0%} interval",
-                f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}"
+                say(N_("{level} interval", level=level)),
+                f"{num(r.ci_low)} – {num(r.ci_high)}"
                 if r.ok
-                else (f"at least {_fmt(r.ci_low)} (no upper limit)" if r.is_lower_bound else "—"),
+                else (
+                    say(N_("at least {low} (no upper limit)", low=num(r.ci_low)))
+                    if r.is_lower_bound
+                    else "—"
+                ),
             ),
-            ("Interval kind", kind or "—"),
-            ("Status", r.status),
+            (say(N_("Interval kind")), say(kind) if kind else "—"),
+            (say(N_("Status")), say(r.status)),
         ]
         if r.conditional_on_model:
-            rows.append(("Note", "interval is conditional on the selected model"))
+            rows.append((say(N_("Note")), say(N_("interval is conditional on the selected model"))))
         if r.interval_notes:
-            rows.append(("Interval note", r.interval_notes))
+            rows.append((say(N_("Interval note")), say(r.interval_notes)))
         for k, v in r.stratum.items():
-            rows.insert(0, (f"Stratum {k}", str(v)))
+            rows.insert(0, (say(N_("Stratum {name}", name=k)), str(v)))
         for k, v in r.diagnostics.items():
             if isinstance(v, int | float | str | bool | np.generic):
                 rows.append((k, _fmt(float(v), 4) if isinstance(v, float) else str(v)))
@@ -335,7 +358,7 @@ class Summary:
     def __str__(self) -> str:
         rows = self._rows()
         w = max(len(k) for k, _ in rows)
-        title = "Population size estimate"
+        title = self._say(N_("Population size estimate"))
         lines = [title, "=" * max(len(title), 40)]
         lines += [f"{k:<{w}}  {v}" for k, v in rows]
         return "\n".join(lines)
@@ -348,7 +371,8 @@ class Summary:
             f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
             for k, v in self._rows()
         )
-        return f"<table><caption>Population size estimate</caption>{body}</table>"
+        caption = html.escape(self._say(N_("Population size estimate")))
+        return f"<table><caption>{caption}</caption>{body}</table>"
 
 
 class Comparison:

@@ -110,6 +110,28 @@ def test_untrained_levels_fall_back_on_documented_priors(sahel3) -> None:
     assert "u-fallback" in warned
 
 
+def test_linkage_warnings_are_catalog_messages(sahel3) -> None:
+    """The warnings' texts read in French (issue 22), with their counts and names as they are;
+    their English is the text of before."""
+    import re
+
+    from fl_estimate.i18n import Message, translate
+
+    result, _, _ = sahel3
+    warned = {w["code"]: w["message"] for w in result.warnings()}
+    assert all(isinstance(m, Message) for m in warned.values())
+    m_prior = re.sub("[\u00a0\u202f]", " ", translate(warned["m-prior"], "fr"))
+    assert re.match(
+        r"\d+ probabilités? m non entraînées?, fixées? d'après les valeurs a priori documentées : ",
+        m_prior,
+    ), m_prior
+    assert "doc / same document number" in m_prior  # names are not translated
+    assert re.match(r"\d+ m probabilit(y|ies) not trained, set from documented priors: ",
+                    warned["m-prior"])  # fmt: skip
+    session = translate(warned["em-session"], "fr")
+    assert session.startswith("session d'entraînement EM bloquée sur key_doc"), session
+
+
 def test_splink_damages_the_live_model_on_an_empty_session() -> None:
     # the splink 5 behaviour the linker works around: starting an EM session removes the
     # comparisons the blocking rule reads from the LIVE settings, and they stay removed when

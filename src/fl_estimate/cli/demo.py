@@ -86,12 +86,17 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
 
 
 def demo(
-    out: Path = typer.Option(Path("demo_output"), "--out", help="Output folder (replaced whole)."),
-    data: Path = typer.Option(DEFAULT_DATA, "--data", help="Capture table to use."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates."),
+    ctx: typer.Context,
+    out: Path = typer.Option(
+        Path("demo_output"), "--out", help=N_("Output folder (replaced whole).")
+    ),
+    data: Path = typer.Option(DEFAULT_DATA, "--data", help=N_("Capture table to use.")),
+    n_boot: int = typer.Option(1000, "--n-boot", help=N_("Bootstrap replicates.")),
 ) -> None:
+    from fl_estimate.cli.usage import echo_in, message_lang
+
     files = run_demo(data, out, n_boot=n_boot)
-    typer.echo(f"wrote {len(files)} files to {out}/")
+    echo_in(message_lang(ctx))(N_("wrote {n} files to {folder}/", n=len(files), folder=out))
     for f in files:
         typer.echo(f"  {f}")
 

@@ -85,24 +85,31 @@ def _split(value: str | None) -> list[str]:
 
 
 def score(
-    data: Path = typer.Argument(..., help="Survey answers (CSV or Excel), one row per respondent."),
+    ctx: typer.Context,
+    data: Path = typer.Argument(
+        ..., help=N_("Survey answers (CSV or Excel), one row per respondent.")
+    ),
     mapping: Path = typer.Option(
-        ..., "--mapping", help="Mapping file (TOML): questionnaire variables -> indicators."
+        ..., "--mapping", help=N_("Mapping file (TOML): questionnaire variables -> indicators.")
     ),
     framework: str | None = typer.Option(
         None,
         "--framework",
-        help="Framework id (ilo2012, icls2018, delphi2009, ilo11) or a framework file; "
-        "default: the mapping's.",
+        help=N_(
+            "Framework id (ilo2012, icls2018, delphi2009, ilo11) or a framework file; "
+            "default: the mapping's."
+        ),
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Write the scored records here (CSV); default: CSV on stdout."
+        None, "--out", help=N_("Write the scored records here (CSV); default: CSV on stdout.")
     ),
     missing: str = typer.Option(
         "indeterminate",
         "--missing",
-        help="indeterminate (default: unknown answers can make a classification indeterminate) "
-        "or as_absent (minimum counts).",
+        help=N_(
+            "indeterminate (default: unknown answers can make a classification indeterminate) "
+            "or as_absent (minimum counts)."
+        ),
     ),
 ) -> None:
     from fl_estimate._io import atomic_open
@@ -131,34 +138,38 @@ def score(
     with atomic_open(out, "w", newline="") as fh:
         table.to_csv(fh, index=False)
     typer.echo(res.summary())
-    typer.echo(f"wrote {len(table)} scored records to {out}")
+    from fl_estimate.cli.usage import echo_in, message_lang
+
+    echo_in(message_lang(ctx))(N_("wrote {n} scored records to {file}", n=len(table), file=out))
 
 
 def prevalence(
-    scored: Path = typer.Argument(..., help="Scored records (output of `indicators score`)."),
-    design: Path = typer.Option(..., "--design", help="Survey design file (TOML)."),
+    scored: Path = typer.Argument(..., help=N_("Scored records (output of `indicators score`).")),
+    design: Path = typer.Option(..., "--design", help=N_("Survey design file (TOML).")),
     by: str | None = typer.Option(
         None,
         "--by",
-        help="Comma-separated domain columns (e.g. region,sex); cross with * (region*sex).",
+        help=N_("Comma-separated domain columns (e.g. region,sex); cross with * (region*sex)."),
     ),
     outcome: str | None = typer.Option(
         None,
         "--outcome",
-        help="Comma-separated outcome columns (default: the classification and every indicator).",
+        help=N_(
+            "Comma-separated outcome columns (default: the classification and every indicator)."
+        ),
     ),
     ci_method: str = typer.Option(
-        "beta", "--ci-method", help="beta (Korn-Graubard, default), logit, xlogit or wald."
+        "beta", "--ci-method", help=N_("beta (Korn-Graubard, default), logit, xlogit or wald.")
     ),
-    level: float = typer.Option(0.95, "--level", help="Confidence level."),
+    level: float = typer.Option(0.95, "--level", help=N_("Confidence level.")),
     missing: str = typer.Option(
-        "exclude", "--missing", help="Indeterminate values: exclude, as_absent or as_present."
+        "exclude", "--missing", help=N_("Indeterminate values: exclude, as_absent or as_present.")
     ),
-    min_n: int = typer.Option(30, "--min-n", help="Small-domain threshold (respondents)."),
+    min_n: int = typer.Option(30, "--min-n", help=N_("Small-domain threshold (respondents).")),
     min_clusters: int = typer.Option(
-        2, "--min-clusters", help="Small-domain threshold (first-stage clusters)."
+        2, "--min-clusters", help=N_("Small-domain threshold (first-stage clusters).")
     ),
-    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, csv or json."),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help=N_("table, csv or json.")),
 ) -> None:
     from fl_estimate.exceptions import SmallSampleWarning
     from fl_estimate.indicators.prevalence import SurveyPrevalence, load_design
@@ -194,7 +205,7 @@ def frameworks() -> None:
 
 
 def template(
-    framework: str = typer.Argument(..., help="Framework id or file."),
+    framework: str = typer.Argument(..., help=N_("Framework id or file.")),
 ) -> None:
     from fl_estimate.indicators.mapping import mapping_template
 

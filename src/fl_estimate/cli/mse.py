@@ -26,15 +26,18 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def describe(
+    ctx: typer.Context,
     data: Path = typer.Argument(
-        ..., help="Capture table CSV: 0/1 list columns plus `count`, or one row per person."
+        ..., help=N_("Capture table CSV: 0/1 list columns plus `count`, or one row per person.")
     ),
-    fmt: DescribeFormat = typer.Option(DescribeFormat.table, "--format", help="Output format."),
+    fmt: DescribeFormat = typer.Option(DescribeFormat.table, "--format", help=N_("Output format.")),
     strata: str | None = typer.Option(
-        None, "--strata", help="Comma-separated stratum columns (e.g. region,year)."
+        None, "--strata", help=N_("Comma-separated stratum columns (e.g. region,year).")
     ),
     lists: str | None = typer.Option(
-        None, "--lists", help="Comma-separated list columns (default: all but count and strata)."
+        None,
+        "--lists",
+        help=N_("Comma-separated list columns (default: all but count and strata)."),
     ),
 ) -> None:
     # without strata, read, check and describe without pandas (mse.patterns): start-up is most
@@ -61,20 +64,28 @@ def describe(
     if fmt is DescribeFormat.json:
         typer.echo(json.dumps(desc, indent=2))
         return
+    from fl_estimate.cli.usage import message_lang
+    from fl_estimate.i18n import translate
+
+    lang = message_lang(ctx)
     titles = {
-        "overview": "Overview",
-        "lists": "Lists (n: people on the list; only_this_list: seen on no other list)",
-        "overlaps": "Pairwise overlaps (never_overlap: the pair's interaction has no finite MLE)",
-        "frequencies": "People seen on exactly k lists",
+        "overview": N_("Overview"),
+        "lists": N_("Lists (n: people on the list; only_this_list: seen on no other list)"),
+        "overlaps": N_(
+            "Pairwise overlaps (never_overlap: the pair's interaction has no finite MLE)"
+        ),
+        "frequencies": N_("People seen on exactly k lists"),
     }
     for key, title in titles.items():
-        typer.echo(f"{title}\n{_text_table(desc[key])}\n")
+        typer.echo(f"{translate(title, lang)}\n{_text_table(desc[key])}\n")
     if not arrays.strata:
         overview = desc["overview"][0]
-        typer.echo(
-            f"{overview['patterns_observed']} of {overview['patterns_possible']} possible capture "
-            "patterns observed."
+        observed = N_(
+            "{observed} of {possible} possible capture patterns observed.",
+            observed=overview["patterns_observed"],
+            possible=overview["patterns_possible"],
         )
+        typer.echo(translate(observed, lang))
 
 
 def _rows(frame: Any) -> list[dict[str, Any]]:
@@ -114,92 +125,112 @@ class OutFormat(StrEnum):
 
 
 def mse(
+    ctx: typer.Context,
     data: Path = typer.Argument(
-        ..., help="Capture table CSV: 0/1 list columns plus `count`, or one row per person."
+        ..., help=N_("Capture table CSV: 0/1 list columns plus `count`, or one row per person.")
     ),
     method: str = typer.Option(
         "default",
         "--method",
-        help="default (stepwise, or a lower bound when the heterogeneity diagnosis fires; "
-        "docs/mse.md) | independence | loglinear | stepwise | exhaustive | aic | bic | auto | "
-        "search | closedp | mh | mth | latent-class | chao | lincoln-petersen | chapman | lcmcr | "
-        "dga | bayes-loglinear | bayes-threshold | huggins | covariate-loglinear | "
-        "post-stratified (these three read one row per person with covariate columns). An "
-        "option the method does not take is an error that lists its options.",
+        help=N_(
+            "default (stepwise, or a lower bound when the heterogeneity diagnosis fires; "
+            "docs/mse.md) | independence | loglinear | stepwise | exhaustive | aic | bic | auto | "
+            "search | closedp | mh | mth | latent-class | chao | lincoln-petersen | chapman | lcmcr | "
+            "dga | bayes-loglinear | bayes-threshold | huggins | covariate-loglinear | "
+            "post-stratified (these three read one row per person with covariate columns). An "
+            "option the method does not take is an error that lists its options."
+        ),
     ),
     interval: str | None = typer.Option(
         None,
         "--interval",
-        help="wald (default: on the log of the unobserved count) | profile | bootstrap; "
-        "closedp, mh, mth: profile (default) | wald | bootstrap; credible for the Bayesian "
-        "methods.",
+        help=N_(
+            "wald (default: on the log of the unobserved count) | profile | bootstrap; "
+            "closedp, mh, mth: profile (default) | wald | bootstrap; credible for the Bayesian "
+            "methods."
+        ),
     ),
-    n_boot: int | None = typer.Option(None, "--n-boot", help="Bootstrap replicates (1000)."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (bootstrap, MCMC)."),
-    level: float | None = typer.Option(None, "--level", help="Interval coverage (0.95)."),
+    n_boot: int | None = typer.Option(None, "--n-boot", help=N_("Bootstrap replicates (1000).")),
+    seed: int | None = typer.Option(None, "--seed", help=N_("Random seed (bootstrap, MCMC).")),
+    level: float | None = typer.Option(None, "--level", help=N_("Interval coverage (0.95).")),
     model: str | None = typer.Option(
-        None, "--model", help="Interactions for --method loglinear, e.g. 'A:B + B:C'."
+        None, "--model", help=N_("Interactions for --method loglinear, e.g. 'A:B + B:C'.")
     ),
-    pthresh: float | None = typer.Option(None, "--pthresh", help="Stepwise p cut-off (0.02)."),
+    pthresh: float | None = typer.Option(None, "--pthresh", help=N_("Stepwise p cut-off (0.02).")),
     criterion: str | None = typer.Option(
         None,
         "--criterion",
-        help="stepwise: pvalue (default) | aic | bic; exhaustive, bic, search: bic (default) | aic.",
+        help=N_(
+            "stepwise: pvalue (default) | aic | bic; exhaustive, bic, search: bic (default) | aic."
+        ),
     ),
     max_order: int | None = typer.Option(
         None,
         "--max-order",
-        help="Highest interaction order in the AIC/BIC search (bic: 2; auto: the reference's "
-        "default for the list count; search: 3); bayes-threshold: 2 or 3 (eligible triples).",
+        help=N_(
+            "Highest interaction order in the AIC/BIC search (bic: 2; auto: the reference's "
+            "default for the list count; search: 3); bayes-threshold: 2 or 3 (eligible triples)."
+        ),
     ),
     top_models: int | None = typer.Option(
         None,
         "--top-models",
-        help="bic/auto with --interval bootstrap: models (best BIC first) among which every "
-        "replicate re-selects (default: all for 2-3 lists, 20 for 4, 100 for 5-6).",
+        help=N_(
+            "bic/auto with --interval bootstrap: models (best BIC first) among which every "
+            "replicate re-selects (default: all for 2-3 lists, 20 for 4, 100 for 5-6)."
+        ),
     ),
-    bootstrap: str | None = typer.Option(None, "--bootstrap", help="nonparametric | parametric."),
-    boot_interval: str | None = typer.Option(None, "--boot-interval", help="bca | percentile."),
+    bootstrap: str | None = typer.Option(
+        None, "--bootstrap", help=N_("nonparametric | parametric.")
+    ),
+    boot_interval: str | None = typer.Option(None, "--boot-interval", help=N_("bca | percentile.")),
     prior: str | None = typer.Option(
         None,
         "--prior",
-        help="bayes-threshold: proper (normal priors on interactions, default) | improper (flat).",
+        help=N_(
+            "bayes-threshold: proper (normal priors on interactions, default) | improper (flat)."
+        ),
     ),
     h: str | None = typer.Option(
-        None, "--h", help="mh, mth: heterogeneity form chao | poisson | darroch | gamma."
+        None, "--h", help=N_("mh, mth: heterogeneity form chao | poisson | darroch | gamma.")
     ),
     theta: float | None = typer.Option(
-        None, "--theta", help="mh, mth: parameter of the poisson (2) and gamma (3.5) forms."
+        None, "--theta", help=N_("mh, mth: parameter of the poisson (2) and gamma (3.5) forms.")
     ),
     interactions: str | None = typer.Option(
-        None, "--interactions", help="mh, mth: two-list interactions added, e.g. 'A:B + C:D'."
+        None, "--interactions", help=N_("mh, mth: two-list interactions added, e.g. 'A:B + C:D'.")
     ),
     covariates: str | None = typer.Option(
         None,
         "--covariates",
-        help="huggins, covariate-loglinear: covariate columns of the per-person file, e.g. "
-        "'sex + age_band' (':' for an interaction).",
+        help=N_(
+            "huggins, covariate-loglinear: covariate columns of the per-person file, e.g. "
+            "'sex + age_band' (':' for an interaction)."
+        ),
     ),
     by: str | None = typer.Option(
-        None, "--by", help="post-stratified: covariate column(s), comma-separated."
+        None, "--by", help=N_("post-stratified: covariate column(s), comma-separated.")
     ),
-    chains: int | None = typer.Option(None, "--chains", help="MCMC chains (Bayesian methods)."),
+    chains: int | None = typer.Option(None, "--chains", help=N_("MCMC chains (Bayesian methods).")),
     draws: int | None = typer.Option(
-        None, "--draws", help="Posterior draws per chain (Bayesian methods)."
+        None, "--draws", help=N_("Posterior draws per chain (Bayesian methods).")
     ),
     sampler: str | None = typer.Option(
         None,
         "--sampler",
-        help="PyMC methods: auto (default: imh where it applies, else pymc) | imh (bayes-loglinear, "
-        "bayes-threshold: exact independence Metropolis-Hastings in numpy, nothing compiled; "
-        "PyMC's NUTS when it mixes poorly) | pymc | nutpie (faster NUTS after a 10-40 s compile "
-        "per model shape; needs fl_estimate[fast]).",
+        help=N_(
+            "PyMC methods: auto (default: imh where it applies, else pymc) | imh (bayes-loglinear, "
+            "bayes-threshold: exact independence Metropolis-Hastings in numpy, nothing compiled; "
+            "PyMC's NUTS when it mixes poorly) | pymc | nutpie (faster NUTS after a 10-40 s compile "
+            "per model shape; needs fl_estimate[fast])."
+        ),
     ),
     strata: str | None = typer.Option(
-        None, "--strata", help="Comma-separated stratum columns: one estimate per stratum."
+        None, "--strata", help=N_("Comma-separated stratum columns: one estimate per stratum.")
     ),
-    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table | json | csv."),
+    fmt: OutFormat = typer.Option(OutFormat.table, "--format", help=N_("table | json | csv.")),
 ) -> None:
+    from fl_estimate.cli.usage import message_lang
     from fl_estimate.exceptions import ModelSpecificationError
     from fl_estimate.mse.api import fit_resolved
     from fl_estimate.mse.data import CaptureData, check_full_table, iter_tables, read_capture_csv
@@ -230,15 +261,20 @@ def mse(
         by=_split(by),
     )
     if call.spec.records:
-        _fit_records(data, call, strata=strata, fmt=fmt)
+        _fit_records(data, call, strata=strata, fmt=fmt, lang=message_lang(ctx))
         return
     cd = read_capture_csv(data, strata=_split(strata))
     if not call.spec.target.startswith("fl_estimate.mse.closed_form"):
         check_full_table(len(cd.lists), data.name)  # before any table of 2**K cells is built
     if max_order is not None and max_order > len(cd.lists):
         raise ModelSpecificationError(
-            f"option max_order={max_order} is not valid: {data.name} has {len(cd.lists)} lists, "
-            "so interactions are of order 2 to at most the number of lists"
+            N_(
+                "option max_order={max_order} is not valid: {file} has {k} lists, so interactions "
+                "are of order 2 to at most the number of lists",
+                max_order=max_order,
+                file=data.name,
+                k=len(cd.lists),
+            )
         )
     if call.spec.name == "closedp" and fmt is OutFormat.table:
         from fl_estimate.mse.heterogeneity import ClosedPopulationModels
@@ -249,25 +285,32 @@ def mse(
             typer.echo("")
         return
     results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]
-    _print_results(results, fmt, stratified=not isinstance(cd, CaptureData))
+    _print_results(results, fmt, stratified=not isinstance(cd, CaptureData), lang=message_lang(ctx))
 
 
-def _fit_records(data: Path, call: Resolved, *, strata: str | None, fmt: OutFormat) -> None:
+def _fit_records(
+    data: Path, call: Resolved, *, strata: str | None, fmt: OutFormat, lang: str = "en"
+) -> None:
     """A covariate method: the file is one row per person (0/1 list columns, covariates)."""
     from fl_estimate.exceptions import ModelSpecificationError
     from fl_estimate.tabular import read_table
 
     if strata is not None:
         raise ModelSpecificationError(
-            f"method {call.spec.name!r} models covariates within one table; --strata does not "
-            "apply (use post-stratified with --by for per-level estimates)"
+            N_(
+                "method {method!r} models covariates within one table; --strata does not apply "
+                "(use post-stratified with --by for per-level estimates)",
+                method=call.spec.name,
+            )
         )
     records, _info = read_table(data)
     result = call.build().fit(records, source=data.name, **call.fit_kwargs)
-    _print_results([result], fmt, stratified=False)
+    _print_results([result], fmt, stratified=False, lang=lang)
 
 
-def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratified: bool) -> None:
+def _print_results(
+    results: list[EstimationResult], fmt: OutFormat, *, stratified: bool, lang: str = "en"
+) -> None:
     import pandas as pd
 
     if fmt is OutFormat.json:
@@ -278,7 +321,7 @@ def _print_results(results: list[EstimationResult], fmt: OutFormat, *, stratifie
         typer.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
     else:
         for r in results:
-            typer.echo(str(r.summary()))
+            typer.echo(str(r.summary(lang)))
             typer.echo("")
 
 

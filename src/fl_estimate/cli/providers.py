@@ -86,6 +86,7 @@ def check(
     ),
 )
 def pseudonymise(
+    ctx: typer.Context,
     infile: Path = typer.Argument(
         ..., help=N_("Submission with clear identifiers (CSV or Excel).")
     ),
@@ -112,7 +113,9 @@ def pseudonymise(
     raw = read_submission_file(infile)
     out = pseudo.pseudonymise(raw)
     atomic_write_text(outfile, out.to_csv(index=False, lineterminator="\n"))
-    typer.echo(f"{len(out)} rows pseudonymised -> {outfile}")
+    from fl_estimate.cli.usage import echo_in, message_lang
+
+    echo_in(message_lang(ctx))(N_("{n} rows pseudonymised -> {file}", n=len(out), file=outfile))
 
 
 @submissions_app.command(
@@ -120,16 +123,18 @@ def pseudonymise(
     help=N_("Write a provider's Excel template for one period (drop-down lists, locked header)."),
 )
 def template(
+    ctx: typer.Context,
     registry: Path = typer.Option(..., "--registry", help=N_("Provider registry CSV.")),
     provider: str = typer.Option(..., "--provider", help=N_("Provider code, as in the registry.")),
     period: str = typer.Option(..., "--period", help=N_("YYYY-Qn (quarterly) or YYYY (annual).")),
     lang: str = typer.Option("en", "--lang", help=N_("Language of the template: en or fr.")),
     out: Path = typer.Option(..., "--out", help=N_("The .xlsx file to write.")),
 ) -> None:
+    from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.providers.template import write_template
 
     path = write_template(registry, provider, period, lang, out)
-    typer.echo(f"wrote {path}")
+    echo_in(message_lang(ctx))(N_("wrote {file}", file=path))
 
 
 def link(

@@ -8,8 +8,9 @@ f-strings, not gettext calls; only ``typer.core`` marks a few strings for gettex
   so that ``make i18n`` extracts them);
 - the usage line's ``Usage:`` and the help option's text are translated;
 - a usage error is shown by :func:`show_usage_error` (same layout, and typer still exits with
-  code 2), its message rebuilt in the language from the exception's fields. What comes from
-  pydantic (why a value was refused: ``Input should be 'table', 'json' or 'csv'``) stays English.
+  code 2), its message rebuilt in the language from the exception's fields; why pydantic refused
+  a value (``Input should be a valid integer``) from the error's ``type`` code
+  (:data:`PYDANTIC_REASONS`; a type not listed stays English).
 
 Help texts of our own commands and options are catalog messages (``help=N_(...)`` in the command
 modules); :func:`translate_help` renders them on the command tree before typer formats ``--help``.
@@ -27,10 +28,12 @@ from typing import Any
 from fl_estimate.i18n import N_, translate, translator
 
 __all__ = [
+    "PYDANTIC_REASONS",
     "TYPER_MESSAGES",
     "click_language",
     "echo_in",
     "message_lang",
+    "pydantic_reason",
     "show_usage_error",
     "translate_help",
 ]
@@ -51,6 +54,8 @@ TYPER_MESSAGES = (
 _HELP_OPTION = N_("Show this message and exit.")
 _EXTRA_ARGS = re.compile(r"Got unexpected extra argument\(s\) \((?P<args>.*)\)", re.S)
 _NOT_VALID = re.compile(r"Value (?P<value>.*) is not a valid (?P<label>\w+)\.", re.S)
+_NEEDS_VALUE = re.compile(r"Option (?P<name>'.*') requires (?:an argument|(?P<n>\d+) arguments)\.")
+_NO_VALUE = re.compile(r"Option (?P<name>'.*') does not take a value\.")
 _NOT_ONE_OF = re.compile(r"(?:Value error, )?(?P<value>.*) is not one of (?P<choices>.*)\.", re.S)
 
 
@@ -131,19 +136,79 @@ def usage_message(exc: Any, lang: str) -> str:
             message = _("Value {value} is not a valid {label}.").format(**m.groupdict())
         elif m := _NOT_ONE_OF.fullmatch(exc.message):
             message = _("{value} is not one of {choices}.").format(**m.groupdict())
-        elif exc.message.startswith("Input should be a valid number"):
-            message = _("expected a number")
-        elif exc.message.startswith("Input should be a valid integer"):
-            message = _("expected a whole number")
+        elif (reason := pydantic_reason(exc.__cause__, lang)) is not None:
+            message = reason
         hint = _hint(exc)
         if hint is None:
             return _("Invalid value: {message}").format(message=message)
         return _("Invalid value for {param_hint}: {message}").format(
             param_hint=hint, message=message
         )
+    if m := _NEEDS_VALUE.fullmatch(exc.message):
+        if m["n"] is None:
+            return _("Option {name} requires an argument.").format(name=m["name"])
+        return _("Option {name} requires {n} arguments.").format(name=m["name"], n=m["n"])
+    if m := _NO_VALUE.fullmatch(exc.message):
+        return _("Option {name} does not take a value.").format(name=m["name"])
     if m := _EXTRA_ARGS.fullmatch(exc.message):
         return _("Got unexpected extra argument(s) ({args})").format(args=m["args"])
     return translate(exc.message, lang)
+
+
+#: pydantic error ``type`` -> catalog message (typer 0.29 converts option values with pydantic and
+#: prints the first error's English ``msg``); ``{...}`` are keys of the error's ``ctx``
+PYDANTIC_REASONS = {
+    "int_parsing": N_("expected a whole number"),
+    "int_type": N_("expected a whole number"),
+    "int_from_float": N_("expected a whole number"),
+    "int_parsing_size": N_("expected a whole number of at most 4,300 digits"),
+    "float_parsing": N_("expected a number"),
+    "float_type": N_("expected a number"),
+    "finite_number": N_("expected a finite number"),
+    "bool_parsing": N_("expected true or false (also yes/no, on/off, 1/0)"),
+    "bool_type": N_("expected true or false (also yes/no, on/off, 1/0)"),
+    "greater_than": N_("expected a number greater than {gt}"),
+    "greater_than_equal": N_("expected a number of at least {ge}"),
+    "less_than": N_("expected a number less than {lt}"),
+    "less_than_equal": N_("expected a number of at most {le}"),
+    "string_too_short": N_("expected at least {min_length} character(s)"),
+    "string_too_long": N_("expected at most {max_length} character(s)"),
+    "path_type": N_("expected a file or folder path"),
+    "missing": N_("a value is required"),
+    "enum": N_("expected {expected}"),
+    "literal_error": N_("expected {expected}"),
+}
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
+
+
+def pydantic_reason(error: Any, lang: str) -> str | None:
+    """Why pydantic refused a value (the first error of ``error``, a
+    ``pydantic.ValidationError``), in ``lang``; None when ``error`` is not one or its type is
+    not in :data:`PYDANTIC_REASONS` (the English text is kept then)."""
+    from fl_estimate.i18n import join_or
+
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return None
+    try:
+        first = errors()[0]
+        reason = PYDANTIC_REASONS[first["type"]]
+    except (IndexError, KeyError, TypeError):
+        return None
+    ctx = dict(first.get("ctx") or {})
+    if "expected" in ctx:  # "'a', 'b' or 'c'": the choices, joined in the language
+        choices = _QUOTED.findall(str(ctx["expected"]))
+        ctx["expected"] = join_or(choices) if choices else str(ctx["expected"])
+    try:
+        return translate(N_(reason.msgid, **{k: ctx[k] for k in _fields(reason.msgid)}), lang)
+    except KeyError:
+        return None
+
+
+def _fields(msgid: str) -> list[str]:
+    import string
+
+    return [name for _text, name, _spec, _conv in string.Formatter().parse(msgid) if name]
 
 
 def show_usage_error(exc: Any, lang: str) -> None:

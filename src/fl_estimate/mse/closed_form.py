@@ -19,7 +19,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
-from scipy.stats import norm
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
@@ -38,7 +37,9 @@ def _lognormal_interval(n: float, est: float, var: float, level: float) -> tuple
     below the observed count.
     """
     f0 = est - n
-    z = norm.ppf(0.5 + level / 2)
+    from scipy.special import ndtri  # scipy.stats.norm.ppf's function (no scipy.stats)
+
+    z = ndtri(0.5 + level / 2)
     if f0 <= 0:
         return n, n
     c = np.exp(z * np.sqrt(np.log(1 + var / f0**2)))

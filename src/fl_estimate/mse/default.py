@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from fl_estimate.i18n import N_
 from fl_estimate.mse.closed_form import ChaoLowerBound
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.diagnosis import ALPHA, diagnose_heterogeneity
@@ -42,11 +43,19 @@ def lower_bound_result(
     """Combine the selected model and Chao's bound into a lower-bound result (see the module)."""
     use_chao = chao.ok and (not selected.ok or (chao.estimate or 0) >= (selected.estimate or 0))
     base = chao if use_chao else selected
-    source = "Chao's lower bound" if use_chao else f"the {selected.method} estimate"
-    note = (
-        f"Only a lower bound: {reason}. The figure is {source} (the larger of Chao's lower bound and "
-        f"the {selected.method} estimate), and {base.level:.0%} confidence goes with 'at least "
-        "the lower limit'; no upper limit can be claimed from these data."
+    source = (
+        N_("Chao's lower bound")
+        if use_chao
+        else N_("the {method} estimate", method=selected.method)
+    )
+    note = N_(
+        "Only a lower bound: {reason}. The figure is {source} (the larger of Chao's lower bound "
+        "and the {method} estimate), and {level} confidence goes with 'at least the lower "
+        "limit'; no upper limit can be claimed from these data.",
+        reason=reason,
+        source=source,
+        method=selected.method,
+        level=format(base.level, ".0%"),
     )
     return EstimationResult(
         method="lower-bound",

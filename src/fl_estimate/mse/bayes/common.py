@@ -106,7 +106,9 @@ def check_count(name: str, value: Any, low: int) -> int:
     except (TypeError, ValueError):
         whole = False
     if isinstance(value, bool) or not whole:
-        raise ModelSpecificationError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise ModelSpecificationError(
+            N_("{name} must be an integer >= {low}, got {value!r}", name=name, low=low, value=value)
+        )
     return int(value)
 
 
@@ -171,15 +173,22 @@ class NutsOptions:
         object.__setattr__(self, "level", check_level(self.level))
         if self.sampler not in SAMPLERS:
             raise ModelSpecificationError(
-                f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
+                N_(
+                    "sampler must be one of {samplers}, got {sampler!r}",
+                    samplers=", ".join(SAMPLERS),
+                    sampler=self.sampler,
+                )
             )
         if self.sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
             raise ModelSpecificationError(
-                "sampler 'nutpie' needs the nutpie package: pip install 'fl_estimate[fast]'"
+                N_("sampler 'nutpie' needs the nutpie package: pip install 'fl_estimate[fast]'")
             )
         if not (isinstance(self.target_accept, int | float) and 0 < self.target_accept < 1):
             raise ModelSpecificationError(
-                f"target_accept must be strictly between 0 and 1, got {self.target_accept!r}"
+                N_(
+                    "target_accept must be strictly between 0 and 1, got {value!r}",
+                    value=self.target_accept,
+                )
             )
 
     def with_seed(self, seed: SeedLike) -> NutsOptions:
@@ -513,7 +522,8 @@ def numpy_only_xarray() -> Iterator[None]:
     xarray is told so through its cache of array modules
     (``xarray.namedarray.pycompat._cached_duck_array_modules``), and the entry is removed on
     exit, so code after the block finds dask as usual. Does nothing once ``dask.array`` is
-    imported, or if xarray's internals differ from those of xarray 2024-2026.
+    imported, or if xarray's internals differ from those of xarray 2024-2026. Also installs
+    :func:`_dask_check_without_import` (once, for the process).
     """
     import sys
 
@@ -530,6 +540,7 @@ def numpy_only_xarray() -> Iterator[None]:
         return
     from packaging.version import Version
 
+    _dask_check_without_import()
     stub.module, stub.version, stub.type, stub.available = None, Version("0"), (), False
     cache["dask"] = stub
     try:
@@ -537,6 +548,33 @@ def numpy_only_xarray() -> Iterator[None]:
     finally:
         if cache.get("dask") is stub:
             del cache["dask"]
+
+
+def _dask_check_without_import() -> None:
+    """Let xarray tell a numpy array from a dask one without importing ``dask.base``.
+
+    xarray 2026 asks ``dask.base.is_dask_collection`` about every array it converts (in
+    ``DataArray.to_numpy``, index creation, ...), importing ``dask.base`` (0.15 CPU-s: jinja2,
+    yaml, psutil) when dask is installed. dask's function is False for any object without a
+    ``__dask_graph__`` attribute; ``xarray.namedarray.utils.is_dask_collection`` is replaced,
+    for the process, by a function that gives that answer itself and calls xarray's own
+    otherwise: the same answer for every object, without the import for plain arrays. Does
+    nothing if xarray has no such function or it is already replaced.
+    """
+    try:
+        from xarray.namedarray import utils as xr_utils
+
+        original = xr_utils.is_dask_collection
+    except (ImportError, AttributeError):
+        return
+    if getattr(original, "_fl_estimate_wrapper", False):
+        return
+
+    def is_dask_collection(x: object) -> bool:
+        return hasattr(x, "__dask_graph__") and original(x)
+
+    is_dask_collection._fl_estimate_wrapper = True  # type: ignore[attr-defined]
+    xr_utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]
 
 
 def chain_seeds(seed: SeedLike, chains: int) -> tuple[list[int], np.random.Generator]:
@@ -588,7 +626,10 @@ def plot_trace(result: EstimationResult, ax: Any = None) -> Any:
         n = np.asarray(result.draws["posterior"]["N"].to_numpy(), dtype=float)
     except (TypeError, KeyError) as exc:
         raise ModelSpecificationError(
-            f"{result.method} results have no MCMC draws of N to trace (exact or non-MCMC method)"
+            N_(
+                "{method} results have no MCMC draws of N to trace (exact or non-MCMC method)",
+                method=result.method,
+            )
         ) from exc
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3))

@@ -29,6 +29,7 @@ from scipy.special import gammaln, logsumexp
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.bayes.common import check_count, draws_to_datatree
 from fl_estimate.results import EstimationResult, provenance
 
@@ -113,7 +114,11 @@ def decomposable_graphs(k: int) -> tuple[tuple[tuple[int, ...], tuple[int, ...]]
     """
     if not 1 <= k <= MAX_LISTS:
         raise ModelSpecificationError(
-            f"decomposable graphs are enumerated for 1 to {MAX_LISTS} lists, got {k}"
+            N_(
+                "decomposable graphs are enumerated for 1 to {max} lists, got {k}",
+                max=MAX_LISTS,
+                k=k,
+            )
         )
     edges = list(combinations(range(k), 2))
     out = []
@@ -306,15 +311,20 @@ class DGA:
         max_bound: float = 1e12,
     ) -> None:
         if delta is not None and not delta > 0:
-            raise ModelSpecificationError(f"delta must be positive, got {delta!r}")
+            raise ModelSpecificationError(N_("delta must be positive, got {delta!r}", delta=delta))
         if max_unobserved is not None and (
             int(max_unobserved) != max_unobserved or max_unobserved < 0
         ):
             raise ModelSpecificationError(
-                f"max_unobserved must be a non-negative integer, got {max_unobserved!r}"
+                N_(
+                    "max_unobserved must be a non-negative integer, got {value!r}",
+                    value=max_unobserved,
+                )
             )
         if not 0 < rel_step < 0.05:
-            raise ModelSpecificationError(f"rel_step must be in (0, 0.05), got {rel_step!r}")
+            raise ModelSpecificationError(
+                N_("rel_step must be in (0, 0.05), got {value!r}", value=rel_step)
+            )
         self.delta = delta
         self.max_unobserved = max_unobserved
         self.tail_tol = float(tail_tol)
@@ -383,11 +393,18 @@ class DGA:
         k = data.n_lists
         if not 2 <= k <= MAX_LISTS:
             raise ModelSpecificationError(
-                f"{data.source}: DGA enumerates decomposable graphs for 2 to {MAX_LISTS} lists; "
-                f"this table has {k}. Merge or drop lists (CaptureData.merge_lists / drop_list)."
+                N_(
+                    "{source}: DGA enumerates decomposable graphs for 2 to {max} lists; this "
+                    "table has {k}. Merge or drop lists (CaptureData.merge_lists / drop_list).",
+                    source=data.source,
+                    max=MAX_LISTS,
+                    k=k,
+                )
             )
         if data.n_observed == 0:
-            raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
+            raise ModelSpecificationError(
+                N_("{source}: no one observed; nothing to estimate", source=data.source)
+            )
         check_count("chains", chains, 1)
         check_count("draws", draws, 1)
         delta = self.delta if self.delta is not None else 2.0**-k

@@ -82,10 +82,12 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
             ("pooling_scale", pooling_scale),
         ):
             if not v > 0:
-                raise ModelSpecificationError(f"{name} must be positive, got {v!r}")
+                raise ModelSpecificationError(
+                    N_("{name} must be positive, got {value!r}", name=name, value=v)
+                )
         if unobserved not in ("poisson", "mean"):
             raise ModelSpecificationError(
-                f"unobserved must be 'poisson' or 'mean', got {unobserved!r}"
+                N_("unobserved must be 'poisson' or 'mean', got {value!r}", value=unobserved)
             )
         self.interactions = interactions
         self.prior_scale = float(prior_scale)
@@ -183,7 +185,10 @@ class BayesHierarchicalLogLinear(NutsEstimator["StratifiedCaptureData"]):
         keys = list(data)
         if len(keys) < 2:
             raise ModelSpecificationError(
-                "the hierarchical model needs at least 2 strata; use BayesLogLinear for one table"
+                N_(
+                    "the hierarchical model needs at least 2 strata; use BayesLogLinear for one "
+                    "table"
+                )
             )
         inp = self._inputs(data)
         sampled = sample_unobserved(

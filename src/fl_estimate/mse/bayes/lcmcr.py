@@ -246,22 +246,28 @@ def _progress_bar(
     enabled: bool, what: str
 ) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """A rich progress bar, one task per round; yields ``start(description, total)`` which
-    returns the ``tick(sweeps)`` callback of a new task. Disabled: the callbacks do nothing."""
+    returns the ``tick(sweeps)`` callback of a new task. Disabled: the callbacks do nothing.
+    The words are in the language of the messages (``FL_ESTIMATE_LANG``, else the locale)."""
     if not enabled:
         yield lambda _d, _t: lambda _s: None
         return
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from fl_estimate.i18n import message_language, translate
+
+    lang = message_language()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("sweeps per chain"),
+        TextColumn(escape(translate(N_("sweeps per chain"), lang))),
         TimeElapsedColumn(),
     ) as bar:
 
         def start(description: str, total: int) -> Callable[[int], None]:
-            task = bar.add_task(f"{what}: {description}", total=total)
+            label = translate(N_("{what}: {step}", what=what, step=description), lang)
+            task = bar.add_task(escape(label), total=total)
             return lambda s: bar.advance(task, s)
 
         yield start
@@ -363,18 +369,31 @@ class LCMCR:
     ) -> None:
         if int(K) != K or K < 1:
             raise ModelSpecificationError(
-                f"K (number of latent classes) must be an integer >= 1 (1 is the independence model), got {K!r}"
+                N_(
+                    "K (number of latent classes) must be an integer >= 1 (1 is the "
+                    "independence model), got {K!r}",
+                    K=K,
+                )
             )
         if not (a_alpha > 0 and b_alpha > 0):
             raise ModelSpecificationError(
-                f"a_alpha and b_alpha must be positive, got {a_alpha!r}, {b_alpha!r}"
+                N_(
+                    "a_alpha and b_alpha must be positive, got {a!r}, {b!r}",
+                    a=a_alpha,
+                    b=b_alpha,
+                )
             )
         if max_unobserved_ratio is not None and not max_unobserved_ratio > 0:
             raise ModelSpecificationError(
-                f"max_unobserved_ratio must be positive or None, got {max_unobserved_ratio!r}"
+                N_(
+                    "max_unobserved_ratio must be positive or None, got {value!r}",
+                    value=max_unobserved_ratio,
+                )
             )
         if init not in ("lcmcr", "dispersed"):
-            raise ModelSpecificationError(f"init must be 'lcmcr' or 'dispersed', got {init!r}")
+            raise ModelSpecificationError(
+                N_("init must be 'lcmcr' or 'dispersed', got {value!r}", value=init)
+            )
         self.init = init
         self.K = int(K)
         self.a_alpha = float(a_alpha)
@@ -397,23 +416,36 @@ class LCMCR:
     def _plan(self, data: CaptureData, **o: Any) -> _RunPlan:
         """Check the table and the run options of :meth:`fit` before any sampling."""
         if data.n_lists < 2:
-            raise ModelSpecificationError("LCMCR needs at least 2 lists")
+            raise ModelSpecificationError(N_("LCMCR needs at least 2 lists"))
         if data.n_observed == 0:
-            raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
+            raise ModelSpecificationError(
+                N_("{source}: no one observed; nothing to estimate", source=data.source)
+            )
         self._check_counts(**{k: o[k] for k in ("chains", "draws", "thin", "burnin", "max_sweeps")})
         tempering, temperatures, hottest = o["tempering"], o["temperatures"], o["hottest"]
         if tempering not in ("auto", "always", "never"):
             raise ModelSpecificationError(
-                f"tempering must be 'auto', 'always' or 'never', got {tempering!r}"
+                N_("tempering must be 'auto', 'always' or 'never', got {value!r}", value=tempering)
             )
         if int(temperatures) != temperatures or temperatures < 2 or not 0 < hottest < 1:
             raise ModelSpecificationError(
-                f"temperatures must be an integer >= 2 and hottest in (0, 1), got "
-                f"{temperatures!r}, {hottest!r}"
+                N_(
+                    "temperatures must be an integer >= 2 and hottest in (0, 1), got "
+                    "{temperatures!r}, {hottest!r}",
+                    temperatures=temperatures,
+                    hottest=hottest,
+                )
             )
         every = o["swap_every"]
         if int(every) != every or every < 1:
-            raise ModelSpecificationError(f"swap_every must be an integer >= 1, got {every!r}")
+            raise ModelSpecificationError(
+                N_(
+                    "{name} must be an integer >= {low}, got {value!r}",
+                    name="swap_every",
+                    low=1,
+                    value=every,
+                )
+            )
         capped = self.max_unobserved_ratio is not None
         if tempering == "always" and capped:
             raise ModelSpecificationError(
@@ -589,7 +621,7 @@ class LCMCR:
             swap_every=swap_every,
         )
         ch = self._chains(data, seed, plan.chains)
-        with _progress_bar(progress, f"lcmcr on {data.source}") as bar:
+        with _progress_bar(progress, N_("lcmcr on {source}", source=data.source)) as bar:
             out, thin_used, rounds = self._run_rounds(data, ch, plan, bar)
         return self._result(data, ch, out, thin_used, rounds, plan, seed)
 
@@ -623,7 +655,7 @@ class LCMCR:
             step, more = self._next_step(d, modes, ch, plan, thin, n_draws.shape[1] - drop)
             if step == "stop":
                 return kept, thin, rounds
-            what = f"round {len(rounds)}"
+            what = N_("round {n}", n=len(rounds))
             if step == "temper":
                 log.info(
                     "lcmcr on %s: the chains sit in different modes after %s sweeps (%s; R-hat "
@@ -639,7 +671,7 @@ class LCMCR:
                 ch.temper(plan.ladder, plan.swap_every)
                 thin = plan.tempered_thin(plan.thin)
                 total = TEMPER_SETTLE + plan.draws * thin
-                tick = bar(what + " (replica exchange)", total)
+                tick = bar(N_("{round} (replica exchange)", round=what), total)
                 kept = ch.run(TEMPER_SETTLE, plan.draws, thin, plan.n_jobs, plan.warm, tick)
                 burned = False
                 continue
@@ -654,12 +686,14 @@ class LCMCR:
         """Burn-in and the first ``draws`` per chain (tempered from the start with
         ``tempering="always"``); returns the thinning and the draws."""
         if plan.tempering == "always":
-            ch.run(plan.burnin, 0, 1, plan.n_jobs, plan.warm, bar("burn-in", plan.burnin))
+            ch.run(plan.burnin, 0, 1, plan.n_jobs, plan.warm, bar(N_("burn-in"), plan.burnin))
             ch.temper(plan.ladder, plan.swap_every)
             thin = plan.tempered_thin(plan.thin)
-            tick = bar("round 0 (replica exchange)", plan.draws * thin)
+            tick = bar(
+                N_("{round} (replica exchange)", round=N_("round {n}", n=0)), plan.draws * thin
+            )
             return thin, ch.run(0, plan.draws, thin, plan.n_jobs, plan.warm, tick)
-        tick = bar("round 0", plan.burnin + plan.draws * plan.thin)
+        tick = bar(N_("round {n}", n=0), plan.burnin + plan.draws * plan.thin)
         return plan.thin, ch.run(plan.burnin, plan.draws, plan.thin, plan.n_jobs, plan.warm, tick)
 
     @staticmethod

@@ -116,8 +116,12 @@ def parse_interactions(
             out.append(idx)
     if bad:
         raise ModelSpecificationError(
-            f"unknown interaction term(s) {', '.join(map(repr, bad))}; expected 'a:b' or 'a:b:c' "
-            f"with different lists among {', '.join(lists)}"
+            N_(
+                "unknown interaction term(s) {terms}; expected 'a:b' or 'a:b:c' with different "
+                "lists among {lists}",
+                terms=", ".join(map(repr, bad)),
+                lists=", ".join(lists),
+            )
         )
     return sorted(out, key=lambda t: (len(t), t))
 
@@ -184,16 +188,24 @@ def flat_prior_reduction(
         empty = [name for name, t in zip(lists, data.list_totals(), strict=True) if t == 0]
         if empty:
             raise EstimateDoesNotExistError(
-                f"{data.source}: no one is on list(s) {', '.join(empty)}: with a flat prior on "
-                "the main effects the posterior is improper; drop the list(s)",
+                N_(
+                    "{source}: no one is on list(s) {lists}: with a flat prior on the main "
+                    "effects the posterior is improper; drop the list(s)",
+                    source=data.source,
+                    lists=", ".join(empty),
+                ),
                 code="no-mle",
             )
     masks = [sum(1 << i for i in t) for t in terms]
     chk = check_existence(data, frozenset(masks))
     if not chk.ok:
         raise EstimateDoesNotExistError(
-            f"{data.source}: with flat (improper) priors on the interactions the posterior is "
-            f"improper: {chk.reason(frozenset(masks))}; or use the proper normal prior",
+            N_(
+                "{source}: with flat (improper) priors on the interactions the posterior is "
+                "improper: {reason}; or use the proper normal prior",
+                source=data.source,
+                reason=chk.reason(frozenset(masks)),
+            ),
             code="no-mle" if chk.code & 1 else "not-identifiable",
         )
     boundary = set(chk.boundary_terms)
@@ -498,9 +510,13 @@ def sample_unobserved(
     a = idata["posterior"]["intercept"].to_numpy()
     if not np.all(np.isfinite(a)) or a.max() > 40:
         raise ModelSpecificationError(
-            f"{source}: the posterior of the unobserved cell is unbounded (intercept "
-            f"reached {a.max():.3g}); the model is not identified by these data: use fewer "
-            "interactions or a proper prior"
+            N_(
+                "{source}: the posterior of the unobserved cell is unbounded (intercept reached "
+                "{value}); the model is not identified by these data: use fewer interactions or "
+                "a proper prior",
+                source=source,
+                value=format(a.max(), ".3g"),
+            )
         )
     n0 = rng.poisson(np.exp(a)) if unobserved == "poisson" else np.exp(a)
     return NutsDraws(idata, seeds, a, n0)
@@ -520,13 +536,19 @@ class _Priors:
     ) -> None:
         if prior not in ("normal", "horseshoe", "flat"):
             raise ModelSpecificationError(
-                f"prior must be 'normal', 'horseshoe' or 'flat', got {prior!r}"
+                N_("prior must be 'normal', 'horseshoe' or 'flat', got {value!r}", value=prior)
             )
         if not prior_scale > 0:
-            raise ModelSpecificationError(f"prior_scale must be positive, got {prior_scale!r}")
+            raise ModelSpecificationError(
+                N_("{name} must be positive, got {value!r}", name="prior_scale", value=prior_scale)
+            )
         if not (main_prior == "flat" or (isinstance(main_prior, int | float) and main_prior > 0)):
             raise ModelSpecificationError(
-                f"main_prior must be 'flat' or a positive normal standard deviation, got {main_prior!r}"
+                N_(
+                    "main_prior must be 'flat' or a positive normal standard deviation, got "
+                    "{value!r}",
+                    value=main_prior,
+                )
             )
         self.prior = prior
         self.prior_scale = float(prior_scale)
@@ -626,7 +648,7 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
         self.priors = _Priors(prior, prior_scale, main_prior, slab_scale, slab_df, global_scale)
         if unobserved not in ("poisson", "mean"):
             raise ModelSpecificationError(
-                f"unobserved must be 'poisson' or 'mean', got {unobserved!r}"
+                N_("unobserved must be 'poisson' or 'mean', got {value!r}", value=unobserved)
             )
         self.unobserved = unobserved
 
@@ -766,7 +788,9 @@ class BayesLogLinear(NutsEstimator["CaptureData"]):
             the PyMC DataTree with ``N`` added to the posterior.
         """
         if data.n_observed == 0:
-            raise ModelSpecificationError(f"{data.source}: no one observed; nothing to estimate")
+            raise ModelSpecificationError(
+                N_("{source}: no one observed; nothing to estimate", source=data.source)
+            )
         inp = self._inputs(data)
         minus_inf: list[str] = []
         if self.priors.prior == "flat":

@@ -152,16 +152,26 @@ class BayesThresholdMSE(NutsEstimator[CaptureData]):
     ) -> None:
         if prior not in PRIORS:
             raise ModelSpecificationError(
-                f"prior must be 'proper' (normal) or 'improper' (flat), got {prior!r}"
+                N_(
+                    "prior must be 'proper' (normal) or 'improper' (flat), got {value!r}",
+                    value=prior,
+                )
             )
         if max_order not in (2, 3):
             raise ModelSpecificationError(
-                f"Bayesian thresholding takes max_order 2 or 3 (as the reference), got {max_order}"
+                N_(
+                    "Bayesian thresholding takes max_order 2 or 3 (as the reference), got {value}",
+                    value=max_order,
+                )
             )
         if not prior_variance > 0:
-            raise ModelSpecificationError(f"prior_variance must be positive, got {prior_variance}")
+            raise ModelSpecificationError(
+                N_("prior_variance must be positive, got {value}", value=prior_variance)
+            )
         if not threshold >= 0:
-            raise ModelSpecificationError(f"threshold must be non-negative, got {threshold}")
+            raise ModelSpecificationError(
+                N_("threshold must be non-negative, got {value}", value=threshold)
+            )
         self.threshold = float(threshold)
         self.prior_variance = float(prior_variance)
         self.prior = prior
@@ -215,7 +225,7 @@ class BayesThresholdMSE(NutsEstimator[CaptureData]):
         if not isinstance(data, CaptureData):
             raise TypeError("fit() takes one CaptureData table")
         if self.max_order == 3 and data.n_lists < 3:
-            raise ModelSpecificationError("three-list interactions need at least three lists")
+            raise ModelSpecificationError(N_("three-list interactions need at least three lists"))
         if self.prior == "improper":
             _check_pairwise_start(data)
         # children 0 and 1 as before max_order 3 existed, so earlier results are unchanged
@@ -334,9 +344,13 @@ def _check_pairwise_start(data: CaptureData) -> None:
     chk = check_existence(data, model)
     if not chk.ok:
         raise EstimateDoesNotExistError(
-            f"{data.source}: Bayesian thresholding with the improper (flat) prior on interactions "
-            "cannot start: its first model, every two-list interaction, gives an improper "
-            f"posterior because {chk.reason(model)}. Use prior='proper' (normal priors on the "
-            "interactions, which keep the posterior proper)",
+            N_(
+                "{source}: Bayesian thresholding with the improper (flat) prior on interactions "
+                "cannot start: its first model, every two-list interaction, gives an improper "
+                "posterior because {reason}. Use prior='proper' (normal priors on the "
+                "interactions, which keep the posterior proper)",
+                source=data.source,
+                reason=chk.reason(model),
+            ),
             code="no-mle" if chk.code & 1 else "not-identifiable",
         )

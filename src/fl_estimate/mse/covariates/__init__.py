@@ -15,10 +15,27 @@ and return an :class:`~fl_estimate.results.EstimationResult` with N by covariate
 ``tables["by_level"]``.
 """
 
-from fl_estimate.mse.covariates.huggins import HugginsMSE
-from fl_estimate.mse.covariates.loglinear import CovariateLogLinearMSE
-from fl_estimate.mse.covariates.poststratified import PostStratifiedMSE
-from fl_estimate.mse.covariates.records import MISSING, CovariateRecords, prepare_records
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fl_estimate.mse.covariates.huggins import HugginsMSE
+    from fl_estimate.mse.covariates.loglinear import CovariateLogLinearMSE
+    from fl_estimate.mse.covariates.poststratified import PostStratifiedMSE
+    from fl_estimate.mse.covariates.records import MISSING, CovariateRecords, prepare_records
+
+#: public name -> module that defines it, imported on first access (PEP 562): importing one
+#: sub-module (or the package) does not load every estimator (and scipy.optimize with them).
+_LAZY = {
+    "HugginsMSE": "fl_estimate.mse.covariates.huggins",
+    "CovariateLogLinearMSE": "fl_estimate.mse.covariates.loglinear",
+    "PostStratifiedMSE": "fl_estimate.mse.covariates.poststratified",
+    "MISSING": "fl_estimate.mse.covariates.records",
+    "CovariateRecords": "fl_estimate.mse.covariates.records",
+    "prepare_records": "fl_estimate.mse.covariates.records",
+}
 
 __all__ = [
     "MISSING",
@@ -28,3 +45,20 @@ __all__ = [
     "PostStratifiedMSE",
     "prepare_records",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    try:  # a sub-module read as an attribute, as the eager package allowed
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.covariates.records import (
     CovariateRecords,
     parse_terms,
@@ -61,12 +62,16 @@ BY_LEVEL_COLUMNS = [
 def check_options(interval: str, level: float, n_boot: int) -> None:
     if interval not in INTERVALS:
         raise ModelSpecificationError(
-            f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}"
+            N_(
+                "unknown interval {interval!r}; use one of {intervals}",
+                interval=interval,
+                intervals=", ".join(INTERVALS),
+            )
         )
     if not 0 < level < 1:
-        raise ModelSpecificationError(f"level must lie in (0, 1), got {level}")
+        raise ModelSpecificationError(N_("level must lie in (0, 1), got {level}", level=level))
     if interval == "bootstrap" and n_boot < 20:
-        raise ModelSpecificationError(f"n_boot must be at least 20, got {n_boot}")
+        raise ModelSpecificationError(N_("n_boot must be at least 20, got {n}", n=n_boot))
 
 
 def lognormal_interval(
@@ -231,12 +236,20 @@ class CovariateEstimator(ABC):
         check_options(interval, level, n_boot)
         if unestimable not in UNESTIMABLE_POLICIES:
             raise ModelSpecificationError(
-                f"unknown unestimable={unestimable!r}; use one of {', '.join(UNESTIMABLE_POLICIES)}"
+                N_(
+                    "unknown unestimable={value!r}; use one of {policies}",
+                    value=unestimable,
+                    policies=", ".join(UNESTIMABLE_POLICIES),
+                )
             )
         if options and not self.takes_options:
             raise ModelSpecificationError(
-                f"{type(self).__name__}.fit() takes no option {sorted(options)}; it takes lists, "
-                "level, interval, n_boot, seed and source"
+                N_(
+                    "{cls}.fit() takes no option {options}; it takes lists, level, interval, "
+                    "n_boot, seed and source",
+                    cls=type(self).__name__,
+                    options=sorted(options),
+                )
             )
         rec = prepare_records(records, self.names, lists=lists, missing=self.missing, source=source)
         settings = {
@@ -288,8 +301,10 @@ class CovariateTermsModel(CovariateEstimator):
         self.list_intercepts = bool(list_intercepts)
         if not self.list_intercepts and not self.parallel:
             raise ModelSpecificationError(
-                "list_intercepts=False needs parallel=True (one effect of each covariate on "
-                "every list, VGAM's parallel.t = TRUE)"
+                N_(
+                    "list_intercepts=False needs parallel=True (one effect of each covariate on "
+                    "every list, VGAM's parallel.t = TRUE)"
+                )
             )
         self.missing = missing
 

@@ -45,6 +45,7 @@ from scipy.stats import chi2
 
 from fl_estimate._typing import SeedLike
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.covariates.common import (
     BY_LEVEL_COLUMNS,
     CovariateTermsModel,
@@ -126,9 +127,11 @@ def cross_table(rec: CovariateRecords) -> CrossTable:
             ok = np.flatnonzero((combos[:, known] == codes[known]).all(axis=1))
             if ok.size == 0:
                 raise ModelSpecificationError(
-                    "an incomplete record has known values that no complete record has; "
-                    "missing='mar' spreads incomplete records over combinations of levels seen "
-                    "in complete records: use missing='level' or merge sparse levels"
+                    N_(
+                        "an incomplete record has known values that no complete record has; "
+                        "missing='mar' spreads incomplete records over combinations of levels "
+                        "seen in complete records: use missing='level' or merge sparse levels"
+                    )
                 )
             link[r, ok * n_cells + cell - 1] = 1.0
         rows.append(link)
@@ -286,8 +289,13 @@ class CovariateLogLinearMSE(CovariateTermsModel):
             parts = [s.strip() for s in p.split(":")]
             if len(parts) != 2 or any(s not in lists for s in parts) or parts[0] == parts[1]:
                 raise ModelSpecificationError(
-                    f"cannot read the list interaction {p!r}: write two of the lists "
-                    f"{', '.join(lists)} joined by ':' (e.g. {lists[0]}:{lists[1]})"
+                    N_(
+                        "cannot read the list interaction {term!r}: write two of the lists "
+                        "{lists} joined by ':' (e.g. {example})",
+                        term=p,
+                        lists=", ".join(lists),
+                        example=":".join(lists[:2]),
+                    )
                 )
             i, j = sorted(lists.index(s) for s in parts)
             if (i, j) not in out:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.covariates.common import (
     BY_LEVEL_COLUMNS,
     CovariateEstimator,
@@ -92,7 +93,7 @@ class PostStratifiedMSE(CovariateEstimator):
         self.by = [by] if isinstance(by, str) else [str(b) for b in by]
         self.names = list(self.by)
         if not self.by:
-            raise ModelSpecificationError("post-stratification needs at least one covariate")
+            raise ModelSpecificationError(N_("post-stratification needs at least one covariate"))
         self.estimator = estimator
 
     def _estimator(self) -> _Estimator:
@@ -219,8 +220,11 @@ def _variance(res: EstimationResult) -> float:
     d = res.diagnostics
     if "log_unobserved" not in d or "se_log_unobserved" not in d:
         raise ModelSpecificationError(
-            f"post-stratification with interval='wald' needs each stratum's Wald variance, which "
-            f"method {res.method!r} does not report; use interval='bootstrap'"
+            N_(
+                "post-stratification with interval='wald' needs each stratum's Wald variance, "
+                "which method {method!r} does not report; use interval='bootstrap'",
+                method=res.method,
+            )
         )
     f0 = float(np.exp(d["log_unobserved"]))
     return (f0 * float(d["se_log_unobserved"])) ** 2 + f0
@@ -230,7 +234,12 @@ def _draws(res: EstimationResult, n_boot: int) -> np.ndarray:
     draws = np.asarray(res.draws, dtype=float).reshape(-1)
     if draws.shape != (n_boot,):
         raise ModelSpecificationError(
-            f"method {res.method!r} returned {draws.size} bootstrap replicates for n_boot="
-            f"{n_boot}; post-stratification needs them to add the strata"
+            N_(
+                "method {method!r} returned {size} bootstrap replicates for n_boot={n_boot}; "
+                "post-stratification needs them to add the strata",
+                method=res.method,
+                size=draws.size,
+                n_boot=n_boot,
+            )
         )
     return draws

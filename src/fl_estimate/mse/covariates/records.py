@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 
 __all__ = [
@@ -80,11 +81,14 @@ def parse_terms(covariates: str | Sequence[str]) -> list[tuple[str, ...]]:
         for name in term:
             if not re.fullmatch(r"[^\s:*+()~]+", name):
                 raise ModelSpecificationError(
-                    f"cannot read the covariate term {':'.join(term)!r}: write terms as "
-                    "'sex + age + sex:age' (column names without spaces)"
+                    N_(
+                        "cannot read the covariate term {term!r}: write terms as "
+                        "'sex + age + sex:age' (column names without spaces)",
+                        term=":".join(term),
+                    )
                 )
     if not raw:
-        raise ModelSpecificationError("no covariate terms given")
+        raise ModelSpecificationError(N_("no covariate terms given"))
     out: list[tuple[str, ...]] = []
     for term in sorted(raw, key=len):
         closure = [sub for r in range(1, len(term) + 1) for sub in combinations(term, r)]
@@ -206,7 +210,11 @@ def prepare_records(
         raise TypeError("records must be a pandas DataFrame with one row per person")
     if missing not in MISSING_POLICIES:
         raise ModelSpecificationError(
-            f"unknown missing-value policy {missing!r}; use one of {', '.join(MISSING_POLICIES)}"
+            N_(
+                "unknown missing-value policy {missing!r}; use one of {policies}",
+                missing=missing,
+                policies=", ".join(MISSING_POLICIES),
+            )
         )
     covariates = [str(c) for c in covariates]
     columns = [str(c) for c in records.columns]

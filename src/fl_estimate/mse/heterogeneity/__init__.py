@@ -27,16 +27,40 @@ Fienberg, S. E. & Rinaldo, A. (2012). Maximum likelihood estimation in log-linea
 *Annals of Statistics* 40, 996-1023.
 """
 
-from fl_estimate.mse.heterogeneity.closedp import (
-    ClosedpFit,
-    ClosedPopulationModels,
-    ClosedpResult,
-    closedp_table,
-    fit_closedp_model,
-)
-from fl_estimate.mse.heterogeneity.design import ClosedpModel, closedp_catalogue
-from fl_estimate.mse.heterogeneity.estimator import ClosedpMSE, HeterogeneityMSE, MhMSE, MthMSE
-from fl_estimate.mse.heterogeneity.profile import ProfileInterval, profile_interval
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fl_estimate.mse.heterogeneity.closedp import (
+        ClosedpFit,
+        ClosedPopulationModels,
+        ClosedpResult,
+        closedp_table,
+        fit_closedp_model,
+    )
+    from fl_estimate.mse.heterogeneity.design import ClosedpModel, closedp_catalogue
+    from fl_estimate.mse.heterogeneity.estimator import ClosedpMSE, HeterogeneityMSE, MhMSE, MthMSE
+    from fl_estimate.mse.heterogeneity.profile import ProfileInterval, profile_interval
+
+#: public name -> module that defines it, imported on first access (PEP 562): importing one
+#: sub-module (or the package) does not load every estimator, scipy.optimize and scipy.stats.
+_LAZY = {
+    "ClosedpFit": "fl_estimate.mse.heterogeneity.closedp",
+    "ClosedPopulationModels": "fl_estimate.mse.heterogeneity.closedp",
+    "ClosedpResult": "fl_estimate.mse.heterogeneity.closedp",
+    "closedp_table": "fl_estimate.mse.heterogeneity.closedp",
+    "fit_closedp_model": "fl_estimate.mse.heterogeneity.closedp",
+    "ClosedpModel": "fl_estimate.mse.heterogeneity.design",
+    "closedp_catalogue": "fl_estimate.mse.heterogeneity.design",
+    "ClosedpMSE": "fl_estimate.mse.heterogeneity.estimator",
+    "HeterogeneityMSE": "fl_estimate.mse.heterogeneity.estimator",
+    "MhMSE": "fl_estimate.mse.heterogeneity.estimator",
+    "MthMSE": "fl_estimate.mse.heterogeneity.estimator",
+    "ProfileInterval": "fl_estimate.mse.heterogeneity.profile",
+    "profile_interval": "fl_estimate.mse.heterogeneity.profile",
+}
 
 __all__ = [
     "ClosedPopulationModels",
@@ -53,3 +77,20 @@ __all__ = [
     "fit_closedp_model",
     "profile_interval",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    try:  # a sub-module read as an attribute, as the eager package allowed
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.design import ClosedpModel, closedp_catalogue
 from fl_estimate.mse.heterogeneity.fitting import PoissonFit, Support, fit_removing_negative
@@ -74,14 +74,20 @@ __all__ = [
 BIAS_SHARE = 0.1
 
 FLAG_TEXT = {
-    "boundary": "the maximum-likelihood estimate does not exist (a capture pattern nobody has "
-    "must be fitted at zero); the extended MLE is reported",
-    "not-identifiable": "the design has dependent columns: some parameters are not identifiable",
-    "not-converged": "the fit did not converge",
-    "large-bias": "the asymptotic bias of the estimate is more than 10% of it",
-    "impossible-estimate": "the behavioural model's estimate is below the number of people "
-    "observed (its capture probabilities are impossible): no estimate",
-    "unbounded": "the fit sends the unobserved count to infinity: no finite estimate",
+    "boundary": N_(
+        "the maximum-likelihood estimate does not exist (a capture pattern nobody has must be "
+        "fitted at zero); the extended MLE is reported"
+    ),
+    "not-identifiable": N_(
+        "the design has dependent columns: some parameters are not identifiable"
+    ),
+    "not-converged": N_("the fit did not converge"),
+    "large-bias": N_("the asymptotic bias of the estimate is more than 10% of it"),
+    "impossible-estimate": N_(
+        "the behavioural model's estimate is below the number of people observed (its capture "
+        "probabilities are impossible): no estimate"
+    ),
+    "unbounded": N_("the fit sends the unobserved count to infinity: no finite estimate"),
 }
 
 
@@ -155,7 +161,7 @@ class ClosedpFit:
     @property
     def reason(self) -> str:
         """The flags in words (empty when there is none)."""
-        return "; ".join(FLAG_TEXT[f] for f in self.flags)
+        return join_semicolons(FLAG_TEXT[f] for f in self.flags) if self.flags else ""
 
     @property
     def coefficients(self) -> pd.DataFrame:
@@ -325,25 +331,39 @@ def _status(fit: ClosedpFit) -> tuple[str, str]:
             continue
         if flag == "boundary" and fit.estimate is not None:
             missing = [int(k) for k, v in _capture_frequencies(fit).items() if v == 0 and k > 0]
-            detail = (
-                f" nobody was caught on exactly {', '.join(map(str, missing))} of the "
-                f"{len(lists)} lists, and"
-                if missing
-                else ""
-            )
             what = (
-                "the unobserved count is sent to zero, so the estimate is the observed count "
-                f"({fit.observed:,}): an artefact of the boundary, not an estimate of N"
+                N_(
+                    "the unobserved count is sent to zero, so the estimate is the observed "
+                    "count ({observed}): an artefact of the boundary, not an estimate of N",
+                    observed=format(fit.observed, ","),
+                )
                 if fit.estimate == fit.observed
-                else f"the estimate {fit.estimate:,.1f} is the extended MLE"
+                else N_(
+                    "the estimate {estimate} is the extended MLE",
+                    estimate=format(fit.estimate, ",.1f"),
+                )
             )
-            return (
-                f"{fit.label} has no maximum-likelihood estimate on these data:{detail} the "
-                f"model must fit some capture patterns at zero; {what}. Use a model with fewer "
-                "heterogeneity parameters (M0, Mt or Chao's lower bound) or more lists",
-                code,
-            )
-        return f"{fit.label}: {FLAG_TEXT[flag]}", code
+            if missing:
+                text = N_(
+                    "{label} has no maximum-likelihood estimate on these data: nobody was "
+                    "caught on exactly {counts} of the {k} lists, and the model must fit some "
+                    "capture patterns at zero; {what}. Use a model with fewer heterogeneity "
+                    "parameters (M0, Mt or Chao's lower bound) or more lists",
+                    label=fit.label,
+                    counts=", ".join(map(str, missing)),
+                    k=len(lists),
+                    what=what,
+                )
+            else:
+                text = N_(
+                    "{label} has no maximum-likelihood estimate on these data: the model must "
+                    "fit some capture patterns at zero; {what}. Use a model with fewer "
+                    "heterogeneity parameters (M0, Mt or Chao's lower bound) or more lists",
+                    label=fit.label,
+                    what=what,
+                )
+            return text, code
+        return N_("{label}: {reason}", label=fit.label, reason=FLAG_TEXT[flag]), code
     return "ok", "ok"
 
 
@@ -425,7 +445,7 @@ def result_from_fit(
         if fit.stderr is not None:
             ci = lognormal_interval(fit.observed, fit.estimate, fit.stderr, level)
         else:
-            note = "no standard error at the boundary: no Wald interval"
+            note = N_("no standard error at the boundary: no Wald interval")
     return EstimationResult(
         estimate=fit.estimate,
         interval=ci,
@@ -549,7 +569,9 @@ class ClosedpResult:
         """
         key = {"aic": "aic", "bic": "bic"}.get(criterion.lower())
         if key is None:
-            raise ModelSpecificationError(f"criterion must be 'AIC' or 'BIC', got {criterion!r}")
+            raise ModelSpecificationError(
+                N_("criterion must be 'AIC' or 'BIC', got {value!r}", value=criterion)
+            )
         ok = [f for f in self.fits if f.usable and (behavioural or not f.model.behavioural)]
         if not ok:
             raise ModelSpecificationError(
@@ -673,7 +695,10 @@ class ClosedPopulationModels:
             for m in self.models:
                 if not isinstance(m, ClosedpModel):
                     raise ModelSpecificationError(
-                        f"models must be ClosedpModel objects, got {type(m).__name__}"
+                        N_(
+                            "models must be ClosedpModel objects, got {kind}",
+                            kind=type(m).__name__,
+                        )
                     )
 
     def fit(

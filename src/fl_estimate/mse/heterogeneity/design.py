@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 
 __all__ = [
     "BASES",
@@ -94,15 +95,23 @@ def parse_interactions(
         unknown = [nm for nm in names if nm not in index]
         if unknown:
             raise ModelSpecificationError(
-                f"interaction {':'.join(names)!r} names {', '.join(map(repr, unknown))}, which "
-                f"is not a list of this table (lists: {', '.join(lists)})"
+                N_(
+                    "interaction {term!r} names {unknown}, which is not a list of this table "
+                    "(lists: {lists})",
+                    term=":".join(names),
+                    unknown=", ".join(map(repr, unknown)),
+                    lists=", ".join(lists),
+                )
             )
         mask = 0
         for nm in names:
             mask |= 1 << index[nm]
         if mask.bit_count() < 2:
             raise ModelSpecificationError(
-                f"interaction {':'.join(names)!r} must name at least two different lists"
+                N_(
+                    "interaction {term!r} must name at least two different lists",
+                    term=":".join(names),
+                )
             )
         out.add(mask)
     return tuple(sorted(out, key=lambda m: (m.bit_count(), m)))
@@ -136,7 +145,11 @@ class ClosedpModel:
     def __post_init__(self) -> None:
         if self.base not in BASES:
             raise ModelSpecificationError(
-                f"unknown model {self.base!r}; use one of {', '.join(BASES)}"
+                N_(
+                    "unknown model {model!r}; use one of {models}",
+                    model=self.base,
+                    models=", ".join(BASES),
+                )
             )
         h = None if self.h is None else str(self.h).lower()
         if h == "lb":
@@ -144,25 +157,36 @@ class ClosedpModel:
         if self.base in ("Mh", "Mth"):
             if h not in HETEROGENEITY:
                 raise ModelSpecificationError(
-                    f"model {self.base} needs a heterogeneity form h: one of "
-                    f"{', '.join(HETEROGENEITY)} (got {self.h!r})"
+                    N_(
+                        "model {model} needs a heterogeneity form h: one of {forms} (got {h!r})",
+                        model=self.base,
+                        forms=", ".join(HETEROGENEITY),
+                        h=self.h,
+                    )
                 )
         elif h is not None:
             raise ModelSpecificationError(
-                f"model {self.base} takes no heterogeneity form (got h={self.h!r}); use Mh or Mth"
+                N_(
+                    "model {model} takes no heterogeneity form (got h={h!r}); use Mh or Mth",
+                    model=self.base,
+                    h=self.h,
+                )
             )
         theta = self.theta
         if h in DEFAULT_THETA:
             theta = DEFAULT_THETA[h] if theta is None else float(theta)
             if not (np.isfinite(theta) and theta > 0) or (h == "poisson" and theta == 1):
                 raise ModelSpecificationError(
-                    f"theta must be a positive number (and not 1 for the Poisson form), "
-                    f"got {self.theta!r}"
+                    N_(
+                        "theta must be a positive number (and not 1 for the Poisson form), "
+                        "got {theta!r}",
+                        theta=self.theta,
+                    )
                 )
         elif theta is not None:
-            raise ModelSpecificationError("theta is used only by the Poisson and Gamma forms")
+            raise ModelSpecificationError(N_("theta is used only by the Poisson and Gamma forms"))
         if self.interactions and self.base in ("Mb", "Mbh"):
-            raise ModelSpecificationError("interactions can be added to M0, Mt, Mh or Mth only")
+            raise ModelSpecificationError(N_("interactions can be added to M0, Mt, Mh or Mth only"))
         object.__setattr__(self, "h", h)
         object.__setattr__(self, "theta", theta)
         object.__setattr__(self, "interactions", tuple(self.interactions))
@@ -215,9 +239,13 @@ class ClosedpModel:
             Column names (lists named by ``lists`` when given, else by position).
         """
         if k < 2:
-            raise ModelSpecificationError("the closed-population models need at least two lists")
+            raise ModelSpecificationError(
+                N_("the closed-population models need at least two lists")
+            )
         if self.h == "chao" and k < 3:
-            raise ModelSpecificationError("Chao's lower-bound columns need at least three lists")
+            raise ModelSpecificationError(
+                N_("Chao's lower-bound columns need at least three lists")
+            )
         lists = list(lists) if lists is not None else [f"c{j + 1}" for j in range(k)]
         cells = np.arange(1, 1 << k, dtype=np.int64)
         hist = ((cells[:, None] >> np.arange(k)) & 1).astype(float)
@@ -240,7 +268,11 @@ class ClosedpModel:
         for mask in self.interactions:
             if mask >> k:
                 raise ModelSpecificationError(
-                    f"interaction term {mask} refers to a list beyond the table's {k}"
+                    N_(
+                        "interaction term {mask} refers to a list beyond the table's {k}",
+                        mask=mask,
+                        k=k,
+                    )
                 )
             cols.append(((cells & mask) == mask).astype(float))
             names.append(_term_text(mask, lists))

@@ -45,13 +45,13 @@ Examples
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from fl_estimate.exceptions import HeterogeneityWarning, ModelSpecificationError
 from fl_estimate.i18n import N_
@@ -74,6 +74,12 @@ PAIR_LEVEL = 0.02
 _MAX_COEF = 20.0
 
 
+def _normal_sf(z: float) -> float:
+    """Upper tail of the standard normal, ``scipy.stats.norm.sf`` to rounding (without importing
+    scipy.stats: the CLI runs this diagnosis for every result)."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
 def heterogeneity_column(k: int, kind: str = "gamma", theta: float | None = None) -> np.ndarray:
     """Rcapture's heterogeneity column over the observable patterns ``1 .. 2**k - 1`` (the last
     column of model Mth with that form: :class:`~fl_estimate.mse.heterogeneity.design.ClosedpModel`).
@@ -82,7 +88,7 @@ def heterogeneity_column(k: int, kind: str = "gamma", theta: float | None = None
     """
     if kind not in ("gamma", "darroch", "poisson"):
         raise ModelSpecificationError(
-            f"unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson"
+            N_("unknown heterogeneity column {kind!r}; choose gamma, darroch or poisson", kind=kind)
         )
     x, _ = ClosedpModel("Mth", h=kind, theta=theta).design(k)
     return x[:, -1]
@@ -208,11 +214,11 @@ def diagnose_heterogeneity(
                 continue
             lr = max(dev - new[1], 0.0)
             if cand == "h":
-                p = float(norm.sf(np.sqrt(lr))) if new[0][-1] > 0 else 1.0
+                p = _normal_sf(math.sqrt(lr)) if new[0][-1] > 0 else 1.0
                 last_h = p
                 level = alpha
             else:
-                p = float(2 * norm.sf(np.sqrt(lr)))
+                p = 2 * _normal_sf(math.sqrt(lr))
                 level = pair_level
             if p < level and (best is None or p < best[0]):
                 best = (p, cand, new)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.optimize import linprog
 from scipy.special import gammaln
 
 from fl_estimate.mse.loglinear import irls
@@ -133,6 +132,8 @@ def _recession_lp(
         bounds = [(None, None)] * p
         a_eq = x[pos] if pos.any() else None
         b_eq = np.zeros(int(pos.sum())) if pos.any() else None
+    from scipy.optimize import linprog
+
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if res.status != 0:
         return None

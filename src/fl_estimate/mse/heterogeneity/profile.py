@@ -27,6 +27,7 @@ from scipy.special import gammaln
 from scipy.stats import chi2
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.heterogeneity.design import ClosedpModel
 from fl_estimate.mse.heterogeneity.fitting import Support, fit_removing_negative
@@ -85,12 +86,15 @@ class ProfileInterval:
         parts = []
         if self.high is None:
             parts.append(
-                f"the profile likelihood stays above the cut-off up to N = "
-                f"{self.search_limit:,.0f}: the data do not bound N above"
+                N_(
+                    "the profile likelihood stays above the cut-off up to N = {limit}: the data "
+                    "do not bound N above",
+                    limit=format(self.search_limit, ",.0f"),
+                )
             )
         if self.low_at_observed:
-            parts.append("the lower limit is the observed count")
-        return "; ".join(parts) or None
+            parts.append(N_("the lower limit is the observed count"))
+        return join_semicolons(parts) if parts else None
 
 
 class _Profile:

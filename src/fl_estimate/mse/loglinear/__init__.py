@@ -31,39 +31,88 @@ Examples
 12214
 """
 
-from fl_estimate.mse.loglinear.estimators import ExhaustiveSearchMSE, LogLinearMSE, StepwiseMSE
-from fl_estimate.mse.loglinear.existence import ExistenceCheck, certify_no_mle, check_existence
-from fl_estimate.mse.loglinear.fit import (
-    LogLinearFit,
-    LoglinearFit,
-    fit_loglinear,
-    irls,
-    irls_batch,
-)
-from fl_estimate.mse.loglinear.greedy import GreedySearchMSE, greedy_search
-from fl_estimate.mse.loglinear.grid import GridFits, ManyFits, fit_grid, fit_many
-from fl_estimate.mse.loglinear.intervals import (
-    BootstrapResult,
-    bootstrap,
-    profile_interval,
-    wald_log_interval,
-)
-from fl_estimate.mse.loglinear.selection import (
-    SearchResult,
-    StepwisePath,
-    exhaustive_search,
-    stepwise,
-)
-from fl_estimate.mse.loglinear.table import Table, design, param_terms
-from fl_estimate.mse.loglinear.terms import (
-    Model,
-    hierarchical_models,
-    model_label,
-    msenotation,
-    parse_model,
-    term_label,
-)
-from fl_estimate.mse.loglinear.topmodels import AutoMSE, BicMSE, TopModelsBCa, top_models_bca
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fl_estimate.mse.loglinear.estimators import ExhaustiveSearchMSE, LogLinearMSE, StepwiseMSE
+    from fl_estimate.mse.loglinear.existence import ExistenceCheck, certify_no_mle, check_existence
+    from fl_estimate.mse.loglinear.fit import (
+        LogLinearFit,
+        LoglinearFit,
+        fit_loglinear,
+        irls,
+        irls_batch,
+    )
+    from fl_estimate.mse.loglinear.greedy import GreedySearchMSE, greedy_search
+    from fl_estimate.mse.loglinear.grid import GridFits, ManyFits, fit_grid, fit_many
+    from fl_estimate.mse.loglinear.intervals import (
+        BootstrapResult,
+        bootstrap,
+        profile_interval,
+        wald_log_interval,
+    )
+    from fl_estimate.mse.loglinear.selection import (
+        SearchResult,
+        StepwisePath,
+        exhaustive_search,
+        stepwise,
+    )
+    from fl_estimate.mse.loglinear.table import Table, design, param_terms
+    from fl_estimate.mse.loglinear.terms import (
+        Model,
+        hierarchical_models,
+        model_label,
+        msenotation,
+        parse_model,
+        term_label,
+    )
+    from fl_estimate.mse.loglinear.topmodels import AutoMSE, BicMSE, TopModelsBCa, top_models_bca
+
+#: public name -> module that defines it, imported on first access (PEP 562): importing one
+#: sub-module (or the package) does not load every estimator, scipy.optimize and scipy.stats.
+_LAZY = {
+    "ExhaustiveSearchMSE": "fl_estimate.mse.loglinear.estimators",
+    "LogLinearMSE": "fl_estimate.mse.loglinear.estimators",
+    "StepwiseMSE": "fl_estimate.mse.loglinear.estimators",
+    "ExistenceCheck": "fl_estimate.mse.loglinear.existence",
+    "certify_no_mle": "fl_estimate.mse.loglinear.existence",
+    "check_existence": "fl_estimate.mse.loglinear.existence",
+    "LogLinearFit": "fl_estimate.mse.loglinear.fit",
+    "LoglinearFit": "fl_estimate.mse.loglinear.fit",
+    "fit_loglinear": "fl_estimate.mse.loglinear.fit",
+    "irls": "fl_estimate.mse.loglinear.fit",
+    "irls_batch": "fl_estimate.mse.loglinear.fit",
+    "GreedySearchMSE": "fl_estimate.mse.loglinear.greedy",
+    "greedy_search": "fl_estimate.mse.loglinear.greedy",
+    "GridFits": "fl_estimate.mse.loglinear.grid",
+    "ManyFits": "fl_estimate.mse.loglinear.grid",
+    "fit_grid": "fl_estimate.mse.loglinear.grid",
+    "fit_many": "fl_estimate.mse.loglinear.grid",
+    "BootstrapResult": "fl_estimate.mse.loglinear.intervals",
+    "bootstrap": "fl_estimate.mse.loglinear.intervals",
+    "profile_interval": "fl_estimate.mse.loglinear.intervals",
+    "wald_log_interval": "fl_estimate.mse.loglinear.intervals",
+    "SearchResult": "fl_estimate.mse.loglinear.selection",
+    "StepwisePath": "fl_estimate.mse.loglinear.selection",
+    "exhaustive_search": "fl_estimate.mse.loglinear.selection",
+    "stepwise": "fl_estimate.mse.loglinear.selection",
+    "Table": "fl_estimate.mse.loglinear.table",
+    "design": "fl_estimate.mse.loglinear.table",
+    "param_terms": "fl_estimate.mse.loglinear.table",
+    "Model": "fl_estimate.mse.loglinear.terms",
+    "hierarchical_models": "fl_estimate.mse.loglinear.terms",
+    "model_label": "fl_estimate.mse.loglinear.terms",
+    "msenotation": "fl_estimate.mse.loglinear.terms",
+    "parse_model": "fl_estimate.mse.loglinear.terms",
+    "term_label": "fl_estimate.mse.loglinear.terms",
+    "AutoMSE": "fl_estimate.mse.loglinear.topmodels",
+    "BicMSE": "fl_estimate.mse.loglinear.topmodels",
+    "TopModelsBCa": "fl_estimate.mse.loglinear.topmodels",
+    "top_models_bca": "fl_estimate.mse.loglinear.topmodels",
+}
 
 __all__ = [
     "AutoMSE",
@@ -105,3 +154,20 @@ __all__ = [
     "top_models_bca",
     "wald_log_interval",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    try:  # a sub-module read as an attribute, as the eager package allowed
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linprog
 
 from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.data import CaptureData
@@ -108,6 +107,8 @@ def lp_objective(a: np.ndarray, t: np.ndarray) -> float:
 
     The MLE (on the cells left) exists if and only if the optimum is positive.
     """
+    from scipy.optimize import linprog  # on first use (a process that fits nothing pays nothing)
+
     npar, nobs = a.shape
     c = np.zeros(nobs + 1)
     c[-1] = -1.0
@@ -128,6 +129,7 @@ def lp_objectives(blocks: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray
     of the sum is an optimum of every block.
     """
     import scipy.sparse as sp
+    from scipy.optimize import linprog
 
     eq, ub, rhs, svar = [], [], [], []
     nv = 0

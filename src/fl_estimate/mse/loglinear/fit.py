@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.special import gammaln
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
 from fl_estimate.i18n import N_
@@ -150,6 +149,8 @@ LoglinearFit = LogLinearFit
 def poisson_loglik(y: np.ndarray, mu: np.ndarray) -> float:
     """Poisson log-likelihood of counts ``y`` at means ``mu`` (cells with ``mu = 0`` left out)."""
     pos = mu > 0
+    from scipy.special import gammaln  # on first use (scipy.special loads scipy.linalg)
+
     return float(np.sum(y[pos] * np.log(mu[pos]) - mu[pos] - gammaln(y[pos] + 1.0)))
 
 

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
-from scipy.special import gammaln
-from scipy.stats import chi2, norm
+from scipy.special import gammaln, ndtr, ndtri
 
 from fl_estimate._typing import spawn_seeds
 from fl_estimate.exceptions import EstimateDoesNotExistError
@@ -63,7 +61,7 @@ def wald_log_interval(fit: LogLinearFit, level: float = 0.95) -> tuple[float, fl
 
     ``n + exp(log_mu0 +/- z * se)`` with ``se`` from the inverse Fisher information.
     """
-    z = norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)  # what scipy.stats.norm.ppf computes, without scipy.stats
     lo = fit.table.n + np.exp(fit.coef[0] - z * fit.se_log_unobserved)
     hi = fit.table.n + np.exp(fit.coef[0] + z * fit.se_log_unobserved)
     return float(lo), float(hi)
@@ -134,6 +132,9 @@ def profile_interval(
     Journal of Statistical Software 19(5). Cormack, R. M. (1992). Interval estimation for
     mark-recapture studies of closed populations. Biometrics 48, 567–576.
     """
+    from scipy.optimize import brentq, minimize_scalar
+    from scipy.stats import chi2
+
     n = fit.table.n
     big = fit.estimate
     ll = _profile_loglik_factory(fit)
@@ -204,10 +205,10 @@ def bca_limits(
     """
     reps = np.asarray(replicates, dtype=float)
     reps = reps[~np.isnan(reps)]
-    z0 = norm.ppf(np.mean(reps < estimate))
-    za = norm.ppf(np.asarray(alpha, dtype=float))
+    z0 = ndtri(np.mean(reps < estimate))  # scipy.stats.norm.ppf and .cdf are ndtri and ndtr
+    za = ndtri(np.asarray(alpha, dtype=float))
     za0 = za + z0
-    zq = norm.cdf(z0 + za0 / (1 - acceleration * za0))
+    zq = ndtr(z0 + za0 / (1 - acceleration * za0))
     return np.quantile(reps, zq, method="median_unbiased")
 
 

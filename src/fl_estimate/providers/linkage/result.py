@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import LinkageWarning, ModelSpecificationError
-from fl_estimate.i18n import N_, Message
+from fl_estimate.i18n import N_, Message, join_semicolons
 from fl_estimate.mse.data import CaptureData, StratifiedCaptureData
 from fl_estimate.providers.linkage.clusters import (
     capture_histories,
@@ -439,15 +439,18 @@ class LinkageResult:
                 out.append(
                     {
                         "code": "em-session",
-                        "message": (
-                            f"EM training session blocked on {s['rule']} trained on {s['reason']}"
+                        "message": N_(
+                            "EM training session blocked on {rule} trained on {reason}",
+                            rule=s["rule"],
+                            reason=s["reason"],
                         ),
                     }
                 )
             elif s["status"] != "trained":
-                out.append({"code": "em-session", "message": (
-                    f"EM training session blocked on {s['rule']} {s['status']}: {s['reason']}; "
-                    f"it would have estimated {', '.join(s['comparisons'])}")})  # fmt: skip
+                out.append({"code": "em-session", "message": N_(
+                    "EM training session blocked on {rule} {status}: {reason}; it would have "
+                    "estimated {comparisons}", rule=s["rule"], status=s["status"],
+                    reason=s["reason"], comparisons=", ".join(s["comparisons"]))})  # fmt: skip
         levels = training.get("levels", [])
         m_prior = [lv for lv in levels if lv["m_source"].startswith("prior")]
         if m_prior:
@@ -456,39 +459,52 @@ class LinkageResult:
                 for lv in m_prior
             )
             out.append({"code": "m-prior", "message": (
-                f"{len(m_prior)} m probabilit{'y' if len(m_prior) == 1 else 'ies'} not "
-                f"trained, set from documented priors: {named}")})  # fmt: skip
+                N_("1 m probability not trained, set from documented priors: {named}",
+                   named=named) if len(m_prior) == 1 else
+                N_("{n} m probabilities not trained, set from documented priors: {named}",
+                   n=len(m_prior), named=named))})  # fmt: skip
         u_fall = [lv for lv in levels if lv.get("u_source", "random sample") != "random sample"]
         if u_fall:
-            named = "; ".join(
-                f"{lv['comparison']} / {lv['level']} from {lv['u_source']}" for lv in u_fall
+            named = join_semicolons(
+                N_(
+                    "{comparison} / {level} from {source}",
+                    comparison=lv["comparison"],
+                    level=lv["level"],
+                    source=lv["u_source"],
+                )
+                for lv in u_fall
             )
             out.append({"code": "u-fallback", "message": (
-                f"{len(u_fall)} u probabilit{'y' if len(u_fall) == 1 else 'ies'} not seen in "
-                f"the random sample: {named}")})  # fmt: skip
+                N_("1 u probability not seen in the random sample: {named}", named=named)
+                if len(u_fall) == 1 else
+                N_("{n} u probabilities not seen in the random sample: {named}",
+                   n=len(u_fall), named=named))})  # fmt: skip
         prior = training.get("prior", {})
         if prior.get("fitted") is not None and prior.get("rules"):
             ratio = prior["fitted"] / prior["rules"]
             if not 1 / PRIOR_MOVE_FACTOR <= ratio <= PRIOR_MOVE_FACTOR:
-                out.append({"code": "prior-moved", "message": (
-                    f"the prior probability that two records match, fitted to the scored "
-                    f"pairs ({prior['fitted']:.3g}), is {ratio:.3g} times the one counted from "
-                    f"near-certain agreements ({prior['rules']:.3g}): the model or the prior "
-                    "rules' assumed recall may be wrong")})  # fmt: skip
+                out.append({"code": "prior-moved", "message": N_(
+                    "the prior probability that two records match, fitted to the scored "
+                    "pairs ({fitted}), is {ratio} times the one counted from near-certain "
+                    "agreements ({rules}): the model or the prior rules' assumed recall may be "
+                    "wrong", fitted=format(prior['fitted'], ".3g"), ratio=format(ratio, ".3g"),
+                    rules=format(prior['rules'], ".3g"))})  # fmt: skip
         _, info = self._clusters(threshold)
         if info["split_for_size"]:
-            out.append({"code": "cluster-split", "message": (
-                f"{info['split_for_size']} cluster(s) of more than {self.max_cluster_size} "
-                f"records split, weakest links first ({info['links_dropped']} links left out): "
-                "chains of links through namesakes or household members are likely; check the "
-                "threshold")})  # fmt: skip
+            out.append({"code": "cluster-split", "message": N_(
+                "{n} cluster(s) of more than {size} records split, weakest links first "
+                "({dropped} links left out): chains of links through namesakes or household "
+                "members are likely; check the threshold", n=info["split_for_size"],
+                size=self.max_cluster_size, dropped=info["links_dropped"])})  # fmt: skip
         if info["split_for_no_dedupe"]:
             out.append(
                 {
                     "code": "no-dedupe-split",
-                    "message": (
-                        f"{info['split_for_no_dedupe']} cluster(s) split so that no two records of "
-                        f"{', '.join(self.no_dedupe)} are merged (de-duplication switched off)"
+                    "message": N_(
+                        "{n} cluster(s) split so that no two records of {providers} are merged "
+                        "(de-duplication switched off)",
+                        n=info["split_for_no_dedupe"],
+                        providers=", ".join(self.no_dedupe),
                     ),
                 }
             )
@@ -499,18 +515,20 @@ class LinkageResult:
             n_auto = len(np.unique(self.clusters(auto)))
             share = abs(n_thr - n_auto) / max(n_auto, 1)
             if share > THRESHOLD_SHARE:
-                out.append({"code": "threshold-sensitive", "message": (
-                    f"persons found at the match threshold {thr:g} ({n_thr}) and at the "
-                    f"data-driven threshold {auto:.3g} ({n_auto}) differ by {100 * share:.1f}%: "
-                    "many pairs have a match probability between the two (names shared by many "
-                    "people, dates of birth unknown), so the count of persons, and N-hat, "
-                    "depend on the threshold; compare the estimates at both"
-                    " (threshold='auto' uses the data-driven one)")})  # fmt: skip
+                out.append({"code": "threshold-sensitive", "message": N_(
+                    "persons found at the match threshold {thr} ({n_thr}) and at the "
+                    "data-driven threshold {auto} ({n_auto}) differ by {share}%: many pairs "
+                    "have a match probability between the two (names shared by many people, "
+                    "dates of birth unknown), so the count of persons, and N-hat, depend on "
+                    "the threshold; compare the estimates at both (threshold='auto' uses the "
+                    "data-driven one)", thr=format(thr, "g"), n_thr=n_thr, auto=format(auto, ".3g"),
+                    n_auto=n_auto, share=format(100 * share, ".1f"))})  # fmt: skip
         span = self._spanning(threshold)
         if span:
-            out.append({"code": "clusters-span-strata", "message": (
-                f"{span} cluster(s) hold records of more than one stratum (region or year); "
-                "each person is counted in the stratum of their first identification")})  # fmt: skip
+            out.append({"code": "clusters-span-strata", "message": N_(
+                "{n} cluster(s) hold records of more than one stratum (region or year); each "
+                "person is counted in the stratum of their first identification",
+                n=span)})  # fmt: skip
         return out
 
     def emit_warnings(self, threshold: float | None = None) -> None:
@@ -520,9 +538,16 @@ class LinkageResult:
         a level no EM session saw)."""
         found = [w for w in self.warnings(threshold) if w["code"] not in REPORT_ONLY]
         if found:
-            text = "; ".join(w["message"] for w in found[:6])
-            more = f" (and {len(found) - 6} more; see the linkage report)" if len(found) > 6 else ""
-            warnings.warn(f"linkage: {text}{more}", LinkageWarning, stacklevel=3)
+            text = join_semicolons(w["message"] for w in found[:6])
+            if len(found) > 6:
+                message = N_(
+                    "linkage: {text} (and {n} more; see the linkage report)",
+                    text=text,
+                    n=len(found) - 6,
+                )
+            else:
+                message = N_("linkage: {text}", text=text)
+            warnings.warn(message, LinkageWarning, stacklevel=3)
 
     def _spanning(self, threshold: float | None) -> int:
         rec = self.records
