@@ -356,12 +356,19 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
 
 
 def _block_pairs(records: pd.DataFrame, person: np.ndarray, cols: Any) -> tuple[int, int]:
-    """Pairs agreeing (non-missing) on every column of a rule, and how many are true matches."""
-    sub = records.dropna(subset=list(cols))
-    key = sub[list(cols)].astype(str).agg("|".join, axis=1)
-    return _pairs(key), _pairs(
-        key + "|" + pd.Series(person[sub.index], index=sub.index).astype(str)
-    )
+    """Pairs satisfying a rule (windows such as ``age~6`` included), and how many are true."""
+    pairs = _window_rule_pairs(records, cols)
+    left, right = pairs["unique_id_l"].to_numpy(), pairs["unique_id_r"].to_numpy()
+    return len(pairs), int((person[left] == person[right]).sum())
+
+
+def _window_rule_pairs(records: pd.DataFrame, rule: Any) -> pd.DataFrame:
+    """Every pair satisfying a rule (not the star-shaped links of ``rule_pairs``)."""
+    from fl_estimate.providers.linkage.rules import _parse, _window_pairs
+
+    equal, window = _parse(rule)
+    sub = records.dropna(subset=equal)
+    return _window_pairs(sub, equal, window)
 
 
 def diagnose(profile: str, size: str | int, seed: int, **overrides: Any) -> None:
