@@ -438,3 +438,19 @@ def test_cannot_link_keeps_apart_what_the_model_finds_different(sahel3) -> None:
     plain_labels = plain.clusters()
     assert (plain_labels[left[low]] == plain_labels[right[low]]).any()
     assert _f1(labels, person) >= _f1(plain_labels, person)
+
+
+def test_disagreement_m_never_exceeds_its_documented_bound(sahel3) -> None:
+    from fl_estimate.providers.linkage.comparisons import default_comparisons
+
+    result, _, _ = sahel3
+    rows = pd.DataFrame(result.report()["model"])
+    for spec in default_comparisons():
+        mine = rows[rows["comparison"] == spec.name]
+        # the m of a comparison still sum to one after the cap (closed form)
+        assert mine["m"].sum() == pytest.approx(1.0, abs=1e-9), spec.name
+        last = mine.iloc[-1]
+        assert last["m"] <= spec.levels[-1].m_prior + 1e-12, (spec.name, last["m"])
+        if "capped" in last["m_source"]:
+            assert last["m"] == pytest.approx(spec.levels[-1].m_prior)
+            assert any("capped" in n and spec.name in n for n in result.training["notes"])
