@@ -334,8 +334,10 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
            "validate s": 1, "pseudonymise s": 1, "link s": 1, "link cpu s": 1, "peak RSS MB": 0,
            "link heap MB": 0}  # fmt: skip
     frame = frame.round(fmt)
-    print("Linkage against the truth at the default settings (RecordLinker(): data-driven "
-          "threshold, cannot_link 0.01)")
+    print(
+        "Linkage against the truth at the default settings (RecordLinker(): data-driven "
+        "threshold, cannot_link 0.01)"
+    )
     print("targets: F1 >= 0.97, persons within 2%\n")
     frame = frame.reindex(columns=list(dict.fromkeys([*_QUALITY, *_AUTO, *_NHAT, *_COST])))
     print(frame[_QUALITY].to_string(index=False))

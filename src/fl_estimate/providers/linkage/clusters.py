@@ -170,9 +170,7 @@ def split_clusters(
             continue
         if size[ra] < size[rb]:
             ra, rb = rb, ra
-        if apart and not det and any(
-            root(y) == ra for x in members[rb] for y in apart.get(x, ())
-        ):
+        if apart and not det and any(root(y) == ra for x in members[rb] for y in apart.get(x, ())):
             info["links_dropped"] += 1
             continue
         parent[rb] = ra
