@@ -501,6 +501,14 @@ def diagnose(profile: str, size: str | int, seed: int, **overrides: Any) -> None
             k = kinds(frame)
             print(f"   {title} by dates of birth (truth), provider and household:")
             print(k.value_counts().head(12).to_string())
+    print("\n   calibration: scored pairs by match probability, the share that are true matches")
+    bins = [0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99, 0.999, 1.0001]
+    prob = pairs["match_probability"].to_numpy(float)
+    calib = pd.DataFrame({"p": prob, "true": same}).groupby(
+        pd.cut(prob, bins, right=False), observed=True
+    )
+    print(calib.agg(pairs=("p", "size"), mean_p=("p", "mean"), true_share=("true", "mean"),
+                    true=("true", "sum")).round(3).to_string())  # fmt: skip
     labels = res.clusters(thr)
     print("\n7. Clusters: largest", max(report["cluster_sizes"]), "; spanning strata",
           report["clusters_spanning_strata"], "; within-provider merges",
