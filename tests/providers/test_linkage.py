@@ -51,8 +51,9 @@ def test_prepared_records_hold_no_clear_identifiers(prepared) -> None:
 
 
 def test_f1_at_default_threshold_meets_target(fitted, truth) -> None:
-    # acceptance target of the issue: pairwise F1 >= 0.97 at the default threshold (0.9) with the
-    # sample's default typo rate; the sample is deterministic (seeded), so this is not flaky.
+    # acceptance target of the issue: pairwise F1 >= 0.97 at the default (data-driven) threshold
+    # with the sample's default typo rate; the sample is deterministic (seeded), so this is not
+    # flaky (measured 0.998 on the small sample in benchmarks/linkage.py)
     person = fitted.records["record_id"].map(truth.set_index("record_id")["person"]).to_numpy()
     assert not np.isnan(person.astype(float)).any()
     prec, rec, f1 = pair_scores(fitted.clusters(), person)
@@ -120,9 +121,10 @@ def test_sensitivity_moves_the_right_way(fitted) -> None:
 
 
 def test_same_seed_same_persons(fitted, link_run: LinkRun) -> None:
-    # the pipeline fitted its own model on the same accepted files: identical persons
+    # the pipeline fitted its own model on the same accepted files: identical persons (at the
+    # sample config's threshold, 0.9; the linker's default is the data-driven one)
     lists = link_run.report["lists"]
-    ours = fitted.capture_histories(lists=lists)
+    ours = fitted.with_threshold(0.9).capture_histories(lists=lists)
     assert link_run.internal is not None
     theirs = pd.read_csv(link_run.internal / "capture_histories.csv")
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)

@@ -394,6 +394,8 @@ def test_linkage_uncertainty_covers_the_true_histories(sahel3) -> None:
     from fl_estimate.pipeline.linkage_uncertainty import linkage_uncertainty
 
     result, person, _ = sahel3
+    # at the fixed threshold 0.9 (the default is the data-driven one, near 0.5 here)
+    result = result.with_threshold(0.9)
     table = linkage_uncertainty(result, n_draws=30, seed=1)
     row = table.iloc[0]
     assert row["draws_ok"] == 30 and 0 < row["between_share"] < 1
@@ -412,3 +414,65 @@ def test_linkage_uncertainty_covers_the_true_histories(sahel3) -> None:
     # true-histories N-hat (seeded country and draws; measured in the benchmark's sahel-3)
     assert row["low_linkage"] <= target <= row["high_linkage"], (row.to_dict(), target)
     assert abs(np.log(row["n_hat_draws"] / target)) < abs(np.log(row["n_hat"] / target))
+
+
+def _f1(labels: np.ndarray, person: np.ndarray) -> float:
+    def pairs(keys: pd.Series) -> int:
+        n = keys.value_counts().to_numpy()
+        return int((n * (n - 1) // 2).sum())
+
+    lab, per = pd.Series(labels).astype(str), pd.Series(person).astype(str)
+    tp = pairs(lab + "|" + per)
+    prec, rec = tp / pairs(lab), tp / pairs(per)
+    return 2 * prec * rec / (prec + rec)
+
+
+def test_default_threshold_is_the_data_driven_one(sahel3) -> None:
+    result, person, _ = sahel3
+    assert result.settings["threshold"] == "auto"
+    assert result.threshold == pytest.approx(result.data_threshold())
+    # the name-dense case: at the default, persons within 3% of the truth (measured
+    # -0.3%..+2.6% over seeds in benchmarks/linkage.py; this country is seeded); at the old fixed
+    # 0.9 they were 7-8% over
+    persons = len(np.unique(result.clusters()))
+    assert abs(persons / len(set(person)) - 1) <= 0.03
+    assert len(np.unique(result.clusters(0.9))) > persons
+
+
+def test_cannot_link_keeps_apart_what_the_model_finds_different(sahel3) -> None:
+    result, person, _ = sahel3
+    assert result.cannot_link == 0.01
+    labels = result.clusters()
+    left = result.pairs["unique_id_l"].to_numpy()
+    right = result.pairs["unique_id_r"].to_numpy()
+    low = result.pairs["match_probability"].to_numpy() < result.cannot_link
+    det = result.deterministic_pairs
+    # no two records the model scored below 0.01 share a cluster (no deterministic link here
+    # joins such a pair, the only exception the constraint allows)
+    joined = labels[left] == labels[right]
+    sure = set(zip(det["unique_id_l"], det["unique_id_r"], strict=True))
+    assert not any(
+        (a, b) not in sure for a, b in zip(left[joined & low], right[joined & low], strict=True)
+    )
+    plain = dataclasses.replace(result, cannot_link=None)
+    # without the constraint, such pairs are merged by transitivity, and F1 against the truth is
+    # no better (measured 0.944 with, 0.938 without, on this seeded country)
+    plain_labels = plain.clusters()
+    assert (plain_labels[left[low]] == plain_labels[right[low]]).any()
+    assert _f1(labels, person) >= _f1(plain_labels, person)
+
+
+def test_disagreement_m_never_exceeds_its_documented_bound(sahel3) -> None:
+    from fl_estimate.providers.linkage.comparisons import default_comparisons
+
+    result, _, _ = sahel3
+    rows = pd.DataFrame(result.report()["model"])
+    for spec in default_comparisons():
+        mine = rows[rows["comparison"] == spec.name]
+        # the m of a comparison still sum to one after the cap (closed form)
+        assert mine["m"].sum() == pytest.approx(1.0, abs=1e-9), spec.name
+        last = mine.iloc[-1]
+        assert last["m"] <= spec.levels[-1].m_prior + 1e-12, (spec.name, last["m"])
+        if "capped" in last["m_source"]:
+            assert last["m"] == pytest.approx(spec.levels[-1].m_prior)
+            assert any("capped" in n and spec.name in n for n in result.training["notes"])

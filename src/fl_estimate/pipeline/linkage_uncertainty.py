@@ -42,12 +42,12 @@ The sample country's 2023 files (a few seconds each draw):
 >>> key = fp.Pseudonymiser.from_env(key_file="data_samples/country/linkage.key")
 >>> with warnings.catch_warnings():
 ...     warnings.simplefilter("ignore")
-...     result = fp.RecordLinker().fit(fp.prepare_records(loaded.records(), key))
+...     result = fp.RecordLinker(threshold=0.9).fit(fp.prepare_records(loaded.records(), key))
 >>> row = linkage_uncertainty(result, n_draws=20, seed=1).iloc[0]
 >>> [round(row[c]) for c in ("persons", "n_hat", "low", "high")]          # at 0.9
 [577, 723, 696, 751]
 >>> [round(row[c]) for c in ("n_hat_draws", "low_linkage", "high_linkage")]  # with linkage error
-[705, 679, 732]
+[706, 680, 733]
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def draw_persons(
     provider = result.records["provider"].to_numpy()
     for _ in range(n_draws):
         keep = rng.random(len(p)) < p
-        drawn = pairs[keep].assign(match_probability=1.0)
+        # drawn links at 1; the others below the threshold 0.5, those the model found almost
+        # surely different kept as they are (the linkage's ``cannot_link`` constraint)
+        drawn = pairs.assign(match_probability=np.where(keep, 1.0, np.minimum(p, 0.25)))
         labels, _ = split_clusters(
             len(result.records),
             drawn,
@@ -89,6 +91,7 @@ def draw_persons(
             provider=provider,
             no_dedupe=result.no_dedupe,
             max_size=result.max_cluster_size,
+            cannot_link=result.cannot_link,
         )
         yield labels
 

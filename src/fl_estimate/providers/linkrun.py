@@ -132,7 +132,7 @@ class LinkConfig:
     key_file: str | None = None
     strata: list[str] = field(default_factory=lambda: ["region", "year"])
     method: str = "probabilistic"
-    threshold: float | str = 0.9
+    threshold: float | str = "auto"
     thresholds: list[float] = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
     no_dedupe: list[str] = field(default_factory=list)
     max_cluster_size: int = 12
@@ -212,7 +212,7 @@ def read_link_config(path: str | Path) -> LinkConfig:
         values[key] = value
     if "submissions" not in values and not any(p.column == "submissions" for p in problems):
         problems.append(Problem(N_("required setting is missing"), src, column="submissions"))
-    if values.get("threshold", 0.9) != "auto" and not 0 < values.get("threshold", 0.9) < 1:
+    if values.get("threshold", "auto") != "auto" and not 0 < values["threshold"] < 1:
         problems.append(
             Problem(N_("expected a probability between 0 and 1, or \"auto\""), src,
                     column="threshold", value=values["threshold"])

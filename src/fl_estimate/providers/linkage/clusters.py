@@ -60,22 +60,26 @@ def split_clusters(
     provider: np.ndarray | None = None,
     no_dedupe: Sequence[str] = (),
     max_size: int | None = None,
+    cannot_link: float | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Clusters of the links, and how many components had to be split.
 
     Components of the links (probabilistic at or above ``threshold``, and deterministic) are
-    the clusters, except those larger than ``max_size`` or holding two records of a provider in
-    ``no_dedupe`` (``provider`` gives each record's). Those are rebuilt from their own links,
-    strongest first (deterministic links, then by match weight), each link kept only if the
-    cluster it makes breaks neither constraint (Kruskal's order, as in single-linkage
-    clustering with constraints). Labels are 0..k-1 in order of each cluster's first record.
+    the clusters, except those larger than ``max_size``, holding two records of a provider in
+    ``no_dedupe`` (``provider`` gives each record's) or holding two records the model found
+    almost surely different (a scored pair with match probability below ``cannot_link``:
+    linked to each other only through others, by transitivity). Those are rebuilt from their
+    own links, strongest first (deterministic links, then by match weight), each link kept only
+    if the cluster it makes breaks no constraint (Kruskal's order, as in single-linkage
+    clustering with constraints; a deterministic link is kept whatever the model says of the
+    other pairs). Labels are 0..k-1 in order of each cluster's first record.
 
     Returns
     -------
     labels : ndarray
     info : dict
-        ``split_for_size``, ``split_for_no_dedupe`` (components rebuilt for each reason) and
-        ``links_dropped`` (links left out of the rebuilt clusters).
+        ``split_for_size``, ``split_for_no_dedupe``, ``split_for_conflict`` (components
+        rebuilt for each reason) and ``links_dropped`` (links left out of the rebuilt clusters).
 
     Examples
     --------
@@ -87,16 +91,33 @@ def split_clusters(
     >>> labels, info = split_clusters(4, pairs, none, 0.9, max_size=2)
     >>> labels.tolist(), info["split_for_size"], info["links_dropped"]
     ([0, 0, 1, 1], 1, 1)
+
+    The same chain where the model finds records 0 and 3 almost surely different:
+
+    >>> far = pd.concat([pairs, pd.DataFrame({"unique_id_l": [0], "unique_id_r": [3],
+    ...                  "match_weight": [-20.0], "match_probability": [1e-6]})])
+    >>> labels, info = split_clusters(4, far, none, 0.9, cannot_link=0.01)
+    >>> labels.tolist(), info["split_for_conflict"], info["links_dropped"]
+    ([0, 0, 1, 1], 1, 1)
     """
-    p = pairs[pairs["match_probability"] >= threshold]
+    prob = pairs["match_probability"].to_numpy(float) if len(pairs) else np.zeros(0)
+    p = pairs[prob >= threshold]
     det_l = deterministic_pairs["unique_id_l"].to_numpy(np.int64)
     det_r = deterministic_pairs["unique_id_r"].to_numpy(np.int64)
     left = np.concatenate([det_l, p["unique_id_l"].to_numpy(np.int64)])
     right = np.concatenate([det_r, p["unique_id_r"].to_numpy(np.int64)])
     labels = union_pairs(n, left, right)
-    info = {"split_for_size": 0, "split_for_no_dedupe": 0, "links_dropped": 0}
+    info = {"split_for_size": 0, "split_for_no_dedupe": 0, "split_for_conflict": 0,
+            "links_dropped": 0}  # fmt: skip
     blocked = set(no_dedupe) if provider is not None else set()
-    if max_size is None and not blocked:
+    far_l = far_r = np.zeros(0, np.int64)
+    if cannot_link is not None and len(pairs):
+        low = prob < cannot_link
+        far_l = pairs["unique_id_l"].to_numpy(np.int64)[low]
+        far_r = pairs["unique_id_r"].to_numpy(np.int64)[low]
+        inside_far = labels[far_l] == labels[far_r]
+        far_l, far_r = far_l[inside_far], far_r[inside_far]
+    if max_size is None and not blocked and not len(far_l):
         return _first_order(labels), info
     sizes = np.bincount(labels)
     too_big = sizes[labels] > max_size if max_size is not None else np.zeros(n, bool)
@@ -109,17 +130,24 @@ def split_clusters(
             tab = pd.DataFrame({"c": labels[mine], "p": prov[mine]})
             dup = tab.duplicated(["c", "p"])
             clash = np.isin(labels, tab.loc[dup, "c"].unique())
-    bad = too_big | clash
+    conflict = np.isin(labels, labels[far_l])
+    bad = too_big | clash | conflict
     if not bad.any():
         return _first_order(labels), info
     info["split_for_size"] = len(np.unique(labels[too_big]))
     info["split_for_no_dedupe"] = len(np.unique(labels[clash & ~too_big]))
+    info["split_for_conflict"] = len(np.unique(labels[conflict & ~clash & ~too_big]))
+    apart: dict[int, set[int]] = {}
+    for a, b in zip(far_l.tolist(), far_r.tolist(), strict=True):
+        apart.setdefault(a, set()).add(b)
+        apart.setdefault(b, set()).add(a)
     weight = np.concatenate([np.full(len(det_l), np.inf), p["match_weight"].to_numpy(float)])
     inside = bad[left] & bad[right]
     order = np.argsort(-weight[inside], kind="stable")
     el, er = left[inside][order], right[inside][order]
     parent = {int(i): int(i) for i in np.flatnonzero(bad)}
     size = dict.fromkeys(parent, 1)
+    members = {i: [i] for i in parent}
     prov_of = np.asarray(provider, dtype=object) if provider is not None else None
     owned: dict[int, set[str]] = {
         i: ({str(prov_of[i])} if prov_of is not None and str(prov_of[i]) in blocked else set())
@@ -132,7 +160,8 @@ def split_clusters(
             i = parent[i]
         return i
 
-    for a, b in zip(el.tolist(), er.tolist(), strict=True):
+    sure = np.isinf(weight[inside][order]).tolist()
+    for a, b, det in zip(el.tolist(), er.tolist(), sure, strict=True):
         ra, rb = root(a), root(b)
         if ra == rb:
             continue
@@ -141,9 +170,13 @@ def split_clusters(
             continue
         if size[ra] < size[rb]:
             ra, rb = rb, ra
+        if apart and not det and any(root(y) == ra for x in members[rb] for y in apart.get(x, ())):
+            info["links_dropped"] += 1
+            continue
         parent[rb] = ra
         size[ra] += size[rb]
         owned[ra] |= owned[rb]
+        members[ra] += members.pop(rb)
     new = labels.astype(np.int64).copy()
     offset = int(labels.max()) + 1
     for i in parent:
@@ -184,6 +217,7 @@ def generation_clusters(
     provider: np.ndarray | None = None,
     no_dedupe: Sequence[str] = (),
     max_size: int | None = None,
+    cannot_link: float | None = None,
 ) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
     """Clusters of records linked in generations, each earlier one held as it was.
 
@@ -222,21 +256,26 @@ def generation_clusters(
     prov = np.asarray(provider, dtype=object) if provider is not None else None
     blocked = set(no_dedupe) if prov is not None else set()
     p = pairs[pairs["match_probability"] >= threshold]
+    scored = p if cannot_link is None else pairs[
+        (pairs["match_probability"] >= threshold) | (pairs["match_probability"] < cannot_link)
+    ]  # fmt: skip
     labels = np.zeros(n, dtype=np.int64)
     counted = np.ones(n, dtype=bool)
-    info = {"split_for_size": 0, "split_for_no_dedupe": 0, "links_dropped": 0}
+    info = {"split_for_size": 0, "split_for_no_dedupe": 0, "split_for_conflict": 0,
+            "links_dropped": 0}  # fmt: skip
     offset = 0
     for lo, hi in pairwise(bounds):
         if hi <= lo:
             continue
         own, more = split_clusters(
             hi - lo,
-            _within(p, lo, hi),
+            _within(scored, lo, hi),
             _within(deterministic_pairs, lo, hi),
             threshold,
             provider=None if prov is None else prov[lo:hi],
             no_dedupe=no_dedupe,
             max_size=max_size,
+            cannot_link=cannot_link,
         )
         info = {k: info[k] + more[k] for k in info}
         # links back to earlier records, strongest first (deterministic ones are certain)

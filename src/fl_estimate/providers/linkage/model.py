@@ -162,9 +162,13 @@ class RecordLinker:
         ``probabilistic``: Fellegi–Sunter with splink (DuckDB) plus the deterministic rules;
         ``deterministic``: the rules only.
     threshold : float or "auto"
-        Match probability at or above which a pair is linked. ``"auto"``: the data-driven
-        threshold of :meth:`LinkageResult.data_threshold` (expected false links equal to
-        expected missed links among the scored pairs), reported beside the fixed one.
+        Match probability at or above which a pair is linked. ``"auto"`` (the default): the
+        data-driven threshold of :meth:`LinkageResult.data_threshold` (expected false links
+        equal to expected missed links among the scored pairs, never below 0.5). The model's
+        match probabilities are calibrated on the synthetic countries (pairs scored 0.5-0.9
+        are true matches about as often as they say), so a fixed 0.9 leaves out many pairs
+        that are more likely than not the same person: in name-dense countries the persons
+        were over-counted by 4-8% at 0.9 (``benchmarks/linkage.py``).
     blocking : sequence of rules
         Blocking rules of the probabilistic model (see :mod:`.rules`; ``age~6`` is a window).
     extra_blocking : sequence of rules
@@ -196,6 +200,13 @@ class RecordLinker:
     max_cluster_size : int or None
         A cluster with more records is split, weakest links first, until no part is larger
         (noted and warned). ``None``: no limit.
+    cannot_link : float or None
+        Two records whose pair the model scored below this match probability (almost surely
+        different people) are never put in one cluster through others: a component holding
+        such a pair is rebuilt from its links, strongest first, leaving out a link that would
+        join them (deterministic links are kept). Without it, two people are merged by
+        transitivity through a third record that resembles both (a household member, a common
+        name with a date of birth unknown). ``None``: plain connected components.
     no_dedupe : sequence of str
         Providers whose records are never merged with each other (each of their records is
         taken as a different person): within-provider de-duplication switched off.
@@ -204,7 +215,7 @@ class RecordLinker:
     """
 
     method: str = "probabilistic"
-    threshold: float | str = 0.9
+    threshold: float | str = "auto"
     blocking: Sequence[Rule] = DEFAULT_BLOCKING
     extra_blocking: Sequence[Rule] = DEFAULT_EXTRA_BLOCKING
     blocking_budget: float = 20.0
@@ -218,6 +229,7 @@ class RecordLinker:
     min_em_pairs: int = 50
     em_max_iterations: int = 100
     max_cluster_size: int | None = 12
+    cannot_link: float | None = 0.01
     no_dedupe: Sequence[str] = ()
     seed: int = 1
 
@@ -237,6 +249,10 @@ class RecordLinker:
         if not 0 < self.prior_recall <= 1:
             raise ModelSpecificationError(
                 f"prior_recall must lie in (0, 1], got {self.prior_recall}"
+            )
+        if self.cannot_link is not None and not 0 < self.cannot_link < 0.5:
+            raise ModelSpecificationError(
+                f"cannot_link must lie in (0, 0.5) (or None), got {self.cannot_link}"
             )
         if self.max_cluster_size is not None and self.max_cluster_size < 2:
             raise ModelSpecificationError(
@@ -311,6 +327,7 @@ class RecordLinker:
             "min_em_pairs": self.min_em_pairs,
             "em_max_iterations": self.em_max_iterations,
             "max_cluster_size": self.max_cluster_size,
+            "cannot_link": self.cannot_link,
             "no_dedupe": list(self.no_dedupe),
             "seed": self.seed,
         }
@@ -361,6 +378,7 @@ class RecordLinker:
             settings=self.settings_dict(),
             max_cluster_size=self.max_cluster_size,
             no_dedupe=tuple(self.no_dedupe),
+            cannot_link=self.cannot_link,
         )
         if self.threshold == "auto" and len(pairs):
             result = result.with_threshold(result.data_threshold())

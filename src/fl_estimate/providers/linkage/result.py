@@ -151,6 +151,10 @@ class LinkageResult:
         Clusters larger than this are split, weakest links first.
     no_dedupe : tuple of str
         Providers whose records are never merged with each other.
+    cannot_link : float or None
+        Two records whose scored pair has a match probability below this are never put in one
+        cluster through other links (see :func:`.clusters.split_clusters`). ``None``: no such
+        constraint.
     generations : tuple of int
         Where each later generation of records starts (empty: the records were linked
         together once). A linkage extended with new records
@@ -167,6 +171,7 @@ class LinkageResult:
     settings: dict[str, Any] = field(default_factory=dict)
     max_cluster_size: int | None = None
     no_dedupe: tuple[str, ...] = ()
+    cannot_link: float | None = None
     generations: tuple[int, ...] = ()
     _cache: dict[float, tuple[np.ndarray, dict[str, int], np.ndarray | None]] = field(
         default_factory=dict, init=False, repr=False
@@ -191,6 +196,7 @@ class LinkageResult:
                 "provider": self.records["provider"].to_numpy(),
                 "no_dedupe": self.no_dedupe,
                 "max_size": self.max_cluster_size,
+                "cannot_link": self.cannot_link,
             }
             if self.generations:
                 self._cache[thr] = generation_clusters(*args, self.generations, **kw)

@@ -407,6 +407,47 @@ def _fill_m(
             {"comparison": spec.name, "level": sp.label, "m": lv["m_probability"],
              "m_source": source}
         )  # fmt: skip
+    _cap_disagreement(spec, levels, trained, record)
+
+
+def _cap_disagreement(
+    spec: ComparisonSpec, levels: list[dict[str, Any]], trained: list[bool], record: Training
+) -> None:
+    """The trained ``m`` of a comparison's last level (``different``) held at most at its
+    documented prior, the other trained levels rescaled.
+
+    EM sessions blocked on names put namesakes and members of one household (same name sounds,
+    phone, nationality; other dates of birth) partly in the match class, so in name-dense
+    countries they found 10-30% of true matches with different dates of birth, document
+    numbers or ages (benchmarks/linkage.py --diagnose: none in the truth), and two such people
+    were then linked on their shared name. The prior of a ``different`` level is an upper
+    bound from the literature on civil records (typing errors in dates and numbers): where EM
+    exceeds it, the bound is used and the report says so.
+    """
+    if not levels or not trained[-1] or spec.levels[-1].sql != "ELSE":
+        return
+    bound = spec.levels[-1].m_prior
+    last = levels[-1]["m_probability"]
+    if last <= bound:
+        return
+    rest = sum(lv["m_probability"] for lv, ok in zip(levels[:-1], trained[:-1], strict=True) if ok)
+    if rest <= 0:
+        return
+    scale = (1 - bound - sum(
+        lv["m_probability"] for lv, ok in zip(levels[:-1], trained[:-1], strict=True) if not ok
+    )) / rest  # fmt: skip
+    rows = [r for r in record.levels if r["comparison"] == spec.name]
+    for lv, ok, row in zip(levels[:-1], trained[:-1], rows[:-1], strict=True):
+        if ok:
+            lv["m_probability"] *= scale
+            row["m"] = lv["m_probability"]
+    levels[-1]["m_probability"] = bound
+    rows[-1]["m"] = bound
+    rows[-1]["m_source"] += f"; capped at its documented bound {bound:g} (EM gave {last:.3g})"
+    record.notes.append(
+        f"m of {spec.name} / {spec.levels[-1].label} capped at its documented bound {bound:g} "
+        f"(EM gave {last:.3g}: namesakes or household members taken as matches)"
+    )
 
 
 def _fill_u(
