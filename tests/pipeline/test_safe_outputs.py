@@ -185,3 +185,36 @@ def test_the_runs_workers_are_spawned_not_forked(monkeypatch: pytest.MonkeyPatch
     with run_module._executor(cfg, None):
         pass
     assert seen == ["spawn"]
+
+
+def test_a_script_without_a_main_guard_runs_with_spawned_workers(tmp_path: Path) -> None:
+    """Spawned workers do not run the caller's script again: a script that calls the annual run
+    at its top level (no ``if __name__ == "__main__":``) with 2 workers exits 0 (before the
+    main module was hidden while workers start, each worker re-ran the script and the pool
+    broke)."""
+    import subprocess
+    import sys
+
+    from fl_estimate import simulate
+
+    sizes = {("North", 2021): 300, ("South", 2021): 250, ("North", 2022): 320}
+    sim = simulate(sizes, ["a", "b", "c"], capture_probs=[0.3, 0.25, 0.3],
+                   strata_names=["region", "year"], seed=3)  # fmt: skip
+    sim.records.drop(columns=["latent_class"], errors="ignore").to_csv(
+        tmp_path / "h.csv", index=False
+    )
+    (tmp_path / "run.toml").write_text(
+        '[run]\ntitle = "t"\nseed = 1\nout = "out"\ncache = false\n'
+        '[input]\ncapture_histories = "h.csv"\nstrata = ["region", "year"]\n'
+        '[estimation]\nmethods = ["independence"]\n'
+        "[sensitivity]\nleave_one_out = false\ntop_models = 0\n[executor]\nworkers = 2\n"
+    )
+    script = tmp_path / "annual.py"
+    script.write_text(
+        "from fl_estimate.pipeline import run\nrun('run.toml', progress=False)\nprint('done')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("done") == 1  # the script ran once, not once more per worker

@@ -23,7 +23,7 @@ from fl_estimate.outputs.determinism import (
     write_manifest,
 )
 from fl_estimate.outputs.folder import check_target, publish_folder, publish_folders
-from fl_estimate.outputs.processes import process_pool, terminate_children_on_signal
+from fl_estimate.outputs.processes import process_pool, spawn_context, terminate_children_on_signal
 
 __all__ = [
     "MANIFEST_NAME",
@@ -39,6 +39,7 @@ __all__ = [
     "read_manifest",
     "relative_labels",
     "save_figure",
+    "spawn_context",
     "terminate_children_on_signal",
     "write_json",
     "write_manifest",

@@ -33,12 +33,13 @@ import os
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import FrameType
 from typing import Any
 
-__all__ = ["end_with_parent", "process_pool", "terminate_children_on_signal"]
+__all__ = ["end_with_parent", "process_pool", "spawn_context", "terminate_children_on_signal"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -107,6 +108,43 @@ def terminate_children_on_signal(
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a spawned process starts, ``__main__`` is an empty module, so the child does not
+    run the caller's script again (a script calling the annual run at its top level, without
+    ``if __name__ == "__main__":``, would otherwise run once more in every worker, and fail)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+class _SpawnProcess(multiprocessing.context.SpawnProcess):
+    def start(self) -> None:
+        with _main_hidden():
+            super().start()
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcess
+
+
+def spawn_context() -> multiprocessing.context.SpawnContext:
+    """The ``spawn`` start method for workers that run library functions only: the child starts
+    a fresh interpreter (nothing of the parent's threads or half-built state) and does not import
+    the caller's main script (see :func:`_main_hidden`).
+
+    Examples
+    --------
+    >>> spawn_context().get_start_method()
+    'spawn'
+    """
+    return _SpawnContext()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
@@ -46,6 +45,7 @@ from fl_estimate.outputs import (
     process_pool,
     publish_folders,
     relative_labels,
+    spawn_context,
     write_manifest,
 )
 from fl_estimate.outputs.cells import write_csv
@@ -121,9 +121,9 @@ def _executor(cfg: RunConfig, executor: Executor | None) -> Iterator[Executor | 
     # spawned, not forked: by now the run has linked (DuckDB's threads) and may have protected
     # tables (HiGHS); a forked worker inherits that state mid-flight, and a Bayesian stratum fit
     # of a linked country crashed its worker with a segmentation fault while importing xarray
-    # (the run ended with BrokenProcessPool). Spawned workers import afresh, once per pool.
-    spawn = multiprocessing.get_context("spawn")
-    with process_pool(max_workers=workers, mp_context=spawn) as pool:
+    # (the run ended with BrokenProcessPool). Spawned workers import afresh, once per pool, and
+    # not the caller's script (a script calling run() without a __main__ guard still works).
+    with process_pool(max_workers=workers, mp_context=spawn_context()) as pool:
         yield pool
 
 
