@@ -46,7 +46,9 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    found: dict[str, Any] = json.loads(done.stdout)
+    found["stderr"] = done.stderr[-4000:]  # a killed child's traceback, if any: for messages
+    return found
 
 
 def generation_of(after: dict[str, Any]) -> int:
@@ -99,8 +101,12 @@ def test_killed_at_random_moments_leaves_a_complete_output(observed: dict[str, A
         timed = [t for t in observed["kills"][mode]["trials"] if t["kind"] == "timed"]
         assert len(timed) >= 8
         for trial in timed:
-            assert trial["exit"] in (-signal.SIGKILL, -signal.SIGTERM, 128 + signal.SIGTERM)
-            assert generation_of(trial["after"]) >= trial["before"]
+            why = f"{mode}: {trial}\nharness stderr:\n{observed['stderr']}"
+            assert trial["exit"] in (-signal.SIGKILL, -signal.SIGTERM, 128 + signal.SIGTERM), why
+            try:
+                assert generation_of(trial["after"]) >= trial["before"], why
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{why}") from None
 
 
 def test_the_next_run_recovers_what_killed_runs_left(observed: dict[str, Any]) -> None:
