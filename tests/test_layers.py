@@ -8,7 +8,7 @@ an edge to that submodule only (not to its parent package's ``__init__``).
 
 Layers, bottom first; a module may import from its own layer and the ones below:
 
-1. exceptions, _typing, _palette, _io, _version, _figures, seeds, outputs, i18n
+1. exceptions, _typing, _palette, _io, _lazy, _version, _figures, seeds, outputs, i18n
 2. data model and results: results, mse.data (its pandas-free checks in mse.patterns), disclosure
 3. estimators: the rest of mse, indicators, simulate, stats
 4. providers, plotting, reporting
@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "fl_estimate._typing",
         "fl_estimate._palette",
         "fl_estimate._io",
+        "fl_estimate._lazy",
         "fl_estimate._version",
         "fl_estimate._figures",
         "fl_estimate.seeds",

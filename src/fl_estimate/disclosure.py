@@ -78,7 +78,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -1034,22 +1034,17 @@ def _suppress_linked(
     hidden[[k for k, u in enumerate(units) if start & set(u.keys)]] = True
     hidden[sorted(kept)] = True
     hidden[sorted(shown)] = False  # known from the previous publication (never primary)
-    costs = [u.cost for u in units]
-    for k in shown:
-        units[k].cost = np.inf
-    try:
-        lp = _Attacker(units, len(values), values, relations)
+    # units shown before are never hidden (a copy: the caller's units keep their costs)
+    units = [replace(u, cost=np.inf) if k in shown else u for k, u in enumerate(units)]
+    lp = _Attacker(units, len(values), values, relations)
+    for k in primary:
+        _protect(lp, k, hidden, threshold, quick=True)
+    _release(lp, primary, hidden, threshold, kept)
+    intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
+    if not intervals["protected"].all():  # a kept point a hair outside a row: LPs only
         for k in primary:
-            _protect(lp, k, hidden, threshold, quick=True)
-        _release(lp, primary, hidden, threshold, kept)
+            _protect(lp, k, hidden, threshold, quick=False)
         intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
-        if not intervals["protected"].all():  # a kept point a hair outside a row: LPs only
-            for k in primary:
-                _protect(lp, k, hidden, threshold, quick=False)
-            intervals = _intervals(lp, ~hidden, threshold, suppress_zeros, primary_only=True)
-    finally:
-        for u, c in zip(units, costs, strict=True):
-            u.cost = c
     return hidden, intervals
 
 

@@ -465,6 +465,29 @@ def _series(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
+def _write_statistics(
+    cfg: RunConfig,
+    stage: Path,
+    linked: Any,
+    echo: Callable[[str], None],
+    previous: Mapping[Hashable, tuple[int, bool]] | None,
+    partner: Any = None,
+) -> Any:
+    """The statistics section written into the run's ``statistics/`` (protected with the run's
+    tables when ``partner`` is given; ``previous``: the last publication's pattern, held)."""
+    from fl_estimate.pipeline.stats import run_section
+
+    return run_section(
+        cfg.path,
+        stage / "statistics",
+        language=cfg.language,
+        echo=echo,
+        linked=linked,
+        partner=partner,
+        previous=previous,
+    )
+
+
 def _joint_statistics(
     cfg: RunConfig,
     stage: Path,
@@ -480,18 +503,9 @@ def _joint_statistics(
     Two patterns over the same counts, made apart, could be differenced."""
     if "stats" not in cfg.raw or linked is None:
         return None
-    from fl_estimate.pipeline.stats import run_section
 
     def protect(partner: Any) -> Any:
-        w = run_section(
-            cfg.path,
-            stage / "statistics",
-            language=cfg.language,
-            echo=echo,
-            linked=linked,
-            partner=partner,
-            previous=previous,
-        )
+        w = _write_statistics(cfg, stage, linked, echo, previous, partner)
         written.append(w)
         return w.protection
 
@@ -514,17 +528,8 @@ def _statistics(
     (``previous``: the last publication's, held)."""
     if "stats" not in cfg.raw:
         return [], None, {}
-    from fl_estimate.pipeline.stats import run_section
-
     if written is None:
-        written = run_section(
-            cfg.path,
-            stage / "statistics",
-            language=cfg.language,
-            echo=echo,
-            linked=linked,
-            previous=previous,
-        )
+        written = _write_statistics(cfg, stage, linked, echo, previous)
     audit = written.protection.intervals
     if len(audit):
         write_csv(audit.astype({"key": str, "keys": str}), private / "statistics_audit.csv")
