@@ -59,7 +59,12 @@ from fl_estimate.pipeline.strata import (
     check_stratum,
     fit_stratum,
 )
-from fl_estimate.pipeline.tables import build_tables, group_columns, headline_level
+from fl_estimate.pipeline.tables import (
+    build_tables,
+    group_columns,
+    headline_level,
+    pooled_tables,
+)
 from fl_estimate.providers.linkage import published_warning
 from fl_estimate.providers.linkrun import internal_folder
 from fl_estimate.reporting import (
@@ -245,26 +250,41 @@ def _fit_all(
     executor: Executor | None,
     progress: bool,
     cache: FitCache,
-) -> list[StratumOutcome]:
+    meanwhile: Callable[[], Any] = lambda: None,
+) -> tuple[list[StratumOutcome], Any]:
+    """Every task's outcome, in the tasks' order, and what ``meanwhile`` returned: it runs in
+    this process while the workers fit (the pooled tables' searches, which need no stratum).
+
+    The tasks are sent largest table first (the pooled national ones), so that no worker is
+    left with a long fit when the others are done."""
     plan = FitPlan(tasks, cache)  # what the fit cache holds is not sent to a worker
-    tasks = plan.todo
-    results: list[StratumOutcome] = []
-    if not tasks:
-        return plan.outcomes(results)
+    todo = plan.todo
+    if not todo:
+        return plan.outcomes([]), meanwhile()
+    order = sorted(range(len(todo)), key=lambda i: -todo[i].table.n_observed)
+    sent = [todo[i] for i in order]
+    got: list[StratumOutcome] = []
     with _executor(cfg, executor) as ex:
-        it = map(fit_stratum, tasks) if ex is None else ex.map(fit_stratum, tasks)
+        # Executor.map sends every task now; a plain map fits them when iterated
+        it = map(fit_stratum, sent) if ex is None else ex.map(fit_stratum, sent)
+        extra = meanwhile() if ex is not None else None
         if progress:
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
                 # the bar's word in the report's language (the command line's, with --lang)
-                job = bar.add_task(translate(N_("strata"), cfg.language), total=len(tasks))
+                job = bar.add_task(translate(N_("strata"), cfg.language), total=len(todo))
                 for o in it:
-                    results.append(o)
+                    got.append(o)
                     bar.advance(job)
         else:
-            results = list(it)
-    return plan.outcomes(results)
+            got = list(it)
+    if ex is None:
+        extra = meanwhile()
+    results: list[StratumOutcome] = [got[0]] * len(todo)
+    for k, i in enumerate(order):
+        results[i] = got[k]
+    return plan.outcomes(results), extra
 
 
 def _totals_from(national: pd.DataFrame) -> str:
@@ -385,9 +405,18 @@ def run(
                 national=len(groups),
             )
         )
-        done = _fit_all(cfg, tasks, executor, progress, fit_cache)
+        done, pooled = _fit_all(
+            cfg,
+            tasks,
+            executor,
+            progress,
+            fit_cache,
+            meanwhile=lambda: pooled_tables(cfg, groups, fit_cache),
+        )
         outcomes, national_outcomes = done[: -len(groups)], done[-len(groups) :]
-        tables = build_tables(cfg, data, outcomes, groups, national_outcomes, cache=fit_cache)
+        tables = build_tables(
+            cfg, data, outcomes, groups, national_outcomes, cache=fit_cache, pooled=pooled
+        )
         if cfg.link is not None:
             tables["warnings"] = add_linkage_warnings(tables["warnings"], private / "linkage")
         written: list[Any] = []  # the statistics, when the run's tables are protected with them

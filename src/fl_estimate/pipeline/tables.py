@@ -419,6 +419,25 @@ def warnings_table(
     )
 
 
+#: The tables of the pooled national table that do not depend on the strata's fits: sensitivity,
+#: top models, and the sensitivity fits' warnings (:func:`pooled_tables`).
+PooledTables = tuple[pd.DataFrame, pd.DataFrame, list[str]]
+
+
+def pooled_tables(cfg: RunConfig, groups: Groups, cache: FitCache | None = None) -> PooledTables:
+    """The sensitivity table, the top models and the sensitivity fits' warnings (messages).
+
+    They need only the pooled tables, not the strata's fits: the annual run makes them while
+    its workers fit the strata (:func:`fl_estimate.pipeline.run.run`).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FLEstimateWarning)
+        sensitivity = sensitivity_table(cfg, groups, cache)
+        top = top_models_table(cfg, groups, cache)
+    messages = [message_of(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)]
+    return sensitivity, top, messages
+
+
 def build_tables(
     cfg: RunConfig,
     data: StratifiedCaptureData,
@@ -427,17 +446,15 @@ def build_tables(
     national_outcomes: Sequence[StratumOutcome],
     *,
     cache: FitCache | None = None,
+    pooled: PooledTables | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the run (see the module's docstring), by name; the sensitivity fits and
-    top-model searches from ``cache`` where it has them."""
+    top-model searches from ``pooled`` (:func:`pooled_tables`) if given, else made here (from
+    ``cache`` where it has them)."""
     pop = population_table(cfg)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FLEstimateWarning)
-        sensitivity = sensitivity_table(cfg, groups, cache)
-        top = top_models_table(cfg, groups, cache)
-    sens_warnings = [
-        message_of(w.message) for w in caught if issubclass(w.category, FLEstimateWarning)
-    ]
+    sensitivity, top, sens_warnings = (
+        pooled if pooled is not None else pooled_tables(cfg, groups, cache)
+    )
     return {
         "strata_estimates": strata_estimates_table(cfg, outcomes, pop),
         "national_estimates": national_estimates_table(cfg, outcomes, national_outcomes, pop),
