@@ -167,7 +167,16 @@ def linked_country(
     person = prepared["record_id"].map(country.truth.set_index("record_id")["person"]).to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LinkageWarning)  # diagnose prints them
-        return country, RecordLinker().fit(prepared), person
+        return country, RecordLinker(**linker_options()).fit(prepared), person
+
+
+def linker_options() -> dict[str, Any]:
+    """``RecordLinker`` settings other than the defaults: ``--fixed-links`` (passed to the
+    large cases' subprocesses as ``FL_BENCH_FIXED_LINKS``, JSON)."""
+    fixed = os.environ.get("FL_BENCH_FIXED_LINKS")
+    if not fixed:
+        return {}
+    return {"deterministic_rules": tuple(tuple(r) for r in json.loads(fixed))}
 
 
 def _cpu() -> float:
@@ -191,7 +200,7 @@ def run_case(
     c3 = _cpu()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LinkageWarning)  # the table lists the warning codes
-        res = RecordLinker().fit(prepared)
+        res = RecordLinker(**linker_options()).fit(prepared)
     labels = res.clusters()
     t4 = time.perf_counter()
     c4 = _cpu()
@@ -557,6 +566,12 @@ def main() -> None:
         "true-histories N-hat",
     )
     ap.add_argument("--draws", type=int, default=20, help="draws of the links (linkage error)")
+    ap.add_argument(
+        "--fixed-links",
+        default=None,
+        help='the linker\'s fixed links as JSON, e.g. \'[["key_doc"], ["key_name", "key_dob", '
+        "\"region\"]]' (default: the linker's; the [linkage] setting fixed_links)",
+    )
     ap.add_argument("--diagnose", nargs=2, metavar=("PROFILE", "SIZE"), help="explain one case")
     ap.add_argument(
         "--set",
@@ -567,6 +582,9 @@ def main() -> None:
         "duplicate_rate=0 ...)",
     )
     args = ap.parse_args()
+    if args.fixed_links:
+        json.loads(args.fixed_links)  # refuse bad JSON before any work
+        os.environ["FL_BENCH_FIXED_LINKS"] = args.fixed_links
     if args.diagnose:
         prof, size = args.diagnose
         diagnose(prof, int(size) if size.isdigit() else size, args.seed,

@@ -476,3 +476,56 @@ def test_disagreement_m_never_exceeds_its_documented_bound(sahel3) -> None:
         if "capped" in last["m_source"]:
             assert last["m"] == pytest.approx(spec.levels[-1].m_prior)
             assert any("capped" in n and spec.name in n for n in result.training["notes"])
+
+
+def test_link_config_sets_cannot_link_and_fixed_links(country_dir, tmp_path, monkeypatch) -> None:
+    """``cannot_link`` and ``fixed_links`` are [linkage] settings, checked before any work and
+    handed to the linker as they are (0: the cannot-link constraint off)."""
+    from fl_estimate.providers import linkrun
+
+    base = (country_dir / "link.toml").read_text()
+    base = (base.replace("submissions/", str(country_dir / "submissions") + "/")
+            .replace('"registry.csv"', f'"{country_dir / "registry.csv"}"')
+            .replace('"linkage.key"', f'"{country_dir / "linkage.key"}"'))  # fmt: skip
+    cfg = read_link_config(country_dir / "link.toml")
+    assert cfg.cannot_link == 0.01
+    assert cfg.fixed_links == [["key_doc"], ["key_name", "key_dob"]]
+    for extra, column in [
+        ("cannot_link = 0.5", "cannot_link"),
+        ("cannot_link = -0.1", "cannot_link"),
+        ('cannot_link = "no"', "cannot_link"),
+        ('fixed_links = ["key_doc"]', "fixed_links"),
+        ('fixed_links = [["key_passport"]]', "fixed_links"),
+        ('fixed_links = [["age~6"]]', "fixed_links"),  # a window alone links everyone
+        ("fixed_links = [[]]", "fixed_links"),
+    ]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(base.replace("[linkage]\n", f"[linkage]\n{extra}\n"))
+        with pytest.raises(InputValidationError) as err:
+            read_link_config(bad)
+        assert [p.column for p in err.value.problems] == [column], extra
+    good = tmp_path / "link.toml"
+    good.write_text(base.replace(
+        "[linkage]\n",
+        '[linkage]\ncannot_link = 0\nfixed_links = [["key_doc"], ["key_name", "key_dob", "region"]]\n',
+    ))  # fmt: skip
+    cfg = read_link_config(good)
+    assert cfg.cannot_link == 0 and cfg.fixed_links[1] == ["key_name", "key_dob", "region"]
+
+    seen: dict[str, object] = {}
+
+    class Stop(Exception):
+        pass
+
+    class Recording(RecordLinker):
+        def fit(self, records):  # type: ignore[override]
+            seen.update(cannot_link=self.cannot_link, rules=self.deterministic_rules)
+            raise Stop
+
+    monkeypatch.setattr(linkrun, "RecordLinker", Recording)
+    with pytest.raises(Stop):
+        link_submissions(cfg)
+    assert seen == {
+        "cannot_link": None,
+        "rules": (("key_doc",), ("key_name", "key_dob", "region")),
+    }

@@ -66,7 +66,12 @@ from fl_estimate.exceptions import InputValidationError, Problem
 from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.outputs import publish_folders, relative_labels, write_json, write_manifest
 from fl_estimate.outputs.cells import write_csv, write_xlsx
-from fl_estimate.providers.linkage import LinkageResult, RecordLinker, prepare_records
+from fl_estimate.providers.linkage import (
+    DEFAULT_DETERMINISTIC_RULES,
+    LinkageResult,
+    RecordLinker,
+    prepare_records,
+)
 from fl_estimate.providers.pseudonymise import (
     FINGERPRINT_COLUMN,
     IDENTIFIER_COLUMNS,
@@ -136,6 +141,10 @@ class LinkConfig:
     thresholds: list[float] = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
     no_dedupe: list[str] = field(default_factory=list)
     max_cluster_size: int = 12
+    cannot_link: float = 0.01
+    fixed_links: list[list[str]] = field(
+        default_factory=lambda: [list(r) for r in DEFAULT_DETERMINISTIC_RULES]
+    )
     plausible_thresholds: list[float] = field(default_factory=lambda: [0.8, 0.99])
     sensitivity_share: float = 0.05
     linkage_draws: int = 0
@@ -164,6 +173,8 @@ _TYPES: dict[str, Any] = {
     "thresholds": list,
     "no_dedupe": list,
     "max_cluster_size": int,
+    "cannot_link": float,
+    "fixed_links": list,
     "plausible_thresholds": list,
     "sensitivity_share": float,
     "linkage_draws": int,
@@ -253,6 +264,12 @@ def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]
     if values.get("max_cluster_size", 12) < 0 or values.get("max_cluster_size", 12) == 1:
         problems.append(Problem(N_("expected 0 (no limit) or at least 2"), src,
                                 column="max_cluster_size", value=values["max_cluster_size"]))  # fmt: skip
+    cannot = values.get("cannot_link", 0.01)
+    if cannot != 0 and not 0 < cannot < 0.5:
+        problems.append(Problem(N_("expected 0 (off) or a match probability below 0.5"), src,
+                                column="cannot_link", value=cannot))  # fmt: skip
+    if "fixed_links" in values:
+        problems.extend(_check_fixed_links(values["fixed_links"], src))
     if not 0 < values.get("sensitivity_share", 0.05) < 1:
         problems.append(Problem(N_("expected a share between 0 and 1"), src,
                                 column="sensitivity_share", value=values["sensitivity_share"]))  # fmt: skip
@@ -310,6 +327,31 @@ def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]
                 problems.append(
                     Problem(N_("no file matches"), src, column="submissions", value=pattern)
                 )
+    return problems
+
+
+def _check_fixed_links(rules: list[Any], src: str) -> list[Problem]:
+    """``fixed_links``: a list of rules, each a non-empty list of the prepared records' columns
+    (``age~6``: a window; at least one column must be an equality), checked before any work."""
+    from fl_estimate.exceptions import ModelSpecificationError
+    from fl_estimate.providers.linkage.prepare import BLOOM_COLUMNS, SPLINK_COLUMNS
+    from fl_estimate.providers.linkage.rules import check_rules
+
+    allowed = set(SPLINK_COLUMNS)
+    shown = ", ".join(sorted(allowed - {"unique_id", "bloom_n"} - set(BLOOM_COLUMNS)))
+    problems = []
+    for rule in rules:
+        if not isinstance(rule, list) or not rule or not all(isinstance(c, str) for c in rule):
+            problems.append(Problem(N_("expected a list of rules, each a list of column names "
+                                       "(e.g. [[\"key_doc\"], [\"key_name\", \"key_dob\"]])"),
+                                    src, column="fixed_links", value=rule))  # fmt: skip
+            continue
+        try:
+            check_rules("fixed_links", [tuple(rule)], allowed)
+        except ModelSpecificationError:
+            problems.append(Problem(N_("a rule names columns the records do not have, or has "
+                                       "no equality; columns: {columns}", columns=shown),
+                                    src, column="fixed_links", value=rule))  # fmt: skip
     return problems
 
 
@@ -599,6 +641,8 @@ def link_submissions(
         seed=cfg.seed,
         no_dedupe=tuple(cfg.no_dedupe),
         max_cluster_size=cfg.max_cluster_size or None,
+        cannot_link=cfg.cannot_link or None,
+        deterministic_rules=tuple(tuple(r) for r in cfg.fixed_links),
     )
     return _linked(cfg, files, loaded, registry, linker.fit(prepared), log, say)
 
