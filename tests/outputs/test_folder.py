@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -364,3 +366,28 @@ def test_a_published_and_an_internal_folder_are_swapped_together(tmp_path: Path,
         os.readlink(p) for p in (out, inside) if p.is_symlink()
     }  # the fallback layout: each name links to its current version
     assert {p.name for p in tmp_path.iterdir()} == current  # the previous pair was removed
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
+def test_sigterm_during_a_removal_waits_for_its_end(tmp_path, monkeypatch) -> None:
+    """A SIGTERM that arrives while a stale folder is deleted ends the run after the deletion,
+    with the signal's exit: it once arrived inside ``shutil.rmtree``'s ``os.close``, rmtree
+    closed the descriptor again and the run ended with EBADF instead (a timed kill trial of
+    tests/outputs/test_kill.py, once in about 40 runs)."""
+    from fl_estimate.outputs.processes import terminate_children_on_signal
+
+    stale = tmp_path / ".out.staging-1"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "f.txt").write_text("x")
+    real = shutil.rmtree
+
+    def signalled(path, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered at once unless held back
+        assert stale.exists()
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(folder_mod.shutil, "rmtree", signalled)
+    with pytest.raises(SystemExit) as ended, terminate_children_on_signal():
+        folder_mod._remove(stale, "out")
+    assert ended.value.code == 128 + signal.SIGTERM
+    assert not stale.exists()  # removed whole before the run ended

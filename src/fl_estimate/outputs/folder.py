@@ -312,7 +312,11 @@ def _remove(path: Path, name: str, keep: str | None = None) -> None:
         if _version_name(name, dest) and dest != keep:
             _remove(path.parent / dest, name)
     elif path.is_dir():
-        shutil.rmtree(path)
+        # SIGINT/SIGTERM wait for the end: a signal raised inside rmtree's ``os.close`` made it
+        # close the descriptor again in its error path, and the run ended with EBADF (an
+        # unexpected error, exit 99 in tests/outputs/test_kill.py) instead of its exit 143
+        with _signals_blocked():
+            shutil.rmtree(path)
     elif os.path.lexists(path):
         path.unlink()
 
