@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -391,3 +392,29 @@ def test_sigterm_during_a_removal_waits_for_its_end(tmp_path, monkeypatch) -> No
         folder_mod._remove(stale, "out")
     assert ended.value.code == 128 + signal.SIGTERM
     assert not stale.exists()  # removed whole before the run ended
+
+
+def _deaf_to_sigterm(ready) -> None:  # top level: a process target
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ready.set()
+    time.sleep(120)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
+def test_a_child_that_outlives_sigterm_is_killed() -> None:
+    """SIGTERM to a starting worker can be lost (noted for the handler it inherited, dropped when
+    its initializer sets the default action): the run's workers are then killed after a grace,
+    so that an error or a signal never leaves the pool's shutdown waiting on one for ever."""
+    import multiprocessing
+
+    from fl_estimate.outputs.processes import _terminate_children
+
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    child = ctx.Process(target=_deaf_to_sigterm, args=(ready,))
+    child.start()
+    assert ready.wait(30)
+    _terminate_children(grace=0.2)
+    child.join(30)  # a bound for the kernel, not a timing
+    assert not child.is_alive()
+    assert child.exitcode == -signal.SIGKILL
