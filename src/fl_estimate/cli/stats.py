@@ -20,12 +20,20 @@ def stats_cmd(
     lang: str | None = typer.Option(
         None, "--lang", help=N_("Language of the headings: en or fr (default: the config's).")
     ),
+    cache: bool = typer.Option(
+        True,
+        "--cache/--no-cache",
+        help=N_(
+            "Hold the last publication's suppression pattern, kept in the fit cache's folder "
+            "(docs/providers.md, section 5)."
+        ),
+    ),
 ) -> None:
     from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.stats import run_stats
 
     echo = echo_in(message_lang(ctx))
-    res = run_stats(config, out=out, lang=lang, echo=echo)
+    res = run_stats(config, out=out, lang=lang, echo=echo, cache=None if cache else False)
     echo(N_("wrote {n} files to {folder}/ (open statistics.md)", n=len(res.files), folder=res.out))
 
 

@@ -610,19 +610,43 @@ def run_stats(
     out: str | Path | None = None,
     lang: str | None = None,
     echo: Callable[[str], None] | None = None,
+    cache: bool | str | Path | None = None,
 ) -> StatsResult:
     """``fl-estimate stats``: the statistics in an output folder of their own (replaced whole and
-    atomically), with a manifest."""
+    atomically), with a manifest.
+
+    The suppression pattern of the last publication of the same series (title, levels,
+    country, threshold) is held: a cell published again with the same value is hidden or shown
+    as it was, so that two periods' publications cannot be differenced (docs/providers.md,
+    section 5, "Across publications"). It is kept in the fit cache's folder
+    (:func:`fl_estimate.pipeline.cache.default_cache_folder`; ``cache``: False for none, or a
+    folder), like the annual run's.
+    """
     import dataclasses
+
+    from fl_estimate.pipeline.cache import FitCache, default_cache_folder
 
     cfg = config if isinstance(config, StatsConfig) else read_stats_config(config)
     if lang is not None:
         cfg = dataclasses.replace(cfg, language=language_of(lang))
     target = Path(out) if out is not None else cfg.out
     inputs = stats_inputs(cfg)
+    folder = None if cache is False else default_cache_folder() if cache in (None, True) else cache
+    store = FitCache(Path(folder) if folder is not None else None)
+    series = {
+        "kind": "stats",
+        "title": cfg.title,
+        "levels": list(cfg.levels),
+        "country": cfg.country,
+        "threshold": cfg.threshold,
+    }
     with publish_folder(target, kind="stats", inputs=inputs) as stage:
-        files = write_statistics(cfg, stage, echo=echo).files
+        written = write_statistics(
+            cfg, stage, echo=echo, previous=store.previous_publication(series)
+        )
+        files = written.files
         labels = relative_labels(inputs, cfg.path.parent)
         write_manifest(stage / "manifest.json", kind="stats", inputs=labels, config=cfg.raw)
         files.append("manifest.json")
+    store.remember_publication(series, written.protection.pattern)  # once published
     return StatsResult(target, files)
