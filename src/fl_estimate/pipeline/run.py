@@ -28,8 +28,8 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor
-from contextlib import contextmanager
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ from fl_estimate.reporting import (
     StatisticsSection,
     write_outputs,
 )
+from fl_estimate.reporting.report import warm_up_figures
 from fl_estimate.results import compare
 from fl_estimate.seeds import key_seed
 from fl_estimate.tabular import ReadInfo, read_table
@@ -105,6 +106,11 @@ def _groups(
     return [((), collapsed)]
 
 
+def _n_workers(cfg: RunConfig) -> int:
+    """Local worker processes of the run: ``[executor] workers``, else the cores (at most 8)."""
+    return cfg.workers if cfg.workers is not None else min(8, len(os.sched_getaffinity(0)))
+
+
 @contextmanager
 def _executor(cfg: RunConfig, executor: Executor | None) -> Iterator[Executor | None]:
     if executor is not None:
@@ -119,7 +125,7 @@ def _executor(cfg: RunConfig, executor: Executor | None) -> Iterator[Executor | 
         finally:
             client.close()
         return
-    workers = cfg.workers if cfg.workers is not None else min(8, len(os.sched_getaffinity(0)))
+    workers = _n_workers(cfg)
     if workers <= 1:
         yield None
         return
@@ -251,22 +257,30 @@ def _fit_all(
     progress: bool,
     cache: FitCache,
     meanwhile: Callable[[], Any] = lambda: None,
-) -> tuple[list[StratumOutcome], Any]:
-    """Every task's outcome, in the tasks' order, and what ``meanwhile`` returned: it runs in
-    this process while the workers fit (the pooled tables' searches, which need no stratum).
+    stack: ExitStack | None = None,
+) -> tuple[list[StratumOutcome], Any, ProcessPoolExecutor | None]:
+    """Every task's outcome, in the tasks' order, what ``meanwhile`` returned (it runs in this
+    process while the workers fit: the pooled tables' searches, which need no stratum), and the
+    run's own local worker pool when one was started and ``stack`` holds it open (the charts
+    are drawn there too; a Dask cluster's workers may not share the output's file system).
 
     The tasks are sent largest table first (the pooled national ones), so that no worker is
     left with a long fit when the others are done."""
     plan = FitPlan(tasks, cache)  # what the fit cache holds is not sent to a worker
     todo = plan.todo
     if not todo:
-        return plan.outcomes([]), meanwhile()
+        return plan.outcomes([]), meanwhile(), None
     order = sorted(range(len(todo)), key=lambda i: -todo[i].table.n_observed)
     sent = [todo[i] for i in order]
     got: list[StratumOutcome] = []
-    with _executor(cfg, executor) as ex:
+    with ExitStack() as own:
+        ex = (stack or own).enter_context(_executor(cfg, executor))
         # Executor.map sends every task now; a plain map fits them when iterated
         it = map(fit_stratum, sent) if ex is None else ex.map(fit_stratum, sent)
+        local = ex if isinstance(ex, ProcessPoolExecutor) and executor is None else None
+        if local is not None and stack is not None:  # workers done with fits import the charts'
+            for _ in range(_n_workers(cfg)):  # code while the others finish
+                local.submit(warm_up_figures)
         extra = meanwhile() if ex is not None else None
         if progress:
             from rich.progress import Progress
@@ -284,7 +298,7 @@ def _fit_all(
     results: list[StratumOutcome] = [got[0]] * len(todo)
     for k, i in enumerate(order):
         results[i] = got[k]
-    return plan.outcomes(results), extra
+    return plan.outcomes(results), extra, local if stack is not None else None
 
 
 def _totals_from(national: pd.DataFrame) -> str:
@@ -391,10 +405,13 @@ def run(
     say = echo or (lambda s: None)
     inputs = _every_input(cfg)
     fit_cache = run_cache(cfg, out_dir, cache)
-    with publish_folders(
-        [(out_dir, "run", 0o777), (internal_folder(out_dir), "run-internal", 0o700)],
-        inputs=inputs,
-    ) as (stage, private):
+    with (
+        publish_folders(
+            [(out_dir, "run", 0o777), (internal_folder(out_dir), "run-internal", 0o700)],
+            inputs=inputs,
+        ) as (stage, private),
+        ExitStack() as workers,
+    ):
         data, read, linked = _load(cfg, stage, private, say, fit_cache)
         groups = _groups(data, group_columns(cfg))
         tasks = _tasks(cfg, data, groups)
@@ -405,13 +422,14 @@ def run(
                 national=len(groups),
             )
         )
-        done, pooled = _fit_all(
+        done, pooled, pool = _fit_all(
             cfg,
             tasks,
             executor,
             progress,
             fit_cache,
             meanwhile=lambda: pooled_tables(cfg, groups, fit_cache),
+            stack=workers,  # held open: the charts are drawn there
         )
         outcomes, national_outcomes = done[: -len(groups)], done[-len(groups) :]
         tables = build_tables(
@@ -453,7 +471,9 @@ def run(
             comparison_label=comparison_label,
             truth=pd.read_csv(cfg.truth) if cfg.truth is not None else None,
             overlaps_hidden=chart_hidden(protection.hidden),
+            executor=pool,
         )
+        workers.close()
         files += stats_files
         write_manifest(
             stage / "manifest.json",

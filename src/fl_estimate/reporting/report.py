@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Collection, Hashable, Mapping
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,26 @@ def _publishable(spec: ReportSpec, tables: Mapping[str, pd.DataFrame]) -> dict[s
     return pub
 
 
+#: The report's charts in the report's order (:func:`_draw_figures`); the first is the slowest to
+#: draw (a panel per region), the second group the rest.
+FIGURES = (
+    "trend_by_region",
+    "national_trend",
+    "regional_comparison",
+    "method_comparison",
+    "list_overlaps",
+)
+_FIGURE_GROUPS = (FIGURES[:1], FIGURES[1:])
+
+
+def warm_up_figures() -> None:
+    """Import what drawing the charts needs (top level: sent to a worker that will draw them)."""
+    import importlib
+
+    for module in ("fl_estimate._figures", "fl_estimate.reporting.charts", "fl_estimate.plotting"):
+        importlib.import_module(module)
+
+
 def _draw_figures(
     spec: ReportSpec,
     stage: Path,
@@ -273,8 +294,10 @@ def _draw_figures(
     comparison_label: str,
     truth: pd.DataFrame | None,
     overlaps_hidden: Collection[Hashable] = (),
+    only: Collection[str] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """Draw and save the charts; returns (files, {figure name: caption})."""
+    """Draw and save the charts (those named in ``only``, default all: :data:`FIGURES`);
+    returns (files, {figure name: caption})."""
     from fl_estimate._figures import detached
     from fl_estimate.mse.data import CaptureData
     from fl_estimate.plotting import plot_overlaps
@@ -284,6 +307,9 @@ def _draw_figures(
         plot_trend_by_region,
     )
     from fl_estimate.results import plot_comparison
+
+    def want(figure: str) -> bool:
+        return only is None or figure in only
 
     name = spec.headline.name
     lang = spec.language
@@ -297,6 +323,7 @@ def _draw_figures(
         if len(strata_cols) == 2:
             geo, year = strata_cols
             geo_w, year_w = _col(geo, lang), _col(year, lang)
+        if len(strata_cols) == 2 and want("trend_by_region"):
             axes = plot_trend_by_region(
                 head, region=geo, year=year, truth=truth, level=spec.headline.level, lang=lang
             )
@@ -312,6 +339,7 @@ def _draw_figures(
             figs["trend_by_region"] = _(
                 "Estimates by {geo} over time (bars: people identified)"
             ).format(geo=geo_w)
+        if len(strata_cols) == 2 and want("national_trend"):
             truth_nat = truth.groupby(year)["N"].sum() if truth is not None else None
             ax = plot_national_trend(
                 tables["national_estimates"],
@@ -323,6 +351,7 @@ def _draw_figures(
             ax.set_title(_("National total ({method})").format(method=name), fontsize=10)
             files += _save(ax.figure, stage, "national_trend")
             figs["national_trend"] = _("National total over time")
+        if len(strata_cols) == 2 and want("regional_comparison"):
             last = sorted(head[year].unique())[-1]
             ax = plot_regional_comparison(
                 head[head[year] == last], region=geo, level=spec.headline.level, lang=lang
@@ -337,7 +366,7 @@ def _draw_figures(
             figs["regional_comparison"] = _("Estimates by {geo} compared, {last}").format(
                 geo=geo_w, last=last
             )
-        if comparison is not None and len(comparison):
+        if comparison is not None and len(comparison) and want("method_comparison"):
             ax = plot_comparison(comparison)
             ax.set_title(
                 _("Methods compared on the pooled national table, {label}").format(
@@ -347,14 +376,16 @@ def _draw_figures(
             )
             files += _save(ax.figure, stage, "method_comparison")
             figs["method_comparison"] = _("Methods compared (national table)")
-        # patterns with fewer people than the disclosure threshold are neither drawn nor printed
-        ax = plot_overlaps(
-            CaptureData.from_counts(pooled),  # type: ignore[arg-type]
-            min_count=spec.threshold,
-            hidden=overlaps_hidden,
-        )
-        files += _save(ax.figure, stage, "list_overlaps")
-        figs["list_overlaps"] = _("How the providers' lists overlap (all strata)")
+        if want("list_overlaps"):
+            # patterns with fewer people than the disclosure threshold are neither drawn nor
+            # printed
+            ax = plot_overlaps(
+                CaptureData.from_counts(pooled),  # type: ignore[arg-type]
+                min_count=spec.threshold,
+                hidden=overlaps_hidden,
+            )
+            files += _save(ax.figure, stage, "list_overlaps")
+            figs["list_overlaps"] = _("How the providers' lists overlap (all strata)")
     return files, figs
 
 
@@ -368,6 +399,7 @@ def write_outputs(
     comparison_label: str = "",
     truth: pd.DataFrame | None = None,
     overlaps_hidden: Collection[Hashable] = (),
+    executor: Executor | None = None,
 ) -> list[str]:
     """Write tables, figures and the report into ``stage``; return the file names written.
 
@@ -392,9 +424,26 @@ def write_outputs(
     overlaps_hidden : collection, optional
         What disclosure control suppresses in the chart of list overlaps (patterns, list totals,
         the number of people: :func:`fl_estimate.plotting.plot_overlaps`'s ``hidden``).
+    executor : concurrent.futures.Executor, optional
+        Where the charts are drawn (in two groups at once, while this process writes the
+        tables; the same bytes as drawn here), e.g. the annual run's worker processes, which
+        share ``stage``'s file system. Default: here.
     """
     files: list[str] = []
     pub = _publishable(spec, tables)
+    charted = {  # the charts show what the tables publish: suppressed counts are not drawn
+        name: df.assign(observed=pd.to_numeric(df["observed"], errors="coerce").astype(float))
+        if "observed" in df.columns
+        else df
+        for name, df in pub.items()
+    }
+    args = (spec, stage, charted, pooled, comparison, comparison_label, truth, overlaps_hidden)
+    # with workers, the charts are drawn there while this process writes the tables
+    drawing = (
+        [executor.submit(_draw_figures, *args, only=g) for g in _FIGURE_GROUPS]
+        if (executor is not None)
+        else []
+    )
     for name, df in pub.items():
         write_csv(df, stage / f"{name}.csv")
         files.append(f"{name}.csv")
@@ -405,16 +454,10 @@ def write_outputs(
     dates = None if lang == "en" else "dd/mm/yyyy"
     write_xlsx(sheets, stage / "tables.xlsx", number_formats=True, date_format=dates)
     files.append("tables.xlsx")
-    charted = {  # the charts show what the tables publish: suppressed counts are not drawn
-        name: df.assign(observed=pd.to_numeric(df["observed"], errors="coerce").astype(float))
-        if "observed" in df.columns
-        else df
-        for name, df in pub.items()
-    }
-    fig_files, figs = _draw_figures(
-        spec, stage, charted, pooled, comparison, comparison_label, truth, overlaps_hidden
-    )
-    files += fig_files
+    figs: dict[str, str] = {}
+    for part in [job.result() for job in drawing] if drawing else [_draw_figures(*args)]:
+        files += part[0]  # the groups in FIGURES's order, each drawn in order: as in one process
+        figs.update(part[1])
     md, body = _report(spec, pub, figs, stage)
     atomic_write_text(stage / "report.md", md)
     atomic_write_text(stage / "report.html", body)
