@@ -112,7 +112,7 @@ def test_pydantic_reasons_from_real_validation_errors() -> None:
         (bool, "peut-être", "true ou false est attendu (ou yes/no, on/off, 1/0)"),
         (Literal["table", "json", "csv"], "xml", "attendu : 'table' ou 'json' ou 'csv'"),
         (Annotated[int, Field(ge=1)], 0, "un nombre supérieur ou égal à 1 est attendu"),
-        (Annotated[float, Field(gt=0)], -1.0, "un nombre supérieur à 0.0 est attendu"),
+        (Annotated[float, Field(gt=0)], -1.0, "un nombre supérieur à 0,0 est attendu"),
         (Annotated[int, Field(le=6)], 7, "un nombre inférieur ou égal à 6 est attendu"),
         (Annotated[str, Field(min_length=2)], "a", "au moins 2 caractère(s) attendu(s)"),
     ]
