@@ -399,16 +399,22 @@ class Comparison:
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html(index=False))
 
-    def plot(self, ax: Axes | None = None) -> Axes:
+    def plot(self, ax: Axes | None = None, *, lang: str = "en") -> Axes:
         """Forest plot: one row per result, estimate and interval; observed count as a dashed line.
 
         Results without an estimate are listed with their status instead of a point. The same
-        chart as :func:`plot_comparison` of :meth:`to_frame`.
+        chart as :func:`plot_comparison` of :meth:`to_frame`; ``lang`` is the language of the
+        axis label, the numbers and the names given as catalog messages.
         """
-        return plot_comparison(self.to_frame(), ax)
+        frame = self.to_frame()
+        if lang != "en":
+            from fl_estimate.i18n import translate
+
+            frame["name"] = [translate(n, lang) for n in self.names]
+        return plot_comparison(frame, ax, lang=lang)
 
 
-def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_comparison(table: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """Forest plot of a comparison table (:meth:`Comparison.to_frame`): one row per result,
     estimate and interval; observed counts as dashed lines; a result without an estimate is
     listed with its ``status_code``.
@@ -418,6 +424,9 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     table : DataFrame
         Columns ``name``, ``observed``, ``estimate``, ``ci_low``, ``ci_high``, ``status_code``.
     ax : Axes, optional
+    lang : str
+        Language of the axis label, the "no estimate" notes and the numbers (``"fr"``:
+        ``8 500``).
 
     Returns
     -------
@@ -426,6 +435,7 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     from matplotlib.ticker import FuncFormatter
 
     from fl_estimate._figures import subplots
+    from fl_estimate.i18n import format_int, translate
 
     n = len(table)
     if ax is None:
@@ -441,7 +451,7 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
             ax.text(
                 0.01,
                 yi,
-                f"no estimate: {code}",
+                translate(N_("no estimate: {code}", code=code), lang),
                 va="center",
                 transform=ax.get_yaxis_transform(),
                 color="#D55E00",
@@ -462,8 +472,11 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.axvline(obs, color="0.4", ls="--", lw=1)
     ax.set_yticks(y)
     ax.set_yticklabels([str(v) for v in table["name"]])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
-    ax.set_xlabel("Estimated population size N (dashed: observed)")
+    if lang == "en":
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_int(v, lang)))
+    ax.set_xlabel(translate(N_("Estimated population size N (dashed: observed)"), lang))
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
     ax.set_ylim(-0.7, n - 0.3)

@@ -56,7 +56,7 @@ def test_describe_headings_in_french(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["--lang", "fr", "describe", KOSOVO]) == 0
     out = _flat(capsys.readouterr().out)
     assert out.startswith("Vue d'ensemble ")
-    assert "Recoupements deux à deux (never_overlap" in out
+    assert "Recoupements deux à deux (jamais recoupées" in out
     assert out.rstrip().endswith("15 des 15 profils de capture possibles observés.")
     assert main(["describe", KOSOVO]) == 0
     out = capsys.readouterr().out

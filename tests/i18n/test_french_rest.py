@@ -1,0 +1,142 @@
+"""French for the last English of issue 22: ``describe``'s column names, the demo's labels and
+charts, the indicators' summaries, the closed-population models' summary, numbers inside French
+messages, the linkage report, and the estimators' and linkage errors that were f-strings. Each
+test runs the surface in French and looks for the French text and for the English it replaced;
+the English output is the text of before (other tests hold it).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fl_estimate.cli import main
+from fl_estimate.i18n import N_, translate
+from tests._refs import MSE_DATA
+
+ROOT = Path(__file__).resolve().parents[2]
+KOSOVO = str(MSE_DATA / "kosovo.csv")
+NNBSP = "\u202f"  # French grouping separator (CLDR)
+
+
+def _flat(text: str) -> str:
+    """One line, ordinary spaces (French puts no-break spaces before ':' and inside numbers)."""
+    return re.sub(r"[\s\u00a0\u202f]+", " ", text)
+
+
+# ---------------------------------------------------------------- numbers inside messages
+@pytest.mark.parametrize(
+    ("msgid", "params", "english", "french"),
+    [
+        ("R-hat of N is {rhat:.3f} (> {limit}): the chains disagree", {"rhat": 1.23456, "limit": 1.01},
+         "R-hat of N is 1.235 (> 1.01): the chains disagree",
+         "le R-hat de N vaut 1,235 (> 1,01)\u00a0: les chaînes ne concordent pas"),
+        ("Capture patterns: {n:,} people on {k} lists", {"n": 4400, "k": 4},
+         "Capture patterns: 4,400 people on 4 lists",
+         f"Profils de capture\u00a0: 4{NNBSP}400 personnes sur 4 listes"),
+        # whole numbers without a format: grouped from five digits (a year stays 2024)
+        ("{first} or {second}", {"first": 2024, "second": 123456},
+         "2024 or 123456", f"2024 ou 123{NNBSP}456"),
+        # a value shown with !r is the value as written, not a number to localise
+        ("unsupported language {lang!r}: expected one of {languages}", {"lang": 1.5, "languages": 0.5},
+         "unsupported language 1.5: expected one of 0.5",
+         "langue non prise en charge 1.5\u00a0: langues disponibles 0,5"),
+        ("{first} or {second}", {"first": True, "second": float("nan")}, "True or nan", "True ou nan"),
+    ],
+)  # fmt: skip
+def test_numbers_in_french_messages(
+    msgid: str, params: dict[str, Any], english: str, french: str
+) -> None:
+    msg = N_(msgid, **params)
+    assert str(msg) == translate(msg, "en") == english
+    assert translate(msg, "fr") == french
+
+
+def test_numpy_numbers_in_french_messages() -> None:
+    import numpy as np
+
+    msg = N_("{first} or {second}", first=np.int64(98765), second=np.float64(0.25))
+    assert str(msg) == "98765 or 0.25"
+    assert translate(msg, "fr") == f"98{NNBSP}765 ou 0,25"
+
+
+# ---------------------------------------------------------------- describe
+def test_describe_columns_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "fr", "describe", KOSOVO]) == 0
+    out = capsys.readouterr().out
+    for french in ("profils observés", "profils possibles", "paires sans recoupement",
+                   "sur cette seule liste", "part sur cette seule liste", "recoupement",
+                   "n (liste A)", "jamais recoupées", "personnes"):  # fmt: skip
+        assert french in out, french
+    assert f"4{NNBSP}400" in out and "0,592" in out and " non\n" in out
+    for english in ("patterns_observed", "pairs_never_overlapping", "only_this_list", "share_only",
+                    "list_a", "never_overlap", "False", "4400", "0.592"):  # fmt: skip
+        assert english not in out, english
+    # the English table keeps the column names and Python's numbers
+    assert main(["describe", KOSOVO]) == 0
+    out = capsys.readouterr().out
+    assert "lists observed patterns_observed patterns_possible singletons" in out
+    assert "list_a list_b overlap  n_a  n_b never_overlap" in out and "0.592" in out
+
+
+# ---------------------------------------------------------------- demo and its charts
+def _texts(fig: Any) -> list[str]:
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def test_demo_charts_in_french(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's chart texts in French (labels of the methods, title, axes, numbers); the CSV
+    keeps the English labels."""
+    import pandas as pd
+
+    from fl_estimate import _figures
+
+    charts: dict[str, list[str]] = {}
+    real_save = _figures.save
+
+    def keep(fig: Any, folder: Path, name: str, **kw: Any) -> list[Path]:
+        fig.canvas.draw()  # tick labels are made at drawing
+        charts[name] = _texts(fig)
+        return real_save(fig, folder, name, **kw)
+
+    monkeypatch.setattr(_figures, "save", keep)
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--data", KOSOVO, "--n-boot", "20"]
+    assert main(["--lang", "fr", *args]) == 0
+    raw = " | ".join(charts["estimates"])
+    est = _flat(raw)
+    for french in ("indépendance, vraisemblance profilée", "pas à pas, Wald (conditionnel)",
+                   "pas à pas, bootstrap BCa", "BIC (deux à deux), Wald (conditionnel)",
+                   "borne inférieure de Chao", "kosovo.csv : estimations par méthode "
+                   "(intervalles à 95\u00a0%)", "Taille estimée de la population N (tirets : "
+                   "observés)"):  # fmt: skip
+        assert _flat(french) in est, french
+    assert re.search(rf"\d{NNBSP}\d00", raw), raw  # axis ticks grouped the French way
+    assert "95\u00a0%" in raw and "estimations par méthode (" in raw
+    for english in ("independence, profile", "stepwise", "Chao lower bound", "estimates by method",
+                    "Estimated population"):  # fmt: skip
+        assert english not in est, english
+    ovl = " | ".join(charts["overlaps"])
+    assert f"Profils de capture\u00a0: 4{NNBSP}400 personnes sur 4 listes" in ovl, ovl
+    assert "Personnes ayant ce profil" in ovl and f"EXH (1{NNBSP}910)" in ovl
+    assert "Capture patterns" not in ovl and "People" not in ovl and "1,910" not in ovl
+    names = pd.read_csv(out / "estimates.csv")["name"].tolist()
+    assert names[0] == "independence, profile" and names[-1] == "Chao lower bound"
+
+
+def test_charts_in_english_unchanged() -> None:
+    from fl_estimate._figures import detached
+    from fl_estimate.mse.data import read_capture_csv
+    from fl_estimate.plotting import plot_overlaps
+
+    with detached():
+        ax = plot_overlaps(read_capture_csv(KOSOVO))
+        assert ax.get_title(loc="left") == "Capture patterns: 4,400 people on 4 lists"
+        assert ax.get_ylabel() == "People with this pattern"
