@@ -140,3 +140,47 @@ def test_charts_in_english_unchanged() -> None:
         ax = plot_overlaps(read_capture_csv(KOSOVO))
         assert ax.get_title(loc="left") == "Capture patterns: 4,400 people on 4 lists"
         assert ax.get_ylabel() == "People with this pattern"
+
+
+# ---------------------------------------------------------------- closed-population models
+def test_closedp_summary_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    """``mse --method closedp`` prints Rcapture's table: in French its heading, column labels,
+    flags, notes and numbers (artificial_3: large bias and boundary fits, behavioural models
+    without a profile interval)."""
+    data = str(MSE_DATA / "artificial_3.csv")
+    assert main(["--lang", "fr", "mse", data, "--method", "closedp"]) == 0
+    out = capsys.readouterr().out
+    flat = _flat(out)
+    assert flat.startswith("Nombre d'unités capturées : 96 (3 listes)")
+    for french in ("modèle", "effectif", "erreur type", "déviance", "ddl", "signalement",
+                   "effectif (multinomial)", "borne inférieure", "borne supérieure",
+                   "note sur l'intervalle", "biais important", "frontière",
+                   "pas d'intervalle de vraisemblance profilée pour les modèles comportementaux",
+                   "Signalements :", "M0 : le biais asymptotique de l'estimation dépasse 10 %",
+                   "566,4", "1 337,4"):  # fmt: skip
+        assert french in flat, french
+    for english in ("Number of captured", "abundance", "stderr", "deviance", "flag",
+                    "large-bias", "boundary", "behavioural", "Flags:", "interval_note",
+                    "ci_low", "566.4", "NaN"):  # fmt: skip
+        assert english not in out, english
+    assert main(["mse", data, "--method", "closedp"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Number of captured units: 96 (3 lists)\n")
+    assert "large-bias" in out and "Flags:\nM0: the asymptotic bias" in out
+    assert "no profile interval for behavioural models" in out
+
+
+def test_closedp_result_lookup_error_is_a_message() -> None:
+    from fl_estimate.i18n import message_of
+    from fl_estimate.mse.data import read_capture_csv
+    from fl_estimate.mse.heterogeneity import ClosedPopulationModels
+
+    res = ClosedPopulationModels().fit(read_capture_csv(MSE_DATA / "korea.csv"))
+    with pytest.raises(KeyError) as exc:
+        res["Mzz"]
+    msg = message_of(exc.value)
+    assert (
+        msg == "no model 'Mzz'; models: M0, Mt, Mh Chao (LB), Mh Poisson2, Mh Darroch, "
+        "Mh Gamma3.5, Mth Chao (LB), Mth Poisson2, Mth Darroch, Mth Gamma3.5, Mb, Mbh"
+    )
+    assert _flat(translate(msg, "fr")).startswith("aucun modèle 'Mzz' ; modèles : M0, Mt")

@@ -324,7 +324,8 @@ def mse(
 
         # the whole table, as Rcapture's closedp.t / closedpCI.t print it
         for _key, table in iter_tables(cd):
-            typer.echo(str(ClosedPopulationModels().fit(table, intervals=True).summary()))
+            fit = ClosedPopulationModels().fit(table, intervals=True)
+            typer.echo(str(fit.summary(message_lang(ctx))))
             typer.echo("")
         return
     results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]
