@@ -19,7 +19,7 @@ import pandas as pd
 
 from fl_estimate._palette import OKABE_ITO
 from fl_estimate._version import __version__
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, Message
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -300,6 +300,11 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+#: Status codes in words in a summary in a language other than English (other statuses are
+#: catalog messages themselves).
+_STATUS_WORDS: dict[str, str] = {"ok": N_("estimated"), LOWER_BOUND: N_("lower bound only")}
+
+
 class Summary:
     """Text and HTML rendering of an :class:`EstimationResult`."""
 
@@ -342,7 +347,7 @@ class Summary:
                 ),
             ),
             (say(N_("Interval kind")), say(kind) if kind else "—"),
-            (say(N_("Status")), say(r.status)),
+            (say(N_("Status")), say(r.status if en else _STATUS_WORDS.get(r.status, r.status))),
         ]
         if r.conditional_on_model:
             rows.append((say(N_("Note")), say(N_("interval is conditional on the selected model"))))
@@ -352,8 +357,24 @@ class Summary:
             rows.insert(0, (say(N_("Stratum {name}", name=k)), str(v)))
         for k, v in r.diagnostics.items():
             if isinstance(v, int | float | str | bool | np.generic):
-                rows.append((k, _fmt(float(v), 4) if isinstance(v, float) else str(v)))
+                rows.append((k, self._diagnostic(v)))
         return rows
+
+    def _diagnostic(self, v: Any) -> str:
+        """A diagnostic's value: Python's text in English; in another language the language's
+        numbers (``14 341,6638``), yes/no in words and a catalog message translated (the names
+        of the diagnostics and their code values stay as documented)."""
+        if self.lang == "en":
+            return _fmt(float(v), 4) if isinstance(v, float) else str(v)
+        from fl_estimate.i18n import format_number
+
+        if isinstance(v, bool | np.bool_):
+            return self._say(N_("yes") if v else N_("no"))
+        if isinstance(v, float | np.floating):
+            return format_number(float(v), self.lang, 4) if math.isfinite(v) else "—"
+        if isinstance(v, int | np.integer):
+            return str(v)
+        return self._say(v) if isinstance(v, Message) else str(v)
 
     def __str__(self) -> str:
         rows = self._rows()

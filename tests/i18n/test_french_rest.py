@@ -184,3 +184,30 @@ def test_closedp_result_lookup_error_is_a_message() -> None:
         "Mh Gamma3.5, Mth Chao (LB), Mth Poisson2, Mth Darroch, Mth Gamma3.5, Mb, Mbh"
     )
     assert _flat(translate(msg, "fr")).startswith("aucun modèle 'Mzz' ; modèles : M0, Mt")
+
+
+def test_mse_summary_in_french_numbers_statuses_and_policy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The default method on Kosovo (the heterogeneity diagnosis fires: a lower bound): status,
+    policy, the note's numbers and the diagnostics' values in French; the diagnostics keep their
+    documented names."""
+    assert main(["--lang", "fr", "mse", KOSOVO]) == 0
+    out = capsys.readouterr().out
+    flat = _flat(out)
+    for french in ("Statut borne inférieure seulement", "p unilatéral = 1,2e-29 < 0,05",
+                   "le niveau de confiance de 95 % porte sur", "deviance 39,8936",
+                   "loglik -70,6588", "heterogeneity_flag oui",
+                   "policy borne inférieure (le diagnostic d'hétérogénéité a signalé",
+                   "selected_estimate 14 341,6638"):  # fmt: skip
+        assert french in flat, french
+    for english in ("lower_bound\n", "1.2e-29", "95%", "True", "diagnosis fired", "14,341.6638",
+                    "39.8936"):  # fmt: skip
+        assert english not in out, english
+    assert main(["mse", KOSOVO]) == 0
+    out = capsys.readouterr().out
+    assert "Status                    lower_bound" in out
+    assert "heterogeneity_flag        True" in out
+    assert "policy                    lower bound (heterogeneity diagnosis fired)" in out
+    assert "selected_estimate         14,341.6638" in out
+    assert "one-sided p = 1.2e-29 < 0.05" in out and "and 95% confidence goes with" in out
