@@ -211,3 +211,59 @@ def test_mse_summary_in_french_numbers_statuses_and_policy(
     assert "policy                    lower bound (heterogeneity diagnosis fired)" in out
     assert "selected_estimate         14,341.6638" in out
     assert "one-sided p = 1.2e-29 < 0.05" in out and "and 95% confidence goes with" in out
+
+
+# ---------------------------------------------------------------- indicators
+SURVEY = ROOT / "data_samples" / "survey"
+
+
+def test_indicators_summaries_in_french(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``indicators score`` and ``prevalence`` (with a small-domain threshold that flags the
+    regions) and ``frameworks`` in French: words, classifications, column labels, notes and
+    numbers; the English summaries are the text of before."""
+    scored = tmp_path / "scored.csv"
+    score = ["indicators", "score", str(SURVEY / "survey.csv"), "--mapping",
+             str(SURVEY / "mapping.toml"), "--out", str(scored)]  # fmt: skip
+    assert main(["--lang", "fr", *score]) == 0
+    out = capsys.readouterr().out
+    flat = _flat(out)
+    for french in ("[ilo2012, données 1.1.0]", "règle : paired_dimensions (pairing=",
+                   "; réponses manquantes : indeterminate", "4 000 enregistrements ; 26 colonnes "
+                   "d'indicateurs mesurées", "classification", "part",
+                   "pas de travail forcé 3 890 0,9725", "travail forcé 110 0,0275",
+                   "indéterminé 0 0,0000"):  # fmt: skip
+        assert french in flat, french
+    for english in ("rule:", "missing answers", "records;", "not_forced_labour", "share",
+                    "0.9725"):  # fmt: skip
+        assert english not in out, english
+    prevalence = ["indicators", "prevalence", str(scored), "--by", "region", "--design",
+                  str(SURVEY / "design.toml"), "--outcome", "forced_labour,HTS.PEN.12@D1",
+                  "--min-n", "1500"]  # fmt: skip
+    assert main(["--lang", "fr", *prevalence]) == 0
+    out = capsys.readouterr().out
+    flat = _flat(out)
+    for french in ("Prévalence pour 1 000 (inférence fondée sur le plan de sondage ; SurveyDesign(",
+                   "intervalle : beta à 95 % ; réponses indéterminées : exclude",
+                   "variable par domaine estimation borne inférieure borne supérieure effet de "
+                   "plan n non pondéré n positifs n indéterminés ddl",
+                   "forced_labour ensemble ensemble 26,30 20,59 33,08 1,52 4 000 110 0 156,0",
+                   "remarque : HTS.PEN.12@D1 West : aucun cas positif dans le domaine ; "
+                   "intervalle de Korn-Graubard", "8 estimation(s) reposent sur un petit domaine "
+                   "(< 1500 répondants ou < 2 grappes) : forced_labour East"):  # fmt: skip
+        assert french in flat, french
+    for english in ("Prevalence per", "design-based", "indeterminate answers", "outcome", "deff",
+                    "n_unweighted", "note:", "no positive case", "rest on a small domain",
+                    "26.30"):  # fmt: skip
+        assert english not in out, english
+    assert main(prevalence) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Prevalence per 1000 (design-based; SurveyDesign(")
+    assert "note: HTS.PEN.12@D1 West: no positive case in the domain; Korn–Graubard" in out
+    assert "8 estimate(s) rest on a small domain (< 1500 respondents or < 2 clusters)" in out
+    assert main(["--lang", "fr", "indicators", "frameworks"]) == 0
+    out = _flat(capsys.readouterr().out)
+    assert "source : International Labour Office" in out and "68 indicateurs en 6 dimensions" in out
+    assert "version : 2009" in out and "(données 1.0.0)" in out and "règle : delphi (" in out
+    assert main(["indicators", "frameworks"]) == 0
+    out = capsys.readouterr().out
+    assert "\nsource: International Labour Office" in out and "68 indicators in 6 dimensions" in out
