@@ -267,3 +267,67 @@ def test_indicators_summaries_in_french(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["indicators", "frameworks"]) == 0
     out = capsys.readouterr().out
     assert "\nsource: International Labour Office" in out and "68 indicators in 6 dimensions" in out
+
+
+# ---------------------------------------------------------------- estimator and linkage errors
+def _error_cases() -> list[tuple[str, Any, type[Exception], str, str]]:
+    from fl_estimate.exceptions import ModelSpecificationError
+    from fl_estimate.mse.heterogeneity.estimator import ClosedpMSE, bootstrap_closedp
+    from fl_estimate.mse.loglinear.greedy import GreedySearchMSE
+    from fl_estimate.mse.options import IntervalOptions
+    from fl_estimate.providers.country_profiles import load_name_pool, make_profile_country
+    from fl_estimate.providers.linkage import RecordLinker
+    from fl_estimate.providers.pseudonymise import normalise_date
+
+    ms = ModelSpecificationError
+    return [
+        ("closedp criterion", lambda: ClosedpMSE(criterion="xyz"), ms,
+         "criterion must be 'AIC' or 'BIC', got 'xyz'",
+         "criterion doit être 'AIC' ou 'BIC', reçu 'xyz'"),
+        ("n_boot", lambda: bootstrap_closedp(None, None, n_boot=0), ms,  # type: ignore[arg-type]
+         "n_boot must be at least 1, got 0", "n_boot doit être au moins 1, reçu 0"),
+        ("greedy criterion", lambda: GreedySearchMSE(criterion="cp"), ms,
+         "criterion must be 'aic' or 'bic', got 'cp'",
+         "criterion doit être 'aic' ou 'bic', reçu 'cp'"),
+        ("interval option", lambda: IntervalOptions().merged(speed=1), ms,
+         "unknown interval option 'speed'; the interval options are ",
+         "option d'intervalle inconnue 'speed' ; les options d'intervalle sont "),
+        ("linker method", lambda: RecordLinker(method="fuzzy"), ms,
+         "method must be 'probabilistic' or 'deterministic', not 'fuzzy'",
+         "method doit valoir 'probabilistic' ou 'deterministic', pas 'fuzzy'"),
+        ("linker threshold", lambda: RecordLinker(threshold=1.5), ms,
+         "threshold must lie in (0, 1) or be 'auto', got 1.5",
+         "threshold doit être compris dans (0, 1) ou valoir 'auto', reçu 1.5"),
+        ("prior_recall", lambda: RecordLinker(prior_recall=1.5), ms,
+         "prior_recall must lie in (0, 1], got 1.5",
+         "prior_recall doit être compris dans (0, 1], reçu 1,5"),
+        ("rule", lambda: RecordLinker(blocking=(("nope",),)), ms,
+         "blocking rule ['nope'] names unknown columns ['nope']; rules may use ",
+         "la règle blocking ['nope'] nomme des colonnes inconnues ['nope'] ; les règles peuvent "
+         "utiliser "),
+        ("name pool", lambda: load_name_pool("atlantis"), ms,
+         "no name pool 'atlantis' (known: ", "aucun réservoir de noms 'atlantis' (connus : "),
+        ("profile", lambda: make_profile_country("atlantis", "small", seed=1), ms,
+         "unknown profile 'atlantis'; choose one of ", "profil inconnu 'atlantis' ; choisissez "
+         "l'un de "),
+        ("size", lambda: make_profile_country("sahel", -3, seed=1), ms,
+         "size must be a positive number of records, not -3",
+         "size doit être un nombre positif d'enregistrements, pas -3"),
+        ("date", lambda: normalise_date("31/02/2024"), ValueError,
+         "unreadable date '31/02/2024'", "date illisible '31/02/2024'"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", _error_cases(), ids=lambda c: c[0])
+def test_estimator_and_linkage_errors_are_catalog_messages(case: tuple[Any, ...]) -> None:
+    """The errors that were f-strings: the English text is what the f-string made; French from
+    the catalog (numbers the French way where a number is inserted)."""
+    from fl_estimate.i18n import Message, message_of
+
+    _name, call, kind, english, french = case
+    with pytest.raises(kind) as exc:
+        call()
+    msg = message_of(exc.value)
+    assert isinstance(msg, Message)
+    assert str(exc.value).startswith(english), str(exc.value)
+    assert _flat(translate(msg, "fr")).startswith(_flat(french)), translate(msg, "fr")

@@ -285,7 +285,7 @@ def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, flo
     """
     x = np.asarray(n_draws, dtype=float)
     if x.ndim != 2:
-        raise ValueError(f"n_draws must have shape (chains, draws), got {x.shape}")
+        raise ValueError(N_("n_draws must have shape (chains, draws), got {shape}", shape=x.shape))
     a = (1 - level) / 2
     out: dict[str, float] = {"chains": int(x.shape[0]), "draws_per_chain": int(x.shape[1])}
     if np.ptp(x) == 0:

@@ -262,7 +262,9 @@ def fit_closedp_counts(
     x, names = model.design(k, lists)
     y = np.asarray(counts, dtype=float)
     if y.shape != (x.shape[0],):
-        raise ModelSpecificationError(f"expected {x.shape[0]} pattern counts, got {y.shape}")
+        raise ModelSpecificationError(
+            N_("expected {n} pattern counts, got {shape}", n=x.shape[0], shape=y.shape)
+        )
     n = float(y.sum())
     first = model.n_core(k) if model.is_chao else x.shape[1]
     fit, cols = fit_removing_negative(x, y, first, cache=cache)

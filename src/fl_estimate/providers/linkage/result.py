@@ -254,7 +254,9 @@ class LinkageResult:
             ok = np.flatnonzero(rate <= false_rate)
             t = p[ok[-1]] if len(ok) else 0.999
         else:
-            raise ModelSpecificationError(f"kind must be 'balanced' or 'false-rate', not {kind!r}")
+            raise ModelSpecificationError(
+                N_("kind must be 'balanced' or 'false-rate', not {value!r}", value=kind)
+            )
         return float(np.clip(t, 0.5, 0.999))
 
     def estimated_quality(self, threshold: float | None = None) -> dict[str, float | None]:
@@ -325,11 +327,19 @@ class LinkageResult:
         lists = list(lists) if lists is not None else self.providers
         unknown = sorted(set(self.records["provider"]) - set(lists))
         if unknown:
-            raise ModelSpecificationError(f"providers {unknown} are not among the lists {lists}")
+            raise ModelSpecificationError(
+                N_(
+                    "providers {unknown} are not among the lists {lists}",
+                    unknown=unknown,
+                    lists=lists,
+                )
+            )
         strata = list(strata)
         missing = [s for s in strata if s not in self.records]
         if missing:
-            raise ModelSpecificationError(f"stratum columns {missing} not in the records")
+            raise ModelSpecificationError(
+                N_("stratum columns {missing} not in the records", missing=missing)
+            )
         labels, _, counted = self._linked(threshold)
         return capture_histories(self.records, labels, strata=strata, lists=lists, counted=counted)
 
