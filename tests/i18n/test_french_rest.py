@@ -331,3 +331,39 @@ def test_estimator_and_linkage_errors_are_catalog_messages(case: tuple[Any, ...]
     assert isinstance(msg, Message)
     assert str(exc.value).startswith(english), str(exc.value)
     assert _flat(translate(msg, "fr")).startswith(_flat(french)), translate(msg, "fr")
+
+
+# ---------------------------------------------------------------- internal linkage report
+def test_linkage_report_html_in_french(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``fl-estimate --lang fr link`` on the sample country (about 15 s): the internal report's
+    headings, fact labels, column labels, codes, warnings, validation messages and numbers in
+    French (the JSON and CSV files keep the codes; the English page is unchanged, checked in
+    tests/providers/test_linkage_training.py)."""
+    import html as html_lib
+
+    out = tmp_path / "linkage"
+    assert main(["--lang", "fr", "link", str(ROOT / "data_samples/country/link.toml"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    page = (tmp_path / "linkage.internal" / "linkage_report.html").read_text(encoding="utf-8")
+    text = _flat(html_lib.unescape(page))
+    assert "<html lang='fr'>" in page and "<h1>Rapport de couplage</h1>" in page
+    for french in ("<h2>Avertissements</h2>", "<h2>N̂ selon le seuil de concordance</h2>",
+                   "<h2>Fusions au sein d'un même fournisseur</h2>", "<h2>Paramètres du modèle</h2>",
+                   "<h2>Sessions d'entraînement EM</h2>", "<h2>Fichiers transmis</h2>",
+                   "<h2>Problèmes de validation</h2>", "<h2>Complétude</h2>",
+                   "<h2>Personnes couplées par strate (après contrôle de la divulgation)</h2>",
+                   "<th>seuil de concordance</th>", "<th>paires comparées</th>",
+                   "<th>poids de concordance médian</th>", "<th>dédoublonnage</th>",
+                   "<td>activé</td>", "<td>utilisé</td>", "<td>reçu</td>", "<td>entraîné</td>",
+                   "<td>tiré des données</td>", "N̂ : écart de 6 % sur l'éventail des seuils de "
+                   "concordance plausibles 0,8-0,99", "attendu : F, M, other (autre) ou unknown "
+                   "(inconnu)", "<td>0,9000</td>", "<td>2 783</td>", "<td>0,000468</td>"):  # fmt: skip
+        assert _flat(french) in text, french
+    for english in ("Linkage report", "Warnings", "Model parameters", "Submission files",
+                    "Validation problems", "pairs_compared", "median_match_weight",
+                    "records_removed", ">value<", ">used<", ">received<", ">trained<",
+                    "move by", "expected F, M", "2783", ">0.9<"):  # fmt: skip
+        assert english not in page, english
+    summary = (out / "linkage_summary.json").read_text(encoding="utf-8")
+    assert "Rapport" not in summary and "couplage" not in summary

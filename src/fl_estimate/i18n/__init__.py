@@ -319,7 +319,9 @@ def _decimal(x: float, lang: str, digits: int | None, percent: bool = False) -> 
     return pattern.apply(x, loc)
 
 
-def format_number(x: Any, lang: str, digits: int | None = None) -> str:
+def format_number(
+    x: Any, lang: str, digits: int | None = None, *, significant: int | None = None
+) -> str:
     """A number in the language's format: ``12,5`` and ``8 500 000`` in French.
 
     Parameters
@@ -330,6 +332,9 @@ def format_number(x: Any, lang: str, digits: int | None = None) -> str:
         Language or CLDR locale.
     digits : int, optional
         Exact number of decimals; default up to 3, trailing zeros dropped (CLDR).
+    significant : int, optional
+        Instead of ``digits``: this many significant digits, as Python's ``g`` format
+        (``0,000314``, ``6,44e-05`` in French), for small probabilities.
 
     Returns
     -------
@@ -338,6 +343,8 @@ def format_number(x: Any, lang: str, digits: int | None = None) -> str:
     """
     if _missing(x):
         return ""
+    if significant is not None:
+        return _NumberFormatter(lang).format_field(float(x), f".{significant}g")
     return _decimal(x, lang, digits)
 
 
