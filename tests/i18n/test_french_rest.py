@@ -367,3 +367,31 @@ def test_linkage_report_html_in_french(tmp_path: Path, capsys: pytest.CaptureFix
         assert english not in page, english
     summary = (out / "linkage_summary.json").read_text(encoding="utf-8")
     assert "Rapport" not in summary and "couplage" not in summary
+
+
+# ---------------------------------------------------------------- estimators' notes and reasons
+def test_mcmc_reasons_in_french_with_french_numbers() -> None:
+    """The convergence reasons that were f-strings (the doctests' draws): same English, French
+    from the catalog with grouped numbers and ``10 %``."""
+    import numpy as np
+
+    from fl_estimate.mse.bayes.common import several_modes
+    from fl_estimate.mse.bayes.imh import ImhDraws, imh_problems
+
+    rng = np.random.default_rng(0)
+    one = rng.lognormal(np.log(1000), 0.1, size=(4, 1000))
+    two = several_modes(np.vstack([one[:2], 3 * one[2:]]))
+    assert (
+        two == "chains 0 and 2 do not overlap (medians 993 and 2,964, interquartile ranges apart)"
+    )
+    assert translate(two, "fr") == (
+        f"les chaînes 0 et 2 ne se recouvrent pas (médianes 993 et 2{NNBSP}964, écarts "
+        "interquartiles disjoints)"
+    )
+    fit = ImhDraws(np.zeros((2, 5, 1)), np.zeros((2, 5, 1)), np.zeros((2, 5), bool),
+                   np.array([0.9, 0.1]), 0.5, 8.0)  # fmt: skip
+    (problem,) = imh_problems(fit)
+    assert problem == "chain 1 accepted 10% of its proposals (< 30%)"
+    assert translate(problem, "fr") == (
+        "la chaîne 1 a accepté 10\u00a0% de ses propositions (< 30\u00a0%)"
+    )
