@@ -395,3 +395,27 @@ def test_mcmc_reasons_in_french_with_french_numbers() -> None:
     assert translate(problem, "fr") == (
         "la chaîne 1 a accepté 10\u00a0% de ses propositions (< 30\u00a0%)"
     )
+
+
+def test_closedp_and_prevalence_charts_in_french() -> None:
+    import pandas as pd
+
+    from fl_estimate._figures import detached
+    from fl_estimate.mse.data import read_capture_csv
+    from fl_estimate.mse.heterogeneity import ClosedPopulationModels
+    from fl_estimate.reporting import plot_indicator_prevalence
+
+    res = ClosedPopulationModels().fit(read_capture_csv(MSE_DATA / "artificial_3.csv"))
+    table = pd.DataFrame({"domain": ["Nord", "Sud"], "estimate": [12.5, 30.25],
+                          "ci_low": [8.0, 20.0], "ci_high": [18.0, 41.5]})  # fmt: skip
+    with detached():
+        ax = res.plot(lang="fr")
+        assert _flat(ax.get_xlabel()) == "Taille estimée de la population N (tirets : observés)"
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        assert "M0 [biais important]" in ticks and "Mh Darroch [frontière]" in ticks
+        assert res.plot().get_xlabel() == "Estimated population size N (dashed: observed)"
+        ax = plot_indicator_prevalence(table, lang="fr")
+        assert _flat(ax.get_xlabel()) == "Prévalence pour 1 000 (intervalle à 95 %)"
+        assert plot_indicator_prevalence(table).get_xlabel() == (
+            "Prevalence per 1,000 (95% interval)"
+        )

@@ -633,15 +633,16 @@ class ClosedpResult:
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
 
-    def plot(self, ax: Axes | None = None) -> Axes:
+    def plot(self, ax: Axes | None = None, *, lang: str = "en") -> Axes:
         """Every model's estimate with its interval (profile if computed, else ±2 se).
 
         Flagged models are drawn hollow and named with their flag; the observed count is the
-        dashed line. Returns the Axes.
+        dashed line. ``lang`` is the language of the axis label and the flags. Returns the Axes.
         """
         import matplotlib.pyplot as plt
 
         from fl_estimate._palette import OKABE_ITO
+        from fl_estimate.i18n import translate
 
         colours = list(OKABE_ITO.values()) if isinstance(OKABE_ITO, dict) else list(OKABE_ITO)
         if ax is None:
@@ -649,7 +650,10 @@ class ClosedpResult:
         ypos = np.arange(len(self.fits))[::-1]
         labels = []
         for yi, f in zip(ypos, self.fits, strict=True):
-            labels.append(f.label if f.ok else f"{f.label} [{f.flag}]")
+            flag = f.flag
+            if lang != "en":
+                flag = "+".join(translate(FLAG_WORDS.get(c, c), lang) for c in f.flag.split("+"))
+            labels.append(f.label if f.ok else f"{f.label} [{flag}]")
             if f.estimate is None:
                 continue
             pi = self.profiles.get(f.label)
@@ -673,7 +677,7 @@ class ClosedpResult:
         ax.axvline(self.observed, color="0.4", ls="--", lw=1)
         ax.set_yticks(ypos)
         ax.set_yticklabels(labels)
-        ax.set_xlabel("Estimated population size N (dashed: observed)")
+        ax.set_xlabel(translate(N_("Estimated population size N (dashed: observed)"), lang))
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)
         return ax
