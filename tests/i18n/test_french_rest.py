@@ -419,3 +419,18 @@ def test_closedp_and_prevalence_charts_in_french() -> None:
         assert plot_indicator_prevalence(table).get_xlabel() == (
             "Prevalence per 1,000 (95% interval)"
         )
+
+
+def test_preformatted_numbers_now_take_the_french_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Messages that inserted numbers already formatted the English way (``9,007,...``) pass
+    the number with its format: the same English, grouped the French way in French."""
+    big = tmp_path / "big.csv"
+    big.write_text("a,b,count\n1,0,99999999999999999999\n0,1,3\n1,1,2\n", encoding="utf-8")
+    assert main(["describe", str(big)]) == 2
+    assert "at most 2^53 = 9,007,199,254,740,992 (value" in capsys.readouterr().err
+    assert main(["--lang", "fr", "describe", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert f"d'au plus 2^53 = 9{NNBSP}007{NNBSP}199{NNBSP}254{NNBSP}740{NNBSP}992" in err
+    assert "9,007" not in err

@@ -366,13 +366,13 @@ def _status(fit: ClosedpFit) -> tuple[str, str]:
             what = (
                 N_(
                     "the unobserved count is sent to zero, so the estimate is the observed "
-                    "count ({observed}): an artefact of the boundary, not an estimate of N",
-                    observed=format(fit.observed, ","),
+                    "count ({observed:,}): an artefact of the boundary, not an estimate of N",
+                    observed=fit.observed,
                 )
                 if fit.estimate == fit.observed
                 else N_(
-                    "the estimate {estimate} is the extended MLE",
-                    estimate=format(fit.estimate, ",.1f"),
+                    "the estimate {estimate:,.1f} is the extended MLE",
+                    estimate=fit.estimate,
                 )
             )
             if missing:

@@ -87,9 +87,9 @@ class ProfileInterval:
         if self.high is None:
             parts.append(
                 N_(
-                    "the profile likelihood stays above the cut-off up to N = {limit}: the data "
+                    "the profile likelihood stays above the cut-off up to N = {limit:,.0f}: the data "
                     "do not bound N above",
-                    limit=format(self.search_limit, ",.0f"),
+                    limit=self.search_limit,
                 )
             )
         if self.low_at_observed:
