@@ -210,7 +210,7 @@ def test_closed_population_boundary_notes_in_french() -> None:
         "N above; the lower limit is the observed count"
     )
     assert _flat(translate(note, "fr")) == (
-        "la vraisemblance profilée reste au-dessus du seuil jusqu'à N = 12,345 : les données ne "
+        "la vraisemblance profilée reste au-dessus du seuil jusqu'à N = 12 345 : les données ne "
         "bornent pas N par le haut ; la borne inférieure est l'effectif observé"
     )
 
