@@ -135,12 +135,7 @@ class _NumberFormatter(string.Formatter):
     """
 
     def __init__(self, lang: str) -> None:
-        from babel.numbers import get_decimal_symbol, get_group_symbol
-
-        loc = _locale(lang)
-        self.decimal = get_decimal_symbol(loc)
-        self.group = get_group_symbol(loc)
-        self.percent = loc.percent_formats[None].suffix[0] or "%"
+        self.decimal, self.group, self.percent = _number_symbols(lang)
         self._field = ""
 
     def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
@@ -168,6 +163,16 @@ class _NumberFormatter(string.Formatter):
             text = text[:-1] + self.percent
         table = {",": self.group, "_": self.group, ".": self.decimal}
         return "".join(table.get(ch, ch) for ch in text)
+
+
+@lru_cache(maxsize=32)
+def _number_symbols(lang: str) -> tuple[str, str, str]:
+    """Decimal sign, grouping separator and percent suffix of ``lang`` (CLDR)."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    loc = _locale(lang)
+    percent = loc.percent_formats[None].suffix[0] or "%"
+    return get_decimal_symbol(loc), get_group_symbol(loc), percent
 
 
 class _Verbatim(str):
