@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fl_estimate._palette import OKABE_ITO
+from fl_estimate.i18n import N_
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -28,6 +29,7 @@ def plot_overlaps(
     max_patterns: int = 30,
     min_count: int = 1,
     hidden: Collection[Hashable] = (),
+    lang: str = "en",
 ) -> Axes:
     """UpSet-style chart of the capture patterns, drawn in one Axes.
 
@@ -48,12 +50,18 @@ def plot_overlaps(
         patterns, as tuples of the names of their lists, are not drawn (they keep their place
         among the ``max_patterns`` largest: no smaller pattern takes it); a list's name: its
         total is not printed; ``"Total"``: the number of people is not printed.
+    lang : str
+        Language of the title, the axis label and the numbers (``"fr"``: ``1 910``).
 
     Returns
     -------
     Axes
     """
     from fl_estimate._figures import subplots
+    from fl_estimate.i18n import format_int, translate
+
+    def count(v: float) -> str:
+        return f"{int(v):,}" if lang == "en" else format_int(int(v), lang)
 
     k = data.n_lists
     order = np.argsort(-data.counts, kind="stable")
@@ -71,9 +79,7 @@ def plot_overlaps(
     x = np.arange(m)
     ax.bar(x, counts, bottom=base, color=OKABE_ITO[0], width=0.7)
     for xi, c in zip(x, counts, strict=True):
-        ax.text(
-            float(xi), base + c + top * 0.01, f"{int(c):,}", ha="center", va="bottom", fontsize=7
-        )
+        ax.text(float(xi), base + c + top * 0.01, count(c), ha="center", va="bottom", fontsize=7)
     totals = data.list_totals()
     for j in range(k):
         yj = -(j + 0.5) * step
@@ -85,7 +91,7 @@ def plot_overlaps(
         label = (
             data.lists[j]
             if data.lists[j] in hidden
-            else f"{data.lists[j]} ({int(totals.iloc[j]):,})"
+            else f"{data.lists[j]} ({count(totals.iloc[j])})"
         )
         ax.text(
             -0.8,
@@ -111,21 +117,31 @@ def plot_overlaps(
     yt = ax.get_yticks()
     yt = yt[(yt >= 0) & (yt <= top)]
     ax.set_yticks(yt + base)
-    ax.set_yticklabels([f"{int(v):,}" for v in yt])
-    ax.set_ylabel("People with this pattern")
+    ax.set_yticklabels([count(v) for v in yt])
+    ax.set_ylabel(translate(N_("People with this pattern"), lang))
     lo, hi = ax.get_ylim()
     ax.yaxis.set_label_coords(-0.07, (base + top / 2 - lo) / (hi - lo))
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     ax.spines["left"].set_bounds(base, base + top)
     left_out = int((data.counts > 0).sum()) - m
-    people = "people" if "Total" in hidden else f"{data.n_observed:,} people"
-    title = f"Capture patterns: {people} on {k} lists"
+    if "Total" in hidden:
+        title = N_("Capture patterns: people on {k} lists", k=k)
+    else:
+        title = N_("Capture patterns: {n:,} people on {k} lists", n=data.n_observed, k=k)
     if left_out > 0 and any(n in hidden for n in names):
-        title += f" ({left_out} patterns not shown: the smaller ones and those suppressed)"
+        more = N_("{n} patterns not shown: the smaller ones and those suppressed", n=left_out)
     elif left_out > 0 and min_count > 1:
-        title += f" ({left_out} patterns not shown: the smaller ones, each under {min_count})"
+        more = N_(
+            "{n} patterns not shown: the smaller ones, each under {min_count}",
+            n=left_out,
+            min_count=min_count,
+        )
     elif left_out > 0:
-        title += f" ({left_out} smaller patterns not shown)"
-    ax.set_title(title, fontsize=10, loc="left")
+        more = N_("{n} smaller patterns not shown", n=left_out)
+    else:
+        more = None
+    if more is not None:
+        title = N_("{title} ({more})", title=title, more=more)
+    ax.set_title(translate(title, lang), fontsize=10, loc="left")
     return ax

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fl_estimate._palette import OKABE_ITO
 from fl_estimate._version import __version__
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, Message
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -300,6 +300,11 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+#: Status codes in words in a summary in a language other than English (other statuses are
+#: catalog messages themselves).
+_STATUS_WORDS: dict[str, str] = {"ok": N_("estimated"), LOWER_BOUND: N_("lower bound only")}
+
+
 class Summary:
     """Text and HTML rendering of an :class:`EstimationResult`."""
 
@@ -342,7 +347,7 @@ class Summary:
                 ),
             ),
             (say(N_("Interval kind")), say(kind) if kind else "—"),
-            (say(N_("Status")), say(r.status)),
+            (say(N_("Status")), say(r.status if en else _STATUS_WORDS.get(r.status, r.status))),
         ]
         if r.conditional_on_model:
             rows.append((say(N_("Note")), say(N_("interval is conditional on the selected model"))))
@@ -352,8 +357,24 @@ class Summary:
             rows.insert(0, (say(N_("Stratum {name}", name=k)), str(v)))
         for k, v in r.diagnostics.items():
             if isinstance(v, int | float | str | bool | np.generic):
-                rows.append((k, _fmt(float(v), 4) if isinstance(v, float) else str(v)))
+                rows.append((k, self._diagnostic(v)))
         return rows
+
+    def _diagnostic(self, v: Any) -> str:
+        """A diagnostic's value: Python's text in English; in another language the language's
+        numbers (``14 341,6638``), yes/no in words and a catalog message translated (the names
+        of the diagnostics and their code values stay as documented)."""
+        if self.lang == "en":
+            return _fmt(float(v), 4) if isinstance(v, float) else str(v)
+        from fl_estimate.i18n import format_number
+
+        if isinstance(v, bool | np.bool_):
+            return self._say(N_("yes") if v else N_("no"))
+        if isinstance(v, float | np.floating):
+            return format_number(float(v), self.lang, 4) if math.isfinite(v) else "—"
+        if isinstance(v, int | np.integer):
+            return str(v)
+        return self._say(v) if isinstance(v, Message) else str(v)
 
     def __str__(self) -> str:
         rows = self._rows()
@@ -399,16 +420,22 @@ class Comparison:
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html(index=False))
 
-    def plot(self, ax: Axes | None = None) -> Axes:
+    def plot(self, ax: Axes | None = None, *, lang: str = "en") -> Axes:
         """Forest plot: one row per result, estimate and interval; observed count as a dashed line.
 
         Results without an estimate are listed with their status instead of a point. The same
-        chart as :func:`plot_comparison` of :meth:`to_frame`.
+        chart as :func:`plot_comparison` of :meth:`to_frame`; ``lang`` is the language of the
+        axis label, the numbers and the names given as catalog messages.
         """
-        return plot_comparison(self.to_frame(), ax)
+        frame = self.to_frame()
+        if lang != "en":
+            from fl_estimate.i18n import translate
+
+            frame["name"] = [translate(n, lang) for n in self.names]
+        return plot_comparison(frame, ax, lang=lang)
 
 
-def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_comparison(table: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """Forest plot of a comparison table (:meth:`Comparison.to_frame`): one row per result,
     estimate and interval; observed counts as dashed lines; a result without an estimate is
     listed with its ``status_code``.
@@ -418,6 +445,9 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     table : DataFrame
         Columns ``name``, ``observed``, ``estimate``, ``ci_low``, ``ci_high``, ``status_code``.
     ax : Axes, optional
+    lang : str
+        Language of the axis label, the "no estimate" notes and the numbers (``"fr"``:
+        ``8 500``).
 
     Returns
     -------
@@ -426,6 +456,7 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     from matplotlib.ticker import FuncFormatter
 
     from fl_estimate._figures import subplots
+    from fl_estimate.i18n import format_int, translate
 
     n = len(table)
     if ax is None:
@@ -441,7 +472,7 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
             ax.text(
                 0.01,
                 yi,
-                f"no estimate: {code}",
+                translate(N_("no estimate: {code}", code=code), lang),
                 va="center",
                 transform=ax.get_yaxis_transform(),
                 color="#D55E00",
@@ -462,8 +493,11 @@ def plot_comparison(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.axvline(obs, color="0.4", ls="--", lw=1)
     ax.set_yticks(y)
     ax.set_yticklabels([str(v) for v in table["name"]])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
-    ax.set_xlabel("Estimated population size N (dashed: observed)")
+    if lang == "en":
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_int(v, lang)))
+    ax.set_xlabel(translate(N_("Estimated population size N (dashed: observed)"), lang))
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
     ax.set_ylim(-0.7, n - 0.3)

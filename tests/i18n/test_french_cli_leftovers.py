@@ -56,7 +56,7 @@ def test_describe_headings_in_french(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["--lang", "fr", "describe", KOSOVO]) == 0
     out = _flat(capsys.readouterr().out)
     assert out.startswith("Vue d'ensemble ")
-    assert "Recoupements deux à deux (never_overlap" in out
+    assert "Recoupements deux à deux (jamais recoupées" in out
     assert out.rstrip().endswith("15 des 15 profils de capture possibles observés.")
     assert main(["describe", KOSOVO]) == 0
     out = capsys.readouterr().out
@@ -112,7 +112,7 @@ def test_pydantic_reasons_from_real_validation_errors() -> None:
         (bool, "peut-être", "true ou false est attendu (ou yes/no, on/off, 1/0)"),
         (Literal["table", "json", "csv"], "xml", "attendu : 'table' ou 'json' ou 'csv'"),
         (Annotated[int, Field(ge=1)], 0, "un nombre supérieur ou égal à 1 est attendu"),
-        (Annotated[float, Field(gt=0)], -1.0, "un nombre supérieur à 0.0 est attendu"),
+        (Annotated[float, Field(gt=0)], -1.0, "un nombre supérieur à 0,0 est attendu"),
         (Annotated[int, Field(le=6)], 7, "un nombre inférieur ou égal à 6 est attendu"),
         (Annotated[str, Field(min_length=2)], "a", "au moins 2 caractère(s) attendu(s)"),
     ]
@@ -210,7 +210,7 @@ def test_closed_population_boundary_notes_in_french() -> None:
         "N above; the lower limit is the observed count"
     )
     assert _flat(translate(note, "fr")) == (
-        "la vraisemblance profilée reste au-dessus du seuil jusqu'à N = 12,345 : les données ne "
+        "la vraisemblance profilée reste au-dessus du seuil jusqu'à N = 12 345 : les données ne "
         "bornent pas N par le haut ; la borne inférieure est l'effectif observé"
     )
 

@@ -57,7 +57,7 @@ def test_heterogeneity_warning_in_french_on_the_command_line(
     assert french == (
         f"fl-estimate: avertissement{NB}: snowshoe_hare.csv{NB}: les personnes vues sur plusieurs "
         "listes sont plus nombreuses qu'aucune structure de dépendance entre listes ne l'explique "
-        "(colonne d'hétérogénéité Darroch, p unilatéral = 0.0029 < 0.05)"
+        "(colonne d'hétérogénéité Darroch, p unilatéral = 0,0029 < 0,05)"
         f"{NB}: certaines personnes sont bien plus difficiles à repérer que d'autres, donc une "
         "estimation log-linéaire est trop basse. Lisez une estimation log-linéaire comme une "
         f"borne inférieure{NB}; la méthode par défaut ('default') la présente comme telle, et les "

@@ -13,21 +13,29 @@ import typer
 
 from fl_estimate.i18n import N_
 
-#: (label, method, options) run by the demo
+#: (label, method, options) run by the demo; the labels are catalog messages: English in the
+#: CSV and JSON files, in the language of the run on the chart
 DEMO_METHODS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("independence, profile", "independence", {"interval": "profile"}),
-    ("stepwise, Wald (conditional)", "stepwise", {"interval": "wald"}),
-    ("stepwise, BCa bootstrap", "stepwise", {"interval": "bootstrap"}),
-    ("BIC (pairwise), Wald (conditional)", "bic", {"interval": "wald"}),
-    ("Chao lower bound", "chao", {}),
+    (N_("independence, profile"), "independence", {"interval": "profile"}),
+    (N_("stepwise, Wald (conditional)"), "stepwise", {"interval": "wald"}),
+    (N_("stepwise, BCa bootstrap"), "stepwise", {"interval": "bootstrap"}),
+    (N_("BIC (pairwise), Wald (conditional)"), "bic", {"interval": "wald"}),
+    (N_("Chao lower bound"), "chao", {}),
 )
 
 DEFAULT_DATA = Path("data_samples") / "uk_2013.csv"
 
 
-def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000) -> list[Path]:
-    """Describe and estimate ``data_path`` into ``out``; returns the files written."""
+def run_demo(
+    data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 1000, lang: str = "en"
+) -> list[Path]:
+    """Describe and estimate ``data_path`` into ``out``; returns the files written.
+
+    ``lang`` is the language of the charts (titles, labels, numbers); the CSV and JSON files keep
+    the English labels and the codes.
+    """
     from fl_estimate._figures import detached, save
+    from fl_estimate.i18n import format_percent, translate
     from fl_estimate.mse.api import estimate
     from fl_estimate.mse.data import CaptureData, read_capture_csv
     from fl_estimate.outputs import publish_folder, write_json, write_manifest
@@ -44,7 +52,7 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
             p = stage / f"descriptives_{name}.csv"
             write_csv(frame, p)
             written.append(p)
-        written += save(plot_overlaps(data).figure, stage, "overlaps")
+        written += save(plot_overlaps(data, lang=lang).figure, stage, "overlaps")
         results = {
             label: estimate(
                 data,
@@ -62,12 +70,16 @@ def run_demo(data_path: Path, out: Path, *, seed: int = 20240601, n_boot: int = 
         p = stage / "estimates.json"
         write_json(p, {k: r.to_dict() for k, r in results.items()})
         written.append(p)
-        ax = cmp.plot()
-        levels = sorted({f"{r.level:.0%}" for r in results.values()})
-        ax.set_title(
-            f"{data_path.name}: estimates by method ({' and '.join(levels)} intervals)",
-            fontsize=10,
+        ax = cmp.plot(lang=lang)
+        levels = sorted({r.level for r in results.values()})
+        words = [f"{v:.0%}" if lang == "en" else format_percent(v, lang, 0) for v in levels]
+        both = words[0]
+        for w in words[1:]:
+            both = N_("{first} and {second}", first=both, second=w)
+        title = N_(
+            "{file}: estimates by method ({levels} intervals)", file=data_path.name, levels=both
         )
+        ax.set_title(translate(title, lang), fontsize=10)
         written += save(ax.figure, stage, "estimates")
         write_manifest(
             stage / "manifest.json",
@@ -95,8 +107,9 @@ def demo(
 ) -> None:
     from fl_estimate.cli.usage import echo_in, message_lang
 
-    files = run_demo(data, out, n_boot=n_boot)
-    echo_in(message_lang(ctx))(N_("wrote {n} files to {folder}/", n=len(files), folder=out))
+    lang = message_lang(ctx)
+    files = run_demo(data, out, n_boot=n_boot, lang=lang)
+    echo_in(lang)(N_("wrote {n} files to {folder}/", n=len(files), folder=out))
     for f in files:
         typer.echo(f"  {f}")
 

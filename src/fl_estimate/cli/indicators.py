@@ -137,13 +137,14 @@ def score(
         return
     with atomic_open(out, "w", newline="") as fh:
         table.to_csv(fh, index=False)
-    typer.echo(res.summary())
     from fl_estimate.cli.usage import echo_in, message_lang
 
+    typer.echo(res.summary(message_lang(ctx)))
     echo_in(message_lang(ctx))(N_("wrote {n} scored records to {file}", n=len(table), file=out))
 
 
 def prevalence(
+    ctx: typer.Context,
     scored: Path = typer.Argument(..., help=N_("Scored records (output of `indicators score`).")),
     design: Path = typer.Option(..., "--design", help=N_("Survey design file (TOML).")),
     by: str | None = typer.Option(
@@ -194,14 +195,18 @@ def prevalence(
     elif fmt is OutFormat.json:
         typer.echo(res.to_json())
     else:
-        typer.echo(res.summary())
+        from fl_estimate.cli.usage import message_lang
+
+        typer.echo(res.summary(message_lang(ctx)))
 
 
-def frameworks() -> None:
+def frameworks(ctx: typer.Context) -> None:
+    from fl_estimate.cli.usage import message_lang
     from fl_estimate.indicators.frameworks import available_frameworks, load_framework
 
+    lang = message_lang(ctx)
     for fid in available_frameworks():
-        typer.echo(f"[{fid}]\n{load_framework(fid).describe()}\n")
+        typer.echo(f"[{fid}]\n{load_framework(fid).describe(lang)}\n")
 
 
 def template(

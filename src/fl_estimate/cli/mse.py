@@ -77,7 +77,7 @@ def describe(
         "frequencies": N_("People seen on exactly k lists"),
     }
     for key, title in titles.items():
-        typer.echo(f"{translate(title, lang)}\n{_text_table(desc[key])}\n")
+        typer.echo(f"{translate(title, lang)}\n{_text_table(desc[key], lang)}\n")
     if not arrays.strata:
         overview = desc["overview"][0]
         observed = N_(
@@ -96,25 +96,68 @@ def _rows(frame: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _text_table(rows: list[dict[str, Any]]) -> str:
-    """Rows as a plain text table: a header, right-aligned columns, floats to 3 decimals."""
+#: ``describe``'s columns in words (the JSON output and the English table keep the names).
+DESCRIBE_COLUMNS = {
+    "lists": N_("lists"),
+    "observed": N_("observed"),
+    "patterns_observed": N_("patterns observed"),
+    "patterns_possible": N_("patterns possible"),
+    "singletons": N_("on one list only"),
+    "pairs_never_overlapping": N_("pairs never overlapping"),
+    "pairs": N_("pairs"),
+    "list": N_("list"),
+    "only_this_list": N_("only this list"),
+    "share_only": N_("share only on this list"),
+    "list_a": N_("list A"),
+    "list_b": N_("list B"),
+    "overlap": N_("overlap"),
+    "n_a": N_("n (list A)"),
+    "n_b": N_("n (list B)"),
+    "never_overlap": N_("never overlap"),
+    "f": N_("people"),
+}
+
+
+def _text_table(rows: list[dict[str, Any]], lang: str = "en") -> str:
+    """Rows as a plain text table: a header, right-aligned columns, floats to 3 decimals.
+
+    In English the column names and Python's number formats, one space between columns; in
+    another language the :data:`DESCRIBE_COLUMNS` words (a stratum column keeps its name), the
+    language's numbers (``1 910``, ``0,592``), yes/no in words and two spaces between columns
+    (the headings have spaces).
+    """
+    from fl_estimate.i18n import translate
+
+    en = lang == "en"
     if not rows:
-        return "(none)"
+        return "(none)" if en else translate(N_("(none)"), lang)
     columns = list(rows[0])
+    if en:
+        headers = columns
+    else:
+        headers = [
+            translate(DESCRIBE_COLUMNS[c], lang) if c in DESCRIBE_COLUMNS else c for c in columns
+        ]
+    yes, no = ("True", "False") if en else (translate(N_("yes"), lang), translate(N_("no"), lang))
 
     def cell(v: Any) -> str:
+        from fl_estimate.i18n import format_int, format_number
+
         if v is None:
             return "-"
         if isinstance(v, bool):
-            return str(v)
+            return yes if v else no
         if isinstance(v, float):
-            return f"{v:.3f}"
+            return f"{v:.3f}" if en else format_number(v, lang, 3)
+        if isinstance(v, int) and not en:
+            return format_int(v, lang)
         return str(v)
 
+    sep = " " if en else "  "
     cells = [[cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(columns)]
-    lines = [" ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += [" ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(headers)]
+    lines = [sep.join(c.rjust(w) for c, w in zip(headers, widths, strict=True))]
+    lines += [sep.join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
 
 
@@ -281,7 +324,8 @@ def mse(
 
         # the whole table, as Rcapture's closedp.t / closedpCI.t print it
         for _key, table in iter_tables(cd):
-            typer.echo(str(ClosedPopulationModels().fit(table, intervals=True).summary()))
+            fit = ClosedPopulationModels().fit(table, intervals=True)
+            typer.echo(str(fit.summary(message_lang(ctx))))
             typer.echo("")
         return
     results = [fit_resolved(table, call) for _key, table in iter_tables(cd)]

@@ -147,8 +147,9 @@ def link(
     from fl_estimate.cli.usage import echo_in, message_lang
     from fl_estimate.pipeline.linkage_sensitivity import run_link
 
-    echo = echo_in(message_lang(ctx))
-    run = run_link(config, out=out, echo=echo)
+    lang = message_lang(ctx)
+    echo = echo_in(lang)
+    run = run_link(config, out=out, echo=echo, lang=lang)
     echo(N_("wrote {n} files to {folder}", n=len(run.files), folder=run.output))
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import gettext
 import math
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
@@ -116,9 +117,66 @@ class Message(str):
         text = translator(lang).gettext(self.msgid)
         if not self.params:
             return text
-        return text.format(
-            **{k: v.render(lang) if isinstance(v, Message) else v for k, v in self.params.items()}
-        )
+        params = {k: v.render(lang) if isinstance(v, Message) else v for k, v in self.params.items()}
+        if language_of(lang) == "en":
+            return text.format(**params)
+        return _NumberFormatter(lang).format(text, **params)
+
+
+class _NumberFormatter(string.Formatter):
+    """:meth:`str.format` with the numbers of a message in the language's format.
+
+    A number placeholder is formatted as Python does (so ``{p:.2g}``, ``{n:,}``, ``{x:.0%}`` keep
+    their precision), then given the language's decimal sign, grouping separator and percent
+    sign (``1,2e-29``, ``14 341,7``, ``95 %`` in French). A number is grouped when its format
+    asks for it (``{n:,}``) and otherwise from five digits on (``12 345``, but ``2024``:
+    four-digit numbers may stay whole, and years must); a ``seed`` is never grouped. Values
+    converted with ``!r`` or ``!s`` and non-numbers are left as they are.
+    """
+
+    def __init__(self, lang: str) -> None:
+        self.decimal, self.group, self.percent = _number_symbols(lang)
+        self._field = ""
+
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        self._field = field_name
+        return super().get_field(field_name, args, kwargs)
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion is not None:  # {value!r}: the value as written, not a number to localise
+            return _Verbatim(super().convert_field(value, conversion))
+        return value
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        import numbers
+
+        if isinstance(value, _Verbatim):
+            return format(str(value), format_spec)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return format(value, format_spec)
+        if not format_spec:
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
+            big = math.isfinite(value) and abs(value) >= 10_000 and "e" not in str(value)
+            format_spec = "," if big and "seed" not in self._field else ""
+        text = format(value, format_spec)
+        if text.endswith("%"):
+            text = text[:-1] + self.percent
+        table = {",": self.group, "_": self.group, ".": self.decimal}
+        return "".join(table.get(ch, ch) for ch in text)
+
+
+@lru_cache(maxsize=32)
+def _number_symbols(lang: str) -> tuple[str, str, str]:
+    """Decimal sign, grouping separator and percent suffix of ``lang`` (CLDR)."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    loc = _locale(lang)
+    percent = loc.percent_formats[None].suffix[0] or "%"
+    return get_decimal_symbol(loc), get_group_symbol(loc), percent
+
+
+class _Verbatim(str):
+    """A converted placeholder value (``!r``): inserted as it is."""
 
 
 def N_(msgid: str, /, **params: Any) -> Message:
@@ -266,7 +324,9 @@ def _decimal(x: float, lang: str, digits: int | None, percent: bool = False) -> 
     return pattern.apply(x, loc)
 
 
-def format_number(x: Any, lang: str, digits: int | None = None) -> str:
+def format_number(
+    x: Any, lang: str, digits: int | None = None, *, significant: int | None = None
+) -> str:
     """A number in the language's format: ``12,5`` and ``8 500 000`` in French.
 
     Parameters
@@ -277,6 +337,9 @@ def format_number(x: Any, lang: str, digits: int | None = None) -> str:
         Language or CLDR locale.
     digits : int, optional
         Exact number of decimals; default up to 3, trailing zeros dropped (CLDR).
+    significant : int, optional
+        Instead of ``digits``: this many significant digits, as Python's ``g`` format
+        (``0,000314``, ``6,44e-05`` in French), for small probabilities.
 
     Returns
     -------
@@ -285,6 +348,8 @@ def format_number(x: Any, lang: str, digits: int | None = None) -> str:
     """
     if _missing(x):
         return ""
+    if significant is not None:
+        return _NumberFormatter(lang).format_field(float(x), f".{significant}g")
     return _decimal(x, lang, digits)
 
 

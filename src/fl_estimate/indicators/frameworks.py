@@ -198,14 +198,33 @@ class Framework:
             ]
         )
 
-    def describe(self) -> str:
-        """A short text: title, source, version, rule and parameters."""
+    def describe(self, lang: str = "en") -> str:
+        """A short text: title, source, version, rule and parameters.
+
+        ``lang`` is the language of the words around them (the title and source are the
+        framework file's).
+        """
         params = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
-        return (
-            f"{self.title}\nsource: {' '.join(self.source.split())}\nversion: {self.version} "
-            f"(data {self.data_version})\nrule: {self.rule} ({params})\n"
-            f"{len(self.indicators)} indicators in {len(self.dimensions)} dimensions"
-        )
+        source = " ".join(self.source.split())
+        if lang == "en":
+            return (
+                f"{self.title}\nsource: {source}\nversion: {self.version} "
+                f"(data {self.data_version})\nrule: {self.rule} ({params})\n"
+                f"{len(self.indicators)} indicators in {len(self.dimensions)} dimensions"
+            )
+        from fl_estimate.i18n import translate
+
+        lines = [
+            N_("source: {source}", source=source),
+            N_("version: {version} (data {data})", version=self.version, data=self.data_version),
+            N_("rule: {rule} ({params})", rule=self.rule, params=params),
+            N_(
+                "{n} indicators in {m} dimensions",
+                n=len(self.indicators),
+                m=len(self.dimensions),
+            ),
+        ]
+        return "\n".join([self.title, *(translate(line, lang) for line in lines)])
 
 
 def indicator_keys(framework: Framework) -> list[str]:

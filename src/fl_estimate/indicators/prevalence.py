@@ -45,6 +45,22 @@ if TYPE_CHECKING:
 __all__ = ["PrevalenceResults", "SurveyPrevalence"]
 
 
+#: Column labels of a prevalence summary in a language other than English.
+PREVALENCE_LABELS = {
+    "outcome": N_("outcome"),
+    "by": N_("by"),
+    "domain": N_("domain"),
+    "estimate": N_("estimate"),
+    "ci_low": N_("lower limit"),
+    "ci_high": N_("upper limit"),
+    "deff": N_("design effect"),
+    "n_unweighted": N_("n unweighted"),
+    "n_positive": N_("n positive"),
+    "n_indeterminate": N_("n indeterminate"),
+    "df": N_("df"),
+}
+
+
 @dataclass(frozen=True)
 class PrevalenceResults:
     """Prevalence estimates per 1,000 (or per ``per``), one row per outcome × domain.
@@ -82,8 +98,14 @@ class PrevalenceResults:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
-    def summary(self) -> str:
-        """A text table: per domain, estimate and interval per ``per``, deff, n, df."""
+    def summary(self, lang: str = "en") -> str:
+        """A text table: per domain, estimate and interval per ``per``, deff, n, df.
+
+        In a language other than English (``"fr"``) the words, column labels, notes and numbers
+        are in that language (``26,30``); outcome ids, design and option codes stay as they are.
+        """
+        if lang != "en":
+            return self._summary_in(lang)
         t = self.table
         lines = [
             f"Prevalence per {self.per:g} (design-based; {self.settings.get('design', '')})",
@@ -109,6 +131,74 @@ class PrevalenceResults:
                 )
             )
         return "\n".join(lines)
+
+    def _summary_in(self, lang: str) -> str:
+        from fl_estimate.i18n import format_int, format_number, format_percent, translate
+
+        t, st = self.table, self.settings
+        lines = [
+            N_(
+                "Prevalence per {per} (design-based; {design})",
+                per=format_number(self.per, lang),
+                design=st.get("design", ""),
+            ),
+            N_(
+                "interval: {method} at {level}; indeterminate answers: {missing}",
+                method=st.get("ci_method"),
+                level=format_percent(st.get("level"), lang, 0),
+                missing=st.get("missing"),
+            ),
+        ]
+        out = [translate(line, lang) for line in lines]
+
+        def num(v: Any, digits: int) -> str:
+            return "" if pd.isna(v) else format_number(float(v), lang, digits)
+
+        def everyone(v: Any) -> str:
+            return translate(N_("all"), lang) if v == "all" else str(v)
+
+        show = pd.DataFrame(index=t.index)
+        for col, label in PREVALENCE_LABELS.items():
+            if col in ("estimate", "ci_low", "ci_high", "deff"):
+                values = [num(v, 2) for v in t[col]]
+            elif col == "df":
+                values = [num(v, 1) for v in t[col]]
+            elif col.startswith("n_"):
+                values = [format_int(v, lang) for v in t[col]]
+            elif col in ("by", "domain"):
+                values = [everyone(v) for v in t[col]]
+            else:
+                values = [str(v) for v in t[col]]
+            show[translate(label, lang)] = values
+        out.append(show.to_string(index=False))
+        notes = t.loc[t["note"] != "", ["outcome", "domain", "note"]]
+        for _, r in notes.iterrows():
+            out.append(
+                translate(
+                    N_(
+                        "note: {outcome} {domain}: {note}",
+                        outcome=r["outcome"],
+                        domain=everyone(r["domain"]),
+                        note=translate(r["note"], lang),
+                    ),
+                    lang,
+                )
+            )
+        small = t[t["small_domain"]]
+        if len(small):
+            msg = N_(
+                "{n} estimate(s) rest on a small domain (< {min_n} respondents or "
+                "< {min_clusters} clusters): {domains}",
+                n=len(small),
+                min_n=st["min_n"],
+                min_clusters=st["min_clusters"],
+                domains=", ".join(
+                    f"{a} {everyone(b)}"
+                    for a, b in zip(small["outcome"], small["domain"], strict=True)
+                ),
+            )
+            out.append(translate(msg, lang))
+        return "\n".join(out)
 
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False)

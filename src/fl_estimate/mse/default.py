@@ -50,12 +50,12 @@ def lower_bound_result(
     )
     note = N_(
         "Only a lower bound: {reason}. The figure is {source} (the larger of Chao's lower bound "
-        "and the {method} estimate), and {level} confidence goes with 'at least the lower "
+        "and the {method} estimate), and {level:.0%} confidence goes with 'at least the lower "
         "limit'; no upper limit can be claimed from these data.",
         reason=reason,
         source=source,
         method=selected.method,
-        level=format(base.level, ".0%"),
+        level=base.level,
     )
     return EstimationResult(
         method="lower-bound",
@@ -119,7 +119,9 @@ class DefaultMSE(LogLinearEstimator):
                 selected,
                 diagnostics={
                     **selected.diagnostics,
-                    "policy": "selected model (heterogeneity not testable with fewer than 3 lists)",
+                    "policy": N_(
+                        "selected model (heterogeneity not testable with fewer than 3 lists)"
+                    ),
                 },
             )
         diag = diagnose_heterogeneity(data, alpha=self.alpha)
@@ -130,7 +132,7 @@ class DefaultMSE(LogLinearEstimator):
                 diagnostics={
                     **selected.diagnostics,
                     **info,
-                    "policy": "selected model (heterogeneity diagnosis quiet)",
+                    "policy": N_("selected model (heterogeneity diagnosis quiet)"),
                 },
             )
         chao = ChaoLowerBound(k_sample=True).fit(data, level=options.level)
@@ -139,5 +141,5 @@ class DefaultMSE(LogLinearEstimator):
             chao,
             diag.reason,
             **info,
-            policy="lower bound (heterogeneity diagnosis fired)",
+            policy=N_("lower bound (heterogeneity diagnosis fired)"),
         )

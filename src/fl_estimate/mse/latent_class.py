@@ -211,11 +211,14 @@ class LatentClassMSE:
                 method=self.method,
                 model=model,
                 observed=data.n_observed,
-                reason=(
-                    f"the profile likelihood keeps rising up to N = {limit:,.0f} "
-                    f"({self.max_ratio:g} times the observed): under strong capture "
+                reason=N_(
+                    "the profile likelihood keeps rising up to N = {limit:,.0f} "
+                    "({ratio:g} times the observed): under strong capture "
                     "heterogeneity these data do not identify N; they support only "
-                    f"N >= {low:,.0f}"
+                    "N >= {low:,.0f}",
+                    limit=limit,
+                    ratio=self.max_ratio,
+                    low=low,
                 ),
                 code="not-identified",
                 provenance=prov,
@@ -238,10 +241,11 @@ class LatentClassMSE:
             high = float(brentq(lambda v: ll(v) - target, n_hat, grid[j], xtol=1e-6 * n))
         note = None
         if high is None:
-            note = (
-                f"the profile likelihood stays above the cut-off up to N = {limit:,.0f}: the upper "
+            note = N_(
+                "the profile likelihood stays above the cut-off up to N = {limit:,.0f}: the upper "
                 "end is not identified (strong heterogeneity: a rarely caught class could be "
-                "much larger)"
+                "much larger)",
+                limit=limit,
             )
         prof = pd.DataFrame({"N": grid, "profile_loglik": vals - l_max})
         return EstimationResult(

@@ -200,8 +200,11 @@ class IntervalOptions:
         unknown = sorted(set(kwargs) - set(self.names()))
         if unknown:
             raise ModelSpecificationError(
-                f"unknown interval option {unknown[0]!r}; the interval options are "
-                + ", ".join(self.names())
+                N_(
+                    "unknown interval option {name!r}; the interval options are {options}",
+                    name=unknown[0],
+                    options=", ".join(self.names()),
+                )
             )
         given = {k: v for k, v in kwargs.items() if v is not None}
         return replace(self, **given) if given else self

@@ -304,8 +304,8 @@ def check_cells(
             problems.append(
                 Problem(
                     N_(
-                        "count must be a non-negative whole number of at most 2^53 = {max}",
-                        max=format(MAX_COUNT, ","),
+                        "count must be a non-negative whole number of at most 2^53 = {max:,}",
+                        max=MAX_COUNT,
                     )
                     if _too_large(v)
                     else N_("count must be a non-negative whole number"),
@@ -322,9 +322,9 @@ def check_cells(
         problems.append(
             Problem(
                 N_(
-                    "the counts add up to {total}, above the bound {max}",
-                    total=format(total, ","),
-                    max=format(MAX_COUNT, ","),
+                    "the counts add up to {total:,}, above the bound {max:,}",
+                    total=total,
+                    max=MAX_COUNT,
                 ),
                 source=source,
                 column=count_col,

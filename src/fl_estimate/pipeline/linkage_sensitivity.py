@@ -155,8 +155,8 @@ def sensitivity_warnings(
     rows = table[((table["threshold"] >= lo) & (table["threshold"] <= hi))
                  | kind.astype(str).str.contains("data-driven")]  # fmt: skip
     out = []
-    for col, code, what in (("persons", "threshold-persons", "persons found"),
-                            ("n_hat", "threshold-n-hat", "N-hat")):  # fmt: skip
+    for col, code, what in (("persons", "threshold-persons", N_("persons found")),
+                            ("n_hat", "threshold-n-hat", N_("N-hat"))):  # fmt: skip
         vals = rows[["threshold", col]].dropna()
         if len(vals) < 2 or vals[col].min() <= 0:
             continue
@@ -164,12 +164,14 @@ def sensitivity_warnings(
         b = vals.iloc[int(np.argmax(vals[col].to_numpy()))]
         move = b[col] / a[col] - 1
         if move > share:
-            out.append({"code": code, "message": (
-                f"{what} move by {100 * move:.0f}% across the plausible match thresholds "
-                f"{lo:g}-{hi:g} (and the data-driven one): {a[col]:,.0f} at {a['threshold']:g}, "
-                f"{b[col]:,.0f} at {b['threshold']:g}. The linkage decides the estimate: "
-                "report it with the threshold, and compare the estimates at the default and "
-                "the data-driven thresholds")})  # fmt: skip
+            out.append({"code": code, "message": N_(
+                "{what} move by {move:.0%} across the plausible match thresholds {lo:g}-{hi:g} "
+                "(and the data-driven one): {low:,.0f} at {t_low:g}, {high:,.0f} at "
+                "{t_high:g}. The linkage decides the estimate: report it with the threshold, "
+                "and compare the estimates at the default and the data-driven thresholds",
+                what=what, move=float(move), lo=lo, hi=hi, low=float(a[col]),
+                t_low=float(a["threshold"]), high=float(b[col]), t_high=float(b["threshold"]),
+            )})  # fmt: skip
     return out
 
 
@@ -210,6 +212,7 @@ def run_link(
     echo: Callable[[str], None] | None = None,
     internal: str | Path | None = None,
     cache: FitCache | None = None,
+    lang: str = "en",
 ) -> LinkRun:
     """``fl-estimate link``: link a config's submissions and write the linkage folder, with N̂
     across the config's match thresholds (``thresholds``, model ``sensitivity_model``).
@@ -231,6 +234,9 @@ def run_link(
         cache and ``incremental = true`` (the default), submissions that add new periods to a
         cached linkage's (its files unchanged) are linked against it, its persons held
         (docs/config.md, "Incremental linkage").
+    lang : str
+        Language of the internal ``linkage_report.html`` (the command line's; the annual run's
+        report language).
 
     Examples
     --------
@@ -297,5 +303,6 @@ def run_link(
         sensitivity_note=note,
         sensitivity_warnings=found,
         uncertainty=uncertainty,
+        lang=lang,
     )
     return dataclasses.replace(written, linked=linked)

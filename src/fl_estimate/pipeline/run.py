@@ -190,7 +190,12 @@ def _load(
 
         echo(N_("linking provider submissions ({config}) ...", config=cfg.link.name))
         link = run_link(
-            cfg.link, out=stage / "linkage", internal=private / "linkage", echo=None, cache=cache
+            cfg.link,
+            out=stage / "linkage",
+            internal=private / "linkage",
+            echo=None,
+            cache=cache,
+            lang=cfg.language,
         )
         assert link.internal is not None
         hist_path = link.internal / "capture_histories.csv"

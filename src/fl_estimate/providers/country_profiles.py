@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.providers.synthetic import SAMPLE_KEY, Country, typo_word
 from fl_estimate.simulate import simulate
@@ -278,22 +279,30 @@ class CountryProfile:
         }
         bad = {k: v for k, v in rates.items() if not 0 <= v <= 1}
         if bad:
-            raise ModelSpecificationError(f"rates must lie in [0, 1]: {bad}")
+            raise ModelSpecificationError(N_("rates must lie in [0, 1]: {bad}", bad=bad))
         if self.dob_placeholder_rate + self.dob_year_only_rate > 1:
-            raise ModelSpecificationError("dob_placeholder_rate + dob_year_only_rate exceed 1")
+            raise ModelSpecificationError(N_("dob_placeholder_rate + dob_year_only_rate exceed 1"))
         if self.family_parts not in (1, 2):
-            raise ModelSpecificationError(f"family_parts must be 1 or 2, not {self.family_parts}")
+            raise ModelSpecificationError(
+                N_("family_parts must be 1 or 2, not {value}", value=self.family_parts)
+            )
         if self.year_only_as not in ("blank", "year"):
-            raise ModelSpecificationError("year_only_as must be 'blank' or 'year'")
+            raise ModelSpecificationError(N_("year_only_as must be 'blank' or 'year'"))
         if len(self.household_size_weights) != 4:
-            raise ModelSpecificationError("household_size_weights: 4 weights (sizes 2 to 5)")
+            raise ModelSpecificationError(N_("household_size_weights: 4 weights (sizes 2 to 5)"))
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names) or len(names) < 2:
-            raise ModelSpecificationError(f"need at least 2 distinct providers, got {names}")
+            raise ModelSpecificationError(
+                N_("need at least 2 distinct providers, got {names}", names=names)
+            )
         unknown = sorted({x for pair, _ in self.dependence for x in pair} - set(names))
         if unknown:
             raise ModelSpecificationError(
-                f"dependence names providers {unknown} that the profile does not have ({names})"
+                N_(
+                    "dependence names providers {unknown} that the profile does not have ({names})",
+                    unknown=unknown,
+                    names=names,
+                )
             )
 
     @property
@@ -339,7 +348,9 @@ class NamePool:
 def _read_pool_file(name: str) -> dict[str, Any]:
     res = resources.files("fl_estimate.providers").joinpath("name_pools", f"{name}.toml")
     if not res.is_file():
-        raise ModelSpecificationError(f"no name pool {name!r} (known: {', '.join(PROFILE_NAMES)})")
+        raise ModelSpecificationError(
+            N_("no name pool {name!r} (known: {known})", name=name, known=", ".join(PROFILE_NAMES))
+        )
     return tomllib.loads(res.read_text(encoding="utf-8"))
 
 
@@ -741,12 +752,16 @@ def _layout(
 ) -> tuple[int, int | Sequence[str], tuple[int, ...]]:
     if isinstance(size, str):
         if size not in SIZES:
-            raise ModelSpecificationError(f"size must be one of {', '.join(SIZES)} or a number")
+            raise ModelSpecificationError(
+                N_("size must be one of {sizes} or a number", sizes=", ".join(SIZES))
+            )
         target, n_regions, default_years = SIZES[size]
     else:
         target = int(size)
         if target < 1:
-            raise ModelSpecificationError(f"size must be a positive number of records, not {size}")
+            raise ModelSpecificationError(
+                N_("size must be a positive number of records, not {size}", size=size)
+            )
         _, n_regions, default_years = SIZES["large" if target > 20_000 else "small"]
     return (
         target,
@@ -809,7 +824,11 @@ def make_profile_country(
     prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
     if not isinstance(prof, CountryProfile):
         raise ModelSpecificationError(
-            f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}"
+            N_(
+                "unknown profile {profile!r}; choose one of {choices}",
+                profile=profile,
+                choices=", ".join(PROFILES),
+            )
         )
     if overrides:
         prof = replace(prof, **overrides)

@@ -402,21 +402,153 @@ def link_inputs(config: LinkConfig | str | Path) -> list[Path]:
     return out
 
 
-def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
+#: The linkage facts at the top of the internal report, in words (HTML in a language other
+#: than English; the JSON keeps the keys).
+LINKAGE_FACTS: dict[str, str] = {
+    "method": N_("method"),
+    "threshold": N_("match threshold"),
+    "data_threshold": N_("data-driven threshold"),
+    "records": N_("records"),
+    "unlinkable_records": N_("records that cannot be linked"),
+    "pairs_compared": N_("pairs compared"),
+    "links_probabilistic": N_("probabilistic links"),
+    "links_deterministic": N_("deterministic links"),
+    "persons": N_("persons"),
+    "largest_cluster": N_("largest cluster"),
+    "clusters_spanning_strata": N_("clusters spanning strata"),
+}
+#: Column labels of the internal report's tables (others: :data:`fl_estimate.i18n.COLUMN_LABELS`,
+#: else the name).
+LINKAGE_COLUMNS: dict[str, str] = {
+    "code": N_("code"),
+    "message": N_("message"),
+    "links": N_("links"),
+    "n_hat": N_("N-hat"),
+    "low": N_("lower limit"),
+    "high": N_("upper limit"),
+    "records_removed": N_("records removed"),
+    "pairs_deterministic": N_("pairs merged by rule"),
+    "pairs_probabilistic": N_("pairs merged by the model"),
+    "pairs_through_other_records": N_("pairs merged through other records"),
+    "median_match_weight": N_("median match weight"),
+    "deduplication": N_("deduplication"),
+    "comparison": N_("comparison"),
+    "level": N_("level"),
+    "m_source": N_("source of m"),
+    "u_source": N_("source of u"),
+    "rule": N_("rule"),
+    "pairs": N_("pairs"),
+    "comparisons": N_("comparisons"),
+    "reason": N_("reason"),
+    "rows": N_("rows"),
+    "problems": N_("problems"),
+    "due": N_("due"),
+    "Total": N_("Total"),
+}
+#: Codes in the internal report's tables, in words.
+LINKAGE_VALUES: dict[str, str] = {
+    "fixed": N_("fixed"),
+    "data-driven": N_("data-driven"),
+    "on": N_("on"),
+    "off": N_("off"),
+    "used": N_("used"),
+    "rejected": N_("rejected"),
+    "replaced": N_("replaced"),
+    "received": N_("received"),
+    "late": N_("late"),
+    "not yet due": N_("not yet due"),
+    "unexpected": N_("unexpected"),
+    "trained": N_("trained"),
+    "skipped": N_("skipped"),
+    "failed": N_("failed"),
+    "linkage": N_("linkage"),
+    "sensitivity": N_("sensitivity"),
+    "ok": N_("estimated"),
+    "random sample": N_("random sample"),
+}
+#: Columns whose text values are codes or catalog messages (other text is data: names, files).
+_CODED = frozenset({"scope", "kind", "status", "deduplication", "interval_kind", "u_source"})
+
+
+def _cell(value: Any, column: str, lang: str) -> Any:
+    """One cell of the internal report in ``lang``: numbers in its format, codes in words,
+    catalog messages translated; data (names, files, periods, years) as they are."""
+    import math
+    import numbers
+
+    from fl_estimate.i18n import Message, format_int, format_number, translate
+    from fl_estimate.results import INTERVAL_KINDS
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, Message):
+        return translate(value, lang)
+    if isinstance(value, bool):
+        return translate(N_("yes") if value else N_("no"), lang)
+    if isinstance(value, numbers.Integral):
+        return str(value) if column in ("year", "row", "period") else format_int(value, lang)
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if abs(v) >= 100:
+            return format_number(v, lang, 1)
+        if abs(v) >= 0.01 or v == 0:
+            return format_number(v, lang, 4)
+        return format_number(v, lang, significant=3)
+    if column in _CODED and isinstance(value, str):
+        if value in INTERVAL_KINDS:
+            return translate(INTERVAL_KINDS[value], lang)
+        if value in LINKAGE_VALUES:
+            return translate(LINKAGE_VALUES[value], lang)
+    return value
+
+
+def _localised(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A copy of a report table with the labels and cells of ``lang`` (object columns keep
+    their catalog messages: :func:`_cell` translates them)."""
+    from fl_estimate.i18n import column_label, translate
+
+    out = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        name = str(col)
+        label = LINKAGE_COLUMNS.get(name)
+        title = translate(label, lang) if label is not None else column_label(name, lang)
+        out[title] = pd.Series(
+            [_cell(v, name, lang) for v in frame[col].astype(object)],
+            index=frame.index,
+            dtype=object,
+        )
+    if frame.columns.name is not None:
+        out.columns.name = column_label(str(frame.columns.name), lang)
+    return out
+
+
+def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame], lang: str = "en") -> str:
+    """The internal linkage report as one HTML page: English as before; in another language the
+    headings, labels, codes, warnings and numbers of ``lang``."""
+    from fl_estimate.i18n import translate
+
+    en = lang == "en"
+
+    def say(text: str) -> str:
+        return str(text) if en else translate(text, lang)
+
+    title = html.escape(say(N_("Linkage report")))
+    lang_attr = "" if en else f" lang='{html.escape(lang)}'"
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Linkage report</title>",
+        f"<!doctype html><html{lang_attr}><head><meta charset='utf-8'><title>{title}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
-        "</head><body><h1>Linkage report</h1>",
+        f"</head><body><h1>{title}</h1>",
     ]
     link = report["linkage"]
     warned = report.get("warnings", [])
     if warned:
-        parts.append("<h2>Warnings</h2><ul>")
-        parts += [f"<li>{html.escape(w['message'])}</li>" for w in warned]
+        parts.append(f"<h2>{html.escape(say(N_('Warnings')))}</h2><ul>")
+        parts += [f"<li>{html.escape(say(w['message']))}</li>" for w in warned]
         parts.append("</ul>")
     else:
-        parts.append("<p>No warnings: every model parameter was trained on these records.</p>")
+        no_warnings = N_("No warnings: every model parameter was trained on these records.")
+        parts.append(f"<p>{html.escape(say(no_warnings))}</p>")
     facts = {
         k: link[k]
         for k in ("method", "threshold", "data_threshold", "records", "unlinkable_records",
@@ -427,10 +559,23 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
     if prior:
         facts["prior match probability (counted)"] = prior.get("rules")
         facts["prior match probability (fitted, used)"] = prior.get("used")
-    parts.append(pd.Series(facts, name="value").to_frame().to_html())
-    for title, frame in tables.items():
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts.append(frame.to_html(index=False, na_rep=""))
+    if en:
+        parts.append(pd.Series(facts, name="value").to_frame().to_html())
+    else:
+        labels = {
+            **LINKAGE_FACTS,
+            "prior match probability (counted)": N_("prior match probability (counted)"),
+            "prior match probability (fitted, used)": N_("prior match probability (fitted, used)"),
+        }
+        shown = pd.Series(
+            {translate(labels[k], lang): _cell(v, k, lang) for k, v in facts.items()},
+            name=translate(N_("value"), lang),
+            dtype=object,
+        )
+        parts.append(shown.to_frame().to_html())
+    for name, frame in tables.items():
+        parts.append(f"<h2>{html.escape(say(name))}</h2>")
+        parts.append((frame if en else _localised(frame, lang)).to_html(index=False, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -875,6 +1020,7 @@ def write_link_outputs(
     internal: str | Path | None = None,
     sensitivity_warnings: list[dict[str, str]] | None = None,
     uncertainty: pd.DataFrame | None = None,
+    lang: str = "en",
 ) -> LinkRun:
     """Write the linkage folder of a linked set of submissions (see the module docstring).
 
@@ -902,6 +1048,9 @@ def write_link_outputs(
         N̂ with and without linkage error
         (:func:`fl_estimate.pipeline.linkage_uncertainty.linkage_uncertainty`): written as
         ``linkage_uncertainty.csv`` and a report table when given.
+    lang : str
+        Language of ``linkage_report.html`` (headings, labels, codes in words, warnings and
+        validation messages, numbers); the JSON, CSV and workbook keep the codes and English.
     """
     cfg, result, loaded = linked.config, linked.result, linked.loaded
     registry, completeness, lists = linked.registry, linked.completeness, linked.lists
@@ -948,21 +1097,43 @@ def write_link_outputs(
     target = Path(out) if out is not None else cfg.resolve(cfg.output)
     files = [*linked.files, *([cfg.resolve(cfg.registry)] if cfg.registry else [])]
     written: list[str] = []
-    tables: dict[str, pd.DataFrame] = {"Warnings": warn_frame}
+    # the titles are catalog messages (English keys of the workbook's sheets)
+    tables: dict[str, pd.DataFrame] = {N_("Warnings"): warn_frame}
     if sensitivity is not None:
-        tables["N-hat across match thresholds"] = sensitivity
+        tables[N_("N-hat across match thresholds")] = sensitivity
     if uncertainty is not None:
-        tables["N-hat with and without linkage error"] = uncertainty
+        tables[N_("N-hat with and without linkage error")] = uncertainty
     tables |= {
-        "Within-provider merges": _merge_summary(merges, linked.report),
-        "Model parameters": model,
-        "EM training sessions": sessions,
-        "Submission files": used,
-        "Validation problems": problems,
-        "Linked persons by stratum (after disclosure control)": published.to_frame().reset_index(),
+        N_("Within-provider merges"): _merge_summary(merges, linked.report),
+        N_("Model parameters"): model,
+        N_("EM training sessions"): sessions,
+        N_("Submission files"): used,
+        N_("Validation problems"): problems,
+        N_("Linked persons by stratum (after disclosure control)"): (
+            published.to_frame().reset_index()
+        ),
     }
     if completeness is not None:
-        tables["Completeness"] = completeness
+        tables[N_("Completeness")] = completeness
+    html_tables = dict(tables)
+    if lang != "en":  # the frames' text columns hold plain strings: messages from the sources
+        html_tables[N_("Warnings")] = pd.DataFrame(
+            {
+                "scope": [w["scope"] for w in link_warnings],
+                "code": [w["code"] for w in link_warnings],
+                "message": pd.Series([w["message"] for w in link_warnings], dtype=object),
+            }
+        )
+        problem_rows = [p for r in loaded.rejected for p in r.problems]
+        html_tables[N_("Validation problems")] = pd.DataFrame(
+            {
+                "source": [p.source for p in problem_rows],
+                "row": pd.Series([p.row for p in problem_rows], dtype=object),
+                "column": [p.column for p in problem_rows],
+                "value": [None if p.value is None else str(p.value) for p in problem_rows],
+                "expected": pd.Series([p.message for p in problem_rows], dtype=object),
+            }
+        )
     inside = Path(internal) if internal is not None else internal_folder(target)
     inputs = [*files, *_config_inputs(cfg)]
     internal_written: list[str] = []
@@ -985,7 +1156,7 @@ def write_link_outputs(
         if uncertainty is not None:
             put_csv(private, "linkage_uncertainty.csv", uncertainty)
         write_json(private / "linkage_report.json", report)
-        atomic_write_text(private / "linkage_report.html", _html(report, tables))
+        atomic_write_text(private / "linkage_report.html", _html(report, html_tables, lang))
         write_xlsx(tables, private / "linkage_report.xlsx")
         atomic_write_text(private / "link.log", "\n".join(linked.log) + "\n")
         internal_written += ["linkage_report.json", "linkage_report.html", "linkage_report.xlsx"]

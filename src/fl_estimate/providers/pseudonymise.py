@@ -168,18 +168,18 @@ def normalise_date(value: Any) -> str | None:
         try:
             return date(int(m[3]), int(m[2]), int(m[1])).isoformat()
         except ValueError:
-            raise ValueError(f"unreadable date {text!r}") from None
+            raise ValueError(N_("unreadable date {text!r}", text=text)) from None
     if _ISO.fullmatch(text):
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
-            raise ValueError(f"unreadable date {text!r}") from None
+            raise ValueError(N_("unreadable date {text!r}", text=text)) from None
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
             continue
-    raise ValueError(f"unreadable date {text!r}")
+    raise ValueError(N_("unreadable date {text!r}", text=text))
 
 
 _YEAR = re.compile(r"(\d{4})")

@@ -271,10 +271,16 @@ def plot_indicator_prevalence(
     value: str = "estimate",
     low: str = "ci_low",
     high: str = "ci_high",
-    unit: str = "per 1,000",
+    unit: str | None = None,
     level: float = 0.95,
+    lang: str = "en",
 ) -> Axes:
-    """Indicator or forced-labour prevalence by region with its design-based interval."""
+    """Indicator or forced-labour prevalence by region with its design-based interval.
+
+    ``unit`` defaults to "per 1,000" in ``lang`` (the language of the labels and numbers)."""
+    _ = translator(lang).gettext
+    if unit is None:
+        unit = _("per 1,000")
     return plot_regional_comparison(
         table,
         ax,
@@ -282,5 +288,7 @@ def plot_indicator_prevalence(
         value=value,
         low=low,
         high=high,
-        xlabel=f"Prevalence {unit} ({percent(level)} interval)",
+        xlabel=_("Prevalence {unit} ({pct} interval)").format(unit=unit, pct=percent(level, lang)),
+        level=level,
+        lang=lang,
     )

@@ -367,7 +367,7 @@ def _draw_figures(
                 geo=geo_w, last=last
             )
         if comparison is not None and len(comparison) and want("method_comparison"):
-            ax = plot_comparison(comparison)
+            ax = plot_comparison(comparison, lang=lang)
             ax.set_title(
                 _("Methods compared on the pooled national table, {label}").format(
                     label=comparison_label
@@ -383,6 +383,7 @@ def _draw_figures(
                 CaptureData.from_counts(pooled),  # type: ignore[arg-type]
                 min_count=spec.threshold,
                 hidden=overlaps_hidden,
+                lang=lang,
             )
             files += _save(ax.figure, stage, "list_overlaps")
             figs["list_overlaps"] = _("How the providers' lists overlap (all strata)")

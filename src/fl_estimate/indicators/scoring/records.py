@@ -8,12 +8,28 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from fl_estimate.i18n import N_
 from fl_estimate.indicators.frameworks import Framework
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ScoredRecords"]
+__all__ = ["CLASSIFICATION_WORDS", "ScoredRecords"]
+
+#: The classifications of the frameworks' rules in words (a summary in a language other than
+#: English prints these; the scored table keeps the codes).
+CLASSIFICATION_WORDS = {
+    "forced_labour": N_("forced labour"),
+    "not_forced_labour": N_("not forced labour"),
+    "indeterminate": N_("indeterminate"),
+    "indicated": N_("indicated"),
+    "not_indicated": N_("not indicated"),
+    "victim": N_("victim"),
+    "recruitment_means_and_exploitation": N_("recruitment, means and exploitation"),
+    "destination_means_and_exploitation": N_("destination, means and exploitation"),
+    "exploitation_only": N_("exploitation only"),
+    "means_without_exploitation": N_("means without exploitation"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,17 +90,51 @@ class ScoredRecords:
         c["share"] = c["n"] / c["n"].sum()
         return c
 
-    def summary(self) -> str:
-        """Text: framework, rule parameters, measured indicators and classification counts."""
+    def summary(self, lang: str = "en") -> str:
+        """Text: framework, rule parameters, measured indicators and classification counts.
+
+        In a language other than English (``"fr"``) the words, the classifications
+        (:data:`CLASSIFICATION_WORDS`), the column labels and the numbers are in that language;
+        the framework's title, the rule and its parameters are codes and stay as they are.
+        """
         fw = self.framework
         params = ", ".join(f"{k}={v!r}" for k, v in fw.parameters.items())
+        if lang == "en":
+            lines = [
+                f"{fw.title} [{fw.id}, data {fw.data_version}]",
+                f"rule: {fw.rule} ({params}); missing answers: {self.missing}",
+                f"{len(self.table)} records; {len(self.measured)} indicator columns measured",
+                self.counts().to_string(index=False),
+            ]
+            return "\n".join(lines)
+        from fl_estimate.i18n import format_int, format_number, translate
+
+        counts = self.counts()
+        show = pd.DataFrame(
+            {
+                translate(N_("classification"), lang): [
+                    translate(CLASSIFICATION_WORDS.get(c, c), lang)
+                    for c in counts["classification"]
+                ],
+                "n": [format_int(v, lang) for v in counts["n"]],
+                translate(N_("share"), lang): [format_number(v, lang, 4) for v in counts["share"]],
+            }
+        )
         lines = [
-            f"{fw.title} [{fw.id}, data {fw.data_version}]",
-            f"rule: {fw.rule} ({params}); missing answers: {self.missing}",
-            f"{len(self.table)} records; {len(self.measured)} indicator columns measured",
-            self.counts().to_string(index=False),
+            N_("{title} [{id}, data {version}]", title=fw.title, id=fw.id, version=fw.data_version),
+            N_(
+                "rule: {rule} ({params}); missing answers: {missing}",
+                rule=fw.rule,
+                params=params,
+                missing=self.missing,
+            ),
+            N_(
+                "{n} records; {m} indicator columns measured",
+                n=format_int(len(self.table), lang),
+                m=len(self.measured),
+            ),
         ]
-        return "\n".join(lines)
+        return "\n".join([*(translate(line, lang) for line in lines), show.to_string(index=False)])
 
     def __repr__(self) -> str:
         return f"ScoredRecords({self.framework.id}, n={len(self.table)}, outcome={self.outcome!r})"

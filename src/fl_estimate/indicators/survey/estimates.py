@@ -190,12 +190,15 @@ def korn_graubard(
         n_eff = p * (1 - p) / var
     else:
         n_eff = float(n_rows)
-        why = (
-            "no positive case in the domain" if p <= 0
-            else "no negative case in the domain" if p >= 1
-            else "zero estimated variance"
+        # whole sentences, so that the note, a plain string in the table, is a catalog key
+        note = (
+            N_("no positive case in the domain; Korn–Graubard interval with effective n = "
+               "unweighted n") if p <= 0
+            else N_("no negative case in the domain; Korn–Graubard interval with effective n = "
+                    "unweighted n") if p >= 1
+            else N_("zero estimated variance; Korn–Graubard interval with effective n = "
+                    "unweighted n")
         )  # fmt: skip
-        note = why + "; Korn–Graubard interval with effective n = unweighted n"
     if n_rows > 1 and np.isfinite(df) and df > 0:
         n_eff *= (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, df)) ** 2
     lo = 0.0 if p <= 0 else float(stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1))
@@ -375,7 +378,9 @@ class BaseDesign(ABC):
             return SurveyStat(
                 statistic, varname, dname, math.nan, math.nan, math.nan, math.nan,
                 method, level, None, n, n_clusters, ddf,
-                note="no respondent in the domain with this variable: the estimate does not exist",
+                note=N_(
+                    "no respondent in the domain with this variable: the estimate does not exist"
+                ),
             )  # fmt: skip
         num = float(np.dot(w, a))
         est = num if b is None else num / float(np.dot(w, b))
@@ -392,7 +397,7 @@ class BaseDesign(ABC):
                 sl = se / (est * (1 - est))
             elif not np.isfinite(var_logit):
                 sl = se / (est * (1 - est))
-                note = (
+                note = N_(
                     "a replicate has no positive (or no negative) case in the domain, so the "
                     "replicate variance of the logit does not exist; delta-method logit used"
                 )

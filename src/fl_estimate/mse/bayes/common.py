@@ -285,7 +285,7 @@ def chain_diagnostics(n_draws: np.ndarray, level: float = 0.95) -> dict[str, flo
     """
     x = np.asarray(n_draws, dtype=float)
     if x.ndim != 2:
-        raise ValueError(f"n_draws must have shape (chains, draws), got {x.shape}")
+        raise ValueError(N_("n_draws must have shape (chains, draws), got {shape}", shape=x.shape))
     a = (1 - level) / 2
     out: dict[str, float] = {"chains": int(x.shape[0]), "draws_per_chain": int(x.shape[1])}
     if np.ptp(x) == 0:
@@ -373,9 +373,13 @@ def several_modes(n_draws: np.ndarray, *, min_share: float = 0.2) -> str | None:
     for i in range(x.shape[0]):
         for j in range(x.shape[0]):
             if i < j and (q3[i] < q1[j] or q3[j] < q1[i]):
-                return (
-                    f"chains {i} and {j} do not overlap (medians {np.exp(med[i]):,.0f} and "
-                    f"{np.exp(med[j]):,.0f}, interquartile ranges apart)"
+                return N_(
+                    "chains {i} and {j} do not overlap (medians {med_i:,.0f} and "
+                    "{med_j:,.0f}, interquartile ranges apart)",
+                    i=i,
+                    j=j,
+                    med_i=float(np.exp(med[i])),
+                    med_j=float(np.exp(med[j])),
                 )
     lo, hi = np.quantile(x, [0.005, 0.995])
     if not hi > lo:
@@ -394,7 +398,11 @@ def several_modes(n_draws: np.ndarray, *, min_share: float = 0.2) -> str | None:
         a, b = sorted((k, top))
         if smooth[a : b + 1].min() < 0.5 * smooth[k]:
             mids = np.exp((edges[:-1] + edges[1:]) / 2)
-            return f"the pooled draws have two peaks (near {mids[a]:,.0f} and {mids[b]:,.0f})"
+            return N_(
+                "the pooled draws have two peaks (near {a:,.0f} and {b:,.0f})",
+                a=float(mids[a]),
+                b=float(mids[b]),
+            )
     return None
 
 

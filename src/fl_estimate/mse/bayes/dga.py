@@ -29,7 +29,7 @@ from scipy.special import gammaln, logsumexp
 
 from fl_estimate._typing import SeedLike, spawn_seeds
 from fl_estimate.exceptions import ModelSpecificationError
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.bayes.common import check_count, draws_to_datatree
 from fl_estimate.results import EstimationResult, provenance
 
@@ -504,16 +504,21 @@ class DGA:
 
     def _notes(self, tail: float, upper: int, n: int) -> str:
         if tail < self.tail_tol:
-            return (
-                f"unobserved count summed exactly from 0 to {upper:,}; posterior mass in the "
-                f"top decade {tail:.1g} (negligible)"
+            return N_(
+                "unobserved count summed exactly from 0 to {upper:,}; posterior mass in the "
+                "top decade {tail:.1g} (negligible)",
+                upper=upper,
+                tail=tail,
             )
-        notes = (
-            f"posterior mass {tail:.2g} lies in the top decade of the summed range (N up to "
-            f"{upper + n:,}): the upper limit is truncated by the range"
+        notes = N_(
+            "posterior mass {tail:.2g} lies in the top decade of the summed range (N up to "
+            "{top:,}): the upper limit is truncated by the range",
+            tail=tail,
+            top=upper + n,
         )
         if self.max_unobserved is None:
-            notes += "; the posterior has a very heavy upper tail"
+            heavy = N_("the posterior has a very heavy upper tail")
+            return join_semicolons([notes, heavy])
         return notes
 
     # ---------------------------------------------------------------- helpers

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fl_estimate.i18n import N_
 from fl_estimate.seeds import seed_sequence
 
 __all__ = [
@@ -437,16 +438,26 @@ def imh_problems(
     out = []
     rhat = split_rhat(fit.theta)
     if rhat > max_rhat:
-        out.append(f"the chains disagree (largest split R-hat of a coefficient {rhat:.3f})")
+        out.append(
+            N_("the chains disagree (largest split R-hat of a coefficient {rhat:.3f})", rhat=rhat)
+        )
     worst = int(np.argmin(fit.acceptance))
     if fit.acceptance[worst] < min_acceptance:
         out.append(
-            f"chain {worst} accepted {fit.acceptance[worst]:.0%} of its proposals "
-            f"(< {min_acceptance:.0%})"
+            N_(
+                "chain {chain} accepted {share:.0%} of its proposals (< {limit:.0%})",
+                chain=worst,
+                share=float(fit.acceptance[worst]),
+                limit=min_acceptance,
+            )
         )
     if fit.pilot_ess < min_pilot_ess:
         out.append(
-            f"the proposal's importance-sampling ESS is {fit.pilot_ess:.0%} of its draws "
-            f"(< {min_pilot_ess:.0%})"
+            N_(
+                "the proposal's importance-sampling ESS is {share:.0%} of its draws "
+                "(< {limit:.0%})",
+                share=float(fit.pilot_ess),
+                limit=min_pilot_ess,
+            )
         )
     return out

@@ -512,10 +512,10 @@ def sample_unobserved(
         raise ModelSpecificationError(
             N_(
                 "{source}: the posterior of the unobserved cell is unbounded (intercept reached "
-                "{value}); the model is not identified by these data: use fewer interactions or "
+                "{value:.3g}); the model is not identified by these data: use fewer interactions or "
                 "a proper prior",
                 source=source,
-                value=format(a.max(), ".3g"),
+                value=float(a.max()),
             )
         )
     n0 = rng.poisson(np.exp(a)) if unobserved == "poisson" else np.exp(a)

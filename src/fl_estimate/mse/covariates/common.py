@@ -328,11 +328,14 @@ def lower_bound(
     n_drop = int(drop.sum())
     where = [(rec.covariates[i], rec.levels[rec.covariates[i]][j]) for i, j in bad]
     names = ", ".join(f"{c} = {lv}" for c, lv in where)
-    note = (
-        f"Only a lower bound: nobody with {names} was seen on more than one list, so the size of "
-        f"that part of the population cannot be estimated. The figure is the estimate for "
-        f"everyone else plus the {n_drop} people seen there, and {req.level:.0%} confidence goes "
-        "with 'at least the lower limit'; no upper limit can be claimed."
+    note = N_(
+        "Only a lower bound: nobody with {names} was seen on more than one list, so the size of "
+        "that part of the population cannot be estimated. The figure is the estimate for "
+        "everyone else plus the {n} people seen there, and {level:.0%} confidence goes "
+        "with 'at least the lower limit'; no upper limit can be claimed.",
+        names=names,
+        n=n_drop,
+        level=req.level,
     )
     rows = [
         {

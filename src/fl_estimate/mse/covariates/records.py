@@ -255,8 +255,12 @@ def prepare_records(
         if len(lv) < 2:
             problems.append(
                 Problem(
-                    f"covariate has {len(lv)} level(s) {lv}; a covariate needs at least 2 "
-                    "(drop it from the model)",
+                    N_(
+                        "covariate has {n} level(s) {levels}; a covariate needs at least 2 "
+                        "(drop it from the model)",
+                        n=len(lv),
+                        levels=lv,
+                    ),
                     source=source,
                     column=c,
                 )
@@ -287,7 +291,11 @@ def _capture_matrix(tbl: pd.DataFrame, lists: Sequence[str], source: str) -> np.
     same checks as :meth:`CaptureData.from_records`, fast on large record files)."""
     problems: list[Problem] = []
     if len(lists) < 2:
-        problems.append(Problem(f"at least 2 list columns are needed, got {list(lists)}", source))
+        problems.append(
+            Problem(
+                N_("at least 2 list columns are needed, got {lists}", lists=list(lists)), source
+            )
+        )
     values = np.zeros((len(tbl), len(lists)))
     bad = np.zeros(len(tbl), dtype=bool)
     for j, name in enumerate(lists):

@@ -90,6 +90,36 @@ FLAG_TEXT = {
     "unbounded": N_("the fit sends the unobserved count to infinity: no finite estimate"),
 }
 
+#: The flags in a word or two, for the ``flag`` column of a summary in a language other than
+#: English (the English summary and :meth:`ClosedpResult.to_frame` keep the codes).
+FLAG_WORDS = {
+    "ok": N_("ok"),
+    "boundary": N_("boundary"),
+    "not-identifiable": N_("not identifiable"),
+    "not-converged": N_("not converged"),
+    "large-bias": N_("large bias"),
+    "impossible-estimate": N_("impossible estimate"),
+    "unbounded": N_("unbounded"),
+}
+
+#: Decimals of :class:`ClosedpSummary`'s numbers (as Rcapture prints them; others 1).
+_DIGITS = {"abundance": 1, "stderr": 1, "deviance": 3, "AIC": 3, "BIC": 3}
+
+#: Column labels of :class:`ClosedpSummary` in a language other than English.
+SUMMARY_LABELS = {
+    "model": N_("model"),
+    "abundance": N_("abundance"),
+    "stderr": N_("standard error"),
+    "deviance": N_("deviance"),
+    "df": N_("df"),
+    "infoFit": N_("infoFit"),
+    "flag": N_("flag"),
+    "abundance_multinomial": N_("abundance (multinomial)"),
+    "ci_low": N_("lower limit"),
+    "ci_high": N_("upper limit"),
+    "interval_note": N_("interval note"),
+}
+
 
 @dataclass(frozen=True)
 class ClosedpFit:
@@ -232,7 +262,9 @@ def fit_closedp_counts(
     x, names = model.design(k, lists)
     y = np.asarray(counts, dtype=float)
     if y.shape != (x.shape[0],):
-        raise ModelSpecificationError(f"expected {x.shape[0]} pattern counts, got {y.shape}")
+        raise ModelSpecificationError(
+            N_("expected {n} pattern counts, got {shape}", n=x.shape[0], shape=y.shape)
+        )
     n = float(y.sum())
     first = model.n_core(k) if model.is_chao else x.shape[1]
     fit, cols = fit_removing_negative(x, y, first, cache=cache)
@@ -334,13 +366,13 @@ def _status(fit: ClosedpFit) -> tuple[str, str]:
             what = (
                 N_(
                     "the unobserved count is sent to zero, so the estimate is the observed "
-                    "count ({observed}): an artefact of the boundary, not an estimate of N",
-                    observed=format(fit.observed, ","),
+                    "count ({observed:,}): an artefact of the boundary, not an estimate of N",
+                    observed=fit.observed,
                 )
                 if fit.estimate == fit.observed
                 else N_(
-                    "the estimate {estimate} is the extended MLE",
-                    estimate=format(fit.estimate, ",.1f"),
+                    "the estimate {estimate:,.1f} is the extended MLE",
+                    estimate=fit.estimate,
                 )
             )
             if missing:
@@ -507,7 +539,13 @@ class ClosedpResult:
         for f in self.fits:
             if f.label == label or f.model.label == label:
                 return f
-        raise KeyError(f"no model {label!r}; models: {', '.join(f.label for f in self.fits)}")
+        raise KeyError(
+            N_(
+                "no model {label!r}; models: {models}",
+                label=label,
+                models=", ".join(f.label for f in self.fits),
+            )
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The whole table, one row per model.
@@ -583,22 +621,28 @@ class ClosedpResult:
             )
         return min(ok, key=lambda f: getattr(f, key))
 
-    def summary(self) -> ClosedpSummary:
-        """Readable table: text in a terminal, HTML in Jupyter."""
-        return ClosedpSummary(self)
+    def summary(self, lang: str = "en") -> ClosedpSummary:
+        """Readable table: text in a terminal, HTML in Jupyter.
+
+        In a language other than English (``"fr"``) the heading, column labels, flags, notes and
+        numbers (``7 608,4``) are in that language; in English the table is Rcapture's layout with
+        :meth:`to_frame`'s column names.
+        """
+        return ClosedpSummary(self, lang)
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
 
-    def plot(self, ax: Axes | None = None) -> Axes:
+    def plot(self, ax: Axes | None = None, *, lang: str = "en") -> Axes:
         """Every model's estimate with its interval (profile if computed, else ±2 se).
 
         Flagged models are drawn hollow and named with their flag; the observed count is the
-        dashed line. Returns the Axes.
+        dashed line. ``lang`` is the language of the axis label and the flags. Returns the Axes.
         """
         import matplotlib.pyplot as plt
 
         from fl_estimate._palette import OKABE_ITO
+        from fl_estimate.i18n import translate
 
         colours = list(OKABE_ITO.values()) if isinstance(OKABE_ITO, dict) else list(OKABE_ITO)
         if ax is None:
@@ -606,7 +650,10 @@ class ClosedpResult:
         ypos = np.arange(len(self.fits))[::-1]
         labels = []
         for yi, f in zip(ypos, self.fits, strict=True):
-            labels.append(f.label if f.ok else f"{f.label} [{f.flag}]")
+            flag = f.flag
+            if lang != "en":
+                flag = "+".join(translate(FLAG_WORDS.get(c, c), lang) for c in f.flag.split("+"))
+            labels.append(f.label if f.ok else f"{f.label} [{flag}]")
             if f.estimate is None:
                 continue
             pi = self.profiles.get(f.label)
@@ -630,7 +677,7 @@ class ClosedpResult:
         ax.axvline(self.observed, color="0.4", ls="--", lw=1)
         ax.set_yticks(ypos)
         ax.set_yticklabels(labels)
-        ax.set_xlabel("Estimated population size N (dashed: observed)")
+        ax.set_xlabel(translate(N_("Estimated population size N (dashed: observed)"), lang))
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)
         return ax
@@ -643,19 +690,60 @@ def _nan(v: float | None) -> float:
 class ClosedpSummary:
     """Text and HTML rendering of a :class:`ClosedpResult` (as Rcapture prints it)."""
 
-    def __init__(self, result: ClosedpResult) -> None:
+    def __init__(self, result: ClosedpResult, lang: str = "en") -> None:
         self.result = result
+        self.lang = lang
 
     def _frame(self) -> pd.DataFrame:
         df = self.result.to_frame().drop(columns=["bias", "removed"])
-        return df.round({"abundance": 1, "stderr": 1, "deviance": 3, "AIC": 3, "BIC": 3})
+        df = df.round(_DIGITS)
+        if self.lang == "en":
+            return df
+        return self._localised(df)
+
+    def _localised(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The table in :attr:`lang`: numbers as text in the language's format, flags and notes
+        in words, labelled columns (``—`` for a missing number)."""
+        from fl_estimate.i18n import format_number, translate
+
+        lang = self.lang
+        out = pd.DataFrame(index=df.index)
+        for col in df.columns:
+            if col == "flag":
+                values = [
+                    "+".join(translate(FLAG_WORDS.get(c, c), lang) for c in f.flag.split("+"))
+                    for f in self.result.fits
+                ]
+            elif col == "interval_note":
+                values = []
+                for f in self.result.fits:
+                    pi = self.result.profiles.get(f.label)
+                    note = pi if isinstance(pi, str) else (pi.note if pi is not None else "")
+                    values.append(translate(note, lang) if note else "")
+            elif col in ("model", "df", "infoFit"):
+                values = [str(v) for v in df[col]]
+            else:
+                digits = _DIGITS.get(col, 1)
+                values = [
+                    "—" if pd.isna(v) else format_number(float(v), lang, digits) for v in df[col]
+                ]
+            label = SUMMARY_LABELS.get(col)
+            out[translate(label, lang) if label is not None else col] = values
+        return out
 
     def __str__(self) -> str:
-        r = self.result
-        head = f"Number of captured units: {r.observed:,} ({len(r.lists)} lists)"
-        notes = [f"{f.label}: {f.reason}" for f in r.fits if f.flags]
+        from fl_estimate.i18n import translate
+
+        r, lang = self.result, self.lang
+        head = N_("Number of captured units: {n:,} ({k} lists)", n=r.observed, k=len(r.lists))
+        notes = [
+            translate(N_("{label}: {reason}", label=f.label, reason=f.reason), lang)
+            for f in r.fits
+            if f.flags
+        ]
         body = self._frame().to_string(index=False)
-        return "\n".join([head, "", body, *(["", "Flags:", *notes] if notes else [])])
+        flags = translate(N_("Flags:"), lang)
+        return "\n".join([translate(head, lang), "", body, *(["", flags, *notes] if notes else [])])
 
     __repr__ = __str__
 
@@ -733,9 +821,9 @@ class ClosedPopulationModels:
         if intervals:
             for f in fits:
                 if f.model.behavioural:
-                    profiles[f.label] = "no profile interval for behavioural models"
+                    profiles[f.label] = N_("no profile interval for behavioural models")
                 elif f.estimate is None:
-                    profiles[f.label] = f"no estimate ({f.flag})"
+                    profiles[f.label] = N_("no estimate ({flag})", flag=f.flag)
                 else:
                     profiles[f.label] = profile_interval(f.model, data, f.estimate, level=level)
         prov = provenance(

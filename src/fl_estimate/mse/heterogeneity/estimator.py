@@ -60,10 +60,14 @@ def _check(data: object, interval: str, level: float) -> None:
         )
     if interval not in INTERVALS:
         raise ModelSpecificationError(
-            f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}"
+            N_(
+                "unknown interval {interval!r}; use one of {choices}",
+                interval=interval,
+                choices=", ".join(INTERVALS),
+            )
         )
     if not 0.0 < level < 1.0:
-        raise ModelSpecificationError(f"level must be between 0 and 1, got {level}")
+        raise ModelSpecificationError(N_("level must be between 0 and 1, got {level}", level=level))
 
 
 def bootstrap_closedp(
@@ -86,7 +90,7 @@ def bootstrap_closedp(
     ndarray of shape (n_boot,)
     """
     if n_boot < 1:
-        raise ModelSpecificationError(f"n_boot must be at least 1, got {n_boot}")
+        raise ModelSpecificationError(N_("n_boot must be at least 1, got {n_boot}", n_boot=n_boot))
     y = data.cell_counts()[1:].astype(float)
     n = int(y.sum())
     share = y / n
@@ -147,8 +151,12 @@ def _interval_parts(
         failed = int(np.isnan(draws).sum())
         if n_boot - failed < max(10, n_boot // 2):
             raise EstimateDoesNotExistError(
-                f"only {n_boot - failed} of {n_boot} bootstrap replicates gave an estimate; "
-                "no bootstrap interval",
+                N_(
+                    "only {good} of {n_boot} bootstrap replicates gave an estimate; "
+                    "no bootstrap interval",
+                    good=n_boot - failed,
+                    n_boot=n_boot,
+                ),
                 code="bootstrap-failed",
             )
         extra = {"n_boot": n_boot, "boot_failures": failed, "bootstrap": "nonparametric"}
@@ -343,7 +351,9 @@ class ClosedpMSE(_Estimator):
 
     def __init__(self, criterion: str = "AIC", behavioural: bool = False) -> None:
         if criterion.upper() not in ("AIC", "BIC"):
-            raise ModelSpecificationError(f"criterion must be 'AIC' or 'BIC', got {criterion!r}")
+            raise ModelSpecificationError(
+                N_("criterion must be 'AIC' or 'BIC', got {value!r}", value=criterion)
+            )
         self.criterion = criterion.upper()
         self.behavioural = bool(behavioural)
 

@@ -87,9 +87,9 @@ class ProfileInterval:
         if self.high is None:
             parts.append(
                 N_(
-                    "the profile likelihood stays above the cut-off up to N = {limit}: the data "
+                    "the profile likelihood stays above the cut-off up to N = {limit:,.0f}: the data "
                     "do not bound N above",
-                    limit=format(self.search_limit, ",.0f"),
+                    limit=self.search_limit,
                 )
             )
         if self.low_at_observed:
@@ -163,12 +163,15 @@ def profile_interval(
     """
     if model.behavioural:
         raise EstimateDoesNotExistError(
-            f"{model.label} has no profile-likelihood interval (its N is not the unobserved "
-            "pattern's fitted count); use interval='wald' or 'bootstrap'",
+            N_(
+                "{model} has no profile-likelihood interval (its N is not the unobserved "
+                "pattern's fitted count); use interval='wald' or 'bootstrap'",
+                model=model.label,
+            ),
             code="no-profile",
         )
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+        raise ValueError(N_("level must be between 0 and 1, got {level}", level=level))
     prof = _Profile(model, data)
     n = prof.n
     top = max(MAX_FACTOR * poisson_estimate, n + 1.0)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from fl_estimate._typing import SeedLike, as_generator
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.estimators import LogLinearEstimator
 from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
@@ -165,7 +166,7 @@ def greedy_search(
     finite = {m: v for m, v in cache.items() if np.isfinite(v)}
     if not finite:
         raise EstimateDoesNotExistError(
-            f"none of the {len(cache)} models visited could be fitted", code="no-model"
+            N_("none of the {n} models visited could be fitted", n=len(cache)), code="no-model"
         )
     best_model = min(finite, key=lambda m: (finite[m], len(m)))
     return GreedyResult(
@@ -252,7 +253,9 @@ class GreedySearchMSE(LogLinearEstimator):
         search_seed: int | None = 0,
     ) -> None:
         if criterion not in ("aic", "bic"):
-            raise ModelSpecificationError(f"criterion must be 'aic' or 'bic', got {criterion!r}")
+            raise ModelSpecificationError(
+                N_("criterion must be 'aic' or 'bic', got {value!r}", value=criterion)
+            )
         self.proc = GreedySearch(criterion, max_order, restarts, search_seed)
 
     def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:

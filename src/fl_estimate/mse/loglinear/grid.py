@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaln
 
+from fl_estimate.i18n import N_
 from fl_estimate.mse.loglinear.existence import certify_no_mle, check_existence, lp_objectives
 from fl_estimate.mse.loglinear.fit import (
     DEVIANCE_TOL,
@@ -50,7 +51,7 @@ def information_criterion(
     elif name == "bic":
         pen = n_params * np.log(n)
     else:
-        raise ValueError(f"unknown criterion {name!r}")
+        raise ValueError(N_("unknown criterion {name!r}", name=name))
     return np.where(code == 0, -2.0 * loglik + pen, np.inf)
 
 

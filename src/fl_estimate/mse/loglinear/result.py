@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, join_semicolons
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.fit import LogLinearFit
 from fl_estimate.mse.loglinear.intervals import bootstrap, profile_interval, wald_log_interval
@@ -118,12 +118,15 @@ def _profile(fit: LogLinearFit, level: float) -> IntervalPart:
     pi = profile_interval(fit, level, extend=PROFILE_EXTEND)
     note = None
     if pi.high is None:
-        note = (
-            f"the profile likelihood stays above the cut-off up to N = {pi.search_limit:,.0f} "
-            f"({PROFILE_EXTEND:g} times the estimate): the data do not bound N above"
+        note = N_(
+            "the profile likelihood stays above the cut-off up to N = {limit:,.0f} "
+            "({extend:g} times the estimate): the data do not bound N above",
+            limit=pi.search_limit,
+            extend=PROFILE_EXTEND,
         )
     if pi.low_at_observed:
-        note = (note + "; " if note else "") + "the lower end is the observed count"
+        at_observed = N_("the lower end is the observed count")
+        note = join_semicolons([note, at_observed]) if note else at_observed
     return IntervalPart((pi.low, pi.high), "profile", {"multinomial_estimate": pi.estimate}, note)
 
 

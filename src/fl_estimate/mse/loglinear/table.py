@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.terms import Model, bits
 
@@ -45,7 +46,9 @@ class Table:
         self.k = len(self.lists)
         full = np.asarray(counts, dtype=float)
         if full.shape != (1 << self.k,):
-            raise ValueError(f"expected {1 << self.k} cell counts, got {full.shape}")
+            raise ValueError(
+                N_("expected {n} cell counts, got {shape}", n=1 << self.k, shape=full.shape)
+            )
         self.cells = np.arange(1, 1 << self.k)  # observable cells
         self.y = full[1:].copy()
         self.n = float(self.y.sum())

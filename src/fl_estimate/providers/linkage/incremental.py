@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.providers.linkage.model import quiet_splink
 from fl_estimate.providers.linkage.prepare import splink_table
 from fl_estimate.providers.linkage.result import LinkageResult
@@ -127,7 +128,10 @@ def extend_linkage(base: LinkageResult, records: pd.DataFrame) -> LinkageResult:
     missing = [c for c in base.records.columns if c not in records.columns]
     if missing:
         raise ModelSpecificationError(
-            f"records lack {', '.join(missing)}: prepare them with prepare_records()"
+            N_(
+                "records lack {columns}: prepare them with prepare_records()",
+                columns=", ".join(missing),
+            )
         )
     new = records.reset_index(drop=True)[list(base.records.columns)].copy()
     new["unique_id"] = np.arange(n_old, n_old + len(new), dtype=np.int64)

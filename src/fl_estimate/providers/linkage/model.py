@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 from fl_estimate.providers.linkage.comparisons import (
     ComparisonSpec,
     default_comparisons,
@@ -236,27 +237,38 @@ class RecordLinker:
     def __post_init__(self) -> None:
         if self.method not in ("probabilistic", "deterministic"):
             raise ModelSpecificationError(
-                f"method must be 'probabilistic' or 'deterministic', not {self.method!r}"
+                N_(
+                    "method must be 'probabilistic' or 'deterministic', not {value!r}",
+                    value=self.method,
+                )
             )
         if self.threshold != "auto" and not (
             isinstance(self.threshold, int | float) and 0 < self.threshold < 1
         ):
             raise ModelSpecificationError(
-                f"threshold must lie in (0, 1) or be 'auto', got {self.threshold!r}"
+                N_("threshold must lie in (0, 1) or be 'auto', got {value!r}", value=self.threshold)
             )
         if self.prior not in ("fitted", "rules"):
-            raise ModelSpecificationError(f"prior must be 'fitted' or 'rules', not {self.prior!r}")
+            raise ModelSpecificationError(
+                N_("prior must be 'fitted' or 'rules', not {value!r}", value=self.prior)
+            )
         if not 0 < self.prior_recall <= 1:
             raise ModelSpecificationError(
-                f"prior_recall must lie in (0, 1], got {self.prior_recall}"
+                N_("prior_recall must lie in (0, 1], got {value}", value=self.prior_recall)
             )
         if self.cannot_link is not None and not 0 < self.cannot_link < 0.5:
             raise ModelSpecificationError(
-                f"cannot_link must lie in (0, 0.5) (or None), got {self.cannot_link}"
+                N_(
+                    "cannot_link must lie in (0, 0.5) (or None), got {value}",
+                    value=self.cannot_link,
+                )
             )
         if self.max_cluster_size is not None and self.max_cluster_size < 2:
             raise ModelSpecificationError(
-                f"max_cluster_size must be at least 2 (or None), got {self.max_cluster_size}"
+                N_(
+                    "max_cluster_size must be at least 2 (or None), got {value}",
+                    value=self.max_cluster_size,
+                )
             )
         allowed = set(SPLINK_COLUMNS)
         for what, rules in (
@@ -350,7 +362,10 @@ class RecordLinker:
         ]
         if missing:
             raise ModelSpecificationError(
-                f"records lack {', '.join(missing)}: prepare them with prepare_records()"
+                N_(
+                    "records lack {columns}: prepare them with prepare_records()",
+                    columns=", ".join(missing),
+                )
             )
         records = records.reset_index(drop=True)
         if not np.array_equal(records["unique_id"].to_numpy(), np.arange(len(records))):

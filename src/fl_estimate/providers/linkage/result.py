@@ -254,7 +254,9 @@ class LinkageResult:
             ok = np.flatnonzero(rate <= false_rate)
             t = p[ok[-1]] if len(ok) else 0.999
         else:
-            raise ModelSpecificationError(f"kind must be 'balanced' or 'false-rate', not {kind!r}")
+            raise ModelSpecificationError(
+                N_("kind must be 'balanced' or 'false-rate', not {value!r}", value=kind)
+            )
         return float(np.clip(t, 0.5, 0.999))
 
     def estimated_quality(self, threshold: float | None = None) -> dict[str, float | None]:
@@ -325,11 +327,19 @@ class LinkageResult:
         lists = list(lists) if lists is not None else self.providers
         unknown = sorted(set(self.records["provider"]) - set(lists))
         if unknown:
-            raise ModelSpecificationError(f"providers {unknown} are not among the lists {lists}")
+            raise ModelSpecificationError(
+                N_(
+                    "providers {unknown} are not among the lists {lists}",
+                    unknown=unknown,
+                    lists=lists,
+                )
+            )
         strata = list(strata)
         missing = [s for s in strata if s not in self.records]
         if missing:
-            raise ModelSpecificationError(f"stratum columns {missing} not in the records")
+            raise ModelSpecificationError(
+                N_("stratum columns {missing} not in the records", missing=missing)
+            )
         labels, _, counted = self._linked(threshold)
         return capture_histories(self.records, labels, strata=strata, lists=lists, counted=counted)
 
@@ -491,10 +501,10 @@ class LinkageResult:
             if not 1 / PRIOR_MOVE_FACTOR <= ratio <= PRIOR_MOVE_FACTOR:
                 out.append({"code": "prior-moved", "message": N_(
                     "the prior probability that two records match, fitted to the scored "
-                    "pairs ({fitted}), is {ratio} times the one counted from near-certain "
-                    "agreements ({rules}): the model or the prior rules' assumed recall may be "
-                    "wrong", fitted=format(prior['fitted'], ".3g"), ratio=format(ratio, ".3g"),
-                    rules=format(prior['rules'], ".3g"))})  # fmt: skip
+                    "pairs ({fitted:.3g}), is {ratio:.3g} times the one counted from near-certain "
+                    "agreements ({rules:.3g}): the model or the prior rules' assumed recall may be "
+                    "wrong", fitted=prior['fitted'], ratio=ratio,
+                    rules=prior['rules'])})  # fmt: skip
         _, info = self._clusters(threshold)
         if info["split_for_size"]:
             out.append({"code": "cluster-split", "message": N_(
@@ -522,13 +532,13 @@ class LinkageResult:
             share = abs(n_thr - n_auto) / max(n_auto, 1)
             if share > THRESHOLD_SHARE:
                 out.append({"code": "threshold-sensitive", "message": N_(
-                    "persons found at the match threshold {thr} ({n_thr}) and at the "
-                    "data-driven threshold {auto} ({n_auto}) differ by {share}%: many pairs "
+                    "persons found at the match threshold {thr:g} ({n_thr}) and at the "
+                    "data-driven threshold {auto:.3g} ({n_auto}) differ by {share:.1f}%: many pairs "
                     "have a match probability between the two (names shared by many people, "
                     "dates of birth unknown), so the count of persons, and N-hat, depend on "
                     "the threshold; compare the estimates at both (threshold='auto' uses the "
-                    "data-driven one)", thr=format(thr, "g"), n_thr=n_thr, auto=format(auto, ".3g"),
-                    n_auto=n_auto, share=format(100 * share, ".1f"))})  # fmt: skip
+                    "data-driven one)", thr=thr, n_thr=n_thr, auto=auto,
+                    n_auto=n_auto, share=100 * share)})  # fmt: skip
         span = self._spanning(threshold)
         if span:
             out.append({"code": "clusters-span-strata", "message": N_(

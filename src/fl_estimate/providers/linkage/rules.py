@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.i18n import N_
 
 __all__ = [
     "Rule",
@@ -75,9 +76,15 @@ def check_rules(what: str, rules: Sequence[Rule], allowed: set[str]) -> None:
         bad = [c for c in [*equal, *(c for c, _ in window)] if c not in allowed]
         if bad or not rule or not equal:
             raise ModelSpecificationError(
-                f"{what} rule {list(rule)} names unknown columns {bad}; rules may use "
-                f"{', '.join(sorted(allowed - {'unique_id', 'bloom_n'}))}, and at least one "
-                "column must be an equality (``age~6``, a window, cannot stand alone)"
+                N_(
+                    "{what} rule {rule} names unknown columns {bad}; rules may use {allowed}, and "
+                    "at least one column must be an equality (``age~6``, a window, cannot stand "
+                    "alone)",
+                    what=what,
+                    rule=list(rule),
+                    bad=bad,
+                    allowed=", ".join(sorted(allowed - {"unique_id", "bloom_n"})),
+                )
             )
 
 

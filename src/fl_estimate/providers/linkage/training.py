@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError
+from fl_estimate.i18n import N_
 from fl_estimate.providers.linkage.comparisons import ComparisonSpec
 from fl_estimate.providers.linkage.rules import (
     Rule,
@@ -195,9 +196,11 @@ def train_model(
         linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     except Exception as exc:  # splink raises plain exceptions on untrainable data
         raise EstimateDoesNotExistError(
-            "the probabilistic linkage model could not be trained on these records "
-            f"({' '.join(str(exc).split())[:200]}); with few records use "
-            "method='deterministic'",
+            N_(
+                "the probabilistic linkage model could not be trained on these records "
+                "({error}); with few records use method='deterministic'",
+                error=" ".join(str(exc).split())[:200],
+            ),
             code="linkage-untrainable",
         ) from exc
     sample = min(u_max_pairs, _total_pairs(len(records)))
