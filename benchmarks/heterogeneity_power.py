@@ -44,8 +44,10 @@ from fl_estimate.mse.heterogeneity.diagnosis import (  # noqa: E402
     diagnose_heterogeneity,
     heterogeneity_column,
 )
+from fl_estimate.mse.heterogeneity.mixture import two_class_bootstrap_p  # noqa: E402
 from fl_estimate.mse.loglinear import Table, design, irls  # noqa: E402
 from fl_estimate.mse.loglinear.selection import stepwise  # noqa: E402
+from fl_estimate.mse.loglinear.table import reduce_model  # noqa: E402
 from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
 
 
@@ -70,8 +72,26 @@ def _extension(table: Table, model, kind: str) -> tuple[float, float, float]:
     return p, table.n + float(np.exp(b1[0])), se
 
 
-def one_rep(args: tuple[int, int, int]) -> dict | None:
-    cls_index, rep, master = args
+def _two_class(table: Table, model, seed) -> dict:
+    """LR of the stepwise model against its two-class extension, sequential bootstrap p."""
+    keep, _boundary, alive = reduce_model(table, model)
+    x = design(table, keep)[alive]
+    t0 = time.process_time()
+    p, fit = two_class_bootstrap_p(
+        x, table.y[alive], table.cells[alive], n_boot=199, seed=seed, stop_after=10
+    )
+    return {
+        "lr_lc2": fit.lr,
+        "p_lc2_boot": p,
+        "lc2_b": fit.b,
+        "lc2_est": table.n + fit.unobserved1 if np.isfinite(fit.lr) else np.nan,
+        "lc2_df_resid": x.shape[0] - x.shape[1] - 2,
+        "lc2_cpu": time.process_time() - t0,
+    }
+
+
+def one_rep(args: tuple[int, int, int, bool]) -> dict | None:
+    cls_index, rep, master, loo_on = args
     cls = DESIGN_CLASSES[cls_index]
     ss = np.random.SeedSequence(master, spawn_key=(cls_index, rep))
     d = draw_design(cls, ss)
@@ -115,10 +135,21 @@ def one_rep(args: tuple[int, int, int]) -> dict | None:
         row[f"ext_{kind}_low"] = (
             table.n + (e - table.n) * np.exp(-z * s) if np.isfinite(s) else np.nan
         )
+    row.update(
+        _two_class(table, sw.model, np.random.SeedSequence(master, spawn_key=(cls_index, rep, 7)))
+    )
+    # the same test against the pairs the forward diagnosis kept (Darroch's column competing)
+    fwd = diagnose_heterogeneity(data, column="darroch")
+    index = {name: 1 << j for j, name in enumerate(table.lists)}
+    fwd_model = frozenset(index[a] | index[b] for a, b in (p.split(":") for p in fwd.pairs))
+    alt = _two_class(
+        table, fwd_model, np.random.SeedSequence(master, spawn_key=(cls_index, rep, 8))
+    )
+    row.update({f"{key}_fwd": v for key, v in alt.items()})
     u_chao = max(chao.estimate - table.n, 1e-9)
     row["z_chao"] = (np.log(u_chao) - np.log(sw.unobserved)) / se if se > 0 else np.nan
     loo = []
-    for name in data.lists:
+    for name in data.lists if loo_on else []:
         try:
             loo.append(stepwise(Table.from_data(data.drop_list(name))).fit.estimate)
         except Exception:
@@ -174,6 +205,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", required=True, help="CSV of the statistics per replicate")
     ap.add_argument("--summarise", action="store_true", help="only print the table of --out")
+    ap.add_argument("--loo", action="store_true", help="also the leave-one-list-out statistic")
     args = ap.parse_args()
     pd.set_option("display.width", 250)
     if args.summarise:
@@ -183,7 +215,7 @@ def main() -> None:
         print(summarise(d).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         return
     master = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
-    jobs = [(c, r, master) for c in range(len(DESIGN_CLASSES)) for r in range(args.reps)]
+    jobs = [(c, r, master, args.loo) for c in range(len(DESIGN_CLASSES)) for r in range(args.reps)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = [r for r in pool.map(one_rep, jobs, chunksize=4) if r is not None]
