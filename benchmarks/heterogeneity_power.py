@@ -48,7 +48,14 @@ from fl_estimate.mse.heterogeneity.mixture import two_class_bootstrap_p  # noqa:
 from fl_estimate.mse.loglinear import Table, design, irls  # noqa: E402
 from fl_estimate.mse.loglinear.selection import stepwise  # noqa: E402
 from fl_estimate.mse.loglinear.table import reduce_model  # noqa: E402
-from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
+from fl_estimate.simulate import (  # noqa: E402
+    DESIGN_CLASSES,
+    _level,
+    _person_effects,
+    _stream,
+    draw_design,
+    simulate_design,
+)
 
 
 def _extension(table: Table, model, kind: str) -> tuple[float, float, float]:
@@ -88,6 +95,25 @@ def _two_class(table: Table, model, seed) -> dict:
         "lc2_df_resid": x.shape[0] - x.shape[1] - 2,
         "lc2_cpu": time.process_time() - t0,
     }
+
+
+def _oracle(d, ss) -> float:
+    """Noncentrality of the most powerful test of "homogeneous, independent lists" against the
+    design's true alternative (known exactly): the main-effects model's deviance on the realised
+    population's expected pattern counts (NaN for dependent designs). Asymptotically the
+    Neyman-Pearson test at 0.05 has power Phi(sqrt(lambda) - 1.645): no test can do better."""
+    if d.dependence:
+        return np.nan
+    level = _level(d, ss)  # the population simulate_design draws (same streams)
+    e = _person_effects(d, d.population_size, _stream(ss, "population"))
+    probs = np.clip(1 / (1 + np.exp(-(level + np.asarray(d.list_effects)))), 1e-9, 1 - 1e-9)
+    p = 1 / (1 + np.exp(-(np.log(probs / (1 - probs))[None, :] + e[:, None])))
+    cells = np.arange(1, 1 << d.k)
+    bits = ((cells[:, None] >> np.arange(d.k)[None, :]) & 1).astype(float)
+    mu = np.exp(bits @ np.log(p).T + (1 - bits) @ np.log1p(-p).T).sum(axis=1)
+    terms = np.r_[0, 1 << np.arange(d.k)]
+    x = ((cells[:, None] & terms[None, :]) == terms[None, :]).astype(float)
+    return float(irls(x, mu)[2])
 
 
 def one_rep(args: tuple[int, int, int, bool]) -> dict | None:
@@ -157,6 +183,7 @@ def one_rep(args: tuple[int, int, int, bool]) -> dict | None:
     row["loo_mean"] = float(np.exp(np.mean(np.log(loo)))) if loo else np.nan
     row["z_loo"] = (np.log(est) - np.log(row["loo_mean"])) / (se * sw.unobserved / est)
     row["cpu"] = time.process_time() - t0
+    row["lam_oracle"] = _oracle(d, ss)
     return row
 
 
@@ -169,7 +196,10 @@ def rules(d: pd.DataFrame) -> dict[str, pd.Series]:
     n = d["observed"]
     factor = (d["k"] - 1) / d["k"]
     chao_k_low = n + factor * (d["chao_low"] - n)
-    return {
+    if "p_lc2_boot" in d:
+        lc2 = {c: d[c].fillna(1.0) for c in ("p_lc2_boot", "p_lc2_boot_fwd")}
+        return new_rules(d, p, lc2, chao_k_low)
+    return {  # the rules of seeds 1001 / 1002 (files without the two-class statistics)
         "fwd Gamma3.5 (old)": p["p_fwd"] < 0.05,
         "fwd Darroch (new)": p["p_fwd_darroch"] < 0.05,
         "fwd Poisson2": p["p_fwd_poisson"] < 0.05,
@@ -180,6 +210,25 @@ def rules(d: pd.DataFrame) -> dict[str, pd.Series]:
     }
 
 
+def new_rules(d, p, lc2, chao_k_low) -> dict[str, pd.Series]:
+    """The rules of issue 20's second round (two-class LR, bootstrap null; calibration seed
+    20261202, validation seed in benchmarks/results)."""
+    return {
+        "fwd Darroch (current)": p["p_fwd_darroch"] < 0.05,
+        "2-class LR | stepwise, bootstrap": lc2["p_lc2_boot"] <= 0.05,
+        "2-class LR | fwd pairs, bootstrap": lc2["p_lc2_boot_fwd"] <= 0.05,
+        "Darroch .025 | 2-class(step) .025": (p["p_fwd_darroch"] < 0.025)
+        | (lc2["p_lc2_boot"] <= 0.025),
+        "Darroch .025 | 2-class(fwd) .025": (p["p_fwd_darroch"] < 0.025)
+        | (lc2["p_lc2_boot_fwd"] <= 0.025),
+        "Darroch .05 | 2-class(step) .05": (p["p_fwd_darroch"] < 0.05)
+        | (lc2["p_lc2_boot"] <= 0.05),
+        "Darroch .05 | step < Chao-K low": (p["p_fwd_darroch"] < 0.05)
+        | (d["step_est"] < chao_k_low),
+        "stepwise < Chao K-sample low": d["step_est"] < chao_k_low,
+    }
+
+
 def summarise(d: pd.DataFrame) -> pd.DataFrame:
     """Per class: false alarms (homogeneous) or power where stepwise is > 20% low, per rule."""
     hom = d["class"].str.startswith("homogeneous")
@@ -187,6 +236,11 @@ def summarise(d: pd.DataFrame) -> pd.DataFrame:
     fired = rules(d)
     if "p_fwd_poisson" not in d:
         fired = {k: v for k, v in fired.items() if "Poisson2" not in k}
+    oracle = (
+        pd.Series(norm.cdf(np.sqrt(d["lam_oracle"].clip(lower=0)) - norm.ppf(0.95)), d.index)
+        if "lam_oracle" in d
+        else pd.Series(np.nan, d.index)
+    )
     rows = []
     for name, g in d.groupby("class", sort=False):
         use = g.index if hom[g.index[0]] else g.index[low[g.index]]
@@ -194,7 +248,45 @@ def summarise(d: pd.DataFrame) -> pd.DataFrame:
         row["measure"] = "false alarms" if hom[g.index[0]] else "power (stepwise >20% low)"
         for label, f in fired.items():
             row[label] = float(f[use].mean()) if len(use) else np.nan
+        row["oracle power"] = float(oracle[use].mean()) if len(use) else np.nan
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def policy_table(d: pd.DataFrame) -> pd.DataFrame:
+    """Per class, the default policy's success (its two-sided interval covers N, or its lower
+    bound is below N) with the Darroch diagnosis as trigger: old (quiet -> stepwise Wald) and new
+    (quiet -> upper limit raised to the stepwise model's Darroch extension's), and the share of
+    fired tables whose lower limit (of max(Chao K-sample, stepwise)) is below N."""
+    n, truth = d["observed"], d["truth"]
+    f = (d["k"] - 1) / d["k"]
+    chao_k_est, chao_k_low = n + f * (d["chao_est"] - n), n + f * (d["chao_low"] - n)
+    fired = d["p_fwd_darroch"].fillna(1.0) < 0.05
+    lb_low = np.where(chao_k_est >= d["step_est"], chao_k_low, d["step_low"])
+    e, lo = d["ext_darroch_est"], d["ext_darroch_low"]
+    ext_high = n + (e - n) ** 2 / (lo - n)  # Wald on the log unobserved: symmetric in log
+    high = np.where(np.isfinite(ext_high), np.maximum(d["step_high"], ext_high), d["step_high"])
+    old = (d["step_low"] <= truth) & (truth <= d["step_high"])
+    new = (d["step_low"] <= truth) & (truth <= high)
+    lb_ok = lb_low <= truth
+    rows = []
+    for name, g in d.groupby("class", sort=False):
+        i = g.index
+        q = i[~fired[i]]
+        rows.append(
+            {
+                "class": name,
+                "tables": len(i),
+                "fired": float(fired[i].mean()),
+                "LB below N (fired)": float(lb_ok[i][fired[i]].mean())
+                if fired[i].any()
+                else np.nan,
+                "policy old": float(np.where(fired[i], lb_ok[i], old[i]).mean()),
+                "policy new": float(np.where(fired[i], lb_ok[i], new[i]).mean()),
+                "quiet width old": float(np.median(((d["step_high"] - d["step_low"]) / truth)[q])),
+                "quiet width new": float(np.median(((high - d["step_low"]) / truth)[q])),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -213,6 +305,8 @@ def main() -> None:
         print(f"seed {d['seed'].iloc[0]}: {len(d)} tables; Monte Carlo error of a share p over m")
         print("counted tables: sqrt(p (1 - p) / m)\n")
         print(summarise(d).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print("\nDefault policy (Darroch trigger): success per class, old and new quiet branch")
+        print(policy_table(d).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         return
     master = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
     jobs = [(c, r, master, args.loo) for c in range(len(DESIGN_CLASSES)) for r in range(args.reps)]

@@ -72,8 +72,8 @@ def test_sequential_bootstrap_gives_the_full_bootstraps_verdict() -> None:
 
 
 def test_bootstrap_size_on_homogeneous_tables_with_a_dependent_pair() -> None:
-    # 60 tables, 4 lists, one dependent pair in the model: the bootstrap test at 0.05 flags about
-    # 3; P(X > 9) < 0.1% under p = 0.05
+    # 60 tables, 4 lists, one dependent pair in the model: the bootstrap test at 0.05 flags 3
+    # (expected 3); P(X > 9) < 0.1% under p = 0.05
     flags = 0
     for seed in range(60):
         sim = simulate(1200, 4, capture_probs=0.25, dependence={("L1", "L2"): 3.0}, seed=seed)
