@@ -3,17 +3,28 @@
 Draws designs fresh from :data:`fl_estimate.simulate.DESIGN_CLASSES` (master seed new each run
 unless ``--seed``) and writes, per replicate, the statistics the candidate rules of issue 20 use:
 
-- ``p_fwd``: the forward-selection diagnosis' one-sided p-value (Gamma3.5 column competing with
-  the two-list interactions);
+- ``p_fwd`` / ``p_fwd_darroch`` / ``p_fwd_poisson``: the forward-selection diagnosis' one-sided
+  p-value with the Gamma3.5 / Darroch (the implemented rule) / Poisson2 column competing with the
+  two-list interactions;
 - ``p_add_gamma`` / ``p_add_darroch``: one-sided LR p-value of adding the heterogeneity column to
   the stepwise-selected model (no competition with further pairs);
 - ``z_chao``: (log unobserved of Chao's bound - log unobserved of stepwise) / the stepwise model's
   se of the log unobserved count (large: the selected estimate is below Chao's bound);
-- ``z_loo``: log of the stepwise estimate on all lists minus the mean of the leave-one-list-out
-  stepwise estimates, over the full fit's se of the log unobserved count (heterogeneity makes the
-  estimate rise as lists are added);
+- ``z_loo`` (with ``--loo``): log of the stepwise estimate on all lists minus the mean of the
+  leave-one-list-out stepwise estimates, over the full fit's se of the log unobserved count
+  (heterogeneity makes the estimate rise as lists are added);
 - the stepwise estimate, Chao's bound and its lower limit, the Mth Gamma3.5 extension's estimate,
-  for the lower-bound validity of the default policy.
+  for the lower-bound validity of the default policy;
+- ``lr_lc2`` / ``p_lc2_boot`` (and ``*_fwd``): the likelihood ratio of the stepwise model (of the
+  forward diagnosis' pairs) against its two-class extension
+  (:mod:`fl_estimate.mse.heterogeneity.mixture`) and its parametric-bootstrap p-value (199 draws,
+  stopped after 10 exceedances: the verdict at 0.05 of all 199);
+- ``lam_oracle``: the noncentrality of the most powerful test against the design's true
+  alternative (independent designs; the summary's "oracle power" is ``Phi(sqrt(lam) - 1.645)``
+  averaged over the counted replicates: an upper bound on any test's power there).
+
+``--summarise`` also prints the default policy's success per class with the old quiet branch
+(stepwise interval) and the new one (upper limit of the Darroch extension).
 
 Calibrate a rule on one seed, report it on another (``benchmarks/mse_validation.py`` reports the
 implemented diagnosis). Usage: python benchmarks/heterogeneity_power.py --reps 100 [--seed S]
