@@ -37,7 +37,8 @@ same size it has the same power as Darroch's column to within 2 points either wa
 combinations. That is not a shortfall of either test: the most powerful test that knows the true
 alternative exactly (Neyman-Pearson, noncentrality = the main-effects model's deviance on the
 population's expected counts, ``benchmarks/heterogeneity_power.py``'s "oracle power") has 66-72%
-power on the same replicates, about what Darroch's column reaches. Darroch's column is the
+power on the same replicates (63-74% on both seeds), about what Darroch's column reaches
+(64-73%). Darroch's column is the
 mixture's second-order direction and carries nearly all of the information the table has.
 
 What it cannot do: a class of people so rarely caught that almost none of them is seen leaves no
