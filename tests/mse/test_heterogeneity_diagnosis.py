@@ -9,6 +9,7 @@ power is wrong, not bad luck.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 
 import numpy as np
@@ -19,7 +20,12 @@ from fl_estimate.mse import estimate, read_capture_csv
 from fl_estimate.mse.closed_form import ChaoLowerBound
 from fl_estimate.mse.default import LOWER_BOUND, DefaultMSE
 from fl_estimate.mse.heterogeneity.design import ClosedpModel
-from fl_estimate.mse.heterogeneity.diagnosis import diagnose_heterogeneity, heterogeneity_column
+from fl_estimate.mse.heterogeneity.diagnosis import (
+    diagnose_heterogeneity,
+    heterogeneity_column,
+    heterogeneity_extension,
+)
+from fl_estimate.mse.loglinear import StepwiseMSE, Table
 from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate, simulate_design
 from tests._refs import MSE_DATA
 
@@ -89,11 +95,71 @@ def test_lower_bound_json_fields() -> None:
 
 
 def test_default_is_stepwise_when_quiet() -> None:
+    # quiet: the stepwise estimate and lower limit; the upper limit the larger of the stepwise
+    # model's and its Darroch extension's (uk_2013: 16,831 against 13,146)
     data = read_capture_csv(MSE_DATA / "uk_2013.csv")
     default, step = estimate(data), estimate(data, "stepwise")
     assert default.status == "ok" and default.estimate == step.estimate
-    assert default.interval == step.interval
+    assert default.ci_low == step.ci_low
+    ext = default.diagnostics["heterogeneity_extension"]
+    assert default.ci_high == ext["ci_high"] == max(ext["ci_high"], step.ci_high)
+    assert default.diagnostics["upper_limit_source"] == "heterogeneity extension"
+    assert default.diagnostics["selected_ci_high"] == step.ci_high
     assert default.diagnostics["heterogeneity_flag"] is False
+    assert "Darroch" in default.interval_notes
+
+
+def test_extension_of_the_independence_model_is_rcapture_mth_darroch() -> None:
+    # heterogeneity_extension(table, {}) is Rcapture's closedp.t "Mth Darroch" (Poisson N-hat);
+    # 1e-6 relative where Rcapture's fit is clean (infoFit 0), as the closedp parity tests
+    ref = json.loads((MSE_DATA / "rcapture_closedp" / "closedp_results.json").read_text())
+    checked = 0
+    for rec in ref:
+        row = next(r for r in rec["closedp"] if r["model"] == "Mth Darroch")
+        if row["infoFit"] != 0:
+            continue
+        table = Table.from_data(read_capture_csv(MSE_DATA / f"{rec['dataset']}.csv"))
+        ext = heterogeneity_extension(table, frozenset())
+        assert ext is not None
+        assert ext.estimate == pytest.approx(row["abundance"], rel=1e-6)
+        assert ext.ci_low < ext.estimate < ext.ci_high
+        checked += 1
+    assert checked >= 5
+
+
+def test_extension_wald_interval_closed_form() -> None:
+    # n + u exp(+-z se): the limits' log distances to the unobserved count are equal, z = 1.96
+    table = Table.from_data(read_capture_csv(MSE_DATA / "uk_2013.csv"))
+    ext = heterogeneity_extension(table, frozenset([3]), level=0.95)
+    u = ext.estimate - table.n
+    up, down = math.log((ext.ci_high - table.n) / u), math.log(u / (ext.ci_low - table.n))
+    assert up == pytest.approx(down, rel=1e-9)
+    wider = heterogeneity_extension(table, frozenset([3]), level=0.99)
+    assert math.log((wider.ci_high - table.n) / u) / up == pytest.approx(
+        2.5758293 / 1.959964, rel=1e-6
+    )
+
+
+def test_quiet_policy_upper_limit_covers_more_on_heterogeneous_tables() -> None:
+    # two classes (half caught with p 0.25 per list, half with 0.08), 4 independent lists,
+    # N = 2000, 30 seeds: the diagnosis is quiet on 15 tables and the stepwise interval is below N
+    # on all 15; the policy's upper limit (Darroch extension) reaches N on 12 of them. Counts are
+    # exact for these seeds; the bounds leave room for platform rounding.
+    quiet = step_miss = policy_miss = 0
+    for seed in range(30):
+        sim = simulate(
+            2000, 4, capture_probs=[[0.25] * 4, [0.08] * 4], class_weights=[0.5, 0.5], seed=seed
+        )
+        res = DefaultMSE().fit(sim.data)
+        if res.status == LOWER_BOUND:
+            continue
+        step = StepwiseMSE().fit(sim.data)
+        quiet += 1
+        step_miss += step.ci_high < 2000
+        policy_miss += not (res.ci_low <= 2000 <= res.ci_high)
+    assert quiet >= 10
+    assert step_miss >= quiet - 2
+    assert policy_miss <= 6
 
 
 def test_other_methods_warn_when_the_diagnosis_fires() -> None:

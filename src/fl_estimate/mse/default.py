@@ -5,7 +5,20 @@ Policy (docs/mse.md, "Which estimate to trust"):
 1. Fit the stepwise log-linear model (SparseMSE's rule) with the interval asked for.
 2. Run the heterogeneity diagnosis (:func:`fl_estimate.mse.heterogeneity.diagnosis.
    diagnose_heterogeneity`) on tables of 3 or more lists.
-3. Quiet: report the stepwise result (its ``diagnostics`` carry the diagnosis).
+3. Quiet: report the stepwise estimate and lower limit; the **upper limit** is the larger of the
+   stepwise model's and that of the stepwise model with Darroch's heterogeneity column added
+   (:func:`~fl_estimate.mse.heterogeneity.diagnosis.heterogeneity_extension`, Wald on the log
+   unobserved count at the same level; Rcapture's ``closedpCI.t(mX = pairs, h = "Darroch")``).
+   A quiet diagnosis does not show the heterogeneity is absent (its power where stepwise is more
+   than 20% too low is 70-80% on the randomised family), and the data cannot tell the two
+   models apart, so the interval must reach the extension's upper limit. On the randomised
+   family this raised the policy's success in the heterogeneous classes with K >= 4 from
+   0.79-0.86 to 0.92-0.98 (calibration seed 20261202); on the fresh validation seed of
+   docs/mse.md it is 0.93-0.97 (0.88 with three dependent lists; the earlier policy had
+   0.80-0.85 on the previous reporting seed), at the price of a wider interval when quiet
+   (median width 0.7-1.5 x N instead of 0.3-0.4 x N). Where the extension
+   has no finite estimate the stepwise interval is reported as it is (``diagnostics
+   ["upper_limit_source"]`` says which).
    Fires: report a **lower bound**: ``status`` and ``status_code`` ``"lower_bound"``, ``estimate`` the
    larger of Chao's lower bound (his K-sample form, ``n + (K-1)/K f1^2/(2 f2)``:
    ``ChaoLowerBound(k_sample=True)``) and the stepwise estimate, ``ci_low`` the lower confidence limit of
@@ -17,8 +30,8 @@ Examples
 >>> from fl_estimate.mse import read_capture_csv
 >>> from fl_estimate.mse.default import DefaultMSE
 >>> res = DefaultMSE().fit(read_capture_csv("data_samples/uk_2013.csv"))
->>> res.method, res.status
-('stepwise', 'ok')
+>>> res.method, res.status, res.diagnostics["upper_limit_source"]
+('stepwise', 'ok', 'heterogeneity extension')
 """
 
 from __future__ import annotations
@@ -29,12 +42,18 @@ from typing import Any
 from fl_estimate.i18n import N_
 from fl_estimate.mse.closed_form import ChaoLowerBound
 from fl_estimate.mse.data import CaptureData
-from fl_estimate.mse.heterogeneity.diagnosis import ALPHA, diagnose_heterogeneity
+from fl_estimate.mse.heterogeneity.diagnosis import (
+    ALPHA,
+    diagnose_heterogeneity,
+    heterogeneity_extension,
+)
+from fl_estimate.mse.loglinear import Table
 from fl_estimate.mse.loglinear.estimators import LogLinearEstimator, StepwiseMSE
+from fl_estimate.mse.loglinear.selection import stepwise
 from fl_estimate.mse.options import IntervalOptions
 from fl_estimate.results import LOWER_BOUND, EstimationResult
 
-__all__ = ["LOWER_BOUND", "DefaultMSE", "lower_bound_result"]
+__all__ = ["LOWER_BOUND", "DefaultMSE", "lower_bound_result", "widen_for_heterogeneity"]
 
 
 def lower_bound_result(
@@ -87,6 +106,47 @@ def lower_bound_result(
     )
 
 
+def widen_for_heterogeneity(
+    selected: EstimationResult, table: Table, model: frozenset[int], **diagnostics: Any
+) -> EstimationResult:
+    """The quiet branch of the policy: the selected result with its upper limit raised to that of
+    its Darroch extension when that is higher (see the module)."""
+    ext = (
+        heterogeneity_extension(table, model, level=selected.level)
+        if selected.ok and selected.ci_high is not None
+        else None
+    )
+    info = {
+        **dict(selected.diagnostics),
+        **diagnostics,
+        "heterogeneity_extension": None if ext is None else ext.to_dict(),
+    }
+    if ext is None or selected.ci_high is None or ext.ci_high <= selected.ci_high:
+        return replace(
+            selected,
+            diagnostics={**info, "upper_limit_source": "selected"},
+        )
+    note = N_(
+        "The upper limit is that of the selected model with a heterogeneity column added "
+        "(Darroch's, {high:,.0f} against the selected model's {own:,.0f}): the heterogeneity "
+        "diagnosis is quiet, but it cannot rule out heterogeneity that the data do not show, "
+        "and both models fit.",
+        high=ext.ci_high,
+        own=selected.ci_high,
+    )
+    notes = f"{selected.interval_notes} {note}" if selected.interval_notes else note
+    return replace(
+        selected,
+        interval=(selected.ci_low, ext.ci_high),
+        diagnostics={
+            **info,
+            "upper_limit_source": "heterogeneity extension",
+            "selected_ci_high": selected.ci_high,
+        },
+        interval_notes=notes,
+    )
+
+
 class DefaultMSE(LogLinearEstimator):
     """The documented default policy: stepwise, or a lower bound when heterogeneity shows.
 
@@ -111,8 +171,10 @@ class DefaultMSE(LogLinearEstimator):
 
     def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
         """The policy with the interval options as one object (:meth:`fit` takes keywords)."""
-        selected = StepwiseMSE(pthresh=self.pthresh, criterion=self.criterion).fit_with(
-            data, options
+        table = Table.from_data(data)
+        path = stepwise(table, pthresh=self.pthresh, criterion=self.criterion)
+        selected = StepwiseMSE(pthresh=self.pthresh, criterion=self.criterion).result_from_path(
+            data, options, path
         )
         if data.n_lists < 3 or data.n_observed == 0:
             return replace(
@@ -127,13 +189,15 @@ class DefaultMSE(LogLinearEstimator):
         diag = diagnose_heterogeneity(data, alpha=self.alpha)
         info = {"heterogeneity_diagnosis": diag.to_dict(), "heterogeneity_flag": diag.flag}
         if not diag.flag:
-            return replace(
+            return widen_for_heterogeneity(
                 selected,
-                diagnostics={
-                    **selected.diagnostics,
-                    **info,
-                    "policy": N_("selected model (heterogeneity diagnosis quiet)"),
-                },
+                table,
+                path.fit.model,
+                **info,
+                policy=N_(
+                    "selected model, upper limit of its heterogeneity extension "
+                    "(heterogeneity diagnosis quiet)"
+                ),
             )
         chao = ChaoLowerBound(k_sample=True).fit(data, level=options.level)
         return lower_bound_result(

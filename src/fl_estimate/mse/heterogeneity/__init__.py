@@ -6,7 +6,11 @@
   heterogeneity form, optionally with two-list interactions) with the package's
   :class:`~fl_estimate.results.EstimationResult` (:class:`MhMSE` and :class:`MthMSE` fix the
   model, for the method registry's ``mh`` and ``mth``);
-- :class:`ClosedpMSE`: the best of the family by AIC or BIC, the whole table attached.
+- :class:`ClosedpMSE`: the best of the family by AIC or BIC, the whole table attached;
+- :mod:`~fl_estimate.mse.heterogeneity.diagnosis`: the calibrated heterogeneity diagnosis and a
+  selected model's heterogeneity extension (the default policy's trigger and upper limit);
+  :mod:`~fl_estimate.mse.heterogeneity.mixture`: the two-class (Pledger Mth2) extension of a
+  log-linear model and its parametric-bootstrap likelihood-ratio test.
 
 References
 ----------
@@ -23,6 +27,9 @@ Rivest, L.-P. & Lévesque, T. (2001). Improved log-linear model estimators of ab
 capture-recapture experiments. *Canadian Journal of Statistics* 29, 555-572.
 Cordeiro, G. M. & McCullagh, P. (1991). Bias correction in generalized linear models. *JRSS B*
 53, 629-643.
+Pledger, S. (2000). Unified maximum likelihood estimates for closed capture-recapture models
+using mixtures. *Biometrics* 56, 434-442.
+Besag, J. & Clifford, P. (1991). Sequential Monte Carlo p-values. *Biometrika* 78, 301-304.
 Fienberg, S. E. & Rinaldo, A. (2012). Maximum likelihood estimation in log-linear models.
 *Annals of Statistics* 40, 996-1023.
 """

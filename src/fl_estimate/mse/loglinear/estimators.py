@@ -41,7 +41,12 @@ from fl_estimate.i18n import N_
 from fl_estimate.mse.data import CaptureData
 from fl_estimate.mse.loglinear.fit import LogLinearFit, fit_loglinear
 from fl_estimate.mse.loglinear.result import failed_result, fit_result, require_table
-from fl_estimate.mse.loglinear.selection import SearchResult, exhaustive_search, stepwise
+from fl_estimate.mse.loglinear.selection import (
+    SearchResult,
+    StepwisePath,
+    exhaustive_search,
+    stepwise,
+)
 from fl_estimate.mse.loglinear.table import Table
 from fl_estimate.mse.loglinear.terms import Model, parse_model
 from fl_estimate.mse.options import IntervalArgs, IntervalOptions
@@ -255,8 +260,15 @@ class StepwiseMSE(LogLinearEstimator):
 
     def fit_with(self, data: CaptureData, options: IntervalOptions) -> EstimationResult:
         """Select, fit and compute the interval (see :meth:`LogLinearEstimator.fit`)."""
-        proc = Stepwise(self.pthresh, self.criterion)
         path = stepwise(Table.from_data(data), pthresh=self.pthresh, criterion=self.criterion)
+        return self.result_from_path(data, options, path)
+
+    def result_from_path(
+        self, data: CaptureData, options: IntervalOptions, path: StepwisePath
+    ) -> EstimationResult:
+        """The result of a selection path already run on ``data`` (the default policy needs the
+        selected model's terms as well as the result)."""
+        proc = Stepwise(self.pthresh, self.criterion)
         steps = pd.DataFrame(path.steps, columns=["added", "score", "estimate"])
         method = "stepwise" if self.criterion == "pvalue" else f"stepwise-{self.criterion}"
         return fit_result(
