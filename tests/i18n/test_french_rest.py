@@ -434,3 +434,21 @@ def test_preformatted_numbers_now_take_the_french_format(
     err = capsys.readouterr().err
     assert f"d'au plus 2^53 = 9{NNBSP}007{NNBSP}199{NNBSP}254{NNBSP}740{NNBSP}992" in err
     assert "9,007" not in err
+
+
+def test_model_descriptions_in_french_tables() -> None:
+    """The report's tables and workbook (``_relabel``) give the log-linear models' words in
+    French; list names and terms stay as they are, and English is unchanged."""
+    import pandas as pd
+
+    from fl_estimate.reporting.report import _relabel
+
+    df = pd.DataFrame(
+        {"model": ["main effects (independence)", "main effects + police:courts", None]}
+    )
+    fr = _relabel(df, "fr")
+    assert fr.iloc[:2, 0].tolist() == [
+        "effets principaux (indépendance)",
+        "effets principaux + police:courts",
+    ]
+    assert _relabel(df, "en").iloc[:2, 0].tolist() == df["model"].iloc[:2].tolist()

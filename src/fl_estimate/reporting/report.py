@@ -166,13 +166,40 @@ def _value_label(v: Any, lang: str) -> Any:
     return translate(VALUE_LABELS.get(str(v), v), lang)
 
 
+#: The words of the log-linear family's model descriptions (``main effects + a:b``, ``main
+#: effects (independence)``), translated where a reader sees them; list names and terms stay.
+_MODEL_WORDS = (
+    ("main effects", N_("main effects")),
+    ("(independence)", N_("(independence)")),
+    ("Chao lower bound", N_("Chao lower bound")),
+)
+
+
+def _model_words(v: Any, lang: str) -> Any:
+    """A model's description in ``lang`` (:data:`_MODEL_WORDS`; English as it is).
+
+    >>> _model_words("main effects + police:courts", "fr")
+    'effets principaux + police:courts'
+    >>> _model_words("main effects (independence)", "fr")
+    'effets principaux (indépendance)'
+    """
+    if lang == "en" or not isinstance(v, str):
+        return v
+    for english, message in _MODEL_WORDS:
+        v = v.replace(english, translate(message, lang))
+    return v
+
+
 def _relabel(df: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """A copy with :data:`VALUE_LABELS` and catalog messages in ``lang`` in the text columns, and
-    the columns' labels as headings (what a reader sees: the xlsx sheets and report tables)."""
+    """A copy with :data:`VALUE_LABELS` and catalog messages in ``lang`` in the text columns, the
+    models' descriptions in ``lang`` (:func:`_model_words`), and the columns' labels as headings
+    (what a reader sees: the xlsx sheets and report tables)."""
     d = df.copy()
     for c in d.columns:
         if str(c) in _TEXT_COLUMNS and not pd.api.types.is_numeric_dtype(d[c]):
             d[c] = pd.Series([_value_label(v, lang) for v in d[c]], index=d.index, dtype=object)
+        elif str(c) == "model" and not pd.api.types.is_numeric_dtype(d[c]):
+            d[c] = pd.Series([_model_words(v, lang) for v in d[c]], index=d.index, dtype=object)
     return relabel_columns(d, lang)
 
 
