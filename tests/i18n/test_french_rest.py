@@ -443,12 +443,11 @@ def test_model_descriptions_in_french_tables() -> None:
 
     from fl_estimate.reporting.report import _relabel
 
-    df = pd.DataFrame(
-        {"model": ["main effects (independence)", "main effects + police:courts", None]}
-    )
-    fr = _relabel(df, "fr")
-    assert fr.iloc[:2, 0].tolist() == [
-        "effets principaux (indépendance)",
-        "effets principaux + police:courts",
-    ]
-    assert _relabel(df, "en").iloc[:2, 0].tolist() == df["model"].iloc[:2].tolist()
+    models = ["main effects (independence)", "main effects + police:courts", None]
+    df = pd.DataFrame({"model": models, "note": models})  # a national fit's note: its model
+    for col in (0, 1):
+        assert _relabel(df, "fr").iloc[:2, col].tolist() == [
+            "effets principaux (indépendance)",
+            "effets principaux + police:courts",
+        ]
+        assert _relabel(df, "en").iloc[:2, col].tolist() == models[:2]

@@ -197,7 +197,11 @@ def _relabel(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     d = df.copy()
     for c in d.columns:
         if str(c) in _TEXT_COLUMNS and not pd.api.types.is_numeric_dtype(d[c]):
-            d[c] = pd.Series([_value_label(v, lang) for v in d[c]], index=d.index, dtype=object)
+            d[c] = pd.Series(  # a national fit's note is its model's description
+                [_model_words(_value_label(v, lang), lang) for v in d[c]],
+                index=d.index,
+                dtype=object,
+            )
         elif str(c) == "model" and not pd.api.types.is_numeric_dtype(d[c]):
             d[c] = pd.Series([_model_words(v, lang) for v in d[c]], index=d.index, dtype=object)
     return relabel_columns(d, lang)
