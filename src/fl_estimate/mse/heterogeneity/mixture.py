@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fl_estimate.mse.heterogeneity.fitting import poisson_deviance
 from fl_estimate.mse.loglinear import irls
 
 __all__ = [
@@ -90,11 +91,6 @@ class TwoClassFit:
     mu0: np.ndarray
 
 
-def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
-    pos = y > 0
-    return float(2.0 * (np.sum(y[pos] * np.log(y[pos] / mu[pos])) - np.sum(y - mu)))
-
-
 def _softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, z)
 
@@ -109,7 +105,7 @@ def _offset_fit(
     """Poisson GLM with a fixed offset, Newton from ``beta`` with step-halving."""
     eta = np.clip(x @ beta + off, -50, 50)
     mu = np.exp(eta)
-    dev = _deviance(y, mu)
+    dev = poisson_deviance(y, mu)
     for _ in range(iters):
         w = x * mu[:, None]
         try:
@@ -119,7 +115,7 @@ def _offset_fit(
         for _h in range(20):
             nb = beta + step
             nmu = np.exp(np.clip(x @ nb + off, -50, 50))
-            ndev = _deviance(y, nmu)
+            ndev = poisson_deviance(y, nmu)
             if ndev <= dev + 1e-12:
                 break
             step = step / 2
@@ -142,7 +138,7 @@ def _full_fit(
     def parts(th: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         z = th[p] + th[p + 1] * t
         mu = np.exp(np.clip(x @ th[:p] + _softplus(z), -50, 50))
-        return mu, _deviance(y, mu), z
+        return mu, poisson_deviance(y, mu), z
 
     mu, dev, z = parts(theta)
     for _ in range(60):
@@ -192,7 +188,7 @@ def two_class_lr(x: np.ndarray, y: np.ndarray, cells: np.ndarray) -> TwoClassFit
     nan = math.nan
     if not conv or not np.all(np.isfinite(beta0)):
         return TwoClassFit(nan, nan, nan, nan, nan, nan, nan, np.asarray(mu0, dtype=float))
-    dev0 = _deviance(y, mu0)
+    dev0 = poisson_deviance(y, mu0)
     best = (dev0, beta0, -60.0, 0.0)
     k = int(t.max())
     for b in _GRID_SHIFT:
