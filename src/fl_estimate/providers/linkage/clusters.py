@@ -334,8 +334,14 @@ def capture_histories(
         rec = rec[np.asarray(counted, dtype=bool)]
     rec = rec.sort_values(["cluster", "date_identified", "unique_id"], kind="stable")
     first = rec.drop_duplicates("cluster")[["cluster", "date_identified", "unique_id", *strata]]
-    flags = pd.crosstab(rec["cluster"], rec["provider"]).clip(upper=1)
-    flags = flags.reindex(columns=lists, fill_value=0).astype(np.int64)
+    # 0/1 per cluster and list (pd.crosstab did this ten times slower; it is made once per
+    # threshold of the sensitivity table and for every output of the linkage)
+    cluster_code, clusters = pd.factorize(rec["cluster"], sort=True)
+    list_code = pd.Categorical(rec["provider"], categories=lists).codes
+    on = list_code >= 0
+    marks = np.zeros((len(clusters), len(lists)), dtype=np.int64)
+    marks[cluster_code[on], list_code[on]] = 1
+    flags = pd.DataFrame(marks, index=pd.Index(clusters, name="cluster"), columns=lists)
     out = first.set_index("cluster").join(flags)
     out = out.sort_values([*strata, "date_identified", "unique_id"], kind="stable")
     out.insert(0, "person", [f"P{i + 1:06d}" for i in range(len(out))])
