@@ -117,3 +117,21 @@ def test_bad_cells_are_all_reported() -> None:
     with pytest.raises(InputValidationError) as err:
         suppress(pd.DataFrame({"a": [1.5, -1], "b": [np.nan, 3]}), source="t.csv")
     assert {(p.row, p.column) for p in err.value.problems} == {(2, "a"), (3, "a"), (2, "b")}
+
+
+def test_the_lp_solver_writes_nothing_to_standard_output() -> None:
+    # HiGHS prints its banner on the first Highs() of a process, before options can be set;
+    # it landed in `fl-estimate run`'s output. The disclosure LP makes its first one quietly.
+    import subprocess
+    import sys
+
+    code = (
+        "import highspy\n"
+        "from fl_estimate.disclosure import _new_highs\n"
+        "print('before', flush=True)\n"
+        "h = _new_highs(highspy)\n"
+        "h2 = _new_highs(highspy)\n"
+        "print('after', type(h).__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout == "before\nafter Highs\n"

@@ -77,6 +77,8 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
+import sys
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -552,6 +554,32 @@ def _units(atoms: np.ndarray, cells: Sequence[LinkedCell]) -> list[_Unit]:
     return units
 
 
+_HIGHS_ANNOUNCED = False
+
+
+def _new_highs(highspy: Any) -> Any:
+    """A ``highspy.Highs()``, without the banner HiGHS writes to the process's standard output
+    the first time one is made ("Running HiGHS 1.16.0 ...": before any option can be set; it
+    would land in the command's output). Standard output's descriptor is sent to ``/dev/null``
+    for that first construction only."""
+    global _HIGHS_ANNOUNCED
+    if _HIGHS_ANNOUNCED:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+    _HIGHS_ANNOUNCED = True
+    return h
+
+
 class _Attacker:
     """The LP of an attacker who knows the published units and that atoms are nonnegative.
 
@@ -591,7 +619,7 @@ class _Attacker:
         self.high = np.array([u.high for u in units], dtype=float)
         self.n_solves = 0
         self._hs = highspy
-        h = highspy.Highs()
+        h = _new_highs(highspy)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
         h.setOptionValue("presolve", "off")  # tiny models, re-solved warm: presolve only costs
