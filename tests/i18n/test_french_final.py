@@ -236,3 +236,24 @@ def test_run_speaks_the_language_of_its_report(monkeypatch: pytest.MonkeyPatch) 
     assert _lang(["run", "missing.toml"]) == "en" and _lang(["mse", pays]) == "en"
     monkeypatch.setenv("FL_ESTIMATE_LANG", "en")
     assert _lang(["run", pays]) == "en"
+
+
+# ---------------------------------------------------------------- LCMCR's progress bar
+def test_lcmcr_progress_bar_in_french(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar's words follow FL_ESTIMATE_LANG (no sampling: the bar alone)."""
+    from fl_estimate.i18n import N_
+    from fl_estimate.mse.bayes.lcmcr import _progress_bar
+
+    for lang, words in (("fr", ("lcmcr sur uk.csv", "tour 1 (échange de répliques)",
+                                "balayages par chaîne")),
+                        ("en", ("lcmcr on uk.csv", "round 1 (replica exchange)",
+                                "sweeps per chain"))):  # fmt: skip
+        monkeypatch.setenv("FL_ESTIMATE_LANG", lang)
+        with _progress_bar(True, N_("lcmcr on {source}", source="uk.csv")) as start:
+            tick = start(N_("{round} (replica exchange)", round=N_("round {n}", n=1)), 10)
+            tick(10)
+        out = _flat(capsys.readouterr().out)
+        for w in words:
+            assert w in out, (lang, out)
