@@ -106,13 +106,17 @@ def test_report_columns_and_suppression_flags_in_french() -> None:
                           "estimate_per_100000": [1.0, 2.0, 3.0]})  # fmt: skip
     out = _protect_observed(frame, 5, {("C",): "secondary"}, ["region"])
     assert out["observed_suppressed"].tolist() == [
-        "below 5", "", "hidden so that totals do not reveal a small count"
+        "below 5",
+        "",
+        "hidden so that totals do not reveal a small count",
     ]  # the CSV's English
     fr = _relabel(out, "fr")
     assert list(fr.columns) == ["région", "observés", f"estimation pour 100{NNBSP}000",
                                 "observés\u00a0: motif du masquage"]  # fmt: skip
     assert fr.iloc[:, 3].tolist() == [
-        "moins de 5", "", "masqué pour que les totaux ne révèlent pas un petit effectif"
+        "moins de 5",
+        "",
+        "masqué pour que les totaux ne révèlent pas un petit effectif",
     ]
     assert column_label("estimate_per_100000", "en") == "estimate_per_100000"
     assert column_label("rank", "fr") == "rang" and column_label("bic", "fr") == "BIC"
