@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,19 +20,23 @@ import pandas as pd
 
 from fl_estimate._palette import OKABE_ITO
 from fl_estimate._version import __version__
-from fl_estimate.i18n import N_, Message
+from fl_estimate.i18n import N_, Message, language_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
+    "DIAGNOSTIC_LABELS",
+    "DIAGNOSTIC_VALUES",
     "INTERVAL_KINDS",
     "LOWER_BOUND",
     "METHOD_FAMILIES",
     "Comparison",
     "EstimationResult",
     "compare",
+    "diagnostic_label",
     "json_safe",
+    "model_words",
     "plot_comparison",
 ]
 
@@ -80,6 +85,73 @@ METHOD_FAMILIES: dict[str, str] = {
     "mh": "heterogeneity",
     "mth": "heterogeneity",
 }
+
+
+#: The words of the estimators' model descriptions, translated where a reader sees them (a
+#: summary, the report's tables): ``(pattern, message)``, the most specific first; a pattern's
+#: named groups are the message's placeholders (whole numbers given as numbers, so French groups
+#: them). List names, terms, formulas and the closed-population models' names (``Mh Darroch``)
+#: stay as they are.
+_MODEL_WORDS: tuple[tuple[re.Pattern[str], Message], ...] = tuple(
+    (re.compile(pattern), message)
+    for pattern, message in (
+        (r"latent classes, K\*=(?P<k>\d+), Dirichlet process",
+         N_("latent classes, K*={k}, Dirichlet process")),
+        (r"(?P<n>\d+) latent classes, lists independent within a class",
+         N_("{n} latent classes, lists independent within a class")),
+        (r"average over (?P<n>\d+) decomposable graphs", N_("average over {n} decomposable graphs")),
+        (r"two lists, independence \((?P<n1>\d+) and (?P<n2>\d+) people, (?P<m>\d+) on both\)",
+         N_("two lists, independence ({n1} and {n2} people, {m} on both)")),
+        (r"hierarchical log-linear, partially pooled main effects",
+         N_("hierarchical log-linear, partially pooled main effects")),
+        (r" \((?P<n>\d+) strata, total\)", N_(" ({n} strata, total)")),
+        (r"\(bias-corrected, f2 = 0\)", N_("(bias-corrected, f2 = 0)")),
+        (r"\(normal prior on interactions\)", N_("(normal prior on interactions)")),
+        (r"\(horseshoe prior on interactions\)", N_("(horseshoe prior on interactions)")),
+        (r"\(retained by thresholding; proper prior on interactions",
+         N_("(retained by thresholding; proper prior on interactions")),
+        (r"\(retained by thresholding; improper prior on interactions",
+         N_("(retained by thresholding; improper prior on interactions")),
+        (r" at minus infinity \(margin zero\)", N_(" at minus infinity (margin zero)")),
+        (r"\(list-specific effects\)", N_("(list-specific effects)")),
+        (r"\(effects shared by the lists\)", N_("(effects shared by the lists)")),
+        (r"\(same probability on every list\)", N_("(same probability on every list)")),
+        (r"\(covariate x list\)", N_("(covariate x list)")),
+        (r" per level of ", N_(" per level of ")),
+        (r"main effects", N_("main effects")),
+        (r"\(independence\)", N_("(independence)")),
+        (r"Chao lower bound", N_("Chao lower bound")),
+    )
+)  # fmt: skip
+
+
+def model_words(text: Any, lang: str) -> Any:
+    """A model's description (:attr:`EstimationResult.model`) in ``lang``; English, and anything
+    that is not text, as it is.
+
+    The one place the words of the estimators' model descriptions are translated: the
+    summaries and the report's tables call it. List names and terms stay as they are.
+
+    >>> model_words("main effects + police:courts", "fr")
+    'effets principaux + police:courts'
+    >>> model_words("main effects (independence)", "fr")
+    'effets principaux (indépendance)'
+    >>> model_words("latent classes, K*=10, Dirichlet process", "fr")
+    'classes latentes, K*=10, processus de Dirichlet'
+    """
+    if not isinstance(text, str) or not text or language_of(lang) == "en":
+        return text
+
+    def say(message: Message) -> Callable[[re.Match[str]], str]:
+        def one(match: re.Match[str]) -> str:
+            params = {k: int(v) if v.isdigit() else v for k, v in match.groupdict().items()}
+            return Message(message.msgid, params).render(lang)
+
+        return one
+
+    for pattern, message in _MODEL_WORDS:
+        text = pattern.sub(say(message), text)
+    return text
 
 
 def json_safe(obj: Any) -> Any:
@@ -305,6 +377,140 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 _STATUS_WORDS: dict[str, str] = {"ok": N_("estimated"), LOWER_BOUND: N_("lower bound only")}
 
 
+#: The diagnostics' names in words, for a summary in a language other than English (which
+#: shows ``words (name)``: the name is the key of :attr:`EstimationResult.diagnostics`, kept as
+#: documented). A name not here is shown as it is.
+DIAGNOSTIC_LABELS: dict[str, Message] = {
+    # log-linear fits and model searches
+    "deviance": N_("deviance"),
+    "df_residual": N_("residual degrees of freedom"),
+    "loglik": N_("log-likelihood"),
+    "aic": N_("AIC"),
+    "bic": N_("BIC"),
+    "n_params": N_("number of parameters"),
+    "log_unobserved": N_("log of the unobserved count"),
+    "se_log_unobserved": N_("standard error of the log of the unobserved count"),
+    "boundary_terms": N_("terms on the boundary"),
+    "irls_iterations": N_("IRLS iterations"),
+    "model_reference_notation": N_("model in the reference notation"),
+    "candidates_refused": N_("candidate models refused"),
+    "models_searched": N_("models searched"),
+    "models_refused": N_("models refused"),
+    "models_evaluated": N_("models evaluated"),
+    "max_order": N_("highest interaction order"),
+    "criterion": N_("criterion"),
+    "lp_calls": N_("linear programs solved"),
+    "search": N_("search"),
+    "search_note": N_("note on the search"),
+    "catalogue_size": N_("models in the catalogue"),
+    "exhaustive": N_("exhaustive search"),
+    "starts": N_("starting models"),
+    "starts_agreeing": N_("starting models agreeing"),
+    "chosen_method": N_("method chosen"),
+    "chosen_max_order": N_("highest order chosen"),
+    "choice_reason": N_("reason for the choice"),
+    "heterogeneity_flag": N_("heterogeneity flagged"),
+    "policy": N_("policy"),
+    "upper_limit_source": N_("source of the upper limit"),
+    "selected_ci_high": N_("upper limit of the selected model"),
+    "selected_estimate": N_("estimate of the selected model"),
+    "chao_estimate": N_("Chao's estimate"),
+    "lower_bound_source": N_("source of the lower bound"),
+    # bootstrap
+    "n_boot": N_("bootstrap replicates"),
+    "n_failed": N_("replicates without an estimate"),
+    "boot_failures": N_("replicates without an estimate"),
+    "acceleration": N_("BCa acceleration"),
+    "bootstrap": N_("bootstrap"),
+    "top_models": N_("top models"),
+    "share_selecting_best_model": N_("share of replicates selecting the best model"),
+    # closed-population models, latent classes, closed forms
+    "stderr": N_("standard error"),
+    "bias": N_("bias"),
+    "fit_flag": N_("fit flag"),
+    "info_fit": N_("fit code (infoFit)"),
+    "fit_warning": N_("fit warning"),
+    "removed_columns": N_("columns removed"),
+    "heterogeneity": N_("heterogeneity form"),
+    "multinomial_estimate": N_("multinomial estimate"),
+    "n_classes": N_("latent classes"),
+    "max_loglik": N_("highest log-likelihood"),
+    "search_limit": N_("search limit"),
+    "f1": N_("people on one list only"),
+    "f2": N_("people on exactly two lists"),
+    "variance": N_("variance"),
+    # Bayesian
+    "draws_per_chain": N_("draws per chain"),
+    "rhat_N": N_("R-hat of N"),
+    "ess_bulk_N": N_("effective sample size of N (bulk)"),
+    "ess_tail_N": N_("effective sample size of N (tails)"),
+    "mcse_median_N": N_("Monte Carlo error of the median of N"),
+    "mcse_low_N": N_("Monte Carlo error of the lower limit"),
+    "mcse_high_N": N_("Monte Carlo error of the upper limit"),
+    "converged": N_("converged"),
+    "posterior_mean_N": N_("posterior mean of N"),
+    "chain_spread": N_("spread between chains"),
+    "iterations_per_chain": N_("iterations per chain"),
+    "iterations_per_second_per_chain": N_("iterations per second and chain"),
+    "seconds": N_("seconds"),
+    "capped_draws": N_("capped draws"),
+    "mean_occupied_classes": N_("mean number of occupied classes"),
+    "thin": N_("thinning"),
+    "rounds": N_("rounds"),
+    "tempered": N_("tempered"),
+    "replica_sweeps_per_chain": N_("replica sweeps per chain"),
+    "posterior_mode": N_("posterior mode"),
+    "posterior_mean": N_("posterior mean"),
+    "n_graphs": N_("graphs"),
+    "n_graphs_kept": N_("graphs kept"),
+    "top_model": N_("most probable model"),
+    "top_model_prob": N_("posterior probability of the most probable model"),
+    "delta": N_("prior parameter delta"),
+    "grid_upper": N_("end of the grid (unobserved)"),
+    "grid_upper_N": N_("end of the grid (N)"),
+    "grid_points": N_("grid points"),
+    "tail_mass": N_("posterior mass beyond the grid"),
+    "exact": N_("exact"),
+    "divergences": N_("divergent transitions"),
+    "max_rhat_coefficients": N_("highest R-hat of the coefficients"),
+    "posterior_mean_unobserved_rate": N_("posterior mean of the unobserved cell's rate"),
+    "sampler_used": N_("sampler used"),
+    "imh_thin": N_("thinning of the independence sampler"),
+    "threshold": N_("threshold"),
+    "prior": N_("prior"),
+    "prior_variance": N_("prior variance"),
+    "retained_interactions": N_("interactions retained"),
+    "near_threshold": N_("interactions near the threshold"),
+    "first_fit_max_rhat": N_("highest R-hat of the first fit"),
+    "first_fit_divergences": N_("divergent transitions of the first fit"),
+}
+
+#: Code values of the diagnostics in words (a summary in a language other than English).
+DIAGNOSTIC_VALUES: dict[str, Message] = {
+    "none": N_("none"),
+    "ok": N_("ok"),
+    "selected": N_("selected model"),
+    "heterogeneity extension": N_("heterogeneity extension"),
+    "nonparametric": N_("nonparametric"),
+    "parametric": N_("parametric"),
+    "proper": N_("proper"),
+    "improper": N_("improper"),
+}
+
+
+def diagnostic_label(name: str, lang: str) -> str:
+    """A diagnostic's name as a summary in ``lang`` shows it: the name in English, ``words
+    (name)`` in another language when :data:`DIAGNOSTIC_LABELS` has it.
+
+    >>> diagnostic_label("deviance", "fr"), diagnostic_label("deviance", "en")
+    ('déviance (deviance)', 'deviance')
+    """
+    label = DIAGNOSTIC_LABELS.get(name)
+    if label is None or language_of(lang) == "en":
+        return name
+    return f"{label.render(lang)} ({name})"
+
+
 class Summary:
     """Text and HTML rendering of an :class:`EstimationResult`."""
 
@@ -333,7 +539,7 @@ class Summary:
         level = f"{r.level:.0%}" if en else format_percent(r.level, self.lang, 0)
         rows = [
             (say(N_("Method")), r.method),
-            (say(N_("Model")), r.model),
+            (say(N_("Model")), model_words(r.model, self.lang)),
             (say(N_("Observed")), f"{r.observed:,}" if en else format_int(r.observed, self.lang)),
             (say(N_("Estimate N")), num(r.estimate)),
             (
@@ -357,7 +563,7 @@ class Summary:
             rows.insert(0, (say(N_("Stratum {name}", name=k)), str(v)))
         for k, v in r.diagnostics.items():
             if isinstance(v, int | float | str | bool | np.generic):
-                rows.append((k, self._diagnostic(v)))
+                rows.append((diagnostic_label(k, self.lang), self._diagnostic(v)))
         return rows
 
     def _diagnostic(self, v: Any) -> str:
@@ -374,7 +580,11 @@ class Summary:
             return format_number(float(v), self.lang, 4) if math.isfinite(v) else "—"
         if isinstance(v, int | np.integer):
             return str(v)
-        return self._say(v) if isinstance(v, Message) else str(v)
+        if isinstance(v, Message):
+            return self._say(v)
+        if str(v) in DIAGNOSTIC_VALUES:
+            return self._say(DIAGNOSTIC_VALUES[str(v)])
+        return str(model_words(str(v), self.lang))
 
     def __str__(self) -> str:
         rows = self._rows()

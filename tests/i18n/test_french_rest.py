@@ -190,16 +190,19 @@ def test_mse_summary_in_french_numbers_statuses_and_policy(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The default method on Kosovo (the heterogeneity diagnosis fires: a lower bound): status,
-    policy, the note's numbers and the diagnostics' values in French; the diagnostics keep their
-    documented names."""
+    policy, the note's numbers and the diagnostics' values in French; the diagnostics' names in
+    words, their documented names beside."""
     assert main(["--lang", "fr", "mse", KOSOVO]) == 0
     out = capsys.readouterr().out
     flat = _flat(out)
     for french in ("Statut borne inférieure seulement", "p unilatéral = 1,2e-29 < 0,05",
-                   "le niveau de confiance de 95 % porte sur", "deviance 39,8936",
-                   "loglik -70,6588", "heterogeneity_flag oui",
-                   "policy borne inférieure (le diagnostic d'hétérogénéité a signalé",
-                   "selected_estimate 14 341,6638"):  # fmt: skip
+                   "le niveau de confiance de 95 % porte sur", "déviance (deviance) 39,8936",
+                   "log-vraisemblance (loglik) -70,6588",
+                   "hétérogénéité signalée (heterogeneity_flag) oui",
+                   "règle appliquée (policy) borne inférieure (le diagnostic d'hétérogénéité a "
+                   "signalé",
+                   "estimation du modèle sélectionné (selected_estimate) 14 341,6638",
+                   "Modèle max(borne inférieure de Chao, stepwise: effets principaux"):  # fmt: skip
         assert french in flat, french
     for english in ("lower_bound\n", "1.2e-29", "95%", "True", "diagnosis fired", "14,341.6638",
                     "39.8936"):  # fmt: skip

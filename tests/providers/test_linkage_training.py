@@ -111,8 +111,8 @@ def test_untrained_levels_fall_back_on_documented_priors(sahel3) -> None:
 
 
 def test_linkage_warnings_are_catalog_messages(sahel3) -> None:
-    """The warnings' texts read in French (issue 22), with their counts and names as they are;
-    their English is the text of before."""
+    """The warnings' texts read in French (issue 22), with their counts and comparison names as
+    they are; their English is the text of before."""
     import re
 
     from fl_estimate.i18n import Message, translate
@@ -125,7 +125,9 @@ def test_linkage_warnings_are_catalog_messages(sahel3) -> None:
         r"\d+ probabilités? m non entraînées?, fixées? d'après les valeurs a priori documentées : ",
         m_prior,
     ), m_prior
-    assert "doc / same document number" in m_prior  # names are not translated
+    # comparison names stay, their levels and the reasons are in words (issue 22)
+    assert "doc / même numéro de document (niveau jamais vu dans les sessions EM" in m_prior
+    assert "same document number" not in m_prior and "level never seen" not in m_prior
     assert re.match(r"\d+ m probabilit(y|ies) not trained, set from documented priors: ",
                     warned["m-prior"])  # fmt: skip
     session = translate(warned["em-session"], "fr")

@@ -105,10 +105,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _lang(args: Sequence[str]) -> str:
     """The language of the messages (English unless ``--lang``, FL_ESTIMATE_LANG or the locale
-    say otherwise; see :func:`fl_estimate.i18n.message_language`)."""
+    say otherwise; see :func:`fl_estimate.i18n.message_language`). ``run`` and ``stats`` without
+    ``--lang`` or FL_ESTIMATE_LANG speak the language of their configuration's report
+    (``[report] language``) before the locale's."""
+    import os
+
     from fl_estimate.i18n import message_language
 
+    explicit = any(a == "--lang" or a.startswith("--lang=") for a in args)
+    if not explicit and not os.environ.get("FL_ESTIMATE_LANG"):
+        configured = _config_language(args)
+        if configured is not None:
+            return configured
     return message_language(args)
+
+
+def _config_language(args: Sequence[str]) -> str | None:
+    """The ``[report] language`` of the configuration file given to ``run`` or ``stats``, when
+    it names a language with a catalog (``None`` otherwise, or when the file cannot be read:
+    the command itself then reports the problem)."""
+    import tomllib
+
+    from fl_estimate.i18n import LANGUAGES
+
+    for i, a in enumerate(args):
+        if a in ("run", "stats"):
+            path = next((x for x in args[i + 1 :] if x.endswith(".toml")), None)
+            if path is None:
+                return None
+            try:
+                with open(path, "rb") as f:
+                    report = tomllib.load(f).get("report", {})
+            except (OSError, ValueError):
+                return None
+            lang = report.get("language") if isinstance(report, dict) else None
+            if isinstance(lang, str) and lang.split("_")[0].lower() in LANGUAGES:
+                return lang.split("_")[0].lower()
+            return None
+    return None
 
 
 def _show_warning(

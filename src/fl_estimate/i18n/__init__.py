@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import gettext
 import math
+import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -435,16 +436,42 @@ COLUMN_LABELS: dict[str, Message] = {
 }
 
 
+#: Columns labelled in a language other than English only (English keeps their names).
+_FOREIGN_COLUMN_LABELS: dict[str, Message] = {
+    "rank": N_("rank"),
+    "bic": N_("BIC"),
+    "aic": N_("AIC"),
+}
+
+
 def column_label(name: str, lang: str) -> str:
     """Readable label of a published column in ``lang``; an unknown column keeps its name.
+
+    In a language other than English, a labelled column's rate per ``n`` (``estimate_per_100000``)
+    and its suppression flag (``observed_suppressed``) are labelled too.
 
     Examples
     --------
     >>> column_label("interval_kind", "fr"), column_label("ci_low", "en")
     ("type d'intervalle", 'lower limit')
+    >>> column_label("ci_low_per_100000", "fr"), column_label("ci_low_per_100000", "en")
+    ('borne inférieure pour 100\u202f000', 'ci_low_per_100000')
     """
     label = COLUMN_LABELS.get(name)
-    return name if label is None else label.render(lang)
+    if label is not None:
+        return label.render(lang)
+    if language_of(lang) == "en":
+        return name
+    if name in _FOREIGN_COLUMN_LABELS:
+        return _FOREIGN_COLUMN_LABELS[name].render(lang)
+    per = re.fullmatch(r"(?P<base>.+)_per_(?P<per>\d+)", name)
+    if per and per["base"] in COLUMN_LABELS:
+        base = COLUMN_LABELS[per["base"]]
+        return N_("{label} per {per}", label=base, per=int(per["per"])).render(lang)
+    flag = re.fullmatch(r"(?P<base>.+)_suppressed", name)
+    if flag and flag["base"] in COLUMN_LABELS:
+        return N_("{label}: why hidden", label=COLUMN_LABELS[flag["base"]]).render(lang)
+    return name
 
 
 def relabel_columns(frame: pd.DataFrame, lang: str) -> pd.DataFrame:

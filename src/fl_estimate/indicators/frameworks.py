@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from fl_estimate.exceptions import InputValidationError, ModelSpecificationError, Problem
-from fl_estimate.i18n import N_
+from fl_estimate.i18n import N_, Message
 from fl_estimate.tabular import parse_toml
 
 __all__ = [
@@ -58,22 +58,22 @@ def _is_str_list(v: Any) -> bool:
 
 
 #: parameters each rule accepts: name -> (type check, description of what is expected)
-_PARAMS: dict[str, dict[str, tuple[Any, str]]] = {
+_PARAMS: dict[str, dict[str, tuple[Any, Message]]] = {
     "involuntariness_and_coercion": {
-        "pairing": (lambda v: v in ("same_spell", "any"), "'same_spell' or 'any'"),
-        "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, "an age in years"),
+        "pairing": (lambda v: v in ("same_spell", "any"), N_("'same_spell' or 'any'")),
+        "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, N_("an age in years")),
     },
     "paired_dimensions": {
-        "pairing": (lambda v: v in ("same_dimension", "any"), "'same_dimension' or 'any'"),
-        "require_strong": (lambda v: isinstance(v, bool), "true or false"),
-        "recruitment_dimension": (lambda v: isinstance(v, str), "a dimension id"),
-        "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, "an age in years"),
+        "pairing": (lambda v: v in ("same_dimension", "any"), N_("'same_dimension' or 'any'")),
+        "require_strong": (lambda v: isinstance(v, bool), N_("true or false")),
+        "recruitment_dimension": (lambda v: isinstance(v, str), N_("a dimension id")),
+        "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, N_("an age in years")),
     },
     "delphi": {
-        "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, "an age in years"),
-        "recruitment_dimensions": (_is_str_list, "a list of dimension ids"),
-        "exploitation_dimensions": (_is_str_list, "a list of dimension ids"),
-        "destination_dimensions": (_is_str_list, "a list of dimension ids"),
+        "child_age": (lambda v: isinstance(v, int) and 0 < v < 30, N_("an age in years")),
+        "recruitment_dimensions": (_is_str_list, N_("a list of dimension ids")),
+        "exploitation_dimensions": (_is_str_list, N_("a list of dimension ids")),
+        "destination_dimensions": (_is_str_list, N_("a list of dimension ids")),
         "dimension_rule": (
             lambda v: isinstance(v, list) and len(v) > 0 and all(
                 isinstance(c, dict) and c and all(
@@ -81,12 +81,14 @@ _PARAMS: dict[str, dict[str, tuple[Any, str]]] = {
                     and isinstance(n, int) and n >= 0 for k, n in c.items()
                 ) for c in v
             ),
-            "a non-empty list of tables of minimum counts (keys strong, medium, weak, "
-            "medium_or_weak, any)",
+            N_(
+                "a non-empty list of tables of minimum counts (keys strong, medium, weak, "
+                "medium_or_weak, any)"
+            ),
         ),
     },
     "count": {
-        "min_present": (lambda v: isinstance(v, int) and v >= 1, "a positive integer"),
+        "min_present": (lambda v: isinstance(v, int) and v >= 1, N_("a positive integer")),
     },
 }  # fmt: skip
 _FRAMEWORK_KEYS = {"id", "title", "source", "version", "data_version", "rule", "changelog"}
@@ -163,7 +165,9 @@ class Framework:
         for ind in self.indicators:
             if ind.id == id:
                 return ind
-        raise KeyError(f"{id!r} is not an indicator of framework {self.id!r}")
+        raise KeyError(
+            N_("{id!r} is not an indicator of framework {framework!r}", id=id, framework=self.id)
+        )
 
     def with_parameters(self, **params: Any) -> Framework:
         """A copy with some rule parameters changed (validated like the file's).
@@ -176,7 +180,7 @@ class Framework:
         """
         problems = _check_params(self.rule, params, self.path or self.id, None)
         if problems:
-            raise InputValidationError(problems, summary=f"bad parameters for {self.id}")
+            raise InputValidationError(problems, summary=N_("bad parameters for {id}", id=self.id))
         return replace(self, parameters={**self.parameters, **params})
 
     def to_frame(self) -> pd.DataFrame:
@@ -275,7 +279,7 @@ def _check_params(
                     N_(
                         "unknown parameter for rule {rule!r}; known: {known}",
                         rule=rule,
-                        known=", ".join(spec) or "none",
+                        known=", ".join(spec) or N_("none"),
                     ),
                     source,
                     line,
@@ -336,7 +340,7 @@ def _shipped(key: str) -> Framework:
 
 def parse_framework(text: str, source: str = "<framework>") -> Framework:
     """Validate a framework given as TOML text (see :func:`load_framework`)."""
-    doc = parse_toml(text, source, summary=f"cannot read {source}")
+    doc = parse_toml(text, source, summary=N_("cannot read {source}", source=source))
     problems: list[Problem] = []
     fw = doc.get("framework")
     if not isinstance(fw, dict):

@@ -493,7 +493,7 @@ def load_mapping(path: str | Path) -> Mapping:
 
 def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
     """Read a mapping given as TOML text (see :func:`load_mapping`)."""
-    doc = parse_toml(text, source, summary=f"cannot read {source}")
+    doc = parse_toml(text, source, summary=N_("cannot read {source}", source=source))
     problems: list[Problem] = []
     head = doc.get("mapping", {})
     for k in doc:

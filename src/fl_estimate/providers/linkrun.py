@@ -443,6 +443,7 @@ LINKAGE_COLUMNS: dict[str, str] = {
     "rows": N_("rows"),
     "problems": N_("problems"),
     "due": N_("due"),
+    "retried": N_("retried"),
     "Total": N_("Total"),
 }
 #: Codes in the internal report's tables, in words.
@@ -465,26 +466,36 @@ LINKAGE_VALUES: dict[str, str] = {
     "sensitivity": N_("sensitivity"),
     "ok": N_("estimated"),
     "random sample": N_("random sample"),
+    "default": N_("default"),
 }
 #: Columns whose text values are codes or catalog messages (other text is data: names, files).
 _CODED = frozenset({"scope", "kind", "status", "deduplication", "interval_kind", "u_source"})
+#: Columns whose text is the linkage model's words (levels, m and u sources, EM sessions'
+#: reasons: :func:`~fl_estimate.providers.linkage.words.linkage_message`).
+_MODEL_TEXT = frozenset({"level", "m_source", "u_source", "reason", "retried"})
 
 
-def _cell(value: Any, column: str, lang: str) -> Any:
+def _cell(value: Any, column: str, lang: str, numbers_as_text: bool = True) -> Any:
     """One cell of the internal report in ``lang``: numbers in its format, codes in words,
-    catalog messages translated; data (names, files, periods, years) as they are."""
+    catalog messages translated; data (names, files, periods, years) as they are.
+    ``numbers_as_text=False`` (the workbook) keeps numbers as numbers."""
     import math
     import numbers
 
     from fl_estimate.i18n import Message, format_int, format_number, translate
-    from fl_estimate.results import INTERVAL_KINDS
+    from fl_estimate.providers.linkage.words import linkage_message
+    from fl_estimate.results import INTERVAL_KINDS, model_words
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if column in _MODEL_TEXT:
+        value = linkage_message(value)
     if isinstance(value, Message):
         return translate(value, lang)
     if isinstance(value, bool):
         return translate(N_("yes") if value else N_("no"), lang)
+    if isinstance(value, numbers.Real) and not numbers_as_text:
+        return value
     if isinstance(value, numbers.Integral):
         return str(value) if column in ("year", "row", "period") else format_int(value, lang)
     if isinstance(value, numbers.Real):
@@ -499,12 +510,18 @@ def _cell(value: Any, column: str, lang: str) -> Any:
             return translate(INTERVAL_KINDS[value], lang)
         if value in LINKAGE_VALUES:
             return translate(LINKAGE_VALUES[value], lang)
+        parts = value.split(", ")  # a threshold's kinds: "fixed, default"
+        if len(parts) > 1 and all(p in LINKAGE_VALUES for p in parts):
+            return ", ".join(translate(LINKAGE_VALUES[p], lang) for p in parts)
+    if column == "model":
+        return model_words(value, lang)
     return value
 
 
-def _localised(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+def _localised(frame: pd.DataFrame, lang: str, numbers_as_text: bool = True) -> pd.DataFrame:
     """A copy of a report table with the labels and cells of ``lang`` (object columns keep
-    their catalog messages: :func:`_cell` translates them)."""
+    their catalog messages: :func:`_cell` translates them); ``numbers_as_text=False`` keeps
+    the numbers as numbers (the workbook)."""
     from fl_estimate.i18n import column_label, translate
 
     out = pd.DataFrame(index=frame.index)
@@ -513,7 +530,7 @@ def _localised(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         label = LINKAGE_COLUMNS.get(name)
         title = translate(label, lang) if label is not None else column_label(name, lang)
         out[title] = pd.Series(
-            [_cell(v, name, lang) for v in frame[col].astype(object)],
+            [_cell(v, name, lang, numbers_as_text) for v in frame[col].astype(object)],
             index=frame.index,
             dtype=object,
         )
@@ -578,6 +595,23 @@ def _html(report: dict[str, Any], tables: dict[str, pd.DataFrame], lang: str = "
         parts.append((frame if en else _localised(frame, lang)).to_html(index=False, na_rep=""))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _workbook(
+    tables: dict[str, pd.DataFrame], localised: dict[str, pd.DataFrame], lang: str
+) -> dict[str, pd.DataFrame]:
+    """The sheets of ``linkage_report.xlsx``: in English the tables as they are (titles, column
+    names and codes); in another language the sheet titles, headings, codes and messages in
+    ``lang`` (``localised``: the tables whose messages are kept as messages), numbers kept as
+    numbers."""
+    if lang == "en":
+        return tables
+    from fl_estimate.i18n import translate
+
+    return {
+        translate(name, lang): _localised(localised.get(name, frame), lang, False)
+        for name, frame in tables.items()
+    }
 
 
 def _merge_summary(merges: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
@@ -1050,7 +1084,9 @@ def write_link_outputs(
         ``linkage_uncertainty.csv`` and a report table when given.
     lang : str
         Language of ``linkage_report.html`` (headings, labels, codes in words, warnings and
-        validation messages, numbers); the JSON, CSV and workbook keep the codes and English.
+        validation messages, the model's levels and sources, numbers) and of
+        ``linkage_report.xlsx`` (sheet titles, headings, codes in words and messages; numbers
+        stay numbers); the JSON and CSV files keep the codes and English.
     """
     cfg, result, loaded = linked.config, linked.result, linked.loaded
     registry, completeness, lists = linked.registry, linked.completeness, linked.lists
@@ -1157,7 +1193,7 @@ def write_link_outputs(
             put_csv(private, "linkage_uncertainty.csv", uncertainty)
         write_json(private / "linkage_report.json", report)
         atomic_write_text(private / "linkage_report.html", _html(report, html_tables, lang))
-        write_xlsx(tables, private / "linkage_report.xlsx")
+        write_xlsx(_workbook(tables, html_tables, lang), private / "linkage_report.xlsx")
         atomic_write_text(private / "link.log", "\n".join(linked.log) + "\n")
         internal_written += ["linkage_report.json", "linkage_report.html", "linkage_report.xlsx"]
         internal_written.append("link.log")

@@ -38,7 +38,7 @@ from fl_estimate.i18n import (
 )
 from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xlsx
 from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
-from fl_estimate.results import INTERVAL_KINDS
+from fl_estimate.results import INTERVAL_KINDS, model_words
 
 __all__ = ["METHOD_WORDS", "VALUE_LABELS", "write_outputs"]
 
@@ -58,11 +58,22 @@ VALUE_LABELS: dict[str, str] = {
     "sensitivity": N_("sensitivity"),
     "linkage": N_("linkage"),
     "linkage sensitivity": N_("linkage sensitivity"),
+    "suppressed": N_("suppressed"),
     **INTERVAL_KINDS,
 }
 #: The published columns whose values :data:`VALUE_LABELS` and the catalogs translate.
 _TEXT_COLUMNS = frozenset(
-    {"status", "status_code", "interval_kind", "kind", "scope", "note", "warning", "variant"}
+    {
+        "status",
+        "status_code",
+        "interval_kind",
+        "kind",
+        "scope",
+        "note",
+        "warning",
+        "variant",
+        "observed_suppressed",
+    }
 )
 
 #: What each method is, in the report's words (keyed by its name in ``fl_estimate.mse.estimate``).
@@ -143,13 +154,14 @@ def _protect_observed(
     out = df.copy()
     values = pd.to_numeric(out[col], errors="coerce")
     small = ((values > 0) & (values < threshold)).to_numpy()
-    why = np.where(small, f"below {threshold}", "").astype(object)
+    why = np.full(len(small), "", dtype=object)  # object: the messages stay messages
+    why[small] = N_("below {threshold}", threshold=threshold)
     if hidden and keys:
         for i, key in enumerate(zip(*(out[k] for k in keys), strict=True)):
             if not why[i] and hidden.get(tuple(key)):
-                why[i] = "hidden so that totals do not reveal a small count"
+                why[i] = N_("hidden so that totals do not reveal a small count")
     out[col] = values.astype("Int64").mask(why != "")
-    out[f"{col}_suppressed"] = why
+    out[f"{col}_suppressed"] = pd.Series(why, index=out.index, dtype=object)  # messages kept
     return out
 
 
@@ -166,44 +178,20 @@ def _value_label(v: Any, lang: str) -> Any:
     return translate(VALUE_LABELS.get(str(v), v), lang)
 
 
-#: The words of the log-linear family's model descriptions (``main effects + a:b``, ``main
-#: effects (independence)``), translated where a reader sees them; list names and terms stay.
-_MODEL_WORDS = (
-    ("main effects", N_("main effects")),
-    ("(independence)", N_("(independence)")),
-    ("Chao lower bound", N_("Chao lower bound")),
-)
-
-
-def _model_words(v: Any, lang: str) -> Any:
-    """A model's description in ``lang`` (:data:`_MODEL_WORDS`; English as it is).
-
-    >>> _model_words("main effects + police:courts", "fr")
-    'effets principaux + police:courts'
-    >>> _model_words("main effects (independence)", "fr")
-    'effets principaux (indépendance)'
-    """
-    if lang == "en" or not isinstance(v, str):
-        return v
-    for english, message in _MODEL_WORDS:
-        v = v.replace(english, translate(message, lang))
-    return v
-
-
 def _relabel(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """A copy with :data:`VALUE_LABELS` and catalog messages in ``lang`` in the text columns, the
-    models' descriptions in ``lang`` (:func:`_model_words`), and the columns' labels as headings
+    models' descriptions in ``lang`` (:func:`fl_estimate.results.model_words`), and the columns' labels as headings
     (what a reader sees: the xlsx sheets and report tables)."""
     d = df.copy()
     for c in d.columns:
         if str(c) in _TEXT_COLUMNS and not pd.api.types.is_numeric_dtype(d[c]):
             d[c] = pd.Series(  # a national fit's note is its model's description
-                [_model_words(_value_label(v, lang), lang) for v in d[c]],
+                [model_words(_value_label(v, lang), lang) for v in d[c]],
                 index=d.index,
                 dtype=object,
             )
         elif str(c) == "model" and not pd.api.types.is_numeric_dtype(d[c]):
-            d[c] = pd.Series([_model_words(v, lang) for v in d[c]], index=d.index, dtype=object)
+            d[c] = pd.Series([model_words(v, lang) for v in d[c]], index=d.index, dtype=object)
     return relabel_columns(d, lang)
 
 

@@ -147,7 +147,7 @@ class PostStratifiedMSE(CovariateEstimator):
                     method=est.method,
                     model="",
                     observed=table.n_observed,
-                    reason=f"the estimator failed numerically ({exc})",
+                    reason=N_("the estimator failed numerically ({error})", error=str(exc)),
                     code="numerical-failure",
                 )
             if not res.ok:
@@ -155,7 +155,11 @@ class PostStratifiedMSE(CovariateEstimator):
                 return req.failed(
                     method=self.method,
                     model=model,
-                    reason=f"no estimate in the stratum {where}: {res.status}",
+                    reason=N_(
+                        "no estimate in the stratum {where}: {reason}",
+                        where=where,
+                        reason=res.status,
+                    ),
                     code=res.status_code,
                 )
             results[key] = res

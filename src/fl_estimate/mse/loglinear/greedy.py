@@ -268,7 +268,7 @@ class GreedySearchMSE(LogLinearEstimator):
             return failed_result(self.method, data, exc)
         extra = {
             "exhaustive": False,
-            "search_note": (
+            "search_note": N_(
                 "greedy search with restarts: not exhaustive; the best model found, not "
                 "necessarily the best model"
             ),

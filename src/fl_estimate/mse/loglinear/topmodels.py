@@ -336,10 +336,15 @@ def top_models_bca(
 
 def _search_reason(k: int, max_order: int, given: bool) -> str:
     if given:
-        return f"BIC over every hierarchical model with terms up to order {max_order} (as asked)"
-    return (
-        f"BIC over every hierarchical model with terms up to order {max_order}: "
-        f"MultipleSystemsEstimation's default for {k} lists"
+        return N_(
+            "BIC over every hierarchical model with terms up to order {order} (as asked)",
+            order=max_order,
+        )
+    return N_(
+        "BIC over every hierarchical model with terms up to order {order}: "
+        "MultipleSystemsEstimation's default for {k} lists",
+        order=max_order,
+        k=k,
     )
 
 
@@ -348,7 +353,7 @@ def _top_models_interval(tm: TopModelsBCa) -> IntervalPart:
     last = tm.limits[-1]
     note = None
     if not np.all(np.isfinite(last)):
-        note = (
+        note = N_(
             "no BCa limits with all top models admitted (a jackknife table or every "
             "replicate had no fittable model); see tables['limits_by_k']"
         )
@@ -516,23 +521,30 @@ class AutoMSE(RankingEstimator):
         if n_lists <= 5 or (n_lists == 6 and self.max_order is not None):
             order = self.max_order if self.max_order is not None else default_max_order(n_lists)
             if self.max_order is not None:
-                why = (
-                    f"{n_lists} lists: BIC over every hierarchical model with terms up to order "
-                    f"{order} (order as asked)"
+                why = N_(
+                    "{k} lists: BIC over every hierarchical model with terms up to order "
+                    "{order} (order as asked)",
+                    k=n_lists,
+                    order=order,
                 )
             else:
-                why = (
-                    f"{n_lists} lists: BIC over every hierarchical model with terms up to order "
-                    f"{order} (MultipleSystemsEstimation's auto rule: BIC up to 5 lists, its "
-                    f"default order for {n_lists} lists)"
+                why = N_(
+                    "{k} lists: BIC over every hierarchical model with terms up to order "
+                    "{order} (MultipleSystemsEstimation's auto rule: BIC up to 5 lists, its "
+                    "default order for {k} lists)",
+                    k=n_lists,
+                    order=order,
                 )
             return "bic", order, why
         return (
             "stepwise",
             2,
-            f"{n_lists} lists: stepwise selection of two-list terms, p < 0.02 "
-            "(MultipleSystemsEstimation's auto rule for 6 or more lists: exhaustive BIC is "
-            "pairwise-only and slow at 6 lists and not available beyond)",
+            N_(
+                "{k} lists: stepwise selection of two-list terms, p < 0.02 "
+                "(MultipleSystemsEstimation's auto rule for 6 or more lists: exhaustive BIC is "
+                "pairwise-only and slow at 6 lists and not available beyond)",
+                k=n_lists,
+            ),
         )
 
     def fit_with(

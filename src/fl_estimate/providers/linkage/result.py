@@ -39,6 +39,7 @@ from fl_estimate.providers.linkage.clusters import (
     split_clusters,
 )
 from fl_estimate.providers.linkage.prepare import BLOOM_COLUMNS
+from fl_estimate.providers.linkage.words import level_message, linkage_message
 from fl_estimate.providers.pseudonymise import KEY_COLUMNS, bloom_dice
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
 THRESHOLD_SHARE = 0.02
 #: Warning codes kept to the reports (not raised as Python warnings by ``fit``).
 REPORT_ONLY = frozenset({"m-prior", "u-fallback"})
+#: An EM session's status in words (the training record keeps the code).
+_SESSION_STATUS = {"skipped": N_("skipped"), "failed": N_("failed")}
 #: The fitted prior is reported as having moved when it differs from the counted one by more
 #: than this factor (either way).
 PRIOR_MOVE_FACTOR = 4.0
@@ -458,20 +461,27 @@ class LinkageResult:
                         "message": N_(
                             "EM training session blocked on {rule} trained on {reason}",
                             rule=s["rule"],
-                            reason=s["reason"],
+                            reason=linkage_message(s["reason"]),
                         ),
                     }
                 )
             elif s["status"] != "trained":
                 out.append({"code": "em-session", "message": N_(
                     "EM training session blocked on {rule} {status}: {reason}; it would have "
-                    "estimated {comparisons}", rule=s["rule"], status=s["status"],
-                    reason=s["reason"], comparisons=", ".join(s["comparisons"]))})  # fmt: skip
+                    "estimated {comparisons}", rule=s["rule"],
+                    status=_SESSION_STATUS.get(s["status"], s["status"]),
+                    reason=linkage_message(s["reason"]),
+                    comparisons=", ".join(s["comparisons"]))})  # fmt: skip
         levels = training.get("levels", [])
         m_prior = [lv for lv in levels if lv["m_source"].startswith("prior")]
         if m_prior:
-            named = "; ".join(
-                f"{lv['comparison']} / {lv['level']} ({lv['m_source'].split(': ', 1)[-1]})"
+            named = join_semicolons(
+                N_(
+                    "{comparison} / {level} ({why})",
+                    comparison=lv["comparison"],
+                    level=level_message(lv["level"]),
+                    why=linkage_message(lv["m_source"].split(": ", 1)[-1]),
+                )
                 for lv in m_prior
             )
             out.append({"code": "m-prior", "message": (
@@ -485,8 +495,8 @@ class LinkageResult:
                 N_(
                     "{comparison} / {level} from {source}",
                     comparison=lv["comparison"],
-                    level=lv["level"],
-                    source=lv["u_source"],
+                    level=level_message(lv["level"]),
+                    source=linkage_message(lv["u_source"]),
                 )
                 for lv in u_fall
             )
