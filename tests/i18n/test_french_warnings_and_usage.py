@@ -255,7 +255,7 @@ def test_annual_run_in_french_progress_and_status_values(
     assert "intervalle de Wald sur le logarithme du nombre non observé" in report
     assert "| estimé |" in report and "| ok |" not in report and "Project-Id" not in report
     book = openpyxl.load_workbook(folder / "tables.xlsx", read_only=True)
-    rows = list(book["sensitivity"].values)
+    rows = list(book["analyses de sensibilité"].values)
     status = rows[0].index("statut")
     assert {r[status] for r in rows[1:]} == {"estimé"}
 

@@ -84,6 +84,8 @@ def test_french_workbook_keeps_numbers_as_numbers(french_run: Path) -> None:
     import openpyxl
 
     wb = openpyxl.load_workbook(french_run / "tables.xlsx")
+    assert wb.sheetnames[0] == "estimations par strate" and "avertissements" in wb.sheetnames
+    assert not [n for n in wb.sheetnames if "_" in n], wb.sheetnames  # no CSV names left
     ws = wb[wb.sheetnames[0]]
     headings = [c.value for c in ws[1]]
     assert "borne inférieure" in headings and "ci_low" not in headings, headings

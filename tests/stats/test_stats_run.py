@@ -84,7 +84,15 @@ def test_workbook_headings_in_french(french_stats: Path) -> None:
     from openpyxl import load_workbook
 
     wb = load_workbook(french_stats / "statistics.xlsx")
-    head = [c.value for c in next(wb.worksheets[0].iter_rows(max_row=1))]
+    # sheets "Tableau 1"... after a contents sheet (the tables' names are longer than Excel's
+    # 31 characters for a sheet title: the English workbook's were cut to
+    # 'victims_citizenship_group_r (2)')
+    assert wb.sheetnames[:3] == ["Sommaire", "Tableau 1", "Tableau 2"]
+    contents = list(wb["Sommaire"].iter_rows(values_only=True))
+    assert contents[0] == ("feuille", "titre", "fichier")
+    assert contents[1][0] == "Tableau 1" and contents[1][1].startswith("Victimes identifiées")
+    assert contents[1][2].endswith(".csv") and len(contents) == len(wb.sheetnames)
+    head = [c.value for c in next(wb["Tableau 1"].iter_rows(max_row=1))]
     assert head[:4] == ["période", "région", "filles", "femmes"]
     ws = wb[wb.sheetnames[-1]]
     assert [c.value for c in next(ws.iter_rows(max_row=1))][:3] == [

@@ -388,7 +388,37 @@ def completeness_table(inputs: StatsInputs, as_of: str | None) -> pd.DataFrame |
 
 
 #: statistics.md text (translated when rendered)
+def _numbered_sheets(
+    sheets: dict[str, pd.DataFrame], headings: list[tuple[str, str]], lang: str
+) -> dict[str, pd.DataFrame]:
+    """The statistics' sheets as "Table 1", "Table 2"... in ``lang``, after a contents sheet
+    giving each sheet's title and CSV file (the tables' names are longer than Excel's 31
+    characters allow for a sheet's title). The completeness table keeps its own title."""
+    out: dict[str, pd.DataFrame] = {}
+    rows = []
+    for k, ((heading, file), frame) in enumerate(
+        zip(headings, [f for n, f in sheets.items() if n != "completeness"], strict=True),
+        start=1,
+    ):
+        title = _TEXT["sheet_table"].render(lang).format(n=k)
+        rows.append({"sheet": title, "title": heading, "file": file})
+        out[title] = frame
+    if "completeness" in sheets:
+        title = table_title("completeness", lang)[:31]
+        rows.append({"sheet": title, "title": table_title("completeness", lang),
+                     "file": "completeness.csv"})  # fmt: skip
+        out[title] = sheets["completeness"]
+    contents = pd.DataFrame(rows, columns=["sheet", "title", "file"])
+    contents = contents.rename(columns={c: _TEXT[f"contents_{c}"].render(lang) for c in contents})
+    return {_TEXT["contents"].render(lang): contents, **out}
+
+
 _TEXT = {
+    "sheet_table": N_("Table {n}"),
+    "contents": N_("Contents"),
+    "contents_sheet": N_("sheet"),
+    "contents_title": N_("title"),
+    "contents_file": N_("file"),
     "intro": N_(
         "Counts of the identified victims, cases and perpetrators the providers reported, by "
         "region and period, classified as in the International Classification for "
@@ -545,6 +575,8 @@ def write_statistics(
         md += [f"## {table_title('completeness', lang)}", ""]
         md += _markdown(shown)
         sheets["completeness"] = shown
+    if lang != "en":  # a reader's workbook: "Tableau 1"..., and a contents sheet first
+        sheets = _numbered_sheets(sheets, headings, lang)
     write_xlsx(sheets, folder / "statistics.xlsx")
     atomic_write_text(folder / "statistics.md", "\n".join(md))
     files += ["statistics.xlsx", "statistics.md"]

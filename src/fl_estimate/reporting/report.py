@@ -40,7 +40,7 @@ from fl_estimate.outputs.cells import escape_markdown_html, write_csv, write_xls
 from fl_estimate.reporting.spec import MethodSpec, ReportSpec, percent
 from fl_estimate.results import INTERVAL_KINDS, model_words
 
-__all__ = ["METHOD_WORDS", "VALUE_LABELS", "write_outputs"]
+__all__ = ["METHOD_WORDS", "SHEET_TITLES", "VALUE_LABELS", "sheet_title", "write_outputs"]
 
 #: Codes in the published tables' text columns and the words a report in another language
 #: prints for them (the CSV files keep the codes, as they keep the column names). Other texts in
@@ -409,6 +409,33 @@ def _draw_figures(
     return files, figs
 
 
+#: The workbook's sheet titles in a language other than English (the English workbook's sheets
+#: are named as the CSV files); at most 31 characters, none of ``[]:*?/\\`` (Excel's rules).
+SHEET_TITLES: dict[str, str] = {
+    "strata_estimates": N_("estimates by stratum"),
+    "national_estimates": N_("national estimates"),
+    "sensitivity": N_("sensitivity analyses"),
+    "top_models": N_("best models"),
+    "observed_by_stratum": N_("people observed by stratum"),
+    "observed_by_stratum_flags": N_("observed, suppression flags"),
+    "list_totals": N_("people on each list"),
+    "warnings": N_("warnings"),
+}
+
+
+def sheet_title(name: str, lang: str) -> str:
+    """The title of table ``name``'s sheet in ``tables.xlsx`` for a reader of ``lang``.
+
+    Examples
+    --------
+    >>> sheet_title("strata_estimates", "fr"), sheet_title("strata_estimates", "en")
+    ('estimations par strate', 'strata_estimates')
+    """
+    if lang == "en" or name not in SHEET_TITLES:
+        return name
+    return translate(SHEET_TITLES[name], lang)
+
+
 def write_outputs(
     spec: ReportSpec,
     stage: Path,
@@ -470,7 +497,11 @@ def write_outputs(
     # the workbook for readers: headings in the language, numbers kept as numbers with a display
     # format (Excel groups them in the reader's locale), day-first dates outside English
     lang = spec.language
-    sheets = pub if lang == "en" else {k: _relabel(v, lang) for k, v in pub.items()}
+    sheets = (
+        pub
+        if lang == "en"
+        else {sheet_title(k, lang): _relabel(v, lang) for k, v in pub.items()}
+    )
     dates = None if lang == "en" else "dd/mm/yyyy"
     write_xlsx(sheets, stage / "tables.xlsx", number_formats=True, date_format=dates)
     files.append("tables.xlsx")
