@@ -92,6 +92,12 @@ def test_workbook_headings_in_french(french_stats: Path) -> None:
     assert contents[0] == ("feuille", "titre", "fichier")
     assert contents[1][0] == "Tableau 1" and contents[1][1].startswith("Victimes identifiées")
     assert contents[1][2].endswith(".csv") and len(contents) == len(wb.sheetnames)
+    counts = [c for row in wb["Tableau 1"].iter_rows(min_row=2) for c in row
+              if isinstance(c.value, int)]  # fmt: skip
+    assert counts  # numbers (they were text), grouped by Excel's format from 10,000 up
+    hidden = {c.value for row in wb["Tableau 1"].iter_rows(min_row=2) for c in row[2:]
+              if isinstance(c.value, str)}  # fmt: skip
+    assert hidden <= {"c"}, hidden
     head = [c.value for c in next(wb["Tableau 1"].iter_rows(max_row=1))]
     assert head[:4] == ["période", "région", "filles", "femmes"]
     ws = wb[wb.sheetnames[-1]]

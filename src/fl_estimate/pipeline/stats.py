@@ -15,6 +15,7 @@ are used too); see ``docs/statistics.md``.
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,6 +389,19 @@ def completeness_table(inputs: StatsInputs, as_of: str | None) -> pd.DataFrame |
 
 
 #: statistics.md text (translated when rendered)
+def _counts_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table for the workbook: its counts as numbers (the publication holds them as text
+    beside the ``c`` of hidden cells, and Excel would show them as text), ``c`` kept."""
+
+    def cell(v: Any) -> Any:
+        return int(v) if isinstance(v, str) and re.fullmatch(r"-?\d+", v) else v
+
+    out = frame.copy()
+    for col in out.columns[2:]:  # after the period and the region (their labels stay text)
+        out[col] = out[col].map(cell)
+    return out
+
+
 def _numbered_sheets(
     sheets: dict[str, pd.DataFrame], headings: list[tuple[str, str]], lang: str
 ) -> dict[str, pd.DataFrame]:
@@ -563,7 +577,7 @@ def write_statistics(
         headings.append((f"{heading} ({', '.join(detail)})", f"{name}.csv"))
         labelled = _labelled(table, lang)
         md += _markdown(labelled)
-        sheets[name] = labelled
+        sheets[name] = _counts_as_numbers(labelled)
     completeness = completeness_table(inputs, cfg.as_of)
     if completeness is not None:
         write_csv(completeness, folder / "completeness.csv")
@@ -575,9 +589,13 @@ def write_statistics(
         md += [f"## {table_title('completeness', lang)}", ""]
         md += _markdown(shown)
         sheets["completeness"] = shown
-    if lang != "en":  # a reader's workbook: "Tableau 1"..., and a contents sheet first
-        sheets = _numbered_sheets(sheets, headings, lang)
-    write_xlsx(sheets, folder / "statistics.xlsx")
+    if lang != "en":  # a reader's workbook: "Tableau 1"..., a contents sheet first, counts
+        sheets = _numbered_sheets(sheets, headings, lang)  # grouped in the reader's locale
+        write_xlsx(
+            sheets, folder / "statistics.xlsx", number_formats=True, date_format="dd/mm/yyyy"
+        )
+    else:
+        write_xlsx(sheets, folder / "statistics.xlsx")
     atomic_write_text(folder / "statistics.md", "\n".join(md))
     files += ["statistics.xlsx", "statistics.md"]
     return WrittenStatistics(files, headings, inputs.linked, protection)
