@@ -32,6 +32,10 @@ prints the package's rows: R stays out of the tests and CI.
 
 Usage: .venv/bin/python benchmarks/mse_validation_peers.py [--reps 25] [--seed S] [--jobs 2]
        [--classes 0,1,...] [--peers mse,sparse-wald,sparse-bca,lcmcr,dga] [--out reps.csv]
+       [--summarise reps.csv]
+The cheap peers run first (SparseMSE Wald, dga, LCMCR, then MultipleSystemsEstimation's bootstrap
+and SparseMSE's); ``--out`` is rewritten after every Rscript call, and ``--summarise`` prints the
+tables of a saved CSV (of a run stopped early, too).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from mse_validation import draw_table, one_rep, summarise  # noqa: E402
+from mse_validation import FAST, draw_table, one_rep, summarise  # noqa: E402
 from peers_side_by_side import R_SCRIPT, RLIB, peers_available  # noqa: E402
 
 from fl_estimate.simulate import DESIGN_CLASSES  # noqa: E402
@@ -139,7 +143,13 @@ def main() -> None:
     ap.add_argument("--lcmcr-chain", default="20000,2000,20", help="burn-in,samples,thinning")
     ap.add_argument("--lcmcr-every", type=int, default=1, help="LCMCR on every n-th replicate")
     ap.add_argument("--out", default=None, help="CSV of every replicate and method")
+    ap.add_argument("--summarise", default=None, help="print the tables of a saved --out CSV")
     args = ap.parse_args()
+    if args.summarise:
+        saved = pd.read_csv(args.summarise)
+        package = {label for label, _, _ in FAST}
+        print_tables(saved, [m for m in saved["method"].unique() if m not in package])
+        return
     master = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
     classes = (
         [int(c) for c in args.classes.split(",")] if args.classes else range(len(DESIGN_CLASSES))
@@ -174,8 +184,9 @@ def main() -> None:
             drawn = draw_table(c, r, master)
             if drawn is not None:
                 tables[c, r] = drawn
-    calls = []
-    for p in live:
+    calls = []  # the cheap peers first, so that a run stopped early has them all
+    cost = {"sparse-wald": 0, "dga": 1, "lcmcr": 2, "mse": 3, "sparse-bca": 4}
+    for p in sorted(live, key=lambda p: cost.get(p.key, 9)):
         for c in classes:
             batch = {
                 f"rep{r:05d}": data.to_frame()
@@ -226,6 +237,8 @@ def main() -> None:
                         "error": err,
                     }
                 )
+            if args.out:  # after every call: a run stopped early keeps what it did
+                pd.DataFrame(rows).to_csv(args.out, index=False)
             print(
                 f"  {p.label}, {DESIGN_CLASSES[c].name}: {len(records)} tables, {wall:.0f} s",
                 file=sys.stderr,
@@ -234,7 +247,7 @@ def main() -> None:
     df = pd.DataFrame(rows)
     if args.out:
         df.to_csv(args.out, index=False)
-    print_tables(df, [p.label for p in live], peers, args)
+    print_tables(df, [p.label for p in live])
     total_cpu = time.process_time() - c0 + _children_cpu()
     print(
         f"\n{time.perf_counter() - t0:.0f} s wall, {total_cpu:.0f} s CPU in all (the package "
@@ -248,7 +261,7 @@ def _children_cpu() -> float:
     return ch.ru_utime + ch.ru_stime
 
 
-def print_tables(df: pd.DataFrame, live: list[str], peers: list[Peer], args) -> None:
+def print_tables(df: pd.DataFrame, live: list[str]) -> None:
     """Per class: the package's two rows on every replicate and each peer's rows."""
     pd.set_option("display.width", 220)
     pd.set_option("display.max_rows", 500)
@@ -271,13 +284,16 @@ def print_tables(df: pd.DataFrame, live: list[str], peers: list[Peer], args) -> 
         "\nAll replicates (coverage: a lower-bound result covers when its lower limit is below N)"
     )
     print(meth[cols].to_string(**fmt))
-    # the package on the subsample of the subsampled peers, so that the rows compare like with like
-    for p in peers:
-        n = every(p, args)
-        if p.label in live and n > 1:
-            sub = df[(df["rep"] % n == 0) & df["method"].isin([*OURS, p.label])]
+    # the package on the replicates of a subsampled peer, so that the rows compare like with like
+    keys = df["class"].astype(str) + "#" + df["rep"].astype(str)
+    ours = set(keys[df["method"] == OURS[0]])
+    for label in live:
+        ran = set(keys[df["method"] == label])
+        classes = set(df.loc[df["method"] == label, "class"])
+        if ran < {k for k in ours if k.split("#")[0] in classes}:
+            sub = df[keys.isin(ran) & df["method"].isin([*OURS, label])]
             _, m = summarise(sub.drop(columns=["error"], errors="ignore"))
-            print(f"\nEvery {n}-th replicate ({p.label}, with the package's rows on the same ones)")
+            print(f"\nThe replicates {label} ran on, with the package's rows on the same ones")
             print(m[cols].to_string(**fmt))
     errors = df[df["status"].astype(str).str.startswith("error")]
     if len(errors):
