@@ -34,8 +34,9 @@ Usage: .venv/bin/python benchmarks/mse_validation_peers.py [--reps 25] [--seed S
        [--classes 0,1,...] [--peers mse,sparse-wald,sparse-bca,lcmcr,dga] [--out reps.csv]
        [--summarise reps.csv]
 The cheap peers run first (SparseMSE Wald, dga, LCMCR, then MultipleSystemsEstimation's bootstrap
-and SparseMSE's); ``--out`` is rewritten after every Rscript call, and ``--summarise`` prints the
-tables of a saved CSV (of a run stopped early, too).
+and SparseMSE's); ``--out`` is rewritten after every Rscript call, and ``--summarise a.csv[,b.csv]``
+prints the tables of saved CSVs (of a run stopped early, too; runs of other peers or classes on the
+same seed are merged, a replicate's row for a method taken from the first file that has it).
 """
 
 from __future__ import annotations
@@ -143,10 +144,13 @@ def main() -> None:
     ap.add_argument("--lcmcr-chain", default="20000,2000,20", help="burn-in,samples,thinning")
     ap.add_argument("--lcmcr-every", type=int, default=1, help="LCMCR on every n-th replicate")
     ap.add_argument("--out", default=None, help="CSV of every replicate and method")
-    ap.add_argument("--summarise", default=None, help="print the tables of a saved --out CSV")
+    ap.add_argument(
+        "--summarise", default=None, help="print the tables of saved --out CSVs (a.csv,b.csv)"
+    )
     args = ap.parse_args()
     if args.summarise:
-        saved = pd.read_csv(args.summarise)
+        saved = pd.concat([pd.read_csv(f) for f in args.summarise.split(",")], ignore_index=True)
+        saved = saved.drop_duplicates(["class", "rep", "method"], keep="first")
         package = {label for label, _, _ in FAST}
         print_tables(saved, [m for m in saved["method"].unique() if m not in package])
         return
