@@ -54,9 +54,15 @@ sys.path.insert(0, str(ROOT / "src"))
 from fl_estimate.exceptions import InputValidationError  # noqa: E402
 from fl_estimate.mse.api import estimate  # noqa: E402
 from fl_estimate.mse.closed_form import ChaoLowerBound  # noqa: E402
+from fl_estimate.mse.data import CaptureData  # noqa: E402
 from fl_estimate.mse.default import LOWER_BOUND, DefaultMSE  # noqa: E402
 from fl_estimate.mse.loglinear import StepwiseMSE  # noqa: E402
-from fl_estimate.simulate import DESIGN_CLASSES, draw_design, simulate_design  # noqa: E402
+from fl_estimate.simulate import (  # noqa: E402
+    DESIGN_CLASSES,
+    Design,
+    draw_design,
+    simulate_design,
+)
 
 LOW = 0.8  # "more than 20% too low"
 
@@ -118,22 +124,30 @@ def _fit(method: str, data, opts: dict, seed: int):
     return estimate(data, method, **o)
 
 
-def one_rep(args: tuple[int, int, int, int, bool, int, bool]) -> list[dict]:
-    cls_index, rep, master, n_boot, bayes, slow_every, fast = args
-    cls = DESIGN_CLASSES[cls_index]
+def draw_table(cls_index: int, rep: int, master: int) -> tuple[Design, CaptureData, int] | None:
+    """Replicate ``rep`` of design class ``cls_index`` under ``master``: (design, table, truth).
+
+    The one way the study draws its tables (``benchmarks/mse_validation_peers.py`` runs the R peers
+    on the same ones). None when the draw is not a usable capture table (a list that caught nobody,
+    fewer than 10 people seen or fewer than 2 lists): such replicates are skipped.
+    """
     ss = np.random.SeedSequence(master, spawn_key=(cls_index, rep))
-    design = draw_design(cls, ss)
+    design = draw_design(DESIGN_CLASSES[cls_index], ss)
     try:
         sim = simulate_design(design, ss)
     except InputValidationError:  # a list that caught nobody: not a capture table; skipped
-        return []
-    data, truth = sim.data, sim.truth
-    rows: list[dict] = []
+        return None
+    data = sim.data
+    assert isinstance(data, CaptureData)
     if data.n_observed < 10 or data.n_lists < 2:
-        return rows
-    slow = slow_every > 0 and rep % slow_every == 0
-    base = {
-        "class": cls.name,
+        return None
+    return design, data, int(sim.truth)
+
+
+def base_row(cls_index: int, rep: int, design: Design, data: CaptureData, truth: int) -> dict:
+    """The columns every row of a replicate shares."""
+    return {
+        "class": DESIGN_CLASSES[cls_index].name,
         "rep": rep,
         "k": design.k,
         "truth": truth,
@@ -141,6 +155,17 @@ def one_rep(args: tuple[int, int, int, int, bool, int, bool]) -> list[dict]:
         "heterogeneity": design.person_effects.get("family", "none"),
         "design": design.describe(),
     }
+
+
+def one_rep(args: tuple[int, int, int, int, bool, int, bool]) -> list[dict]:
+    cls_index, rep, master, n_boot, bayes, slow_every, fast = args
+    drawn = draw_table(cls_index, rep, master)
+    rows: list[dict] = []
+    if drawn is None:
+        return rows
+    design, data, truth = drawn
+    slow = slow_every > 0 and rep % slow_every == 0
+    base = base_row(cls_index, rep, design, data, truth)
     flag = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
