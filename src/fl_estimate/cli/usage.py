@@ -87,9 +87,9 @@ def click_language(lang: str) -> Iterator[None]:
         return option
 
     typer.core._ = cat.gettext
-    formatting.HelpFormatter.write_usage = usage
-    core.Command.get_help_option = help_option
-    ex.UsageError.show = lambda self, file=None: show_usage_error(self, lang)
+    formatting.HelpFormatter.write_usage = usage  # type: ignore[method-assign]
+    core.Command.get_help_option = help_option  # type: ignore[method-assign]
+    ex.UsageError.show = lambda self, file=None: show_usage_error(self, lang)  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -241,7 +241,7 @@ def translate_help(command: Any, lang: str) -> None:
             setattr(command, attr, translate(text, lang))
     for param in command.params:
         if getattr(param, "help", None):
-            param.help = translate(param.help, lang)  # type: ignore[attr-defined]
+            param.help = translate(param.help, lang)
     for sub in getattr(command, "commands", {}).values():
         translate_help(sub, lang)
 

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fl_estimate.exceptions import FLEstimateError, InputValidationError, Problem
 
@@ -538,7 +538,7 @@ class _ProblemMessage(Message):
     problem: Problem
 
     def __new__(cls, problem: Problem) -> _ProblemMessage:
-        self = super().__new__(cls, "{problem}", {"problem": str(problem)})
+        self = cast("_ProblemMessage", super().__new__(cls, "{problem}", {"problem": str(problem)}))
         self.problem = problem
         return self
 

@@ -189,7 +189,9 @@ def widen_over_three_list_models(quiet: EstimationResult, data: CaptureData) -> 
     if not quiet.ok or quiet.ci_low is None or quiet.ci_high is None:
         return quiet
     pairs = [f"{a}:{b}" for a, b in combinations(data.lists, 2)]
-    models = []
+    models: list[dict[str, Any]] = []
+    lows: list[float] = [quiet.ci_low]
+    highs: list[float] = [quiet.ci_high]
     for size in range(len(pairs) + 1):
         for terms in combinations(pairs, size):
             try:
@@ -212,9 +214,11 @@ def widen_over_three_list_models(quiet: EstimationResult, data: CaptureData) -> 
                     "fits": p_fit > FIT_LEVEL,
                 }
             )
-    kept = [m for m in models if m["fits"]]
-    low = min([quiet.ci_low, *(m["ci_low"] for m in kept)])
-    high = max([quiet.ci_high, *(m["ci_high"] for m in kept)])
+            if p_fit > FIT_LEVEL:
+                lows.append(float(res.ci_low))
+                highs.append(float(res.ci_high))
+    n_kept = len(lows) - 1
+    low, high = min(lows), max(highs)
     info = {**dict(quiet.diagnostics), "three_list_models": models}
     if low >= quiet.ci_low and high <= quiet.ci_high:
         return replace(quiet, diagnostics=info)
@@ -224,7 +228,7 @@ def widen_over_three_list_models(quiet: EstimationResult, data: CaptureData) -> 
         "one form of list dependence from another, or from heterogeneity.",
         low=low,
         high=high,
-        n=len(kept),
+        n=n_kept,
     )
     notes = f"{quiet.interval_notes} {note}" if quiet.interval_notes else note
     return replace(

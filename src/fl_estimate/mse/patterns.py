@@ -462,7 +462,7 @@ def describe_arrays(
         "patterns_observed": int((counts > 0).sum()),
         "patterns_possible": (1 << k) - 1,
         "singletons": int(only.sum()),
-        "pairs_never_overlapping": sum(o["never_overlap"] for o in overlaps),
+        "pairs_never_overlapping": sum(bool(o["never_overlap"]) for o in overlaps),
         "pairs": len(overlaps),
         **{f"stratum_{name}": v for name, v in (stratum or {}).items()},
     }

@@ -681,8 +681,12 @@ def run_stats(
         cfg = dataclasses.replace(cfg, language=language_of(lang))
     target = Path(out) if out is not None else cfg.out
     inputs = stats_inputs(cfg)
-    folder = None if cache is False else default_cache_folder() if cache in (None, True) else cache
-    store = FitCache(Path(folder) if folder is not None else None)
+    folder: Path | None = None
+    if cache is None or cache is True:
+        folder = default_cache_folder()
+    elif cache is not False:
+        folder = Path(cache)
+    store = FitCache(folder)
     series = {
         "kind": "stats",
         "title": cfg.title,

@@ -498,9 +498,7 @@ def write_outputs(
     # format (Excel groups them in the reader's locale), day-first dates outside English
     lang = spec.language
     sheets = (
-        pub
-        if lang == "en"
-        else {sheet_title(k, lang): _relabel(v, lang) for k, v in pub.items()}
+        pub if lang == "en" else {sheet_title(k, lang): _relabel(v, lang) for k, v in pub.items()}
     )
     dates = None if lang == "en" else "dd/mm/yyyy"
     write_xlsx(sheets, stage / "tables.xlsx", number_formats=True, date_format=dates)

@@ -317,7 +317,7 @@ def convergence_problems(diag: Mapping[str, Any]) -> list[str]:
     >>> convergence_problems({"rhat_N": 1.05, "ess_bulk_N": 900.0, "ess_tail_N": 250.0})
     ['R-hat of N is 1.050 (> 1.01): the chains disagree', 'tail ESS of N is 250 (< 400)']
     """
-    msgs = []
+    msgs: list[str] = []
     rhat = diag.get("rhat_N")
     if rhat is not None and np.isfinite(rhat) and rhat > RHAT_MAX:
         msgs.append(

@@ -124,7 +124,7 @@ def ess(a: np.ndarray) -> float:
             rho[t + 1] = rho[t + 2] = (rho[t - 1] + rho[t]) / 2.0
         t += 2
     total = m * n
-    tau = -1.0 + 2.0 * rho[: max_t + 1].sum() + rho[max_t + 1 : max_t + 2].sum()
+    tau = float(-1.0 + 2.0 * rho[: max_t + 1].sum() + rho[max_t + 1 : max_t + 2].sum())
     tau = max(tau, 1 / math.log10(total))
     return float("nan") if np.isnan(rho).any() else float(total / tau)
 

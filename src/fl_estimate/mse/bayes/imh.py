@@ -435,7 +435,7 @@ def imh_problems(
     >>> imh_problems(fit)
     ['chain 1 accepted 10% of its proposals (< 30%)']
     """
-    out = []
+    out: list[str] = []
     rhat = split_rhat(fit.theta)
     if rhat > max_rhat:
         out.append(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -101,7 +101,7 @@ class PostStratifiedMSE(CovariateEstimator):
             return self.estimator
         from fl_estimate.mse import StepwiseMSE  # the package root: stable public name
 
-        return StepwiseMSE()
+        return cast("_Estimator", StepwiseMSE())
 
     def settings(self) -> dict[str, Any]:
         return {"by": self.by, "estimator": self._estimator().method}

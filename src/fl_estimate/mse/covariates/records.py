@@ -300,8 +300,9 @@ def _capture_matrix(tbl: pd.DataFrame, lists: Sequence[str], source: str) -> np.
     bad = np.zeros(len(tbl), dtype=bool)
     for j, name in enumerate(lists):
         col = tbl[name]
-        num = pd.to_numeric(col.astype(object).where(col.notna(), None), errors="coerce")
-        num = num.to_numpy(dtype=float)
+        num = pd.to_numeric(col.astype(object).where(col.notna(), None), errors="coerce").to_numpy(
+            dtype=float
+        )
         wrong = ~np.isin(num, (0.0, 1.0))
         bad |= wrong
         values[:, j] = np.where(wrong, 0.0, num)
@@ -335,7 +336,9 @@ def _capture_data(y: np.ndarray, lists: Sequence[str], source: str) -> CaptureDa
     k = y.shape[1]
     cells = y.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64))
     uniq, counts = np.unique(cells, return_counts=True)
-    table = pd.DataFrame(((uniq[:, None] >> np.arange(k)) & 1).astype(np.int64), columns=lists)
+    table = pd.DataFrame(
+        ((uniq[:, None] >> np.arange(k)) & 1).astype(np.int64), columns=list(lists)
+    )
     table["count"] = counts
     data = CaptureData.from_counts(table, lists=lists, count_col="count", source=source)
     assert isinstance(data, CaptureData)  # no strata given

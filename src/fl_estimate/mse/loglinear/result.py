@@ -116,7 +116,7 @@ def fit_diagnostics(fit: LogLinearFit) -> dict[str, Any]:
 
 def _profile(fit: LogLinearFit, level: float) -> IntervalPart:
     pi = profile_interval(fit, level, extend=PROFILE_EXTEND)
-    note = None
+    note: str | None = None
     if pi.high is None:
         note = N_(
             "the profile likelihood stays above the cut-off up to N = {limit:,.0f} "
