@@ -182,12 +182,13 @@ class RecordLinker:
         training; ``None``: no limit). More is an error (:class:`EstimateDoesNotExistError`,
         code ``linkage-too-many-pairs``; exit 2 in the CLI) instead of the process running out
         of memory: each scored pair holds about 130-150 bytes at the peak (DuckDB's
-        scoring), so the default, 40 million, is about 6 GB over the records' own memory. The blocking rules on names
-        within a region give pairs that grow with the square of the records where names
-        repeat (``benchmarks/results/linkage_memory.txt``: 1.9 million pairs at 100,000 records
-        of the ``sahel`` profile, 7.2 million at 200,000, about 180 million expected at
-        1,000,000). Narrower ``blocking`` rules (e.g. ``age~2`` in place of ``age~6``) score
-        fewer.
+        scoring), so the default, 40 million, is about 6 GB over the records' own memory.
+        Where names repeat, the blocking rules on name sounds within a region give pairs that
+        grow with the square of the records (``benchmarks/results/linkage_memory.txt``: 1.9
+        million pairs at 100,000 records of the ``sahel`` profile, 7.2 million at 200,000,
+        178 million at 1,000,000); ``key_name_ph+region+age~6`` gives most of them, and a
+        window lets through every pair with an unknown age (narrowing ``age~6`` to ``age~2``
+        removes only a sixth).
     deterministic_rules : sequence of rules
         Token agreements linked whatever the model says.
     prior : {"fitted", "rules"}
@@ -430,8 +431,9 @@ class RecordLinker:
                     "the blocking rules give {pairs} pairs of records to score ({per} per "
                     "record), more than max_pairs ({limit}): scoring them would need about "
                     "{gb} GB of memory. Names that repeat within a region make these pairs grow "
-                    "with the square of the records; narrow the blocking rules (e.g. age~2 in "
-                    "place of age~6) or raise max_pairs if the machine has the memory",
+                    "with the square of the records (most come from the rule on name sounds "
+                    "within a region, key_name_ph+region+age~6); give blocking rules that "
+                    "select fewer pairs, or raise max_pairs if the machine has the memory",
                     pairs=f"{count:,}",
                     per=f"{count / max(n, 1):.0f}",
                     limit=f"{self.max_pairs:,.0f}",

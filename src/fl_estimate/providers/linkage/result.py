@@ -295,10 +295,18 @@ class LinkageResult:
         # the largest probability of each distinct pair (a rule's link: 1), in the order of the
         # pair, on int64 codes of the pairs: a pandas groupby over every scored pair held about
         # ten times their memory (issue 21)
-        left = np.concatenate([self.pairs["unique_id_l"].to_numpy(np.int64),
-                               self.deterministic_pairs["unique_id_l"].to_numpy(np.int64)])
-        right = np.concatenate([self.pairs["unique_id_r"].to_numpy(np.int64),
-                                self.deterministic_pairs["unique_id_r"].to_numpy(np.int64)])
+        left = np.concatenate(
+            [
+                self.pairs["unique_id_l"].to_numpy(np.int64),
+                self.deterministic_pairs["unique_id_l"].to_numpy(np.int64),
+            ]
+        )
+        right = np.concatenate(
+            [
+                self.pairs["unique_id_r"].to_numpy(np.int64),
+                self.deterministic_pairs["unique_id_r"].to_numpy(np.int64),
+            ]
+        )
         p = np.concatenate([self.pairs["match_probability"].to_numpy(float),
                             np.ones(len(self.deterministic_pairs))])  # fmt: skip
         code = np.minimum(left, right) * (int(max(left.max(initial=0), right.max(initial=0))) + 1)
