@@ -232,3 +232,31 @@ def test_splink_filter_holds_back_only_library_notices() -> None:
         (DataWarning, "ours"),
     ]
     assert len(seen) == after + 1  # the filter ends with the run
+
+
+def test_blocked_pairs_counted_before_scoring_are_the_pairs_scored(prepared, fitted) -> None:
+    """The DuckDB count of the blocking rules' pairs (each once, as splink's predict does) is
+    exactly the number of pairs the fit scored: the memory guard counts what predict makes."""
+    from splink import DuckDBAPI
+
+    from fl_estimate.providers.linkage.model import count_blocked_pairs
+    from fl_estimate.providers.linkage.prepare import splink_table
+
+    linker = RecordLinker(seed=1)
+    with quiet_splink():
+        db = DuckDBAPI()
+        frame = db.register(splink_table(prepared))
+        count = count_blocked_pairs(db, frame.physical_name, linker.blocking_rules(prepared))
+    assert count == len(fitted.pairs)
+
+
+def test_too_many_pairs_is_a_clear_error_before_training(prepared, fitted) -> None:
+    from fl_estimate.exceptions import EstimateDoesNotExistError
+
+    limit = len(fitted.pairs) - 1
+    with pytest.raises(EstimateDoesNotExistError, match="max_pairs") as info:
+        RecordLinker(seed=1, max_pairs=limit).fit(prepared)
+    assert info.value.code == "linkage-too-many-pairs"
+    assert f"{len(fitted.pairs):,}" in str(info.value)
+    with pytest.raises(ModelSpecificationError, match="max_pairs"):
+        RecordLinker(max_pairs=0)

@@ -531,3 +531,18 @@ def test_link_config_sets_cannot_link_and_fixed_links(country_dir, tmp_path, mon
         "cannot_link": None,
         "rules": (("key_doc",), ("key_name", "key_dob", "region")),
     }
+
+
+def test_link_config_max_pairs_stops_a_run_that_would_not_fit(country_dir, tmp_path) -> None:
+    from fl_estimate.exceptions import EstimateDoesNotExistError
+
+    text = (country_dir / "link.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("[linkage]", "[linkage]\nmax_pairs = -1", 1))
+    with pytest.raises(InputValidationError, match="max_pairs"):
+        read_link_config(bad)
+    cfg = read_link_config(country_dir / "link.toml")
+    assert cfg.max_pairs == 40_000_000
+    with pytest.raises(EstimateDoesNotExistError, match="max_pairs") as info:
+        link_submissions(dataclasses.replace(cfg, max_pairs=10))
+    assert info.value.code == "linkage-too-many-pairs"

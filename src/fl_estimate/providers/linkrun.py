@@ -142,6 +142,7 @@ class LinkConfig:
     no_dedupe: list[str] = field(default_factory=list)
     max_cluster_size: int = 12
     cannot_link: float = 0.01
+    max_pairs: int = 40_000_000
     fixed_links: list[list[str]] = field(
         default_factory=lambda: [list(r) for r in DEFAULT_DETERMINISTIC_RULES]
     )
@@ -174,6 +175,7 @@ _TYPES: dict[str, Any] = {
     "no_dedupe": list,
     "max_cluster_size": int,
     "cannot_link": float,
+    "max_pairs": int,
     "fixed_links": list,
     "plausible_thresholds": list,
     "sensitivity_share": float,
@@ -268,6 +270,9 @@ def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]
     if cannot != 0 and not 0 < cannot < 0.5:
         problems.append(Problem(N_("expected 0 (off) or a match probability below 0.5"), src,
                                 column="cannot_link", value=cannot))  # fmt: skip
+    if values.get("max_pairs", 0) < 0:
+        problems.append(Problem(N_("expected 0 (no limit) or a number of pairs"), src,
+                                column="max_pairs", value=values["max_pairs"]))  # fmt: skip
     if "fixed_links" in values:
         problems.extend(_check_fixed_links(values["fixed_links"], src))
     if not 0 < values.get("sensitivity_share", 0.05) < 1:
@@ -821,6 +826,7 @@ def link_submissions(
         no_dedupe=tuple(cfg.no_dedupe),
         max_cluster_size=cfg.max_cluster_size or None,
         cannot_link=cfg.cannot_link or None,
+        max_pairs=cfg.max_pairs or None,
         deterministic_rules=tuple(tuple(r) for r in cfg.fixed_links),
     )
     return _linked(cfg, files, loaded, registry, linker.fit(prepared), log, say)

@@ -61,7 +61,7 @@ import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.i18n import N_
-from fl_estimate.providers.linkage.model import quiet_splink
+from fl_estimate.providers.linkage.model import fetch_scored_pairs, quiet_splink
 from fl_estimate.providers.linkage.prepare import splink_table
 from fl_estimate.providers.linkage.result import LinkageResult
 from fl_estimate.providers.linkage.rules import rule_pairs, rule_sql
@@ -90,9 +90,8 @@ def _new_pairs(
     with quiet_splink():
         db = DuckDBAPI()
         pred = Linker(db.register(splink_table(records)), model, log_level=None)
-        pred = pred.inference.predict().as_pandas_dataframe()
-    logger.info("scored %d new pairs in %.1f s", len(pred), time.perf_counter() - t0)
-    weight = pred["match_weight"].to_numpy(float)
+        left, right, weight = fetch_scored_pairs(db, pred.inference.predict())
+    logger.info("scored %d new pairs in %.1f s", len(weight), time.perf_counter() - t0)
     start = float(model["probability_two_random_records_match"])
     n_new = len(records) - n_old
     compared = n_new * (n_new - 1) / 2 + n_new * n_old
@@ -102,14 +101,14 @@ def _new_pairs(
         weight = weight - logit2(start) + logit2(prior)
     pairs = pd.DataFrame(
         {
-            "unique_id_l": pred["unique_id_l"].to_numpy(np.int64),
-            "unique_id_r": pred["unique_id_r"].to_numpy(np.int64),
+            "unique_id_l": left,
+            "unique_id_r": right,
             "match_weight": weight,
             "match_probability": probability(weight),
         }
     )
     facts = {"pairs_scored": len(pairs), "prior": prior, "prior_fit_iterations": iterations}
-    return pairs.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True), facts
+    return pairs, facts
 
 
 def extend_linkage(base: LinkageResult, records: pd.DataFrame) -> LinkageResult:

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fl_estimate.exceptions import ModelSpecificationError
+from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.i18n import N_
 from fl_estimate.providers.linkage.comparisons import (
     ComparisonSpec,
@@ -66,6 +66,7 @@ from fl_estimate.providers.linkage.rules import (
     check_rules,
     count_rule_pairs,
     rule_pairs,
+    rule_sql,
     splink_rule,
 )
 from fl_estimate.providers.linkage.training import (
@@ -176,6 +177,18 @@ class RecordLinker:
         Looser rules added in order while the pairs they may add (counted on their equality
         columns) keep the total within ``blocking_budget`` pairs per record.
     blocking_budget : float
+    max_pairs : float or None
+        Most pairs the blocking rules may give to be scored (counted exactly in DuckDB before
+        training; ``None``: no limit). More is an error (:class:`EstimateDoesNotExistError`,
+        code ``linkage-too-many-pairs``; exit 2 in the CLI) instead of the process running out
+        of memory: each scored pair holds about 130-150 bytes at the peak (DuckDB's
+        scoring), so the default, 40 million, is about 6 GB over the records' own memory.
+        Where names repeat, the blocking rules on name sounds within a region give pairs that
+        grow with the square of the records (``benchmarks/results/linkage_memory.txt``: 1.9
+        million pairs at 100,000 records of the ``sahel`` profile, 7.2 million at 200,000,
+        178 million at 1,000,000); ``key_name_ph+region+age~6`` gives most of them, and a
+        window lets through every pair with an unknown age (narrowing ``age~6`` to ``age~2``
+        removes only a sixth).
     deterministic_rules : sequence of rules
         Token agreements linked whatever the model says.
     prior : {"fitted", "rules"}
@@ -220,6 +233,7 @@ class RecordLinker:
     blocking: Sequence[Rule] = DEFAULT_BLOCKING
     extra_blocking: Sequence[Rule] = DEFAULT_EXTRA_BLOCKING
     blocking_budget: float = 20.0
+    max_pairs: float | None = 4e7
     deterministic_rules: Sequence[Rule] = DEFAULT_DETERMINISTIC_RULES
     prior: str = "fitted"
     prior_rules: Sequence[Rule] = DEFAULT_PRIOR_RULES
@@ -262,6 +276,10 @@ class RecordLinker:
                     "cannot_link must lie in (0, 0.5) (or None), got {value}",
                     value=self.cannot_link,
                 )
+            )
+        if self.max_pairs is not None and not self.max_pairs >= 1:
+            raise ModelSpecificationError(
+                N_("max_pairs must be at least 1 (or None), got {value}", value=self.max_pairs)
             )
         if self.max_cluster_size is not None and self.max_cluster_size < 2:
             raise ModelSpecificationError(
@@ -329,6 +347,7 @@ class RecordLinker:
             "blocking": [list(r) for r in self.blocking],
             "extra_blocking": [list(r) for r in self.extra_blocking],
             "blocking_budget": self.blocking_budget,
+            "max_pairs": self.max_pairs,
             "deterministic_rules": [list(r) for r in self.deterministic_rules],
             "prior": self.prior,
             "prior_rules": [list(r) for r in self.prior_rules],
@@ -400,6 +419,29 @@ class RecordLinker:
         result.emit_warnings()
         return result
 
+    def _check_pairs(self, db: Any, table: str, blocking: Sequence[Rule], n: int) -> None:
+        """Raise when the blocking rules give more than ``max_pairs`` pairs to score."""
+        assert self.max_pairs is not None
+        t0 = time.perf_counter()
+        count = count_blocked_pairs(db, table, blocking)
+        logger.info("%d pairs to score (counted in %.1f s)", count, time.perf_counter() - t0)
+        if count > self.max_pairs:
+            raise EstimateDoesNotExistError(
+                N_(
+                    "the blocking rules give {pairs} pairs of records to score ({per} per "
+                    "record), more than max_pairs ({limit}): scoring them would need about "
+                    "{gb} GB of memory. Names that repeat within a region make these pairs grow "
+                    "with the square of the records (most come from the rule on name sounds "
+                    "within a region, key_name_ph+region+age~6); give blocking rules that "
+                    "select fewer pairs, or raise max_pairs if the machine has the memory",
+                    pairs=f"{count:,}",
+                    per=f"{count / max(n, 1):.0f}",
+                    limit=f"{self.max_pairs:,.0f}",
+                    gb=f"{count * PAIR_BYTES / 1e9:.0f}",
+                ),
+                code="linkage-too-many-pairs",
+            )
+
     def _splink(self, records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         from splink import DuckDBAPI, Linker
 
@@ -409,6 +451,8 @@ class RecordLinker:
         with quiet_splink():
             db = DuckDBAPI()
             frame = db.register(table)
+            if self.max_pairs is not None:
+                self._check_pairs(db, frame.physical_name, blocking, len(records))
 
             def make_linker(model: dict[str, Any] | None) -> Any:
                 settings = self.splink_settings(start, blocking) if model is None else model
@@ -426,9 +470,8 @@ class RecordLinker:
             )
             model["probability_two_random_records_match"] = start
             t0 = time.perf_counter()
-            pred = make_linker(model).inference.predict().as_pandas_dataframe()
-            logger.info("scored %d pairs in %.1f s", len(pred), time.perf_counter() - t0)
-        weight = pred["match_weight"].to_numpy(float)
+            left, right, weight = fetch_scored_pairs(db, make_linker(model).inference.predict())
+            logger.info("scored %d pairs in %.1f s", len(weight), time.perf_counter() - t0)
         prior, iterations = start, 0
         if self.prior == "fitted":
             prior, iterations = fit_prior(weight, start, len(records))
@@ -446,10 +489,56 @@ class RecordLinker:
         model["fl_estimate_training_notes"] = list(training.notes)
         pairs = pd.DataFrame(
             {
-                "unique_id_l": pred["unique_id_l"].to_numpy(np.int64),
-                "unique_id_r": pred["unique_id_r"].to_numpy(np.int64),
+                "unique_id_l": left,
+                "unique_id_r": right,
                 "match_weight": weight,
                 "match_probability": probability(weight),
             }
         )
-        return pairs.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True), model
+        return pairs, model
+
+
+#: Bytes of memory a scored pair holds at the peak of a linkage (measured: 146 at 200,000
+#: records, 128 at 300,000: ``benchmarks/results/linkage_memory.txt``).
+PAIR_BYTES = 150
+
+
+def count_blocked_pairs(db: Any, table: str, rules: Sequence[Rule]) -> int:
+    """Pairs of records the blocking rules give to splink's ``predict``, each counted once
+    (a pair of a rule is left out when an earlier rule gave it, as splink does), counted in
+    DuckDB without forming them."""
+    total = 0
+    earlier: list[str] = []
+    for rule in rules:
+        cond = rule_sql(rule)
+        where = " AND ".join(f"NOT coalesce(({c}), false)" for c in earlier)
+        sql = (
+            f"select count(*) from {table} as l join {table} as r "
+            f"on ({cond}) and l.unique_id < r.unique_id" + (f" where {where}" if where else "")
+        )
+        total += int(db._execute_sql_against_backend(sql).fetchall()[0][0])
+        earlier.append(cond)
+    return total
+
+
+def fetch_scored_pairs(db: Any, predictions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``unique_id_l, unique_id_r, match_weight`` of splink's predictions, in the order of the
+    two ids, read from DuckDB as three arrays; the predictions table is then dropped.
+
+    Only these columns are fetched: splink's table also holds ``match_probability`` and
+    ``match_key`` (a string per pair, a Python object each in pandas), and fetching all of it
+    held about ten times the memory of the pairs (issue 21: 1,000,000 records ran out of
+    memory). Sorting in DuckDB avoids a copy of the pairs in pandas.
+    """
+    sql = (
+        "select unique_id_l, unique_id_r, match_weight "
+        f"from {predictions.physical_name} order by unique_id_l, unique_id_r"
+    )
+    got = db._execute_sql_against_backend(sql).fetchnumpy()
+    with contextlib.suppress(Exception):  # freeing DuckDB's copy is best effort
+        predictions.drop_table_from_database_and_remove_from_cache()
+    return (
+        np.asarray(got["unique_id_l"], dtype=np.int64),
+        np.asarray(got["unique_id_r"], dtype=np.int64),
+        np.asarray(got["match_weight"], dtype=float),
+    )
