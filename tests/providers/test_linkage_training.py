@@ -546,3 +546,18 @@ def test_link_config_max_pairs_stops_a_run_that_would_not_fit(country_dir, tmp_p
     with pytest.raises(EstimateDoesNotExistError, match="max_pairs") as info:
         link_submissions(dataclasses.replace(cfg, max_pairs=10))
     assert info.value.code == "linkage-too-many-pairs"
+
+
+def test_trained_probabilities_keep_twelve_digits(sahel3) -> None:
+    # DuckDB's parallel sums change the last digits of u and m from run to run; the model keeps
+    # 12 significant digits, so that two runs give the same model, weights and report bytes
+    result, _, _ = sahel3
+    values = [
+        lv[key]
+        for comp in result.model["comparisons"]
+        for lv in comp["comparison_levels"]
+        for key in ("m_probability", "u_probability")
+        if isinstance(lv.get(key), float)
+    ]
+    assert len(values) > 20
+    assert all(v == float(f"{v:.12g}") for v in values)

@@ -275,7 +275,18 @@ def train_model(
                 lv.pop("m_probability", None)
         _fill_m(spec, levels, trained_by[spec.name], record)
         _fill_u(spec, levels, records, sample, record)
+        for lv in levels:
+            for key in ("m_probability", "u_probability"):
+                if isinstance(lv.get(key), float):
+                    lv[key] = float(f"{lv[key]:.{_DIGITS}g}")
     return model, record
+
+
+#: Significant digits the trained probabilities keep. DuckDB sums in parallel threads, in an
+#: order that changes from run to run, so the last digits of u and of EM's m differed between
+#: two runs of the same records and seed (the internal linkage_report.xlsx was not the same
+#: bytes); 12 digits are far more than the training's own precision and the same on every run.
+_DIGITS = 12
 
 
 #: m probabilities below this are raised to it between EM sessions (an m that EM drives towards
