@@ -88,41 +88,46 @@ METHOD_FAMILIES: dict[str, str] = {
 
 
 #: The words of the estimators' model descriptions, translated where a reader sees them (a
-#: summary, the report's tables): ``(pattern, message)``, the most specific first; a pattern's
-#: named groups are the message's placeholders (whole numbers given as numbers, so French groups
-#: them). List names, terms, formulas and the closed-population models' names (``Mh Darroch``)
-#: stay as they are.
-_MODEL_WORDS: tuple[tuple[re.Pattern[str], Message], ...] = tuple(
-    (re.compile(pattern), message)
-    for pattern, message in (
-        (r"latent classes, K\*=(?P<k>\d+), Dirichlet process",
-         N_("latent classes, K*={k}, Dirichlet process")),
-        (r"(?P<n>\d+) latent classes, lists independent within a class",
-         N_("{n} latent classes, lists independent within a class")),
-        (r"average over (?P<n>\d+) decomposable graphs", N_("average over {n} decomposable graphs")),
-        (r"two lists, independence \((?P<n1>\d+) and (?P<n2>\d+) people, (?P<m>\d+) on both\)",
-         N_("two lists, independence ({n1} and {n2} people, {m} on both)")),
-        (r"hierarchical log-linear, partially pooled main effects",
-         N_("hierarchical log-linear, partially pooled main effects")),
-        (r" \((?P<n>\d+) strata, total\)", N_(" ({n} strata, total)")),
-        (r"\(bias-corrected, f2 = 0\)", N_("(bias-corrected, f2 = 0)")),
-        (r"\(normal prior on interactions\)", N_("(normal prior on interactions)")),
-        (r"\(horseshoe prior on interactions\)", N_("(horseshoe prior on interactions)")),
-        (r"\(retained by thresholding; proper prior on interactions",
-         N_("(retained by thresholding; proper prior on interactions")),
-        (r"\(retained by thresholding; improper prior on interactions",
-         N_("(retained by thresholding; improper prior on interactions")),
-        (r" at minus infinity \(margin zero\)", N_(" at minus infinity (margin zero)")),
-        (r"\(list-specific effects\)", N_("(list-specific effects)")),
-        (r"\(effects shared by the lists\)", N_("(effects shared by the lists)")),
-        (r"\(same probability on every list\)", N_("(same probability on every list)")),
-        (r"\(covariate x list\)", N_("(covariate x list)")),
-        (r" per level of ", N_(" per level of ")),
-        (r"main effects", N_("main effects")),
-        (r"\(independence\)", N_("(independence)")),
-        (r"Chao lower bound", N_("Chao lower bound")),
-    )
+#: summary, the report's tables), the most specific first. Each message is found in a
+#: description as its English text, its placeholders standing for whole numbers (given to the
+#: message as numbers, so French groups them). List names, terms, formulas and the
+#: closed-population models' names (``Mh Darroch``) stay as they are.
+_MODEL_MESSAGES: tuple[Message, ...] = (
+    N_("latent classes, K*={k}, Dirichlet process"),
+    N_("{n} latent classes, lists independent within a class"),
+    N_("average over {n} decomposable graphs"),
+    N_("two lists, independence ({n1} and {n2} people, {m} on both)"),
+    N_("hierarchical log-linear, partially pooled main effects"),
+    N_(" ({n} strata, total)"),
+    N_("(bias-corrected, f2 = 0)"),
+    N_("(normal prior on interactions)"),
+    N_("(horseshoe prior on interactions)"),
+    N_("(retained by thresholding; proper prior on interactions"),
+    N_("(retained by thresholding; improper prior on interactions"),
+    N_(" at minus infinity (margin zero)"),
+    N_("(list-specific effects)"),
+    N_("(effects shared by the lists)"),
+    N_("(same probability on every list)"),
+    N_("(covariate x list)"),
+    N_(" per level of "),
+    N_("main effects"),
+    N_("(independence)"),
+    N_("Chao lower bound"),
 )  # fmt: skip
+
+
+def _english_pattern(message: Message) -> re.Pattern[str]:
+    """Where ``message``'s English stands in a text: its words as they are, each placeholder a
+    whole number in the group of its name."""
+    parts = re.split(r"\{(\w+)\}", message.msgid)
+    return re.compile(
+        "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>\\d+)" for i, p in enumerate(parts))
+    )
+
+
+_MODEL_WORDS: tuple[tuple[re.Pattern[str], Message], ...] = tuple(
+    (_english_pattern(m), m) for m in _MODEL_MESSAGES
+)
 
 
 def model_words(text: Any, lang: str) -> Any:
