@@ -94,6 +94,29 @@ def test_irls_from_a_far_start_reaches_the_same_mle() -> None:
         assert dev == pytest.approx(dev0, rel=1e-9)
 
 
+def test_irls_offset_closed_form_and_as_a_fixed_column() -> None:
+    # intercept-only Poisson model with offset log E: the MLE is log(sum y / sum E) exactly (the
+    # score equation sum y = sum E exp(b)); tolerance 1e-10, IRLS's deviance criterion
+    rng = np.random.default_rng(5)
+    e = rng.uniform(0.5, 3.0, 40)
+    y = rng.poisson(4.0 * e).astype(float)
+    one = np.ones((40, 1))
+    beta, mu, _dev, _it, conv = irls(one, y, offset=np.log(e))
+    assert conv and beta[0] == pytest.approx(np.log(y.sum() / e.sum()), abs=1e-10)
+    np.testing.assert_allclose(mu, e * y.sum() / e.sum(), rtol=1e-9)
+    # a model with an offset is the full model with that column's coefficient held at 1: fit the
+    # full model, then refit the rest with its fitted column as offset: same beta and deviance
+    table = Table.from_data(read_capture_csv(MSE_DATA / "uk_2013.csv"))
+    fit = fit_loglinear(table, parse_model("LA:NG", table.lists))
+    x = np.asarray([[((c & t) == t) for t in fit.terms] for c in table.cells], dtype=float)
+    b_full, _mu, d_full, _it, _c = irls(x, table.y)
+    off = x[:, 1] * b_full[1]
+    rest = np.delete(x, 1, axis=1)
+    b_off, _mu, d_off, _it, conv = irls(rest, table.y, offset=off, mu_start=table.y + 0.5)
+    assert conv and d_off == pytest.approx(d_full, rel=1e-9)
+    np.testing.assert_allclose(b_off, np.delete(b_full, 1), rtol=1e-6, atol=1e-8)
+
+
 def test_singular_information_is_no_estimate_not_linalgerror() -> None:
     # Fitted means of zero on every cell of a column: X' diag(mu) X is singular.
     x = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])

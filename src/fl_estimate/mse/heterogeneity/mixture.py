@@ -99,35 +99,6 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def _offset_fit(
-    x: np.ndarray, y: np.ndarray, off: np.ndarray, beta: np.ndarray, iters: int = 25
-) -> tuple[np.ndarray, float]:
-    """Poisson GLM with a fixed offset, Newton from ``beta`` with step-halving."""
-    eta = np.clip(x @ beta + off, -50, 50)
-    mu = np.exp(eta)
-    dev = poisson_deviance(y, mu)
-    for _ in range(iters):
-        w = x * mu[:, None]
-        try:
-            step = np.linalg.solve(x.T @ w, x.T @ (y - mu))
-        except np.linalg.LinAlgError:
-            break
-        for _h in range(20):
-            nb = beta + step
-            nmu = np.exp(np.clip(x @ nb + off, -50, 50))
-            ndev = poisson_deviance(y, nmu)
-            if ndev <= dev + 1e-12:
-                break
-            step = step / 2
-        else:
-            break
-        done = dev - ndev < 1e-10 * (1 + abs(dev))
-        beta, mu, dev = nb, nmu, ndev
-        if done:
-            break
-    return beta, dev
-
-
 def _full_fit(
     x: np.ndarray, y: np.ndarray, t: np.ndarray, beta: np.ndarray, delta: float, b: float
 ) -> tuple[np.ndarray, float, float, float]:
@@ -197,7 +168,9 @@ def two_class_lr(x: np.ndarray, y: np.ndarray, cells: np.ndarray) -> TwoClassFit
             off = _softplus(delta + b * t)
             start = beta0.copy()
             start[0] -= math.log1p(math.exp(delta + b))  # keep the singletons' fit
-            beta, dev = _offset_fit(x, y, off, start, iters=8)
+            beta, _mu, dev, _it, _conv = irls(
+                x, y, mu_start=np.exp(np.clip(x @ start + off, -50, 50)), offset=off, max_iter=8
+            )
             if dev < best[0]:
                 best = (dev, beta, delta, b)
     dev1, beta1, delta1, b1 = best

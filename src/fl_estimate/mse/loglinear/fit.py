@@ -265,16 +265,17 @@ def irls_batch(
 class _PoissonPath:
     """Deviance of the points IRLS visits, for one model (the cells' counts fixed)."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None) -> None:
         self.x = x
         self.y = y
+        self.offset = 0.0 if offset is None else offset
         self.pos = y > 0
         self.ylogy = np.where(self.pos, y * np.log(np.where(self.pos, y, 1.0)), 0.0)
 
     def at(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(eta, mu, deviance) at ``beta``; eta is clipped so that a diverging fit cannot
         overflow (it is flagged later and decided by the linear program)."""
-        eta = self.x @ beta
+        eta = self.x @ beta + self.offset
         mu = np.exp(np.clip(eta, -700.0, 100.0))
         with np.errstate(divide="ignore"):
             logmu = np.where(self.pos, self.y * np.log(mu), 0.0)
@@ -285,7 +286,7 @@ class _PoissonPath:
         """A point of the model's parameter space near ``mu_start``: the least-squares
         projection of ``log mu_start`` on the design columns (exact for the fitted means of a
         nested model, whose log lies in the column space)."""
-        eta = np.log(np.maximum(np.asarray(mu_start, dtype=float), 1e-300))
+        eta = np.log(np.maximum(np.asarray(mu_start, dtype=float), 1e-300)) - self.offset
         return np.linalg.lstsq(self.x, eta, rcond=None)[0]
 
 
@@ -294,6 +295,7 @@ def irls(
     y: np.ndarray,
     *,
     mu_start: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
     tol: float = DEVIANCE_TOL,
     max_iter: int = MAX_ITER,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
@@ -309,6 +311,9 @@ def irls(
         Fitted means to start from, e.g. those of a nested model (stepwise selection). Without
         it the iteration starts like R's glm (``mu = y + 0.1``), the same path as
         :func:`irls_batch`.
+    offset : ndarray (m,), optional
+        A fixed part of the linear predictor (``log mu = offset + x beta``), e.g. the other
+        class's share in a two-class mixture's alternating fit.
     tol, max_iter
         Stop when the relative change of the deviance is below ``tol``.
 
@@ -327,7 +332,7 @@ def irls(
     to a boundary) ends the iteration, reported as not converged; from a warm start the fit is
     then rerun from glm's start.
     """
-    path = _PoissonPath(x, y)
+    path = _PoissonPath(x, y, offset)
     beta = np.zeros(x.shape[1])
     if mu_start is not None and not np.all(np.isfinite(mu_start)):
         mu_start = None
@@ -339,16 +344,16 @@ def irls(
         try:
             beta = path.start(mu_start)
         except np.linalg.LinAlgError:
-            return irls(x, y, tol=tol, max_iter=max_iter)
+            return irls(x, y, offset=offset, tol=tol, max_iter=max_iter)
         eta, mu, dev_cur = path.at(beta)
     for it in range(1, max_iter + 1):
-        z = eta + (y - mu) / mu
+        z = eta - path.offset + (y - mu) / mu
         xtw = x.T * mu
         try:
             beta_new = np.linalg.solve(xtw @ x, xtw @ z)
         except np.linalg.LinAlgError:
             if mu_start is not None:
-                return irls(x, y, tol=tol, max_iter=max_iter)
+                return irls(x, y, offset=offset, tol=tol, max_iter=max_iter)
             return beta, mu, dev_cur, it, False
         eta_new, mu_new, dev = path.at(beta_new)
         halvings = 0
