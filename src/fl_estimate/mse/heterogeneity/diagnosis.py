@@ -16,6 +16,10 @@ pairs of lists depend on each other, as long as those pairs are in the model, so
 ``alpha`` by construction, not by tuning on designs. ``benchmarks/mse_validation.py`` measures size
 and power on a randomised family of designs drawn fresh on every run
 (:func:`fl_estimate.simulate.draw_design`); the numbers are in docs/mse.md.
+``benchmarks/heterogeneity_calibration.py`` checks the asymptotic null against a parametric
+bootstrap of the whole forward selection (``calibration="bootstrap"``, 199 draws): on 1,790 fresh
+homogeneous tables the two verdicts agree on 99.8% (false alarms 4.1% and 3.9%), and the bootstrap
+costs 7 times the CPU and a third of the power, so the asymptotic null is the default.
 
 Why Darroch's column: on the randomised family (``benchmarks/heterogeneity_power.py``, calibration
 seed 1001, 1,766 tables; checked on seed 1002) it had 2-3 times the power of the Gamma(3.5)
