@@ -458,8 +458,10 @@ def test_cannot_link_keeps_apart_what_the_model_finds_different(sahel3) -> None:
     )
     plain = dataclasses.replace(result, cannot_link=None)
     # without the constraint, such pairs are merged by transitivity, and F1 against the truth is
-    # no better (measured 0.944 with, 0.938 without, on this seeded country)
-    plain_labels = plain.clusters()
+    # no better. Since the date-of-birth levels tell full dates from unknown ones, the default
+    # threshold (0.59 here) leaves no such chain on this seeded country; at 0.5 one is formed
+    # (measured F1 0.951 with the constraint, 0.945 without)
+    labels, plain_labels = result.clusters(0.5), plain.clusters(0.5)
     assert (plain_labels[left[low]] == plain_labels[right[low]]).any()
     assert _f1(labels, person) >= _f1(plain_labels, person)
 

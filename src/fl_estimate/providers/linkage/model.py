@@ -35,7 +35,7 @@ Examples
 >>> result = RecordLinker(threshold=0.9, seed=1).fit(records)    # a few seconds
 >>> report = result.report()
 >>> report["records"], report["persons"], report["duplicates_removed"]
-(1031, 577, {'courts': 2, 'gendarmerie': 2, 'iom': 3, 'ngo': 0, 'police': 9, 'social_services': 3})
+(1031, 579, {'courts': 2, 'gendarmerie': 2, 'iom': 3, 'ngo': 0, 'police': 9, 'social_services': 3})
 """
 
 from __future__ import annotations
