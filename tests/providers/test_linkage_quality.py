@@ -21,7 +21,7 @@ from fl_estimate.providers.linkage.words import level_message, linkage_message
 from fl_estimate.providers.pseudonymise import Pseudonymiser
 from fl_estimate.providers.synthetic import SAMPLE_KEY
 
-from .test_linkage_training import _records
+from .test_linkage_training import _records, _result
 
 SEED = 20240601  # the benchmark's seed
 
@@ -156,3 +156,18 @@ def test_full_date_against_unknown_date_is_weak_evidence(sahel_small) -> None:
     assert not (person[left] == person[right])[mixed_pairs].any()
     linked = pairs["match_probability"].to_numpy() >= result.threshold
     assert not (linked & mixed_pairs).any()
+
+
+def test_balanced_threshold_may_lie_below_one_half() -> None:
+    """Ten sure links and fifty pairs each 40% likely: leaving the fifty out misses 20 true links
+    in expectation, linking them all makes 30 false ones; the balance is at 0.4, which the
+    data-driven threshold now gives (it was clipped at 0.5, leaving all fifty out)."""
+    from fl_estimate.providers.linkage.result import MIN_DATA_THRESHOLD
+
+    p = np.r_[np.full(10, 0.99), np.full(50, 0.4)]
+    res = _result(p)
+    assert res.data_threshold() == pytest.approx(0.4)
+    # the persons at that threshold: the 0.4 pairs are linked (all to record 0: one person)
+    assert len(np.unique(res.clusters(res.data_threshold()))) == 1
+    assert len(np.unique(res.clusters(0.5))) == 51
+    assert MIN_DATA_THRESHOLD == 0.3 and _result(np.full(5, 0.1)).data_threshold() == 0.3

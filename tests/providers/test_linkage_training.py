@@ -280,7 +280,7 @@ def test_data_threshold_balances_false_and_missed_links() -> None:
     assert abs(false - missed) <= 1.0, (false, missed)
     t2 = res.data_threshold("false-rate", false_rate=0.01)
     assert (1 - p[p >= t2]).mean() <= 0.01 and t2 >= t
-    assert _result(np.full(5, 0.2)).data_threshold() == 0.5  # never below 0.5
+    assert _result(np.full(5, 0.2)).data_threshold() == 0.3  # never below MIN_DATA_THRESHOLD
 
 
 def test_within_provider_merges_report_the_evidence(prepared_sample) -> None:
