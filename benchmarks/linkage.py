@@ -440,6 +440,34 @@ def _window_rule_pairs(records: pd.DataFrame, rule: Any) -> pd.DataFrame:
     return _window_pairs(sub, equal, window)
 
 
+def comparison_levels(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The level (label, ``null`` for the null level) of each scored pair in each comparison of
+    the default model, from the comparisons' SQL evaluated in DuckDB on the prepared records."""
+    import duckdb
+
+    from fl_estimate.providers.linkage.comparisons import default_comparisons
+    from fl_estimate.providers.linkage.prepare import splink_table
+
+    table = splink_table(records)
+    con = duckdb.connect()
+    con.register("t", table)
+    con.register("p", pairs[["unique_id_l", "unique_id_r"]].assign(rn=np.arange(len(pairs))))
+    cases = []
+    for spec in default_comparisons():
+        whens = [f"WHEN {spec.null_sql} THEN 'null'"] + [
+            f"WHEN {lv.sql} THEN '{lv.label}'" for lv in spec.levels if lv.sql != "ELSE"
+        ]
+        cases.append(f"CASE {' '.join(whens)} ELSE '{spec.levels[-1].label}' END AS {spec.name}")
+    left = ", ".join(f"{c} AS {c}_l" for c in table.columns)
+    right = ", ".join(f"{c} AS {c}_r" for c in table.columns)
+    sql = (
+        f"WITH l AS (SELECT {left} FROM t), r AS (SELECT {right} FROM t) "
+        f"SELECT {', '.join(cases)} FROM p JOIN l ON p.unique_id_l = l.unique_id_l "
+        "JOIN r ON p.unique_id_r = r.unique_id_r ORDER BY p.rn"
+    )
+    return con.execute(sql).df()
+
+
 def diagnose(profile: str, size: str | int, seed: int, **overrides: Any) -> None:
     """Why the linkage of one country goes wrong: training, prior, blocking, false and missed links."""
     country, res, person = linked_country(profile, size, seed, **overrides)
@@ -510,6 +538,22 @@ def diagnose(profile: str, size: str | int, seed: int, **overrides: Any) -> None
             k = kinds(frame)
             print(f"   {title} by dates of birth (truth), provider and household:")
             print(k.value_counts().head(12).to_string())
+    print(
+        "\n   scored pairs by comparison level: true pairs, missed (true, not linked), false links"
+    )
+    from fl_estimate.providers.linkage.comparisons import default_comparisons
+
+    lv = comparison_levels(rec, pairs)
+    order = {c.name: [x.label for x in c.levels] + ["null"] for c in default_comparisons()}
+    for name in ("name", "dob", "age"):
+        tab = pd.DataFrame(
+            {"level": lv[name], "true": same, "missed": same & ~linked, "false": ~same & linked}
+        )
+        out = tab.groupby("level", sort=False).agg(pairs=("true", "size"), true=("true", "sum"),
+                                                     missed=("missed", "sum"),
+                                                     false=("false", "sum"))  # fmt: skip
+        print(f"   {name}:")
+        print(out.reindex([x for x in order[name] if x in out.index]).to_string())
     print("\n   calibration: scored pairs by match probability, the share that are true matches")
     bins = [0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99, 0.999, 1.0001]
     prob = pairs["match_probability"].to_numpy(float)

@@ -175,16 +175,16 @@ def test_linkage_report_and_workbook_in_french(
     printed = _flat(capsys.readouterr().out)
     inside = tmp_path / "linkage.internal"
     page = _flat(html_lib.unescape((inside / "linkage_report.html").read_text(encoding="utf-8")))
-    for french in ("même nom complet", "même année (une date inconnue)", "nom, Dice >= 0,9",
-                   "âge à 3 ans près", "EM : key_dob", "a priori 0,12 : niveau jamais vu dans les "
+    for french in ("même nom complet", "même année, les deux dates inconnues", "nom, Dice >= 0,9",
+                   "âge à 3 ans près", "EM : key_dob", "a priori 0,08 : niveau jamais vu dans les "
                    "sessions EM", "fixe, par défaut", "effets principaux (indépendance)",
                    "maintenu à 1e-06 (EM le menait à zéro ;", "nouvelle tentative"):  # fmt: skip
         assert french in page, french
-    for english in ("same full name", "same year (one date unknown)", "name Dice", "prior 0.12",
+    for english in ("same full name", "same year, both dates unknown", "name Dice", "prior 0.08",
                     "level never seen", "fixed, default", "main effects", "EM drove it",
                     ">retried<"):  # fmt: skip
         assert english not in page, english
-    assert "dob / même année (une date inconnue) (niveau jamais vu" in printed
+    assert "dob / même année, les deux dates inconnues (niveau jamais vu" in printed
     assert "level never seen" not in printed
 
     wb = openpyxl.load_workbook(inside / "linkage_report.xlsx")

@@ -280,7 +280,7 @@ def test_data_threshold_balances_false_and_missed_links() -> None:
     assert abs(false - missed) <= 1.0, (false, missed)
     t2 = res.data_threshold("false-rate", false_rate=0.01)
     assert (1 - p[p >= t2]).mean() <= 0.01 and t2 >= t
-    assert _result(np.full(5, 0.2)).data_threshold() == 0.5  # never below 0.5
+    assert _result(np.full(5, 0.2)).data_threshold() == 0.3  # never below MIN_DATA_THRESHOLD
 
 
 def test_within_provider_merges_report_the_evidence(prepared_sample) -> None:
@@ -458,8 +458,10 @@ def test_cannot_link_keeps_apart_what_the_model_finds_different(sahel3) -> None:
     )
     plain = dataclasses.replace(result, cannot_link=None)
     # without the constraint, such pairs are merged by transitivity, and F1 against the truth is
-    # no better (measured 0.944 with, 0.938 without, on this seeded country)
-    plain_labels = plain.clusters()
+    # no better. Since the date-of-birth levels tell full dates from unknown ones, the default
+    # threshold (0.59 here) leaves no such chain on this seeded country; at 0.5 one is formed
+    # (measured F1 0.951 with the constraint, 0.945 without)
+    labels, plain_labels = result.clusters(0.5), plain.clusters(0.5)
     assert (plain_labels[left[low]] == plain_labels[right[low]]).any()
     assert _f1(labels, person) >= _f1(plain_labels, person)
 

@@ -246,7 +246,7 @@ def run_link(
     >>> run.rejected, "sensitivity.csv" in run.internal_files
     (['police_2022-Q3.csv'], True)
     >>> [(row["threshold"], row["persons"]) for row in run.report["sensitivity"]]
-    [(0.5, 1540), (0.7984, 1542), (0.8, 1542), (0.9, 1547), (0.95, 1562), (0.99, 1591), (0.999, 1768)]
+    [(0.5, 1540), (0.7626, 1543), (0.8, 1544), (0.9, 1549), (0.95, 1562), (0.99, 1603), (0.999, 1777)]
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
     target = Path(out) if out is not None else cfg.resolve(cfg.output)

@@ -16,7 +16,14 @@ whole (so swapped given and family names, and typing errors, still agree): split
 two comparisons would count the same evidence twice. Exact full names and exact dates of birth
 carry term-frequency adjustments: agreeing on a common name is weaker evidence than on a rare one.
 A date of birth written as 1 January, or as a year only, is a year (see
-:func:`fl_estimate.providers.pseudonymise.normalise_birth_date`). Age counts only when a date of
+:func:`fl_estimate.providers.pseudonymise.normalise_birth_date`): an unknown date. The levels of
+``dob`` tell the three kinds of record apart (a full date, an unknown date with its year, no
+date): two unknown dates of the same year, and a full date against an unknown one of the same
+year, are different levels (in name-dense countries the second was the commonest false link:
+people whose date is unknown are not people whose date is known, benchmarks/linkage.py
+--diagnose), and a date against no date is a level of its own, not the null level (a full date
+against none is weak evidence against a match, an unknown date against none weak evidence for
+one); only two records with no date at all carry no evidence. Age counts only when a date of
 birth is missing on one side: it is computed from the date of birth, and counting both would
 count the same evidence twice; sex counts only when the given names differ, for the same reason
 (a given name says the sex), and a phone only when they agree: members of one household share a
@@ -28,8 +35,8 @@ Examples
 --------
 >>> [c.name for c in default_comparisons()]
 ['name', 'dob', 'doc', 'phone', 'sex', 'age', 'region', 'year', 'nationality']
->>> [lv.label for lv in default_comparisons()[1].levels]
-['same date of birth', 'same year (one date unknown)', 'same year, other day', 'different']
+>>> [lv.label for lv in default_comparisons()[1].levels][:4]
+['same date of birth', 'same year, both dates unknown', 'same year, one date unknown, one full', 'same year, other day']
 """
 
 from __future__ import annotations
@@ -65,6 +72,12 @@ class Level:
     exact : str or None
         Column of which the level is an exact match; its ``u`` can then be computed from the
         frequencies of the column's values when the random sample holds no such pair.
+    m_min : float
+        Least ``m`` the level is given (a documented lower bound): where EM finds fewer pairs
+        of the same person at this level, the bound is used and the report says so. For a
+        level that the training data may show to be (almost) impossible for one person but
+        that real registrations produce now and then, so that it is weak evidence against a
+        match rather than a near-certain proof.
     """
 
     label: str
@@ -72,20 +85,23 @@ class Level:
     m_prior: float
     tf: str | None = None
     exact: str | None = None
+    m_min: float = 0.0
 
 
 @dataclass(frozen=True)
 class ComparisonSpec:
     """A comparison: its name, the null condition (no evidence) and its levels in order.
 
-    ``null_column``: when the null level is "this column missing on either side", the column
-    (used to compute ``u`` of an exact level from value frequencies).
+    ``null_column``: when the null level is "this column missing on either side" (or, with
+    ``null_both``, "on both sides"), the column (used to compute ``u`` of an exact level from
+    value frequencies).
     """
 
     name: str
     null_sql: str
     levels: tuple[Level, ...]
     null_column: str | None = None
+    null_both: bool = False
 
 
 def _exact(name: str, column: str, label: str, m: float) -> ComparisonSpec:
@@ -130,18 +146,29 @@ def default_comparisons() -> list[ComparisonSpec]:
             Level("different", "ELSE", 0.05),
         ),
     )  # fmt: skip
+    full_l, full_r = "key_dob_l IS NOT NULL", "key_dob_r IS NOT NULL"
+    year_l = "(key_dob_l IS NULL AND key_yob_l IS NOT NULL)"
+    year_r = "(key_dob_r IS NULL AND key_yob_r IS NOT NULL)"
+    blank_l, blank_r = "key_yob_l IS NULL", "key_yob_r IS NULL"
     dob = ComparisonSpec(
         "dob",
-        "key_yob_l IS NULL OR key_yob_r IS NULL",
+        "key_yob_l IS NULL AND key_yob_r IS NULL",
         (
-            Level("same date of birth", "key_dob_l = key_dob_r", 0.80, tf="key_dob",
+            Level("same date of birth", "key_dob_l = key_dob_r", 0.78, tf="key_dob",
                   exact="key_dob"),
-            Level("same year (one date unknown)",
-                  "key_yob_l = key_yob_r AND (key_dob_l IS NULL OR key_dob_r IS NULL)", 0.12),
-            Level("same year, other day", "key_yob_l = key_yob_r", 0.04),
+            Level("same year, both dates unknown", f"key_yob_l = key_yob_r AND {year_l} AND {year_r}",
+                  0.08),
+            Level("same year, one date unknown, one full",
+                  f"key_yob_l = key_yob_r AND ({year_l} OR {year_r})", 0.02, m_min=0.01),
+            Level("same year, other day", "key_yob_l = key_yob_r", 0.02),
+            Level("one full date, no date on the other",
+                  f"({full_l} AND {blank_r}) OR ({blank_l} AND {full_r})", 0.03),
+            Level("one date unknown, no date on the other",
+                  f"({year_l} AND {blank_r}) OR ({blank_l} AND {year_r})", 0.03),
             Level("different", "ELSE", 0.04),
         ),
         null_column="key_yob",
+        null_both=True,
     )  # fmt: skip
     age = ComparisonSpec(
         "age",

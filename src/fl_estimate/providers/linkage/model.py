@@ -35,7 +35,7 @@ Examples
 >>> result = RecordLinker(threshold=0.9, seed=1).fit(records)    # a few seconds
 >>> report = result.report()
 >>> report["records"], report["persons"], report["duplicates_removed"]
-(1031, 577, {'courts': 2, 'gendarmerie': 2, 'iom': 3, 'ngo': 0, 'police': 9, 'social_services': 3})
+(1031, 579, {'courts': 2, 'gendarmerie': 2, 'iom': 3, 'ngo': 0, 'police': 9, 'social_services': 3})
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class RecordLinker:
     threshold : float or "auto"
         Match probability at or above which a pair is linked. ``"auto"`` (the default): the
         data-driven threshold of :meth:`LinkageResult.data_threshold` (expected false links
-        equal to expected missed links among the scored pairs, never below 0.5). The model's
+        equal to expected missed links among the scored pairs, never below 0.3). The model's
         match probabilities are calibrated on the synthetic countries (pairs scored 0.5-0.9
         are true matches about as often as they say), so a fixed 0.9 leaves out many pairs
         that are more likely than not the same person: in name-dense countries the persons

@@ -43,6 +43,7 @@ from fl_estimate.providers.linkage.words import level_message, linkage_message
 from fl_estimate.providers.pseudonymise import KEY_COLUMNS, bloom_dice
 
 __all__ = [
+    "MIN_DATA_THRESHOLD",
     "PRIOR_MOVE_FACTOR",
     "PUBLISHED_WARNINGS",
     "THRESHOLD_SHARE",
@@ -62,6 +63,14 @@ _SESSION_STATUS = {"skipped": N_("skipped"), "failed": N_("failed")}
 #: The fitted prior is reported as having moved when it differs from the counted one by more
 #: than this factor (either way).
 PRIOR_MOVE_FACTOR = 4.0
+#: The lowest threshold :meth:`LinkageResult.data_threshold` gives. Not 0.5: in name-dense
+#: countries of 100,000 records, where many true pairs are scored 0.3-0.5 (a common name, no
+#: date of birth), the balanced threshold lay near 0.36; clipped at 0.5 the persons were
+#: over-counted by 5% and N-hat by 23%, at 0.36 by 3.4% and 14%, with the same pairwise F1
+#: (0.916 and 0.918: with calibrated probabilities the best F1 is reached near half the F1
+#: itself, ``benchmarks/linkage.py``, sahel, seed 5101). A link less likely than this is never
+#: made.
+MIN_DATA_THRESHOLD = 0.3
 
 #: The publishable text of each warning code (:meth:`LinkageResult.warnings`,
 #: :func:`fl_estimate.pipeline.linkage_sensitivity.sensitivity_warnings`): no count, so that the
@@ -241,8 +250,12 @@ class LinkageResult:
         Returns
         -------
         float
-            Never below 0.5 (a link must be more likely than not) nor above 0.999. Both rest on
-            the model's probabilities being calibrated.
+            Never below :data:`MIN_DATA_THRESHOLD` (0.3) nor above 0.999. Both rest on the
+            model's probabilities being calibrated. A balanced threshold below 0.5 links pairs
+            more likely different than the same: each such link is more often false than true,
+            but leaving them all out misses more true links than the false ones it avoids, and
+            the count of persons (and N-hat, which each missed link between providers raises)
+            is right only when the two balance.
         """
         p = np.sort(self.pairs["match_probability"].to_numpy(float))[::-1]
         if not len(p):
@@ -260,7 +273,7 @@ class LinkageResult:
             raise ModelSpecificationError(
                 N_("kind must be 'balanced' or 'false-rate', not {value!r}", value=kind)
             )
-        return float(np.clip(t, 0.5, 0.999))
+        return float(np.clip(t, MIN_DATA_THRESHOLD, 0.999))
 
     def estimated_quality(self, threshold: float | None = None) -> dict[str, float | None]:
         """Pairwise precision and recall of the links, estimated from the match probabilities.

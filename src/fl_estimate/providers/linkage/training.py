@@ -165,7 +165,12 @@ def _exact_u(records: pd.DataFrame, spec: ComparisonSpec, column: str) -> float 
         return None
     counts = records.loc[nonnull, column].dropna().value_counts().to_numpy(np.int64)
     agree = float((counts * (counts - 1) / 2).sum())
-    return max(agree, 0.5) / _total_pairs(m)
+    # the pairs the comparison does not hold null: both sides known (or, null_both, either)
+    if spec.null_both:
+        pairs = _total_pairs(len(records)) - _total_pairs(len(records) - m)
+    else:
+        pairs = _total_pairs(m)
+    return max(agree, 0.5) / pairs
 
 
 def train_model(
@@ -422,6 +427,47 @@ def _fill_m(
              "m_source": source}
         )  # fmt: skip
     _cap_disagreement(spec, levels, trained, record)
+    _raise_to_least(spec, levels, record)
+
+
+def _raise_to_least(spec: ComparisonSpec, levels: list[dict[str, Any]], record: Training) -> None:
+    """The ``m`` of a level with a documented least value (:attr:`.comparisons.Level.m_min`)
+    raised to it where training gave less, the other levels rescaled (the ``m`` still sum to
+    one).
+
+    In the synthetic countries a person's birth date is either known or not, so the pairs of
+    one person never have a full date on one side and 1 January of the same year on the other,
+    and EM drives that level's ``m`` to zero (a proof of two people). Real registrations do
+    write a known date as 1 January now and then (a provider that asks for no document): the
+    least value keeps such a pair weak evidence against a match.
+    """
+    low = [
+        i for i, (lv, sp) in enumerate(zip(levels, spec.levels, strict=True))
+        if sp.m_min > 0 and lv["m_probability"] < sp.m_min
+    ]  # fmt: skip
+    if not low:
+        return
+    rest = sum(lv["m_probability"] for i, lv in enumerate(levels) if i not in low)
+    need = sum(spec.levels[i].m_min for i in low)
+    if rest <= 0 or need >= 1:
+        return
+    scale = (1 - need) / rest
+    rows = [r for r in record.levels if r["comparison"] == spec.name]
+    for i, (lv, row) in enumerate(zip(levels, rows, strict=True)):
+        if i in low:
+            was, bound = lv["m_probability"], spec.levels[i].m_min
+            lv["m_probability"] = bound
+            row["m"] = bound
+            row["m_source"] += (
+                f"; raised to its documented least value {bound:g} (EM gave {was:.3g})"
+            )
+            record.notes.append(
+                f"m of {spec.name} / {spec.levels[i].label} raised to its documented least value "
+                f"{bound:g} (EM gave {was:.3g})"
+            )
+        else:
+            lv["m_probability"] *= scale
+            row["m"] = lv["m_probability"]
 
 
 def _cap_disagreement(
