@@ -36,10 +36,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mse_validation import DESIGN_CLASSES, draw_table  # noqa: E402
+from mse_validation import DESIGN_CLASSES, draw_table
 
-from fl_estimate.mse.heterogeneity.diagnosis import diagnose_heterogeneity  # noqa: E402
-from fl_estimate.mse.loglinear import StepwiseMSE  # noqa: E402
+from fl_estimate.mse.heterogeneity.diagnosis import diagnose_heterogeneity
+from fl_estimate.mse.loglinear import StepwiseMSE
 
 
 def one(args: tuple[int, int, int]) -> dict | None:

@@ -195,7 +195,7 @@ def test_mse_summary_in_french_numbers_statuses_and_policy(
     assert main(["--lang", "fr", "mse", KOSOVO]) == 0
     out = capsys.readouterr().out
     flat = _flat(out)
-    for french in ("Statut borne inférieure seulement", "p unilatéral = 1,2e-29 < 0,05",
+    for french in ("Statut borne inférieure seulement", "p unilatéral = 1,2e-29 < 0,025",
                    "le niveau de confiance de 95 % porte sur", "déviance (deviance) 39,8936",
                    "log-vraisemblance (loglik) -70,6588",
                    "hétérogénéité signalée (heterogeneity_flag) oui",
@@ -213,7 +213,7 @@ def test_mse_summary_in_french_numbers_statuses_and_policy(
     assert "heterogeneity_flag        True" in out
     assert "policy                    lower bound (heterogeneity diagnosis fired)" in out
     assert "selected_estimate         14,341.6638" in out
-    assert "one-sided p = 1.2e-29 < 0.05" in out and "and 95% confidence goes with" in out
+    assert "one-sided p = 1.2e-29 < 0.025" in out and "and 95% confidence goes with" in out
 
 
 # ---------------------------------------------------------------- indicators

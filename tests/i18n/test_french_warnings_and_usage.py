@@ -37,7 +37,7 @@ HARE = str(MSE_DATA / "snowshoe_hare.csv")
 HARE_WARNING_EN = (
     "fl-estimate: warning: snowshoe_hare.csv: people seen on several lists are more common than "
     "any pattern of list dependence explains (heterogeneity column Darroch, one-sided p = "
-    "0.0029 < 0.05): some people are much harder to find than others, so a log-linear estimate "
+    "0.0029 < 0.025): some people are much harder to find than others, so a log-linear estimate "
     "is too low. Read a log-linear estimate as a lower bound; the default method ('default') "
     "reports it as one, and the heterogeneity models (methods 'mth', 'closedp', 'latent-class') "
     "show how much higher N may be."
@@ -57,7 +57,7 @@ def test_heterogeneity_warning_in_french_on_the_command_line(
     assert french == (
         f"fl-estimate: avertissement{NB}: snowshoe_hare.csv{NB}: les personnes vues sur plusieurs "
         "listes sont plus nombreuses qu'aucune structure de dépendance entre listes ne l'explique "
-        "(colonne d'hétérogénéité Darroch, p unilatéral = 0,0029 < 0,05)"
+        "(colonne d'hétérogénéité Darroch, p unilatéral = 0,0029 < 0,025)"
         f"{NB}: certaines personnes sont bien plus difficiles à repérer que d'autres, donc une "
         "estimation log-linéaire est trop basse. Lisez une estimation log-linéaire comme une "
         f"borne inférieure{NB}; la méthode par défaut ('default') la présente comme telle, et les "

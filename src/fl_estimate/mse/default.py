@@ -256,7 +256,7 @@ class DefaultMSE(LogLinearEstimator):
     criterion : {"pvalue", "aic", "bic"}
         Stepwise rule of the selected model (see :class:`StepwiseMSE`).
     alpha : float
-        Size of the heterogeneity diagnosis (0.05).
+        Size of the heterogeneity diagnosis (0.025, :data:`~fl_estimate.mse.heterogeneity.diagnosis.ALPHA`).
     """
 
     method = "default"
