@@ -401,8 +401,9 @@ def _schema(regions: Sequence[str] | None, providers: Sequence[str] | None) -> p
     }  # fmt: skip
     for c in CODE_COLUMNS:
         columns[c].checks.append(
-            pa.Check(lambda s: each_distinct(lambda v: not is_formula_like(v), s),
-                     error=_NOT_FORMULA)
+            pa.Check(
+                lambda s: each_distinct(lambda v: not is_formula_like(v), s), error=_NOT_FORMULA
+            )
         )
     for k in KEY_COLUMNS:
         pattern = _HEX_BLOOM if k == "key_bloom" else _HEX32
