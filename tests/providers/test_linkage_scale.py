@@ -160,3 +160,25 @@ def test_extend_linkage_stops_on_too_many_pairs(sample_years) -> None:
         warnings.simplefilter("ignore")
         again = extend_linkage(exact, new)
     assert len(again.pairs) == len(both.pairs)
+
+
+def test_config_duckdb_memory_limit_is_checked(country_dir: Path, tmp_path: Path) -> None:
+    """``[linkage] duckdb_memory_limit``: a DuckDB size, "" for DuckDB's default; anything else
+    is a problem of the config, found before any work."""
+    from fl_estimate.exceptions import InputValidationError
+    from fl_estimate.providers.linkrun import read_link_config
+
+    base = (country_dir / "link.toml").read_text()
+    base = (base.replace("submissions/", str(country_dir / "submissions") + "/")
+            .replace('"registry.csv"', f'"{country_dir / "registry.csv"}"')
+            .replace('"linkage.key"', f'"{country_dir / "linkage.key"}"'))  # fmt: skip
+    assert read_link_config(country_dir / "link.toml").duckdb_memory_limit == "4GB"
+    for value, ok in (('"500MB"', True), ('""', True), ('"lots"', False), ("4", False)):
+        path = tmp_path / "link.toml"
+        path.write_text(base.replace("[linkage]\n", f"[linkage]\nduckdb_memory_limit = {value}\n"))
+        if ok:
+            assert read_link_config(path).duckdb_memory_limit == value.strip('"')
+        else:
+            with pytest.raises(InputValidationError) as err:
+                read_link_config(path)
+            assert [p.column for p in err.value.problems] == ["duckdb_memory_limit"], value
