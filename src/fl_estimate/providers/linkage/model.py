@@ -256,12 +256,10 @@ class RecordLinker:
         code ``linkage-too-many-pairs``; exit 2 in the CLI) instead of the process running out
         of memory: each scored pair holds about 130-150 bytes at the peak (DuckDB's
         scoring), so the default, 40 million, is about 6 GB over the records' own memory.
-        Where names repeat, the blocking rules on name sounds within a region give pairs that
-        grow with the square of the records (``benchmarks/results/linkage_memory.txt``: 1.9
-        million pairs at 100,000 records of the ``sahel`` profile, 7.2 million at 200,000,
-        178 million at 1,000,000); ``key_name_ph+region+age~6`` gives most of them, and a
-        window lets through every pair with an unknown age (narrowing ``age~6`` to ``age~2``
-        removes only a sixth).
+        Where names repeat, the unrefined blocking rules on name sounds within a region give
+        pairs that grow with the square of the records (``benchmarks/results/
+        linkage_memory.txt``: 1.9 million pairs at 100,000 records of the ``sahel`` profile,
+        178 million at 1,000,000); ``rule_budget`` refines them (17.5 million at 1,000,000).
     deterministic_rules : sequence of rules
         Token agreements linked whatever the model says.
     prior : {"fitted", "rules"}
