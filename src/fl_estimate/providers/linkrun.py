@@ -143,6 +143,7 @@ class LinkConfig:
     max_cluster_size: int = 12
     cannot_link: float = 0.01
     max_pairs: int = 40_000_000
+    duckdb_memory_limit: str = "4GB"
     fixed_links: list[list[str]] = field(
         default_factory=lambda: [list(r) for r in DEFAULT_DETERMINISTIC_RULES]
     )
@@ -176,6 +177,7 @@ _TYPES: dict[str, Any] = {
     "max_cluster_size": int,
     "cannot_link": float,
     "max_pairs": int,
+    "duckdb_memory_limit": str,
     "fixed_links": list,
     "plausible_thresholds": list,
     "sensitivity_share": float,
@@ -273,6 +275,16 @@ def _check_values(values: dict[str, Any], src: str, base: Path) -> list[Problem]
     if values.get("max_pairs", 0) < 0:
         problems.append(Problem(N_("expected 0 (no limit) or a number of pairs"), src,
                                 column="max_pairs", value=values["max_pairs"]))  # fmt: skip
+    if values.get("duckdb_memory_limit"):
+        from fl_estimate.exceptions import ModelSpecificationError
+        from fl_estimate.providers.linkage.model import check_memory_limit
+
+        try:
+            check_memory_limit(values["duckdb_memory_limit"])
+        except ModelSpecificationError:
+            problems.append(Problem(N_("expected a size such as \"4GB\" or \"500MB\" (\"\": "
+                                       "DuckDB's default)"), src, column="duckdb_memory_limit",
+                                    value=values["duckdb_memory_limit"]))  # fmt: skip
     if "fixed_links" in values:
         problems.extend(_check_fixed_links(values["fixed_links"], src))
     if not 0 < values.get("sensitivity_share", 0.05) < 1:
@@ -827,6 +839,7 @@ def link_submissions(
         max_cluster_size=cfg.max_cluster_size or None,
         cannot_link=cfg.cannot_link or None,
         max_pairs=cfg.max_pairs or None,
+        duckdb_memory_limit=cfg.duckdb_memory_limit or None,
         deterministic_rules=tuple(tuple(r) for r in cfg.fixed_links),
     )
     return _linked(cfg, files, loaded, registry, linker.fit(prepared), log, say)

@@ -61,7 +61,13 @@ import pandas as pd
 
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.i18n import N_
-from fl_estimate.providers.linkage.model import fetch_scored_pairs, quiet_splink
+from fl_estimate.providers.linkage.model import (
+    count_blocked_pairs,
+    duckdb_api,
+    fetch_scored_pairs,
+    quiet_splink,
+    too_many_pairs,
+)
 from fl_estimate.providers.linkage.prepare import splink_table
 from fl_estimate.providers.linkage.result import LinkageResult
 from fl_estimate.providers.linkage.rules import rule_pairs, rule_sql
@@ -77,7 +83,7 @@ def _new_pairs(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The pairs with a new record (ids ``n_old`` and up) scored by the base's model, the prior
     refitted to them, and what was done."""
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     model = {k: v for k, v in base.model.items() if not k.startswith("fl_estimate")}
     blocking = base.training.get("blocking") or base.settings.get("blocking", [])
@@ -87,9 +93,16 @@ def _new_pairs(
         for r in blocking
     ]
     t0 = time.perf_counter()
-    with quiet_splink():
-        db = DuckDBAPI()
-        pred = Linker(db.register(splink_table(records)), model, log_level=None)
+    limit = base.settings.get("max_pairs", 4e7)
+    with quiet_splink(), duckdb_api(base.settings.get("duckdb_memory_limit", "4GB")) as db:
+        frame = db.register(splink_table(records))
+        if limit is not None:  # the guard of a full linkage, on the pairs with a new record
+            count = count_blocked_pairs(
+                db, frame.physical_name, [tuple(r) for r in blocking], f"r.unique_id >= {n_old}"
+            )
+            if count > limit:
+                raise too_many_pairs(count, len(records) - n_old, limit)
+        pred = Linker(frame, model, log_level=None)
         left, right, weight = fetch_scored_pairs(db, pred.inference.predict())
     logger.info("scored %d new pairs in %.1f s", len(weight), time.perf_counter() - t0)
     start = float(model["probability_two_random_records_match"])
@@ -122,6 +135,9 @@ def extend_linkage(base: LinkageResult, records: pd.DataFrame) -> LinkageResult:
     ------
     ModelSpecificationError
         When ``records`` lack the base's columns.
+    EstimateDoesNotExistError
+        When the base's blocking rules give more than its ``max_pairs`` pairs with a new
+        record (code ``linkage-too-many-pairs``, as a full linkage), counted before scoring.
     """
     n_old = len(base.records)
     missing = [c for c in base.records.columns if c not in records.columns]

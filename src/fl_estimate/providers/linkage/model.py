@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -65,6 +67,8 @@ from fl_estimate.providers.linkage.rules import (
     Rule,
     check_rules,
     count_rule_pairs,
+    rule_columns,
+    rule_label,
     rule_pairs,
     rule_sql,
     splink_rule,
@@ -84,6 +88,7 @@ __all__ = [
     "DEFAULT_EM_BLOCKING",
     "DEFAULT_EXTRA_BLOCKING",
     "DEFAULT_PRIOR_RULES",
+    "DEFAULT_REFINEMENTS",
     "SPLINK_WARNINGS",
     "RecordLinker",
     "dice_sql",
@@ -114,6 +119,13 @@ DEFAULT_EXTRA_BLOCKING: tuple[tuple[str, ...], ...] = (
     ("key_given_ph", "region"),
     ("region", "sex", "age~1"),
 )
+#: Conditions added in order to the blocking rules giving most pairs while together they give
+#: more than ``rule_budget`` pairs per record (name-dense countries, where namesakes of a region
+#: grow with the square of the records): the years of birth do not differ, sexes do not differ, ages within 3
+#: years, nationalities do not differ, and last the same year of identification (which drops a
+#: person's pairs across years: only where the rule's namesakes are far too many to compare).
+#: A condition already implied by the rule (``sex?`` of a rule on ``sex``) is skipped.
+DEFAULT_REFINEMENTS: tuple[str, ...] = ("key_yob?", "sex?", "age~3", "nationality?", "year")
 #: Blocking rules of the EM sessions that estimate the m probabilities: date of birth (trains
 #: the names), the sounds of the names within a region (trains date of birth, documents, phone,
 #: age) and document number (nearly all true matches).
@@ -136,6 +148,43 @@ SPLINK_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     (DeprecationWarning, r"(splink|duckdb|sqlglot)(\.|$)"),
     (FutureWarning, r"(splink|duckdb|sqlglot)(\.|$)"),
 )
+
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def check_memory_limit(value: str | None) -> None:
+    """Raise :class:`ModelSpecificationError` unless ``value`` is a DuckDB size (or None)."""
+    if value is not None and not _MEMORY.match(str(value)):
+        raise ModelSpecificationError(
+            N_(
+                "duckdb_memory_limit must be a size such as '4GB' or '500MB', got {value!r}",
+                value=value,
+            )
+        )
+
+
+@contextlib.contextmanager
+def duckdb_api(
+    memory_limit: str | None = "4GB", temp_directory: str | None = None
+) -> Iterator[Any]:
+    """splink's ``DuckDBAPI`` on a new in-memory DuckDB connection with ``memory_limit`` and
+    ``temp_directory`` set (DuckDB spills there above the limit; by default a private folder,
+    removed on exit), closed on exit."""
+    import duckdb
+    from splink import DuckDBAPI
+
+    check_memory_limit(memory_limit)
+    with contextlib.ExitStack() as stack:
+        folder = temp_directory or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="fl_estimate_duckdb_")
+        )
+        con = duckdb.connect(":memory:")
+        stack.callback(con.close)
+        con.execute("SET temp_directory = ?", [str(folder)])
+        if memory_limit is not None:
+            con.execute("SET memory_limit = ?", [str(memory_limit)])
+        yield DuckDBAPI(connection=con)
 
 
 @contextlib.contextmanager
@@ -177,18 +226,40 @@ class RecordLinker:
         Looser rules added in order while the pairs they may add (counted on their equality
         columns) keep the total within ``blocking_budget`` pairs per record.
     blocking_budget : float
+    rule_budget : float or None
+        Most pairs per record the ``blocking`` rules may give together (the sum of each rule's
+        own pairs, counted in DuckDB, on a random sample of ``count_sample`` records when there
+        are more) before they are refined: while the sum is over it, the rule giving most pairs
+        gets the next condition of ``refinements`` (:func:`refine_rules`). Small countries keep
+        their wide blocking; in name-dense large ones the rules on name sounds within a region
+        would otherwise compare every pair of namesakes (``benchmarks/results/
+        linkage_memory.txt``: 178 pairs per record at 1,000,000 records of the ``sahel``
+        profile). Refinements are listed in the report's training notes and in the training's
+        ``refined``. ``None``: never refined.
+    refinements : sequence of str
+        Conditions (rule parts: ``key_yob?``, ``sex?``, ``age~3``, ``year``) a rule gets, in
+        order, when the rules are over ``rule_budget`` (:data:`DEFAULT_REFINEMENTS`).
+    count_sample : int
+        Records sampled to count a rule's pairs (all when there are fewer; the count is scaled
+        to every pair of records).
+    duckdb_memory_limit : str or None
+        DuckDB's ``memory_limit`` for the linker's connection (``"4GB"``; ``None``: DuckDB's
+        default, 80% of the machine's memory). Above it DuckDB spills its joins, sorts and
+        aggregates to ``duckdb_temp_directory`` instead of failing or being killed; the pairs
+        fetched into Python (about 32 bytes each) and the records are outside the limit.
+    duckdb_temp_directory : str or None
+        Where DuckDB spills (``None``: a new private folder in the system's temporary folder,
+        removed after the fit). Spilled data are keyed tokens, never clear identifiers.
     max_pairs : float or None
         Most pairs the blocking rules may give to be scored (counted exactly in DuckDB before
         training; ``None``: no limit). More is an error (:class:`EstimateDoesNotExistError`,
         code ``linkage-too-many-pairs``; exit 2 in the CLI) instead of the process running out
         of memory: each scored pair holds about 130-150 bytes at the peak (DuckDB's
         scoring), so the default, 40 million, is about 6 GB over the records' own memory.
-        Where names repeat, the blocking rules on name sounds within a region give pairs that
-        grow with the square of the records (``benchmarks/results/linkage_memory.txt``: 1.9
-        million pairs at 100,000 records of the ``sahel`` profile, 7.2 million at 200,000,
-        178 million at 1,000,000); ``key_name_ph+region+age~6`` gives most of them, and a
-        window lets through every pair with an unknown age (narrowing ``age~6`` to ``age~2``
-        removes only a sixth).
+        Where names repeat, the unrefined blocking rules on name sounds within a region give
+        pairs that grow with the square of the records (``benchmarks/results/
+        linkage_memory.txt``: 1.9 million pairs at 100,000 records of the ``sahel`` profile,
+        178 million at 1,000,000); ``rule_budget`` refines them (17.5 million at 1,000,000).
     deterministic_rules : sequence of rules
         Token agreements linked whatever the model says.
     prior : {"fitted", "rules"}
@@ -233,7 +304,12 @@ class RecordLinker:
     blocking: Sequence[Rule] = DEFAULT_BLOCKING
     extra_blocking: Sequence[Rule] = DEFAULT_EXTRA_BLOCKING
     blocking_budget: float = 20.0
+    rule_budget: float | None = 20.0
+    refinements: Sequence[str] = DEFAULT_REFINEMENTS
+    count_sample: int = 100_000
     max_pairs: float | None = 4e7
+    duckdb_memory_limit: str | None = "4GB"
+    duckdb_temp_directory: str | None = None
     deterministic_rules: Sequence[Rule] = DEFAULT_DETERMINISTIC_RULES
     prior: str = "fitted"
     prior_rules: Sequence[Rule] = DEFAULT_PRIOR_RULES
@@ -281,6 +357,15 @@ class RecordLinker:
             raise ModelSpecificationError(
                 N_("max_pairs must be at least 1 (or None), got {value}", value=self.max_pairs)
             )
+        if self.rule_budget is not None and not self.rule_budget > 0:
+            raise ModelSpecificationError(
+                N_("rule_budget must be positive (or None), got {value}", value=self.rule_budget)
+            )
+        check_memory_limit(self.duckdb_memory_limit)
+        if self.count_sample < 2:
+            raise ModelSpecificationError(
+                N_("count_sample must be at least 2, got {value}", value=self.count_sample)
+            )
         if self.max_cluster_size is not None and self.max_cluster_size < 2:
             raise ModelSpecificationError(
                 N_(
@@ -297,6 +382,7 @@ class RecordLinker:
             ("em_blocking", self.em_blocking),
         ):
             check_rules(what, rules, allowed)
+        check_rules("refinements", [("unique_id", *self.refinements)], allowed)
 
     @property
     def comparisons(self) -> list[ComparisonSpec]:
@@ -304,10 +390,21 @@ class RecordLinker:
         return default_comparisons()
 
     def blocking_rules(self, records: pd.DataFrame | None = None) -> list[Rule]:
-        """``blocking`` and the ``extra_blocking`` rules that fit the budget on ``records``."""
+        """``blocking`` (each refined to fit ``rule_budget`` on ``records``) and the
+        ``extra_blocking`` rules that fit ``blocking_budget``."""
+        return self._blocking(records)[0]
+
+    def _blocking(self, records: pd.DataFrame | None) -> tuple[list[Rule], list[dict[str, Any]]]:
+        """The blocking rules of a fit, and the refinements made (``rule``, ``refined``,
+        ``pairs_per_record`` before and after, estimated)."""
         rules: list[Rule] = [tuple(r) for r in self.blocking]
+        refined: list[dict[str, Any]] = []
         if records is None or not len(records):
-            return rules
+            return rules, refined
+        if self.rule_budget is not None and len(records) > 1:
+            rules, refined = refine_rules(
+                records, rules, self.refinements, self.rule_budget, self.count_sample, self.seed
+            )
         total = sum(count_rule_pairs(records, r, bound=True) for r in rules)
         budget = self.blocking_budget * len(records)
         for rule in self.extra_blocking:
@@ -315,7 +412,7 @@ class RecordLinker:
             if total + more <= budget:
                 rules.append(tuple(rule))
                 total += more
-        return rules
+        return rules, refined
 
     def splink_settings(self, prior: float = 1e-4, blocking: Sequence[Rule] | None = None) -> Any:
         """The splink ``SettingsCreator``: pass it to ``splink.Linker`` with any backend (Spark).
@@ -347,7 +444,11 @@ class RecordLinker:
             "blocking": [list(r) for r in self.blocking],
             "extra_blocking": [list(r) for r in self.extra_blocking],
             "blocking_budget": self.blocking_budget,
+            "rule_budget": self.rule_budget,
+            "refinements": list(self.refinements),
+            "count_sample": self.count_sample,
             "max_pairs": self.max_pairs,
+            "duckdb_memory_limit": self.duckdb_memory_limit,
             "deterministic_rules": [list(r) for r in self.deterministic_rules],
             "prior": self.prior,
             "prior_rules": [list(r) for r in self.prior_rules],
@@ -426,30 +527,15 @@ class RecordLinker:
         count = count_blocked_pairs(db, table, blocking)
         logger.info("%d pairs to score (counted in %.1f s)", count, time.perf_counter() - t0)
         if count > self.max_pairs:
-            raise EstimateDoesNotExistError(
-                N_(
-                    "the blocking rules give {pairs} pairs of records to score ({per} per "
-                    "record), more than max_pairs ({limit}): scoring them would need about "
-                    "{gb} GB of memory. Names that repeat within a region make these pairs grow "
-                    "with the square of the records (most come from the rule on name sounds "
-                    "within a region, key_name_ph+region+age~6); give blocking rules that "
-                    "select fewer pairs, or raise max_pairs if the machine has the memory",
-                    pairs=f"{count:,}",
-                    per=f"{count / max(n, 1):.0f}",
-                    limit=f"{self.max_pairs:,.0f}",
-                    gb=f"{count * PAIR_BYTES / 1e9:.0f}",
-                ),
-                code="linkage-too-many-pairs",
-            )
+            raise too_many_pairs(count, n, self.max_pairs)
 
     def _splink(self, records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-        from splink import DuckDBAPI, Linker
+        from splink import Linker
 
         table = splink_table(records)
         start, how = rules_prior(records, self.prior_rules, self.prior_recall)
-        blocking = self.blocking_rules(records)
-        with quiet_splink():
-            db = DuckDBAPI()
+        blocking, refined = self._blocking(records)
+        with quiet_splink(), duckdb_api(self.duckdb_memory_limit, self.duckdb_temp_directory) as db:
             frame = db.register(table)
             if self.max_pairs is not None:
                 self._check_pairs(db, frame.physical_name, blocking, len(records))
@@ -478,6 +564,7 @@ class RecordLinker:
             weight = weight - logit2(start) + logit2(prior)
             model["probability_two_random_records_match"] = prior
         training.blocking = [list(r) for r in blocking]
+        training.notes.extend(refinement_notes(refined, self.rule_budget))
         training.prior = {
             "rules": start,
             "rules_how": how,
@@ -485,7 +572,7 @@ class RecordLinker:
             "fit_iterations": iterations,
             "used": prior,
         }
-        model["fl_estimate_training"] = training.to_dict()
+        model["fl_estimate_training"] = training.to_dict() | {"refined": refined}
         model["fl_estimate_training_notes"] = list(training.notes)
         pairs = pd.DataFrame(
             {
@@ -503,14 +590,139 @@ class RecordLinker:
 PAIR_BYTES = 150
 
 
-def count_blocked_pairs(db: Any, table: str, rules: Sequence[Rule]) -> int:
+def refine_rules(
+    records: pd.DataFrame,
+    rules: Sequence[Rule],
+    refinements: Sequence[str],
+    budget: float,
+    sample: int,
+    seed: int,
+) -> tuple[list[Rule], list[dict[str, Any]]]:
+    """The rules refined until together they give at most ``budget`` pairs per record.
+
+    The measure is the pairs the rules give, each pair counted once (a rule's pairs that an
+    earlier rule gives are not its own, as in splink; estimated by :func:`estimate_rule_pairs`
+    on a random sample of ``sample`` records, scaled to all). While it is over the budget, the
+    rule giving most pairs of its own gets the next condition of ``refinements``; a condition
+    the rule already holds (the column an equality, or the same part), or that removes less
+    than 2% of its own pairs, is skipped. Returns the rules and, for each refined one, ``rule,
+    refined, pairs_per_record`` (its own pairs before and after).
+    """
+    import duckdb
+
+    n = len(records)
+    rules = [tuple(r) for r in rules]
+    if sum(count_rule_pairs(records, r, bound=True) for r in rules) <= budget * n:
+        return rules, []  # within the budget on the equality columns alone: nothing to count
+    cols = sorted({c for r in rules for c in rule_columns(r)} | set(map(_column, refinements)))
+    table = records[["unique_id", *[c for c in cols if c != "unique_id"]]]
+    if n > sample:
+        table = table.sample(n=sample, random_state=seed)
+    scale = n * (n - 1) / (len(table) * (len(table) - 1))
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        con.register("sample_view", table)
+        con.execute("create temp table sample as select * from sample_view")
+
+        def new_pairs(rules: Sequence[Rule], i: int) -> float:
+            """Pairs of rule ``i`` that no earlier rule gives (as splink compares them)."""
+            return estimate_rule_pairs(con, "sample", rules[i], earlier=rules[:i]) * scale
+
+        current = list(rules)
+        counts = [new_pairs(current, i) for i in range(len(current))]
+        first = list(counts)
+        todo = [list(refinements) for _ in rules]  # conditions each rule may still get
+        while sum(counts) > budget * n:
+            open_ = [i for i in range(len(rules)) if todo[i]]
+            if not open_:
+                break
+            i = max(open_, key=lambda j: counts[j])
+            part = todo[i].pop(0)
+            if part in current[i] or _column(part) in current[i]:
+                continue
+            trial = [*current[:i], (*current[i], part), *current[i + 1 :]]
+            fewer = new_pairs(trial, i)
+            if fewer < 0.98 * counts[i]:  # a condition that removes (almost) nothing is left out
+                current = trial
+                counts[i:] = [fewer, *(new_pairs(current, j) for j in range(i + 1, len(rules)))]
+    finally:
+        con.close()
+    done = [
+        {
+            "rule": rule_label(rule),
+            "refined": rule_label(new),
+            "pairs_per_record": [round(before / n, 2), round(after / n, 2)],
+        }
+        for rule, new, before, after in zip(rules, current, first, counts, strict=True)
+        if new != rule
+    ]
+    return current, done
+
+
+def _column(part: str) -> str:
+    return part.rstrip("?").split("~")[0]
+
+
+def estimate_rule_pairs(con: Any, table: str, rule: Rule, earlier: Sequence[Rule] = ()) -> int:
+    """Pairs of records of ``table`` (a DuckDB table) satisfying ``rule`` and none of the
+    ``earlier`` rules, counted without keeping them (a rule without windows and without
+    earlier rules: from its groups' sizes)."""
+    cond = rule_sql(rule)
+    equal = [c for c in rule if c == _column(c)]
+    if len(equal) == len(rule) and not earlier:
+        keys = ", ".join(equal)
+        not_null = " and ".join(f"{c} is not null" for c in equal)
+        sql = (
+            f"select coalesce(sum(k * (k - 1) // 2), 0) from (select count(*) as k from {table} "
+            f"where {not_null} group by {keys})"
+        )
+    else:
+        where = " AND ".join(f"NOT coalesce(({rule_sql(e)}), false)" for e in earlier)
+        sql = (
+            f"select count(*) from {table} as l join {table} as r "
+            f"on ({cond}) and l.unique_id < r.unique_id" + (f" where {where}" if where else "")
+        )
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def refinement_notes(refined: Sequence[dict[str, Any]], budget: float | None) -> list[str]:
+    """One training note per refined blocking rule."""
+    return [
+        f"blocking rule {r['rule']} (about {r['pairs_per_record'][0]:g} pairs per record) "
+        f"refined to {r['refined']} (about {r['pairs_per_record'][1]:g}): the blocking rules "
+        f"gave more than rule_budget ({budget:g}) pairs per record"
+        for r in refined
+    ]
+
+
+def too_many_pairs(count: int, n: int, limit: float) -> EstimateDoesNotExistError:
+    """The error of a linkage whose blocking rules give more than ``max_pairs`` pairs."""
+    return EstimateDoesNotExistError(
+        N_(
+            "the blocking rules give {pairs} pairs of records to score ({per} per "
+            "record), more than max_pairs ({limit}): scoring them would need about "
+            "{gb} GB of memory. Names that repeat within a region make these pairs grow "
+            "with the square of the records (most come from the rule on name sounds "
+            "within a region, key_name_ph+region+age~6); give blocking rules that "
+            "select fewer pairs, or raise max_pairs if the machine has the memory",
+            pairs=f"{count:,}",
+            per=f"{count / max(n, 1):.0f}",
+            limit=f"{limit:,.0f}",
+            gb=f"{count * PAIR_BYTES / 1e9:.0f}",
+        ),
+        code="linkage-too-many-pairs",
+    )
+
+
+def count_blocked_pairs(db: Any, table: str, rules: Sequence[Rule], also: str = "") -> int:
     """Pairs of records the blocking rules give to splink's ``predict``, each counted once
     (a pair of a rule is left out when an earlier rule gave it, as splink does), counted in
-    DuckDB without forming them."""
+    DuckDB without forming them. ``also``: a further SQL condition on ``l`` and ``r`` every
+    pair must meet (``r.unique_id >= 100``: pairs with a new record)."""
     total = 0
     earlier: list[str] = []
     for rule in rules:
-        cond = rule_sql(rule)
+        cond = rule_sql(rule) + (f" AND ({also})" if also else "")
         where = " AND ".join(f"NOT coalesce(({c}), false)" for c in earlier)
         sql = (
             f"select count(*) from {table} as l join {table} as r "

@@ -2,7 +2,8 @@
 
 A rule is a tuple of column names of the prepared records. A pair of records satisfies it when it
 agrees, non-missing, on every column; a name ``column~k`` (a number column, e.g. ``age~6``) asks
-instead that the two values differ by at most ``k``, or that either is missing. Rules serve as
+instead that the two values differ by at most ``k``, or that either is missing, and ``column?``
+(e.g. ``key_yob?``) that they agree or that either is missing (they do not disagree). Rules serve as
 blocking rules (which pairs the probabilistic model compares), as blocking rules of the EM
 training sessions and as deterministic rules (pairs linked whatever the model says).
 
@@ -15,6 +16,9 @@ Examples
 ...                     "age": [20, 21, 40, 20]})
 >>> count_rule_pairs(rec, ("key_doc",)), count_rule_pairs(rec, ("key_doc", "age~3"))
 (3, 1)
+>>> rule_sql(("key_name_ph", "key_yob?"))
+'l.key_name_ph = r.key_name_ph AND (l.key_yob IS NULL OR r.key_yob IS NULL OR l.key_yob = r.key_yob)'
+
 """
 
 from __future__ import annotations
@@ -40,18 +44,25 @@ __all__ = [
     "splink_rule",
 ]
 
-#: A rule: column names, ``column~k`` for a numeric window.
+#: A rule: column names, ``column~k`` for a numeric window, ``column?`` for "not different".
 Rule = Sequence[str]
 
 _WINDOW = re.compile(r"^([a-z_][a-z0-9_]*)~(\d+(?:\.\d+)?)$")
+_COMPATIBLE = re.compile(r"^([a-z_][a-z0-9_]*)\?$")
 
 
-def _parse(rule: Rule) -> tuple[list[str], list[tuple[str, float]]]:
-    equal, window = [], []
+def _parse(rule: Rule) -> tuple[list[str], list[tuple[str, float | None]]]:
+    """Equality columns, and the conditions that let a missing value through: ``(column, k)``
+    for a window, ``(column, None)`` for ``column?``."""
+    equal: list[str] = []
+    window: list[tuple[str, float | None]] = []
     for part in rule:
         m = _WINDOW.match(part)
+        c = _COMPATIBLE.match(part)
         if m:
             window.append((m[1], float(m[2])))
+        elif c:
+            window.append((c[1], None))
         else:
             equal.append(part)
     return equal, window
@@ -92,7 +103,11 @@ def rule_sql(rule: Rule) -> str:
     """The rule as a splink blocking condition on ``l`` and ``r``."""
     equal, window = _parse(rule)
     parts = [f"l.{c} = r.{c}" for c in equal]
-    parts += [f"(l.{c} IS NULL OR r.{c} IS NULL OR abs(l.{c} - r.{c}) <= {k:g})" for c, k in window]
+    parts += [
+        f"(l.{c} IS NULL OR r.{c} IS NULL OR "
+        + (f"l.{c} = r.{c})" if k is None else f"abs(l.{c} - r.{c}) <= {k:g})")
+        for c, k in window
+    ]
     return " AND ".join(parts)
 
 
@@ -122,7 +137,7 @@ def count_rule_pairs(records: pd.DataFrame, rule: Rule, *, bound: bool = False) 
 
 
 def _window_pairs(
-    sub: pd.DataFrame, equal: list[str], window: list[tuple[str, float]]
+    sub: pd.DataFrame, equal: list[str], window: list[tuple[str, float | None]]
 ) -> pd.DataFrame:
     cols = ["unique_id", *equal, *(c for c, _ in window)]
     base = sub[list(dict.fromkeys(cols))]
@@ -130,7 +145,8 @@ def _window_pairs(
     pairs = pairs[pairs["unique_id_l"] < pairs["unique_id_r"]]
     for c, k in window:
         a, b = pairs[f"{c}_l"], pairs[f"{c}_r"]
-        pairs = pairs[a.isna() | b.isna() | ((a - b).abs() <= k)]
+        near = (a == b) if k is None else ((a - b).abs() <= k)
+        pairs = pairs[a.isna() | b.isna() | near.fillna(False).astype(bool)]
     return pairs[["unique_id_l", "unique_id_r"]]
 
 
