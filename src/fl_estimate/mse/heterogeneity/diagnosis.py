@@ -19,8 +19,8 @@ and power on a randomised family of designs drawn fresh on every run
 (:func:`fl_estimate.simulate.draw_design`); the numbers are in docs/mse.md.
 ``benchmarks/heterogeneity_calibration.py`` checks the asymptotic null against a parametric
 bootstrap of the whole forward selection (``calibration="bootstrap"``, 199 draws): on 1,790 fresh
-homogeneous tables the two verdicts agree on 99.8% (false alarms 4.1% and 3.9%), and the bootstrap
-costs 7 times the CPU and a third of the power, so the asymptotic null is the default.
+homogeneous tables (at size 0.05) the two verdicts agree on 99.8% (false alarms 4.1% and 3.9%), and the bootstrap
+costs 7-16 times the CPU and a third of the power, so the asymptotic null is the default.
 
 Why Darroch's column: on the randomised family (``benchmarks/heterogeneity_power.py``, calibration
 seed 1001, 1,766 tables; checked on seed 1002) it had 2-3 times the power of the Gamma(3.5)
@@ -432,7 +432,7 @@ def diagnose_heterogeneity(
         the forward selection over the two-list interactions alone), a conservative check for
         tables too sparse for the asymptotics. It is not the default: on the randomised family
         (``benchmarks/heterogeneity_calibration.py``) its size is the asymptotic test's to within
-        one point in every homogeneous class, at about 7 times the cost and a third less power,
+        one point in every homogeneous class, at 7-16 times the cost and a third less power,
         since its null (the best pairs-only model) absorbs much of the heterogeneity into pairs.
     n_boot : int
         Bootstrap draws (at least 199; fewer are made where the verdict is settled early).
