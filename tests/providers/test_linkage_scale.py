@@ -124,6 +124,32 @@ def test_small_country_keeps_its_wide_blocking(sample_years) -> None:
     assert rules[: len(DEFAULT_BLOCKING)] == [tuple(r) for r in DEFAULT_BLOCKING]
 
 
+def test_a_lossy_refinement_is_a_warning_that_names_the_rules(country_dir: Path) -> None:
+    """The sample country's 2022 and 2023 records with a budget far below what its rules give
+    (0.01 pairs per record): rules are refined, one of them with the same year of
+    identification (measured: key_given+region+key_yob gets nationality? and year), a condition
+    that can leave true pairs uncompared on real data; the result warns (``blocking-refined``),
+    naming each such rule, and the warning's published text carries no count. The default
+    budget refines nothing there (the test above), so no such warning."""
+    from fl_estimate.providers.linkage.result import LOSSY_REFINEMENTS, published_warning
+
+    files = sorted((country_dir / "submissions").glob("*202[23]*"))
+    rec = prepare_records(load_submissions(files).records(), Pseudonymiser(SAMPLE_KEY))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = RecordLinker(seed=1, rule_budget=0.01).fit(rec)
+    lossy = [
+        r["refined"]
+        for r in res.training["refined"]
+        if LOSSY_REFINEMENTS & set(r["refined"].split("+"))
+    ]
+    assert any(r.endswith("+year") for r in lossy)
+    (found,) = [w for w in res.warnings() if w["code"] == "blocking-refined"]
+    for rule in lossy:
+        assert rule in str(found["message"])
+    assert not any(ch.isdigit() for ch in str(published_warning("blocking-refined")))
+
+
 def test_duckdb_connection_has_the_memory_limit_and_a_private_spill_folder(tmp_path) -> None:
     with duckdb_api("500MB") as db:
         con = db.duckdb_con

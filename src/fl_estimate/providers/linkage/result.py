@@ -56,6 +56,10 @@ __all__ = [
 #: Persons found at the threshold and at the data-driven threshold differing by more than this
 #: share is a warning (``threshold-sensitive``).
 THRESHOLD_SHARE = 0.02
+#: Blocking refinements that can leave true pairs uncompared on real data (the synthetic countries
+#: have no such pairs: each person is identified in one year, a guessed year of birth is guessed
+#: once): a rule refined with one of them is a warning (``blocking-refined``).
+LOSSY_REFINEMENTS = frozenset({"year", "key_yob?"})
 #: Warning codes kept to the reports (not raised as Python warnings by ``fit``).
 REPORT_ONLY = frozenset({"m-prior", "u-fallback"})
 #: An EM session's status in words (the training record keeps the code).
@@ -106,6 +110,12 @@ PUBLISHED_WARNINGS: dict[str, Message] = {
         "Linkage: the persons found at the match threshold and at the data-driven threshold "
         "differ by more than the accepted share: the count of persons, and N-hat, depend on the "
         "threshold."
+    ),
+    "blocking-refined": N_(
+        "Linkage: to keep the number of pairs compared within its budget, some blocking rules "
+        "were narrowed in a way that can leave records of one person, identified in different "
+        "years or with differently guessed years of birth, unlinked; persons may be "
+        "over-counted."
     ),
     "clusters-span-strata": N_(
         "Linkage: some persons have records in more than one stratum (region or year); each is "
@@ -473,7 +483,8 @@ class LinkageResult:
         :data:`PRIOR_MOVE_FACTOR`), ``cluster-split`` (clusters larger than
         ``max_cluster_size`` split), ``no-dedupe-split``, ``threshold-sensitive`` (persons
         at the threshold and at :meth:`data_threshold` differ by more than
-        :data:`THRESHOLD_SHARE`), ``clusters-span-strata``.
+        :data:`THRESHOLD_SHARE`), ``blocking-refined`` (a blocking rule refined with a condition
+        of :data:`LOSSY_REFINEMENTS`), ``clusters-span-strata``.
         """
         out: list[dict[str, str]] = []
         training = self.training
@@ -573,6 +584,19 @@ class LinkageResult:
                     "the threshold; compare the estimates at both (threshold='auto' uses the "
                     "data-driven one)", thr=thr, n_thr=n_thr, auto=auto,
                     n_auto=n_auto, share=100 * share)})  # fmt: skip
+        lossy = [
+            r["refined"]
+            for r in training.get("refined", [])
+            if any(part in LOSSY_REFINEMENTS for part in r["refined"].split("+"))
+        ]
+        if lossy:
+            out.append({"code": "blocking-refined", "message": N_(
+                "{n} blocking rule(s) refined to fit rule_budget with a condition that can "
+                "leave true pairs uncompared ({rules}): a person identified again in another "
+                "year, or whose guessed year of birth differs between records, is then linked "
+                "only through the date of birth, document and phone rules; raise rule_budget "
+                "(and max_pairs, with the memory) to keep those links", n=len(lossy),
+                rules="; ".join(lossy))})  # fmt: skip
         span = self._spanning(threshold)
         if span:
             out.append({"code": "clusters-span-strata", "message": N_(
