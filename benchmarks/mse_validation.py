@@ -144,6 +144,15 @@ def draw_table(cls_index: int, rep: int, master: int) -> tuple[Design, CaptureDa
     return design, data, int(sim.truth)
 
 
+def stepwise_too_low(data: CaptureData, truth: int) -> bool:
+    """The stepwise estimate is more than 20% below the truth (the replicates on which the
+    diagnosis' power is counted); False where stepwise has no estimate."""
+    try:
+        return bool(StepwiseMSE().fit(data).estimate < LOW * truth)
+    except Exception:  # no estimate: not among the "too low"
+        return False
+
+
 def base_row(cls_index: int, rep: int, design: Design, data: CaptureData, truth: int) -> dict:
     """The columns every row of a replicate shares."""
     return {

@@ -62,8 +62,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -301,7 +299,6 @@ class _Path:
     last_h: float
     h_boundary: bool
     fit: tuple[np.ndarray, float, np.ndarray] | None
-    x: np.ndarray
 
 
 def _forward(
@@ -354,14 +351,7 @@ def _forward(
         steps.append((cand, p))
         if stop_at_h and cand == "h":
             break
-    return _Path(chosen, steps, last_h, h_boundary, current, x_cur)
-
-
-def _table_root(table: Table) -> int:
-    """A seed read off the table itself (SHA-256 of its lists and counts), so that the same table
-    gives the same bootstrap verdict without a seed being passed."""
-    text = json.dumps([list(table.lists), [int(v) for v in table.y]], separators=(",", ":"))
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+    return _Path(chosen, steps, last_h, h_boundary, current)
 
 
 def _bootstrap_p(
@@ -374,7 +364,7 @@ def _bootstrap_p(
     pair_level: float,
     n_boot: int,
     rng: np.random.Generator,
-) -> tuple[float, int]:
+) -> tuple[float, int, int]:
     """Parametric-bootstrap p-value of the heterogeneity column's entry p-value ``t_obs``.
 
     Tables are drawn (Poisson) from the null: the forward selection over the two-list
@@ -383,7 +373,7 @@ def _bootstrap_p(
     does not enter). p = (1 + #{draws at or below t_obs}) / (1 + draws). The draws stop as soon as
     the verdict is settled (more than ``alpha (n_boot + 1) - 1`` draws at or below: p > alpha,
     Besag & Clifford 1991's sequential rule), so a table the bootstrap does not confirm costs
-    few draws. Returns (p, draws made).
+    few draws. Returns (p, draws made, draws at or below ``t_obs``).
     """
     assert null.fit is not None
     mu = null.fit[2]
@@ -396,8 +386,8 @@ def _bootstrap_p(
         if t_b <= t_obs:
             hits += 1
             if hits > limit:
-                return (1 + hits) / (1 + b), b
-    return (1 + hits) / (1 + n_boot), n_boot
+                return (1 + hits) / (1 + b), b, hits
+    return (1 + hits) / (1 + n_boot), n_boot, hits
 
 
 def diagnose_heterogeneity(
@@ -437,8 +427,8 @@ def diagnose_heterogeneity(
     n_boot : int
         Bootstrap draws (at least 199; fewer are made where the verdict is settled early).
     seed : int or SeedSequence, optional
-        Root of the bootstrap's random stream (key ``"heterogeneity-bootstrap"``); by default a
-        seed read off the table's counts, so a table always gets the same verdict.
+        Root of the bootstrap's random stream (key ``"heterogeneity-bootstrap"``); by default the
+        stream is keyed by the table's lists and counts, so a table always gets the same verdict.
 
     Returns
     -------
@@ -485,13 +475,16 @@ def diagnose_heterogeneity(
     flag = "h" in chosen
     p_value = next((s["p_value"] for s in steps if s["added"] == "heterogeneity"), path.last_h)
     p_asymptotic = p_value
-    draws = 0
+    draws = hits = 0
     if flag and calibration == "bootstrap":
         null = _forward(base, cols, y, alpha=alpha, pair_level=pair_level, with_h=False)
         if null.fit is not None:
-            root = _table_root(table) if seed is None else seed
-            rng = np.random.default_rng(seed_sequence(root, "heterogeneity-bootstrap"))
-            p_value, draws = _bootstrap_p(
+            # without a seed, the stream is keyed by the table itself: a table always gets the
+            # same verdict
+            key = () if seed is not None else (list(table.lists), [int(v) for v in table.y])
+            root = 0 if seed is None else seed
+            rng = np.random.default_rng(seed_sequence(root, "heterogeneity-bootstrap", *key))
+            p_value, draws, hits = _bootstrap_p(
                 null,
                 base,
                 cols,
@@ -532,7 +525,7 @@ def diagnose_heterogeneity(
             "{alpha:g}); heterogeneity of a group almost never caught would leave no such sign",
             label=label,
             p_asym=p_asymptotic,
-            hits=round(p_value * (draws + 1)) - 1,
+            hits=hits,
             draws=draws,
             p=p_value,
             alpha=alpha,

@@ -62,6 +62,8 @@ import pandas as pd
 from fl_estimate.exceptions import ModelSpecificationError
 from fl_estimate.i18n import N_
 from fl_estimate.providers.linkage.model import (
+    DUCKDB_MEMORY_LIMIT,
+    MAX_PAIRS,
     count_blocked_pairs,
     duckdb_api,
     fetch_scored_pairs,
@@ -93,8 +95,9 @@ def _new_pairs(
         for r in blocking
     ]
     t0 = time.perf_counter()
-    limit = base.settings.get("max_pairs", 4e7)
-    with quiet_splink(), duckdb_api(base.settings.get("duckdb_memory_limit", "4GB")) as db:
+    limit = base.settings.get("max_pairs", MAX_PAIRS)
+    memory = base.settings.get("duckdb_memory_limit", DUCKDB_MEMORY_LIMIT)
+    with quiet_splink(), duckdb_api(memory) as db:
         frame = db.register(splink_table(records))
         if limit is not None:  # the guard of a full linkage, on the pairs with a new record
             count = count_blocked_pairs(

@@ -126,6 +126,11 @@ DEFAULT_EXTRA_BLOCKING: tuple[tuple[str, ...], ...] = (
 #: person's pairs across years: only where the rule's namesakes are far too many to compare).
 #: A condition already implied by the rule (``sex?`` of a rule on ``sex``) is skipped.
 DEFAULT_REFINEMENTS: tuple[str, ...] = ("key_yob?", "sex?", "age~3", "nationality?", "year")
+#: Default ``max_pairs`` (about 6 GB of scored pairs) and DuckDB ``memory_limit`` of a linkage,
+#: full or incremental (:func:`~fl_estimate.providers.linkage.incremental.extend_linkage` uses
+#: them for a base fitted before they were settings).
+MAX_PAIRS = 4e7
+DUCKDB_MEMORY_LIMIT = "4GB"
 #: Blocking rules of the EM sessions that estimate the m probabilities: date of birth (trains
 #: the names), the sounds of the names within a region (trains date of birth, documents, phone,
 #: age) and document number (nearly all true matches).
@@ -166,7 +171,7 @@ def check_memory_limit(value: str | None) -> None:
 
 @contextlib.contextmanager
 def duckdb_api(
-    memory_limit: str | None = "4GB", temp_directory: str | None = None
+    memory_limit: str | None = DUCKDB_MEMORY_LIMIT, temp_directory: str | None = None
 ) -> Iterator[Any]:
     """splink's ``DuckDBAPI`` on a new in-memory DuckDB connection with ``memory_limit`` and
     ``temp_directory`` set (DuckDB spills there above the limit; by default a private folder,
@@ -307,8 +312,8 @@ class RecordLinker:
     rule_budget: float | None = 20.0
     refinements: Sequence[str] = DEFAULT_REFINEMENTS
     count_sample: int = 100_000
-    max_pairs: float | None = 4e7
-    duckdb_memory_limit: str | None = "4GB"
+    max_pairs: float | None = MAX_PAIRS
+    duckdb_memory_limit: str | None = DUCKDB_MEMORY_LIMIT
     duckdb_temp_directory: str | None = None
     deterministic_rules: Sequence[Rule] = DEFAULT_DETERMINISTIC_RULES
     prior: str = "fitted"
