@@ -468,6 +468,17 @@ def comparison_levels(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFram
     return con.execute(sql).df()
 
 
+def calibration(prob: np.ndarray, same: np.ndarray) -> pd.DataFrame:
+    """Scored pairs by bins of match probability: how many, their mean probability, the share
+    and the number that are true matches."""
+    bins = [0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99, 0.999, 1.0001]
+    calib = pd.DataFrame({"p": prob, "true": same}).groupby(
+        pd.cut(prob, bins, right=False), observed=True
+    )
+    return calib.agg(pairs=("p", "size"), mean_p=("p", "mean"), true_share=("true", "mean"),
+                     true=("true", "sum")).round(3)  # fmt: skip
+
+
 def diagnose(profile: str, size: str | int, seed: int, **overrides: Any) -> None:
     """Why the linkage of one country goes wrong: training, prior, blocking, false and missed links."""
     country, res, person = linked_country(profile, size, seed, **overrides)
@@ -555,13 +566,7 @@ def diagnose(profile: str, size: str | int, seed: int, **overrides: Any) -> None
         print(f"   {name}:")
         print(out.reindex([x for x in order[name] if x in out.index]).to_string())
     print("\n   calibration: scored pairs by match probability, the share that are true matches")
-    bins = [0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99, 0.999, 1.0001]
-    prob = pairs["match_probability"].to_numpy(float)
-    calib = pd.DataFrame({"p": prob, "true": same}).groupby(
-        pd.cut(prob, bins, right=False), observed=True
-    )
-    print(calib.agg(pairs=("p", "size"), mean_p=("p", "mean"), true_share=("true", "mean"),
-                    true=("true", "sum")).round(3).to_string())  # fmt: skip
+    print(calibration(pairs["match_probability"].to_numpy(float), same).to_string())
     labels = res.clusters(thr)
     print("\n7. Clusters: largest", max(report["cluster_sizes"]), "; spanning strata",
           report["clusters_spanning_strata"], "; within-provider merges",

@@ -12,9 +12,10 @@ best pairwise F1 over all cut-offs is set beside the model's match probabilities
 pairs and counting the true pairs the blocking never compared as missed.
 
 Meaningful at the large size only: at 500 records most level vectors hold a few pairs and the
-cross-fitted shares are noise. It also prints the calibration of the match probabilities apart for pairs within one provider
-(duplicates) and across providers (the overlaps that MSE reads): the model has one prior for
-both, so within-provider pairs, where matches are rarer, are over-confident.
+cross-fitted shares are noise. It also prints the calibration of the match probabilities apart
+for pairs within one provider (duplicates) and across providers (the overlaps that MSE reads):
+the model has one prior for both, so within-provider pairs, where matches are rarer, are
+over-confident.
 """
 
 from __future__ import annotations
@@ -68,11 +69,12 @@ def main() -> None:
     fold = np.random.default_rng(a.seed).integers(0, 2, len(key))
     oracle = np.zeros(len(key))
     for f in (0, 1):
-        learnt = pd.DataFrame({"k": key[fold != f], "t": same[fold != f]}).groupby("k")["t"]
-        got = learnt.agg(["sum", "size"]).reindex(key[fold == f])
-        # a vector unseen in the other half: the overall share of matches, as half a pair
-        base = same.mean()
-        oracle[fold == f] = (got["sum"].fillna(0) + 0.5 * base) / (got["size"].fillna(0) + 0.5)
+        train = fold != f
+        learnt = pd.DataFrame({"k": key[train], "t": same[train]}).groupby("k")["t"]
+        got = learnt.agg(["sum", "size"]).reindex(key[~train])
+        # a vector unseen in the other half: that half's share of matches, as half a pair
+        base = same[train].mean()
+        oracle[~train] = (got["sum"].fillna(0) + 0.5 * base) / (got["size"].fillna(0) + 0.5)
     prob = pairs["match_probability"].to_numpy(float)
     print(f"{a.profile} {a.size}, seed {a.seed}: {len(rec)} records, {len(pairs)} scored pairs, "
           f"{int(same.sum())} of the {n_true} true pairs compared; "
@@ -81,16 +83,11 @@ def main() -> None:
             "model match probability": best_f1(prob, same, n_true)}  # fmt: skip
     print("Best pairwise F1 over cut-offs (target of issue 21: 0.97 on the clusters)")
     print(pd.DataFrame(rows).T.round(3).to_string(), "\n")
-    bins = [0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0001]
     print("Calibration: scored pairs by match probability, the share that are true matches")
     for name, m in (("within one provider", within), ("across providers", ~within)):
-        d = pd.DataFrame({"p": prob[m], "true": same[m]})
-        tab = d.groupby(pd.cut(d["p"], bins, right=False), observed=True).agg(
-            pairs=("p", "size"), mean_p=("p", "mean"), true_share=("true", "mean")
-        )
         print(f"{name}: {int(m.sum())} pairs, {int(same[m].sum())} true, sum of p "
               f"{prob[m].sum():.0f}")  # fmt: skip
-        print(tab.round(3).to_string(), "\n")
+        print(bench.calibration(prob[m], same[m]).to_string(), "\n")
 
 
 if __name__ == "__main__":
