@@ -89,7 +89,7 @@ def test_skipped_session_leaves_the_model_whole(sahel3) -> None:
     # the document comparison is still in the model and the prior was not overwritten by the
     # session's blocking-adjusted value (issue: 0.418 instead of about 0.001)
     names = [c["output_column_name"] for c in result.model["comparisons"]]
-    assert "doc" in names and len(names) == 9
+    assert "doc" in names and len(names) == 10
     prior = training["prior"]["used"]
     truth = _true_prior(person)  # share of all pairs that are the same person
     assert truth / 2 < prior < truth * 2, (prior, truth)  # EM fixed point: measured 0.94 x truth

@@ -118,7 +118,9 @@ class Message(str):
         text = translator(lang).gettext(self.msgid)
         if not self.params:
             return text
-        params = {k: v.render(lang) if isinstance(v, Message) else v for k, v in self.params.items()}
+        params = {
+            k: v.render(lang) if isinstance(v, Message) else v for k, v in self.params.items()
+        }
         if language_of(lang) == "en":
             return text.format(**params)
         return _NumberFormatter(lang).format(text, **params)

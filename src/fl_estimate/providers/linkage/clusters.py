@@ -30,6 +30,7 @@ __all__ = [
     "capture_histories",
     "cluster_labels",
     "generation_clusters",
+    "pairs_inside",
     "split_clusters",
     "union_pairs",
 ]
@@ -49,6 +50,37 @@ def cluster_labels(
     and of every deterministic pair, split where they break a constraint (``provider``,
     ``no_dedupe``, ``max_size``: see :func:`split_clusters`)."""
     return split_clusters(n, pairs, deterministic_pairs, threshold, **kw)[0]
+
+
+def pairs_inside(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The pairs of records inside a cluster of three or more records that are not among
+    ``left``/``right`` (the pairs already scored): two columns, the smaller id first, sorted.
+
+    A cluster closes links transitively: two of its records can be linked only through others,
+    never compared with each other. Scoring these pairs too lets the clusters' ``cannot_link``
+    constraint see two people joined through a third record that resembles both (a household
+    member, a common name with an unknown date of birth).
+
+    Examples
+    --------
+    >>> labels = np.array([0, 0, 0, 1, 1])
+    >>> pairs_inside(labels, np.array([0, 1, 3]), np.array([1, 2, 4])).tolist()
+    [[0, 2]]
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    sizes = np.bincount(labels)
+    big = np.flatnonzero(sizes[labels] >= 3)
+    if not len(big):
+        return np.zeros((0, 2), dtype=np.int64)
+    order = big[np.argsort(labels[big], kind="stable")]
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    found = [np.array(np.triu_indices(len(g), 1)).T for g in groups]
+    inside = np.concatenate([g[f] for g, f in zip(groups, found, strict=True)])
+    inside = np.sort(inside, axis=1)
+    seen = set(zip(np.minimum(left, right).tolist(), np.maximum(left, right).tolist(), strict=True))
+    keep = [i for i, (a, b) in enumerate(inside.tolist()) if (a, b) not in seen]
+    out = inside[keep]
+    return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
 
 
 def split_clusters(

@@ -62,7 +62,8 @@ from fl_estimate.providers.linkage.comparisons import (
     splink_comparison,
 )
 from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, splink_table
-from fl_estimate.providers.linkage.result import LinkageResult
+from fl_estimate.providers.linkage.clusters import pairs_inside, split_clusters
+from fl_estimate.providers.linkage.result import MIN_DATA_THRESHOLD, LinkageResult
 from fl_estimate.providers.linkage.rules import (
     Rule,
     check_rules,
@@ -297,6 +298,12 @@ class RecordLinker:
         join them (deterministic links are kept). Without it, two people are merged by
         transitivity through a third record that resembles both (a household member, a common
         name with a date of birth unknown). ``None``: plain connected components.
+    check_clusters : bool
+        Score, with the fitted model, every pair of records inside a candidate cluster of three
+        or more records (the clusters at the least data-driven threshold,
+        :data:`~fl_estimate.providers.linkage.result.MIN_DATA_THRESHOLD`) that no blocking rule
+        compared, so that ``cannot_link`` sees two people joined only through others. These
+        pairs are then scored pairs like the others (``training["cluster_pairs"]`` counts them).
     no_dedupe : sequence of str
         Providers whose records are never merged with each other (each of their records is
         taken as a different person): within-provider de-duplication switched off.
@@ -326,6 +333,7 @@ class RecordLinker:
     em_max_iterations: int = 100
     max_cluster_size: int | None = 12
     cannot_link: float | None = 0.01
+    check_clusters: bool = True
     no_dedupe: Sequence[str] = ()
     seed: int = 1
 
@@ -465,6 +473,7 @@ class RecordLinker:
             "em_max_iterations": self.em_max_iterations,
             "max_cluster_size": self.max_cluster_size,
             "cannot_link": self.cannot_link,
+            "check_clusters": self.check_clusters,
             "no_dedupe": list(self.no_dedupe),
             "seed": self.seed,
         }
@@ -498,7 +507,7 @@ class RecordLinker:
         det = rule_pairs(records, self.deterministic_rules)
         model: dict[str, Any] = {}
         if self.method == "probabilistic" and len(records) > 1:
-            pairs, model = self._splink(records)
+            pairs, model = self._splink(records, det)
         else:
             pairs = pd.DataFrame(
                 {
@@ -534,7 +543,9 @@ class RecordLinker:
         if count > self.max_pairs:
             raise too_many_pairs(count, n, self.max_pairs)
 
-    def _splink(self, records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def _splink(
+        self, records: pd.DataFrame, det: pd.DataFrame
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
         from splink import Linker
 
         table = splink_table(records)
@@ -563,11 +574,16 @@ class RecordLinker:
             t0 = time.perf_counter()
             left, right, weight = fetch_scored_pairs(db, make_linker(model).inference.predict())
             logger.info("scored %d pairs in %.1f s", len(weight), time.perf_counter() - t0)
-        prior, iterations = start, 0
-        if self.prior == "fitted":
-            prior, iterations = fit_prior(weight, start, len(records))
-            weight = weight - logit2(start) + logit2(prior)
-            model["probability_two_random_records_match"] = prior
+            prior, iterations = start, 0
+            if self.prior == "fitted":
+                prior, iterations = fit_prior(weight, start, len(records))
+                weight = weight - logit2(start) + logit2(prior)
+                model["probability_two_random_records_match"] = prior
+            inside = 0
+            if self.check_clusters:
+                left, right, weight, inside = self._score_inside(
+                    db, table, model, records, det, (left, right, weight)
+                )
         training.blocking = [list(r) for r in blocking]
         training.notes.extend(refinement_notes(refined, self.rule_budget))
         training.prior = {
@@ -577,7 +593,10 @@ class RecordLinker:
             "fit_iterations": iterations,
             "used": prior,
         }
-        model["fl_estimate_training"] = training.to_dict() | {"refined": refined}
+        model["fl_estimate_training"] = training.to_dict() | {
+            "refined": refined,
+            "cluster_pairs": inside,
+        }
         model["fl_estimate_training_notes"] = list(training.notes)
         pairs = pd.DataFrame(
             {
@@ -588,6 +607,61 @@ class RecordLinker:
             }
         )
         return pairs, model
+
+    def _score_inside(
+        self,
+        db: Any,
+        table: pd.DataFrame,
+        model: dict[str, Any],
+        records: pd.DataFrame,
+        det: pd.DataFrame,
+        scored: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The scored pairs with every pair inside a candidate cluster of three or more
+        records added (:func:`~.clusters.pairs_inside`), scored by the fitted ``model``; the
+        pairs are sorted by their two ids, and the count of added pairs is returned last."""
+        from splink import Linker
+
+        left, right, weight = scored
+        pairs = pd.DataFrame(
+            {"unique_id_l": left, "unique_id_r": right, "match_probability": probability(weight),
+             "match_weight": weight}
+        )  # fmt: skip
+        labels, _ = split_clusters(
+            len(records),
+            pairs,
+            det,
+            MIN_DATA_THRESHOLD,
+            provider=records["provider"].to_numpy(),
+            no_dedupe=self.no_dedupe,
+            max_size=self.max_cluster_size,
+            cannot_link=self.cannot_link,
+        )
+        inside = pairs_inside(labels, left, right)
+        if not len(inside):
+            return left, right, weight, 0
+        t0 = time.perf_counter()
+        sizes = np.bincount(labels)
+        group = np.where(sizes[labels] >= 3, labels, -1)
+        cluster = pd.Series(group, index=table.index, dtype="Int64").mask(group < 0)
+        frame = db.register(table.assign(fl_cluster=cluster))
+        settings = dict(model)
+        settings["blocking_rules_to_generate_predictions"] = [
+            {"blocking_rule": "l.fl_cluster = r.fl_cluster", "sql_dialect": "duckdb"}
+        ]
+        more_l, more_r, more_w = fetch_scored_pairs(
+            db, Linker(frame, settings, log_level=None).inference.predict()
+        )
+        new = pd.MultiIndex.from_arrays([more_l, more_r]).isin(
+            pd.MultiIndex.from_arrays([inside[:, 0], inside[:, 1]])
+        )
+        logger.info("scored %d pairs inside clusters in %.1f s", int(new.sum()),
+                    time.perf_counter() - t0)  # fmt: skip
+        left = np.concatenate([left, more_l[new]])
+        right = np.concatenate([right, more_r[new]])
+        weight = np.concatenate([weight, more_w[new]])
+        order = np.lexsort((right, left))
+        return left[order], right[order], weight[order], int(new.sum())
 
 
 #: Bytes of memory a scored pair holds at the peak of a linkage (measured: 146 at 200,000

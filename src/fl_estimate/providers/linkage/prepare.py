@@ -36,7 +36,7 @@ __all__ = ["BLOOM_COLUMNS", "SPLINK_COLUMNS", "prepare_records", "splink_table"]
 BLOOM_COLUMNS = tuple(f"bloom_{i}" for i in range(BLOOM_WORDS))
 #: Columns of the prepared records that the splink model reads.
 SPLINK_COLUMNS = (
-    "unique_id", "region", "year", "sex", "age", "nationality",
+    "unique_id", "provider", "region", "year", "sex", "age", "nationality",
     *[c for c in KEY_COLUMNS if c != "key_bloom"], *BLOOM_COLUMNS, "bloom_n",
 )  # fmt: skip
 

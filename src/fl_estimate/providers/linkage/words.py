@@ -53,6 +53,7 @@ LEVEL_WORDS: dict[str, Message] = {
         N_("same region"),
         N_("same year of identification"),
         N_("same nationality"),
+        N_("same provider"),
     )
 }
 
