@@ -359,7 +359,7 @@ def test_linkage_report_html_in_french(tmp_path: Path, capsys: pytest.CaptureFix
                    "<th>seuil de concordance</th>", "<th>paires comparées</th>",
                    "<th>poids de concordance médian</th>", "<th>dédoublonnage</th>",
                    "<td>activé</td>", "<td>utilisé</td>", "<td>reçu</td>", "<td>entraîné</td>",
-                   "<td>tiré des données</td>", "N̂ : écart de 7 % sur l'éventail des seuils de "
+                   "<td>tiré des données</td>", "N̂ : écart de 6 % sur l'éventail des seuils de "
                    "concordance plausibles 0,8-0,99", "attendu : F, M, other (autre) ou unknown "
                    "(inconnu)", "<td>0,9000</td>", "<td>2 783</td>", "<td>0,000468</td>"):  # fmt: skip
         assert _flat(french) in text, french

@@ -55,6 +55,7 @@ import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.i18n import N_
+from fl_estimate.providers.linkage.clusters import pairs_inside, split_clusters
 from fl_estimate.providers.linkage.comparisons import (
     ComparisonSpec,
     default_comparisons,
@@ -62,7 +63,6 @@ from fl_estimate.providers.linkage.comparisons import (
     splink_comparison,
 )
 from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, splink_table
-from fl_estimate.providers.linkage.clusters import pairs_inside, split_clusters
 from fl_estimate.providers.linkage.result import MIN_DATA_THRESHOLD, LinkageResult
 from fl_estimate.providers.linkage.rules import (
     Rule,
