@@ -68,12 +68,13 @@ from fl_estimate.providers.linkage.model import (
     duckdb_api,
     fetch_scored_pairs,
     quiet_splink,
+    scored_frame,
     too_many_pairs,
 )
 from fl_estimate.providers.linkage.prepare import splink_table
 from fl_estimate.providers.linkage.result import LinkageResult
 from fl_estimate.providers.linkage.rules import rule_pairs, rule_sql
-from fl_estimate.providers.linkage.training import fit_prior, logit2, probability
+from fl_estimate.providers.linkage.training import fit_prior, logit2
 
 __all__ = ["extend_linkage"]
 
@@ -115,14 +116,7 @@ def _new_pairs(
     if base.settings.get("prior", "fitted") == "fitted":
         prior, iterations = fit_prior(weight, start, len(records), pairs=compared)
         weight = weight - logit2(start) + logit2(prior)
-    pairs = pd.DataFrame(
-        {
-            "unique_id_l": left,
-            "unique_id_r": right,
-            "match_weight": weight,
-            "match_probability": probability(weight),
-        }
-    )
+    pairs = scored_frame(left, right, weight)
     facts = {"pairs_scored": len(pairs), "prior": prior, "prior_fit_iterations": iterations}
     return pairs, facts
 

@@ -579,11 +579,10 @@ class RecordLinker:
                 prior, iterations = fit_prior(weight, start, len(records))
                 weight = weight - logit2(start) + logit2(prior)
                 model["probability_two_random_records_match"] = prior
+            pairs = scored_frame(left, right, weight)
             inside = 0
             if self.check_clusters:
-                left, right, weight, inside = self._score_inside(
-                    db, table, model, records, det, (left, right, weight)
-                )
+                pairs, inside = self._score_inside(db, table, model, records, det, pairs)
         training.blocking = [list(r) for r in blocking]
         training.notes.extend(refinement_notes(refined, self.rule_budget))
         training.prior = {
@@ -598,14 +597,6 @@ class RecordLinker:
             "cluster_pairs": inside,
         }
         model["fl_estimate_training_notes"] = list(training.notes)
-        pairs = pd.DataFrame(
-            {
-                "unique_id_l": left,
-                "unique_id_r": right,
-                "match_weight": weight,
-                "match_probability": probability(weight),
-            }
-        )
         return pairs, model
 
     def _score_inside(
@@ -615,18 +606,13 @@ class RecordLinker:
         model: dict[str, Any],
         records: pd.DataFrame,
         det: pd.DataFrame,
-        scored: tuple[np.ndarray, np.ndarray, np.ndarray],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The scored pairs with every pair inside a candidate cluster of three or more
-        records added (:func:`~.clusters.pairs_inside`), scored by the fitted ``model``; the
-        pairs are sorted by their two ids, and the count of added pairs is returned last."""
+        pairs: pd.DataFrame,
+    ) -> tuple[pd.DataFrame, int]:
+        """The scored ``pairs`` with every pair inside a candidate cluster of three or more
+        records added (:func:`~.clusters.pairs_inside`), scored by the fitted ``model`` and
+        sorted by their two ids, and the count of pairs added."""
         from splink import Linker
 
-        left, right, weight = scored
-        pairs = pd.DataFrame(
-            {"unique_id_l": left, "unique_id_r": right, "match_probability": probability(weight),
-             "match_weight": weight}
-        )  # fmt: skip
         labels, _ = split_clusters(
             len(records),
             pairs,
@@ -637,31 +623,43 @@ class RecordLinker:
             max_size=self.max_cluster_size,
             cannot_link=self.cannot_link,
         )
-        inside = pairs_inside(labels, left, right)
+        inside = pairs_inside(
+            labels, pairs["unique_id_l"].to_numpy(), pairs["unique_id_r"].to_numpy()
+        )
         if not len(inside):
-            return left, right, weight, 0
+            return pairs, 0
         t0 = time.perf_counter()
-        sizes = np.bincount(labels)
-        group = np.where(sizes[labels] >= 3, labels, -1)
+        group = np.full(len(records), -1, dtype=np.int64)
+        group[inside.ravel()] = labels[inside.ravel()]  # the records of the checked clusters
         cluster = pd.Series(group, index=table.index, dtype="Int64").mask(group < 0)
         frame = db.register(table.assign(fl_cluster=cluster))
         settings = dict(model)
         settings["blocking_rules_to_generate_predictions"] = [
             {"blocking_rule": "l.fl_cluster = r.fl_cluster", "sql_dialect": "duckdb"}
         ]
-        more_l, more_r, more_w = fetch_scored_pairs(
-            db, Linker(frame, settings, log_level=None).inference.predict()
+        more = scored_frame(
+            *fetch_scored_pairs(db, Linker(frame, settings, log_level=None).inference.predict())
         )
-        new = pd.MultiIndex.from_arrays([more_l, more_r]).isin(
+        new = pd.MultiIndex.from_frame(more[["unique_id_l", "unique_id_r"]]).isin(
             pd.MultiIndex.from_arrays([inside[:, 0], inside[:, 1]])
         )
         logger.info("scored %d pairs inside clusters in %.1f s", int(new.sum()),
                     time.perf_counter() - t0)  # fmt: skip
-        left = np.concatenate([left, more_l[new]])
-        right = np.concatenate([right, more_r[new]])
-        weight = np.concatenate([weight, more_w[new]])
-        order = np.lexsort((right, left))
-        return left[order], right[order], weight[order], int(new.sum())
+        out = pd.concat([pairs, more[new]], ignore_index=True)
+        out = out.sort_values(["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True)
+        return out, int(new.sum())
+
+
+def scored_frame(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+    """Scored pairs as the linkage keeps them: the two ids, the match weight and probability."""
+    return pd.DataFrame(
+        {
+            "unique_id_l": left,
+            "unique_id_r": right,
+            "match_weight": weight,
+            "match_probability": probability(weight),
+        }
+    )
 
 
 #: Bytes of memory a scored pair holds at the peak of a linkage (measured: 146 at 200,000
