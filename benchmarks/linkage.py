@@ -424,6 +424,73 @@ def coverage_study(profiles: list[str], n: int, seed: int, draws: int) -> None:
     print(out.to_string())
 
 
+def incremental_case(profile: str, size: str, seed: int) -> dict[str, Any]:
+    """One country linked whole, and linked as it would be year by year: its first year linked,
+    each later year added with :func:`~fl_estimate.providers.linkage.incremental.extend_linkage`
+    (the annual run with the fit cache). Both against the truth: F1, persons, records found
+    again (records of a person identified in an earlier year: the truth's count beside), and
+    N-hat by stratum against the true histories' N-hat (mean and largest over the strata of
+    the added years, where the two linkages can differ)."""
+    from fl_estimate.providers.linkage.incremental import extend_linkage
+
+    country = make(profile, size, seed)
+    records = accepted_records(country)
+    year = pd.to_datetime(records["date_identified"]).dt.year.to_numpy()
+    key = Pseudonymiser(SAMPLE_KEY)
+    who = country.truth.set_index("record_id")["person"]
+    lists = country.registry["provider"].tolist()
+    out: dict[str, Any] = {"profile": profile, "size": size, "seed": seed}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        full = RecordLinker(**linker_options()).fit(prepare_records(records, key))
+        out["full s"] = time.perf_counter() - t0
+        years = sorted(set(year.tolist()))
+        t0 = time.perf_counter()
+        inc = RecordLinker(**linker_options()).fit(prepare_records(records[year == years[0]], key))
+        for y in years[1:]:
+            inc = extend_linkage(inc, prepare_records(records[year == y], key))
+        out["incremental s"] = time.perf_counter() - t0
+    first_year = pd.Series(year, index=records["record_id"]).groupby(who).min()
+    for name, res in (("full", full), ("incremental", inc)):
+        person = res.records["record_id"].map(who).to_numpy()
+        labels = res.clusters()
+        out[f"F1 {name}"] = scores(labels, person)[2]
+        out[f"persons % {name}"] = 100 * (len(np.unique(labels)) / len(set(person)) - 1)
+        truth = true_result(res, person).capture_data(strata=STRATA, lists=lists)
+        linked = res.capture_data(strata=STRATA, lists=lists)
+        assert isinstance(truth, StratifiedCaptureData) and isinstance(
+            linked, StratifiedCaptureData
+        )
+        nh_true, nh = n_hat_by_stratum(truth), n_hat_by_stratum(linked)
+        later = [k for k in nh_true if int(k[STRATA.index("year")]) != years[0]]
+        rel = np.array([nh.get(k, np.nan) / nh_true[k] - 1 for k in later])
+        out[f"N-hat mean % {name}"] = 100 * float(np.nanmean(rel))
+        out[f"N-hat max |%| {name}"] = 100 * float(np.nanmax(np.abs(rel)))
+        if name == "incremental":
+            n_first = res.generations[0]
+            again = sum(g.get("found_again", 0) for g in res.generation_report())
+            late = res.records["record_id"].iloc[n_first:].map(who)
+            late_year = res.records["year"].iloc[n_first:].to_numpy()
+            out["found again"] = int(again)
+            out["true found again"] = int((first_year.reindex(late).to_numpy() < late_year).sum())
+    return out
+
+
+def incremental_study(profiles: list[str], seeds: list[int], size: str) -> None:
+    """:func:`incremental_case` over profiles and seeds, one row each and the mean per profile."""
+    rows = [incremental_case(p, size, s) for s in seeds for p in profiles]
+    frame = pd.DataFrame(rows)
+    print(f"Linkage year by year (extend_linkage) against the whole linkage, {size}, seeds "
+          f"{','.join(map(str, seeds))}; N-hat ({HEADLINE}) over the added years' strata against "
+          "the true histories\n")  # fmt: skip
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        print(frame.round(3).to_string(index=False))
+        cols = [c for c in frame.columns if c not in ("profile", "size", "seed")]
+        print("\nMean over the seeds\n")
+        print(frame.groupby("profile")[cols].mean().round(3).to_string())
+
+
 def _block_pairs(records: pd.DataFrame, person: np.ndarray, cols: Any) -> tuple[int, int]:
     """Pairs satisfying a rule (windows such as ``age~6`` included), and how many are true."""
     pairs = _window_rule_pairs(records, cols)
@@ -616,6 +683,20 @@ def main() -> None:
     )
     ap.add_argument("--draws", type=int, default=20, help="draws of the links (linkage error)")
     ap.add_argument(
+        "--incremental",
+        default=None,
+        metavar="SEEDS",
+        help="comma-separated seeds: each profile (--profiles) linked whole and year by year "
+        "(extend_linkage, as the annual run with the fit cache), against the truth",
+    )
+    ap.add_argument(
+        "--profiles",
+        default=None,
+        help="comma-separated profiles for --coverage and --incremental (default: the base "
+        "profiles; the variant sahel-3 may be named)",
+    )
+    ap.add_argument("--size", default="small", help="with --incremental: small or large")
+    ap.add_argument(
         "--fixed-links",
         default=None,
         help='the linker\'s fixed links as JSON, e.g. \'[["key_doc"], ["key_name", "key_dob", '
@@ -647,7 +728,12 @@ def main() -> None:
             print_tables([row])
         return
     profiles = sorted(PROFILES)
+    chosen = args.profiles.split(",") if args.profiles else profiles
+    if args.incremental:
+        incremental_study(chosen, [int(x) for x in args.incremental.split(",")], args.size)
+        return
     if args.coverage:
+        profiles = chosen
         coverage_study(profiles, args.coverage, args.seed, args.draws)
         return
     if args.seeds:

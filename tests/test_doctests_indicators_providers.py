@@ -50,6 +50,7 @@ MODULES = [
     "fl_estimate.stats.tables",
     "fl_estimate.stats.release",
     pytest.param("fl_estimate.providers.linkage.model", marks=pytest.mark.slow),
+    pytest.param("fl_estimate.providers.linkage.incremental", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_sensitivity", marks=pytest.mark.slow),
     pytest.param("fl_estimate.pipeline.linkage_uncertainty", marks=pytest.mark.slow),
 ]

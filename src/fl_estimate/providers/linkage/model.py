@@ -582,7 +582,8 @@ class RecordLinker:
             pairs = scored_frame(left, right, weight)
             inside = 0
             if self.check_clusters:
-                pairs, inside = self._score_inside(db, table, model, records, det, pairs)
+                limits = cluster_limits(self)
+                pairs, inside = score_inside(db, table, model, records, det, pairs, **limits)
         training.blocking = [list(r) for r in blocking]
         training.notes.extend(refinement_notes(refined, self.rule_budget))
         training.prior = {
@@ -599,55 +600,90 @@ class RecordLinker:
         model["fl_estimate_training_notes"] = list(training.notes)
         return pairs, model
 
-    def _score_inside(
-        self,
-        db: Any,
-        table: pd.DataFrame,
-        model: dict[str, Any],
-        records: pd.DataFrame,
-        det: pd.DataFrame,
-        pairs: pd.DataFrame,
-    ) -> tuple[pd.DataFrame, int]:
-        """The scored ``pairs`` with every pair inside a candidate cluster of three or more
-        records added (:func:`~.clusters.pairs_inside`), scored by the fitted ``model`` and
-        sorted by their two ids, and the count of pairs added."""
-        from splink import Linker
 
-        labels, _ = split_clusters(
-            len(records),
-            pairs,
-            det,
-            MIN_DATA_THRESHOLD,
-            provider=records["provider"].to_numpy(),
-            no_dedupe=self.no_dedupe,
-            max_size=self.max_cluster_size,
-            cannot_link=self.cannot_link,
-        )
-        inside = pairs_inside(
-            labels, pairs["unique_id_l"].to_numpy(), pairs["unique_id_r"].to_numpy()
-        )
-        if not len(inside):
-            return pairs, 0
-        t0 = time.perf_counter()
-        group = np.full(len(records), -1, dtype=np.int64)
-        group[inside.ravel()] = labels[inside.ravel()]  # the records of the checked clusters
-        cluster = pd.Series(group, index=table.index, dtype="Int64").mask(group < 0)
-        frame = db.register(table.assign(fl_cluster=cluster))
-        settings = dict(model)
-        settings["blocking_rules_to_generate_predictions"] = [
-            {"blocking_rule": "l.fl_cluster = r.fl_cluster", "sql_dialect": "duckdb"}
-        ]
-        more = scored_frame(
-            *fetch_scored_pairs(db, Linker(frame, settings, log_level=None).inference.predict())
-        )
-        new = pd.MultiIndex.from_frame(more[["unique_id_l", "unique_id_r"]]).isin(
-            pd.MultiIndex.from_arrays([inside[:, 0], inside[:, 1]])
-        )
-        logger.info("scored %d pairs inside clusters in %.1f s", int(new.sum()),
-                    time.perf_counter() - t0)  # fmt: skip
-        out = pd.concat([pairs, more[new]], ignore_index=True)
-        out = out.sort_values(["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True)
-        return out, int(new.sum())
+def cluster_limits(owner: RecordLinker | LinkageResult) -> dict[str, Any]:
+    """The cluster constraints of a linker or a linkage, as :func:`score_inside` takes them."""
+    return {
+        "no_dedupe": tuple(owner.no_dedupe),
+        "max_size": owner.max_cluster_size,
+        "cannot_link": owner.cannot_link,
+    }
+
+
+def score_inside(
+    db: Any,
+    table: pd.DataFrame,
+    model: dict[str, Any],
+    records: pd.DataFrame,
+    det: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    no_dedupe: Sequence[str] = (),
+    max_size: int | None = None,
+    cannot_link: float | None = None,
+    start: int = 0,
+) -> tuple[pd.DataFrame, int]:
+    """The scored ``pairs`` with every pair inside a candidate cluster of three or more
+    records added (:func:`~.clusters.pairs_inside`), scored by the fitted ``model`` and
+    sorted by their two ids, and the count of pairs added.
+
+    The candidate clusters are those of the records ``start`` and up (a generation added by
+    :func:`~.incremental.extend_linkage`; 0: every record) at
+    :data:`~fl_estimate.providers.linkage.result.MIN_DATA_THRESHOLD`, made from their own
+    links (pairs and deterministic pairs of two such records) under the constraints
+    ``no_dedupe``, ``max_size`` and ``cannot_link``, as :func:`~.clusters.split_clusters` makes
+    a generation's clusters. ``table``: the records as registered in ``db`` (splink's table).
+    """
+    from splink import Linker
+
+    n = len(records)
+    own = pairs[np.minimum(pairs["unique_id_l"], pairs["unique_id_r"]) >= start]
+    mine = det[np.minimum(det["unique_id_l"], det["unique_id_r"]) >= start]
+    labels, _ = split_clusters(
+        n - start,
+        _shifted(own, start),
+        _shifted(mine, start),
+        MIN_DATA_THRESHOLD,
+        provider=records["provider"].to_numpy()[start:],
+        no_dedupe=no_dedupe,
+        max_size=max_size,
+        cannot_link=cannot_link,
+    )
+    inside = pairs_inside(
+        labels,
+        own["unique_id_l"].to_numpy() - start,
+        own["unique_id_r"].to_numpy() - start,
+    )
+    if not len(inside):
+        return pairs, 0
+    t0 = time.perf_counter()
+    group = np.full(n, -1, dtype=np.int64)
+    group[inside.ravel() + start] = labels[inside.ravel()]  # the records of the checked clusters
+    inside = inside + start
+    cluster = pd.Series(group, index=table.index, dtype="Int64").mask(group < 0)
+    frame = db.register(table.assign(fl_cluster=cluster))
+    settings = dict(model)
+    settings["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": "l.fl_cluster = r.fl_cluster", "sql_dialect": "duckdb"}
+    ]
+    more = scored_frame(
+        *fetch_scored_pairs(db, Linker(frame, settings, log_level=None).inference.predict())
+    )
+    new = pd.MultiIndex.from_frame(more[["unique_id_l", "unique_id_r"]]).isin(
+        pd.MultiIndex.from_arrays([inside[:, 0], inside[:, 1]])
+    )
+    logger.info("scored %d pairs inside clusters in %.1f s", int(new.sum()),
+                time.perf_counter() - t0)  # fmt: skip
+    out = pd.concat([pairs, more[new]], ignore_index=True)
+    out = out.sort_values(["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True)
+    return out, int(new.sum())
+
+
+def _shifted(pairs: pd.DataFrame, by: int) -> pd.DataFrame:
+    """``pairs`` with both ids less ``by`` (the pairs of a generation, numbered from 0)."""
+    return pairs.assign(
+        unique_id_l=pairs["unique_id_l"] - by, unique_id_r=pairs["unique_id_r"] - by
+    )
 
 
 def scored_frame(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> pd.DataFrame:

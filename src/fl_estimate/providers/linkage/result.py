@@ -699,7 +699,8 @@ class LinkageResult:
         """One entry per generation of records (see ``generations``): ``records``,
         ``found_again`` (records that found a person of an earlier generation, counted there and
         not again), ``new_persons``, and for the later generations how they were linked
-        (``pairs_scored``, ``deterministic_links``, ``prior``: the prior match probability
+        (``pairs_scored`` by the blocking rules, ``cluster_pairs`` inside candidate clusters,
+        ``deterministic_links``, ``prior``: the prior match probability
         refitted to their pairs; the m and u probabilities are the first generation's)."""
         labels, _, counted = self._linked(threshold)
         assert counted is not None
