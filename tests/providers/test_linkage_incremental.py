@@ -119,3 +119,37 @@ def test_sampled_pairs_are_uniform_over_pairs_with_a_new_record() -> None:
     assert (left < right).all() and (right >= 300).all()
     again = sample_new_pairs(300, 400, 200_000, np.random.default_rng(7))
     assert np.array_equal(again[0], left) and np.array_equal(again[1], right)
+
+
+def test_each_generation_has_its_own_data_driven_threshold(years) -> None:
+    """With ``threshold="auto"`` (the default), the new records' links are cut at the balanced
+    threshold of the pairs they were scored in (the base's threshold balances the base's pairs),
+    the earlier generation keeps its own; an explicit threshold applies to every generation."""
+    from fl_estimate.providers.linkage.result import balanced_threshold
+
+    base, both, _, _ = years
+    assert base.settings["threshold"] == "auto"
+    new = both.pairs.iloc[len(base.pairs) :]
+    mine = balanced_threshold(new["match_probability"].to_numpy(float))
+    assert both.thresholds() == [base.threshold, mine]
+    assert both.generation_report()[-1]["threshold"] == mine
+    n_old = len(base.records)
+    assert np.array_equal(both.clusters()[:n_old], base.clusters())
+    fixed = both.with_threshold(0.9)
+    assert fixed.thresholds() == [0.9, 0.9]
+    assert np.array_equal(fixed.clusters(), both.clusters(0.9))
+
+
+def test_generation_clusters_cut_each_generation_at_its_threshold() -> None:
+    """Records 0-1 (probability 0.8) are the first generation, 2-3 (0.6) the second: at 0.7
+    for both, 2 and 3 stay apart; at 0.7 then 0.5, they are one person."""
+    from fl_estimate.providers.linkage.clusters import generation_clusters
+
+    pairs = pd.DataFrame({"unique_id_l": [0, 2], "unique_id_r": [1, 3],
+                          "match_weight": [2.0, 0.6], "match_probability": [0.8, 0.6]})  # fmt: skip
+    none = pd.DataFrame({"unique_id_l": [], "unique_id_r": []})
+    assert generation_clusters(4, pairs, none, 0.7, [2])[0].tolist() == [0, 0, 1, 2]
+    assert generation_clusters(4, pairs, none, [0.7, 0.5], [2])[0].tolist() == [0, 0, 1, 1]
+    assert generation_clusters(4, pairs, none, [0.9, 0.5], [2])[0].tolist() == [0, 1, 2, 2]
+    with pytest.raises(ValueError, match="thresholds"):
+        generation_clusters(4, pairs, none, [0.7], [2])

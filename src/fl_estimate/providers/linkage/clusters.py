@@ -31,6 +31,7 @@ __all__ = [
     "cluster_labels",
     "generation_clusters",
     "pairs_inside",
+    "pairs_within",
     "split_clusters",
     "union_pairs",
 ]
@@ -216,8 +217,9 @@ def split_clusters(
     return _first_order(new), info
 
 
-def _within(frame: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
-    """The pairs of ``frame`` with both records in ``[lo, hi)``, numbered from ``lo``."""
+def pairs_within(frame: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
+    """The pairs of ``frame`` with both records in ``[lo, hi)``, numbered from ``lo`` (the
+    pairs of one generation of records, numbered as its own)."""
     left = frame["unique_id_l"].to_numpy(np.int64)
     right = frame["unique_id_r"].to_numpy(np.int64)
     keep = (left >= lo) & (left < hi) & (right >= lo) & (right < hi)
@@ -243,7 +245,7 @@ def generation_clusters(
     n: int,
     pairs: pd.DataFrame,
     deterministic_pairs: pd.DataFrame,
-    threshold: float,
+    threshold: float | Sequence[float],
     starts: Sequence[int],
     *,
     provider: np.ndarray | None = None,
@@ -252,6 +254,10 @@ def generation_clusters(
     cannot_link: float | None = None,
 ) -> tuple[np.ndarray, dict[str, int], np.ndarray]:
     """Clusters of records linked in generations, each earlier one held as it was.
+
+    ``threshold``: one for every generation, or one per generation (the first, then one per
+    entry of ``starts``): a generation's links, among its records and back to earlier ones,
+    are those at or above its own.
 
     Records ``0..starts[0]-1`` are the first generation (linked together once), records
     ``starts[0]..starts[1]-1`` the second (added later), and so on. Each generation's clusters
@@ -285,25 +291,31 @@ def generation_clusters(
     ([0, 0, 0, 1], [True, True, False, True])
     """
     bounds = [0, *[int(s) for s in starts], n]
+    thresholds = (
+        [float(threshold)] * (len(bounds) - 1)
+        if isinstance(threshold, int | float)
+        else [float(t) for t in threshold]
+    )
+    if len(thresholds) != len(bounds) - 1:
+        raise ValueError(f"{len(thresholds)} thresholds for {len(bounds) - 1} generations")
     prov = np.asarray(provider, dtype=object) if provider is not None else None
     blocked = set(no_dedupe) if prov is not None else set()
-    p = pairs[pairs["match_probability"] >= threshold]
-    scored = p if cannot_link is None else pairs[
-        (pairs["match_probability"] >= threshold) | (pairs["match_probability"] < cannot_link)
-    ]  # fmt: skip
+    prob = pairs["match_probability"].to_numpy(float)
     labels = np.zeros(n, dtype=np.int64)
     counted = np.ones(n, dtype=bool)
     info = {"split_for_size": 0, "split_for_no_dedupe": 0, "split_for_conflict": 0,
             "links_dropped": 0}  # fmt: skip
     offset = 0
-    for lo, hi in pairwise(bounds):
+    for (lo, hi), thr in zip(pairwise(bounds), thresholds, strict=True):
         if hi <= lo:
             continue
+        p = pairs[prob >= thr]
+        scored = p if cannot_link is None else pairs[(prob >= thr) | (prob < cannot_link)]
         own, more = split_clusters(
             hi - lo,
-            _within(scored, lo, hi),
-            _within(deterministic_pairs, lo, hi),
-            threshold,
+            pairs_within(scored, lo, hi),
+            pairs_within(deterministic_pairs, lo, hi),
+            thr,
             provider=None if prov is None else prov[lo:hi],
             no_dedupe=no_dedupe,
             max_size=max_size,

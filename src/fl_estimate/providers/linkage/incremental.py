@@ -18,7 +18,8 @@ everything the earlier linkage found:
 * **the persons**: the earlier records' clusters stay as they were at every threshold
   (:func:`.clusters.generation_clusters`). New records are clustered among themselves (the pairs
   inside their candidate clusters scored first when the base checked its own:
-  :func:`~.model.score_inside`); a new
+  :func:`~.model.score_inside`; at the data-driven threshold of the new pairs when the base's
+  was data-driven, ``threshold="auto"``, since the base's balances the base's pairs); a new
   cluster linked to an earlier record is that earlier person found again: the person stays
   counted once, in the stratum of their first identification (as a full linkage counts them),
   with the capture history published before, so every earlier stratum's table, and each figure
@@ -78,7 +79,7 @@ from fl_estimate.providers.linkage.model import (
     too_many_pairs,
 )
 from fl_estimate.providers.linkage.prepare import splink_table
-from fl_estimate.providers.linkage.result import LinkageResult
+from fl_estimate.providers.linkage.result import LinkageResult, balanced_threshold
 from fl_estimate.providers.linkage.rules import rule_pairs, rule_sql
 from fl_estimate.providers.linkage.training import fit_prior, logit2
 from fl_estimate.seeds import seed_sequence
@@ -296,10 +297,15 @@ def extend_linkage(base: LinkageResult, records: pd.DataFrame) -> LinkageResult:
     det = det[np.maximum(det["unique_id_l"], det["unique_id_r"]) >= n_old]
     facts: dict[str, Any] = {"pairs_scored": 0, "deterministic_links": len(det)}
     pairs = base.pairs
+    threshold = base.threshold
     if base.method != "deterministic" and len(new):
         scored, more = _new_pairs(base, combined, n_old, det)
         facts |= more
         pairs = pd.concat([base.pairs, scored], ignore_index=True)
+        if base.settings.get("threshold") == "auto":  # the data-driven one, of the new pairs
+            found = balanced_threshold(scored["match_probability"].to_numpy(float))
+            threshold = threshold if found is None else found
+    facts["threshold"] = threshold
     model = dict(base.model)
     model["fl_estimate_generations"] = [*base.model.get("fl_estimate_generations", []), facts]
     result = dataclasses.replace(
@@ -309,6 +315,7 @@ def extend_linkage(base: LinkageResult, records: pd.DataFrame) -> LinkageResult:
         deterministic_pairs=pd.concat([base.deterministic_pairs, det], ignore_index=True),
         model=model,
         generations=(*base.generations, n_old),
+        generation_thresholds=(*base.thresholds()[1:], threshold),
     )
     result.emit_warnings()
     return result

@@ -55,7 +55,7 @@ import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.i18n import N_
-from fl_estimate.providers.linkage.clusters import pairs_inside, split_clusters
+from fl_estimate.providers.linkage.clusters import pairs_inside, pairs_within, split_clusters
 from fl_estimate.providers.linkage.comparisons import (
     ComparisonSpec,
     default_comparisons,
@@ -637,23 +637,18 @@ def score_inside(
     from splink import Linker
 
     n = len(records)
-    own = pairs[np.minimum(pairs["unique_id_l"], pairs["unique_id_r"]) >= start]
-    mine = det[np.minimum(det["unique_id_l"], det["unique_id_r"]) >= start]
+    own = pairs_within(pairs, start, n)
     labels, _ = split_clusters(
         n - start,
-        _shifted(own, start),
-        _shifted(mine, start),
+        own,
+        pairs_within(det, start, n),
         MIN_DATA_THRESHOLD,
         provider=records["provider"].to_numpy()[start:],
         no_dedupe=no_dedupe,
         max_size=max_size,
         cannot_link=cannot_link,
     )
-    inside = pairs_inside(
-        labels,
-        own["unique_id_l"].to_numpy() - start,
-        own["unique_id_r"].to_numpy() - start,
-    )
+    inside = pairs_inside(labels, own["unique_id_l"].to_numpy(), own["unique_id_r"].to_numpy())
     if not len(inside):
         return pairs, 0
     t0 = time.perf_counter()
@@ -677,13 +672,6 @@ def score_inside(
     out = pd.concat([pairs, more[new]], ignore_index=True)
     out = out.sort_values(["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True)
     return out, int(new.sum())
-
-
-def _shifted(pairs: pd.DataFrame, by: int) -> pd.DataFrame:
-    """``pairs`` with both ids less ``by`` (the pairs of a generation, numbered from 0)."""
-    return pairs.assign(
-        unique_id_l=pairs["unique_id_l"] - by, unique_id_r=pairs["unique_id_r"] - by
-    )
 
 
 def scored_frame(left: np.ndarray, right: np.ndarray, weight: np.ndarray) -> pd.DataFrame:

@@ -48,6 +48,7 @@ __all__ = [
     "PUBLISHED_WARNINGS",
     "THRESHOLD_SHARE",
     "LinkageResult",
+    "balanced_threshold",
     "match_weight_histogram",
     "model_summary",
     "published_warning",
@@ -182,6 +183,10 @@ class LinkageResult:
         together once). A linkage extended with new records
         (:func:`fl_estimate.providers.linkage.incremental.extend_linkage`) holds the earlier
         records' persons as they were: see :func:`.clusters.generation_clusters`.
+    generation_thresholds : tuple of float
+        The default threshold of each later generation (one per entry of ``generations``;
+        empty: ``threshold`` for all). ``threshold`` is the first generation's. An explicit
+        threshold (``clusters(0.9)``, :meth:`with_threshold`) applies to every generation.
     """
 
     records: pd.DataFrame
@@ -195,13 +200,20 @@ class LinkageResult:
     no_dedupe: tuple[str, ...] = ()
     cannot_link: float | None = None
     generations: tuple[int, ...] = ()
-    _cache: dict[float, tuple[np.ndarray, dict[str, int], np.ndarray | None]] = field(
+    generation_thresholds: tuple[float, ...] = ()
+    _cache: dict[Any, tuple[np.ndarray, dict[str, int], np.ndarray | None]] = field(
         default_factory=dict, init=False, repr=False
     )
 
     def with_threshold(self, threshold: float) -> LinkageResult:
-        """The same linkage with another default threshold."""
-        return dataclasses.replace(self, threshold=float(threshold))
+        """The same linkage with another default threshold (for every generation)."""
+        return dataclasses.replace(self, threshold=float(threshold), generation_thresholds=())
+
+    def thresholds(self) -> list[float]:
+        """The default threshold of each generation of records (one entry without
+        ``generations``)."""
+        later = list(self.generation_thresholds) or [self.threshold] * len(self.generations)
+        return [self.threshold, *later]
 
     def _clusters(self, threshold: float | None) -> tuple[np.ndarray, dict[str, int]]:
         labels, info, _ = self._linked(threshold)
@@ -211,7 +223,9 @@ class LinkageResult:
         self, threshold: float | None
     ) -> tuple[np.ndarray, dict[str, int], np.ndarray | None]:
         """Labels, split counts and the counted records (None: all) at a threshold."""
-        thr = self.threshold if threshold is None else float(threshold)
+        thr: Any = self.threshold if threshold is None else float(threshold)
+        if threshold is None and self.generation_thresholds:
+            thr = tuple(self.thresholds())
         if thr not in self._cache:
             args = (len(self.records), self.pairs, self.deterministic_pairs, thr)
             kw: dict[str, Any] = {
@@ -267,23 +281,8 @@ class LinkageResult:
             the count of persons (and N-hat, which each missed link between providers raises)
             is right only when the two balance.
         """
-        p = np.sort(self.pairs["match_probability"].to_numpy(float))[::-1]
-        if not len(p):
-            return self.threshold
-        if kind == "balanced":
-            false = np.cumsum(1 - p)  # expected false links when the first k+1 are linked
-            missed = p.sum() - np.cumsum(p)
-            k = int(np.searchsorted(false - missed, 0.0, side="right"))
-            t = p[min(k, len(p) - 1)]
-        elif kind == "false-rate":
-            rate = np.cumsum(1 - p) / np.arange(1, len(p) + 1)
-            ok = np.flatnonzero(rate <= false_rate)
-            t = p[ok[-1]] if len(ok) else 0.999
-        else:
-            raise ModelSpecificationError(
-                N_("kind must be 'balanced' or 'false-rate', not {value!r}", value=kind)
-            )
-        return float(np.clip(t, MIN_DATA_THRESHOLD, 0.999))
+        got = balanced_threshold(self.pairs["match_probability"].to_numpy(float), kind, false_rate)
+        return self.threshold if got is None else got
 
     def estimated_quality(self, threshold: float | None = None) -> dict[str, float | None]:
         """Pairwise precision and recall of the links, estimated from the match probabilities.
@@ -700,7 +699,8 @@ class LinkageResult:
         ``found_again`` (records that found a person of an earlier generation, counted there and
         not again), ``new_persons``, and for the later generations how they were linked
         (``pairs_scored`` by the blocking rules, ``cluster_pairs`` inside candidate clusters,
-        ``deterministic_links``, ``prior``: the prior match probability
+        ``deterministic_links``, ``threshold``: the generation's own, ``prior``: the prior match
+        probability
         refitted to their pairs; the m and u probabilities are the first generation's)."""
         labels, _, counted = self._linked(threshold)
         assert counted is not None
@@ -718,6 +718,37 @@ class LinkageResult:
                 entry |= extra[i - 1]
             out.append(entry)
         return out
+
+
+def balanced_threshold(
+    probabilities: np.ndarray, kind: str = "balanced", false_rate: float = 0.01
+) -> float | None:
+    """:meth:`LinkageResult.data_threshold` of pairs with these match probabilities (None: no
+    pairs).
+
+    Linking the three pairs from 0.7 up expects 0.41 false links and leaves 0.3 true ones
+    (the two below) unlinked, the closest the two can come:
+
+    >>> balanced_threshold(np.array([0.99, 0.9, 0.7, 0.2, 0.1]))
+    0.7
+    """
+    p = np.sort(np.asarray(probabilities, dtype=float))[::-1]
+    if not len(p):
+        return None
+    if kind == "balanced":
+        false = np.cumsum(1 - p)  # expected false links when the first k+1 are linked
+        missed = p.sum() - np.cumsum(p)
+        k = int(np.searchsorted(false - missed, 0.0, side="right"))
+        t = p[min(k, len(p) - 1)]
+    elif kind == "false-rate":
+        rate = np.cumsum(1 - p) / np.arange(1, len(p) + 1)
+        ok = np.flatnonzero(rate <= false_rate)
+        t = p[ok[-1]] if len(ok) else 0.999
+    else:
+        raise ModelSpecificationError(
+            N_("kind must be 'balanced' or 'false-rate', not {value!r}", value=kind)
+        )
+    return float(np.clip(t, MIN_DATA_THRESHOLD, 0.999))
 
 
 def match_weight_histogram(weights: np.ndarray) -> list[dict[str, Any]]:
