@@ -61,7 +61,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fl_estimate.exceptions import LinkageWarning  # noqa: E402
+from fl_estimate.exceptions import EstimateDoesNotExistError, LinkageWarning  # noqa: E402
 from fl_estimate.mse import StepwiseMSE, estimate  # noqa: E402
 from fl_estimate.mse.data import StratifiedCaptureData  # noqa: E402
 from fl_estimate.pipeline.linkage_uncertainty import linkage_uncertainty  # noqa: E402
@@ -125,7 +125,11 @@ def n_hat_by_stratum(data: StratifiedCaptureData) -> dict[tuple[Any, ...], float
         cd = data[key]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # heterogeneity and fit warnings: same for both sides
-            res = estimate(cd, HEADLINE)
+            try:
+                res = estimate(cd, HEADLINE)
+            except EstimateDoesNotExistError:  # no estimate on this table: left out of the mean
+                out[key if isinstance(key, tuple) else (key,)] = float("nan")
+                continue
         out[key if isinstance(key, tuple) else (key,)] = (
             res.estimate if res.status == "ok" else float("nan")
         )

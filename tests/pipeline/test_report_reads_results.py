@@ -384,6 +384,29 @@ def test_linkage_quality_section_prints_no_small_count(tmp_path: Path, wald_run:
     assert len(lines) == 4  # the two ranges are left out
 
 
+def test_linkage_quality_names_each_added_periods_threshold(
+    tmp_path: Path, wald_run: RunResult
+) -> None:
+    """An incremental linkage cuts each period added at its own data-driven threshold (issue
+    21): the report gives them all, in order, in each language."""
+    from fl_estimate.reporting import LinkageQuality
+
+    q = LinkageQuality(records=1200, persons=1000, share_merged=1 / 6, threshold=0.72,
+                       data_driven=True, thresholds=(0.72, 0.66))  # fmt: skip
+    en = _section(_report_with(tmp_path, wald_run, q, "en"), "Linkage quality")
+    assert en[1] == (
+        "Match thresholds 0.72, 0.66, chosen from the data for the first linkage and for each "
+        "period of records added to it since (expected false and missed links balance)."
+    )
+    fr = _section(_report_with(tmp_path, wald_run, q, "fr"), "Qualité du couplage")
+    assert fr[1].startswith("Seuils de concordance 0,72, 0,66, tirés des données")
+    one = LinkageQuality(records=1200, persons=1000, share_merged=1 / 6, threshold=0.72,
+                         data_driven=True, thresholds=(0.72, 0.72))  # fmt: skip
+    (tmp_path / "one").mkdir()
+    lines = _section(_report_with(tmp_path / "one", wald_run, one, "en"), "Linkage quality")
+    assert lines[1].startswith("Match threshold 0.72, chosen from the data")
+
+
 def test_statistics_section_links_the_tables_in_english_and_french(
     tmp_path: Path, wald_run: RunResult
 ) -> None:

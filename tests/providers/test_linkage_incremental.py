@@ -135,6 +135,9 @@ def test_each_generation_has_its_own_data_driven_threshold(years) -> None:
     assert both.generation_report()[-1]["threshold"] == mine
     n_old = len(base.records)
     assert np.array_equal(both.clusters()[:n_old], base.clusters())
+    report = both.report()  # the report counts what the default clusters hold
+    assert report["thresholds"] == [base.threshold, mine]
+    assert report["persons"] == len(np.unique(both.clusters()))
     fixed = both.with_threshold(0.9)
     assert fixed.thresholds() == [0.9, 0.9]
     assert np.array_equal(fixed.clusters(), both.clusters(0.9))

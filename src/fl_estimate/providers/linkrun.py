@@ -976,6 +976,7 @@ def _summary(
         "threshold": rep["threshold"],
         "threshold_setting": cfg.threshold,
         "data_threshold": rep.get("data_threshold"),
+        "thresholds_by_generation": rep.get("thresholds"),
         "records": count(records),
         "persons": count(persons),
         "share_of_records_merged": (records - persons) / records if records else None,

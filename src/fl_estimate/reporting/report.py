@@ -705,7 +705,13 @@ def _linkage_lines(spec: ReportSpec) -> list[str]:
                 _("{share} of the records were merged with another record of the same person.")
                 .format(share=share(q.share_merged))
             )  # fmt: skip
-    if q.data_driven:
+    if q.data_driven and q.thresholds and len(set(q.thresholds)) > 1:
+        lines.append(
+            _("Match thresholds {thresholds}, chosen from the data for the first linkage and for "
+              "each period of records added to it since (expected false and missed links "
+              "balance).").format(thresholds=", ".join(prob(t) for t in q.thresholds))
+        )  # fmt: skip
+    elif q.data_driven:
         lines.append(
             _("Match threshold {threshold}, chosen from the data (expected false and missed "
               "links balance).").format(threshold=prob(q.threshold))

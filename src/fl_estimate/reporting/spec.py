@@ -115,6 +115,9 @@ class LinkageQuality:
         True when that threshold was chosen from the data (``threshold = "auto"``).
     data_threshold : float or None
         The data-driven threshold.
+    thresholds : tuple of float or None
+        The threshold of each generation of records of an incremental linkage (the first
+        linkage, then each period added: ``LinkageResult.thresholds``); None: one linkage.
     plausible : (float, float) or None
         The range of plausible match thresholds, and across it:
     persons_range, n_hat_range : (int or None, int or None) or None
@@ -135,6 +138,7 @@ class LinkageQuality:
     threshold: float = 0.9
     data_driven: bool = False
     data_threshold: float | None = None
+    thresholds: tuple[float, ...] | None = None
     plausible: tuple[float, float] | None = None
     persons_range: tuple[int | None, int | None] | None = None
     n_hat_range: tuple[int | None, int | None] | None = None
@@ -167,6 +171,7 @@ class LinkageQuality:
             threshold=float(summary.get("threshold", 0.9)),
             data_driven=summary.get("threshold_setting") == "auto",
             data_threshold=summary.get("data_threshold"),
+            thresholds=pair("thresholds_by_generation"),
             plausible=pair("plausible_thresholds"),
             persons_range=pair("persons_range_plausible"),
             n_hat_range=pair("n_hat_range_plausible"),

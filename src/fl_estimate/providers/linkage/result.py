@@ -215,6 +215,18 @@ class LinkageResult:
         later = list(self.generation_thresholds) or [self.threshold] * len(self.generations)
         return [self.threshold, *later]
 
+    def pair_thresholds(self, threshold: float | None, later: np.ndarray) -> np.ndarray | float:
+        """The threshold a pair is linked at, for pairs whose later record is ``later``: the
+        given one, or (``None``) the default of that record's generation (one number when all
+        generations share it)."""
+        if threshold is not None:
+            return float(threshold)
+        if len(set(self.thresholds())) == 1:
+            return self.threshold
+        cuts = np.asarray(self.generations, dtype=np.int64)
+        gen = np.searchsorted(cuts, np.asarray(later, dtype=np.int64), side="right")
+        return np.asarray(self.thresholds(), dtype=float)[gen]
+
     def _clusters(self, threshold: float | None) -> tuple[np.ndarray, dict[str, int]]:
         labels, info, _ = self._linked(threshold)
         return labels, info
@@ -316,7 +328,6 @@ class LinkageResult:
         >>> {k: round(v, 3) for k, v in res.estimated_quality().items()}
         {'precision': 0.97, 'recall': 0.795}
         """
-        thr = self.threshold if threshold is None else float(threshold)
         # the largest probability of each distinct pair (a rule's link: 1), in the order of the
         # pair, on int64 codes of the pairs: a pandas groupby over every scored pair held about
         # ten times their memory (issue 21)
@@ -334,14 +345,15 @@ class LinkageResult:
         )
         p = np.concatenate([self.pairs["match_probability"].to_numpy(float),
                             np.ones(len(self.deterministic_pairs))])  # fmt: skip
-        code = np.minimum(left, right) * (int(max(left.max(initial=0), right.max(initial=0))) + 1)
-        code += np.maximum(left, right)
+        width = int(max(left.max(initial=0), right.max(initial=0))) + 1
+        code = np.minimum(left, right) * width + np.maximum(left, right)
         del left, right
         order = np.lexsort((p, code))
         code, p = code[order], p[order]
         del order
-        p = p[np.r_[code[1:] != code[:-1], True]] if len(code) else p
-        linked = p[p >= thr]
+        last = np.r_[code[1:] != code[:-1], True] if len(code) else np.zeros(0, dtype=bool)
+        p, code = p[last], code[last]
+        linked = p[p >= self.pair_thresholds(threshold, code % width)]
         total = float(p.sum())
         return {
             "precision": float(linked.mean()) if len(linked) else None,
@@ -414,7 +426,6 @@ class LinkageResult:
             sex, region``). Tokens and names never appear.
         """
         labels = self.clusters(threshold)
-        thr = self.threshold if threshold is None else threshold
         rec = self.records
         frame = pd.DataFrame(
             {"c": labels, "p": rec["provider"].to_numpy(), "u": rec["unique_id"].to_numpy()}
@@ -442,7 +453,11 @@ class LinkageResult:
         link = np.where(
             det_rule.notna().to_numpy(),
             "deterministic: " + det_rule.fillna("").astype(str).to_numpy(),
-            np.where(prob >= thr, "probabilistic", "through other records"),
+            np.where(
+                prob >= self.pair_thresholds(threshold, right),
+                "probabilistic",
+                "through other records",
+            ),
         )
         words = rec[list(BLOOM_COLUMNS)].to_numpy(np.int64)
         fields = {"name": "key_name", "given": "key_given", "family": "key_family",
@@ -571,7 +586,7 @@ class LinkageResult:
         if len(self.pairs):
             thr = self.threshold if threshold is None else threshold
             auto = self.data_threshold()
-            n_thr = len(np.unique(self.clusters(thr)))
+            n_thr = len(np.unique(self.clusters(threshold)))
             n_auto = len(np.unique(self.clusters(auto)))
             share = abs(n_thr - n_auto) / max(n_auto, 1)
             if share > THRESHOLD_SHARE:
@@ -644,14 +659,14 @@ class LinkageResult:
         ``warnings`` (:meth:`warnings`).
         """
         thr = self.threshold if threshold is None else threshold
-        labels, info = self._clusters(thr)
+        labels, info = self._clusters(threshold)
         rec = self.records
         by_cluster_provider = pd.DataFrame({"c": labels, "p": rec["provider"].to_numpy()})
         distinct = by_cluster_provider.drop_duplicates()
         dup = (by_cluster_provider.groupby("p").size() - distinct.groupby("p").size()).astype(int)
         sizes = pd.Series(labels).value_counts().value_counts().sort_index()
         keys = rec[[c for c in KEY_COLUMNS]].notna().any(axis=1) | (rec["bloom_n"] > 0)
-        merges = self.within_provider_merges(thr)
+        merges = self.within_provider_merges(threshold)
         by_link = (
             merges.assign(kind=np.where(merges["link"] == "through other records", "through",
                                         "direct"))
@@ -671,7 +686,7 @@ class LinkageResult:
             "pairs_compared": len(self.pairs),
             "links_probabilistic": int((self.pairs["match_probability"] >= thr).sum()),
             "links_deterministic": len(self.deterministic_pairs),
-            "estimated_quality": self.estimated_quality(thr),
+            "estimated_quality": self.estimated_quality(threshold),
             "match_weight_histogram": match_weight_histogram(
                 self.pairs["match_weight"].to_numpy(float)
             ),
@@ -684,14 +699,16 @@ class LinkageResult:
                 str(p): {k: int(v) for k, v in row.items()} for p, row in by_link.iterrows()
             },
             "no_dedupe": list(self.no_dedupe),
-            "clusters_spanning_strata": self._spanning(thr),
+            "clusters_spanning_strata": self._spanning(threshold),
             "model": model_summary(self.model),
             "training": {k: v for k, v in training.items() if k != "levels"},
             "training_notes": list(self.model.get("fl_estimate_training_notes", [])),
-            "warnings": self.warnings(thr),
+            "warnings": self.warnings(threshold),
         }
         if self.generations:
-            out["generations"] = self.generation_report(thr)
+            out["generations"] = self.generation_report(threshold)
+            if threshold is None:
+                out["thresholds"] = self.thresholds()
         return out
 
     def generation_report(self, threshold: float | None = None) -> list[dict[str, Any]]:
