@@ -478,6 +478,7 @@ def incremental_case(profile: str, size: str, seed: int) -> dict[str, Any]:
             late_year = res.records["year"].iloc[n_first:].to_numpy()
             out["found again"] = int(again)
             out["true found again"] = int((first_year.reindex(late).to_numpy() < late_year).sum())
+    out["peak RSS MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the process
     return out
 
 

@@ -72,6 +72,26 @@ def test_new_pairs_u_is_the_share_among_pairs_with_a_new_record(years) -> None:
     assert levels["comparison_levels"][2]["u_probability"] < 1e-4
 
 
+def test_new_pairs_u_from_a_sample_is_within_its_sampling_error(years) -> None:
+    """With fewer ``u_max_pairs`` (20,000) than pairs holding a new record (1,464,020), u is a
+    sample share: "different year" within 5 standard errors (0.0034 each) of the exact share,
+    and the same u from the same seed."""
+    import dataclasses
+
+    base, both, _, _ = years
+    small = dataclasses.replace(base, settings={**base.settings, "u_max_pairs": 20_000})
+    new = both.records.iloc[len(base.records) :]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one, two = extend_linkage(small, new), extend_linkage(small, new)
+    facts = one.generation_report()[-1]
+    exact = both.generation_report()[-1]["u"]["year"][1]
+    assert facts["u_pairs"] == 20_000
+    se = (exact * (1 - exact) / 20_000) ** 0.5
+    assert abs(facts["u"]["year"][1] - exact) <= 5 * se
+    assert facts["u"] == two.generation_report()[-1]["u"]
+
+
 def test_extension_finds_no_one_again_and_links_as_a_full_linkage(years) -> None:
     """No person spans the two years, so no new record is an earlier person found again (the
     held u of a one-year base found 311 of 1,031); the persons and the F1 against the truth
