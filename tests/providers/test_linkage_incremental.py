@@ -176,3 +176,22 @@ def test_generation_clusters_cut_each_generation_at_its_threshold() -> None:
     assert generation_clusters(4, pairs, none, [0.9, 0.5], [2])[0].tolist() == [0, 1, 2, 2]
     with pytest.raises(ValueError, match="thresholds"):
         generation_clusters(4, pairs, none, [0.7], [2])
+
+
+def test_a_new_record_does_not_find_an_earlier_person_it_cannot_be() -> None:
+    """Records 0-1 are one earlier person; record 2 links to 1 (0.9) but the model scored it
+    0.001 against 0 (below ``cannot_link``): it is a new person, not 0-1 found again. A
+    deterministic link joins them whatever the model says, as within a generation."""
+    from fl_estimate.providers.linkage.clusters import generation_clusters
+
+    pairs = pd.DataFrame({"unique_id_l": [0, 0, 1], "unique_id_r": [1, 2, 2],
+                          "match_weight": [8.0, -10.0, 6.0],
+                          "match_probability": [0.95, 0.001, 0.9]})  # fmt: skip
+    none = pd.DataFrame({"unique_id_l": [], "unique_id_r": []})
+    labels, _, counted = generation_clusters(3, pairs, none, 0.5, [2], cannot_link=0.01)
+    assert labels.tolist() == [0, 0, 1] and counted.all()
+    labels, _, counted = generation_clusters(3, pairs, none, 0.5, [2])  # no constraint
+    assert labels.tolist() == [0, 0, 0] and counted.tolist() == [True, True, False]
+    rule = pd.DataFrame({"unique_id_l": [1], "unique_id_r": [2], "rule": ["key_doc"]})
+    labels, _, counted = generation_clusters(3, pairs, rule, 0.5, [2], cannot_link=0.01)
+    assert labels.tolist() == [0, 0, 0] and counted.tolist() == [True, True, False]

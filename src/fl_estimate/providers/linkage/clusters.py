@@ -266,7 +266,8 @@ def generation_clusters(
     generation with a link (at or above ``threshold``, or deterministic) to an earlier record is
     a person found again: it joins the earlier cluster of its strongest such link (deterministic
     first, then by match weight; never one that would hold two records of a ``no_dedupe``
-    provider) and its records are not *counted* (they change neither the earlier person's
+    provider, nor, through a probabilistic link, one holding a record that the model scored
+    below ``cannot_link`` with a record of the new cluster) and its records are not *counted* (they change neither the earlier person's
     capture history nor its stratum: see :func:`capture_histories`). Two earlier clusters are
     never merged.
 
@@ -331,11 +332,20 @@ def generation_clusters(
         early = np.concatenate([det_e, prob_e])
         late = np.concatenate([det_l, prob_l])
         order = np.lexsort((late, early, -weight))
+        # (earlier person, new cluster) holding a pair the model found almost surely different
+        conflicts: set[tuple[int, int]] = set()
+        if cannot_link is not None:
+            low = pairs[prob < cannot_link]
+            _, low_e, low_l = _reaching_back(low, lo, hi)
+            conflicts = set(zip(labels[low_e].tolist(), own[low_l - lo].tolist(), strict=True))
         joined: dict[int, int] = {}
-        for e, lt in zip(early[order].tolist(), late[order].tolist(), strict=True):
+        for e, lt, w in zip(early[order].tolist(), late[order].tolist(), weight[order].tolist(),
+                            strict=True):  # fmt: skip
             cluster = int(own[lt - lo])
             if cluster in joined:
                 continue
+            if w != np.inf and (int(labels[e]), cluster) in conflicts:
+                continue  # a deterministic link joins them whatever the model says
             if blocked:
                 assert prov is not None
                 mine = set(prov[lo:hi][own == cluster]) & blocked
