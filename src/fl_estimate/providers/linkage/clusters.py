@@ -332,20 +332,21 @@ def generation_clusters(
         early = np.concatenate([det_e, prob_e])
         late = np.concatenate([det_l, prob_l])
         order = np.lexsort((late, early, -weight))
-        # (earlier person, new cluster) holding a pair the model found almost surely different
-        conflicts: set[tuple[int, int]] = set()
-        if cannot_link is not None:
-            low = pairs[prob < cannot_link]
-            _, low_e, low_l = _reaching_back(low, lo, hi)
-            conflicts = set(zip(labels[low_e].tolist(), own[low_l - lo].tolist(), strict=True))
+        # candidates joining an earlier person and a new cluster that hold a pair the model
+        # found almost surely different (codes of the two labels; a deterministic link joins
+        # them whatever the model says)
+        early, late, weight = early[order], late[order], weight[order]
+        width = int(own.max()) + 1
+        refused = np.zeros(len(early), dtype=bool)
+        if cannot_link is not None and len(early):
+            _, low_e, low_l = _reaching_back(pairs[prob < cannot_link], lo, hi)
+            low = labels[low_e] * width + own[low_l - lo]
+            refused = np.isin(labels[early] * width + own[late - lo], low) & (weight != np.inf)
         joined: dict[int, int] = {}
-        for e, lt, w in zip(early[order].tolist(), late[order].tolist(), weight[order].tolist(),
-                            strict=True):  # fmt: skip
+        for e, lt, no in zip(early.tolist(), late.tolist(), refused.tolist(), strict=True):
             cluster = int(own[lt - lo])
-            if cluster in joined:
+            if cluster in joined or no:
                 continue
-            if w != np.inf and (int(labels[e]), cluster) in conflicts:
-                continue  # a deterministic link joins them whatever the model says
             if blocked:
                 assert prov is not None
                 mine = set(prov[lo:hi][own == cluster]) & blocked
