@@ -181,6 +181,11 @@ def test_adding_a_year_refits_only_its_strata_and_keeps_earlier_figures(
         )["linkage"]["records"]
     )
     assert gens[1]["found_again"] > 0 and gens[1]["new_persons"] > 0
+    # the six people recorded again in 2023 are found again (measured: 6; one more or fewer
+    # allowed, a link either side of the threshold), and no one else: 2023's records are
+    # otherwise new people; the config pins the threshold (0.9), so every generation has it
+    assert abs(gens[1]["found_again"] - 6) <= 1
+    assert report["linkage"]["thresholds"] == [0.9, 0.9]
     # only the new year's tables were fitted: its strata and its pooled table (two methods
     # each), its sensitivity check ("all lists"), and the linkage and its N-hat across
     # thresholds (made again: they pool every year)
