@@ -738,8 +738,7 @@ def main() -> None:
         incremental_study(chosen, [int(x) for x in args.incremental.split(",")], args.size)
         return
     if args.coverage:
-        profiles = chosen
-        coverage_study(profiles, args.coverage, args.seed, args.draws)
+        coverage_study(chosen, args.coverage, args.seed, args.draws)
         return
     if args.seeds:
         seeds = [int(x) for x in args.seeds.split(",")]

@@ -145,12 +145,12 @@ def test_each_generation_has_its_own_data_driven_threshold(years) -> None:
     """With ``threshold="auto"`` (the default), the new records' links are cut at the balanced
     threshold of the pairs they were scored in (the base's threshold balances the base's pairs),
     the earlier generation keeps its own; an explicit threshold applies to every generation."""
-    from fl_estimate.providers.linkage.result import balanced_threshold
+    from fl_estimate.providers.linkage.result import threshold_from_probabilities
 
     base, both, _, _ = years
     assert base.settings["threshold"] == "auto"
     new = both.pairs.iloc[len(base.pairs) :]
-    mine = balanced_threshold(new["match_probability"].to_numpy(float))
+    mine = threshold_from_probabilities(new["match_probability"].to_numpy(float))
     assert both.thresholds() == [base.threshold, mine]
     assert both.generation_report()[-1]["threshold"] == mine
     n_old = len(base.records)

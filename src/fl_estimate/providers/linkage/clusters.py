@@ -267,8 +267,9 @@ def generation_clusters(
     a person found again: it joins the earlier cluster of its strongest such link (deterministic
     first, then by match weight; never one that would hold two records of a ``no_dedupe``
     provider, nor, through a probabilistic link, one holding a record that the model scored
-    below ``cannot_link`` with a record of the new cluster) and its records are not *counted* (they change neither the earlier person's
-    capture history nor its stratum: see :func:`capture_histories`). Two earlier clusters are
+    below ``cannot_link`` with a record of the new cluster) and its records are not *counted*
+    (they change neither the earlier person's capture history nor its stratum: see
+    :func:`capture_histories`). Two earlier clusters are
     never merged.
 
     Returns

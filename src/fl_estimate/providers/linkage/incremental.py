@@ -78,8 +78,8 @@ from fl_estimate.providers.linkage.model import (
     scored_frame,
     too_many_pairs,
 )
-from fl_estimate.providers.linkage.prepare import splink_table
-from fl_estimate.providers.linkage.result import LinkageResult, balanced_threshold
+from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, splink_table
+from fl_estimate.providers.linkage.result import LinkageResult, threshold_from_probabilities
 from fl_estimate.providers.linkage.rules import rule_pairs, rule_sql
 from fl_estimate.providers.linkage.training import fit_prior, logit2
 from fl_estimate.seeds import seed_sequence
@@ -87,6 +87,17 @@ from fl_estimate.seeds import seed_sequence
 __all__ = ["extend_linkage"]
 
 logger = logging.getLogger(__name__)
+
+
+def pairs_with_new(n_old: int, n: int) -> int:
+    """Pairs of ``n`` records holding a record ``n_old`` or above (a new one): those of two new
+    records and those of a new and an earlier one.
+
+    >>> pairs_with_new(2, 4)
+    5
+    """
+    n_new = n - n_old
+    return n_new * (n_new - 1) // 2 + n_new * n_old
 
 
 def sample_new_pairs(
@@ -107,9 +118,7 @@ def sample_new_pairs(
     >>> round(float((left >= 900).mean()), 3)    # new-new pairs: 4,950 of 94,950 (0.052)
     0.053
     """
-    n_new = n - n_old
-    total = n_new * (n_new - 1) // 2 + n_new * n_old
-    if total <= size:
+    if pairs_with_new(n_old, n) <= size:
         right = np.repeat(np.arange(n_old, n, dtype=np.int64), np.arange(n_old, n))
         left = np.concatenate([np.arange(b, dtype=np.int64) for b in range(n_old, n)] or [right])
         return left, right
@@ -145,15 +154,15 @@ def new_pair_u(
     in the same year, and its ``u`` of "different year" came from the rule of half (1e-5), which
     made every pair of a new year's record with an earlier one 12 bits more alike than it is.
     So ``u`` is estimated again (``size`` pairs drawn by :func:`sample_new_pairs`, each
-    level's SQL evaluated in DuckDB on ``table``, the records as registered); a level the sample
+    level's SQL evaluated in DuckDB on ``table``, the records of
+    :func:`~.prepare.splink_table` as registered); a level the sample
     never holds (an exact match of a rare value: the same document number) keeps the base's
     ``u``, which the base took from the values' frequencies when its own sample missed it. The
     ``m`` (and the term-frequency adjustments) are held.
     """
     left, right = sample_new_pairs(n_old, n, size, np.random.default_rng(seed))
     pairs = pd.DataFrame({"fl_l": left, "fl_r": right})
-    columns = [row[0] for row in db._execute_sql_against_backend(f"describe {table}").fetchall()]
-    view = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in columns)
+    view = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in SPLINK_COLUMNS)
     cases: list[str] = []
     for comp in comparisons:
         whens = []
@@ -187,10 +196,8 @@ def new_pair_u(
         for i, level in enumerate(levels):
             if level.get("is_null_level"):
                 continue
-            if counts[i]:
+            if counts[i]:  # else the base's u (training gives every level one)
                 level["u_probability"] = float(counts[i] / total)
-            elif level.get("u_probability") is None:  # never seen by the base either
-                level["u_probability"] = 0.5 / total
             us.append(float(f"{level['u_probability']:.6g}"))
         estimated[comp["output_column_name"]] = us
     return out, {"u_pairs": len(pairs), "u": estimated}
@@ -236,8 +243,7 @@ def _new_pairs(
         left, right, weight = fetch_scored_pairs(db, pred.inference.predict())
         logger.info("scored %d new pairs in %.1f s", len(weight), time.perf_counter() - t0)
         start = float(model["probability_two_random_records_match"])
-        n_new = len(records) - n_old
-        compared = n_new * (n_new - 1) / 2 + n_new * n_old
+        compared = pairs_with_new(n_old, len(records))
         prior, iterations = start, 0
         if base.settings.get("prior", "fitted") == "fitted":
             prior, iterations = fit_prior(weight, start, len(records), pairs=compared)
@@ -303,7 +309,7 @@ def extend_linkage(base: LinkageResult, records: pd.DataFrame) -> LinkageResult:
         facts |= more
         pairs = pd.concat([base.pairs, scored], ignore_index=True)
         if base.settings.get("threshold") == "auto":  # the data-driven one, of the new pairs
-            found = balanced_threshold(scored["match_probability"].to_numpy(float))
+            found = threshold_from_probabilities(scored["match_probability"].to_numpy(float))
             threshold = threshold if found is None else found
     facts["threshold"] = threshold
     model = dict(base.model)

@@ -48,10 +48,10 @@ __all__ = [
     "PUBLISHED_WARNINGS",
     "THRESHOLD_SHARE",
     "LinkageResult",
-    "balanced_threshold",
     "match_weight_histogram",
     "model_summary",
     "published_warning",
+    "threshold_from_probabilities",
 ]
 
 #: Persons found at the threshold and at the data-driven threshold differing by more than this
@@ -293,7 +293,9 @@ class LinkageResult:
             the count of persons (and N-hat, which each missed link between providers raises)
             is right only when the two balance.
         """
-        got = balanced_threshold(self.pairs["match_probability"].to_numpy(float), kind, false_rate)
+        got = threshold_from_probabilities(
+            self.pairs["match_probability"].to_numpy(float), kind, false_rate
+        )
         return self.threshold if got is None else got
 
     def estimated_quality(self, threshold: float | None = None) -> dict[str, float | None]:
@@ -684,7 +686,12 @@ class LinkageResult:
             },
             "unlinkable_records": int((~keys).sum()),
             "pairs_compared": len(self.pairs),
-            "links_probabilistic": int((self.pairs["match_probability"] >= thr).sum()),
+            "links_probabilistic": int(
+                (
+                    self.pairs["match_probability"].to_numpy(float)
+                    >= self.pair_thresholds(threshold, self.pairs["unique_id_r"].to_numpy())
+                ).sum()
+            ),
             "links_deterministic": len(self.deterministic_pairs),
             "estimated_quality": self.estimated_quality(threshold),
             "match_weight_histogram": match_weight_histogram(
@@ -717,8 +724,9 @@ class LinkageResult:
         not again), ``new_persons``, and for the later generations how they were linked
         (``pairs_scored`` by the blocking rules, ``cluster_pairs`` inside candidate clusters,
         ``deterministic_links``, ``threshold``: the generation's own, ``prior``: the prior match
-        probability
-        refitted to their pairs; the m and u probabilities are the first generation's)."""
+        probability refitted to their pairs, ``u_pairs`` and ``u``: the pairs the u
+        probabilities were estimated on, and those u; the m probabilities are the first
+        generation's)."""
         labels, _, counted = self._linked(threshold)
         assert counted is not None
         bounds = [0, *self.generations, len(self.records)]
@@ -737,16 +745,16 @@ class LinkageResult:
         return out
 
 
-def balanced_threshold(
+def threshold_from_probabilities(
     probabilities: np.ndarray, kind: str = "balanced", false_rate: float = 0.01
 ) -> float | None:
-    """:meth:`LinkageResult.data_threshold` of pairs with these match probabilities (None: no
-    pairs).
+    """:meth:`LinkageResult.data_threshold` (``kind``: balanced or false-rate) of pairs with
+    these match probabilities (None: no pairs).
 
     Linking the three pairs from 0.7 up expects 0.41 false links and leaves 0.3 true ones
     (the two below) unlinked, the closest the two can come:
 
-    >>> balanced_threshold(np.array([0.99, 0.9, 0.7, 0.2, 0.1]))
+    >>> threshold_from_probabilities(np.array([0.99, 0.9, 0.7, 0.2, 0.1]))
     0.7
     """
     p = np.sort(np.asarray(probabilities, dtype=float))[::-1]
