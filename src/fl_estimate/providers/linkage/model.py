@@ -221,11 +221,14 @@ class RecordLinker:
     threshold : float or "auto"
         Match probability at or above which a pair is linked. ``"auto"`` (the default): the
         data-driven threshold of :meth:`LinkageResult.data_threshold` (expected false links
-        equal to expected missed links among the scored pairs, never below 0.3). The model's
-        match probabilities are calibrated on the synthetic countries (pairs scored 0.5-0.9
-        are true matches about as often as they say), so a fixed 0.9 leaves out many pairs
-        that are more likely than not the same person: in name-dense countries the persons
-        were over-counted by 4-8% at 0.9 (``benchmarks/linkage.py``).
+        equal to expected missed links among the scored pairs, never below 0.3). A fixed 0.9
+        leaves out many pairs that are more likely than not the same person: in name-dense
+        countries the persons were over-counted by 4-8% at 0.9 (``benchmarks/linkage.py``).
+        The balance rests on calibrated match probabilities. On the synthetic countries the
+        pairs scored 0.3-0.5 are true matches about 24% of the time at 100,000 records and
+        about 68% at 500; at 500 records 0.3 gives N-hat closer to the truth than the
+        data-driven 0.55-0.6 (docs/providers.md, "What N-hat can reach";
+        ``benchmarks/linkage_oracle.py --pool``).
     blocking : sequence of rules
         Blocking rules of the probabilistic model (see :mod:`.rules`; ``age~6`` is a window).
     extra_blocking : sequence of rules
