@@ -13,8 +13,8 @@ pairwise decision any classifier of these levels can make, with no independence 
 best pairwise F1 over all cut-offs is set beside the model's match probabilities', on the compared
 pairs and counting the true pairs the blocking never compared as missed.
 
-``--no-dob-tf`` runs the linker without the date of birth's term-frequency adjustment (an
-experiment of session 13; see docs/providers.md, "What N-hat can reach").
+``--dob-tf`` runs the linker with the date of birth's term-frequency adjustment, as it was before
+session 13 (see docs/providers.md, "What N-hat can reach").
 
 ``--nhat`` also links the pairs at cut-offs of the oracle's score (connected components, with the
 linker's deterministic links) and gives N-hat by stratum (the benchmark's headline method) against
@@ -223,16 +223,14 @@ def one(profile: str, size: str, seed: int, nhat: bool) -> None:
         print(bench.calibration(prob[m], same[m]).to_string(), "\n")
 
 
-def without_dob_tf() -> list[Any]:
-    """The default comparisons with no term-frequency adjustment on the date of birth (the
-    experiment of ``--no-dob-tf``: at 500 records a date's frequency among the records is at
-    least 2/500 for any date of one person recorded twice, about 100 times the level's u)."""
+def with_dob_tf() -> list[Any]:
+    """The default comparisons with the term-frequency adjustment on the date of birth that
+    they had before session 13 (``--dob-tf``: the linkage as it was, to compare)."""
     out = []
     for c in default_comparisons():
         if c.name == "dob":
-            c = dataclasses.replace(
-                c, levels=tuple(dataclasses.replace(lv, tf=None) for lv in c.levels)
-            )
+            first = dataclasses.replace(c.levels[0], tf="key_dob")
+            c = dataclasses.replace(c, levels=(first, *c.levels[1:]))
         out.append(c)
     return out
 
@@ -251,8 +249,8 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=0,
                     help="pool this many countries (seeds from --seed): small sizes")  # fmt: skip
     a = ap.parse_args()
-    if a.no_dob_tf:
-        bench.RecordLinker.comparisons = property(lambda self: without_dob_tf())  # type: ignore
+    if a.dob_tf:
+        bench.RecordLinker.comparisons = property(lambda self: with_dob_tf())  # type: ignore
     if a.pool:
         pooled(a.profile, a.size, list(range(a.seed, a.seed + a.pool)))
     else:

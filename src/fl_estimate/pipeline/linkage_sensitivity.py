@@ -246,7 +246,7 @@ def run_link(
     >>> run.rejected, "sensitivity.csv" in run.internal_files
     (['police_2022-Q3.csv'], True)
     >>> [(row["threshold"], row["persons"]) for row in run.report["sensitivity"]]
-    [(0.5, 1541), (0.7919, 1543), (0.8, 1543), (0.9, 1550), (0.95, 1565), (0.99, 1593), (0.999, 1769)]
+    [(0.5, 1541), (0.7921, 1543), (0.8, 1543), (0.9, 1549), (0.95, 1563), (0.99, 1591), (0.999, 1769)]
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
     target = Path(out) if out is not None else cfg.resolve(cfg.output)

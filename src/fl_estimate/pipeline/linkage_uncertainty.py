@@ -47,7 +47,7 @@ The sample country's 2023 files (a few seconds each draw):
 >>> [round(row[c]) for c in ("persons", "n_hat", "low", "high")]          # at 0.9
 [579, 727, 700, 756]
 >>> [round(row[c]) for c in ("n_hat_draws", "low_linkage", "high_linkage")]  # with linkage error
-[709, 683, 736]
+[707, 680, 734]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Two kinds of links are combined:
   on its DuckDB backend: names (given and family name read separately and as a whole, Dice
   coefficient of the keyed Bloom filters), date of birth (1 January and year-only dates read as a
   year), document number, phone, sex, age (only where a date of birth is missing) and region
-  (:mod:`.comparisons`), with term-frequency adjustments on full names and dates of birth, ``u``
+  (:mod:`.comparisons`), with a term-frequency adjustment on full names, ``u``
   from random pairs and ``m`` from EM sessions that are counted before they start and fall back
   to documented priors (:mod:`.training`). The prior is fitted to the scored pairs.
 
