@@ -242,9 +242,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5311)
     ap.add_argument("--nhat", action="store_true", help="N-hat of the oracle's clusters")
     ap.add_argument(
-        "--no-dob-tf",
+        "--dob-tf",
         action="store_true",
-        help="experiment: the linker without the date of birth's term frequencies",
+        help="the linker with the date of birth's term frequencies (before session 13)",
     )
     ap.add_argument("--pool", type=int, default=0,
                     help="pool this many countries (seeds from --seed): small sizes")  # fmt: skip
