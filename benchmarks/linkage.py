@@ -163,15 +163,21 @@ def make(profile: str, size: str | int, seed: int, **overrides: Any) -> Country:
 
 
 def linked_country(
-    profile: str, size: str | int, seed: int, **overrides: Any
+    profile: str,
+    size: str | int,
+    seed: int,
+    *,
+    linker: type[RecordLinker] = RecordLinker,
+    **overrides: Any,
 ) -> tuple[Country, LinkageResult, np.ndarray]:
-    """A country, its linkage at the default settings and the true person of each record."""
+    """A country, its linkage at the default settings (of ``linker``) and the true person of
+    each record."""
     country = make(profile, size, seed, **overrides)
     prepared = prepare_records(accepted_records(country), Pseudonymiser(SAMPLE_KEY))
     person = prepared["record_id"].map(country.truth.set_index("record_id")["person"]).to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LinkageWarning)  # diagnose prints them
-        return country, RecordLinker(**linker_options()).fit(prepared), person
+        return country, linker(**linker_options()).fit(prepared), person
 
 
 def linker_options() -> dict[str, Any]:

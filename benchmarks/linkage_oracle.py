@@ -24,8 +24,9 @@ bring the estimate, at its best-F1 cut-off and across cut-offs.
 On one country the oracle means something at the large size only: at 500 records most level
 vectors hold a few pairs and the cross-fitted shares are noise. ``--pool N`` learns it instead
 from N small countries (seeds from ``--seed``; two folds by country, so no country is scored by
-shares learnt on itself) and gives the mean over the countries. It also prints the calibration of the match probabilities apart
-for pairs within one provider (duplicates) and across providers (the overlaps that MSE reads):
+shares learnt on itself) and gives the mean over the countries.
+
+It also prints the calibration of the match probabilities apart for pairs within one provider (duplicates) and across providers (the overlaps that MSE reads):
 the model has one prior for both, so within-provider pairs, where matches are rarer, are
 over-confident.
 """
@@ -40,13 +41,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import linkage as bench
 
-from fl_estimate.providers.linkage.comparisons import default_comparisons
+from fl_estimate.providers.linkage import RecordLinker
+from fl_estimate.providers.linkage.clusters import union_pairs
+from fl_estimate.providers.linkage.comparisons import ComparisonSpec, default_comparisons
 
 
 def best_f1(score: np.ndarray, same: np.ndarray, n_true: int) -> dict[str, float]:
@@ -61,14 +62,9 @@ def best_f1(score: np.ndarray, same: np.ndarray, n_true: int) -> dict[str, float
         rec = tp / total
         f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-12)
         i = int(np.argmax(f1))
-        out |= {f"F1 {name}": f1[i], f"P {name}": prec[i], f"R {name}": rec[i]}
+        out |= {f"F1 {name}": f1[i], f"P {name}": prec[i], f"R {name}": rec[i],
+                f"cut {name}": score[order[i]]}  # fmt: skip
     return out
-
-
-def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Connected components of ``n`` records linked by the pairs ``left``-``right``."""
-    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
 
 
 def level_keys(res: Any, person: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,13 +125,47 @@ def print_table(out: dict[tuple[str, Any], dict[str, float]]) -> None:
     print(table.round(3).to_string(), "\n")
 
 
-def pooled(profile: str, size: str, seeds: list[int]) -> None:
+def linker_rows(
+    res: Any,
+    person: np.ndarray,
+    oracle: np.ndarray,
+    truth_nh: dict[Any, float],
+    lists: list[str],
+    oracle_cuts: Any,
+    model_cuts: Any,
+) -> dict[tuple[str, Any], dict[str, float]]:
+    """Rows of the linker's clustering (``cannot_link``, size cap) of the oracle's scores and of
+    the model's probabilities at fixed cut-offs, and of the linker as it is."""
+    as_oracle = dataclasses.replace(res, pairs=res.pairs.assign(match_probability=oracle))
+    out = {
+        ("oracle, linker's clustering", round(cut, 3)): clustering_row(
+            res, person, as_oracle.clusters(cut), truth_nh, lists
+        )
+        for cut in oracle_cuts
+    }
+    out |= {
+        ("model p, linker's clustering", cut): clustering_row(
+            res, person, res.clusters(cut), truth_nh, lists
+        )
+        for cut in model_cuts
+    }
+    out[("linker as it is", "default")] = clustering_row(
+        res, person, res.clusters(), truth_nh, lists
+    )
+    out[("linker as it is", "threshold")] = {"F1 clusters": res.threshold}
+    return out  # fmt: skip
+
+
+MODEL_CUTS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7)
+
+
+def pooled(profile: str, size: str, seeds: list[int], linker: type[RecordLinker]) -> None:
     """The oracle learnt on the other half of ``seeds``' countries (two folds by country), each
     country's pairs clustered by the linker's clustering at cut-offs of the oracle's score; the
     mean over the countries, beside the linker as it is."""
     cases = []
     for seed in seeds:
-        country, res, person = bench.linked_country(profile, size, seed)
+        country, res, person = bench.linked_country(profile, size, seed, linker=linker)
         key, same, _ = level_keys(res, person)
         cases.append((country, res, person, key, same))
     key = np.concatenate([c[3] for c in cases])
@@ -147,16 +177,9 @@ def pooled(profile: str, size: str, seeds: list[int]) -> None:
     for i, (country, res, person, _, _) in enumerate(cases):
         truth_nh, lists = true_nhat(country, res, person)
         score = oracle[start[i] : start[i + 1]]
-        as_oracle = dataclasses.replace(res, pairs=res.pairs.assign(match_probability=score))
-        for cut in (0.3, 0.5, 0.7, 0.9):
-            row = clustering_row(res, person, as_oracle.clusters(cut), truth_nh, lists)
-            rows.setdefault(("oracle, linker's clustering", cut), []).append(row)
-        for cut in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7):
-            row = clustering_row(res, person, res.clusters(cut), truth_nh, lists)
-            rows.setdefault(("model p, linker's clustering", cut), []).append(row)
-        row = clustering_row(res, person, res.clusters(), truth_nh, lists)
-        rows.setdefault(("linker as it is", "default"), []).append(row)
-        rows.setdefault(("linker as it is", "threshold"), []).append({"F1 clusters": res.threshold})
+        got = linker_rows(res, person, score, truth_nh, lists, (0.3, 0.5, 0.7, 0.9), MODEL_CUTS)
+        for k, row in got.items():
+            rows.setdefault(k, []).append(row)
     print(f"{profile} {size}, seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} countries, "
           f"{len(key)} scored pairs, {len(np.unique(key))} distinct level vectors). Mean over "
           "the countries; N-hat by stratum against the true histories' (target of issue 21: "
@@ -168,8 +191,8 @@ def pooled(profile: str, size: str, seeds: list[int]) -> None:
     print(bench.calibration(prob, same).to_string(), "\n")
 
 
-def one(profile: str, size: str, seed: int, nhat: bool) -> None:
-    country, res, person = bench.linked_country(profile, size, seed)
+def one(profile: str, size: str, seed: int, nhat: bool, linker: type[RecordLinker]) -> None:
+    country, res, person = bench.linked_country(profile, size, seed, linker=linker)
     rec, pairs = res.records, res.pairs
     left, right = pairs["unique_id_l"].to_numpy(), pairs["unique_id_r"].to_numpy()
     n_true = bench._pairs(pd.Series(person).astype(str))
@@ -188,9 +211,7 @@ def one(profile: str, size: str, seed: int, nhat: bool) -> None:
         truth_nh, lists = true_nhat(country, res, person)
         det = res.deterministic_pairs
         d_l, d_r = det["unique_id_l"].to_numpy(np.int64), det["unique_id_r"].to_numpy(np.int64)
-        # the best-F1 cut-off: the score of the last pair kept at the best F1 on compared pairs
-        kept = round(same.sum() * best["R compared"] / best["P compared"])
-        cut_best = float(np.sort(oracle)[::-1][max(kept - 1, 0)])
+        cut_best = float(best["cut compared"])
         out = {}
         for name, score in (
             ("oracle, plain components", oracle),
@@ -198,21 +219,10 @@ def one(profile: str, size: str, seed: int, nhat: bool) -> None:
         ):
             for cut in sorted({0.3, 0.5, 0.7, 0.9, cut_best}):
                 on = score >= cut
-                labels = components(len(rec), np.r_[left[on], d_l], np.r_[right[on], d_r])
+                labels = union_pairs(len(rec), np.r_[left[on], d_l], np.r_[right[on], d_r])
                 out[(name, round(cut, 3))] = clustering_row(res, person, labels, truth_nh, lists)
-        # the oracle's score through the linker's clustering (cannot_link, size cap)
-        as_oracle = dataclasses.replace(res, pairs=res.pairs.assign(match_probability=oracle))
-        for cut in sorted({0.3, 0.5, 0.7, cut_best}):
-            out[("oracle, linker's clustering", round(cut, 3))] = clustering_row(
-                res, person, as_oracle.clusters(cut), truth_nh, lists
-            )
-        for cut in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
-            out[("model p, linker's clustering", cut)] = clustering_row(
-                res, person, res.clusters(cut), truth_nh, lists
-            )
-        out[("linker as it is", round(res.threshold, 3))] = clustering_row(
-            res, person, res.clusters(), truth_nh, lists
-        )
+        cuts = sorted({0.3, 0.5, 0.7, cut_best})
+        out |= linker_rows(res, person, oracle, truth_nh, lists, cuts, MODEL_CUTS)
         print("Clusters of the pairs at each cut-off (with the deterministic links): N-hat by "
               "stratum against the true histories' (target of issue 21: under 3 %)")  # fmt: skip
         print_table(out)
@@ -223,16 +233,19 @@ def one(profile: str, size: str, seed: int, nhat: bool) -> None:
         print(bench.calibration(prob[m], same[m]).to_string(), "\n")
 
 
-def with_dob_tf() -> list[Any]:
-    """The default comparisons with the term-frequency adjustment on the date of birth that
-    they had before session 13 (``--dob-tf``: the linkage as it was, to compare)."""
-    out = []
-    for c in default_comparisons():
-        if c.name == "dob":
-            first = dataclasses.replace(c.levels[0], tf="key_dob")
-            c = dataclasses.replace(c, levels=(first, *c.levels[1:]))
-        out.append(c)
-    return out
+class LinkerWithDobTf(RecordLinker):
+    """The linker with the term-frequency adjustment on the date of birth that it had before
+    session 13 (``--dob-tf``: the linkage as it was, to compare)."""
+
+    @property
+    def comparisons(self) -> list[ComparisonSpec]:
+        out = []
+        for c in default_comparisons():
+            if c.name == "dob":
+                first = dataclasses.replace(c.levels[0], tf="key_dob")
+                c = dataclasses.replace(c, levels=(first, *c.levels[1:]))
+            out.append(c)
+        return out
 
 
 def main() -> None:
@@ -249,12 +262,11 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=0,
                     help="pool this many countries (seeds from --seed): small sizes")  # fmt: skip
     a = ap.parse_args()
-    if a.dob_tf:
-        bench.RecordLinker.comparisons = property(lambda self: with_dob_tf())  # type: ignore
+    linker = LinkerWithDobTf if a.dob_tf else RecordLinker
     if a.pool:
-        pooled(a.profile, a.size, list(range(a.seed, a.seed + a.pool)))
+        pooled(a.profile, a.size, list(range(a.seed, a.seed + a.pool)), linker)
     else:
-        one(a.profile, a.size, a.seed, a.nhat)
+        one(a.profile, a.size, a.seed, a.nhat, linker)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,9 @@ two comparisons would count the same evidence twice. Exact full names carry a te
 adjustment: agreeing on a common name is weaker evidence than on a rare one. Dates of birth do
 not: a date's frequency among the records counts the person's own records, so any date of one
 person recorded by two providers is at least 2 in n, which at 500 records is about 100 times the
-level's u and took several bits off the strongest evidence two records of one person share
-(pairs scored 0.3-0.5 were true matches 68% of the time; without it, over 30 small countries of
-each profile, N-hat's bias from linkage fell from +7.1% to +4.7% in sahel-3 and less in the
-others, and at 100,000 records it changed little; ``benchmarks/linkage_oracle.py --pool 30
---seed 14601 --dob-tf`` gives the linkage with it). The placeholder dates that are common (1 January) are years here,
-not dates.
+level's u, and took several bits off the strongest evidence two records of one person share
+(``benchmarks/linkage_oracle.py --pool 30 --seed 14601``, with ``--dob-tf`` for the linkage
+with the adjustment; docs/providers.md, "What N-hat can reach").
 A date of birth written as 1 January, or as a year only, is a year (see
 :func:`fl_estimate.providers.pseudonymise.normalise_birth_date`): an unknown date. The levels of
 ``dob`` tell the three kinds of record apart (a full date, an unknown date with its year, no

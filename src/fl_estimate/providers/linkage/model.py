@@ -226,8 +226,8 @@ class RecordLinker:
         countries the persons were over-counted by 4-8% at 0.9 (``benchmarks/linkage.py``).
         The balance rests on calibrated match probabilities. On the synthetic countries the
         pairs scored 0.3-0.5 are true matches about 24% of the time at 100,000 records and
-        about 68% at 500; at 500 records 0.3 gives N-hat closer to the truth than the
-        data-driven 0.55-0.6 (docs/providers.md, "What N-hat can reach";
+        about 58% at 500; at 500 records 0.3 gives N-hat closer to the truth than the
+        data-driven 0.5-0.6 (docs/providers.md, "What N-hat can reach";
         ``benchmarks/linkage_oracle.py --pool``).
     blocking : sequence of rules
         Blocking rules of the probabilistic model (see :mod:`.rules`; ``age~6`` is a window).
