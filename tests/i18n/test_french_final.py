@@ -177,7 +177,7 @@ def test_linkage_report_and_workbook_in_french(
     page = _flat(html_lib.unescape((inside / "linkage_report.html").read_text(encoding="utf-8")))
     for french in ("même nom complet", "même année, les deux dates inconnues", "nom, Dice >= 0,9",
                    "âge à 3 ans près", "EM : key_dob", "a priori 0,08 : niveau jamais vu dans les "
-                   "sessions EM", "fixe, par défaut", "effets principaux (indépendance)",
+                   "sessions EM", "par défaut", "tiré des données", "effets principaux (indépendance)",
                    "maintenu à 1e-06 (EM le menait à zéro ;", "nouvelle tentative"):  # fmt: skip
         assert french in page, french
     for english in ("same full name", "same year, both dates unknown", "name Dice", "prior 0.08",

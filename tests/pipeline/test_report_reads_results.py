@@ -349,7 +349,8 @@ def test_linkage_quality_section_in_english_and_french(tmp_path: Path, wald_run:
         "Estimated from the linkage model's match probabilities: precision 99.1% (pairs linked "
         "that are the same person) and recall 96.2% (pairs of the same person that were "
         "linked); both assume that the model's probabilities are right.",
-        "Across the plausible match thresholds (0.8 to 0.99) and the one chosen from the data: "
+        "Across the plausible match thresholds (0.8 to 0.99), the one used and the one chosen "
+        "from the data: "
         "from 990 to 1,030 persons.",
         "Across the same thresholds, N-hat of the reference model (fitted to the table pooled "
         "over strata, to compare thresholds) goes from 1,500 to 1,620.",

@@ -17,8 +17,8 @@ The sample country's 2023 files, linked by the deterministic rules only:
 >>> key = fp.Pseudonymiser.from_env(key_file="data_samples/country/linkage.key")
 >>> result = fp.RecordLinker(method="deterministic").fit(fp.prepare_records(loaded.records(), key))
 >>> table = linkage_sensitivity(result, [0.9])        # independence model by default
->>> table[["threshold", "persons", "interval_kind", "status"]].to_dict("records")
-[{'threshold': 0.9, 'persons': 749, 'interval_kind': 'wald-log', 'status': 'ok'}]
+>>> table[["threshold", "kind", "persons", "status"]].to_dict("records")  # + the result's own
+[{'threshold': 0.3, 'kind': 'default', 'persons': 749, 'status': 'ok'}, {'threshold': 0.9, 'kind': 'fixed', 'persons': 749, 'status': 'ok'}]
 >>> round(table["n_hat"].iloc[0])
 1353
 """
@@ -133,8 +133,8 @@ def sensitivity_warnings(
     table : DataFrame
         From :func:`linkage_sensitivity`.
     plausible : (float, float)
-        The lowest and highest threshold a user could defend; rows between them (inclusive) and
-        the data-driven row are compared.
+        The lowest and highest threshold a user could defend; rows between them (inclusive),
+        the row of the threshold used (``default``) and the data-driven row are compared.
     share : float
         Largest relative change (highest over lowest value, minus one) accepted silently.
 
@@ -153,7 +153,7 @@ def sensitivity_warnings(
     lo, hi = min(plausible), max(plausible)
     kind = table["kind"] if "kind" in table else pd.Series("", index=table.index)
     rows = table[((table["threshold"] >= lo) & (table["threshold"] <= hi))
-                 | kind.astype(str).str.contains("data-driven")]  # fmt: skip
+                 | kind.astype(str).str.contains("data-driven|default")]  # fmt: skip
     out = []
     for col, code, what in (("persons", "threshold-persons", N_("persons found")),
                             ("n_hat", "threshold-n-hat", N_("N-hat"))):  # fmt: skip
@@ -166,7 +166,7 @@ def sensitivity_warnings(
         if move > share:
             out.append({"code": code, "message": N_(
                 "{what} move by {move:.0%} across the plausible match thresholds {lo:g}-{hi:g} "
-                "(and the data-driven one): {low:,.0f} at {t_low:g}, {high:,.0f} at "
+                "(and the ones used and chosen from the data): {low:,.0f} at {t_low:g}, {high:,.0f} at "
                 "{t_high:g}. The linkage decides the estimate: report it with the threshold, "
                 "and compare the estimates at the default and the data-driven thresholds",
                 what=what, move=float(move), lo=lo, hi=hi, low=float(a[col]),
@@ -246,7 +246,7 @@ def run_link(
     >>> run.rejected, "sensitivity.csv" in run.internal_files
     (['police_2022-Q3.csv'], True)
     >>> [(row["threshold"], row["persons"]) for row in run.report["sensitivity"]]
-    [(0.5, 1541), (0.7921, 1543), (0.8, 1543), (0.9, 1549), (0.95, 1563), (0.99, 1591), (0.999, 1769)]
+    [(0.3, 1541), (0.5, 1541), (0.7921, 1543), (0.8, 1543), (0.9, 1549), (0.95, 1563), (0.99, 1591), (0.999, 1769)]
     """
     cfg = config if isinstance(config, LinkConfig) else read_link_config(config)
     target = Path(out) if out is not None else cfg.resolve(cfg.output)

@@ -44,7 +44,7 @@ Examples
 --------
 >>> cfg = read_link_config("data_samples/country/link.toml")
 >>> cfg.threshold, cfg.strata, cfg.thresholds
-(0.9, ['region', 'year'], [0.5, 0.8, 0.9, 0.95, 0.99, 0.999])
+(0.3, ['region', 'year'], [0.5, 0.8, 0.9, 0.95, 0.99, 0.999])
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ from fl_estimate.outputs import publish_folders, relative_labels, write_json, wr
 from fl_estimate.outputs.cells import write_csv, write_xlsx
 from fl_estimate.providers.linkage import (
     DEFAULT_DETERMINISTIC_RULES,
+    DEFAULT_THRESHOLD,
     LinkageResult,
     RecordLinker,
     prepare_records,
@@ -137,7 +138,7 @@ class LinkConfig:
     key_file: str | None = None
     strata: list[str] = field(default_factory=lambda: ["region", "year"])
     method: str = "probabilistic"
-    threshold: float | str = "auto"
+    threshold: float | str = DEFAULT_THRESHOLD
     thresholds: list[float] = field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
     no_dedupe: list[str] = field(default_factory=list)
     max_cluster_size: int = 12
@@ -993,7 +994,7 @@ def _summary(
         lo, hi = min(cfg.plausible_thresholds), max(cfg.plausible_thresholds)
         kind = sensitivity.get("kind", pd.Series("", index=sensitivity.index)).astype(str)
         near = sensitivity[sensitivity["threshold"].between(lo, hi)
-                           | kind.str.contains("data-driven")]  # fmt: skip
+                           | kind.str.contains("data-driven|default")]  # fmt: skip
         out["plausible_thresholds"] = [lo, hi]
         out["persons_range_plausible"] = span(near["persons"])
         out["n_hat_range_plausible"] = span(near["n_hat"])

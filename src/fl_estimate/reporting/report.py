@@ -735,8 +735,8 @@ def _linkage_lines(spec: ReportSpec) -> list[str]:
         n_lo, n_hi = (count(v) for v in q.n_hat_range or (None, None))
         if p_lo is not None and p_hi is not None:
             lines.append(
-                _("Across the plausible match thresholds ({low} to {high}) and the one chosen "
-                  "from the data: from {p_low} to {p_high} persons.")
+                _("Across the plausible match thresholds ({low} to {high}), the one used and the "
+                  "one chosen from the data: from {p_low} to {p_high} persons.")
                 .format(low=lo, high=hi, p_low=p_lo, p_high=p_hi)
             )  # fmt: skip
         if n_lo is not None and n_hi is not None:

@@ -20,13 +20,18 @@ from fl_estimate.providers.linkage.model import (
     RecordLinker,
 )
 from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, prepare_records, splink_table
-from fl_estimate.providers.linkage.result import LinkageResult, published_warning
+from fl_estimate.providers.linkage.result import (
+    DEFAULT_THRESHOLD,
+    LinkageResult,
+    published_warning,
+)
 
 __all__ = [
     "DEFAULT_BLOCKING",
     "DEFAULT_DETERMINISTIC_RULES",
     "DEFAULT_EM_BLOCKING",
     "DEFAULT_PRIOR_RULES",
+    "DEFAULT_THRESHOLD",
     "SPLINK_COLUMNS",
     "LinkageResult",
     "RecordLinker",

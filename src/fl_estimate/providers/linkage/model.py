@@ -63,7 +63,11 @@ from fl_estimate.providers.linkage.comparisons import (
     splink_comparison,
 )
 from fl_estimate.providers.linkage.prepare import SPLINK_COLUMNS, splink_table
-from fl_estimate.providers.linkage.result import MIN_DATA_THRESHOLD, LinkageResult
+from fl_estimate.providers.linkage.result import (
+    DEFAULT_THRESHOLD,
+    MIN_DATA_THRESHOLD,
+    LinkageResult,
+)
 from fl_estimate.providers.linkage.rules import (
     Rule,
     check_rules,
@@ -219,16 +223,17 @@ class RecordLinker:
         ``probabilistic``: Fellegi–Sunter with splink (DuckDB) plus the deterministic rules;
         ``deterministic``: the rules only.
     threshold : float or "auto"
-        Match probability at or above which a pair is linked. ``"auto"`` (the default): the
-        data-driven threshold of :meth:`LinkageResult.data_threshold` (expected false links
-        equal to expected missed links among the scored pairs, never below 0.3). A fixed 0.9
-        leaves out many pairs that are more likely than not the same person: in name-dense
-        countries the persons were over-counted by 4-8% at 0.9 (``benchmarks/linkage.py``).
-        The balance rests on calibrated match probabilities. On the synthetic countries the
-        pairs scored 0.3-0.5 are true matches about 24% of the time at 100,000 records and
-        about 58% at 500; at 500 records 0.3 gives N-hat closer to the truth than the
-        data-driven 0.5-0.6 (docs/providers.md, "What N-hat can reach";
-        ``benchmarks/linkage_oracle.py --pool``).
+        Match probability at or above which a pair is linked. The default, 0.3
+        (:data:`~fl_estimate.providers.linkage.result.DEFAULT_THRESHOLD`), is fixed: it links
+        pairs more likely different than the same, because a person is a cluster and a pair
+        missed inside a cluster its other links join costs nothing, while a pair missed between
+        two providers splits a person and raises N-hat. ``"auto"``: the data-driven threshold of
+        :meth:`LinkageResult.data_threshold` (expected false links equal to expected missed
+        links among the scored pairs, never below 0.3). Both were measured on synthetic
+        countries with known truth (``benchmarks/linkage_oracle.py --pool``, fresh seeds): at
+        500 records the data-driven one lay at 0.5-0.6 and left N-hat 2-4% higher than 0.3 did;
+        at 100,000 it lay at 0.32-0.38 and 0.3 was at least as close. A fixed 0.9, the default
+        before issue 21, over-counted the persons by 4-8% in name-dense countries.
     blocking : sequence of rules
         Blocking rules of the probabilistic model (see :mod:`.rules`; ``age~6`` is a window).
     extra_blocking : sequence of rules
@@ -315,7 +320,7 @@ class RecordLinker:
     """
 
     method: str = "probabilistic"
-    threshold: float | str = "auto"
+    threshold: float | str = DEFAULT_THRESHOLD
     blocking: Sequence[Rule] = DEFAULT_BLOCKING
     extra_blocking: Sequence[Rule] = DEFAULT_EXTRA_BLOCKING
     blocking_budget: float = 20.0
@@ -524,7 +529,7 @@ class RecordLinker:
             records=records,
             pairs=pairs,
             deterministic_pairs=det,
-            threshold=0.9 if self.threshold == "auto" else float(self.threshold),
+            threshold=DEFAULT_THRESHOLD if self.threshold == "auto" else float(self.threshold),
             method="splink-duckdb+rules" if self.method == "probabilistic" else "deterministic",
             model=model,
             settings=self.settings_dict(),

@@ -43,6 +43,7 @@ from fl_estimate.providers.linkage.words import level_message, linkage_message
 from fl_estimate.providers.pseudonymise import KEY_COLUMNS, bloom_dice
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
     "MIN_DATA_THRESHOLD",
     "PRIOR_MOVE_FACTOR",
     "PUBLISHED_WARNINGS",
@@ -76,6 +77,18 @@ PRIOR_MOVE_FACTOR = 4.0
 #: itself, ``benchmarks/linkage.py``, sahel, seed 5101). A link less likely than this is never
 #: made.
 MIN_DATA_THRESHOLD = 0.3
+#: The default match threshold of :class:`~fl_estimate.providers.linkage.RecordLinker` and of a
+#: ``[linkage]`` config. Fixed, not the data-driven balance: the balance counts pairs, but a
+#: person is a cluster, and a missed pair inside a cluster joined by its other links costs
+#: nothing, so the balanced threshold (0.5-0.6 on countries of 500 records) leaves persons
+#: split and N-hat too high; on the synthetic countries the pairs scored 0.3-0.5 were also
+#: true matches more often than their probabilities say (58% at 500 records). Over 30 fresh
+#: countries of each small profile (seeds 14801-14830, ``benchmarks/linkage_oracle.py --pool``)
+#: 0.3 gave mean N-hat within 2.4% of the true histories' on every profile, the data-driven one
+#: 2.1-4.1% (``benchmarks/results/linkage_oracle_pooled_small_seeds14801-14830.txt``); at 100,000
+#: records the data-driven one is 0.32-0.38 and 0.3 is at least as good (docs/providers.md, "What
+#: N-hat can reach, and the threshold").
+DEFAULT_THRESHOLD = 0.3
 
 #: The publishable text of each warning code (:meth:`LinkageResult.warnings`,
 #: :func:`fl_estimate.pipeline.linkage_sensitivity.sensitivity_warnings`): no count, so that the
