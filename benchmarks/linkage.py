@@ -139,8 +139,11 @@ def n_hat_by_stratum(data: StratifiedCaptureData) -> dict[tuple[Any, ...], float
 
 #: Variants of the profiles benchmarked beside them. ``sahel-3`` is the issue's failing case
 #: (3 providers, documents from the police only, no true within-provider duplicates): the EM
-#: session blocked on document numbers has no pairs.
+#: session blocked on document numbers has no pairs. ``sahel-return``: a fifth of each later
+#: year's population are people of the year before (``return_rate``), so some persons are
+#: identified in two years and a linkage year by year must find them again (``--incremental``).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sahel-return": ("sahel", {"return_rate": 0.2}),
     "sahel-3": (
         "sahel",
         {

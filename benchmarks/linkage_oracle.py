@@ -19,7 +19,9 @@ session 13 (see docs/providers.md, "What N-hat can reach").
 ``--nhat`` also links the pairs at cut-offs of the oracle's score (connected components, with the
 linker's deterministic links) and gives N-hat by stratum (the benchmark's headline method) against
 N-hat from the true capture histories: how close to the truth any classifier of these levels can
-bring the estimate, at its best-F1 cut-off and across cut-offs.
+bring the estimate, at its best-F1 cut-off and across cut-offs. The row "truth on the compared
+pairs" links exactly the true matches among the scored pairs: the N-hat bias left there is the
+blocking's (true pairs never compared) and the deterministic rules'.
 
 On one country the oracle means something at the large size only: at 500 records most level
 vectors hold a few pairs and the cross-fitted shares are noise. ``--pool N`` learns it instead
@@ -221,6 +223,12 @@ def one(profile: str, size: str, seed: int, nhat: bool, linker: type[RecordLinke
                 on = score >= cut
                 labels = union_pairs(len(rec), np.r_[left[on], d_l], np.r_[right[on], d_r])
                 out[(name, round(cut, 3))] = clustering_row(res, person, labels, truth_nh, lists)
+        # a perfect classifier of the compared pairs (the truth, with the deterministic links):
+        # what is left is the blocking's (true pairs never compared) and the rules' part
+        labels = union_pairs(len(rec), np.r_[left[same], d_l], np.r_[right[same], d_r])
+        out[("truth on the compared pairs", "-")] = clustering_row(
+            res, person, labels, truth_nh, lists
+        )
         cuts = sorted({0.3, 0.5, 0.7, cut_best})
         out |= linker_rows(res, person, oracle, truth_nh, lists, cuts, MODEL_CUTS)
         print("Clusters of the pairs at each cut-off (with the deterministic links): N-hat by "

@@ -278,3 +278,28 @@ def test_bad_arguments_are_errors_naming_the_choice() -> None:
         make_profile_country("sahel", typo_rate=1.5)
     with pytest.raises(ModelSpecificationError, match="courts"):
         make_profile_country("sahel", providers=DEFAULT_PROVIDERS[2:])  # dependence police:courts
+
+
+def test_returning_people_keep_their_identity_and_leave_the_first_year_alone() -> None:
+    """``return_rate``: that share of a later year's population are people of the same region the
+    year before, with their identity. Who is found is drawn independently of it, so among the
+    people found in 2023 the share of people of 2022 is the rate, within 4 binomial standard
+    errors (a seeded country: never flaky). The first year is drawn by the same keyed streams
+    with or without returns."""
+    args = {"regions": ["Tillaberi"], "years": [2022, 2023], "seed": 11}
+    base = make_profile_country("sahel", 3000, **args)
+    back = make_profile_country("sahel", 3000, return_rate=0.2, **args)
+    n = int(back.population["N"].iloc[0])
+    people = back.people
+    later = people[people["year"] == 2023]
+    returned = later["person"] < n  # person ids of 2022's population are 0..n-1
+    assert within(float(returned.mean()), 0.2, len(later))
+    both = people[people["person"].isin(set(people.loc[people["year"] == 2022, "person"]))]
+    both = both[both["person"].isin(set(later["person"]))]
+    assert both["person"].nunique() > 20  # found in both years: identified again
+    identity = ["sex", "given_name", "family_name", "date_of_birth", "document", "phone"]
+    assert (both.groupby("person")[identity].nunique() == 1).all().all()
+    # without returns no person is in two years, and 2022 is the same country either way
+    assert base.people.groupby("person")["year"].nunique().max() == 1
+    first = [(k, v) for k, v in base.submissions.items() if k[1].startswith("2022")]
+    assert all(back.submissions[k].equals(v) for k, v in first)

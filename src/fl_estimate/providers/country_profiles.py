@@ -35,6 +35,12 @@ its README for their nature and source). Each profile comes in sizes ``small`` (
 records: 2 regions x 2 years, 4 providers), ``large`` (about 100,000: 8 regions x 3 years) and
 ``xlarge`` (about 1,000,000), or any number of records.
 
+Beyond the issue's parameters, ``return_rate`` (0 in the profiles) makes some of each year's
+population people of the same region the year before, with the same identity: a person can then
+be identified in two years, as victims who return to a provider or are exploited again are. The
+benchmark's variant ``sahel-return`` (``benchmarks/linkage.py --incremental``) measures whether
+a linkage year by year finds them again.
+
 Every random stream derives from one :class:`numpy.random.SeedSequence` by a stable key
 (``("capture", region, year)``, ``("records", provider, region, year)``, ...), never by
 position: adding a region, a year or a provider leaves the others' draws unchanged.
@@ -227,6 +233,14 @@ class CountryProfile:
     dependence : tuple of ((list_a, list_b), odds ratio)
         List dependence of :func:`fl_estimate.simulate.simulate` (courts mostly hear cases the
         police found).
+    return_rate : float
+        Share of a stratum's population, in each year after the first, who are people of the
+        same region's population the year before: the same person (``person`` of the truth),
+        sex, names, date of birth (and whether it is known), document, phone, nationality and
+        household label; whether and by whom they are found is drawn again. Those who were
+        found both years are identified again: the truth counts a person once, in the stratum
+        of the first identification, as the linkage does. 0 (the default): every stratum holds
+        other people.
     """
 
     name: str
@@ -272,6 +286,7 @@ class CountryProfile:
     class_weights: tuple[float, float] = (0.75, 0.25)
     easy_class_factor: float = 2.2
     dependence: tuple[tuple[tuple[str, str], float], ...] = ((("police", "courts"), 3.0),)
+    return_rate: float = 0.0
 
     def __post_init__(self) -> None:
         rates = {
@@ -848,6 +863,7 @@ def make_profile_country(
     offset = 0
     for region in region_list:
         family_pool = _regional_family(prof, pool, region, seed)
+        before: pd.DataFrame | None = None  # the region's population of the year before
         for year in yrs:
             sim = simulate(
                 size_n,
@@ -863,6 +879,9 @@ def make_profile_country(
             people["household"] = np.where(
                 people["household"] >= 0, offset + people["household"], -1
             )
+            if before is not None and prof.return_rate > 0:
+                people = _returning(people, before, prof.return_rate, seed, region, year)
+            before = people.copy()
             people["region"], people["year"] = region, year
             for p in names:
                 people[p] = pop[p].to_numpy()
@@ -935,6 +954,33 @@ def make_profile_country(
         histories=pd.concat(history_frames, ignore_index=True),
         people=pd.concat(people_frames, ignore_index=True),
     )
+
+
+#: What a returning person keeps of the year before (:func:`_returning`).
+_IDENTITY = ("person", "household", "sex", "given1", "given2", "family1", "family2", "child",
+             "date_of_birth", "dob_known", "document", "phone", "nationality")  # fmt: skip
+
+
+def _returning(
+    people: pd.DataFrame,
+    before: pd.DataFrame,
+    rate: float,
+    seed: int | np.random.SeedSequence,
+    region: str,
+    year: int,
+) -> pd.DataFrame:
+    """``people`` with ``rate`` of its rows (at random) taking the identity of people of
+    ``before`` (at random, each at most once): the same people in a later year."""
+    rng = keyed_rng(seed, "return", region, year)
+    k = min(round(rate * len(people)), len(before))
+    new = rng.choice(len(people), size=k, replace=False)
+    old = rng.choice(len(before), size=k, replace=False)
+    out = people.copy()
+    for col in _IDENTITY:
+        values = out[col].to_numpy().copy()
+        values[new] = before[col].to_numpy()[old]
+        out[col] = values
+    return out
 
 
 def _canonical_people(
