@@ -11,6 +11,7 @@ writing the report leaves the caller's tables and matplotlib backend as they wer
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from pathlib import Path
 
@@ -367,6 +368,34 @@ def test_linkage_quality_section_in_english_and_french(tmp_path: Path, wald_run:
         "même personne."
     )
     assert f"précision 99,1{pc}" in fr[2] and "0,99" in fr[3] and f"1{nb}030" in fr[3]
+
+
+def test_report_says_why_the_default_threshold_is_below_the_data_driven_one(
+    tmp_path: Path, wald_run: RunResult
+) -> None:
+    """At the default 0.3, under a higher data-driven threshold, the report says that the default
+    links pairs more likely different (and why), in each language; at another fixed threshold
+    it does not."""
+    from fl_estimate.reporting import LinkageQuality
+
+    q = LinkageQuality(records=1200, persons=1000, share_merged=1 / 6, threshold=0.3,
+                       data_threshold=0.55)  # fmt: skip
+    en = _section(_report_with(tmp_path, wald_run, q, "en"), "Linkage quality")
+    assert en[1:3] == [
+        "Match threshold 0.3; the threshold chosen from the data would be 0.55.",
+        "The default threshold, 0.3, also links pairs more likely to be two people than one: on "
+        "synthetic countries with known truth it gave counts of persons and estimates closer to "
+        "the truth than the threshold chosen from the data, which leaves more records of one "
+        "person apart.",
+    ]
+    fr = _section(_report_with(tmp_path, wald_run, q, "fr"), "Qualité du couplage")
+    assert fr[2].startswith("Le seuil par défaut, 0,3, couple aussi des paires")
+    other = dataclasses.replace(q, threshold=0.9)
+    again = tmp_path / "other"
+    again.mkdir()
+    assert not any("default threshold" in line
+                   for line in _section(_report_with(again, wald_run, other, "en"),
+                                        "Linkage quality"))  # fmt: skip
 
 
 def test_linkage_quality_section_prints_no_small_count(tmp_path: Path, wald_run: RunResult) -> None:
