@@ -190,25 +190,35 @@ def linked_country(
 CAUSE_CODES = ("threshold-n-hat", "threshold-persons", "threshold-sensitive")
 
 
-def warning_codes(res: LinkageResult, lists: list[str]) -> list[str]:
-    """Every warning code a run of ``fl-estimate link`` (or the annual run) with the default
-    settings gives this linkage: the linkage's own and those of the threshold sensitivity
-    (:func:`fl_estimate.pipeline.linkage_sensitivity.sensitivity_warnings` on N-hat of the
-    pooled table across the default thresholds, independence model)."""
-    from fl_estimate.pipeline.linkage_sensitivity import (
-        linkage_sensitivity,
-        sensitivity_warnings,
-    )
-    from fl_estimate.providers.linkrun import DEFAULT_THRESHOLDS, LinkConfig
+def default_sensitivity_codes(table: pd.DataFrame) -> set[str]:
+    """Codes of the threshold-sensitivity warnings a run with ``LinkConfig``'s defaults gives
+    for a table of :func:`fl_estimate.pipeline.linkage_sensitivity.linkage_sensitivity`."""
+    from fl_estimate.pipeline.linkage_sensitivity import sensitivity_warnings
+    from fl_estimate.providers.linkrun import LinkConfig
 
     fields = {f.name: f for f in dataclasses.fields(LinkConfig)}
     plausible = fields["plausible_thresholds"].default_factory()  # type: ignore[misc]
     share = fields["sensitivity_share"].default
+    return {w["code"] for w in sensitivity_warnings(table, plausible, share=share)}
+
+
+def warning_codes(res: LinkageResult, lists: list[str]) -> list[str]:
+    """Every warning code a run of ``fl-estimate link`` (or the annual run) with the default
+    settings gives this linkage: the linkage's own and those of the threshold sensitivity (on
+    N-hat of the pooled table across the default thresholds, independence model)."""
+    from fl_estimate.pipeline.linkage_sensitivity import linkage_sensitivity
+    from fl_estimate.providers.linkrun import DEFAULT_THRESHOLDS
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit warnings of the pooled tables
         table = linkage_sensitivity(res, DEFAULT_THRESHOLDS, lists=lists)
-    found = sensitivity_warnings(table, plausible, share=share)
-    return sorted({w["code"] for w in res.warnings()} | {w["code"] for w in found})
+    return sorted({w["code"] for w in res.warnings()} | default_sensitivity_codes(table))
+
+
+def silent(n_hat_pct: float, codes: list[str]) -> bool:
+    """Issue 21's "silent run": N-hat more than 3% from the true histories' with no warning
+    that the linkage decides the estimate (:data:`CAUSE_CODES`)."""
+    return bool(abs(n_hat_pct) > 3 and not set(codes) & set(CAUSE_CODES))
 
 
 def linker_options() -> dict[str, Any]:
@@ -288,6 +298,7 @@ def run_case(
     untrained = sum(1 for lv in report["model"] if str(lv.get("m_source", "")).startswith("prior"))
     prior = report["training"].get("prior", {})
     codes = warning_codes(res, lists)
+    n_hat_pct = 100 * float(np.nanmean(rel))
     n_rec = len(prepared)
     true_prior = _pairs(pd.Series(person).astype(str)) / (n_rec * (n_rec - 1) / 2)
     return {
@@ -309,7 +320,7 @@ def run_case(
         "F1*": f1_a,
         "prior/true": (prior.get("used") or float("nan")) / true_prior,
         "warnings": ",".join(codes),
-        "silent": bool(abs(100 * float(np.nanmean(rel))) > 3 and not set(codes) & set(CAUSE_CODES)),
+        "silent": silent(n_hat_pct, codes),
         "within merges": sum(report["duplicates_removed"].values()),
         "true dups": len(prepared) - len(pd.DataFrame({"p": person, "v": prov}).drop_duplicates()),
         "false within pairs": within_pairs - within_true_pairs,
@@ -318,7 +329,7 @@ def run_case(
         "untrained m": untrained,
         "notes": len(report["training_notes"]),
         "strata": len(nh_true),
-        "N-hat mean %": 100 * float(np.nanmean(rel)),
+        "N-hat mean %": n_hat_pct,
         "N-hat max |%|": 100 * float(np.nanmax(np.abs(rel))),
         "N-hat* mean %": 100 * float(np.nanmean(rel_auto)),
         "N-hat* max |%|": 100 * float(np.nanmax(np.abs(rel_auto))),

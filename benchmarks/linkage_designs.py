@@ -86,7 +86,7 @@ def one_country(seed: int) -> dict[str, Any]:
         }
     codes = bench.warning_codes(res, lists)
     row["cause warned"] = bool(set(codes) & set(bench.CAUSE_CODES))
-    row["silent"] = bool(abs(row["N-hat % 0.3"]) > 3 and not row["cause warned"])
+    row["silent"] = bench.silent(row["N-hat % 0.3"], codes)
     row["warnings"] = ",".join(c for c in codes if c in bench.CAUSE_CODES) or "-"
     return row
 

@@ -30,6 +30,7 @@ __all__ = [
     "capture_histories",
     "cluster_labels",
     "generation_clusters",
+    "pair_codes",
     "pairs_inside",
     "pairs_within",
     "split_clusters",
@@ -51,6 +52,20 @@ def cluster_labels(
     and of every deterministic pair, split where they break a constraint (``provider``,
     ``no_dedupe``, ``max_size``: see :func:`split_clusters`)."""
     return split_clusters(n, pairs, deterministic_pairs, threshold, **kw)[0]
+
+
+def pair_codes(left: Any, right: Any, n: int) -> np.ndarray:
+    """One int64 per pair of records, whichever record comes first: ``min * n + max`` (``n``:
+    the number of records). Sets of pairs compare as arrays of these (``np.isin``,
+    ``np.searchsorted``), with no Python object per pair.
+
+    Examples
+    --------
+    >>> pair_codes([0, 3], [2, 1], 5).tolist()
+    [2, 8]
+    """
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    return np.minimum(left, right) * n + np.maximum(left, right)
 
 
 def pairs_inside(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -78,14 +93,13 @@ def pairs_inside(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.
     found = [np.array(np.triu_indices(len(g), 1)).T for g in groups]
     inside = np.concatenate([g[f] for g, f in zip(groups, found, strict=True)])
     inside = np.sort(inside, axis=1)
-    # the scored pairs inside these clusters, as codes a * n + b (no Python object per pair:
-    # a set of every scored pair held 3 GB at 1,000,000 records)
+    # the scored pairs inside these clusters, as codes (a set of every scored pair, a Python
+    # object each, held 3 GB at 1,000,000 records)
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
     same = (labels[left] == labels[right]) & (sizes[labels[left]] >= 3)
-    a, b = left[same], right[same]
     n = len(labels)
-    seen = np.minimum(a, b) * n + np.maximum(a, b)
-    out = inside[~np.isin(inside[:, 0] * n + inside[:, 1], seen)]
+    seen = pair_codes(left[same], right[same], n)
+    out = inside[~np.isin(pair_codes(inside[:, 0], inside[:, 1], n), seen)]
     return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
 
 

@@ -55,7 +55,12 @@ import pandas as pd
 
 from fl_estimate.exceptions import EstimateDoesNotExistError, ModelSpecificationError
 from fl_estimate.i18n import N_
-from fl_estimate.providers.linkage.clusters import pairs_inside, pairs_within, split_clusters
+from fl_estimate.providers.linkage.clusters import (
+    pair_codes,
+    pairs_inside,
+    pairs_within,
+    split_clusters,
+)
 from fl_estimate.providers.linkage.comparisons import (
     ComparisonSpec,
     default_comparisons,
@@ -678,8 +683,9 @@ def score_inside(
     more = scored_frame(
         *fetch_scored_pairs(db, Linker(frame, settings, log_level=None).inference.predict())
     )
-    new = pd.MultiIndex.from_frame(more[["unique_id_l", "unique_id_r"]]).isin(
-        pd.MultiIndex.from_arrays([inside[:, 0], inside[:, 1]])
+    new = np.isin(
+        pair_codes(more["unique_id_l"], more["unique_id_r"], n),
+        pair_codes(inside[:, 0], inside[:, 1], n),
     )
     logger.info("scored %d pairs inside clusters in %.1f s", int(new.sum()),
                 time.perf_counter() - t0)  # fmt: skip
@@ -701,15 +707,12 @@ def merge_sorted(pairs: pd.DataFrame, more: pd.DataFrame, n: int) -> pd.DataFram
     >>> merge_sorted(a, b, 5)["w"].tolist()
     [1.0, 3.0, 2.0, 4.0]
     """
-    ids = ["unique_id_l", "unique_id_r"]
-
-    def codes(frame: pd.DataFrame) -> np.ndarray:
-        return frame["unique_id_l"].to_numpy(np.int64) * n + frame["unique_id_r"].to_numpy(np.int64)
-
-    old, new = codes(pairs), codes(more)
+    # the order of the sort by (unique_id_l, unique_id_r), as one int64 per pair
+    old = pairs["unique_id_l"].to_numpy(np.int64) * n + pairs["unique_id_r"].to_numpy(np.int64)
+    new = more["unique_id_l"].to_numpy(np.int64) * n + more["unique_id_r"].to_numpy(np.int64)
     if np.any(old[1:] <= old[:-1]) or np.any(new[1:] <= new[:-1]):
         out = pd.concat([pairs, more], ignore_index=True)
-        return out.sort_values(ids, kind="stable", ignore_index=True)
+        return out.sort_values(["unique_id_l", "unique_id_r"], kind="stable", ignore_index=True)
     at = np.searchsorted(old, new)
     del old, new
     return pd.DataFrame(
